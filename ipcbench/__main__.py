@@ -1,0 +1,3 @@
+from ipcbench.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,253 @@
+"""The `ipcbench` command: run, list, machine, clean (+ plot/compare/report when present).
+
+User errors are one line on stderr and exit code 2, never a traceback; everything a
+run starts is validated before the first process does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ipcbench import __version__
+from ipcbench.cases import MAX_PROCS, PATTERNS, PlannedCase, available_start_methods, expand
+from ipcbench.mechanisms import REGISTRY, patterns_of, public_names
+from ipcbench.results import CASE_KEYS, ResultsError
+
+EXIT_USAGE = 2
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+
+
+class Interrupted(BaseException):
+    """SIGINT/SIGTERM turned into an exception, so every `finally` and context manager
+    (peers, segments) runs; SIGTERM's default handler would skip them all."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = 128 + signum
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    """Accept both `--size 64 4KiB` and `--size 64,4KiB`."""
+    if values is None:
+        return None
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _choice(kind: str, values: list[str], allowed: list[str]) -> list[str]:
+    for value in values:
+        if value not in allowed:
+            raise ValueError(f"unknown {kind} {value!r} (choose from {', '.join(allowed)})")
+    return values
+
+
+def _procs(values: list[str]) -> list[int]:
+    result = []
+    for value in values:
+        try:
+            n = int(value)
+        except ValueError:
+            raise ValueError(f"invalid procs {value!r}: expected a whole number") from None
+        if not 1 <= n <= MAX_PROCS:
+            raise ValueError(f"invalid procs {value!r}: must be between 1 and {MAX_PROCS}")
+        result.append(n)
+    return result
+
+
+def _writable_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ValueError(f"output folder {str(path)!r} is not writable ({exc.strerror})") from None
+    return path
+
+
+def plan_from_args(args: argparse.Namespace):
+    """Validate every matrix flag and expand the matrix: (planned cases, settings)."""
+    from ipcbench.matrix import MATRICES
+    from ipcbench.resources import check_resources
+    from ipcbench.runner import with_settings
+    from ipcbench.sizes import parse_size
+
+    matrix = MATRICES["quick" if args.quick else "full" if args.full else "default"]
+    mechanisms = _choice("mechanism", _split(args.mechanism) or public_names(), list(REGISTRY))
+    patterns = _choice("pattern", _split(args.pattern) or list(PATTERNS), list(PATTERNS))
+    all_variants = sorted({v for m in mechanisms for v in REGISTRY[m].variants})
+    variants = _split(args.variant)
+    if variants is not None:
+        _choice(f"variant for {', '.join(mechanisms)}", variants, all_variants)
+    sizes = [parse_size(s) for s in _split(args.size)] if args.size else list(matrix.sizes_bytes)
+    procs = _procs(_split(args.procs)) if args.procs else list(matrix.procs)
+    methods = _split(args.start_method) or [available_start_methods()[0]]
+    if args.start_method:
+        _choice("start method", methods, available_start_methods())
+    else:
+        import multiprocessing
+
+        methods = [multiprocessing.get_start_method(allow_none=False)]
+    changes = {k: v for k, v in (("repeats", args.repeats), ("warmup", args.warmup),
+                                 ("deadline_s", args.deadline)) if v is not None}
+    settings = with_settings(matrix.settings, **changes)
+    planned = expand(mechanisms, patterns, sizes, procs, methods, variants)
+    check_resources(planned)
+    return planned, settings
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ipcbench import hygiene
+    from ipcbench.machine import collect_metadata, write_machine_json
+    from ipcbench.progress import RunProgress, print_summary
+    from ipcbench.results import CsvAppender, done_case_keys, read_results
+    from ipcbench.runner import RunMeta, run_planned
+
+    planned, settings = plan_from_args(args)
+    meta = collect_metadata()
+    if args.resume:
+        out = Path(args.resume)
+        done = done_case_keys(read_results(out))
+        planned = [p for p in planned if _key(p) not in done]
+        print(f"resuming {out}: {len(done)} cases done, {len(planned)} to run", file=sys.stderr)
+    else:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        out = Path(args.out) if args.out else Path("results") / meta["machine_id"] / stamp
+    _writable_dir(out)
+    removed = hygiene.sweep()
+    if removed:
+        print(f"removed {len(removed)} stale shared-memory segment(s) of dead runs", file=sys.stderr)
+    write_machine_json(out, meta)
+    appender = CsvAppender(out / "results.csv")
+    rows = []
+
+    def on_row(row) -> None:
+        appender.append(row)  # whole row, flushed and fsynced, before anything else
+        rows.append(row)
+        progress.advance(row)
+
+    _install_signal_handlers()
+    progress = RunProgress(len(planned), enabled=not args.no_progress)
+    try:
+        with progress:
+            run_planned(planned, settings, RunMeta(meta["machine_id"]), on_row,
+                        before_case=progress.starting)
+    except Interrupted as exc:
+        print(f"ipcbench: interrupted by {exc}; {len(rows)} finished row(s) kept in "
+              f"{out / 'results.csv'}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        hygiene.sweep()
+    print_summary(rows)
+    if not args.no_charts:
+        _draw_charts(out)
+    print(f"results: {out / 'results.csv'}")
+    return 0
+
+
+def _key(item: PlannedCase) -> tuple:
+    return tuple(getattr(item.case, k) for k in CASE_KEYS)
+
+
+def _draw_charts(out: Path) -> None:
+    try:
+        from ipcbench.analysis_cli import run_plots_after_run
+    except ImportError:
+        return
+    try:
+        paths = run_plots_after_run(out)
+        print(f"charts: {len(paths)} file(s) in {out / 'charts'}", file=sys.stderr)
+    except (ResultsError, ValueError) as exc:  # e.g. a run with no ok rows
+        print(f"ipcbench: no charts drawn: {exc}", file=sys.stderr)
+
+
+def _install_signal_handlers() -> None:
+    def handler(signum, frame):
+        raise Interrupted(signum)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for name in public_names():
+        info = REGISTRY[name]
+        print(f"{name}: {info.description}")
+        for variant, patterns in info.variants.items():
+            print(f"    {variant:<10} patterns: {', '.join(patterns)}")
+    return 0
+
+
+def cmd_machine(args: argparse.Namespace) -> int:
+    import json
+
+    from ipcbench.machine import collect_metadata
+
+    print(json.dumps(collect_metadata(), indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from ipcbench import hygiene
+
+    removed = hygiene.sweep()
+    print(f"removed {len(removed)} stale segment(s)" + (f": {', '.join(removed)}" if removed else ""))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ipcbench", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"ipcbench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="measure a matrix of cases and write results.csv")
+    many = {"nargs": "+", "default": None}
+    run.add_argument("--mechanism", "-m", **many, help=f"one or more of {', '.join(public_names())}")
+    run.add_argument("--variant", **many, help="restrict to these variants (see `ipcbench list`)")
+    run.add_argument("--pattern", "-p", **many, help=f"one or more of {', '.join(PATTERNS)}")
+    run.add_argument("--size", "-s", **many, help="message sizes, e.g. 64 4KiB 1MiB")
+    run.add_argument("--procs", "-n", **many, help="process counts (pairs, producers, incrementers)")
+    run.add_argument("--start-method", **many, help="fork, spawn and/or forkserver")
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument("--quick", action="store_true", help="small matrix, <= 60 s on 2 cores")
+    scope.add_argument("--full", action="store_true", help="the full matrix (long)")
+    run.add_argument("--repeats", type=int, help="timed repeats per case")
+    run.add_argument("--warmup", type=int, help="untimed repeats before them")
+    run.add_argument("--deadline", type=float, help="seconds allowed per repeat (default: derived)")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--out", "-o", help="run folder (default results/<machine_id>/<utc time>)")
+    where.add_argument("--resume", metavar="DIR", help="continue a run folder, skipping done cases")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    run.add_argument("--no-charts", action="store_true", help="do not draw charts after the run")
+    run.set_defaults(func=cmd_run)
+
+    sub.add_parser("list", help="mechanisms, their variants and patterns").set_defaults(func=cmd_list)
+    sub.add_parser("machine", help="print this machine's metadata").set_defaults(func=cmd_machine)
+    sub.add_parser("clean", help="remove shared memory left by dead runs").set_defaults(
+        func=cmd_clean
+    )
+    try:
+        from ipcbench.analysis_cli import register
+    except ImportError:
+        pass
+    else:
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    # argparse prints usage + error and exits 2 on unknown flags: already one clear line.
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, ResultsError, OSError) as exc:
+        print(f"ipcbench: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Interrupted as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_SIGINT

@@ -1,0 +1,62 @@
+"""The contract every mechanism implements, and the endpoint objects peers use.
+
+A Mechanism lives in the harness (parent) process: it builds channels before any peer
+starts and releases them after every peer has ended. Endpoints are handed to peers as
+Process arguments (so they must pickle under spawn/forkserver) and used only there:
+`attach()` once at peer start, then `send()` / `recv()` in the timed loop.
+
+`recv()` returns a private copy of the message (bytes-like). Every mechanism pays for
+that copy, so a channel cannot look fast by handing out a view that is overwritten
+by the next message.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from multiprocessing.context import BaseContext
+
+
+class Endpoint(ABC):
+    """One side of a channel as seen by a peer process."""
+
+    def attach(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Called once in the peer before the first transfer (e.g. to map a segment)."""
+
+    @abstractmethod
+    def send(self, payload: bytes) -> None: ...
+
+    @abstractmethod
+    def recv(self) -> bytes | bytearray | memoryview: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Release what attach() took. Called once in the peer at its end."""
+
+
+class Mechanism(ABC):
+    """Builds channels for one case in the parent, then cleans them up."""
+
+    def __init__(self, ctx: BaseContext, variant: str, size_bytes: int, name_prefix: str) -> None:
+        self.ctx = ctx
+        self.variant = variant
+        self.size_bytes = size_bytes
+        # Prefix for anything with a system-wide name (shared memory), so that a
+        # sweep can tell this run's leftovers from everyone else's.
+        self.name_prefix = name_prefix
+
+    def pairs(self, count: int) -> list[tuple[Endpoint, Endpoint]]:
+        """`count` independent duplex pairs (pingpong): (initiator side, echo side)."""
+        raise NotImplementedError(f"{type(self).__name__} has no pingpong")
+
+    def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
+        """`producers` send endpoints feeding one receive endpoint (N -> 1)."""
+        raise NotImplementedError(f"{type(self).__name__} has no stream")
+
+    def counter(self):
+        """A shared counter with get_lock() and .value (counter pattern)."""
+        raise NotImplementedError(f"{type(self).__name__} has no counter")
+
+    def after_start(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Called in the parent once every peer has started: drop what only peers use."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Called in the parent after every peer has ended: free system resources."""

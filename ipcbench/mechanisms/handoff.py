@@ -1,0 +1,124 @@
+"""A one-message mailbox in shared memory, shared by the `value` and `shm` mechanisms.
+
+Protocol per slot: the sender waits on `empty`, copies the payload in, bumps the
+sequence counter, then posts `filled` (and the receiver's shared `notify`, for N -> 1).
+The receiver waits, checks the sequence number is exactly the next one (a skipped or
+repeated message is an error, not a result), copies the payload out, posts `empty`.
+Semaphores block in the kernel (futex), so oversubscribed runs never busy-wait.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from ipcbench.mechanisms.base import Endpoint
+
+
+class SequenceError(RuntimeError):
+    """The receiver saw a sequence number other than the next one."""
+
+
+class SlotStorage(ABC):
+    """Where a slot's bytes and sequence counter live (a RawArray, a segment, ...)."""
+
+    def attach(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Map the storage in a peer (no-op when it was inherited by fork)."""
+
+    @abstractmethod
+    def payload(self) -> np.ndarray:
+        """uint8 view of the payload region (valid after attach)."""
+
+    @abstractmethod
+    def sequence(self) -> np.ndarray:
+        """uint64 view of length 1 holding the sequence counter."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Drop views and mappings taken by attach()."""
+
+
+class Slot:
+    def __init__(self, ctx, storage: SlotStorage) -> None:
+        self.storage = storage
+        self.filled = ctx.Semaphore(0)
+        self.empty = ctx.Semaphore(1)
+
+
+class SlotEndpoint(Endpoint):
+    """Sends into `outbox` and/or receives from `inboxes` (several for N -> 1)."""
+
+    def __init__(self, outbox: Slot | None, inboxes: list[Slot], notify=None) -> None:
+        self.outbox = outbox
+        self.inboxes = inboxes
+        # Posted by every sender of a fan-in so the receiver can sleep on one thing.
+        self.notify = notify
+        self._next = 0
+
+    def attach(self) -> None:
+        for slot in self._slots():
+            slot.storage.attach()
+        self._out_view = self.outbox.storage.payload() if self.outbox else None
+        self._out_seq = self.outbox.storage.sequence() if self.outbox else None
+        self._in_views = [s.storage.payload() for s in self.inboxes]
+        self._in_seqs = [s.storage.sequence() for s in self.inboxes]
+        self._expected = [int(seq[0]) + 1 for seq in self._in_seqs]
+
+    def _slots(self) -> list[Slot]:
+        return ([self.outbox] if self.outbox else []) + self.inboxes
+
+    def send(self, payload: bytes) -> None:
+        slot = self.outbox
+        slot.empty.acquire()
+        self._out_view[:] = np.frombuffer(payload, dtype=np.uint8)
+        self._out_seq[0] += 1
+        slot.filled.release()
+        if self.notify is not None:
+            self.notify.release()
+
+    def recv(self) -> bytes:
+        if self.notify is None:
+            index = 0
+            self.inboxes[0].filled.acquire()
+        else:
+            self.notify.acquire()
+            index = self._take_filled()
+        seq = int(self._in_seqs[index][0])
+        if seq != self._expected[index]:
+            raise SequenceError(f"slot {index}: expected sequence {self._expected[index]}, got {seq}")
+        self._expected[index] = seq + 1
+        data = self._in_views[index].tobytes()  # the receiver's private copy
+        self.inboxes[index].empty.release()
+        return data
+
+    def _take_filled(self) -> int:
+        # notify was posted after some slot's `filled`, so one scan always finds one;
+        # start after the last served slot so no producer is starved.
+        count = len(self.inboxes)
+        for step in range(count):
+            index = (self._next + step) % count
+            if self.inboxes[index].filled.acquire(False):
+                self._next = index + 1
+                return index
+        raise RuntimeError("notified, but no slot was filled")
+
+    def close(self) -> None:
+        # Views must go before the mapping can be closed (BufferError otherwise).
+        self._out_view = self._out_seq = None
+        self._in_views, self._in_seqs = [], []
+        for slot in self._slots():
+            slot.storage.close()
+
+
+def pair_endpoints(make_slot) -> tuple[SlotEndpoint, SlotEndpoint]:
+    there, back = make_slot(), make_slot()
+    return SlotEndpoint(there, [back]), SlotEndpoint(back, [there])
+
+
+def fan_in_endpoints(ctx, make_slot, producers: int) -> tuple[list[SlotEndpoint], SlotEndpoint]:
+    slots = [make_slot() for _ in range(producers)]
+    if producers == 1:
+        return [SlotEndpoint(slots[0], [])], SlotEndpoint(None, slots)
+    notify = ctx.Semaphore(0)
+    senders = [SlotEndpoint(slot, [], notify) for slot in slots]
+    return senders, SlotEndpoint(None, slots, notify)

@@ -1,0 +1,93 @@
+"""multiprocessing.shared_memory.SharedMemory: the payload is written into a segment
+(8-byte sequence header + payload) and the handoff is signalled by semaphores.
+
+Segment hygiene: the parent creates and unlinks every segment (under fork, a segment
+created by a child vanishes when that child exits). Names carry the run's prefix so
+stale segments of a killed run can be found and swept. Peers attach without letting
+Python's resource tracker adopt the segment (before 3.13 it would unlink or warn about
+a segment it does not own).
+"""
+
+from __future__ import annotations
+
+import sys
+from multiprocessing import resource_tracker, shared_memory
+
+import numpy as np
+
+from ipcbench.mechanisms.base import Endpoint, Mechanism
+from ipcbench.mechanisms.handoff import Slot, SlotStorage, fan_in_endpoints, pair_endpoints
+
+_HEADER_BYTES = 8
+
+
+def attach_untracked(name: str) -> shared_memory.SharedMemory:
+    """Open an existing segment without registering it with the resource tracker."""
+    if sys.version_info >= (3, 13):
+        return shared_memory.SharedMemory(name=name, track=False)
+    segment = shared_memory.SharedMemory(name=name)
+    resource_tracker.unregister(segment._name, "shared_memory")  # noqa: SLF001
+    return segment
+
+
+class SegmentStorage(SlotStorage):
+    def __init__(self, name: str, size_bytes: int) -> None:
+        self.name = name
+        self.size_bytes = size_bytes
+        self._segment = shared_memory.SharedMemory(
+            name=name, create=True, size=_HEADER_BYTES + size_bytes
+        )
+        self._owner = True
+
+    def __getstate__(self) -> dict:
+        # Under spawn/forkserver only the name travels; the peer maps it in attach().
+        return {"name": self.name, "size_bytes": self.size_bytes, "_segment": None, "_owner": False}
+
+    def attach(self) -> None:
+        if self._segment is None:
+            self._segment = attach_untracked(self.name)
+
+    def payload(self) -> np.ndarray:
+        return np.ndarray(self.size_bytes, np.uint8, buffer=self._segment.buf, offset=_HEADER_BYTES)
+
+    def sequence(self) -> np.ndarray:
+        return np.ndarray(1, np.uint64, buffer=self._segment.buf, offset=0)
+
+    def close(self) -> None:
+        if self._segment is not None:
+            self._segment.close()
+
+    def unlink(self) -> None:
+        """Owner only: close and remove the segment from /dev/shm."""
+        if self._owner and self._segment is not None:
+            self._segment.close()
+            try:
+                self._segment.unlink()
+            except FileNotFoundError:
+                pass
+            self._segment = None
+
+
+class ShmMechanism(Mechanism):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._storages: list[SegmentStorage] = []
+
+    def _slot(self) -> Slot:
+        storage = SegmentStorage(f"{self.name_prefix}{len(self._storages)}", self.size_bytes)
+        self._storages.append(storage)
+        return Slot(self.ctx, storage)
+
+    def pairs(self, count: int) -> list[tuple[Endpoint, Endpoint]]:
+        return [pair_endpoints(self._slot) for _ in range(count)]
+
+    def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
+        return fan_in_endpoints(self.ctx, self._slot, producers)
+
+    def close(self) -> None:
+        for storage in self._storages:
+            storage.unlink()
+        self._storages.clear()
+
+
+MECHANISM = ShmMechanism

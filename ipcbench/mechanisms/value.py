@@ -1,0 +1,48 @@
+"""multiprocessing.Value / Array.
+
+Value is not a channel, so it gets two honest metrics:
+- 'locked' (counter pattern): the seed's shared counter; N processes increment one
+  Value under get_lock(), and the final count is checked exactly (without the lock,
+  `v.value += 1` loses updates).
+- 'array' (pingpong, stream): a payload handed off through a RawArray plus a sequence
+  counter in a RawValue, signalled by semaphores (see handoff.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ipcbench.mechanisms.base import Endpoint, Mechanism
+from ipcbench.mechanisms.handoff import Slot, SlotStorage, fan_in_endpoints, pair_endpoints
+
+
+class ArrayStorage(SlotStorage):
+    def __init__(self, ctx, size_bytes: int) -> None:
+        # Raw (lock-free) objects: the semaphores already order every access, and a
+        # synchronized Array would copy element by element through a lock.
+        self.data = ctx.RawArray("B", size_bytes)
+        self.seq = ctx.RawValue("Q", 0)
+
+    def payload(self) -> np.ndarray:
+        return np.frombuffer(self.data, dtype=np.uint8)
+
+    def sequence(self) -> np.ndarray:
+        return np.frombuffer(self.seq, dtype=np.uint64)
+
+
+class ValueMechanism(Mechanism):
+    def _slot(self) -> Slot:
+        return Slot(self.ctx, ArrayStorage(self.ctx, self.size_bytes))
+
+    def pairs(self, count: int) -> list[tuple[Endpoint, Endpoint]]:
+        return [pair_endpoints(self._slot) for _ in range(count)]
+
+    def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
+        return fan_in_endpoints(self.ctx, self._slot, producers)
+
+    def counter(self):
+        # 'q' = signed 64-bit: no wrap-around for any count a run can reach.
+        return self.ctx.Value("q", 0)
+
+
+MECHANISM = ValueMechanism

@@ -1,0 +1,176 @@
+"""Code that runs inside peer processes: one loop per role, driven by the harness.
+
+Protocol on each peer's control pipe (harness <-> peer):
+  peer -> ("ready",)                      after attach(), once
+  harness -> ("go", repeat_index)         start one repeat
+  peer -> ("result", value)               after the repeat (every peer answers)
+  harness -> ("stop",)                    leave the loop, release, exit 0
+  peer -> ("error", "Type: message")      an exception in the peer; it then exits 1
+
+Within a repeat all peers meet at a barrier, so no clock starts until every peer is
+awake and attached; the timing peer (pingpong initiator, stream consumer, counter
+peer 0) takes every timestamp in its own process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ipcbench.mechanisms.base import Endpoint
+from ipcbench.payload import PayloadSpec, corrupted, verify
+
+# How long a peer waits at the barrier for the others before giving up; the harness
+# normally notices a dead peer and ends the case long before this.
+BARRIER_TIMEOUT_S = 120.0
+
+FAULTS = ("corrupt", "raise", "hang", "exit")
+
+
+@dataclass(frozen=True)
+class PeerSpec:
+    role: str  # ping | pong | producer | consumer | incrementer
+    index: int
+    messages: int  # per repeat: round trips, messages sent or received, increments
+    payload: PayloadSpec
+    checksum: int
+    # Fault injection for the project's tests: what this peer does wrong, if anything.
+    fault: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.role}#{self.index}"
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this peer when the harness dies, so none outlives it."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            pr_set_pdeathsig = 1
+            libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+
+def _watch_harness(harness_pid: int) -> None:
+    """Under forkserver our parent is the fork server, not the harness: poll instead."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(harness_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="ipcbench-harness-watch", daemon=True).start()
+
+
+def peer_main(spec: PeerSpec, endpoint, control, barrier, harness_pid: int) -> None:
+    _die_with_parent()
+    if os.getppid() != harness_pid:
+        _watch_harness(harness_pid)
+    # Ctrl-C goes to the whole process group; the harness decides what happens,
+    # a peer must not die half-way through a message on its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        payload = spec.payload.build()
+        if spec.fault == "corrupt":
+            payload = corrupted(payload)
+        if isinstance(endpoint, Endpoint):
+            endpoint.attach()
+        control.send(("ready",))
+        while True:
+            command = control.recv()
+            if command[0] == "stop":
+                break
+            barrier.wait(BARRIER_TIMEOUT_S)
+            _inject(spec.fault)
+            control.send(("result", ROLES[spec.role](spec, endpoint, payload, barrier)))
+        if isinstance(endpoint, Endpoint):
+            endpoint.close()
+    except BaseException as exc:  # report anything, then exit non-zero
+        try:
+            control.send(("error", f"{type(exc).__name__}: {exc}"))
+        finally:
+            os._exit(1)
+
+
+def _inject(fault: str) -> None:
+    if fault == "raise":
+        raise RuntimeError("injected fault")
+    if fault == "hang":
+        while True:
+            time.sleep(3600)
+    if fault == "exit":
+        os._exit(3)
+
+
+def _ping(spec: PeerSpec, endpoint, payload: bytes, barrier) -> np.ndarray:
+    samples_ns = np.empty(spec.messages, dtype=np.int64)
+    clock = time.perf_counter_ns
+    reply = b""
+    for i in range(spec.messages):
+        start = clock()
+        endpoint.send(payload)
+        reply = endpoint.recv()
+        samples_ns[i] = clock() - start
+    # The echo of the last round trip must be exactly what was sent.
+    verify(reply, spec.payload.size_bytes, spec.checksum, f"{spec.name} echo")
+    return samples_ns
+
+
+def _pong(spec: PeerSpec, endpoint, payload: bytes, barrier) -> None:
+    for _ in range(spec.messages):
+        endpoint.send(endpoint.recv())
+    return None
+
+
+def _produce(spec: PeerSpec, endpoint, payload: bytes, barrier) -> None:
+    for _ in range(spec.messages):
+        endpoint.send(payload)
+    return None
+
+
+def _consume(spec: PeerSpec, endpoint, payload: bytes, barrier) -> int:
+    """Returns the repeat's duration in ns: from the barrier to the last message in hand."""
+    clock = time.perf_counter_ns
+    size = spec.payload.size_bytes
+    start = clock()
+    last = b""
+    for i in range(spec.messages):
+        last = endpoint.recv()
+        if len(last) != size:
+            raise ValueError(f"{spec.name}: message {i} has {len(last)} bytes, expected {size}")
+    duration_ns = clock() - start
+    verify(last, size, spec.checksum, f"{spec.name} last message")
+    return duration_ns
+
+
+def _increment(spec: PeerSpec, counter, payload: bytes, barrier) -> int | None:
+    """The seed's shared counter. Peer 0 returns the duration up to the moment every
+    peer has finished (an end barrier), the others None."""
+    clock = time.perf_counter_ns
+    start = clock()
+    for _ in range(spec.messages):
+        with counter.get_lock():
+            counter.value += 1
+    barrier.wait(BARRIER_TIMEOUT_S)
+    return clock() - start if spec.index == 0 else None
+
+
+ROLES = {
+    "ping": _ping,
+    "pong": _pong,
+    "producer": _produce,
+    "consumer": _consume,
+    "incrementer": _increment,
+}

@@ -1,0 +1,122 @@
+"""Charts from ipcbench result CSVs (read-only: never runs or imports a benchmark).
+
+    from ipcbench.plotting import plot_run
+    written = plot_run("results/sample", "charts/")       # -> [Path, ...] PNG + SVG
+
+Figures use matplotlib's object API with no pyplot, so importing this module never
+selects a GUI backend and nothing is ever shown; files are rendered with Agg/SVG.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from ipcbench.plotting.best import best_map_figure, best_table
+from ipcbench.plotting.charts import latency_figure, scaling_figure, throughput_figure
+from ipcbench.plotting.data import Run, load_run, load_runs, require_ok_rows
+from ipcbench.plotting.style import mechanism_color
+
+__all__ = [
+    "CHARTS",
+    "FORMATS",
+    "Run",
+    "best_map_figure",
+    "best_table",
+    "figure_to_svg",
+    "latency_figure",
+    "load_run",
+    "load_runs",
+    "mechanism_color",
+    "plot_run",
+    "plot_runs",
+    "run_figures",
+    "save_figure",
+    "scaling_figure",
+    "throughput_figure",
+]
+
+FORMATS = ("png", "svg")
+
+# File stem -> builder. Order is the order a reader should look at them in.
+CHARTS: dict[str, Callable[[Run], Figure | None]] = {
+    "latency": latency_figure,
+    "throughput": throughput_figure,
+    "scaling": scaling_figure,
+    "best": best_map_figure,
+}
+
+
+def run_figures(run: Run) -> dict[str, Figure]:
+    """Every chart that has data in this run, by file stem."""
+    require_ok_rows(run)
+    figures = {}
+    for stem, build in CHARTS.items():
+        figure = build(run)
+        if figure is not None:
+            figures[stem] = figure
+    return figures
+
+
+def save_figure(figure: Figure, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
+    unknown = [f for f in formats if f not in FORMATS + ("pdf",)]
+    if unknown:
+        raise ValueError(f"unsupported chart format {unknown[0]!r} (use png, svg or pdf)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in formats:
+        path = out_dir / f"{stem}.{fmt}"
+        # Fixed metadata keeps SVG/PDF output byte-stable across re-renders (clean diffs).
+        metadata = {"Date": None} if fmt in ("svg", "pdf") else None
+        figure.savefig(path, dpi=120, metadata=metadata)
+        written.append(path)
+    return written
+
+
+def figure_to_svg(figure: Figure) -> str:
+    """The figure as an inline <svg> element (no XML prolog), for HTML embedding."""
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None})
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def plot_run(
+    run_dir_or_csv: str | os.PathLike[str] | Run,
+    out_dir: str | os.PathLike[str],
+    formats: Sequence[str] = FORMATS,
+) -> list[Path]:
+    """Draw the standard charts of one run into out_dir; return the files written.
+
+    Raises ResultsError (one line) if the input is unusable or has no ok rows."""
+    run = run_dir_or_csv if isinstance(run_dir_or_csv, Run) else load_run(run_dir_or_csv)
+    written: list[Path] = []
+    for stem, figure in run_figures(run).items():
+        written += save_figure(figure, Path(out_dir), stem, formats)
+    return written
+
+
+def plot_runs(
+    paths: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    formats: Sequence[str] = FORMATS,
+) -> list[Path]:
+    """Several runs: one sub-folder per run (named after the run folder) under out_dir.
+    Every input is read before anything is drawn, so a bad one fails fast."""
+    runs = load_runs(paths)
+    for run in runs:
+        require_ok_rows(run)
+    if len(runs) == 1:
+        return plot_run(runs[0], out_dir, formats)
+    written: list[Path] = []
+    used: set[str] = set()
+    for index, run in enumerate(runs, start=1):
+        name = run.name if run.name not in used else f"{run.name}-{index}"
+        used.add(name)
+        written += plot_run(run, Path(out_dir) / name, formats)
+    return written
+

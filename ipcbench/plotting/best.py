@@ -1,0 +1,130 @@
+"""'Which channel should I use?': the fastest series per (size, procs) cell and its
+margin over the runner-up, as a table (pure) and as a coloured map."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from ipcbench.plotting.data import (
+    PATTERN_METRIC,
+    Run,
+    left_out_note,
+    series_columns,
+    series_label,
+    unique_cases,
+)
+from ipcbench.plotting.style import (
+    dress,
+    format_rate_bytes,
+    format_time_ns,
+    mechanism_color,
+    run_line,
+)
+from ipcbench.sizes import format_size
+
+# Below this margin the "winner" is within run-to-run noise on this machine class.
+TIE_MARGIN = 0.05
+
+BEST_COLUMNS = ("size_bytes", "procs", "winner", "winner_mechanism", "value", "runner_up",
+                "runner_up_value", "margin", "candidates")
+
+
+def best_table(frame: pd.DataFrame, pattern: str) -> pd.DataFrame:
+    """Per (size_bytes, procs): the best ok series by the pattern's metric.
+
+    `margin` is how much better the winner is than the runner-up, as a fraction
+    (0.25 = the runner-up has 25% more latency / 20% less throughput); NaN when only
+    one series was measured in that cell."""
+    metric, higher_is_better = PATTERN_METRIC[pattern]
+    rows = unique_cases(frame[(frame["status"] == "ok") & (frame["pattern"] == pattern)])
+    rows = rows[pd.to_numeric(rows[metric], errors="coerce") > 0]
+    columns = series_columns(rows)
+    records = []
+    for (size, procs), cell in rows.groupby(["size_bytes", "procs"], sort=True):
+        ranked = cell.sort_values(metric, ascending=not higher_is_better)
+        first = ranked.iloc[0]
+        record = {
+            "size_bytes": int(size),
+            "procs": int(procs),
+            "winner": series_label({c: first[c] for c in columns}),
+            "winner_mechanism": first["mechanism"],
+            "value": float(first[metric]),
+            "runner_up": "",
+            "runner_up_value": math.nan,
+            "margin": math.nan,
+            "candidates": len(ranked),
+        }
+        if len(ranked) > 1:
+            second = ranked.iloc[1]
+            record["runner_up"] = series_label({c: second[c] for c in columns})
+            record["runner_up_value"] = float(second[metric])
+            a, b = float(first[metric]), float(second[metric])
+            record["margin"] = a / b - 1 if higher_is_better else b / a - 1
+        records.append(record)
+    return pd.DataFrame(records, columns=list(BEST_COLUMNS))
+
+
+def _cell_text(record: pd.Series, pattern: str) -> str:
+    fmt = format_time_ns if pattern == "pingpong" else format_rate_bytes
+    if math.isnan(record["margin"]):
+        return f"{record['winner']}\n{fmt(record['value'])}\n(only one)"
+    tie = "≈ " if record["margin"] < TIE_MARGIN else ""
+    return f"{tie}{record['winner']}\n{fmt(record['value'])}\n+{record['margin']:.0%} vs next"
+
+
+def _draw_map(ax, table: pd.DataFrame, pattern: str) -> set[str]:
+    sizes = sorted(table["size_bytes"].unique())
+    procs_values = sorted(table["procs"].unique())
+    image = np.ones((len(sizes), len(procs_values), 3)) * 0.93  # light grey = no data
+    winners: set[str] = set()
+    for _, record in table.iterrows():
+        i, j = sizes.index(record["size_bytes"]), procs_values.index(record["procs"])
+        margin = 0.0 if math.isnan(record["margin"]) else record["margin"]
+        # Paler = narrower win: a saturated cell is a decision, a pale one a coin toss.
+        strength = 0.2 + 0.6 * min(margin / 0.5, 1.0)
+        rgb = np.array(to_rgb(mechanism_color(record["winner_mechanism"])))
+        image[i, j] = 1 - strength * (1 - rgb)
+        winners.add(record["winner_mechanism"])
+        ax.text(j, i, _cell_text(record, pattern), ha="center", va="center", fontsize=7)
+    ax.imshow(image, aspect="auto")
+    ax.set_xticks(range(len(procs_values)), [str(p) for p in procs_values])
+    ax.set_yticks(range(len(sizes)), [format_size(int(s)) for s in sizes])
+    ax.set_xlabel("pairs of processes" if pattern == "pingpong" else "producer processes")
+    ax.set_ylabel("message size")
+    ax.set_xticks(np.arange(-0.5, len(procs_values)), minor=True)
+    ax.set_yticks(np.arange(-0.5, len(sizes)), minor=True)
+    ax.grid(which="minor", color="white", linewidth=2)
+    ax.tick_params(which="minor", length=0)
+    return winners
+
+
+def best_map_figure(run: Run) -> Figure | None:
+    """One panel per pattern (ping-pong by p50 latency, stream by bytes/s)."""
+    tables = {p: best_table(run.frame, p) for p in ("pingpong", "stream")}
+    tables = {p: t for p, t in tables.items() if not t.empty}
+    if not tables:
+        return None
+    height = max(len(t["size_bytes"].unique()) for t in tables.values())
+    width = max(len(t["procs"].unique()) for t in tables.values())
+    fig = Figure(figsize=(max(5.0, 2.0 * width) * len(tables), 0.75 * height + 2.5),
+                 layout="constrained")
+    axes = fig.subplots(1, len(tables), squeeze=False).ravel()
+    winners: set[str] = set()
+    titles = {"pingpong": "ping-pong: lowest p50 latency", "stream": "stream: highest throughput"}
+    for ax, (pattern, table) in zip(axes, tables.items(), strict=True):
+        winners |= _draw_map(ax, table, pattern)
+        ax.set_title(titles[pattern], fontsize=10)
+    dress(fig, "Best channel per message size and process count",
+          run_line(run),
+          f"colour = winning mechanism, paler = narrower margin; ≈ = within "
+          f"{TIE_MARGIN:.0%} (noise); {left_out_note(run.frame, list(tables))}")
+    handles = [Patch(color=mechanism_color(m), label=m) for m in sorted(winners)]
+    fig.legend(handles=handles, loc="outside right upper", fontsize=8, frameon=False,
+               title="winner", title_fontsize=8)
+    return fig

@@ -1,0 +1,165 @@
+"""Loading a run for analysis: results.csv + machine.json -> a Run record, and the
+small pure helpers every chart and comparison shares (case identity, series keys).
+
+Analysis reads files only; it never imports the runner or mechanism implementations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ipcbench.results import CASE_KEYS, ResultsError, read_results
+
+# Columns a future schema may add that split one CASE_KEYS cell into several cases
+# (e.g. CPU placement). When present they join the identity, so two placements are
+# never averaged or matched against each other by mistake.
+IDENTITY_EXTRAS = ("placement",)
+
+# Which figure of a row each pattern is judged by, and whether higher is better.
+PATTERN_METRIC = {
+    "pingpong": ("p50_ns", False),
+    "stream": ("bytes_per_s", True),
+    "counter": ("msgs_per_s", True),
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One result set as the analysis side sees it."""
+
+    csv_path: Path
+    frame: pd.DataFrame
+    machine: dict = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        return self.csv_path.parent
+
+    @property
+    def name(self) -> str:
+        return self.folder.resolve().name or str(self.folder)
+
+    @property
+    def ok(self) -> pd.DataFrame:
+        return self.frame[self.frame["status"] == "ok"]
+
+    @property
+    def machine_id(self) -> str:
+        value = self.machine.get("machine_id") or _first_text(self.frame, "machine_id")
+        return str(value or "unknown")
+
+    @property
+    def cpu_model(self) -> str:
+        return str(self.machine.get("cpu_model") or "unknown CPU")
+
+    @property
+    def python_version(self) -> str:
+        value = self.machine.get("python_version") or _first_text(self.frame, "python")
+        impl = self.machine.get("python_implementation") or ""
+        return f"{impl} {value}".strip() if value else "unknown"
+
+    @property
+    def label(self) -> str:
+        """Who measured this: CPU model, short machine id and run folder."""
+        return f"{self.cpu_model} · {self.machine_id[:8]} · {self.name}"
+
+
+def _first_text(frame: pd.DataFrame, column: str) -> str:
+    if column not in frame:
+        return ""
+    values = frame[column].dropna().astype(str)
+    values = values[values != ""]
+    return values.iloc[0] if len(values) else ""
+
+
+def load_machine(folder: Path) -> dict:
+    """machine.json as a dict; {} when absent or unreadable (metadata is optional:
+    a CSV copied out of its folder must still plot)."""
+    path = Path(folder) / "machine.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def load_run(path: str | os.PathLike[str]) -> Run:
+    """Read a run folder or a results.csv (ResultsError with one line if unusable)."""
+    path = Path(path)
+    csv_path = path / "results.csv" if path.is_dir() else path
+    frame = read_results(csv_path)
+    return Run(csv_path=csv_path, frame=frame, machine=load_machine(csv_path.parent))
+
+
+def load_runs(paths: Sequence[str | os.PathLike[str]]) -> list[Run]:
+    return [load_run(p) for p in paths]
+
+
+def require_ok_rows(run: Run) -> None:
+    if run.ok.empty:
+        raise ResultsError(
+            f"{run.csv_path} has no ok rows to draw ({status_summary(run.frame)})"
+        )
+
+
+def status_summary(frame: pd.DataFrame) -> str:
+    """'3 failed, 2 skipped' for the rows that are not ok; 'all ok' otherwise."""
+    counts = frame.loc[frame["status"] != "ok", "status"].value_counts()
+    if counts.empty:
+        return "all ok"
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+
+
+def left_out_note(frame: pd.DataFrame, patterns: Sequence[str]) -> str:
+    """Caption text saying how many rows of these patterns a chart does not draw."""
+    rows = frame[frame["pattern"].isin(patterns)]
+    bad = rows[rows["status"] != "ok"]
+    if bad.empty:
+        return f"all {len(rows)} {'/'.join(patterns)} rows drawn"
+    return (
+        f"{len(bad)} of {len(rows)} {'/'.join(patterns)} rows not drawn "
+        f"(status != ok: {status_summary(rows)})"
+    )
+
+
+def case_keys(*frames: pd.DataFrame) -> list[str]:
+    """CASE_KEYS plus any identity extras that every given frame carries."""
+    extras = [c for c in IDENTITY_EXTRAS if all(c in f for f in frames)]
+    return [*CASE_KEYS, *extras]
+
+
+def unique_cases(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per case; a case written twice (a resumed or merged file) keeps its last
+    row, which is the most recent measurement."""
+    return frame.drop_duplicates(subset=case_keys(frame), keep="last")
+
+
+def series_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns that make one line on a chart: mechanism/variant, plus start method or an
+    identity extra only when the run actually varies it (keeps legends short)."""
+    columns = ["mechanism", "variant"]
+    for extra in ("start_method", *IDENTITY_EXTRAS):
+        if extra in frame and frame[extra].nunique(dropna=True) > 1:
+            columns.append(extra)
+    return columns
+
+
+def series_label(key: dict) -> str:
+    label = f"{key.get('mechanism')}/{key.get('variant')}"
+    extras = [str(v) for k, v in key.items() if k not in ("mechanism", "variant")]
+    return f"{label} ({', '.join(extras)})" if extras else label
+
+
+def iter_series(frame: pd.DataFrame, columns: Sequence[str]):
+    """Yield (key dict, rows) per series in a stable, registry-independent order."""
+    if frame.empty:
+        return
+    for values, rows in frame.groupby(list(columns), sort=True, dropna=False):
+        values = values if isinstance(values, tuple) else (values,)
+        yield dict(zip(columns, values, strict=True)), rows

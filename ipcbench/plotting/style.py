@@ -1,0 +1,166 @@
+"""Colours, line styles, unit formatters and figure furniture shared by every chart.
+
+Colours are keyed on the mechanism name through the registry order, so "pipe" is the
+same blue on every chart of every run and machine; variants differ by line style.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable, Iterable
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
+
+from ipcbench.mechanisms import REGISTRY, public_names
+from ipcbench.sizes import format_size
+
+# tab10: the first colours go to registered mechanisms in registry order (new ones are
+# appended to the registry, so existing colours never shift).
+_PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
+)
+# Unknown names (a future mechanism not in this checkout's registry, the test fake)
+# hash into a separate palette so they never steal a registered mechanism's colour.
+_FALLBACK = ("#6a3d9a", "#b15928", "#a6761d", "#666666", "#1b9e77", "#e7298a")
+_LINESTYLES = ("-", "--", ":", "-.")
+_MARKERS = ("o", "s", "^", "D", "v", "P")
+# Distinct colours for runs on overlay charts (compare), deliberately unlike _PALETTE's
+# order so a reader does not mistake a run colour for a mechanism colour.
+RUN_COLORS = ("#000000", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
+
+
+def _stable_index(text: str, modulo: int) -> int:
+    # crc32, not hash(): str hashes are salted per process and colours must not change.
+    return zlib.crc32(text.encode("utf-8")) % modulo
+
+
+def mechanism_color(name: str) -> str:
+    names = public_names()
+    if name in names:
+        return _PALETTE[names.index(name) % len(_PALETTE)]
+    return _FALLBACK[_stable_index(name, len(_FALLBACK))]
+
+
+def variant_linestyle(mechanism: str, variant: str) -> str:
+    info = REGISTRY.get(mechanism)
+    if info is not None and variant in info.variants:
+        return _LINESTYLES[list(info.variants).index(variant) % len(_LINESTYLES)]
+    return _LINESTYLES[_stable_index(f"{mechanism}/{variant}", len(_LINESTYLES))]
+
+
+def series_style(key: dict) -> dict:
+    """Matplotlib kwargs for one series: colour by mechanism, line style by variant,
+    marker by anything else that splits the series (start method, placement)."""
+    mechanism, variant = str(key.get("mechanism")), str(key.get("variant"))
+    extras = "/".join(str(v) for k, v in key.items() if k not in ("mechanism", "variant"))
+    marker = _MARKERS[_stable_index(extras, len(_MARKERS))] if extras else "o"
+    return {
+        "color": mechanism_color(mechanism),
+        "linestyle": variant_linestyle(mechanism, variant),
+        "marker": marker,
+    }
+
+
+def run_color(index: int) -> str:
+    return RUN_COLORS[index % len(RUN_COLORS)]
+
+
+def _sig(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def format_time_ns(value_ns: float) -> str:
+    """12 -> '12 ns', 3400 -> '3.4 µs', 2.5e6 -> '2.5 ms'."""
+    if not math.isfinite(value_ns):
+        return "–"
+    for unit, factor in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if abs(value_ns) >= factor:
+            return f"{_sig(value_ns / factor)} {unit}"
+    return f"{_sig(value_ns)} ns"
+
+
+def format_rate_bytes(value_per_s: float) -> str:
+    """Decimal units (MB = 10**6 B), as network and disk throughput are quoted."""
+    if not math.isfinite(value_per_s):
+        return "–"
+    for unit, factor in (("GB/s", 1e9), ("MB/s", 1e6), ("kB/s", 1e3)):
+        if abs(value_per_s) >= factor:
+            return f"{_sig(value_per_s / factor)} {unit}"
+    return f"{_sig(value_per_s)} B/s"
+
+
+def format_ops(value_per_s: float) -> str:
+    if not math.isfinite(value_per_s):
+        return "–"
+    for unit, factor in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value_per_s) >= factor:
+            return f"{_sig(value_per_s / factor)}{unit} ops/s"
+    return f"{_sig(value_per_s)} ops/s"
+
+
+def format_size_tick(value: float) -> str:
+    return format_size(int(round(value))) if value >= 1 else ""
+
+
+def setup_size_axis(ax: Axes, sizes_bytes: Iterable[int]) -> None:
+    """Log-2 x axis ticked at the measured sizes (thinned to stay legible)."""
+    ticks = sorted({int(s) for s in sizes_bytes})
+    ax.set_xscale("log", base=2)
+    if ticks:
+        step = max(1, math.ceil(len(ticks) / 8))
+        ax.xaxis.set_major_locator(FixedLocator(ticks[::step]))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_size_tick(v)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("message size")
+
+
+def setup_log_y(ax: Axes, formatter: Callable[[float], str], low: float, high: float) -> None:
+    """Log y axis whose tick labels carry units; 1-2-5 ticks when the data spans few
+    decades, so a narrow range still gets labelled ticks."""
+    ax.set_yscale("log")
+    decades = math.log10(high / low) if low > 0 and high > 0 else 0.0
+    subs = (1.0,) if decades > 3 else (1.0, 2.0, 5.0)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: formatter(v)))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def new_figure(
+    panels: int, *, width_in: float = 5.0, height_in: float = 3.8, sharey: bool = True
+) -> tuple:
+    """A figure with `panels` axes in up to three columns (sharing y by default, so
+    panels read against each other)."""
+    columns = min(3, max(1, panels))
+    rows = math.ceil(panels / columns)
+    fig = Figure(figsize=(width_in * columns, height_in * rows + 1.2), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False, sharey=sharey).ravel().tolist()
+    for extra in axes[panels:]:
+        extra.set_visible(False)
+    return fig, axes[:panels]
+
+
+def dress(fig: Figure, title: str, run_line: str, note: str) -> None:
+    """Title naming the machine and Python, caption saying what was left out."""
+    fig.suptitle(f"{title}\n{run_line}", fontsize=11)
+    # supxlabel (not fig.text) so constrained layout reserves room for the caption.
+    fig.supxlabel(note, fontsize=8, color="#444444")
+
+
+def run_line(run) -> str:
+    return f"{run.cpu_model} (machine {run.machine_id[:8]}) · Python {run.python_version} · run {run.name}"
+
+
+def legend_below(fig: Figure, axes: list[Axes]) -> None:
+    """One legend for the whole figure, de-duplicated across panels."""
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, handle)
+    if seen:
+        # Right of the panels: the bottom edge is the caption's (what was left out).
+        fig.legend(list(seen.values()), list(seen), loc="outside right upper", fontsize=8,
+                   frameon=False)

@@ -1,0 +1,49 @@
+"""Refuse, before any process starts, a matrix the machine cannot hold."""
+
+from __future__ import annotations
+
+import shutil
+
+import psutil
+
+from ipcbench.cases import PlannedCase
+from ipcbench.sizes import format_size
+
+# Mechanisms whose buffers live in /dev/shm (SharedMemory segments; multiprocessing's
+# shared ctypes heap is backed by files there too).
+_SHM_BACKED = {"shm", "value"}
+
+
+def buffers_bytes(item: PlannedCase) -> int:
+    """Shared buffers one case allocates: one slot per direction and pair, or per producer."""
+    case = item.case
+    slots = 2 * case.procs if case.pattern == "pingpong" else case.procs
+    return slots * case.size_bytes
+
+
+def check_resources(planned: list[PlannedCase]) -> None:
+    runnable = [p for p in planned if not p.skip_reason]
+    if not runnable:
+        return
+    try:
+        shm_free = shutil.disk_usage("/dev/shm").free
+    except OSError:
+        shm_free = None
+    # Each peer holds a payload and a received copy, plus the channel's own buffers.
+    ram_free = psutil.virtual_memory().available
+    for item in runnable:
+        case = item.case
+        need_ram = case.peer_count * 3 * case.size_bytes
+        if need_ram > ram_free:
+            raise ValueError(
+                f"size {format_size(case.size_bytes)} with {case.procs} procs needs about "
+                f"{format_size(need_ram)} of RAM, only {format_size(ram_free)} is available"
+            )
+        if shm_free is not None and case.mechanism in _SHM_BACKED:
+            need = buffers_bytes(item)
+            if need > shm_free:
+                raise ValueError(
+                    f"size {format_size(case.size_bytes)} with {case.procs} procs needs "
+                    f"{format_size(need)} in /dev/shm for {case.mechanism}, only "
+                    f"{format_size(shm_free)} free"
+                )

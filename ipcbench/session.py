@@ -1,0 +1,251 @@
+"""Peer-process lifecycle for one case: start, handshake, drive repeats, tear down.
+
+Every wait in here is bounded and also watches every peer's sentinel, so a peer that
+dies, raises or hangs ends the case with a reason instead of hanging the harness.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import multiprocessing
+import os
+import signal
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+
+import numpy as np
+
+from ipcbench.cases import Case
+from ipcbench.mechanisms import load
+from ipcbench.payload import PayloadSpec
+from ipcbench.peers import PeerSpec, peer_main
+
+# Segment names: "ipcb_<harness pid>_<case serial>_<n>"; hygiene.py relies on this form.
+SEGMENT_PREFIX = "ipcb_"
+_case_serial = itertools.count()
+
+
+class PeerFailed(RuntimeError):
+    """A peer raised, exited or was killed; the message names it and how."""
+
+
+class CaseTimeout(RuntimeError):
+    """A deadline passed with peers still silent."""
+
+
+@dataclass(frozen=True)
+class RepeatOutcome:
+    """One repeat, as the timing peers measured it."""
+
+    samples_ns: np.ndarray  # per-message times (pingpong: every round trip)
+    messages: int  # messages (round trips, increments) timed in this repeat
+    duration_ns: int  # wall time of the repeat, for aggregate rates
+
+
+@dataclass(frozen=True)
+class Workload:
+    """How much each peer does per repeat, and how long the harness waits for it."""
+
+    messages: int  # per timing peer: round trips, messages per producer, increments
+    repeat_deadline_s: float
+    start_deadline_s: float
+
+
+def describe_exit(process: multiprocessing.process.BaseProcess) -> str:
+    code = process.exitcode
+    if code is None:
+        return "is still running"
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+class CaseSession:
+    """Context manager owning the peers and channels of one case."""
+
+    def __init__(self, case: Case, workload: Workload, seed: int = 0, fault: str = "",
+                 fault_role: str = "") -> None:
+        self.case = case
+        self.workload = workload
+        self.payload = PayloadSpec(case.size_bytes, seed)
+        self.fault = fault
+        self.fault_role = fault_role
+        self.name_prefix = f"{SEGMENT_PREFIX}{os.getpid()}_{next(_case_serial)}_"
+        self.processes: list[multiprocessing.process.BaseProcess] = []
+        self.specs: list[PeerSpec] = []
+        self.conns = []
+        self.mechanism = None
+        self.counter = None
+
+    # -- lifecycle ---------------------------------------------------------------
+    def __enter__(self) -> CaseSession:
+        try:
+            self.start()
+        except BaseException:
+            self.close(graceful=False)
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(graceful=exc_type is None)
+
+    def start(self) -> None:
+        case = self.case
+        ctx = multiprocessing.get_context(case.start_method)
+        self.mechanism = load(case.mechanism)(ctx, case.variant, case.size_bytes, self.name_prefix)
+        peers = self._peers()
+        barrier = ctx.Barrier(len(peers))
+        for spec, endpoint in peers:
+            parent_end, child_end = ctx.Pipe(duplex=True)
+            process = ctx.Process(
+                target=peer_main,
+                args=(spec, endpoint, child_end, barrier, os.getpid()),
+                name=f"ipcbench-{spec.name}",
+                daemon=True,  # ended by multiprocessing at a normal harness exit
+            )
+            process.start()
+            child_end.close()
+            self.processes.append(process)
+            self.specs.append(spec)
+            self.conns.append(parent_end)
+        self.mechanism.after_start()
+        self._collect("ready", self.workload.start_deadline_s)
+
+    def _peers(self) -> list[tuple[PeerSpec, object]]:
+        case, checksum = self.case, self.payload.checksum()
+        n = self.workload.messages
+
+        def spec(role: str, index: int, messages: int) -> PeerSpec:
+            fault = self.fault if role == self.fault_role and index == 0 else ""
+            return PeerSpec(role, index, messages, self.payload, checksum, fault)
+
+        if case.pattern == "pingpong":
+            peers = []
+            for i, (a, b) in enumerate(self.mechanism.pairs(case.procs)):
+                peers += [(spec("ping", i, n), a), (spec("pong", i, n), b)]
+            return peers
+        if case.pattern == "stream":
+            senders, receiver = self.mechanism.stream(case.procs)
+            peers = [(spec("producer", i, n), ep) for i, ep in enumerate(senders)]
+            return peers + [(spec("consumer", 0, n * case.procs), receiver)]
+        self.counter = self.mechanism.counter()
+        return [(spec("incrementer", i, n), self.counter) for i in range(case.procs)]
+
+    def close(self, graceful: bool = True) -> None:
+        """Stop every peer (politely if `graceful`), escalate terminate -> kill, and free
+        the mechanism's resources. Safe to call more than once."""
+        if graceful:
+            for conn in self.conns:
+                try:
+                    conn.send(("stop",))
+                except OSError:
+                    pass
+            deadline = time.monotonic() + 5.0
+            for process in self.processes:
+                process.join(max(0.0, deadline - time.monotonic()))
+        for process in self.processes:
+            if process.is_alive():
+                process.terminate()
+        for process in self.processes:
+            process.join(1.0)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for conn in self.conns:
+            conn.close()
+        self.conns = []
+        self.processes = []
+        if self.mechanism is not None:
+            self.mechanism.close()
+            self.mechanism = None
+
+    # -- one repeat ---------------------------------------------------------------
+    def run_repeat(self, index: int) -> RepeatOutcome:
+        if self.counter is not None:
+            with self.counter.get_lock():
+                self.counter.value = 0
+        for conn in self.conns:
+            conn.send(("go", index))
+        replies = self._collect("result", self.workload.repeat_deadline_s)
+        return self._outcome(replies)
+
+    def _outcome(self, replies: list[object]) -> RepeatOutcome:
+        case = self.case
+        if case.pattern == "pingpong":
+            samples = [r for s, r in zip(self.specs, replies, strict=True) if s.role == "ping"]
+            all_ns = np.concatenate(samples)
+            # Pairs run concurrently: the repeat lasts as long as the slowest pair.
+            duration_ns = int(max(s.sum() for s in samples))
+            return RepeatOutcome(all_ns, int(all_ns.size), duration_ns)
+        if case.pattern == "stream":
+            duration_ns = int(replies[-1])
+            messages = self.workload.messages * case.procs
+        else:
+            duration_ns = int(replies[0])
+            messages = self.workload.messages * case.procs
+            final = self.counter.value
+            if final != messages:
+                raise PeerFailed(f"shared counter ended at {final}, expected exactly {messages}")
+        return RepeatOutcome(np.array([duration_ns / messages]), messages, duration_ns)
+
+    def _collect(self, expected: str, deadline_s: float) -> list[object]:
+        """Wait for one `expected` message from every peer, watching their sentinels."""
+        replies: list[object] = [None] * len(self.conns)
+        pending = dict(enumerate(self.conns))
+        sentinels = {p.sentinel: i for i, p in enumerate(self.processes)}
+        end = time.monotonic() + deadline_s
+        while pending:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                names = ", ".join(self.specs[i].name for i in pending)
+                raise CaseTimeout(f"deadline of {deadline_s:.1f}s passed waiting for {names}")
+            ready = wait(list(pending.values()) + list(sentinels), timeout=remaining)
+            for i in [i for i, c in pending.items() if c in ready]:
+                replies[i] = self._receive(i, expected)
+                del pending[i]
+            for sentinel in ready:
+                if sentinel in sentinels:
+                    self._raise_dead(sentinels[sentinel])
+        return replies
+
+    def _receive(self, i: int, expected: str) -> object:
+        try:
+            message = self.conns[i].recv()
+        except (EOFError, OSError):
+            self.processes[i].join(1.0)
+            self._raise_dead(i)
+        if message[0] == "error":
+            raise PeerFailed(f"peer {self.specs[i].name} raised {message[1]}")
+        if message[0] != expected:
+            raise PeerFailed(f"peer {self.specs[i].name} sent {message[0]!r}, expected {expected!r}")
+        return message[1] if len(message) > 1 else None
+
+    def _raise_dead(self, i: int) -> None:
+        conn = self.conns[i]
+        # A peer that raised sends its error just before exiting: prefer that reason.
+        if conn.poll():
+            try:
+                message = conn.recv()
+                if message[0] == "error":
+                    raise PeerFailed(f"peer {self.specs[i].name} raised {message[1]}")
+            except (EOFError, OSError):
+                pass
+        process = self.processes[i]
+        process.join(1.0)
+        raise PeerFailed(f"peer {self.specs[i].name} (pid {process.pid}) {describe_exit(process)}")
+
+
+def derive_workload(case: Case, messages: int, deadline_s: float | None) -> Workload:
+    """Deadlines grow with the work: generous enough for a slow, oversubscribed machine
+    (1 ms per message, 10 MB/s), tight enough that a hang ends the case in seconds."""
+    if deadline_s is None:
+        per_repeat_messages = messages * case.procs
+        volume_bytes = per_repeat_messages * case.size_bytes * (2 if case.pattern == "pingpong" else 1)
+        deadline_s = 10.0 + per_repeat_messages * 1e-3 + volume_bytes / 10e6
+    start_s = 30.0 + 2.0 * case.peer_count if case.start_method != "fork" else 10.0 + case.peer_count
+    return Workload(messages, float(math.ceil(deadline_s)), start_s)
