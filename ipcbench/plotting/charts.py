@@ -131,7 +131,7 @@ def scaling_figure(run: Run) -> Figure | None:
     if not panels:
         return None
     # Panels have different sizes and units, so each keeps its own y axis.
-    fig, axes = new_figure(len(panels), width_in=4.6, sharey=False)
+    fig, axes = new_figure(len(panels), width_in=4.2, sharey=False, max_columns=4)
     for ax, (pattern, size) in zip(axes, panels, strict=True):
         rows = stream[stream["size_bytes"] == size] if pattern == "stream" else counter
         metric, fmt = ("bytes_per_s", format_rate_bytes) if pattern == "stream" else (

@@ -130,11 +130,16 @@ def setup_log_y(ax: Axes, formatter: Callable[[float], str], low: float, high: f
 
 
 def new_figure(
-    panels: int, *, width_in: float = 5.0, height_in: float = 3.8, sharey: bool = True
+    panels: int,
+    *,
+    width_in: float = 5.0,
+    height_in: float = 3.8,
+    sharey: bool = True,
+    max_columns: int = 3,
 ) -> tuple:
-    """A figure with `panels` axes in up to three columns (sharing y by default, so
-    panels read against each other)."""
-    columns = min(3, max(1, panels))
+    """A figure with `panels` axes in up to `max_columns` columns (sharing y by default,
+    so panels read against each other)."""
+    columns = min(max_columns, max(1, panels))
     rows = math.ceil(panels / columns)
     fig = Figure(figsize=(width_in * columns, height_in * rows + 1.2), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False, sharey=sharey).ravel().tolist()
