@@ -23,11 +23,17 @@ from ipcbench.runner import RunMeta
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ipcbench")
-    group.addoption("--ipcbench-matrix", choices=sorted(MATRICES),
-                    default=os.environ.get("IPCBENCH_MATRIX", "quick"),
-                    help="which case matrix to run (env IPCBENCH_MATRIX; default quick)")
-    group.addoption("--ipcbench-out", default=os.environ.get("IPCBENCH_OUT"),
-                    help="run folder (default results/<machine_id>/<utc time>)")
+    group.addoption(
+        "--ipcbench-matrix",
+        choices=sorted(MATRICES),
+        default=os.environ.get("IPCBENCH_MATRIX", "quick"),
+        help="which case matrix to run (env IPCBENCH_MATRIX; default quick)",
+    )
+    group.addoption(
+        "--ipcbench-out",
+        default=os.environ.get("IPCBENCH_OUT"),
+        help="run folder (default results/<machine_id>/<utc time>)",
+    )
     group.addoption("--ipcbench-no-charts", action="store_true", help="do not draw charts")
 
 
@@ -38,8 +44,13 @@ def _matrix(config: pytest.Config):
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "planned" in metafunc.fixturenames:
         matrix = _matrix(metafunc.config)
-        planned = expand(all_mechanisms(), PATTERNS, matrix.sizes_bytes, matrix.procs,
-                         [multiprocessing.get_start_method(allow_none=False)])
+        planned = expand(
+            all_mechanisms(),
+            PATTERNS,
+            matrix.sizes_bytes,
+            matrix.procs,
+            [multiprocessing.get_start_method(allow_none=False)],
+        )
         metafunc.parametrize("planned", planned, ids=[p.case.label for p in planned])
 
 

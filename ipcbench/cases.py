@@ -33,7 +33,9 @@ class Case:
 
     def __post_init__(self) -> None:
         if self.pattern not in PATTERNS:
-            raise ValueError(f"unknown pattern {self.pattern!r} (choose from {', '.join(PATTERNS)})")
+            raise ValueError(
+                f"unknown pattern {self.pattern!r} (choose from {', '.join(PATTERNS)})"
+            )
         if self.size_bytes < 1:
             raise ValueError(f"invalid size {self.size_bytes!r}: must be at least 1 byte")
         if not 1 <= self.procs <= MAX_PROCS:
@@ -94,7 +96,11 @@ def expand(
         for size_bytes, n in itertools.product(sizes, procs):
             if runnable:
                 for variant in runnable:
-                    _add(planned, seen, Case(mechanism, variant, pattern, size_bytes, n, start_method))
+                    _add(
+                        planned,
+                        seen,
+                        Case(mechanism, variant, pattern, size_bytes, n, start_method),
+                    )
             elif chosen:
                 reason = f"{mechanism} does not support the {pattern} pattern" + (
                     f" (it supports: {', '.join(patterns_of(mechanism))})"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ipcbench import __version__
 from ipcbench.cases import MAX_PROCS, PATTERNS, PlannedCase, available_start_methods, expand
-from ipcbench.mechanisms import REGISTRY, patterns_of, public_names
+from ipcbench.mechanisms import REGISTRY, public_names
 from ipcbench.results import CASE_KEYS, ResultsError
 
 EXIT_USAGE = 2
@@ -91,8 +91,15 @@ def plan_from_args(args: argparse.Namespace):
         import multiprocessing
 
         methods = [multiprocessing.get_start_method(allow_none=False)]
-    changes = {k: v for k, v in (("repeats", args.repeats), ("warmup", args.warmup),
-                                 ("deadline_s", args.deadline)) if v is not None}
+    changes = {
+        k: v
+        for k, v in (
+            ("repeats", args.repeats),
+            ("warmup", args.warmup),
+            ("deadline_s", args.deadline),
+        )
+        if v is not None
+    }
     settings = with_settings(matrix.settings, **changes)
     planned = expand(mechanisms, patterns, sizes, procs, methods, variants)
     check_resources(planned)
@@ -119,7 +126,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     _writable_dir(out)
     removed = hygiene.sweep()
     if removed:
-        print(f"removed {len(removed)} stale shared-memory segment(s) of dead runs", file=sys.stderr)
+        print(
+            f"removed {len(removed)} stale shared-memory segment(s) of dead runs", file=sys.stderr
+        )
     write_machine_json(out, meta)
     appender = CsvAppender(out / "results.csv")
     rows = []
@@ -133,11 +142,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = RunProgress(len(planned), enabled=not args.no_progress)
     try:
         with progress:
-            run_planned(planned, settings, RunMeta(meta["machine_id"]), on_row,
-                        before_case=progress.starting)
+            run_planned(
+                planned,
+                settings,
+                RunMeta(meta["machine_id"]),
+                on_row,
+                before_case=progress.starting,
+            )
     except Interrupted as exc:
-        print(f"ipcbench: interrupted by {exc}; {len(rows)} finished row(s) kept in "
-              f"{out / 'results.csv'}", file=sys.stderr)
+        print(
+            f"ipcbench: interrupted by {exc}; {len(rows)} finished row(s) kept in "
+            f"{out / 'results.csv'}",
+            file=sys.stderr,
+        )
         return exc.exit_code
     finally:
         hygiene.sweep()
@@ -194,7 +211,9 @@ def cmd_clean(args: argparse.Namespace) -> int:
     from ipcbench import hygiene
 
     removed = hygiene.sweep()
-    print(f"removed {len(removed)} stale segment(s)" + (f": {', '.join(removed)}" if removed else ""))
+    print(
+        f"removed {len(removed)} stale segment(s)" + (f": {', '.join(removed)}" if removed else "")
+    )
     return 0
 
 
@@ -205,11 +224,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="measure a matrix of cases and write results.csv")
     many = {"nargs": "+", "default": None}
-    run.add_argument("--mechanism", "-m", **many, help=f"one or more of {', '.join(public_names())}")
+    run.add_argument(
+        "--mechanism", "-m", **many, help=f"one or more of {', '.join(public_names())}"
+    )
     run.add_argument("--variant", **many, help="restrict to these variants (see `ipcbench list`)")
     run.add_argument("--pattern", "-p", **many, help=f"one or more of {', '.join(PATTERNS)}")
     run.add_argument("--size", "-s", **many, help="message sizes, e.g. 64 4KiB 1MiB")
-    run.add_argument("--procs", "-n", **many, help="process counts (pairs, producers, incrementers)")
+    run.add_argument(
+        "--procs", "-n", **many, help="process counts (pairs, producers, incrementers)"
+    )
     run.add_argument("--start-method", **many, help="fork, spawn and/or forkserver")
     scope = run.add_mutually_exclusive_group()
     scope.add_argument("--quick", action="store_true", help="small matrix, <= 60 s on 2 cores")
@@ -224,7 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-charts", action="store_true", help="do not draw charts after the run")
     run.set_defaults(func=cmd_run)
 
-    sub.add_parser("list", help="mechanisms, their variants and patterns").set_defaults(func=cmd_list)
+    sub.add_parser("list", help="mechanisms, their variants and patterns").set_defaults(
+        func=cmd_list
+    )
     sub.add_parser("machine", help="print this machine's metadata").set_defaults(func=cmd_machine)
     sub.add_parser("clean", help="remove shared memory left by dead runs").set_defaults(
         func=cmd_clean

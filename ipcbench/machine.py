@@ -59,8 +59,9 @@ def collect_python(meta: dict) -> None:
 def machine_id(meta: dict) -> str:
     """Same machine, same id across runs and Python versions: hostname + CPU + RAM + arch.
     Readable prefix for folder names, short hash for uniqueness."""
-    key = "|".join(str(meta.get(k)) for k in ("hostname", "cpu_model", "logical_cpus",
-                                               "ram_bytes", "arch"))
+    key = "|".join(
+        str(meta.get(k)) for k in ("hostname", "cpu_model", "logical_cpus", "ram_bytes", "arch")
+    )
     host = "".join(c if c.isalnum() else "-" for c in str(meta.get("hostname", "host")))[:24]
     return f"{host or 'host'}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 

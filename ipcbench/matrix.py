@@ -22,7 +22,9 @@ MATRICES = {
     "quick": Matrix((64, 64 * KiB, 1 * MiB), (1, 2), QUICK),
     # 64 B .. 16 MiB in steps of 4x (odd powers skipped above 1 MiB), 1/2/4 processes.
     "default": Matrix(
-        (64, 1 * KiB, 16 * KiB, 64 * KiB, 256 * KiB, 1 * MiB, 4 * MiB, 16 * MiB), (1, 2, 4), Settings()
+        (64, 1 * KiB, 16 * KiB, 64 * KiB, 256 * KiB, 1 * MiB, 4 * MiB, 16 * MiB),
+        (1, 2, 4),
+        Settings(),
     ),
     "full": Matrix(
         tuple(64 * 4**i for i in range(10)), (1, 2, 4, 8), Settings(repeats=10, warmup=2)

@@ -74,17 +74,38 @@ def _rate(value: float, unit: str) -> str:
 def print_summary(rows: list[ResultRow], console: Console | None = None) -> None:
     console = console or Console(file=sys.stdout, width=140)
     table = Table(title="ipcbench results (per message; pingpong: per round trip)")
-    for column in ("mechanism", "variant", "pattern", "size", "procs", "status", "p50", "p99",
-                   "cv", "throughput", "msgs/s"):
-        table.add_column(column, justify="right" if column not in ("mechanism", "variant",
-                                                                   "pattern", "status") else "left")
+    for column in (
+        "mechanism",
+        "variant",
+        "pattern",
+        "size",
+        "procs",
+        "status",
+        "p50",
+        "p99",
+        "cv",
+        "throughput",
+        "msgs/s",
+    ):
+        table.add_column(
+            column,
+            justify="right"
+            if column not in ("mechanism", "variant", "pattern", "status")
+            else "left",
+        )
     for row in rows:
         table.add_row(
-            row.mechanism, row.variant, row.pattern, format_size(row.size_bytes), str(row.procs),
+            row.mechanism,
+            row.variant,
+            row.pattern,
+            format_size(row.size_bytes),
+            str(row.procs),
             row.status,
-            _time(row.p50_ns), _time(row.p99_ns),
+            _time(row.p50_ns),
+            _time(row.p99_ns),
             "-" if math.isnan(row.cv) else f"{row.cv:.1%}",
-            _rate(row.bytes_per_s, "B/s"), _rate(row.msgs_per_s, "/s"),
+            _rate(row.bytes_per_s, "B/s"),
+            _rate(row.msgs_per_s, "/s"),
         )
     console.print(table)
     # Reasons are long; list each distinct one once instead of widening the table.

@@ -68,8 +68,9 @@ def describe_exit(process: multiprocessing.process.BaseProcess) -> str:
 class CaseSession:
     """Context manager owning the peers and channels of one case."""
 
-    def __init__(self, case: Case, workload: Workload, seed: int = 0, fault: str = "",
-                 fault_role: str = "") -> None:
+    def __init__(
+        self, case: Case, workload: Workload, seed: int = 0, fault: str = "", fault_role: str = ""
+    ) -> None:
         self.case = case
         self.workload = workload
         self.payload = PayloadSpec(case.size_bytes, seed)
@@ -222,7 +223,9 @@ class CaseSession:
         if message[0] == "error":
             raise PeerFailed(f"peer {self.specs[i].name} raised {message[1]}")
         if message[0] != expected:
-            raise PeerFailed(f"peer {self.specs[i].name} sent {message[0]!r}, expected {expected!r}")
+            raise PeerFailed(
+                f"peer {self.specs[i].name} sent {message[0]!r}, expected {expected!r}"
+            )
         return message[1] if len(message) > 1 else None
 
     def _raise_dead(self, i: int) -> None:
@@ -245,7 +248,11 @@ def derive_workload(case: Case, messages: int, deadline_s: float | None) -> Work
     (1 ms per message, 10 MB/s), tight enough that a hang ends the case in seconds."""
     if deadline_s is None:
         per_repeat_messages = messages * case.procs
-        volume_bytes = per_repeat_messages * case.size_bytes * (2 if case.pattern == "pingpong" else 1)
+        volume_bytes = (
+            per_repeat_messages * case.size_bytes * (2 if case.pattern == "pingpong" else 1)
+        )
         deadline_s = 10.0 + per_repeat_messages * 1e-3 + volume_bytes / 10e6
-    start_s = 30.0 + 2.0 * case.peer_count if case.start_method != "fork" else 10.0 + case.peer_count
+    start_s = (
+        30.0 + 2.0 * case.peer_count if case.start_method != "fork" else 10.0 + case.peer_count
+    )
     return Workload(messages, float(math.ceil(deadline_s)), start_s)

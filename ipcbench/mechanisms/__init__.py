@@ -49,7 +49,8 @@ REGISTRY: dict[str, MechanismInfo] = {
         _info(
             "value",
             "multiprocessing.Value/Array: 'array' = payload in a RawArray handed off with a "
-            "sequence counter and semaphores; 'locked' = the seed's shared counter under get_lock()",
+            "sequence counter and semaphores; 'locked' = the seed's shared counter "
+            "under get_lock()",
             "ipcbench.mechanisms.value",
             {"array": ("pingpong", "stream"), "locked": ("counter",)},
         ),

@@ -32,7 +32,7 @@ class Endpoint(ABC):
         """Release what attach() took. Called once in the peer at its end."""
 
 
-class Mechanism(ABC):
+class Mechanism:
     """Builds channels for one case in the parent, then cleans them up."""
 
     def __init__(self, ctx: BaseContext, variant: str, size_bytes: int, name_prefix: str) -> None:

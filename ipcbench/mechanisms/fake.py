@@ -31,8 +31,14 @@ class FakeClock:
 class FakeSession:
     """Same interface as CaseSession (context manager + run_repeat), no processes."""
 
-    def __init__(self, case: Case, workload: Workload, seed: int = 0,
-                 clock: Callable[[], int] = time.perf_counter_ns, corrupt: bool = False) -> None:
+    def __init__(
+        self,
+        case: Case,
+        workload: Workload,
+        seed: int = 0,
+        clock: Callable[[], int] = time.perf_counter_ns,
+        corrupt: bool = False,
+    ) -> None:
         self.case = case
         self.workload = workload
         self.clock = clock

@@ -85,7 +85,9 @@ class SlotEndpoint(Endpoint):
             index = self._take_filled()
         seq = int(self._in_seqs[index][0])
         if seq != self._expected[index]:
-            raise SequenceError(f"slot {index}: expected sequence {self._expected[index]}, got {seq}")
+            raise SequenceError(
+                f"slot {index}: expected sequence {self._expected[index]}, got {seq}"
+            )
         self._expected[index] = seq + 1
         data = self._in_views[index].tobytes()  # the receiver's private copy
         self.inboxes[index].empty.release()

@@ -163,3 +163,36 @@ def iter_series(frame: pd.DataFrame, columns: Sequence[str]):
     for values, rows in frame.groupby(list(columns), sort=True, dropna=False):
         values = values if isinstance(values, tuple) else (values,)
         yield dict(zip(columns, values, strict=True)), rows
+
+
+# machine.json keys shown side by side in reports, in reading order.
+METADATA_KEYS = (
+    "machine_id", "hostname", "cpu_model", "logical_cpus", "physical_cpus", "ram_bytes",
+    "os", "kernel", "python_implementation", "python_version", "numpy_version",
+    "default_start_method", "cpu_affinity", "cpu_governor", "dev_shm_bytes",
+    "ipcbench_version", "collected_utc",
+)
+
+
+def _metadata_value(key: str, value: object) -> str:
+    if value is None or value == "":
+        return "–"
+    if key.endswith("_bytes") and isinstance(value, (int, float)):
+        return f"{value / (1 << 30):.1f} GiB"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def metadata_table(runs: Sequence[Run], tags: Sequence[str]) -> pd.DataFrame:
+    """Machine metadata of each run side by side (rows = keys, columns = run tags).
+    Any key may be missing from machine.json: it shows as '–'."""
+    keys = list(METADATA_KEYS)
+    for run in runs:  # keep keys a newer collector adds, after the known ones
+        keys += [k for k in run.machine if k not in keys]
+    data = {
+        tag: [run.name, f"{len(run.ok)} ok of {len(run.frame)}"]
+        + [_metadata_value(k, {"machine_id": run.machine_id, **run.machine}.get(k)) for k in keys]
+        for tag, run in zip(tags, runs, strict=True)
+    }
+    return pd.DataFrame(data, index=["run folder", "rows", *keys])

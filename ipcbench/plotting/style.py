@@ -156,7 +156,8 @@ def dress(fig: Figure, title: str, run_line: str, note: str) -> None:
 
 
 def run_line(run) -> str:
-    return f"{run.cpu_model} (machine {run.machine_id[:8]}) · Python {run.python_version} · run {run.name}"
+    return (f"{run.cpu_model} (machine {run.machine_id[:8]}) · Python {run.python_version}"
+            f" · run {run.name}")
 
 
 def legend_below(fig: Figure, axes: list[Axes]) -> None:
