@@ -4,7 +4,8 @@ The logic (matching, verdicts, tables) is pure and works on DataFrames; `write_c
 is the thin I/O layer behind `ipcbench compare`.
 
 Verdict, per case, on the time per message (median_ns; ratio > 1 means slower):
-  1. either side not ok                   -> "not comparable"
+  1. both sides the same non-ok status    -> "no significant difference" (same outcome);
+     one side not ok                      -> "not comparable"
   2. |ratio - 1| < min_effect (5%)        -> "no significant difference" (too small to
      matter on this machine class, where identical runs differ by several percent)
   3. both rows carry ci_low_ns/ci_high_ns -> intervals overlap => no significant difference
@@ -98,6 +99,9 @@ def _ci_overlap(base: Mapping, other: Mapping) -> bool | None:
 def case_verdict(base: Mapping, other: Mapping, *, min_effect: float = MIN_EFFECT,
                  alpha: float = ALPHA) -> Verdict:
     """Judge one matched case (two result rows as mappings)."""
+    if base.get("status") != "ok" and base.get("status") == other.get("status"):
+        # Same outcome on both sides (e.g. skipped for the same reason): nothing changed.
+        return Verdict(SAME, math.nan, reason=f"{base.get('status')} in both")
     if base.get("status") != "ok" or other.get("status") != "ok":
         return Verdict(NOT_COMPARABLE, math.nan,
                        reason=f"status {base.get('status')} vs {other.get('status')}")

@@ -5,9 +5,10 @@ starts and releases them after every peer has ended. Endpoints are handed to pee
 Process arguments (so they must pickle under spawn/forkserver) and used only there:
 `attach()` once at peer start, then `send()` / `recv()` in the timed loop.
 
-`recv()` returns a private copy of the message (bytes-like). Every mechanism pays for
-that copy, so a channel cannot look fast by handing out a view that is overwritten
-by the next message.
+`recv()` returns the message in memory private to the receiver (bytes-like): a new
+object for Pipe and Queue, the receiver's own reusable buffer for the shared-memory
+mechanisms. Every mechanism pays for that copy out, so a channel cannot look fast by
+handing out a view of memory the sender is about to overwrite.
 """
 
 from __future__ import annotations

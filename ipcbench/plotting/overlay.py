@@ -76,8 +76,10 @@ def overlay_figure(runs: Sequence[Run], pattern: str) -> Figure | None:
             for index, run in enumerate(runs):
                 line = cell[cell["_run"] == index].sort_values(x_column)
                 if not line.empty:
+                    # Later runs draw thinner, so identical runs stay visible underneath.
                     ax.plot(line[x_column], line[metric], marker="o", markersize=3,
-                            color=run_color(index), label=f"{tags[index]}: {run.label}")
+                            linewidth=max(1.0, 2.8 - 0.7 * index), color=run_color(index),
+                            label=f"{tags[index]}: {run.label}")
             title = series_label(key) + ("" if procs is None else f", procs={procs}")
             ax.set_title(title, fontsize=9)
             ax.grid(True, which="major", alpha=0.3)

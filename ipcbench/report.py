@@ -1,0 +1,153 @@
+"""One self-contained report.html per set of runs: charts inline as SVG, summary tables,
+machine metadata, and the comparison when several runs are given.
+
+Self-contained means no external URL, no script, no separate image file: the page can
+be mailed, attached to an issue or opened offline years later.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from ipcbench.compare import Comparison, compare_runs, display_table, one_sided, verdict_counts
+from ipcbench.plotting import figure_to_svg, run_figures
+from ipcbench.plotting.best import best_table
+from ipcbench.plotting.data import Run, load_runs, metadata_table, require_ok_rows
+from ipcbench.plotting.overlay import overlay_figures, run_tags
+from ipcbench.plotting.style import format_rate_bytes, format_time_ns
+from ipcbench.sizes import format_size
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222; }
+h1, h2, h3 { font-weight: 600; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f2f2f2; }
+tr:nth-child(even) td { background: #fafafa; }
+.chart svg { max-width: 100%; height: auto; }
+.faster { color: #1a7f37; font-weight: 600; }
+.slower { color: #c62828; font-weight: 600; }
+.note { color: #555; font-size: 0.9em; }
+details { margin: 0.5em 0 1.5em; }
+"""
+
+_VERDICT_CLASSES = {"faster": "faster", "slower": "slower"}
+
+
+def html_table(frame: pd.DataFrame, index: bool = False) -> str:
+    """Escape every cell; verdict cells get a class so faster/slower stand out."""
+    if index:
+        frame = frame.reset_index(names="")
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for record in frame.itertuples(index=False, name=None):
+        cells = []
+        for value in record:
+            css = _VERDICT_CLASSES.get(str(value))
+            attr = f' class="{css}"' if css else ""
+            cells.append(f"<td{attr}>{html.escape(str(value))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def best_summary(run: Run) -> pd.DataFrame:
+    """The 'which channel' answer as a table: winner, runner-up and margin per cell."""
+    parts = []
+    for pattern, fmt in (("pingpong", format_time_ns), ("stream", format_rate_bytes)):
+        table = best_table(run.frame, pattern)
+        if table.empty:
+            continue
+        parts.append(pd.DataFrame({
+            "pattern": pattern,
+            "size": table["size_bytes"].map(format_size),
+            "procs": table["procs"],
+            "best": table["winner"],
+            "value": table["value"].map(fmt),
+            "runner-up": table["runner_up"].replace("", "–"),
+            "margin": table["margin"].map(lambda m: "–" if pd.isna(m) else f"+{m:.0%}"),
+        }))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def not_ok_rows(run: Run) -> pd.DataFrame:
+    bad = run.frame[run.frame["status"] != "ok"]
+    columns = ["mechanism", "variant", "pattern", "size_bytes", "procs", "start_method",
+               "status", "reason"]
+    shown = bad[columns].copy()
+    shown["size_bytes"] = shown["size_bytes"].map(lambda s: format_size(int(s)))
+    return shown.rename(columns={"size_bytes": "size"})
+
+
+def _run_section(run: Run, tag: str) -> list[str]:
+    parts = [f"<h2>{html.escape(tag)}: {html.escape(run.label)}</h2>",
+             f"<p class='note'>{html.escape(str(run.csv_path))} · {len(run.ok)} ok rows of "
+             f"{len(run.frame)}</p>"]
+    for stem, figure in run_figures(run).items():
+        parts.append(f"<div class='chart' id='{html.escape(tag)}-{stem}'>"
+                     f"{figure_to_svg(figure)}</div>")
+    best = best_summary(run)
+    if not best.empty:
+        parts += ["<h3>Best channel per cell</h3>", html_table(best)]
+    bad = not_ok_rows(run)
+    if not bad.empty:
+        parts += [f"<details><summary>{len(bad)} rows not drawn (status != ok)</summary>",
+                  html_table(bad), "</details>"]
+    return parts
+
+
+def _comparison_section(comparison: Comparison) -> list[str]:
+    tags = comparison.tags
+    summary = pd.DataFrame(
+        [{"run": f"{tag} vs A", "matched cases": len(t), **verdict_counts(t)}
+         for tag, t in zip(tags[1:], comparison.tables, strict=True)]
+    )
+    parts = [
+        "<h2>Comparison (baseline A)</h2>",
+        f"<p class='note'>Ratios are time per message (median) vs A: 0.50× = twice as fast. "
+        f"Differences under {comparison.min_effect:.0%} count as no difference; larger ones "
+        f"need a Welch t-test (n = repeats) at p &lt; {comparison.alpha:g}.</p>",
+        html_table(summary),
+    ]
+    for stem, figure in overlay_figures(comparison.runs).items():
+        parts.append(f"<div class='chart' id='{stem}'>{figure_to_svg(figure)}</div>")
+    parts += ["<h3>Cases</h3>", html_table(display_table(comparison))]
+    for title, keys in one_sided(comparison):
+        shown = keys.assign(size_bytes=keys["size_bytes"].map(lambda s: format_size(int(s))))
+        parts += [f"<h3>{html.escape(title)} ({len(keys)})</h3>", html_table(shown)]
+    return parts
+
+
+def report_html(runs: Sequence[Run], comparison: Comparison | None = None) -> str:
+    tags = run_tags(len(runs))
+    body = ["<h1>ipcbench report</h1>", "<h2>Machines</h2>",
+            html_table(metadata_table(runs, tags), index=True)]
+    if comparison is not None:
+        body += _comparison_section(comparison)
+    for tag, run in zip(tags, runs, strict=True):
+        body += _run_section(run, tag)
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<title>ipcbench report</title>"
+        f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+def write_report(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str]
+                 ) -> Path:
+    """Read every run (failing fast on a bad one), write out_dir/report.html."""
+    runs = load_runs(paths)
+    for run in runs:
+        require_ok_rows(run)
+    comparison = compare_runs(runs) if len(runs) > 1 else None
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "report.html"
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(report_html(runs, comparison), encoding="utf-8")
+    os.replace(tmp, path)  # a reader never sees half a report
+    return path
