@@ -299,11 +299,9 @@ def comparison_markdown(comparison: Comparison, chart_files: Sequence[str] = ())
     return "\n".join(lines)
 
 
-def write_compare(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str], *,
-                  formats: Sequence[str] = FORMATS, charts: bool = True,
-                  min_effect: float = MIN_EFFECT, alpha: float = ALPHA) -> list[Path]:
-    """Read the runs, write compare.md and overlay charts; return the files written."""
-    comparison = compare_runs(load_runs(paths), min_effect=min_effect, alpha=alpha)
+def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str], *,
+                     formats: Sequence[str] = FORMATS, charts: bool = True) -> list[Path]:
+    """Write compare.md (and overlay charts) for a computed comparison."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -315,3 +313,11 @@ def write_compare(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.Pat
     markdown = out / "compare.md"
     markdown.write_text(comparison_markdown(comparison, chart_names), encoding="utf-8")
     return [markdown, *written]
+
+
+def write_compare(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str], *,
+                  formats: Sequence[str] = FORMATS, charts: bool = True,
+                  min_effect: float = MIN_EFFECT, alpha: float = ALPHA) -> list[Path]:
+    """Read the runs, write compare.md and overlay charts; return the files written."""
+    comparison = compare_runs(load_runs(paths), min_effect=min_effect, alpha=alpha)
+    return write_comparison(comparison, out_dir, formats=formats, charts=charts)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import matplotlib
 from matplotlib.figure import Figure
 
 from ipcbench.plotting.best import best_map_figure, best_table
@@ -80,9 +82,15 @@ def save_figure(figure: Figure, out_dir: Path, stem: str, formats: Sequence[str]
 def figure_to_svg(figure: Figure) -> str:
     """The figure as an inline <svg> element (no XML prolog), for HTML embedding."""
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None})
+    # Text as <text> elements rather than glyph paths: a quarter of the size, and the
+    # report stays searchable. The browser's sans-serif stands in for DejaVu Sans.
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    text = text[text.index("<svg"):]
+    # The RDF metadata block only names namespaces; drop it so the page holds no URLs
+    # beyond the SVG namespace declarations.
+    return re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.DOTALL)
 
 
 def plot_run(
