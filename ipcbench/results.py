@@ -85,6 +85,9 @@ class ResultRow:
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ResultRow))
 _INT_COLUMNS = ("schema_version", "size_bytes", "procs", "repeats", "warmup", "messages")
+# Read as text, never guessed: "3.10" is not the float 3.1, and a hex run id such as
+# "123e45678901" is not a number.
+_TEXT_COLUMNS = tuple(f.name for f in fields(ResultRow) if f.type == "str")
 
 
 def _format(value: object) -> object:
@@ -166,7 +169,8 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
     if missing:
         raise ResultsError(f"{path} is not an ipcbench results CSV (missing {', '.join(missing)})")
     try:
-        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        text = {c: str for c in _TEXT_COLUMNS if c in header}
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=text)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{path} is malformed: {str(exc).splitlines()[0]}") from None
     if frame.empty:

@@ -1,0 +1,92 @@
+"""Shared fixtures. The autouse `no_leftovers` fixture checks after every test that no
+child process and no shared-memory segment of this process survived it, and cleans up
+whatever did (also after a failing test), so one leak does not cascade into the next.
+"""
+
+from __future__ import annotations
+
+import time
+
+import psutil
+import pytest
+
+from ipcbench import hygiene
+from ipcbench.runner import RunMeta
+
+# multiprocessing's fork server and resource tracker are started on first use and
+# live as long as the test process: they are helpers, not leaks.
+_LONG_LIVED_HELPERS = ("forkserver", "resource_tracker")
+_EXIT_GRACE_S = 3.0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "integration: starts real peer processes (slower)")
+
+
+def _is_helper(process: psutil.Process) -> bool:
+    try:
+        cmdline = " ".join(process.cmdline())
+    except psutil.Error:  # gone or a zombie: not a helper
+        return False
+    return any(name in cmdline for name in _LONG_LIVED_HELPERS)
+
+
+def _running(process: psutil.Process) -> bool:
+    """Alive and not merely an unreaped zombie (an exited process holds nothing)."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def leftover_children() -> list[psutil.Process]:
+    """Children still running after a bounded grace period for ones on their way out.
+    Children of a helper (peers forked by the fork server) count: only helpers are exempt."""
+    deadline = time.monotonic() + _EXIT_GRACE_S
+    while True:
+        children = psutil.Process().children(recursive=True)
+        alive = [p for p in children if _running(p) and not _is_helper(p)]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def _describe(process: psutil.Process) -> str:
+    try:
+        return f"pid {process.pid} {process.name()} {' '.join(process.cmdline())[:120]!r}"
+    except psutil.Error:
+        return f"pid {process.pid} (gone)"
+
+
+def _kill(processes: list[psutil.Process]) -> None:
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(processes, timeout=_EXIT_GRACE_S)
+
+
+def _unlink(names: list[str]) -> None:
+    for name in names:
+        try:
+            (hygiene.SHM_DIR / name).unlink()
+        except FileNotFoundError:
+            pass
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers():
+    yield
+    children = leftover_children()
+    described = [_describe(p) for p in children]
+    _kill(children)
+    segments = hygiene.own_segments()
+    _unlink(segments)
+    assert not described, f"child processes left running: {described}"
+    assert not segments, f"shared-memory segments left in /dev/shm: {segments}"
+
+
+@pytest.fixture
+def meta() -> RunMeta:
+    return RunMeta(machine_id="test-machine", run_id="testrun0001", python="3.11.0")

@@ -1,0 +1,91 @@
+"""Case records and matrix expansion."""
+
+from __future__ import annotations
+
+import pytest
+
+from ipcbench.cases import COUNTER_SIZE_BYTES, MAX_PROCS, Case, expand, runnable_cases
+
+
+def _expand_pipe_value(**overrides):
+    axes = {
+        "mechanisms": ["pipe", "value"],
+        "patterns": ["pingpong", "stream", "counter"],
+        "sizes_bytes": [64, 4096],
+        "procs": [1, 2],
+        "start_methods": ["fork"],
+    }
+    axes.update(overrides)
+    return expand(**axes)
+
+
+def test_expand_exact_count_and_skips():
+    planned = _expand_pipe_value()
+    # pipe: 2 variants x {pingpong, stream} x 2 sizes x 2 procs = 16, + counter skipped x 2 procs
+    # value: array x {pingpong, stream} x 2 x 2 = 8, + locked counter x 2 procs
+    assert len(planned) == 16 + 2 + 8 + 2
+    skipped = [p for p in planned if p.skip_reason]
+    assert [(p.case.mechanism, p.case.pattern, p.case.procs) for p in skipped] == [
+        ("pipe", "counter", 1),
+        ("pipe", "counter", 2),
+    ]
+    for item in skipped:
+        assert "pipe does not support the counter pattern" in item.skip_reason
+        assert "pingpong, stream" in item.skip_reason
+    assert len(list(runnable_cases(planned))) == 16 + 8 + 2
+
+
+def test_expand_counter_ignores_size_axis():
+    planned = _expand_pipe_value(mechanisms=["value"], patterns=["counter"],
+                                 sizes_bytes=[64, 4096, 1 << 20])
+    assert [(p.case.variant, p.case.size_bytes, p.case.procs) for p in planned] == [
+        ("locked", COUNTER_SIZE_BYTES, 1),
+        ("locked", COUNTER_SIZE_BYTES, 2),
+    ]
+    assert not any(p.skip_reason for p in planned)
+
+
+def test_expand_deduplicates_repeated_axis_values():
+    once = _expand_pipe_value()
+    twice = _expand_pipe_value(sizes_bytes=[64, 4096, 64], procs=[1, 2, 2, 1])
+    assert [p.case for p in twice] == [p.case for p in once]
+    assert len({p.case for p in twice}) == len(twice)
+
+
+def test_expand_variant_filter_turns_unsupported_pattern_into_skip():
+    planned = _expand_pipe_value(mechanisms=["value"], patterns=["pingpong", "counter"],
+                                 sizes_bytes=[64], procs=[1], variants=["locked"])
+    assert [(p.case.variant, p.case.pattern, bool(p.skip_reason)) for p in planned] == [
+        ("locked", "pingpong", True),
+        ("locked", "counter", False),
+    ]
+
+
+def test_expand_crosses_start_methods():
+    planned = _expand_pipe_value(mechanisms=["queue"], patterns=["stream"], sizes_bytes=[64],
+                                 procs=[1], start_methods=["fork", "spawn"])
+    assert [p.case.start_method for p in planned] == ["fork", "spawn"]
+
+
+def test_case_label_and_peer_count():
+    case = Case("pipe", "bytes", "pingpong", 4096, 2, "fork")
+    assert case.label == "pipe-bytes-pingpong-4KiB-p2-fork"
+    assert case.peer_count == 4
+    assert Case("shm", "segment", "stream", 64, 3, "spawn").peer_count == 4
+    assert Case("value", "locked", "counter", 8, 3, "fork").peer_count == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"pattern": "broadcast"}, "unknown pattern 'broadcast'"),
+        ({"size_bytes": 0}, "invalid size 0"),
+        ({"procs": 0}, "invalid procs 0"),
+        ({"procs": MAX_PROCS + 1}, f"invalid procs {MAX_PROCS + 1}"),
+    ],
+)
+def test_case_rejects_bad_values(kwargs, needle):
+    fields = {"mechanism": "pipe", "variant": "bytes", "pattern": "stream", "size_bytes": 64,
+              "procs": 1, "start_method": "fork"}
+    with pytest.raises(ValueError, match=needle):
+        Case(**{**fields, **kwargs})
