@@ -80,7 +80,7 @@ def same(a: ResultRow, b: ResultRow) -> bool:
         if isinstance(x, float) and math.isnan(x):
             if not (isinstance(y, float) and math.isnan(y)):
                 return False
-        elif x != y or type(x) is not type(y) and not isinstance(x, (int, float)):
+        elif x != y:
             return False
     return True
 

@@ -1,0 +1,147 @@
+"""The runner's bookkeeping, with the in-process fake and an injected clock: every
+sample is exactly one clock step, so counts, statistics and rates are known exactly."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from ipcbench.cases import Case, expand
+from ipcbench.mechanisms.fake import FakeClock, FakeSession
+from ipcbench.runner import Settings, messages_for, run_case, run_planned
+from ipcbench.session import Workload
+
+STEP_NS = 1000
+SETTINGS = Settings(repeats=3, warmup=2, target_bytes=64 << 10, min_messages=4,
+                    max_messages=50, increments=40)
+
+
+def fake_factory(corrupt: bool = False, step_ns: int = STEP_NS):
+    """A make_session for run_case: a FakeSession with a fresh FakeClock per case."""
+    sessions = []
+
+    def make(case: Case, settings: Settings) -> FakeSession:
+        workload = Workload(messages_for(case, settings), repeat_deadline_s=5.0,
+                            start_deadline_s=5.0)
+        session = FakeSession(case, workload, clock=FakeClock(step_ns), corrupt=corrupt)
+        sessions.append(session)
+        return session
+
+    make.sessions = sessions
+    return make
+
+
+@pytest.mark.parametrize(
+    ("pattern", "size_bytes", "procs"),
+    [("pingpong", 64, 1), ("pingpong", 4096, 1), ("stream", 64, 1), ("stream", 4096, 3),
+     ("counter", 8, 1), ("counter", 8, 2)],
+)
+def test_fake_case_has_exact_counts_stats_and_rates(meta, pattern, size_bytes, procs):
+    case = Case("fake", "ideal", pattern, size_bytes, procs, "fork")
+    make = fake_factory()
+    row = run_case(case, SETTINGS, meta, make_session=make)
+
+    assert row.status == "ok", row.reason
+    assert row.verified is True
+    per_repeat = messages_for(case, SETTINGS) * (1 if pattern == "pingpong" else procs)
+    assert row.messages == per_repeat * SETTINGS.repeats
+    assert row.repeats == SETTINGS.repeats
+    assert row.warmup == SETTINGS.warmup
+    assert row.duration_ns == row.messages * STEP_NS
+    for name in ("median_ns", "mean_ns", "min_ns", "max_ns", "p50_ns", "p90_ns", "p99_ns",
+                 "p999_ns"):
+        assert getattr(row, name) == STEP_NS, name
+    assert row.stdev_ns == 0.0
+    assert row.cv == 0.0
+    assert row.msgs_per_s == 1e9 / STEP_NS
+    if pattern == "pingpong":
+        assert row.bytes_per_s == 2 * size_bytes * 1e9 / STEP_NS  # there and back
+    elif pattern == "stream":
+        assert row.bytes_per_s == size_bytes * 1e9 / STEP_NS
+    else:
+        assert math.isnan(row.bytes_per_s)
+    # Identity comes from the case and the run.
+    assert (row.mechanism, row.pattern, row.size_bytes, row.procs) == (
+        "fake", pattern, size_bytes, procs)
+    assert (row.run_id, row.machine_id) == (meta.run_id, meta.machine_id)
+    [session] = make.sessions
+    assert session.started and session.closed
+
+
+def test_messages_for_scales_with_size_within_bounds():
+    settings = Settings(target_bytes=1 << 20, min_messages=4, max_messages=100, increments=77)
+    assert messages_for(Case("pipe", "bytes", "pingpong", 64, 1, "fork"), settings) == 100
+    assert messages_for(Case("pipe", "bytes", "pingpong", 16 << 10, 1, "fork"), settings) == 32
+    assert messages_for(Case("pipe", "bytes", "stream", 16 << 10, 2, "fork"), settings) == 32
+    assert messages_for(Case("pipe", "bytes", "stream", 1 << 20, 1, "fork"), settings) == 4
+    assert messages_for(Case("value", "locked", "counter", 8, 4, "fork"), settings) == 77
+
+
+def test_corrupt_fake_gives_failed_row_naming_the_mismatch(meta):
+    case = Case("fake", "ideal", "stream", 256, 1, "fork")
+    row = run_case(case, SETTINGS, meta, make_session=fake_factory(corrupt=True))
+    assert row.status == "failed"
+    assert "PayloadMismatch" in row.reason
+    assert "checksum" in row.reason
+    assert row.verified is False
+    assert math.isnan(row.median_ns)
+
+
+def test_run_planned_emits_skipped_rows_in_order(meta):
+    planned = expand(["pipe"], ["pingpong", "counter", "stream"], [64], [1, 2], ["fork"])
+    rows = []
+    run_planned(planned, SETTINGS, meta, rows.append, make_session=fake_factory())
+
+    assert [(r.variant, r.pattern, r.procs) for r in rows] == [
+        (p.case.variant, p.case.pattern, p.case.procs) for p in planned
+    ]
+    by_status = [(r.pattern, r.status) for r in rows]
+    assert by_status.count(("counter", "skipped")) == 2
+    assert all(status == "ok" for pattern, status in by_status if pattern != "counter")
+    for row in rows:
+        if row.status == "skipped":
+            assert "does not support the counter pattern" in row.reason
+            assert row.messages == 0
+
+
+def test_run_planned_calls_before_case_before_each_row(meta):
+    planned = expand(["fake"], ["pingpong", "stream"], [64], [1], ["fork"])
+    events = []
+    run_planned(planned, SETTINGS, meta, lambda row: events.append(("row", row.pattern)),
+                make_session=fake_factory(),
+                before_case=lambda case: events.append(("start", case.pattern)))
+    assert events == [("start", "pingpong"), ("row", "pingpong"),
+                      ("start", "stream"), ("row", "stream")]
+
+
+def test_default_session_for_fake_runs_without_processes(meta):
+    # session_for picks FakeSession for the hidden mechanism (real clock: check structure).
+    case = Case("fake", "ideal", "stream", 64, 2, "fork")
+    row = run_case(case, SETTINGS, meta)
+    assert row.status == "ok"
+    assert row.messages == messages_for(case, SETTINGS) * case.procs * SETTINGS.repeats
+
+
+def test_a_custom_driver_decides_the_repeat_count(meta):
+    calls = []
+
+    def drive(repeat, count):
+        calls.append(count)
+        repeat()  # e.g. pytest --benchmark-disable runs once
+
+    case = Case("fake", "ideal", "pingpong", 64, 1, "fork")
+    row = run_case(case, SETTINGS, meta, make_session=fake_factory(), drive=drive)
+    assert calls == [SETTINGS.repeats]
+    assert row.repeats == 1
+    assert row.messages == messages_for(case, SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [({"repeats": 0}, "invalid repeats 0"), ({"warmup": -1}, "invalid warmup -1"),
+     ({"deadline_s": 0}, "invalid deadline 0")],
+)
+def test_settings_validation(kwargs, needle):
+    with pytest.raises(ValueError, match=needle):
+        Settings(**kwargs)
