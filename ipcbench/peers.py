@@ -31,7 +31,10 @@ from ipcbench.payload import PayloadSpec, corrupted, verify
 # normally notices a dead peer and ends the case long before this.
 BARRIER_TIMEOUT_S = 120.0
 
-FAULTS = ("corrupt", "raise", "hang", "exit")
+# corrupt: send a payload with one byte flipped; raise / exit / hang: right after the
+# start barrier; kill: SIGKILL itself half-way through the repeat (mid-transfer; the
+# counter's incrementer does it while holding the lock).
+FAULTS = ("corrupt", "raise", "hang", "exit", "kill")
 
 
 @dataclass(frozen=True)
@@ -49,15 +52,34 @@ class PeerSpec:
         return f"{self.role}#{self.index}"
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this peer when the harness dies, so none outlives it."""
+def _linux_setup(spec: PeerSpec) -> None:
+    """Ask Linux to SIGKILL this peer when the harness dies, so none outlives it, and
+    name the process after its role so `ps`/`top` show what each peer is."""
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
-            pr_set_pdeathsig = 1
+            pr_set_pdeathsig, pr_set_name = 1, 15
             libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+            libc.prctl(pr_set_name, f"ipcb-{spec.role[:5]}{spec.index}".encode()[:15], 0, 0, 0)
         except (OSError, AttributeError):
             pass
+
+
+class _KillMidway:
+    """Endpoint wrapper for the 'kill' fault: SIGKILL this peer after `after` sends."""
+
+    def __init__(self, endpoint: Endpoint, after: int) -> None:
+        self.endpoint = endpoint
+        self.left = after
+
+    def send(self, payload) -> None:
+        self.endpoint.send(payload)
+        self.left -= 1
+        if self.left <= 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def recv(self):
+        return self.endpoint.recv()
 
 
 def _watch_harness(harness_pid: int) -> None:
@@ -75,7 +97,7 @@ def _watch_harness(harness_pid: int) -> None:
 
 
 def peer_main(spec: PeerSpec, endpoint, control, barrier, harness_pid: int) -> None:
-    _die_with_parent()
+    _linux_setup(spec)
     if os.getppid() != harness_pid:
         _watch_harness(harness_pid)
     # Ctrl-C goes to the whole process group; the harness decides what happens,
@@ -87,6 +109,9 @@ def peer_main(spec: PeerSpec, endpoint, control, barrier, harness_pid: int) -> N
             payload = corrupted(payload)
         if isinstance(endpoint, Endpoint):
             endpoint.attach()
+        channel = endpoint
+        if spec.fault == "kill" and isinstance(endpoint, Endpoint):
+            channel = _KillMidway(endpoint, max(1, spec.messages // 2))
         control.send(("ready",))
         while True:
             command = control.recv()
@@ -94,7 +119,7 @@ def peer_main(spec: PeerSpec, endpoint, control, barrier, harness_pid: int) -> N
                 break
             barrier.wait(BARRIER_TIMEOUT_S)
             _inject(spec.fault)
-            control.send(("result", ROLES[spec.role](spec, endpoint, payload, barrier)))
+            control.send(("result", ROLES[spec.role](spec, channel, payload, barrier)))
         if isinstance(endpoint, Endpoint):
             endpoint.close()
     except BaseException as exc:  # report anything, then exit non-zero
@@ -159,10 +184,13 @@ def _increment(spec: PeerSpec, counter, payload: bytes, barrier) -> int | None:
     """The seed's shared counter. Peer 0 returns the duration up to the moment every
     peer has finished (an end barrier), the others None."""
     clock = time.perf_counter_ns
+    kill_at = spec.messages // 2 if spec.fault == "kill" else -1
     start = clock()
-    for _ in range(spec.messages):
+    for i in range(spec.messages):
         with counter.get_lock():
             counter.value += 1
+            if i == kill_at:  # die holding the lock: the worst case for the others
+                os.kill(os.getpid(), signal.SIGKILL)
     barrier.wait(BARRIER_TIMEOUT_S)
     return clock() - start if spec.index == 0 else None
 

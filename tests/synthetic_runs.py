@@ -114,8 +114,13 @@ def write_run(folder: Path, rows: Iterable[ResultRow], machine: dict | None = MA
     return folder
 
 
-def write_model_run(folder: Path, scale: float = 1.0, seed: int = 0, **machine_changes) -> Path:
-    return write_run(folder, model_rows(scale, seed), {**MACHINE, **machine_changes})
+def write_model_run(folder: Path, scale: float = 1.0, seed: int = 0, *, sizes=SIZES,
+                    procs=PROCS, **machine_changes) -> Path:
+    return write_run(folder, model_rows(scale, seed, sizes, procs), {**MACHINE, **machine_changes})
+
+
+# Small enough to draw in well under a second, big enough to have every chart.
+SMALL = {"sizes": (64, 65536), "procs": (1, 2)}
 
 
 if __name__ == "__main__":  # manual checks: python tests/synthetic_runs.py /tmp/run

@@ -4,14 +4,13 @@
 Segment hygiene: the parent creates and unlinks every segment (under fork, a segment
 created by a child vanishes when that child exits). Names carry the run's prefix so
 stale segments of a killed run can be found and swept. Peers attach without letting
-Python's resource tracker adopt the segment (before 3.13 it would unlink or warn about
-a segment it does not own).
+Python's resource tracker take a second claim on the segment (see attach()).
 """
 
 from __future__ import annotations
 
 import sys
-from multiprocessing import resource_tracker, shared_memory
+from multiprocessing import shared_memory
 
 import numpy as np
 
@@ -21,13 +20,17 @@ from ipcbench.mechanisms.handoff import Slot, SlotStorage, fan_in_endpoints, pai
 _HEADER_BYTES = 8
 
 
-def attach_untracked(name: str) -> shared_memory.SharedMemory:
-    """Open an existing segment without registering it with the resource tracker."""
+def attach(name: str) -> shared_memory.SharedMemory:
+    """Open the parent's segment in a peer without giving the resource tracker a claim.
+
+    3.13+: track=False. Before that, attaching registers the name again, but peers
+    started by multiprocessing share the parent's tracker, whose record is a set: the
+    second registration is a no-op and the parent's unlink clears it. (Unregistering
+    here, the usual advice for unrelated processes, makes the tracker crash with a
+    KeyError at the parent's unlink.)"""
     if sys.version_info >= (3, 13):
         return shared_memory.SharedMemory(name=name, track=False)
-    segment = shared_memory.SharedMemory(name=name)
-    resource_tracker.unregister(segment._name, "shared_memory")  # noqa: SLF001
-    return segment
+    return shared_memory.SharedMemory(name=name)
 
 
 class SegmentStorage(SlotStorage):
@@ -45,7 +48,7 @@ class SegmentStorage(SlotStorage):
 
     def attach(self) -> None:
         if self._segment is None:
-            self._segment = attach_untracked(self.name)
+            self._segment = attach(self.name)
 
     def payload(self) -> np.ndarray:
         return np.ndarray(self.size_bytes, np.uint8, buffer=self._segment.buf, offset=_HEADER_BYTES)

@@ -1,0 +1,81 @@
+"""Fault injection with real peers: a lying, raising, dying or hanging peer must end
+its case with a failed/timeout row that says what happened, never hang the harness."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ipcbench.cases import Case
+from ipcbench.runner import Settings, run_case
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+
+SMALL = Settings(repeats=2, warmup=1, target_bytes=64 << 10, min_messages=4, max_messages=20,
+                 increments=200)
+
+PAYLOAD_CASES = [
+    ("pipe", "bytes"), ("pipe", "pickle"), ("queue", "default"), ("value", "array"),
+    ("shm", "segment"),
+]
+
+
+@pytest.mark.parametrize(("mechanism", "variant"), PAYLOAD_CASES)
+@pytest.mark.parametrize(("pattern", "role"), [("stream", "producer"), ("pingpong", "ping")])
+def test_corrupted_payload_is_detected(meta, mechanism, variant, pattern, role):
+    case = Case(mechanism, variant, pattern, 1024, 1, "fork")
+    row = run_case(case, Settings(**{**SMALL.__dict__, "fault": "corrupt", "fault_role": role}),
+                   meta)
+    assert row.status == "failed", row
+    assert "PayloadMismatch" in row.reason
+    assert "checksum" in row.reason
+    assert row.verified is False
+
+
+FAULT_CASES = [
+    Case("pipe", "bytes", "pingpong", 64, 1, "fork"),
+    Case("queue", "default", "stream", 64, 2, "fork"),
+    Case("shm", "segment", "stream", 64, 1, "fork"),
+    Case("value", "locked", "counter", 8, 2, "fork"),
+]
+ROLE = {"pingpong": "pong", "stream": "producer", "counter": "incrementer"}
+
+
+def _with_fault(case: Case, fault: str, **changes) -> Settings:
+    return Settings(**{**SMALL.__dict__, "fault": fault, "fault_role": ROLE[case.pattern],
+                       **changes})
+
+
+@pytest.mark.parametrize("case", FAULT_CASES, ids=lambda c: c.label)
+def test_peer_that_raises_fails_the_case_naming_it(meta, case):
+    row = run_case(case, _with_fault(case, "raise"), meta)
+    assert row.status == "failed"
+    assert f"peer {ROLE[case.pattern]}#0 raised RuntimeError: injected fault" in row.reason
+
+
+@pytest.mark.parametrize("case", FAULT_CASES, ids=lambda c: c.label)
+def test_peer_that_exits_fails_the_case_naming_the_exit_code(meta, case):
+    row = run_case(case, _with_fault(case, "exit"), meta)
+    assert row.status == "failed"
+    assert f"peer {ROLE[case.pattern]}#0" in row.reason
+    assert "exited with code 3" in row.reason
+
+
+@pytest.mark.parametrize("case", FAULT_CASES[:2], ids=lambda c: c.label)
+def test_peer_that_hangs_times_out_at_the_deadline(meta, case):
+    began = time.monotonic()
+    row = run_case(case, _with_fault(case, "hang", deadline_s=2.0), meta)
+    elapsed_s = time.monotonic() - began
+    assert row.status == "timeout"
+    assert "deadline of 2.0s passed" in row.reason
+    assert f"{ROLE[case.pattern]}#0" in row.reason
+    # A bound on the deadline (2 s + teardown), not a speed assertion.
+    assert elapsed_s < 30.0
+
+
+def test_fault_under_spawn_is_reported_too(meta):
+    case = Case("shm", "segment", "pingpong", 4096, 1, "spawn")
+    row = run_case(case, _with_fault(case, "corrupt", fault_role="ping"), meta)
+    assert row.status == "failed"
+    assert "PayloadMismatch" in row.reason

@@ -1,0 +1,211 @@
+"""Plotting: charts from synthetic result CSVs (structure, files, colours, bad input)."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+from synthetic_runs import SMALL, bad_row, model_rows, ok_row, write_model_run, write_run
+
+from ipcbench.analysis_cli import register, run_plots_after_run
+from ipcbench.mechanisms import public_names
+from ipcbench.plotting import CHARTS, load_run, plot_run, plot_runs, run_figures
+from ipcbench.plotting.best import best_table
+from ipcbench.plotting.charts import scaling_sizes
+from ipcbench.plotting.data import left_out_note, series_columns
+from ipcbench.plotting.style import (
+    format_rate_bytes,
+    format_time_ns,
+    mechanism_color,
+    series_style,
+)
+from ipcbench.results import SCHEMA_VERSION, ResultsError
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return write_model_run(tmp_path_factory.mktemp("run") / "run-a", **SMALL)
+
+
+@pytest.fixture(scope="module")
+def figures(run_dir):
+    return run_figures(load_run(run_dir))
+
+
+def _caption(figure) -> str:
+    # get_supxlabel is matplotlib >= 3.10; the attribute works on older ones.
+    getter = getattr(figure, "get_supxlabel", None)
+    return getter() if getter else figure._supxlabel.get_text()
+
+
+def _cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ipcbench")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_plot_run_writes_every_chart_in_both_formats(run_dir, tmp_path):
+    written = plot_run(run_dir, tmp_path / "charts")
+    names = sorted(p.name for p in written)
+    assert names == sorted(f"{stem}.{fmt}" for stem in CHARTS for fmt in ("png", "svg"))
+    for path in written:
+        assert path.stat().st_size > 1000, path
+    assert (tmp_path / "charts" / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<svg" in (tmp_path / "charts" / "best.svg").read_text()
+
+
+def test_csv_path_works_like_folder_and_machine_json_is_optional(tmp_path):
+    folder = write_run(tmp_path / "bare", model_rows(**SMALL), machine=None)
+    written = plot_run(folder / "results.csv", tmp_path / "out", formats=("png",))
+    assert {p.suffix for p in written} == {".png"}
+    assert load_run(folder).machine_id == "a1b2c3d4e5f60718"  # from the CSV column
+
+
+def test_titles_name_machine_python_and_left_out_rows(figures):
+    latency = figures["latency"]
+    title = latency.get_suptitle()
+    assert "Synthetic CPU @ 2.0GHz" in title and "a1b2c3d4" in title and "3.11.7" in title
+    caption = _caption(latency)
+    # The synthetic run has one timed-out pingpong row: the chart must say so.
+    assert "1 of" in caption and "timeout" in caption
+
+
+def test_one_line_per_series_and_one_panel_per_procs(figures):
+    axes = [ax for ax in figures["latency"].axes if ax.get_visible()]
+    assert len(axes) == 2  # procs 1, 2
+    labels = {line.get_label() for line in axes[0].get_lines()}
+    assert labels == {"pipe/bytes", "pipe/pickle", "queue/default", "value/array", "shm/segment"}
+
+
+def test_non_ok_rows_are_not_drawn(tmp_path):
+    rows = [ok_row("pipe", "bytes", "stream", s, 1, 1000.0 + s) for s in (64, 1024)]
+    rows.append(bad_row("pipe", "bytes", "stream", 4096, 1, "failed", "checksum mismatch"))
+    run = load_run(write_run(tmp_path / "r", rows))
+    figure = run_figures(run)["throughput"]
+    (line,) = figure.axes[0].get_lines()
+    ydata = [y for y in line.get_ydata() if y == y]  # NaN gaps are allowed, points are not
+    assert len(ydata) == 2
+    assert "1 of 3 stream rows not drawn" in _caption(figure)
+
+
+def test_colours_are_stable_and_unknown_names_fall_back():
+    assert mechanism_color("pipe") == mechanism_color("pipe")
+    colours = [mechanism_color(n) for n in public_names()]
+    assert len(set(colours)) == len(colours)
+    unknown = mechanism_color("zeromq-future")
+    assert unknown == mechanism_color("zeromq-future") and unknown not in colours
+    assert series_style({"mechanism": "pipe", "variant": "bytes"})["linestyle"] != series_style(
+        {"mechanism": "pipe", "variant": "pickle"})["linestyle"]
+    assert series_style({"mechanism": "new", "variant": "x"})["color"]
+
+
+def test_unknown_mechanism_and_extra_columns_still_plot(tmp_path):
+    rows = [ok_row("zeromq", "ipc", "pingpong", s, 1, 5000.0 + s) for s in (64, 4096)]
+    folder = write_run(tmp_path / "r", rows)
+    csv = folder / "results.csv"
+    lines = csv.read_text().splitlines()
+    csv.write_text("\n".join([lines[0] + ",placement"] + [l + ",same-core" for l in lines[1:]])
+                   + "\n")
+    assert plot_run(folder, tmp_path / "out", formats=("svg",))
+
+
+def test_best_table_picks_winner_and_margin(tmp_path):
+    rows = [
+        ok_row("pipe", "bytes", "pingpong", 64, 1, 10_000.0),
+        ok_row("queue", "default", "pingpong", 64, 1, 15_000.0),
+        ok_row("shm", "segment", "stream", 64, 1, 2_000.0),
+        ok_row("pipe", "bytes", "stream", 64, 1, 1_000.0),
+        bad_row("value", "array", "pingpong", 64, 1, "failed", "boom"),
+    ]
+    frame = load_run(write_run(tmp_path / "r", rows)).frame
+    ping = best_table(frame, "pingpong").iloc[0]
+    assert (ping["winner"], ping["runner_up"]) == ("pipe/bytes", "queue/default")
+    assert ping["margin"] == pytest.approx(0.5)
+    stream = best_table(frame, "stream").iloc[0]
+    assert stream["winner"] == "pipe/bytes" and stream["margin"] == pytest.approx(1.0)
+
+
+def test_series_split_by_start_method_only_when_it_varies(tmp_path):
+    rows = [ok_row("pipe", "bytes", "pingpong", 64, 1, 9e3, start_method=m)
+            for m in ("fork", "spawn")]
+    frame = load_run(write_run(tmp_path / "r", rows)).frame
+    assert series_columns(frame) == ["mechanism", "variant", "start_method"]
+    assert series_columns(frame[frame["start_method"] == "fork"]) == ["mechanism", "variant"]
+
+
+def test_formatters_carry_units():
+    assert format_time_ns(850) == "850 ns"
+    assert format_time_ns(12_500) == "12.5 µs"
+    assert format_time_ns(3e6) == "3 ms"
+    assert format_rate_bytes(2.5e9) == "2.5 GB/s"
+    assert format_rate_bytes(4e5) == "400 kB/s"
+    assert scaling_sizes([64, 1024, 16384, 262144, 4194304]) == [64, 16384, 4194304]
+
+
+def test_left_out_note_counts_statuses(run_dir):
+    note = left_out_note(load_run(run_dir).frame, ["stream"])
+    assert note.startswith("2 of ") and "1 skipped" in note and "1 timeout" in note
+
+
+def test_several_runs_get_one_folder_each(run_dir, tmp_path):
+    written = plot_runs([run_dir, run_dir], tmp_path / "out", formats=("png",))
+    assert {p.parent.name for p in written} == {"run-a", "run-a-2"}
+
+
+def test_run_plots_after_run_writes_into_charts(tmp_path):
+    folder = write_model_run(tmp_path / "run", **SMALL)
+    written = run_plots_after_run(folder)
+    assert written and all(p.parent == folder / "charts" for p in written)
+    skipped_only = write_run(tmp_path / "skipped", [bad_row("pipe", "bytes", "stream", 64, 1,
+                                                            "skipped", "not on this OS")])
+    assert run_plots_after_run(skipped_only) == []
+
+
+def test_cli_plot(run_dir, tmp_path, capsys):
+    assert _cli(["plot", str(run_dir), "--out", str(tmp_path / "o"), "--formats", "png"]) == 0
+    assert (tmp_path / "o" / "latency.png").is_file()
+    assert "latency.png" in capsys.readouterr().out
+
+
+def _foreign_csv(tmp_path):
+    path = tmp_path / "foreign.csv"
+    path.write_text("a,b\n1,2\n")
+    return path
+
+
+def _newer_schema(tmp_path):
+    folder = write_model_run(tmp_path / "new", **SMALL)
+    csv = folder / "results.csv"
+    header, *lines = csv.read_text().splitlines()
+    lines = [f"{SCHEMA_VERSION + 1}" + line[line.index(","):] for line in lines]
+    csv.write_text("\n".join([header, *lines]) + "\n")
+    return folder
+
+
+def _empty_run(tmp_path):
+    return write_run(tmp_path / "empty", [])
+
+
+def _no_ok_rows(tmp_path):
+    return write_run(tmp_path / "bad", [bad_row("pipe", "bytes", "stream", 64, 1)])
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda t: t / "missing", "no results file"),
+        (_foreign_csv, "not an ipcbench results CSV"),
+        (_newer_schema, "newer than this ipcbench reads"),
+        (_empty_run, "holds no result rows"),
+        (_no_ok_rows, "no ok rows"),
+    ],
+    ids=["missing", "foreign", "newer-schema", "empty", "zero-ok"],
+)
+def test_bad_input_is_a_one_line_error_naming_the_file(tmp_path, make, words):
+    bad = make(tmp_path)
+    with pytest.raises(ResultsError) as info:
+        plot_run(bad, tmp_path / "out")
+    message = str(info.value)
+    assert words in message and "\n" not in message and str(bad) in message
+    assert not (tmp_path / "out").exists()  # nothing half-written
