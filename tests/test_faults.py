@@ -4,6 +4,7 @@ its case with a failed/timeout row that says what happened, never hang the harne
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -25,8 +26,7 @@ PAYLOAD_CASES = [
 @pytest.mark.parametrize(("pattern", "role"), [("stream", "producer"), ("pingpong", "ping")])
 def test_corrupted_payload_is_detected(meta, mechanism, variant, pattern, role):
     case = Case(mechanism, variant, pattern, 1024, 1, "fork")
-    row = run_case(case, Settings(**{**SMALL.__dict__, "fault": "corrupt", "fault_role": role}),
-                   meta)
+    row = run_case(case, replace(SMALL, fault="corrupt", fault_role=role), meta)
     assert row.status == "failed", row
     assert "PayloadMismatch" in row.reason
     assert "checksum" in row.reason
@@ -43,8 +43,7 @@ ROLE = {"pingpong": "pong", "stream": "producer", "counter": "incrementer"}
 
 
 def _with_fault(case: Case, fault: str, **changes) -> Settings:
-    return Settings(**{**SMALL.__dict__, "fault": fault, "fault_role": ROLE[case.pattern],
-                       **changes})
+    return replace(SMALL, **{"fault": fault, "fault_role": ROLE[case.pattern], **changes})
 
 
 @pytest.mark.parametrize("case", FAULT_CASES, ids=lambda c: c.label)
