@@ -217,6 +217,22 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_selfcheck(args: argparse.Namespace) -> int:
+    from ipcbench.selfcheck import copy_bandwidth_bytes_per_s, run_selfcheck
+
+    if args.rounds < 1:
+        raise ValueError(f"invalid rounds {args.rounds!r}: must be at least 1")
+    print(f"interleaving harness and hand-written loops, {args.rounds} rounds...", file=sys.stderr)
+    for item in run_selfcheck(args.rounds):
+        print(f"{item.what:<30} harness {item.harness:>10.4g} {item.unit:<4} "
+              f"hand-written {item.hand:>10.4g} {item.unit:<4} ratio {item.ratio:.3f}")
+        if item.unit == "B/s":
+            copy = copy_bandwidth_bytes_per_s(16 << 20)
+            print(f"{'':<30} numpy copy {copy:>10.4g} B/s; harness figure is "
+                  f"{item.harness / copy:.2f} of it (two copies per message: <= 0.5)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ipcbench", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"ipcbench {__version__}")
@@ -251,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_list
     )
     sub.add_parser("machine", help="print this machine's metadata").set_defaults(func=cmd_machine)
+    check = sub.add_parser("selfcheck", help="harness figures vs minimal hand-written loops")
+    check.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    check.set_defaults(func=cmd_selfcheck)
     sub.add_parser("clean", help="remove shared memory left by dead runs").set_defaults(
         func=cmd_clean
     )

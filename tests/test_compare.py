@@ -1,0 +1,188 @@
+"""Compare: case matching, one-sided cases, verdicts, compare.md, CLI errors."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import pandas as pd
+import pytest
+from synthetic_runs import SMALL, bad_row, ok_row, write_model_run, write_run
+
+from ipcbench.analysis_cli import register
+from ipcbench.compare import (
+    FASTER,
+    NOT_COMPARABLE,
+    SAME,
+    SLOWER,
+    UNCLEAR,
+    case_verdict,
+    compare_frames,
+    compare_runs,
+    match_cases,
+    write_compare,
+)
+from ipcbench.plotting import load_run
+from ipcbench.results import CASE_KEYS, ResultsError
+
+
+def _row(median_ns=1000.0, stdev_ns=20.0, repeats=5, status="ok", **extra) -> dict:
+    return {"status": status, "median_ns": median_ns, "mean_ns": median_ns,
+            "stdev_ns": stdev_ns, "repeats": repeats, "cv": stdev_ns / median_ns, **extra}
+
+
+def _frame(rows) -> pd.DataFrame:
+    return pd.DataFrame([r.as_dict() for r in rows])
+
+
+def _cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ipcbench")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+# --- verdicts (pure) -------------------------------------------------------------
+
+
+def test_identical_rows_are_no_significant_difference():
+    verdict = case_verdict(_row(), _row())
+    assert verdict.label == SAME and verdict.ratio == 1.0
+
+
+def test_clearly_slower_and_faster_with_tight_spread():
+    slower = case_verdict(_row(1000.0), _row(2000.0, 40.0))
+    assert slower.label == SLOWER and slower.ratio == pytest.approx(2.0)
+    assert slower.p_value < 0.01
+    assert case_verdict(_row(2000.0), _row(1000.0)).label == FASTER
+
+
+def test_small_effect_is_same_even_if_significant():
+    # 3% apart with almost no spread: statistically real, practically noise here.
+    verdict = case_verdict(_row(1000.0, 0.1, 50), _row(1030.0, 0.1, 50))
+    assert verdict.label == SAME and "5%" in verdict.reason
+
+
+def test_large_effect_drowned_in_noise_is_same():
+    verdict = case_verdict(_row(1000.0, 600.0, 3), _row(1300.0, 600.0, 3))
+    assert verdict.label == SAME and verdict.p_value > 0.01
+    assert "noisy" in verdict.reason
+
+
+def test_single_repeat_cannot_be_tested():
+    assert case_verdict(_row(repeats=1), _row(2000.0, repeats=1)).label == UNCLEAR
+
+
+def test_confidence_intervals_take_precedence_when_present():
+    base = _row(1000.0, ci_low_ns=900.0, ci_high_ns=1100.0)
+    overlapping = _row(1080.0, stdev_ns=1.0, repeats=100, ci_low_ns=1050.0, ci_high_ns=1110.0)
+    assert case_verdict(base, overlapping).label == SAME
+    disjoint = _row(1500.0, ci_low_ns=1400.0, ci_high_ns=1600.0)
+    assert case_verdict(base, disjoint).label == SLOWER
+
+
+def test_status_mismatch_is_not_comparable_and_same_failure_is_same():
+    failed = {"status": "failed", "median_ns": math.nan}
+    assert case_verdict(_row(), failed).label == NOT_COMPARABLE
+    assert case_verdict(failed, dict(failed)).label == SAME
+
+
+# --- matching (pure) -------------------------------------------------------------
+
+
+def test_match_cases_finds_common_and_one_sided_cases():
+    a = _frame([ok_row("pipe", "bytes", "pingpong", 64, 1, 1e4),
+                ok_row("pipe", "bytes", "pingpong", 1024, 1, 1.1e4),
+                ok_row("queue", "default", "stream", 64, 2, 3e4)])
+    b = _frame([ok_row("pipe", "bytes", "pingpong", 64, 1, 1e4),
+                ok_row("pipe", "bytes", "pingpong", 1024, 1, 2.2e4),
+                ok_row("pipe", "bytes", "pingpong", 64, 1, 1e4, start_method="spawn")])
+    matching = match_cases(a, b)
+    assert matching.keys == list(CASE_KEYS)
+    assert len(matching.matched) == 2
+    assert matching.only_base[["mechanism", "pattern"]].values.tolist() == [["queue", "stream"]]
+    assert matching.only_other["start_method"].tolist() == ["spawn"]
+    table, _ = compare_frames(a, b)
+    verdicts = dict(zip(table["size_bytes"], table["verdict"], strict=True))
+    assert verdicts == {64: SAME, 1024: SLOWER}
+
+
+def test_identity_extra_column_splits_cases_when_both_sides_have_it():
+    a = _frame([ok_row("pipe", "bytes", "pingpong", 64, 1, 1e4)]).assign(placement="same-core")
+    b = _frame([ok_row("pipe", "bytes", "pingpong", 64, 1, 1e4)]).assign(placement="cross")
+    matching = match_cases(a, b)
+    assert matching.matched.empty and len(matching.only_base) == len(matching.only_other) == 1
+
+
+def test_identical_runs_give_no_difference_for_every_case(tmp_path):
+    folder = write_model_run(tmp_path / "a", **SMALL)
+    comparison = compare_runs([load_run(folder), load_run(folder)])
+    (table,) = comparison.tables
+    assert len(table) == len(load_run(folder).frame)
+    assert (table["verdict"] == SAME).all()
+
+
+def test_scaled_run_is_slower_everywhere_it_ran(tmp_path):
+    a = load_run(write_model_run(tmp_path / "a", **SMALL))
+    b = load_run(write_model_run(tmp_path / "b", scale=2.0, **SMALL))
+    table = compare_runs([a, b]).tables[0]
+    ok = table[table["reason"] != "timeout in both"]
+    ok = ok[ok["reason"] != "skipped in both"]
+    assert (ok["verdict"] == SLOWER).all()
+    assert ok["ratio"].between(1.8, 2.2).all()
+
+
+def test_no_case_in_common_is_an_error(tmp_path):
+    a = load_run(write_run(tmp_path / "a", [ok_row("pipe", "bytes", "pingpong", 64, 1, 1e4)]))
+    b = load_run(write_run(tmp_path / "b", [ok_row("shm", "segment", "stream", 64, 1, 1e4)]))
+    with pytest.raises(ResultsError, match="no case in common"):
+        compare_runs([a, b])
+
+
+# --- files and CLI ---------------------------------------------------------------
+
+
+def test_write_compare_markdown_and_charts(tmp_path):
+    a = write_model_run(tmp_path / "run-a", **SMALL)
+    b = write_model_run(tmp_path / "run-b", scale=1.5, machine_id="ffee001122334455",
+                        cpu_model="Other CPU", **SMALL)
+    extra = write_run(tmp_path / "run-c", [ok_row("pipe", "bytes", "pingpong", 64, 1, 2e4),
+                                          ok_row("fake", "ideal", "counter", 8, 3, 10.0)])
+    written = write_compare([a, b, extra], tmp_path / "out", formats=("png",))
+    names = {p.name for p in written}
+    assert {"compare.md", "compare_pingpong.png", "compare_stream.png"} <= names
+    assert all(p.stat().st_size > 0 for p in written)
+    text = (tmp_path / "out" / "compare.md").read_text()
+    # Runs are labelled by machine; metadata sits side by side; one-sided cases listed.
+    assert "Other CPU · ffee0011 · run-b" in text and "| cpu_model |" in text
+    assert "only in C (not in A)" in text and "only in A (not in C)" in text
+    assert "slower" in text
+
+
+def test_cli_compare_prints_summary(tmp_path, capsys):
+    a = write_model_run(tmp_path / "a", **SMALL)
+    assert _cli(["compare", str(a), str(a / "results.csv"), "--out", str(tmp_path / "o"),
+                 "--no-charts"]) == 0
+    out = capsys.readouterr().out
+    assert "no significant difference" in out and "slower" not in out
+    assert [p.name for p in (tmp_path / "o").iterdir()] == ["compare.md"]
+
+
+def test_cli_compare_needs_two_inputs(tmp_path):
+    a = write_model_run(tmp_path / "a", **SMALL)
+    with pytest.raises(ValueError, match="at least two"):
+        _cli(["compare", str(a), "--out", str(tmp_path / "o")])
+
+
+def test_cli_compare_bad_input_names_it(tmp_path):
+    a = write_model_run(tmp_path / "a", **SMALL)
+    with pytest.raises(ResultsError) as info:
+        _cli(["compare", str(a), str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
+    assert "nope" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_bad_threshold_is_rejected_by_argparse(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        _cli(["compare", "a", "b", "--min-effect", "5"])
+    assert info.value.code == 2
+    assert "invalid value '5'" in capsys.readouterr().err
