@@ -75,3 +75,52 @@ def per_second(count: float, duration_ns: float) -> float:
     if duration_ns <= 0:
         return math.nan
     return count * 1e9 / duration_ns
+
+
+def median_ci(values: list[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """Distribution-free confidence interval of the median from order statistics.
+
+    The number of samples below the true median is Binomial(n, 1/2), so the interval
+    between order statistics k and n-k+1 covers it with probability >= `confidence`.
+    Few samples give a wide interval (5 samples: [min, max] at 95%), never a false one.
+    """
+    from scipy.stats import binom
+
+    ordered = np.sort(np.asarray(values, dtype=np.float64))
+    n = ordered.size
+    if n == 0:
+        raise ValueError("confidence interval of no samples")
+    # k = the largest rank with P(X <= k-1) < alpha/2; bounds are the k-th smallest and
+    # k-th largest samples (n=10: 2nd and 9th, n=50: 18th and 33rd, as in the tables).
+    k = int(binom.ppf((1.0 - confidence) / 2.0, n, 0.5))
+    if k < 1:
+        return float(ordered[0]), float(ordered[-1])
+    return float(ordered[k - 1]), float(ordered[n - k])
+
+
+def ci_half_width(values: list[float] | np.ndarray, confidence: float = 0.95) -> float:
+    """Half-width of the median's confidence interval relative to the median."""
+    low, high = median_ci(values, confidence)
+    mid = median(list(values))
+    return (high - low) / 2.0 / mid if mid else math.inf
+
+
+def should_stop(
+    repeat_values: list[float],
+    *,
+    min_repeats: int,
+    max_repeats: int,
+    target: float,
+    elapsed_s: float,
+    budget_s: float,
+) -> tuple[bool, bool]:
+    """The adaptive stopping rule. Returns (stop, noisy): stop once the median's CI is
+    within +/-target, or when the repeat or time budget is spent (then noisy=True)."""
+    n = len(repeat_values)
+    if n < min_repeats:
+        return False, False
+    if ci_half_width(repeat_values) <= target:
+        return True, False
+    if n >= max_repeats or elapsed_s >= budget_s:
+        return True, True
+    return False, False

@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 import pytest
-from synthetic_runs import SMALL, bad_row, ok_row, write_model_run, write_run
+from synthetic_runs import SMALL, ok_row, write_model_run, write_run
 
 from ipcbench.analysis_cli import register
 from ipcbench.compare import (

@@ -105,8 +105,8 @@ def test_unknown_mechanism_and_extra_columns_still_plot(tmp_path):
     folder = write_run(tmp_path / "r", rows)
     csv = folder / "results.csv"
     lines = csv.read_text().splitlines()
-    csv.write_text("\n".join([lines[0] + ",placement"] + [l + ",same-core" for l in lines[1:]])
-                   + "\n")
+    body = [line + ",same-core" for line in lines[1:]]
+    csv.write_text("\n".join([lines[0] + ",placement", *body]) + "\n")
     assert plot_run(folder, tmp_path / "out", formats=("svg",))
 
 

@@ -1,0 +1,80 @@
+"""report.html: self-contained (inline SVG, no external resources), tables, comparison."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+import pytest
+from synthetic_runs import SMALL, bad_row, ok_row, write_model_run, write_run
+
+from ipcbench.analysis_cli import register
+from ipcbench.report import write_report
+from ipcbench.results import ResultsError
+
+
+def _cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ipcbench")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def _external_references(text: str) -> list[str]:
+    """src/href attributes or CSS url() pointing outside the page (data: URIs are inside
+    it: SVG embeds raster images, such as the best map, that way). The
+    xmlns namespace declarations of inline SVG are names, never fetched."""
+    refs = re.findall(r'(?:src|href)\s*=\s*["\']([^"\']*)["\']', text)
+    refs += re.findall(r"url\(\s*['\"]?([^)'\"]*)", text)
+    return [r for r in refs if not r.startswith(("#", "data:"))]
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("runs")
+    a = write_model_run(base / "run-a", **SMALL)
+    b = write_model_run(base / "run-b", scale=1.4, machine_id="ffee001122334455",
+                        cpu_model="Other <CPU> & co", **SMALL)
+    return a, b
+
+
+def test_single_run_report_is_self_contained(two_runs, tmp_path):
+    path = write_report([two_runs[0]], tmp_path / "out")
+    text = path.read_text(encoding="utf-8")
+    assert path.name == "report.html" and text.startswith("<!DOCTYPE html>")
+    assert text.count("<svg") == 4  # latency, throughput, scaling, best
+    assert "<script" not in text.lower()
+    assert _external_references(text) == []
+    assert "Synthetic CPU @ 2.0GHz" in text and "Best channel per cell" in text
+    assert "rows not drawn (status != ok)" in text and "deadline of 60 s exceeded" in text
+    assert "Comparison" not in text
+
+
+def test_several_runs_add_comparison_and_escape_metadata(two_runs, tmp_path):
+    text = write_report(list(two_runs), tmp_path / "out").read_text(encoding="utf-8")
+    assert "Comparison (baseline A)" in text
+    assert "Other &lt;CPU&gt; &amp; co" in text and "Other <CPU>" not in text
+    assert 'class="slower"' in text
+    assert text.count("<svg") == 4 * 2 + 3  # per-run charts + 3 overlays
+    assert _external_references(text) == []
+
+
+def test_cli_report(two_runs, tmp_path, capsys):
+    assert _cli(["report", *map(str, two_runs), "--out", str(tmp_path / "r")]) == 0
+    assert (tmp_path / "r" / "report.html").is_file()
+    assert "report.html" in capsys.readouterr().out
+
+
+def test_report_refuses_a_run_without_ok_rows(two_runs, tmp_path):
+    bad = write_run(tmp_path / "bad", [bad_row("pipe", "bytes", "stream", 64, 1)])
+    with pytest.raises(ResultsError, match="no ok rows") as info:
+        write_report([two_runs[0], bad], tmp_path / "out")
+    assert str(bad) in str(info.value)
+    assert not (tmp_path / "out" / "report.html").exists()
+
+
+def test_report_refuses_runs_with_nothing_in_common(tmp_path):
+    a = write_run(tmp_path / "a", [ok_row("pipe", "bytes", "pingpong", 64, 1, 1e4)])
+    b = write_run(tmp_path / "b", [ok_row("shm", "segment", "pingpong", 64, 1, 1e4)])
+    with pytest.raises(ResultsError, match="no case in common"):
+        write_report([a, b], tmp_path / "out")
