@@ -110,6 +110,9 @@ def case_verdict(base: Mapping, other: Mapping, *, min_effect: float = MIN_EFFEC
         return Verdict(NOT_COMPARABLE, math.nan, reason="missing median")
     ratio = b / a
     noisy = [f"cv {_num(r, 'cv'):.0%}" for r in (base, other) if _num(r, "cv") > NOISY_CV]
+    # The runner's own flag (schema v2): the CI target was not reached in its repeats.
+    noisy += [f"{side} flagged noisy" for side, r in (("A", base), ("B", other))
+              if str(r.get("noisy", "")).lower() == "true"]
     note = f"; noisy ({', '.join(noisy)})" if noisy else ""
     if abs(ratio - 1) < min_effect:
         return Verdict(SAME, ratio, reason=f"within ±{min_effect:.0%}{note}")

@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterable
 from pathlib import Path
 
-from ipcbench.results import SCHEMA_VERSION, CsvAppender, ResultRow
+from ipcbench.results import COLUMNS, SCHEMA_VERSION, CsvAppender, ResultRow
 
 # (mechanism, variant) -> (overhead ns per message, bandwidth bytes per ns)
 MODEL = {
@@ -46,8 +46,14 @@ MACHINE = {
 }
 
 
+def _schema_extras(**values) -> dict:
+    """Only the fields this checkout's schema has (the helpers outlive schema bumps)."""
+    return {k: v for k, v in values.items() if k in COLUMNS}
+
+
 def ok_row(mechanism, variant, pattern, size_bytes, procs, per_msg_ns, *, stdev_frac=0.02,
-           repeats=5, start_method="fork", machine_id=MACHINE["machine_id"]) -> ResultRow:
+           repeats=5, start_method="fork", machine_id=MACHINE["machine_id"],
+           placement="unpinned") -> ResultRow:
     messages = 1000
     stdev = per_msg_ns * stdev_frac
     rate = 1e9 / per_msg_ns
@@ -61,6 +67,8 @@ def ok_row(mechanism, variant, pattern, size_bytes, procs, per_msg_ns, *, stdev_
         p999_ns=per_msg_ns * 2.5, max_ns=per_msg_ns * 3, cv=stdev_frac,
         bytes_per_s=rate * size_bytes, msgs_per_s=rate, verified=True, python="3.11.7",
         ipcbench_version="0.1.0",
+        **_schema_extras(placement=placement, ci_low_ns=per_msg_ns - 2 * stdev,
+                         ci_high_ns=per_msg_ns + 2 * stdev),
     )
 
 
@@ -70,7 +78,7 @@ def bad_row(mechanism, variant, pattern, size_bytes, procs, status="failed",
         schema_version=SCHEMA_VERSION, run_id="synthetic", timestamp_utc="2025-01-01T00:00:00Z",
         machine_id=MACHINE["machine_id"], mechanism=mechanism, variant=variant, pattern=pattern,
         size_bytes=size_bytes, procs=procs, start_method=start_method, status=status,
-        reason=reason, python="3.11.7",
+        reason=reason, python="3.11.7", **_schema_extras(placement="unpinned"),
     )
 
 

@@ -19,7 +19,7 @@ from ipcbench.plotting.style import (
     mechanism_color,
     series_style,
 )
-from ipcbench.results import SCHEMA_VERSION, ResultsError
+from ipcbench.results import COLUMNS, SCHEMA_VERSION, ResultsError
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +105,8 @@ def test_unknown_mechanism_and_extra_columns_still_plot(tmp_path):
     folder = write_run(tmp_path / "r", rows)
     csv = folder / "results.csv"
     lines = csv.read_text().splitlines()
-    body = [line + ",same-core" for line in lines[1:]]
-    csv.write_text("\n".join([lines[0] + ",placement", *body]) + "\n")
+    body = [line + ",42" for line in lines[1:]]
+    csv.write_text("\n".join([lines[0] + ",a_future_column", *body]) + "\n")
     assert plot_run(folder, tmp_path / "out", formats=("svg",))
 
 
@@ -132,6 +132,17 @@ def test_series_split_by_start_method_only_when_it_varies(tmp_path):
     frame = load_run(write_run(tmp_path / "r", rows)).frame
     assert series_columns(frame) == ["mechanism", "variant", "start_method"]
     assert series_columns(frame[frame["start_method"] == "fork"]) == ["mechanism", "variant"]
+
+
+@pytest.mark.skipif("placement" not in COLUMNS, reason="schema without placement")
+def test_placement_splits_series_and_cases(tmp_path):
+    rows = [ok_row("shm", "segment", "stream", s, 1, 1e4 * k, placement=p)
+            for s in (64, 4096) for k, p in ((1, "same-core"), (2, "cross-core"))]
+    run = load_run(write_run(tmp_path / "r", rows))
+    assert series_columns(run.frame) == ["mechanism", "variant", "placement"]
+    labels = {line.get_label() for line in run_figures(run)["throughput"].axes[0].get_lines()}
+    assert labels == {"shm/segment (same-core)", "shm/segment (cross-core)"}
+    assert best_table(run.frame, "stream")["winner"].tolist() == ["shm/segment (same-core)"] * 2
 
 
 def test_formatters_carry_units():

@@ -129,9 +129,10 @@ def left_out_note(frame: pd.DataFrame, patterns: Sequence[str]) -> str:
 
 
 def case_keys(*frames: pd.DataFrame) -> list[str]:
-    """CASE_KEYS plus any identity extras that every given frame carries."""
-    extras = [c for c in IDENTITY_EXTRAS if all(c in f for f in frames)]
-    return [*CASE_KEYS, *extras]
+    """CASE_KEYS plus any identity extras, as far as every given frame carries them
+    (read_results upgrades old files, so in practice all of CASE_KEYS is there)."""
+    known = [c for c in (*CASE_KEYS, *IDENTITY_EXTRAS) if all(c in f for f in frames)]
+    return list(dict.fromkeys(known))  # an extra may since have joined CASE_KEYS
 
 
 def unique_cases(frame: pd.DataFrame) -> pd.DataFrame:
