@@ -17,11 +17,14 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullForma
 from ipcbench.mechanisms import REGISTRY, public_names
 from ipcbench.sizes import format_size
 
-# tab10: the first colours go to registered mechanisms in registry order (new ones are
-# appended to the registry, so existing colours never shift).
+# Registered mechanisms take colours in registry order (new ones are appended to the
+# registry, so existing colours never shift): tab10 first, then tab20b's dark and mid
+# rows, whose hues stay distinguishable from tab10's (tab20's light twins would not).
 _PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
+    "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173",
+    "#6b6ecf", "#b5cf6b", "#e7ba52", "#d6616b", "#ce6dbd",
 )
 # Unknown names (a future mechanism not in this checkout's registry, the test fake)
 # hash into a separate palette so they never steal a registered mechanism's colour.
