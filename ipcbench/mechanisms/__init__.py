@@ -7,7 +7,9 @@ side never pay for, or depend on, mechanism code.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -25,10 +27,21 @@ class MechanismInfo:
     variants: MappingProxyType
     # Hidden mechanisms (the in-process fake) are for tests and never in a default run.
     hidden: bool = False
+    # Optional third-party module the mechanism needs ("" = standard library only);
+    # when it is not installed the mechanism's cases become skipped rows, not errors.
+    requires: str = ""
 
 
-def _info(name: str, description: str, module: str, variants: dict, hidden: bool = False):
-    return MechanismInfo(name, description, module, MappingProxyType(variants), hidden)
+def _info(
+    name: str, description: str, module: str, variants: dict, hidden: bool = False,
+    requires: str = "",
+):
+    return MechanismInfo(name, description, module, MappingProxyType(variants), hidden, requires)
+
+
+# Optional module -> the ipcbench extra that installs it (pyproject optional-dependencies).
+_EXTRAS = {"zmq": "zmq", "faster_fifo": "fifo"}
+_STREAMS = ("pingpong", "stream")
 
 
 REGISTRY: dict[str, MechanismInfo] = {
@@ -61,6 +74,72 @@ REGISTRY: dict[str, MechanismInfo] = {
             {"segment": ("pingpong", "stream")},
         ),
         _info(
+            "simplequeue",
+            "multiprocessing.SimpleQueue (put/get pickle and write in the caller, no feeder "
+            "thread)",
+            "ipcbench.mechanisms.simplequeue",
+            {"default": _STREAMS},
+        ),
+        _info(
+            "manager-queue",
+            "a Manager().Queue() proxy: every put/get is a round trip to the manager process",
+            "ipcbench.mechanisms.manager_queue",
+            {"default": _STREAMS},
+        ),
+        _info(
+            "os-pipe",
+            "raw os.pipe, fixed-size frames: os.write loops / os.readv into a private buffer",
+            "ipcbench.mechanisms.os_pipe",
+            {"raw": _STREAMS},
+        ),
+        _info(
+            "socketpair",
+            "socket.socketpair(AF_UNIX, SOCK_STREAM): sendall / recv_into loops",
+            "ipcbench.mechanisms.socketpair",
+            {"unix": _STREAMS},
+        ),
+        _info(
+            "tcp",
+            "loopback TCP on 127.0.0.1 with TCP_NODELAY: sendall / recv_into loops",
+            "ipcbench.mechanisms.tcp",
+            {"nodelay": _STREAMS},
+        ),
+        _info(
+            "mmap",
+            "mmap MAP_SHARED one-slot mailbox (anonymous under fork, a run-named /dev/shm "
+            "file under spawn/forkserver), handoff signalled by semaphores",
+            "ipcbench.mechanisms.mmap_slot",
+            {"shared": _STREAMS},
+        ),
+        _info(
+            "array",
+            "multiprocessing.Array mailbox: 'synchronized' = Array(lock=True), copied through "
+            "get_obj() under get_lock(); 'raw' = RawArray; semaphores signal",
+            "ipcbench.mechanisms.array",
+            {"synchronized": _STREAMS, "raw": _STREAMS},
+        ),
+        _info(
+            "value-raw",
+            "RawValue counter guarded by an explicit ctx.Lock() (vs Value's built-in RLock)",
+            "ipcbench.mechanisms.value_raw",
+            {"lock": ("counter",)},
+        ),
+        _info(
+            "zmq",
+            "pyzmq (optional): PAIR for pingpong, PUSH/PULL for stream; 'ipc' = ipc:// in a "
+            "temp dir, 'tcp' = tcp://127.0.0.1",
+            "ipcbench.mechanisms.zeromq",
+            {"ipc": _STREAMS, "tcp": _STREAMS},
+            requires="zmq",
+        ),
+        _info(
+            "faster-fifo",
+            "faster_fifo.Queue (optional): a shared-memory ring buffer, pickled messages",
+            "ipcbench.mechanisms.fasterfifo",
+            {"default": _STREAMS},
+            requires="faster_fifo",
+        ),
+        _info(
             "fake",
             "in-process fake with an injected clock, for the project's own tests",
             "ipcbench.mechanisms.fake",
@@ -80,6 +159,21 @@ def patterns_of(name: str) -> list[str]:
     for patterns in REGISTRY[name].variants.values():
         seen.update(dict.fromkeys(patterns))
     return list(seen)
+
+
+@functools.cache
+def _installed(module: str) -> bool:
+    # Cached: a matrix asks once per case, and a miss scans all of sys.path.
+    return importlib.util.find_spec(module) is not None
+
+
+def unavailable_reason(name: str) -> str:
+    """Why `name` cannot run here ("" when it can): a missing optional module."""
+    module = REGISTRY[name].requires
+    if not module or _installed(module):
+        return ""
+    extra = _EXTRAS.get(module, module)
+    return f"{name} needs the optional module {module!r} (pip install 'ipcbench[{extra}]')"
 
 
 def load(name: str) -> type[Mechanism]:

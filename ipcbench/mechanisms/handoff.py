@@ -74,8 +74,7 @@ class SlotEndpoint(Endpoint):
     def send(self, payload: bytes) -> None:
         slot = self.outbox
         slot.empty.acquire()
-        self._out_view[:] = np.frombuffer(payload, dtype=np.uint8)
-        self._out_seq[0] += 1
+        self._write(payload)
         slot.filled.release()
         if self.notify is not None:
             self.notify.release()
@@ -87,6 +86,17 @@ class SlotEndpoint(Endpoint):
         else:
             self.notify.acquire()
             index = self._take_filled()
+        self._read(index)
+        self.inboxes[index].empty.release()
+        return memoryview(self._private)
+
+    # The two copies are hooks so a storage with its own lock (a synchronized Array)
+    # can hold it around exactly the shared-memory accesses, never around a wait.
+    def _write(self, payload) -> None:
+        self._out_view[:] = np.frombuffer(payload, dtype=np.uint8)
+        self._out_seq[0] += 1
+
+    def _read(self, index: int) -> None:
         seq = int(self._in_seqs[index][0])
         if seq != self._expected[index]:
             raise SequenceError(
@@ -94,8 +104,6 @@ class SlotEndpoint(Endpoint):
             )
         self._expected[index] = seq + 1
         np.copyto(self._private, self._in_views[index])
-        self.inboxes[index].empty.release()
-        return memoryview(self._private)
 
     def _take_filled(self) -> int:
         # notify was posted after some slot's `filled`, so one scan always finds one;
@@ -116,15 +124,17 @@ class SlotEndpoint(Endpoint):
             slot.storage.close()
 
 
-def pair_endpoints(make_slot) -> tuple[SlotEndpoint, SlotEndpoint]:
+def pair_endpoints(make_slot, endpoint=SlotEndpoint) -> tuple[SlotEndpoint, SlotEndpoint]:
     there, back = make_slot(), make_slot()
-    return SlotEndpoint(there, [back]), SlotEndpoint(back, [there])
+    return endpoint(there, [back]), endpoint(back, [there])
 
 
-def fan_in_endpoints(ctx, make_slot, producers: int) -> tuple[list[SlotEndpoint], SlotEndpoint]:
+def fan_in_endpoints(
+    ctx, make_slot, producers: int, endpoint=SlotEndpoint
+) -> tuple[list[SlotEndpoint], SlotEndpoint]:
     slots = [make_slot() for _ in range(producers)]
     if producers == 1:
-        return [SlotEndpoint(slots[0], [])], SlotEndpoint(None, slots)
+        return [endpoint(slots[0], [])], endpoint(None, slots)
     notify = ctx.Semaphore(0)
-    senders = [SlotEndpoint(slot, [], notify) for slot in slots]
-    return senders, SlotEndpoint(None, slots, notify)
+    senders = [endpoint(slot, [], notify) for slot in slots]
+    return senders, endpoint(None, slots, notify)

@@ -1,0 +1,77 @@
+"""multiprocessing.Array as a one-slot mailbox (handoff.py's protocol; the 8-byte
+sequence counter sits in front of the payload in the same array).
+
+- 'synchronized': Array("B", n, lock=True), what `Array(...)` gives by default. Every
+  copy in or out goes through get_obj() while holding get_lock() (its RLock), as the
+  documentation asks. The semaphores already order the accesses, so the lock is pure
+  cost: this variant measures what that default costs.
+- 'raw': RawArray, no lock (close to value/array, which keeps the counter in a RawValue).
+Copies use numpy over the ctypes buffer; element-wise `arr[:] = ...` would measure a
+Python loop, not the channel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ipcbench.mechanisms.base import Endpoint, Mechanism
+from ipcbench.mechanisms.handoff import (
+    Slot,
+    SlotEndpoint,
+    SlotStorage,
+    fan_in_endpoints,
+    pair_endpoints,
+)
+
+_HEADER_BYTES = 8
+
+
+class ArrayStorage(SlotStorage):
+    def __init__(self, ctx, size_bytes: int, synchronized: bool) -> None:
+        length = _HEADER_BYTES + size_bytes
+        self.synchronized = synchronized
+        if synchronized:
+            self.array = ctx.Array("B", length, lock=True)
+        else:
+            self.array = ctx.RawArray("B", length)
+
+    def _raw(self):
+        return self.array.get_obj() if self.synchronized else self.array
+
+    def payload(self) -> np.ndarray:
+        return np.frombuffer(self._raw(), np.uint8)[_HEADER_BYTES:]
+
+    def sequence(self) -> np.ndarray:
+        return np.frombuffer(self._raw(), np.uint64, count=1)
+
+
+class LockedSlotEndpoint(SlotEndpoint):
+    """Holds the array's own lock around each copy (never around a semaphore wait,
+    which would deadlock against the partner's copy)."""
+
+    def _write(self, payload) -> None:
+        with self.outbox.storage.array.get_lock():
+            super()._write(payload)
+
+    def _read(self, index: int) -> None:
+        with self.inboxes[index].storage.array.get_lock():
+            super()._read(index)
+
+
+class ArrayMechanism(Mechanism):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.synchronized = self.variant == "synchronized"
+        self._endpoint = LockedSlotEndpoint if self.synchronized else SlotEndpoint
+
+    def _slot(self) -> Slot:
+        return Slot(self.ctx, ArrayStorage(self.ctx, self.size_bytes, self.synchronized))
+
+    def pairs(self, count: int) -> list[tuple[Endpoint, Endpoint]]:
+        return [pair_endpoints(self._slot, self._endpoint) for _ in range(count)]
+
+    def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
+        return fan_in_endpoints(self.ctx, self._slot, producers, self._endpoint)
+
+
+MECHANISM = ArrayMechanism

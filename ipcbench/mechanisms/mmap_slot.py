@@ -1,0 +1,102 @@
+"""mmap(MAP_SHARED) mailbox: the handoff of handoff.py over a mapping made with the mmap
+module instead of multiprocessing's heap or shared_memory.
+
+Under fork the mapping is anonymous (mmap.mmap(-1, n) is MAP_SHARED|MAP_ANONYMOUS) and
+children inherit it. An anonymous mapping cannot be handed to a spawned process, so
+under spawn/forkserver it is a file in /dev/shm named with the case's prefix (so
+`ipcbench clean` / hygiene.sweep finds it after a SIGKILLed run), created and unlinked
+by the parent only; peers map it by name in attach().
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+
+import numpy as np
+
+from ipcbench.mechanisms.base import Endpoint, Mechanism
+from ipcbench.mechanisms.handoff import Slot, SlotStorage, fan_in_endpoints, pair_endpoints
+
+# Same directory hygiene.py sweeps; not imported from there to keep this module light.
+SHM_DIR = "/dev/shm"
+_HEADER_BYTES = 8  # the uint64 sequence counter, before the payload
+
+
+def _map_file(path: str, length_bytes: int, create: bool) -> mmap.mmap:
+    flags = os.O_RDWR | (os.O_CREAT | os.O_EXCL if create else 0)
+    fd = os.open(path, flags, 0o600)
+    try:
+        if create:
+            os.ftruncate(fd, length_bytes)
+        return mmap.mmap(fd, length_bytes)  # MAP_SHARED; the mapping outlives the fd
+    finally:
+        os.close(fd)
+
+
+class MmapStorage(SlotStorage):
+    def __init__(self, size_bytes: int, path: str | None) -> None:
+        self.size_bytes = size_bytes
+        self.path = path
+        length = _HEADER_BYTES + size_bytes
+        self._map = mmap.mmap(-1, length) if path is None else _map_file(path, length, True)
+        self._owner = True
+
+    def __getstate__(self) -> dict:
+        if self.path is None:
+            raise TypeError("an anonymous mapping only reaches peers by fork")
+        # Only the path travels; the peer maps the file in attach().
+        return {"size_bytes": self.size_bytes, "path": self.path, "_map": None, "_owner": False}
+
+    def attach(self) -> None:
+        if self._map is None:
+            self._map = _map_file(self.path, _HEADER_BYTES + self.size_bytes, False)
+
+    def payload(self) -> np.ndarray:
+        return np.frombuffer(self._map, np.uint8, count=self.size_bytes, offset=_HEADER_BYTES)
+
+    def sequence(self) -> np.ndarray:
+        return np.frombuffer(self._map, np.uint64, count=1)
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+
+    def unlink(self) -> None:
+        """Owner (parent) only: unmap, and remove the file if there is one."""
+        self.close()
+        if self._owner and self.path is not None:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+
+
+class MmapMechanism(Mechanism):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._storages: list[MmapStorage] = []
+        self._anonymous = self.ctx.get_start_method() == "fork"
+
+    def _slot(self) -> Slot:
+        path = None
+        if not self._anonymous:
+            path = os.path.join(SHM_DIR, f"{self.name_prefix}{len(self._storages)}")
+        storage = MmapStorage(self.size_bytes, path)
+        self._storages.append(storage)
+        return Slot(self.ctx, storage)
+
+    def pairs(self, count: int) -> list[tuple[Endpoint, Endpoint]]:
+        return [pair_endpoints(self._slot) for _ in range(count)]
+
+    def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
+        return fan_in_endpoints(self.ctx, self._slot, producers)
+
+    def close(self) -> None:
+        for storage in self._storages:
+            storage.unlink()
+        self._storages.clear()
+
+
+MECHANISM = MmapMechanism

@@ -1,0 +1,61 @@
+"""multiprocessing.SimpleQueue: a pipe plus a lock per direction. Unlike Queue there is
+no feeder thread, so put() pickles and writes in the caller and returns once the bytes
+are in the pipe: timing still happens at the receiver, like every channel here."""
+
+from __future__ import annotations
+
+from ipcbench.mechanisms.base import Endpoint, Mechanism
+
+
+class SimpleQueueEndpoint(Endpoint):
+    def __init__(self, outbox, inbox) -> None:
+        self.outbox = outbox
+        self.inbox = inbox
+
+    def send(self, payload: bytes) -> None:
+        self.outbox.put(payload)
+
+    def recv(self) -> bytes:
+        return self.inbox.get()
+
+    def close(self) -> None:
+        for q in (self.outbox, self.inbox):
+            if q is not None:
+                q.close()
+
+
+class SimpleQueueMechanism(Mechanism):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._queues = []
+
+    def _queue(self):
+        q = self.ctx.SimpleQueue()
+        self._queues.append(q)
+        return q
+
+    def pairs(self, count: int) -> list[tuple[Endpoint, Endpoint]]:
+        result = []
+        for _ in range(count):
+            there, back = self._queue(), self._queue()
+            result.append((SimpleQueueEndpoint(there, back), SimpleQueueEndpoint(back, there)))
+        return result
+
+    def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
+        # One queue shared by every producer: its write lock keeps messages whole.
+        q = self._queue()
+        return [SimpleQueueEndpoint(q, None) for _ in range(producers)], SimpleQueueEndpoint(
+            None, q
+        )
+
+    def after_start(self) -> None:
+        # Peers hold their own copies of the pipe ends; the parent's copies would only
+        # hide a dead peer from its partner (no EOF while a write end lives on).
+        for q in self._queues:
+            q.close()
+        self._queues.clear()
+
+    close = after_start
+
+
+MECHANISM = SimpleQueueMechanism

@@ -1,0 +1,59 @@
+"""Loopback TCP (127.0.0.1 only) with TCP_NODELAY: Nagle's algorithm would hold small
+messages back waiting for an ACK, measuring a 40 ms timer instead of the channel.
+
+The parent listens on an ephemeral port and connects + accepts every connection before
+any peer starts; peers get the connected sockets (see fdstream.py). Only a connection
+whose far end is the parent's own client socket is accepted."""
+
+from __future__ import annotations
+
+import socket
+
+from ipcbench.mechanisms.fdstream import FdStreamMechanism
+
+LOOPBACK = "127.0.0.1"
+_ACCEPT_TIMEOUT_S = 10.0
+_STRANGERS_MAX = 8
+
+
+class TcpMechanism(FdStreamMechanism):
+    is_socket = True
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._listener: socket.socket | None = None
+
+    def _duplex(self) -> tuple[int, int]:
+        if self._listener is None:
+            self._listener = socket.create_server((LOOPBACK, 0), backlog=16)
+            self._listener.settimeout(_ACCEPT_TIMEOUT_S)
+        client = socket.create_connection(self._listener.getsockname())
+        try:
+            server = self._accept(client.getsockname())
+        except BaseException:
+            client.close()
+            raise
+        for sock in (client, server):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setblocking(True)  # accepted sockets inherit the listener's timeout
+        return client.detach(), server.detach()
+
+    def _accept(self, client_address) -> socket.socket:
+        # Any local process may connect to a loopback port: refuse everyone but ours.
+        for _ in range(_STRANGERS_MAX):
+            server, address = self._listener.accept()
+            if address == client_address:
+                return server
+            server.close()
+        raise ConnectionError("too many foreign connections on the benchmark's listening port")
+
+    def after_start(self) -> None:
+        super().after_start()
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    close = after_start
+
+
+MECHANISM = TcpMechanism

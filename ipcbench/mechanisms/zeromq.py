@@ -1,0 +1,114 @@
+"""ZeroMQ through pyzmq (optional extra `ipcbench[zmq]`): PAIR sockets for pingpong,
+PUSH -> PULL for stream (PULL fair-queues the producers itself).
+
+zmq contexts do not survive fork, so peers create their sockets in attach(), never
+the parent. The binding side binds (variant 'ipc': a socket file in a temp directory
+the parent owns; 'tcp': 127.0.0.1 on a port the kernel picks) and tells each
+connecting side the bound address through a one-way multiprocessing pipe, so no port
+is guessed and none can be taken in between.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+
+from ipcbench.mechanisms.base import Endpoint, Mechanism
+
+_RENDEZVOUS_TIMEOUT_S = 60.0  # the harness's start deadline ends a stuck case sooner
+
+
+class ZmqEndpoint(Endpoint):
+    def __init__(self, socket_type: str, size_bytes: int, bind: str = "", announce=(),
+                 listen=None) -> None:
+        self.socket_type = socket_type  # a zmq constant's name: zmq is imported in peers only
+        self.size_bytes = size_bytes
+        self.bind = bind  # address to bind, or "" for the connecting side
+        self.announce = list(announce)  # pipes to tell each connecting side the address
+        self.listen = listen  # pipe this connecting side learns the address from
+
+    def attach(self) -> None:
+        import zmq
+
+        self._context = zmq.Context()
+        self._socket = self._context.socket(getattr(zmq, self.socket_type))
+        if self.bind:
+            self._socket.bind(self.bind)
+            address = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
+            for conn in self.announce:
+                conn.send(address)
+                conn.close()
+        else:
+            if not self.listen.poll(_RENDEZVOUS_TIMEOUT_S):
+                raise TimeoutError("the binding peer never announced its address")
+            self._socket.connect(self.listen.recv())
+            self.listen.close()
+        # The receiver's private buffer, allocated once (see base.py).
+        self._buffer = bytearray(self.size_bytes)
+        self._view = memoryview(self._buffer)
+
+    def send(self, payload) -> None:
+        # copy=True: zmq owns a copy, so the sender may reuse its buffer at once (the
+        # pong echoes from the buffer its next recv overwrites).
+        self._socket.send(payload, copy=True)
+
+    def recv(self) -> memoryview:
+        length = self._socket.recv_into(self._view)
+        if length != self.size_bytes:  # recv_into truncates silently: check the length
+            raise ValueError(f"zmq message of {length} bytes, expected {self.size_bytes}")
+        return self._view
+
+    def close(self) -> None:
+        # linger=0: every message was consumed before the harness said stop.
+        self._socket.close(linger=0)
+        self._context.term()
+
+
+class ZmqMechanism(Mechanism):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._tempdir = ""
+        self._conns = []
+        self._binds = 0
+
+    def _bind_address(self) -> str:
+        if self.variant == "tcp":
+            return "tcp://127.0.0.1:*"  # loopback only; the kernel picks the port
+        if not self._tempdir:
+            self._tempdir = tempfile.mkdtemp(prefix=self.name_prefix)
+        self._binds += 1
+        return f"ipc://{self._tempdir}/{self._binds}"
+
+    def _rendezvous(self):
+        reader, writer = self.ctx.Pipe(duplex=False)
+        self._conns += [reader, writer]
+        return reader, writer
+
+    def pairs(self, count: int) -> list[tuple[Endpoint, Endpoint]]:
+        result = []
+        for _ in range(count):
+            reader, writer = self._rendezvous()
+            binder = ZmqEndpoint("PAIR", self.size_bytes, self._bind_address(), [writer])
+            result.append((binder, ZmqEndpoint("PAIR", self.size_bytes, listen=reader)))
+        return result
+
+    def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
+        pipes = [self._rendezvous() for _ in range(producers)]
+        senders = [ZmqEndpoint("PUSH", self.size_bytes, listen=r) for r, _ in pipes]
+        consumer = ZmqEndpoint("PULL", self.size_bytes, self._bind_address(),
+                               [w for _, w in pipes])
+        return senders, consumer
+
+    def after_start(self) -> None:
+        for conn in self._conns:  # peers hold their own ends now
+            conn.close()
+        self._conns.clear()
+
+    def close(self) -> None:
+        self.after_start()
+        if self._tempdir:
+            shutil.rmtree(self._tempdir, ignore_errors=True)
+            self._tempdir = ""
+
+
+MECHANISM = ZmqMechanism
