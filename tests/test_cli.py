@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
+from ipcbench import baselines
 from ipcbench.cli import main
-from ipcbench.results import read_results
+from ipcbench.results import CASE_KEYS, read_results
 
 REQUIRED_COLUMNS = (
     "schema_version", "run_id", "timestamp_utc", "machine_id", "mechanism", "variant", "pattern",
@@ -19,7 +20,7 @@ REQUIRED_COLUMNS = (
     "bytes_per_s", "msgs_per_s",
 )
 FAKE_RUN = ["run", "--mechanism", "fake", "--size", "64", "--procs", "1", "--repeats", "2",
-            "--warmup", "1", "--no-charts", "--no-progress"]
+            "--warmup", "1", "--placement", "unpinned", "--no-charts", "--no-progress"]
 
 
 def ipcbench(*args: str, timeout_s: float = 120.0) -> subprocess.CompletedProcess:
@@ -41,6 +42,7 @@ def ipcbench(*args: str, timeout_s: float = 120.0) -> subprocess.CompletedProces
         (["--procs", "0"], "'0'"),
         (["--procs", "two"], "'two'"),
         (["--start-method", "nope"], "'nope'"),
+        (["--placement", "nope"], "'nope'"),
         (["--repeats", "0"], "repeats 0"),
         (["--deadline", "-1"], "deadline -1"),
         (["--out", "/proc/x"], "/proc/x"),
@@ -99,10 +101,13 @@ def test_fake_run_writes_results_and_machine_json(tmp_path):
     header = (out / "results.csv").read_text().splitlines()[0].split(",")
     assert set(REQUIRED_COLUMNS) <= set(header)
     frame = read_results(out)
-    assert sorted(frame["pattern"]) == ["counter", "pingpong", "stream"]
     assert set(frame["status"]) == {"ok"}
-    assert set(frame["repeats"]) == {2}
     assert frame["run_id"].nunique() == 1
+    fake = frame[frame["mechanism"] == "fake"]  # other rows: the run's baselines
+    assert sorted(fake["pattern"]) == ["counter", "pingpong", "stream"]
+    assert set(fake["placement"]) == {"unpinned"}
+    assert (fake["repeats"] >= 2).all()
+    assert fake["verified"].all()
     machine = json.loads((out / "machine.json").read_text())
     assert set(frame["machine_id"]) == {machine["machine_id"]}
 
@@ -111,15 +116,16 @@ def test_fake_run_writes_results_and_machine_json(tmp_path):
 def test_real_pipe_run_end_to_end(tmp_path):
     out = tmp_path / "run"
     result = ipcbench("run", "--mechanism", "pipe", "--pattern", "pingpong", "--size", "64",
-                      "--procs", "1", "--repeats", "2", "--warmup", "1", "--out", str(out),
-                      "--no-charts", "--no-progress")
+                      "--procs", "1", "--repeats", "2", "--warmup", "1", "--placement",
+                      "unpinned", "--out", str(out), "--no-charts", "--no-progress")
     assert result.returncode == 0, result.stderr
     frame = read_results(out)
-    assert sorted(frame["variant"]) == ["bytes", "pickle"]
-    assert set(frame["status"]) == {"ok"}
-    assert set(frame["pattern"]) == {"pingpong"}
-    assert frame["verified"].all()
-    assert (frame["messages"] > 0).all()
+    pipe = frame[frame["mechanism"] == "pipe"]
+    assert sorted(pipe["variant"]) == ["bytes", "pickle"]
+    assert set(pipe["status"]) == {"ok"}
+    assert set(pipe["pattern"]) == {"pingpong"}
+    assert pipe["verified"].all()
+    assert (pipe["messages"] > 0).all()
     assert (out / "machine.json").is_file()
 
 
@@ -131,14 +137,18 @@ def test_resume_skips_cases_already_done(tmp_path):
 
     again = ipcbench(*FAKE_RUN, "--resume", str(out))
     assert again.returncode == 0, again.stderr
-    assert "3 cases done, 0 to run" in again.stderr
+    assert "0 to run" in again.stderr
     assert (out / "results.csv").read_text() == before
 
     # A wider matrix only adds the missing cases (counter ignores size: nothing new there).
     wider = ipcbench(*FAKE_RUN, "--size", "64", "128", "--resume", str(out))
     assert wider.returncode == 0, wider.stderr
     frame = read_results(out)
-    keys = list(zip(frame["pattern"], frame["size_bytes"], strict=True))
-    assert len(keys) == len(set(keys)) == 5
-    assert set(keys) == {("pingpong", 64), ("stream", 64), ("counter", 8), ("pingpong", 128),
-                         ("stream", 128)}
+    # Baseline rows are re-measured by every session that runs cases, so only cases count.
+    cases = frame[frame["mechanism"] != baselines.MECHANISM]
+    case_keys = list(cases[list(CASE_KEYS)].itertuples(index=False, name=None))
+    assert len(case_keys) == len(set(case_keys)), "a resumed run duplicated a case"
+    fake = frame[frame["mechanism"] == "fake"]
+    keys = sorted(zip(fake["pattern"], fake["size_bytes"], strict=True))
+    assert keys == [("counter", 8), ("pingpong", 64), ("pingpong", 128), ("stream", 64),
+                    ("stream", 128)]
