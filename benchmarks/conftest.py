@@ -18,7 +18,7 @@ from ipcbench.cases import PATTERNS, expand
 from ipcbench.machine import collect_metadata, write_machine_json
 from ipcbench.matrix import MATRICES, all_mechanisms
 from ipcbench.results import CsvAppender
-from ipcbench.runner import RunMeta
+from ipcbench.runner import BaselineCache, RunMeta
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,12 +50,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             matrix.sizes_bytes,
             matrix.procs,
             [multiprocessing.get_start_method(allow_none=False)],
+            placements=matrix.placements,
         )
         metafunc.parametrize("planned", planned, ids=[p.case.label for p in planned])
 
 
 class RunSink:
-    """Where the session's rows go: one CSV in the schema `ipcbench run` writes."""
+    """Where the session's rows go: one CSV in the schema `ipcbench run` writes, with
+    the run's baselines measured (per placement) before the first case that needs them."""
 
     def __init__(self, out: Path, meta: dict) -> None:
         self.out = out
@@ -63,6 +65,7 @@ class RunSink:
         write_machine_json(out, meta)
         self.appender = CsvAppender(out / "results.csv")
         self.rows = 0
+        self.baselines = BaselineCache(self.meta, self.append)
 
     def append(self, row) -> None:
         self.appender.append(row)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from ipcbench.mechanisms import REGISTRY, patterns_of
+from ipcbench.mechanisms import REGISTRY, patterns_of, unavailable_reason
 from ipcbench.sizes import format_size
 
 PATTERNS = ("pingpong", "stream", "counter")
+# Where peers run: left to the scheduler, all on one CPU, or spread over distinct CPUs.
+# On small VMs a cross-core wakeup costs ~10x a same-core one, so this is recorded in
+# every row and part of a case's identity.
+PLACEMENTS = ("unpinned", "same-core", "cross-core")
 
 # The counter pattern moves no payload: its "message" is one increment of an int64.
 COUNTER_SIZE_BYTES = 8
@@ -30,8 +35,13 @@ class Case:
     size_bytes: int
     procs: int
     start_method: str
+    placement: str = "unpinned"
 
     def __post_init__(self) -> None:
+        if self.placement not in PLACEMENTS:
+            raise ValueError(
+                f"unknown placement {self.placement!r} (choose from {', '.join(PLACEMENTS)})"
+            )
         if self.pattern not in PATTERNS:
             raise ValueError(
                 f"unknown pattern {self.pattern!r} (choose from {', '.join(PATTERNS)})"
@@ -46,7 +56,7 @@ class Case:
         """Short, stable, human-readable id (also the pytest parameter id)."""
         return (
             f"{self.mechanism}-{self.variant}-{self.pattern}-{format_size(self.size_bytes)}"
-            f"-p{self.procs}-{self.start_method}"
+            f"-p{self.procs}-{self.start_method}-{self.placement}"
         )
 
     @property
@@ -75,6 +85,35 @@ def available_start_methods() -> list[str]:
     return multiprocessing.get_all_start_methods()
 
 
+def allowed_cpus() -> list[int]:
+    """CPUs this process may run on ([] where affinity is not supported)."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return []
+
+
+def placement_skip_reason(placement: str, cpus: Sequence[int]) -> str:
+    if placement == "unpinned":
+        return ""
+    if not cpus:
+        return f"placement {placement} needs CPU affinity, which this platform lacks"
+    if placement == "cross-core" and len(cpus) < 2:
+        return "placement cross-core needs at least 2 usable CPUs, this process has 1"
+    return ""
+
+
+def cpus_for_peer(placement: str, peer_index: int, cpus: Sequence[int]) -> tuple[int, ...]:
+    """The CPU set of peer `peer_index`: () = unpinned; same-core = the first allowed CPU
+    for all; cross-core = round-robin, so the two ends of a pair (adjacent indices) and
+    a consumer and its producer never share a CPU when there are enough CPUs."""
+    if placement == "same-core":
+        return (cpus[0],)
+    if placement == "cross-core":
+        return (cpus[peer_index % len(cpus)],)
+    return ()
+
+
 def expand(
     mechanisms: Sequence[str],
     patterns: Sequence[str],
@@ -82,10 +121,26 @@ def expand(
     procs: Sequence[int],
     start_methods: Sequence[str],
     variants: Sequence[str] | None = None,
+    placements: Sequence[str] = ("unpinned",),
+    cpus: Sequence[int] | None = None,
 ) -> list[PlannedCase]:
     """Cross every axis. A (mechanism, pattern) with no variant for it is kept once per
-    process count as a skipped case, so the omission is visible in the CSV, not silent.
-    The counter pattern ignores the size axis (see COUNTER_SIZE_BYTES)."""
+    process count as a skipped case, so the omission is visible in the CSV, not silent;
+    so is a placement this machine cannot provide. The counter pattern ignores the size
+    axis (see COUNTER_SIZE_BYTES)."""
+    cpus = allowed_cpus() if cpus is None else list(cpus)
+    planned: list[PlannedCase] = []
+    for placement in placements:
+        placement_reason = placement_skip_reason(placement, cpus)
+        for item in _expand_one(
+            mechanisms, patterns, sizes_bytes, procs, start_methods, variants, placement
+        ):
+            missing = unavailable_reason(item.case.mechanism)  # e.g. pyzmq not installed
+            planned.append(PlannedCase(item.case, item.skip_reason or missing or placement_reason))
+    return planned
+
+
+def _expand_one(mechanisms, patterns, sizes_bytes, procs, start_methods, variants, placement):
     planned: list[PlannedCase] = []
     seen: set[Case] = set()
     for start_method, mechanism, pattern in itertools.product(start_methods, mechanisms, patterns):
@@ -99,13 +154,13 @@ def expand(
                     _add(
                         planned,
                         seen,
-                        Case(mechanism, variant, pattern, size_bytes, n, start_method),
+                        Case(mechanism, variant, pattern, size_bytes, n, start_method, placement),
                     )
             elif chosen:
                 reason = f"{mechanism} does not support the {pattern} pattern" + (
                     f" (it supports: {', '.join(patterns_of(mechanism))})"
                 )
-                case = Case(mechanism, chosen[0], pattern, size_bytes, n, start_method)
+                case = Case(mechanism, chosen[0], pattern, size_bytes, n, start_method, placement)
                 _add(planned, seen, case, reason)
     return planned
 

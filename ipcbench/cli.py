@@ -7,6 +7,7 @@ run starts is validated before the first process does.
 from __future__ import annotations
 
 import argparse
+import random
 import signal
 import sys
 import tempfile
@@ -14,7 +15,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ipcbench import __version__
-from ipcbench.cases import MAX_PROCS, PATTERNS, PlannedCase, available_start_methods, expand
+from ipcbench.cases import (
+    MAX_PROCS,
+    PATTERNS,
+    PLACEMENTS,
+    PlannedCase,
+    available_start_methods,
+    expand,
+)
 from ipcbench.mechanisms import REGISTRY, public_names
 from ipcbench.results import CASE_KEYS, ResultsError
 
@@ -101,23 +109,34 @@ def plan_from_args(args: argparse.Namespace):
         if v is not None
     }
     settings = with_settings(matrix.settings, **changes)
-    planned = expand(mechanisms, patterns, sizes, procs, methods, variants)
+    placements = _choice(
+        "placement", _split(args.placement) or list(matrix.placements), list(PLACEMENTS)
+    )
+    planned = expand(mechanisms, patterns, sizes, procs, methods, variants, placements)
     check_resources(planned)
     return planned, settings
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ipcbench import hygiene
+    from ipcbench.baselines import MECHANISM as BASELINE
     from ipcbench.machine import collect_metadata, write_machine_json
     from ipcbench.progress import RunProgress, print_summary
-    from ipcbench.results import CsvAppender, done_case_keys, read_results
-    from ipcbench.runner import RunMeta, run_planned
+    from ipcbench.results import CsvAppender, done_case_keys, read_results, rows_from_frame
+    from ipcbench.runner import BaselineCache, RunMeta, run_planned
 
     planned, settings = plan_from_args(args)
+    if args.seed is not None and args.seed < 0:
+        raise ValueError(f"invalid seed {args.seed!r}: must be 0 or more")
+    # Shuffled by default (seed recorded in every row); --seed makes the order repeatable.
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     meta = collect_metadata()
+    previous = []
     if args.resume:
         out = Path(args.resume)
-        done = done_case_keys(read_results(out))
+        frame = read_results(out)
+        previous = rows_from_frame(frame)
+        done = done_case_keys(frame)
         planned = [p for p in planned if _key(p) not in done]
         print(f"resuming {out}: {len(done)} cases done, {len(planned)} to run", file=sys.stderr)
     else:
@@ -136,18 +155,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     def on_row(row) -> None:
         appender.append(row)  # whole row, flushed and fsynced, before anything else
         rows.append(row)
-        progress.advance(row)
+        if row.mechanism != BASELINE:  # baselines are extra rows, not planned cases
+            progress.advance(row)
 
     _install_signal_handlers()
     progress = RunProgress(len(planned), enabled=not args.no_progress)
     try:
         with progress:
+            run_meta = RunMeta(meta["machine_id"], order_seed=seed)
+            cache = None
+            if not args.no_baselines:
+                cache = BaselineCache(run_meta, on_row)
+                cache.preload(previous)
             run_planned(
                 planned,
                 settings,
-                RunMeta(meta["machine_id"]),
+                run_meta,
                 on_row,
                 before_case=progress.starting,
+                baseline_cache=cache,
             )
     except Interrupted as exc:
         print(
@@ -224,12 +250,16 @@ def cmd_selfcheck(args: argparse.Namespace) -> int:
         raise ValueError(f"invalid rounds {args.rounds!r}: must be at least 1")
     print(f"interleaving harness and hand-written loops, {args.rounds} rounds...", file=sys.stderr)
     for item in run_selfcheck(args.rounds):
-        print(f"{item.what:<30} harness {item.harness:>10.4g} {item.unit:<4} "
-              f"hand-written {item.hand:>10.4g} {item.unit:<4} ratio {item.ratio:.3f}")
+        print(
+            f"{item.what:<30} harness {item.harness:>10.4g} {item.unit:<4} "
+            f"hand-written {item.hand:>10.4g} {item.unit:<4} ratio {item.ratio:.3f}"
+        )
         if item.unit == "B/s":
             copy = copy_bandwidth_bytes_per_s(16 << 20)
-            print(f"{'':<30} numpy copy {copy:>10.4g} B/s; harness figure is "
-                  f"{item.harness / copy:.2f} of it (two copies per message: <= 0.5)")
+            print(
+                f"{'':<30} numpy copy {copy:>10.4g} B/s; harness figure is "
+                f"{item.harness / copy:.2f} of it (two copies per message: <= 0.5)"
+            )
     return 0
 
 
@@ -250,6 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--procs", "-n", **many, help="process counts (pairs, producers, incrementers)"
     )
     run.add_argument("--start-method", **many, help="fork, spawn and/or forkserver")
+    run.add_argument(
+        "--placement",
+        **many,
+        help="unpinned, same-core and/or cross-core (default: the two pinned ones)",
+    )
+    run.add_argument("--seed", type=int, help="seed of the shuffled case order (default: random)")
     scope = run.add_mutually_exclusive_group()
     scope.add_argument("--quick", action="store_true", help="small matrix, <= 60 s on 2 cores")
     scope.add_argument("--full", action="store_true", help="the full matrix (long)")
@@ -260,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--out", "-o", help="run folder (default results/<machine_id>/<utc time>)")
     where.add_argument("--resume", metavar="DIR", help="continue a run folder, skipping done cases")
     run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    run.add_argument(
+        "--no-baselines", action="store_true", help="skip the in-run hardware baselines"
+    )
     run.add_argument("--no-charts", action="store_true", help="do not draw charts after the run")
     run.set_defaults(func=cmd_run)
 

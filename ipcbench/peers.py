@@ -1,9 +1,10 @@
 """Code that runs inside peer processes: one loop per role, driven by the harness.
 
 Protocol on each peer's control pipe (harness <-> peer):
-  peer -> ("ready",)                      after attach(), once
+  peer -> ("ready", cpus)                 after attach(), once; cpus = affinity read back
   harness -> ("go", repeat_index)         start one repeat
-  peer -> ("result", value)               after the repeat (every peer answers)
+  peer -> ("result", value, cpu_s, csw)   after the repeat (every peer answers), with
+                                          the CPU seconds and context switches it cost
   harness -> ("stop",)                    leave the loop, release, exit 0
   peer -> ("error", "Type: message")      an exception in the peer; it then exits 1
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
 import signal
 import sys
 import threading
@@ -46,6 +48,8 @@ class PeerSpec:
     checksum: int
     # Fault injection for the project's tests: what this peer does wrong, if anything.
     fault: str = ""
+    # CPUs to pin this peer to (placement); () = leave it to the scheduler.
+    cpus: tuple[int, ...] = ()
 
     @property
     def name(self) -> str:
@@ -100,6 +104,8 @@ def peer_main(spec: PeerSpec, endpoint, control, barrier, harness_pid: int) -> N
     _linux_setup(spec)
     if os.getppid() != harness_pid:
         _watch_harness(harness_pid)
+    if spec.cpus:
+        os.sched_setaffinity(0, spec.cpus)
     # Ctrl-C goes to the whole process group; the harness decides what happens,
     # a peer must not die half-way through a message on its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -112,14 +118,18 @@ def peer_main(spec: PeerSpec, endpoint, control, barrier, harness_pid: int) -> N
         channel = endpoint
         if spec.fault == "kill" and isinstance(endpoint, Endpoint):
             channel = _KillMidway(endpoint, max(1, spec.messages // 2))
-        control.send(("ready",))
+        # Report the affinity actually in force, read back, not the one requested.
+        control.send(("ready", _affinity()))
         while True:
             command = control.recv()
             if command[0] == "stop":
                 break
             barrier.wait(BARRIER_TIMEOUT_S)
+            before = _usage()
             _inject(spec.fault)
-            control.send(("result", ROLES[spec.role](spec, channel, payload, barrier)))
+            value = ROLES[spec.role](spec, channel, payload, barrier)
+            cpu_s, switches = (a - b for a, b in zip(_usage(), before, strict=True))
+            control.send(("result", value, cpu_s, switches))
         if isinstance(endpoint, Endpoint):
             endpoint.close()
     except BaseException as exc:  # report anything, then exit non-zero
@@ -127,6 +137,20 @@ def peer_main(spec: PeerSpec, endpoint, control, barrier, harness_pid: int) -> N
             control.send(("error", f"{type(exc).__name__}: {exc}"))
         finally:
             os._exit(1)
+
+
+def _affinity() -> tuple[int, ...]:
+    try:
+        return tuple(sorted(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return ()
+
+
+def _usage() -> tuple[float, int]:
+    """CPU seconds (user + system, all threads: a Queue's feeder thread counts) and
+    context switches (voluntary + involuntary) of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime, usage.ru_nvcsw + usage.ru_nivcsw
 
 
 def _inject(fault: str) -> None:

@@ -72,7 +72,7 @@ def _rate(value: float, unit: str) -> str:
 
 
 def print_summary(rows: list[ResultRow], console: Console | None = None) -> None:
-    console = console or Console(file=sys.stdout, width=140)
+    console = console or Console(file=sys.stdout, width=160)
     table = Table(title="ipcbench results (per message; pingpong: per round trip)")
     for column in (
         "mechanism",
@@ -80,17 +80,19 @@ def print_summary(rows: list[ResultRow], console: Console | None = None) -> None
         "pattern",
         "size",
         "procs",
+        "placement",
         "status",
         "p50",
         "p99",
         "cv",
         "throughput",
         "msgs/s",
+        "eff",
     ):
         table.add_column(
             column,
             justify="right"
-            if column not in ("mechanism", "variant", "pattern", "status")
+            if column not in ("mechanism", "variant", "pattern", "placement", "status")
             else "left",
         )
     for row in rows:
@@ -100,12 +102,14 @@ def print_summary(rows: list[ResultRow], console: Console | None = None) -> None
             row.pattern,
             format_size(row.size_bytes),
             str(row.procs),
-            row.status,
+            row.placement,
+            row.status + (" (noisy)" if row.noisy else ""),
             _time(row.p50_ns),
             _time(row.p99_ns),
             "-" if math.isnan(row.cv) else f"{row.cv:.1%}",
             _rate(row.bytes_per_s, "B/s"),
             _rate(row.msgs_per_s, "/s"),
+            "-" if math.isnan(row.efficiency) else f"{row.efficiency:.2f}",
         )
     console.print(table)
     # Reasons are long; list each distinct one once instead of widening the table.

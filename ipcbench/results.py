@@ -4,6 +4,11 @@ SCHEMA_VERSION history (bump on any change to COLUMNS or their meaning, and add 
 step to _MIGRATIONS so older files still load):
   1 - first release: identity, case keys, status/reason, per-message stats in ns,
       throughput (bytes_per_s, msgs_per_s), verification flag.
+  2 - measurement fidelity: `placement` (part of the case key), `order_seed` (the
+      shuffled case order), `ci_low_ns`/`ci_high_ns` (95% CI of the median over
+      repeats) and `noisy` (CI target not reached), `cpu_s_per_msg` and
+      `ctx_switches_per_msg` (all peers), `efficiency` (vs the run's baseline rows).
+      v1 files load as placement=unpinned, order_seed=-1, the rest empty/False.
 """
 
 from __future__ import annotations
@@ -18,16 +23,24 @@ from pathlib import Path
 
 import pandas as pd
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = ("ok", "skipped", "failed", "timeout")
-CASE_KEYS = ("mechanism", "variant", "pattern", "size_bytes", "procs", "start_method")
+CASE_KEYS = (
+    "mechanism",
+    "variant",
+    "pattern",
+    "size_bytes",
+    "procs",
+    "start_method",
+    "placement",
+)
 
 
 class ResultsError(ValueError):
     """A results file that cannot be used; the message is one line meant for the user."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)  # keyword-only: 40 positional fields would be a trap
 class ResultRow:
     """One finished case. Validated at construction so a bad row never reaches a file.
 
@@ -46,6 +59,7 @@ class ResultRow:
     size_bytes: int
     procs: int
     start_method: str
+    placement: str = "unpinned"
     status: str
     reason: str = ""
     repeats: int = 0
@@ -65,6 +79,15 @@ class ResultRow:
     bytes_per_s: float = math.nan
     msgs_per_s: float = math.nan
     verified: bool = False
+    ci_low_ns: float = math.nan
+    ci_high_ns: float = math.nan
+    noisy: bool = False
+    cpu_s_per_msg: float = math.nan
+    ctx_switches_per_msg: float = math.nan
+    # Throughput cases: bytes_per_s / memcpy bandwidth; latency cases: the raw os.pipe
+    # round trip / this round trip; counter: increments/s / uncontended lock increments/s.
+    efficiency: float = math.nan
+    order_seed: int = -1
     python: str = ""
     ipcbench_version: str = ""
 
@@ -84,7 +107,16 @@ class ResultRow:
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ResultRow))
-_INT_COLUMNS = ("schema_version", "size_bytes", "procs", "repeats", "warmup", "messages")
+_INT_COLUMNS = (
+    "schema_version",
+    "size_bytes",
+    "procs",
+    "repeats",
+    "warmup",
+    "messages",
+    "order_seed",
+)
+_BOOL_COLUMNS = ("verified", "noisy")
 # Read as text, never guessed: "3.10" is not the float 3.1, and a hex run id such as
 # "123e45678901" is not a number.
 _TEXT_COLUMNS = tuple(f.name for f in fields(ResultRow) if f.type == "str")
@@ -113,7 +145,12 @@ class CsvAppender:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists() and self.path.stat().st_size > 0:
-            check_header(self.path)
+            if check_header(self.path) != list(COLUMNS):
+                # Mixed headers would make the file unreadable: never append across schemas.
+                raise ResultsError(
+                    f"{self.path} was written with other columns (an older or newer "
+                    f"ipcbench, schema != {SCHEMA_VERSION}); write to a new run folder"
+                )
             _repair_torn_tail(self.path)
         else:
             self._write(",".join(COLUMNS) + "\n")
@@ -150,8 +187,25 @@ def check_header(path: Path) -> list[str]:
     return header
 
 
-# version -> function upgrading a frame from that version to version + 1.
-_MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {}
+def _v1_to_v2(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.insert(frame.columns.get_loc("start_method") + 1, "placement", "unpinned")
+    frame["order_seed"] = -1
+    frame["noisy"] = False
+    for column in (
+        "ci_low_ns",
+        "ci_high_ns",
+        "cpu_s_per_msg",
+        "ctx_switches_per_msg",
+        "efficiency",
+    ):
+        frame[column] = math.nan
+    return frame
+
+
+# version -> function upgrading a frame from that version to version + 1 (asv's way:
+# step by step, so each migration only ever knows two adjacent versions).
+_MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {1: _v1_to_v2}
 
 
 def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -165,7 +219,9 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
     if not path.is_file():
         raise ResultsError(f"no results file at {path}")
     header = check_header(path)
-    missing = [c for c in ("schema_version", *CASE_KEYS, "status") if c not in header]
+    # Columns every version has (placement arrived in v2 and is added by the migration).
+    required = ("schema_version", *(k for k in CASE_KEYS if k != "placement"), "status")
+    missing = [c for c in required if c not in header]
     if missing:
         raise ResultsError(f"{path} is not an ipcbench results CSV (missing {', '.join(missing)})")
     try:
@@ -184,14 +240,14 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
             f"{path} has schema_version {newest}, newer than this ipcbench reads "
             f"({SCHEMA_VERSION}); upgrade ipcbench"
         )
-    frame["schema_version"] = versions.astype(int)
+    # One file has one header, hence one version (CsvAppender never mixes them).
     for version in range(int(versions.min()), SCHEMA_VERSION):
-        older = frame["schema_version"] == version
-        if older.any():
-            upgraded = _MIGRATIONS[version](frame[older].copy())
-            upgraded["schema_version"] = version + 1
-            frame = pd.concat([frame[~older], upgraded], ignore_index=True)
+        frame = _MIGRATIONS[version](frame)
+    frame["schema_version"] = SCHEMA_VERSION
     frame["reason"] = frame["reason"].fillna("")
+    for column in _BOOL_COLUMNS:
+        if column in frame:
+            frame[column] = frame[column].astype(str).str.lower() == "true"
     for column in _INT_COLUMNS:
         if column in frame:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(0).astype(int)
@@ -207,7 +263,8 @@ def rows_from_frame(frame: pd.DataFrame) -> list[ResultRow]:
         for name in text_columns & kwargs.keys():
             value = kwargs[name]
             kwargs[name] = "" if value is None or value != value else str(value)  # NaN -> ""
-        kwargs["verified"] = str(kwargs.get("verified")).lower() == "true"
+        for name in _BOOL_COLUMNS:
+            kwargs[name] = str(kwargs.get(name)).lower() == "true"
         records.append(ResultRow(**kwargs))
     return records
 

@@ -12,12 +12,12 @@ import multiprocessing
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import wait
 
 import numpy as np
 
-from ipcbench.cases import Case
+from ipcbench.cases import Case, allowed_cpus, cpus_for_peer
 from ipcbench.mechanisms import load
 from ipcbench.payload import PayloadSpec
 from ipcbench.peers import PeerSpec, peer_main
@@ -42,6 +42,13 @@ class RepeatOutcome:
     samples_ns: np.ndarray  # per-message times (pingpong: every round trip)
     messages: int  # messages (round trips, increments) timed in this repeat
     duration_ns: int  # wall time of the repeat, for aggregate rates
+    cpu_s: float = 0.0  # user + system CPU of every peer during the repeat
+    ctx_switches: int = 0  # context switches of every peer during the repeat
+
+    @property
+    def value_ns(self) -> float:
+        """This repeat as one number (per-message median), the unit the CI is built on."""
+        return float(np.median(self.samples_ns))
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ class CaseSession:
         self.conns = []
         self.mechanism = None
         self.counter = None
+        self.peer_cpus: list[tuple[int, ...]] = []  # affinity each peer reported
 
     # -- lifecycle ---------------------------------------------------------------
     def __enter__(self) -> CaseSession:
@@ -115,15 +123,18 @@ class CaseSession:
             self.specs.append(spec)
             self.conns.append(parent_end)
         self.mechanism.after_start()
-        self._collect("ready", self.workload.start_deadline_s)
+        self.peer_cpus = [r[0] for r in self._collect("ready", self.workload.start_deadline_s)]
 
     def _peers(self) -> list[tuple[PeerSpec, object]]:
         case, checksum = self.case, self.payload.checksum()
         n = self.workload.messages
+        cpus = allowed_cpus()
+        serial = itertools.count()  # peer order = pinning order (see cpus_for_peer)
 
         def spec(role: str, index: int, messages: int) -> PeerSpec:
             fault = self.fault if role == self.fault_role and index == 0 else ""
-            return PeerSpec(role, index, messages, self.payload, checksum, fault)
+            pinned = cpus_for_peer(case.placement, next(serial), cpus)
+            return PeerSpec(role, index, messages, self.payload, checksum, fault, pinned)
 
         if case.pattern == "pingpong":
             peers = []
@@ -173,7 +184,12 @@ class CaseSession:
         for conn in self.conns:
             conn.send(("go", index))
         replies = self._collect("result", self.workload.repeat_deadline_s)
-        return self._outcome(replies)
+        outcome = self._outcome([r[0] for r in replies])
+        return replace(
+            outcome,
+            cpu_s=float(sum(r[1] for r in replies)),
+            ctx_switches=int(sum(r[2] for r in replies)),
+        )
 
     def _outcome(self, replies: list[object]) -> RepeatOutcome:
         case = self.case
@@ -226,7 +242,7 @@ class CaseSession:
             raise PeerFailed(
                 f"peer {self.specs[i].name} sent {message[0]!r}, expected {expected!r}"
             )
-        return message[1] if len(message) > 1 else None
+        return message[1:]
 
     def _raise_dead(self, i: int) -> None:
         conn = self.conns[i]
