@@ -7,6 +7,7 @@ run starts is validated before the first process does.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import signal
 import sys
@@ -154,6 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def on_row(row) -> None:
         appender.append(row)  # whole row, flushed and fsynced, before anything else
+        _check_interrupted()
         rows.append(row)
         if row.mechanism != BASELINE:  # baselines are extra rows, not planned cases
             progress.advance(row)
@@ -172,7 +174,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 settings,
                 run_meta,
                 on_row,
-                before_case=progress.starting,
+                before_case=lambda case: (_check_interrupted(), progress.starting(case)),
                 baseline_cache=cache,
             )
     except Interrupted as exc:
@@ -207,12 +209,34 @@ def _draw_charts(out: Path) -> None:
         print(f"ipcbench: no charts drawn: {exc}", file=sys.stderr)
 
 
+_pending_signal: list[int] = []
+
+
 def _install_signal_handlers() -> None:
+    harness_pid = os.getpid()
+
     def handler(signum, frame):
+        if os.getpid() != harness_pid:
+            return  # a peer forked before it set its own handlers: the harness decides
+        _pending_signal.append(signum)
         raise Interrupted(signum)
+
+    def unraisable(info, default=sys.unraisablehook):
+        # Raised inside a callback that cannot propagate it (e.g. an at-fork hook): keep
+        # quiet, _check_interrupted raises it again at the next case boundary.
+        if not isinstance(info.exc_value, Interrupted):
+            default(info)
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+    sys.unraisablehook = unraisable
+
+
+def _check_interrupted(*_ignored) -> None:
+    """Raise again at a case boundary: an exception raised by the handler inside a
+    callback that swallows exceptions (e.g. an at-fork hook) must not be lost."""
+    if _pending_signal:
+        raise Interrupted(_pending_signal[0])
 
 
 def cmd_list(args: argparse.Namespace) -> int:

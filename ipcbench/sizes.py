@@ -24,6 +24,8 @@ MAX_SIZE_BYTES = 1 << 30
 
 def parse_size(text: str | int) -> int:
     """Return the size in bytes, or raise ValueError with a one-line message naming `text`."""
+    if isinstance(text, bool):  # bool is an int subclass; True is not a size
+        raise ValueError(f"invalid size {text!r}: expected a number of bytes")
     if isinstance(text, int):
         value = text
     else:

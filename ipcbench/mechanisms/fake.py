@@ -56,7 +56,9 @@ class FakeSession:
         self.closed = True
 
     def run_repeat(self, index: int) -> RepeatOutcome:
-        count = self.workload.messages * (1 if self.case.pattern == "pingpong" else self.case.procs)
+        # As the real session: pingpong = procs pairs, stream = procs producers, counter =
+        # procs incrementers, each doing workload.messages per repeat.
+        count = self.workload.messages * self.case.procs
         samples = np.empty(count, dtype=np.int64)
         received = b""
         for i in range(count):
