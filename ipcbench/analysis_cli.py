@@ -11,12 +11,15 @@ import argparse
 import os
 from pathlib import Path
 
+from ipcbench.advise import advise_run, render
 from ipcbench.compare import ALPHA, MIN_EFFECT, compare_runs, verdict_counts, write_comparison
 from ipcbench.plotting import FORMATS, plot_run, plot_runs
 from ipcbench.plotting.data import load_run, load_runs
 from ipcbench.report import write_report
+from ipcbench.sizes import parse_size
 
-__all__ = ["register", "run_plots_after_run", "cmd_plot", "cmd_compare", "cmd_report"]
+__all__ = ["register", "run_plots_after_run", "cmd_plot", "cmd_compare", "cmd_report",
+           "cmd_advise"]
 
 
 def run_plots_after_run(run_dir: str | os.PathLike[str]) -> list[Path]:
@@ -80,8 +83,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_advise(args: argparse.Namespace) -> int:
+    if args.size is None and args.pattern != "counter":
+        raise ValueError(f"--size is required for pattern {args.pattern!r}")
+    size_bytes = parse_size(args.size or 8)  # a counter's message is one int64
+    if not args.procs.strip().isdigit():
+        raise ValueError(f"invalid procs {args.procs!r}: expected a whole number")
+    advice = advise_run(args.results, size_bytes, int(args.procs), args.pattern, args.placement,
+                        args.payload, args.start_method)
+    print(render(advice, size_bytes, int(args.procs)))
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the plot, compare and report subcommands."""
+    """Add the plot, compare, report and advise subcommands."""
     results_help = "a results.csv or a run folder holding one"
     formats_help = "comma-separated chart formats (default: png,svg)"
 
@@ -120,4 +135,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("--out", required=True, type=Path, metavar="DIR",
                         help="folder to write report.html into")
     report.set_defaults(func=cmd_report)
+
+    advise = subparsers.add_parser(
+        "advise", help="recommend the fastest channel for a workload",
+        description="From a measured run, name the fastest mechanism/variant for a message "
+                    "size, process count and pattern, the runner-up and margin, and whether "
+                    "the difference is within noise (or based on the nearest measured cell).")
+    advise.add_argument("results", metavar="RESULTS", help=results_help)
+    advise.add_argument("--size", help="message size, e.g. 64, 4KiB, 1MiB")
+    advise.add_argument("--procs", required=True, help="processes (pairs, producers)")
+    advise.add_argument("--pattern", required=True, help="pingpong, stream, fanout or counter")
+    for flag in ("--placement", "--payload", "--start-method"):
+        advise.add_argument(flag, help="use rows with this value (default: unpinned / bytes "
+                                       "when measured, else the run's most common)")
+    advise.set_defaults(func=cmd_advise)
 
