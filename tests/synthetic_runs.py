@@ -53,7 +53,8 @@ def _schema_extras(**values) -> dict:
 
 def ok_row(mechanism, variant, pattern, size_bytes, procs, per_msg_ns, *, stdev_frac=0.02,
            repeats=5, start_method="fork", machine_id=MACHINE["machine_id"],
-           placement="unpinned") -> ResultRow:
+           placement="unpinned", efficiency=float("nan"), cpu_s_per_msg=None,
+           noisy=False) -> ResultRow:
     messages = 1000
     stdev = per_msg_ns * stdev_frac
     rate = 1e9 / per_msg_ns
@@ -68,24 +69,68 @@ def ok_row(mechanism, variant, pattern, size_bytes, procs, per_msg_ns, *, stdev_
         bytes_per_s=rate * size_bytes, msgs_per_s=rate, verified=True, python="3.11.7",
         ipcbench_version="0.1.0",
         **_schema_extras(placement=placement, ci_low_ns=per_msg_ns - 2 * stdev,
-                         ci_high_ns=per_msg_ns + 2 * stdev),
+                         ci_high_ns=per_msg_ns + 2 * stdev, efficiency=efficiency, noisy=noisy,
+                         cpu_s_per_msg=(per_msg_ns * 1.2e-9 if cpu_s_per_msg is None
+                                        else cpu_s_per_msg)),
     )
 
 
 def bad_row(mechanism, variant, pattern, size_bytes, procs, status="failed",
-            reason="peer exited with code 1", start_method="fork") -> ResultRow:
+            reason="peer exited with code 1", start_method="fork",
+            placement="unpinned") -> ResultRow:
     return ResultRow(
         schema_version=SCHEMA_VERSION, run_id="synthetic", timestamp_utc="2025-01-01T00:00:00Z",
         machine_id=MACHINE["machine_id"], mechanism=mechanism, variant=variant, pattern=pattern,
         size_bytes=size_bytes, procs=procs, start_method=start_method, status=status,
-        reason=reason, python="3.11.7", **_schema_extras(placement="unpinned"),
+        reason=reason, python="3.11.7", **_schema_extras(placement=placement),
     )
 
 
+# In-run baselines of the model machine: memcpy bytes/ns, os.pipe RTT ns, lock ns/inc.
+BASELINES = {"copy": 10.0, "rtt": 12_000.0, "lock": 500.0}
+
+
+def baseline_rows(scale: float = 1.0, placement: str = "unpinned") -> list[ResultRow]:
+    """The four in-run baseline rows (mechanism 'baseline'), like baselines.measure."""
+    size = 64 << 20
+    return [
+        ok_row("baseline", "memcpy", "stream", size, 1, size / BASELINES["copy"] * scale,
+               placement=placement, efficiency=1.0),
+        ok_row("baseline", "os-pipe", "pingpong", 64, 1, BASELINES["rtt"] * scale,
+               placement=placement, efficiency=1.0),
+        ok_row("baseline", "os-pipe", "stream", 1 << 20, 1, (1 << 20) / 2.0 * scale,
+               placement=placement, efficiency=1.0),
+        ok_row("baseline", "lock", "counter", 8, 1, BASELINES["lock"] * scale,
+               placement=placement, efficiency=1.0),
+    ]
+
+
+def _efficiency(pattern: str, size: int, per_msg_ns: float, baseline_scale: float) -> float:
+    if pattern == "pingpong":
+        return BASELINES["rtt"] * baseline_scale / per_msg_ns
+    if pattern == "counter":
+        return BASELINES["lock"] * baseline_scale / per_msg_ns
+    return (size / per_msg_ns) / (BASELINES["copy"] / baseline_scale)
+
+
 def model_rows(scale: float = 1.0, seed: int = 0, sizes=SIZES, procs=PROCS,
-               with_failures: bool = True) -> list[ResultRow]:
-    """A full-matrix run; `scale` multiplies every time (2.0 = a machine twice as slow)."""
+               with_failures: bool = True, baseline_scale: float | None = None,
+               placements=("unpinned",)) -> list[ResultRow]:
+    """A full-matrix run; `scale` multiplies every time (2.0 = a machine twice as slow).
+    `baseline_scale` multiplies the hardware baselines' times (default: `scale`), so a
+    machine can be faster yet less efficient (its hardware is faster still)."""
     rng = random.Random(seed)
+    baseline_scale = scale if baseline_scale is None else baseline_scale
+    rows = []
+    for placement in placements:
+        rows += baseline_rows(baseline_scale, placement)
+    rows += [r for placement in placements
+             for r in _case_rows(rng, scale, baseline_scale, sizes, procs, with_failures,
+                                 placement)]
+    return rows
+
+
+def _case_rows(rng, scale, baseline_scale, sizes, procs, with_failures, placement):
     rows = []
     for (mechanism, variant), (overhead, bandwidth) in MODEL.items():
         for pattern in ("pingpong", "stream"):
@@ -93,7 +138,7 @@ def model_rows(scale: float = 1.0, seed: int = 0, sizes=SIZES, procs=PROCS,
                 for size in sizes:
                     if with_failures and (mechanism, size, n) == ("queue", sizes[-1], procs[-1]):
                         rows.append(bad_row(mechanism, variant, pattern, size, n, "timeout",
-                                            "deadline of 60 s exceeded"))
+                                            "deadline of 60 s exceeded", placement=placement))
                         continue
                     per_msg = overhead + size / bandwidth
                     if pattern == "pingpong":
@@ -101,13 +146,18 @@ def model_rows(scale: float = 1.0, seed: int = 0, sizes=SIZES, procs=PROCS,
                     else:
                         per_msg /= min(n, 2) * 0.9  # two cores: parallel producers help a bit
                     per_msg *= scale * rng.uniform(0.97, 1.03)
-                    rows.append(ok_row(mechanism, variant, pattern, size, n, per_msg))
+                    rows.append(ok_row(
+                        mechanism, variant, pattern, size, n, per_msg, placement=placement,
+                        efficiency=_efficiency(pattern, size, per_msg, baseline_scale),
+                        noisy=size == sizes[0] and mechanism == "queue"))
     for n in (1, 2, 4, 8):
         per_inc = 800.0 * (1 + 0.8 * (n - 1)) / n * scale
-        rows.append(ok_row("value", "locked", "counter", 8, n, per_inc))
+        rows.append(ok_row("value", "locked", "counter", 8, n, per_inc, placement=placement,
+                           efficiency=_efficiency("counter", 8, per_inc, baseline_scale)))
     if with_failures:
         rows.append(bad_row("shm", "segment", "stream", 64, 8, "skipped",
-                            "procs 8 > 2 CPUs: busy-waiting would be unfair"))
+                            "procs 8 > 2 CPUs: busy-waiting would be unfair",
+                            placement=placement))
     return rows
 
 
@@ -123,8 +173,11 @@ def write_run(folder: Path, rows: Iterable[ResultRow], machine: dict | None = MA
 
 
 def write_model_run(folder: Path, scale: float = 1.0, seed: int = 0, *, sizes=SIZES,
-                    procs=PROCS, **machine_changes) -> Path:
-    return write_run(folder, model_rows(scale, seed, sizes, procs), {**MACHINE, **machine_changes})
+                    procs=PROCS, baseline_scale: float | None = None,
+                    placements=("unpinned",), **machine_changes) -> Path:
+    rows = model_rows(scale, seed, sizes, procs, baseline_scale=baseline_scale,
+                      placements=placements)
+    return write_run(folder, rows, {**MACHINE, **machine_changes})
 
 
 # Small enough to draw in well under a second, big enough to have every chart.

@@ -9,6 +9,8 @@ import nbformat
 import pytest
 from synthetic_runs import SMALL, write_model_run
 
+from ipcbench.plotting import CHARTS
+
 nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
@@ -44,8 +46,8 @@ def test_notebook_runs_and_is_committed_clean(path, tmp_path, monkeypatch):
     images = [o for c in executed.cells for o in c.get("outputs", [])
               if "image/png" in o.get("data", {})]
     assert images, "the notebook should show charts"
-    assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == [
-        "best.png", "latency.png", "scaling.png", "throughput.png"]
+    assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == sorted(
+        f"{stem}.png" for stem in CHARTS)
     text = "".join(str(o.get("data", {}).get("text/plain", "")) + o.get("text", "")
                    for c in executed.cells for o in c.get("outputs", []))
     assert "slower" in text  # run B is 1.5x slower everywhere

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+import pandas as pd
 import pytest
 from synthetic_runs import SMALL, bad_row, model_rows, ok_row, write_model_run, write_run
 
@@ -14,6 +15,7 @@ from ipcbench.plotting.best import best_table
 from ipcbench.plotting.charts import scaling_sizes
 from ipcbench.plotting.data import left_out_note, series_columns
 from ipcbench.plotting.style import (
+    figure_caption,
     format_rate_bytes,
     format_time_ns,
     mechanism_color,
@@ -33,9 +35,13 @@ def figures(run_dir):
 
 
 def _caption(figure) -> str:
-    # get_supxlabel is matplotlib >= 3.10; the attribute works on older ones.
-    getter = getattr(figure, "get_supxlabel", None)
-    return getter() if getter else figure._supxlabel.get_text()
+    return figure_caption(figure)
+
+
+def _line_labels(ax) -> set[str]:
+    """Channel lines only: not the reference lines nor the unlabelled noisy overlays."""
+    return {line.get_label() for line in ax.get_lines()
+            if not line.get_label().startswith(("_", "baseline:"))}
 
 
 def _cli(argv: list[str]) -> int:
@@ -74,7 +80,7 @@ def test_titles_name_machine_python_and_left_out_rows(figures):
 def test_one_line_per_series_and_one_panel_per_procs(figures):
     axes = [ax for ax in figures["latency"].axes if ax.get_visible()]
     assert len(axes) == 2  # procs 1, 2
-    labels = {line.get_label() for line in axes[0].get_lines()}
+    labels = _line_labels(axes[0])
     assert labels == {"pipe/bytes", "pipe/pickle", "queue/default", "value/array", "shm/segment"}
 
 
@@ -83,7 +89,7 @@ def test_non_ok_rows_are_not_drawn(tmp_path):
     rows.append(bad_row("pipe", "bytes", "stream", 4096, 1, "failed", "checksum mismatch"))
     run = load_run(write_run(tmp_path / "r", rows))
     figure = run_figures(run)["throughput"]
-    (line,) = figure.axes[0].get_lines()
+    (line,) = [ln for ln in figure.axes[0].get_lines() if not ln.get_label().startswith("_")]
     ydata = [y for y in line.get_ydata() if y == y]  # NaN gaps are allowed, points are not
     assert len(ydata) == 2
     assert "1 of 3 stream rows not drawn" in _caption(figure)
@@ -135,14 +141,85 @@ def test_series_split_by_start_method_only_when_it_varies(tmp_path):
 
 
 @pytest.mark.skipif("placement" not in COLUMNS, reason="schema without placement")
-def test_placement_splits_series_and_cases(tmp_path):
+def test_placements_get_their_own_panel_rows_never_mixed(tmp_path):
     rows = [ok_row("shm", "segment", "stream", s, 1, 1e4 * k, placement=p)
             for s in (64, 4096) for k, p in ((1, "same-core"), (2, "cross-core"))]
     run = load_run(write_run(tmp_path / "r", rows))
-    assert series_columns(run.frame) == ["mechanism", "variant", "placement"]
-    labels = {line.get_label() for line in run_figures(run)["throughput"].axes[0].get_lines()}
-    assert labels == {"shm/segment (same-core)", "shm/segment (cross-core)"}
-    assert best_table(run.frame, "stream")["winner"].tolist() == ["shm/segment (same-core)"] * 2
+    assert series_columns(run.frame, ["placement"]) == ["mechanism", "variant"]
+    axes = [ax for ax in run_figures(run)["throughput"].axes if ax.get_visible()]
+    assert [ax.get_title().split(",")[0] for ax in axes] == ["cross-core", "same-core"]
+    assert all(_line_labels(ax) == {"shm/segment"} for ax in axes)
+    table = best_table(run.frame, "stream")
+    assert table["winner"].tolist() == ["shm/segment"] * 4
+    assert sorted(set(table["placement"])) == ["cross-core", "same-core"]
+
+
+@pytest.fixture(scope="module")
+def two_placements(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("placements") / "run"
+    return write_model_run(folder, placements=("same-core", "cross-core"), **SMALL)
+
+
+def test_multi_placement_run_writes_every_chart(two_placements, tmp_path):
+    written = plot_run(two_placements, tmp_path / "charts", formats=("svg",))
+    assert sorted(p.stem for p in written) == sorted(CHARTS)
+    figure = run_figures(load_run(two_placements))["latency"]
+    titles = [ax.get_title() for ax in figure.axes if ax.get_visible()]
+    assert len(titles) == 4  # 2 placements x 2 procs
+    assert sum("same-core" in t for t in titles) == sum("cross-core" in t for t in titles) == 2
+
+
+def test_baseline_rows_are_reference_lines_never_channel_lines(two_placements):
+    run = load_run(two_placements)
+    assert (run.frame["mechanism"] == "baseline").sum() == 8 and "baseline" not in set(
+        run.ok["mechanism"])
+    figures = run_figures(run)
+    for stem, figure in figures.items():
+        for ax in figure.axes:
+            assert not any(label.startswith("baseline/") for label in _line_labels(ax)), stem
+    latency = [ax for ax in figures["latency"].axes if ax.get_visible()]
+    refs = [ln for ln in latency[0].get_lines() if ln.get_label().startswith("baseline:")]
+    assert len(refs) == 1 and "os.pipe" in refs[0].get_label()
+    # The reference is the panel's own placement's round trip (12 us in the model).
+    assert refs[0].get_ydata()[0] == pytest.approx(12_000.0)
+    throughput = [ax for ax in figures["throughput"].axes if ax.get_visible()][0]
+    assert any("memcpy" in ln.get_label() for ln in throughput.get_lines())
+    assert "baseline" not in set(best_table(run.frame, "pingpong")["winner_mechanism"])
+
+
+def test_efficiency_and_cpu_charts_have_panels_per_pattern_and_procs(figures):
+    efficiency = [ax for ax in figures["efficiency"].axes if ax.get_visible()]
+    assert len(efficiency) == 4  # pingpong, stream x procs 1, 2
+    assert efficiency[0].get_title().startswith("pingpong")
+    assert any(ln.get_label().startswith("baseline: 100%") for ln in efficiency[0].get_lines())
+    assert "memcpy" in _caption(figures["efficiency"])
+    cpu = [ax for ax in figures["cpu"].axes if ax.get_visible()]
+    assert _line_labels(cpu[0]) == _line_labels(efficiency[0])
+    assert "busy-waits" in _caption(figures["cpu"])
+
+
+def test_noisy_rows_get_hollow_markers_and_a_caption(figures):
+    axes = [ax for ax in figures["latency"].axes if ax.get_visible()]
+    hollow = [ln for ax in axes for ln in ax.get_lines() if ln.get_markerfacecolor() == "white"]
+    assert hollow  # the model flags queue at the smallest size as noisy
+    assert "noisy (hollow markers)" in _caption(figures["latency"])
+
+
+def test_payload_kinds_and_fanout(tmp_path):
+    folder = write_run(tmp_path / "r", [
+        ok_row("pipe", "bytes", "stream", s, 1, 1e4 + s) for s in (64, 4096)])
+    assert set(load_run(folder).frame["payload"]) == {"bytes"}  # missing column -> bytes
+    frame = load_run(folder).frame
+    more = frame.assign(payload="numpy", median_ns=frame["median_ns"] * 2)
+    fanout = frame.assign(pattern="fanout", procs=2)
+    csv = folder / "results.csv"
+    pd.concat([frame, more, fanout]).to_csv(csv, index=False)
+    run = load_run(folder)
+    figure = run_figures(run)["throughput"]
+    titles = sorted(ax.get_title() for ax in figure.axes if ax.get_visible())
+    assert any("fanout" in t and "consumers" in t for t in titles)
+    assert any("numpy payload" in t for t in titles)
+    assert set(best_table(run.frame, "fanout")["winner"]) == {"pipe/bytes"}
 
 
 def test_formatters_carry_units():
@@ -160,7 +237,7 @@ def test_left_out_note_counts_statuses(run_dir):
 
 
 def test_several_runs_get_one_folder_each(run_dir, tmp_path):
-    written = plot_runs([run_dir, run_dir], tmp_path / "out", formats=("png",))
+    written = plot_runs([run_dir, run_dir], tmp_path / "out", formats=("svg",))
     assert {p.parent.name for p in written} == {"run-a", "run-a-2"}
 
 

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from ipcbench.plotting.best import best_map_figure, best_table
 from ipcbench.plotting.charts import latency_figure, scaling_figure, throughput_figure
+from ipcbench.plotting.cost import cpu_figure, efficiency_figure
 from ipcbench.plotting.data import Run, load_run, load_runs, require_ok_rows
 from ipcbench.plotting.style import mechanism_color
 
@@ -29,6 +30,8 @@ __all__ = [
     "Run",
     "best_map_figure",
     "best_table",
+    "cpu_figure",
+    "efficiency_figure",
     "figure_to_svg",
     "latency_figure",
     "load_run",
@@ -48,6 +51,8 @@ FORMATS = ("png", "svg")
 CHARTS: dict[str, Callable[[Run], Figure | None]] = {
     "latency": latency_figure,
     "throughput": throughput_figure,
+    "efficiency": efficiency_figure,
+    "cpu": cpu_figure,
     "scaling": scaling_figure,
     "best": best_map_figure,
 }

@@ -12,9 +12,14 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from ipcbench.plotting.data import (
+    DEFAULT_PAYLOAD,
     PATTERN_METRIC,
+    SIZE_PATTERNS,
     Run,
+    facet_columns,
+    facet_label,
     left_out_note,
+    measured,
     series_columns,
     series_label,
     unique_cases,
@@ -23,6 +28,7 @@ from ipcbench.plotting.style import (
     dress,
     format_rate_bytes,
     format_time_ns,
+    legend_block,
     mechanism_color,
     run_line,
 )
@@ -31,30 +37,40 @@ from ipcbench.sizes import format_size
 # Below this margin the "winner" is within run-to-run noise on this machine class.
 TIE_MARGIN = 0.05
 
-BEST_COLUMNS = ("size_bytes", "procs", "winner", "winner_mechanism", "value", "runner_up",
-                "runner_up_value", "margin", "candidates")
+BEST_COLUMNS = ("placement", "payload", "size_bytes", "procs", "winner", "winner_mechanism",
+                "value", "cpu_s_per_msg", "efficiency", "runner_up", "runner_up_value",
+                "margin", "candidates")
+_FACETS = ("placement", "payload")
 
 
 def best_table(frame: pd.DataFrame, pattern: str) -> pd.DataFrame:
-    """Per (size_bytes, procs): the best ok series by the pattern's metric.
+    """Per (placement, payload, size_bytes, procs): the best ok channel by the pattern's
+    metric (baseline rows are references, never candidates).
 
     `margin` is how much better the winner is than the runner-up, as a fraction
     (0.25 = the runner-up has 25% more latency / 20% less throughput); NaN when only
     one series was measured in that cell."""
     metric, higher_is_better = PATTERN_METRIC[pattern]
-    rows = unique_cases(frame[(frame["status"] == "ok") & (frame["pattern"] == pattern)])
+    rows = unique_cases(measured(frame[(frame["status"] == "ok") & (frame["pattern"] == pattern)]))
     rows = rows[pd.to_numeric(rows[metric], errors="coerce") > 0]
-    columns = series_columns(rows)
+    rows = rows.assign(**{c: rows[c] if c in rows else "" for c in _FACETS})
+    rows = rows.assign(payload=rows["payload"].replace("", DEFAULT_PAYLOAD))
+    columns = series_columns(rows, _FACETS)
     records = []
-    for (size, procs), cell in rows.groupby(["size_bytes", "procs"], sort=True):
+    cells = rows.groupby([*_FACETS, "size_bytes", "procs"], sort=True)
+    for (placement, payload, size, procs), cell in cells:
         ranked = cell.sort_values(metric, ascending=not higher_is_better)
         first = ranked.iloc[0]
         record = {
+            "placement": placement,
+            "payload": payload,
             "size_bytes": int(size),
             "procs": int(procs),
             "winner": series_label({c: first[c] for c in columns}),
             "winner_mechanism": first["mechanism"],
             "value": float(first[metric]),
+            "cpu_s_per_msg": float(first.get("cpu_s_per_msg", math.nan)),
+            "efficiency": float(first.get("efficiency", math.nan)),
             "runner_up": "",
             "runner_up_value": math.nan,
             "margin": math.nan,
@@ -95,7 +111,8 @@ def _draw_map(ax, table: pd.DataFrame, pattern: str) -> set[str]:
     ax.imshow(image, aspect="auto")
     ax.set_xticks(range(len(procs_values)), [str(p) for p in procs_values])
     ax.set_yticks(range(len(sizes)), [format_size(int(s)) for s in sizes])
-    ax.set_xlabel("pairs of processes" if pattern == "pingpong" else "producer processes")
+    ax.set_xlabel({"pingpong": "pairs of processes", "fanout": "consumer processes"}.get(
+        pattern, "producer processes"))
     ax.set_ylabel("message size")
     ax.set_xticks(np.arange(-0.5, len(procs_values)), minor=True)
     ax.set_yticks(np.arange(-0.5, len(sizes)), minor=True)
@@ -104,27 +121,43 @@ def _draw_map(ax, table: pd.DataFrame, pattern: str) -> set[str]:
     return winners
 
 
+_TITLES = {"pingpong": "ping-pong: lowest p50 latency",
+           "stream": "stream: highest throughput",
+           "fanout": "fanout: highest throughput"}
+
+
 def best_map_figure(run: Run) -> Figure | None:
-    """One panel per pattern (ping-pong by p50 latency, stream by bytes/s)."""
-    tables = {p: best_table(run.frame, p) for p in ("pingpong", "stream")}
+    """One column per pattern (ping-pong by p50 latency, stream/fanout by bytes/s), one
+    row per placement / payload kind (never mixed: a winner is per placement)."""
+    tables = {p: best_table(run.frame, p) for p in SIZE_PATTERNS}
     tables = {p: t for p, t in tables.items() if not t.empty}
     if not tables:
         return None
+    facets = facet_columns(pd.concat(tables.values()), ("placement", "payload"))
+    keys = sorted({tuple(r) for t in tables.values()
+                   for r in t[facets].itertuples(index=False, name=None)}) if facets else [()]
     height = max(len(t["size_bytes"].unique()) for t in tables.values())
     width = max(len(t["procs"].unique()) for t in tables.values())
-    fig = Figure(figsize=(max(5.0, 2.0 * width) * len(tables), 0.75 * height + 2.5),
-                 layout="constrained")
-    axes = fig.subplots(1, len(tables), squeeze=False).ravel()
+    fig = Figure(figsize=(max(5.0, 2.2 * width) * len(tables) + 1.5,
+                          (0.75 * height + 1.2) * len(keys) + 1.6), layout="constrained")
+    axes = fig.subplots(len(keys), len(tables), squeeze=False)
     winners: set[str] = set()
-    titles = {"pingpong": "ping-pong: lowest p50 latency", "stream": "stream: highest throughput"}
-    for ax, (pattern, table) in zip(axes, tables.items(), strict=True):
-        winners |= _draw_map(ax, table, pattern)
-        ax.set_title(titles[pattern], fontsize=10)
+    for i, values in enumerate(keys):
+        key = dict(zip(facets, values, strict=True))
+        for j, (pattern, table) in enumerate(tables.items()):
+            ax = axes[i][j]
+            for column, value in key.items():
+                table = table[table[column] == value]
+            if table.empty:
+                ax.set_visible(False)
+                continue
+            winners |= _draw_map(ax, table, pattern)
+            prefix = f"{facet_label(key)}\n" if key else ""
+            ax.set_title(prefix + _TITLES[pattern], fontsize=9)
     dress(fig, "Best channel per message size and process count",
           run_line(run),
           f"colour = winning mechanism, paler = narrower margin; ≈ = within "
           f"{TIE_MARGIN:.0%} (noise); {left_out_note(run.frame, list(tables))}")
-    handles = [Patch(color=mechanism_color(m), label=m) for m in sorted(winners)]
-    fig.legend(handles=handles, loc="outside right upper", fontsize=8, frameon=False,
-               title="winner", title_fontsize=8)
+    legend_block(fig, {m: Patch(color=mechanism_color(m)) for m in sorted(winners)},
+                 title="winning mechanism:")
     return fig

@@ -19,14 +19,25 @@ from ipcbench.results import CASE_KEYS, ResultsError, read_results
 # Columns a future schema may add that split one CASE_KEYS cell into several cases
 # (e.g. CPU placement). When present they join the identity, so two placements are
 # never averaged or matched against each other by mistake.
-IDENTITY_EXTRAS = ("placement",)
+IDENTITY_EXTRAS = ("placement", "payload")
+# Rows of this mechanism are the run's in-run hardware baselines (memcpy, raw os.pipe,
+# uncontended lock): drawn as labelled reference lines, never as a channel.
+BASELINE_MECHANISM = "baseline"
+# What a file without a `payload` column measured (the schema before payload kinds).
+DEFAULT_PAYLOAD = "bytes"
 
 # Which figure of a row each pattern is judged by, and whether higher is better.
+# fanout (1 producer -> N consumers) is a throughput pattern, judged like stream.
 PATTERN_METRIC = {
     "pingpong": ("p50_ns", False),
     "stream": ("bytes_per_s", True),
+    "fanout": ("bytes_per_s", True),
     "counter": ("msgs_per_s", True),
 }
+THROUGHPUT_PATTERNS = ("stream", "fanout")
+SIZE_PATTERNS = ("pingpong", *THROUGHPUT_PATTERNS)  # charted against message size
+# Dimensions that get their own panel row (or figure) instead of being mixed in a panel.
+FACET_COLUMNS = ("pattern", "placement", "payload")
 
 
 @dataclass(frozen=True)
@@ -47,7 +58,14 @@ class Run:
 
     @property
     def ok(self) -> pd.DataFrame:
-        return self.frame[self.frame["status"] == "ok"]
+        """Ok rows of measured channels (the baseline rows are not channels)."""
+        return measured(self.frame[self.frame["status"] == "ok"])
+
+    @property
+    def baselines(self) -> pd.DataFrame:
+        """Ok in-run baseline rows (one set per placement)."""
+        frame = self.frame
+        return frame[(frame["status"] == "ok") & (frame["mechanism"] == BASELINE_MECHANISM)]
 
     @property
     def machine_id(self) -> str:
@@ -93,8 +111,54 @@ def load_run(path: str | os.PathLike[str]) -> Run:
     """Read a run folder or a results.csv (ResultsError with one line if unusable)."""
     path = Path(path)
     csv_path = path / "results.csv" if path.is_dir() else path
-    frame = read_results(csv_path)
+    frame = with_payload(read_results(csv_path))
     return Run(csv_path=csv_path, frame=frame, machine=load_machine(csv_path.parent))
+
+
+def with_payload(frame: pd.DataFrame) -> pd.DataFrame:
+    """A file written before payload kinds measured bytes: say so, so runs old and new
+    match on the same case identity."""
+    if "payload" in frame:
+        return frame.assign(payload=frame["payload"].fillna(DEFAULT_PAYLOAD))
+    return frame.assign(payload=DEFAULT_PAYLOAD)
+
+
+def measured(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of measured channels only (drops the in-run baseline rows)."""
+    return frame[frame["mechanism"] != BASELINE_MECHANISM]
+
+
+def baseline_value(baselines: pd.DataFrame, variant: str, pattern: str, column: str,
+                   placement: str | None = None) -> float | None:
+    """One baseline figure (e.g. memcpy bytes_per_s) for a placement, None if absent."""
+    rows = baselines[(baselines["variant"] == variant) & (baselines["pattern"] == pattern)]
+    if placement is not None and "placement" in rows:
+        rows = rows[rows["placement"] == placement]
+    values = pd.to_numeric(rows[column], errors="coerce").dropna() if column in rows else []
+    return float(values.iloc[-1]) if len(values) and values.iloc[-1] > 0 else None
+
+
+def facet_columns(frame: pd.DataFrame, candidates: Sequence[str] = FACET_COLUMNS) -> list[str]:
+    """The facet dimensions that actually vary in these rows (one panel row each)."""
+    return [c for c in candidates if c in frame and frame[c].nunique(dropna=True) > 1]
+
+
+def iter_facets(frame: pd.DataFrame, columns: Sequence[str]):
+    """Yield (key dict, rows) per facet, patterns in reading order, the rest sorted."""
+    if not columns:
+        yield {}, frame
+        return
+    order = {p: i for i, p in enumerate(PATTERN_METRIC)}
+
+    def rank(item):
+        return tuple((order.get(v, 99), "") if c == "pattern" else (0, str(v))
+                     for c, v in item[0].items())
+
+    yield from sorted(iter_series(frame, columns), key=rank)
+
+
+def facet_label(key: dict) -> str:
+    return " · ".join(f"{v}" if k != "payload" else f"{v} payload" for k, v in key.items())
 
 
 def load_runs(paths: Sequence[str | os.PathLike[str]]) -> list[Run]:
@@ -118,7 +182,7 @@ def status_summary(frame: pd.DataFrame) -> str:
 
 def left_out_note(frame: pd.DataFrame, patterns: Sequence[str]) -> str:
     """Caption text saying how many rows of these patterns a chart does not draw."""
-    rows = frame[frame["pattern"].isin(patterns)]
+    rows = measured(frame[frame["pattern"].isin(patterns)])
     bad = rows[rows["status"] != "ok"]
     if bad.empty:
         return f"all {len(rows)} {'/'.join(patterns)} rows drawn"
@@ -141,12 +205,13 @@ def unique_cases(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop_duplicates(subset=case_keys(frame), keep="last")
 
 
-def series_columns(frame: pd.DataFrame) -> list[str]:
+def series_columns(frame: pd.DataFrame, facets: Sequence[str] = ()) -> list[str]:
     """Columns that make one line on a chart: mechanism/variant, plus start method or an
-    identity extra only when the run actually varies it (keeps legends short)."""
+    identity extra only when the run actually varies it (keeps legends short) and it is
+    not already a facet (a panel row of its own)."""
     columns = ["mechanism", "variant"]
     for extra in ("start_method", *IDENTITY_EXTRAS):
-        if extra in frame and frame[extra].nunique(dropna=True) > 1:
+        if extra in frame and frame[extra].nunique(dropna=True) > 1 and extra not in facets:
             columns.append(extra)
     return columns
 

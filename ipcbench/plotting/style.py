@@ -7,23 +7,26 @@ same blue on every chart of every run and machine; variants differ by line style
 from __future__ import annotations
 
 import math
+import textwrap
 import zlib
 from collections.abc import Callable, Iterable
 
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
 from ipcbench.mechanisms import REGISTRY, public_names
 from ipcbench.sizes import format_size
 
 # Registered mechanisms take colours in registry order (new ones are appended to the
-# registry, so existing colours never shift): tab10 first, then tab20b's dark and mid
-# rows, whose hues stay distinguishable from tab10's (tab20's light twins would not).
+# registry, so existing colours never shift): tab10 first, then hues picked from
+# tab20/tab20b so that 14+ mechanisms stay apart (no second brown or olive).
 _PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
-    "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173",
+    "#393b79", "#e7ba52", "#98df8a", "#ff9896", "#7b4173",
     "#6b6ecf", "#b5cf6b", "#e7ba52", "#d6616b", "#ce6dbd",
 )
 # Unknown names (a future mechanism not in this checkout's registry, the test fake)
@@ -66,6 +69,38 @@ def series_style(key: dict) -> dict:
         "linestyle": variant_linestyle(mechanism, variant),
         "marker": marker,
     }
+
+
+NOISY_LABEL = "hollow marker = noisy (median's 95% CI wider than the target)"
+REFERENCE_COLOR = "#222222"
+
+
+def draw_series(ax: Axes, x, y, style: dict, label: str, noisy=None, **kwargs) -> None:
+    """One chart line; points whose row is flagged noisy get hollow markers."""
+    y = np.asarray(y, dtype=float)
+    ax.plot(x, y, label=label, markersize=kwargs.pop("markersize", 3.5), **style, **kwargs)
+    if noisy is None:
+        return
+    mask = np.asarray(pd_bool(noisy)) & np.isfinite(y)
+    if mask.any():
+        ax.plot(np.asarray(x)[mask], y[mask], linestyle="none", marker=style.get("marker", "o"),
+                markersize=5.5, markerfacecolor="white", markeredgecolor=style["color"],
+                markeredgewidth=1.2, zorder=3)
+
+
+def pd_bool(values) -> list[bool]:
+    """NaN (a size the series did not measure) and missing flags count as not noisy."""
+    return [str(v).lower() == "true" for v in values]
+
+
+def reference_line(ax: Axes, value: float, label: str, text: str, linestyle: str = "--",
+                   color: str = REFERENCE_COLOR) -> None:
+    """A labelled horizontal reference (an in-run baseline): legend label + value text."""
+    ax.axhline(value, color=color, linestyle=linestyle, linewidth=1.3, label=label, zorder=1)
+    ax.annotate(text, xy=(0.99, value), xycoords=("axes fraction", "data"), ha="right",
+                va="bottom", fontsize=7, color=color,
+                bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "alpha": 0.7,
+                      "linewidth": 0})
 
 
 def run_color(index: int) -> str:
@@ -152,10 +187,38 @@ def new_figure(
 
 
 def dress(fig: Figure, title: str, run_line: str, note: str) -> None:
-    """Title naming the machine and Python, caption saying what was left out."""
+    """Title naming the machine and Python; the caption (what was left out, what the
+    markers mean) is kept for the legend block under the panels (see legend_below)."""
     fig.suptitle(f"{title}\n{run_line}", fontsize=11)
-    # supxlabel (not fig.text) so constrained layout reserves room for the caption.
-    fig.supxlabel(note, fontsize=8, color="#444444")
+    fig._ipcbench_caption = note  # noqa: SLF001 - our own attribute on our own figure
+    fig.supxlabel(note, fontsize=8, color="#444444")  # replaced when a legend is drawn
+
+
+def figure_caption(fig: Figure) -> str:
+    """The caption text (the legend block's heading, or the bottom label)."""
+    return getattr(fig, "_ipcbench_caption", "")
+
+
+def _wrap(text: str, fig: Figure) -> str:
+    width = max(60, int(fig.get_figwidth() * 15))  # characters of 8 pt text per line
+    return "\n".join(textwrap.wrap(text, width)) if text else ""
+
+
+def legend_block(fig: Figure, handles: dict, *, title: str = "") -> None:
+    """Legend entries under the panels, headed by the caption. One block at the bottom:
+    constrained layout does not stack a figure legend and a supxlabel, and a right-hand
+    legend of 15+ channels runs into the title."""
+    caption = figure_caption(fig)
+    if not handles:
+        return
+    fig._supxlabel.set_text("")  # noqa: SLF001 - the caption moves into the legend
+    fig._supxlabel.set_visible(False)  # noqa: SLF001
+    heading = "\n".join(t for t in (_wrap(caption, fig), title) if t)
+    columns = 1 if len(handles) <= 2 else 2 if len(handles) <= 8 else 4
+    legend = fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+                        fontsize=8, frameon=False, ncols=columns, title=heading or None,
+                        title_fontsize=8)
+    legend.get_title().set_color("#444444")
 
 
 def run_line(run) -> str:
@@ -163,13 +226,17 @@ def run_line(run) -> str:
             f" · run {run.name}")
 
 
-def legend_below(fig: Figure, axes: list[Axes]) -> None:
-    """One legend for the whole figure, de-duplicated across panels."""
+def legend_below(fig: Figure, axes: list[Axes], *, noisy: bool = False) -> None:
+    """One legend for the whole figure, de-duplicated across panels; reference lines
+    (labels starting with the baseline marker) last, then the noisy-marker key."""
     seen: dict[str, object] = {}
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            seen.setdefault(label, handle)
-    if seen:
-        # Right of the panels: the bottom edge is the caption's (what was left out).
-        fig.legend(list(seen.values()), list(seen), loc="outside right upper", fontsize=8,
-                   frameon=False)
+            if not label.startswith("_"):
+                seen.setdefault(label, handle)
+    order = sorted(seen, key=lambda label: label.startswith("baseline:"))
+    seen = {label: seen[label] for label in order}
+    if noisy:
+        seen[NOISY_LABEL] = Line2D([], [], linestyle="none", marker="o", markersize=5.5,
+                                   markerfacecolor="white", markeredgecolor="#555555")
+    legend_block(fig, seen)
