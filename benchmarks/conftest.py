@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from ipcbench import hygiene
-from ipcbench.cases import PATTERNS, expand
 from ipcbench.machine import collect_metadata, write_machine_json
-from ipcbench.matrix import MATRICES, all_mechanisms
+from ipcbench.matrix import MATRICES, plan
 from ipcbench.results import CsvAppender
 from ipcbench.runner import BaselineCache, RunMeta
 
@@ -44,14 +43,7 @@ def _matrix(config: pytest.Config):
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "planned" in metafunc.fixturenames:
         matrix = _matrix(metafunc.config)
-        planned = expand(
-            all_mechanisms(),
-            PATTERNS,
-            matrix.sizes_bytes,
-            matrix.procs,
-            [multiprocessing.get_start_method(allow_none=False)],
-            placements=matrix.placements,
-        )
+        planned = plan(matrix, [multiprocessing.get_start_method(allow_none=False)])
         metafunc.parametrize("planned", planned, ids=[p.case.label for p in planned])
 
 

@@ -9,9 +9,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ipcbench.mechanisms import REGISTRY, patterns_of, unavailable_reason
+from ipcbench.payload import PAYLOAD_KINDS, PayloadSpec
 from ipcbench.sizes import format_size
 
-PATTERNS = ("pingpong", "stream", "counter")
+PATTERNS = ("pingpong", "stream", "fanout", "counter")
 # Where peers run: left to the scheduler, all on one CPU, or spread over distinct CPUs.
 # On small VMs a cross-core wakeup costs ~10x a same-core one, so this is recorded in
 # every row and part of a case's identity.
@@ -36,8 +37,13 @@ class Case:
     procs: int
     start_method: str
     placement: str = "unpinned"
+    payload: str = "bytes"
 
     def __post_init__(self) -> None:
+        if self.payload not in PAYLOAD_KINDS:
+            raise ValueError(
+                f"unknown payload {self.payload!r} (choose from {', '.join(PAYLOAD_KINDS)})"
+            )
         if self.placement not in PLACEMENTS:
             raise ValueError(
                 f"unknown placement {self.placement!r} (choose from {', '.join(PLACEMENTS)})"
@@ -57,14 +63,16 @@ class Case:
         return (
             f"{self.mechanism}-{self.variant}-{self.pattern}-{format_size(self.size_bytes)}"
             f"-p{self.procs}-{self.start_method}-{self.placement}"
+            + ("" if self.payload == "bytes" else f"-{self.payload}")
         )
 
     @property
     def peer_count(self) -> int:
-        """Processes the case starts: pairs for pingpong, producers + consumer for stream."""
+        """Processes the case starts: pairs for pingpong, producers + consumer for stream,
+        distributor + workers for fanout, incrementers for counter."""
         if self.pattern == "pingpong":
             return 2 * self.procs
-        if self.pattern == "stream":
+        if self.pattern in ("stream", "fanout"):
             return self.procs + 1
         return self.procs
 
@@ -123,45 +131,53 @@ def expand(
     variants: Sequence[str] | None = None,
     placements: Sequence[str] = ("unpinned",),
     cpus: Sequence[int] | None = None,
+    payloads: Sequence[str] = ("bytes",),
 ) -> list[PlannedCase]:
     """Cross every axis. A (mechanism, pattern) with no variant for it is kept once per
     process count as a skipped case, so the omission is visible in the CSV, not silent;
-    so is a placement this machine cannot provide. The counter pattern ignores the size
-    axis (see COUNTER_SIZE_BYTES)."""
+    so is a placement this machine cannot provide, a mechanism whose optional module is
+    missing, and a payload kind that cannot be built that small. The counter pattern
+    moves no payload: it ignores the size and payload axes (COUNTER_SIZE_BYTES, bytes)."""
     cpus = allowed_cpus() if cpus is None else list(cpus)
     planned: list[PlannedCase] = []
-    for placement in placements:
+    for placement, payload in itertools.product(placements, payloads):
         placement_reason = placement_skip_reason(placement, cpus)
         for item in _expand_one(
-            mechanisms, patterns, sizes_bytes, procs, start_methods, variants, placement
+            mechanisms, patterns, sizes_bytes, procs, start_methods, variants, placement, payload
         ):
-            missing = unavailable_reason(item.case.mechanism)  # e.g. pyzmq not installed
-            planned.append(PlannedCase(item.case, item.skip_reason or missing or placement_reason))
+            case = item.case
+            reason = (
+                item.skip_reason
+                or unavailable_reason(case.mechanism)  # e.g. pyzmq not installed
+                or placement_reason
+                or PayloadSpec(case.size_bytes, kind=case.payload).check_buildable()
+            )
+            planned.append(PlannedCase(case, reason))
     return planned
 
 
-def _expand_one(mechanisms, patterns, sizes_bytes, procs, start_methods, variants, placement):
+def _expand_one(
+    mechanisms, patterns, sizes_bytes, procs, start_methods, variants, placement, payload
+):
     planned: list[PlannedCase] = []
     seen: set[Case] = set()
     for start_method, mechanism, pattern in itertools.product(start_methods, mechanisms, patterns):
+        if pattern == "counter" and payload != "bytes":
+            continue  # counter rows exist once, under the bytes payload
         info = REGISTRY[mechanism]
         chosen = [v for v in info.variants if variants is None or v in variants]
         runnable = [v for v in chosen if pattern in info.variants[v]]
         sizes = [COUNTER_SIZE_BYTES] if pattern == "counter" else list(sizes_bytes)
         for size_bytes, n in itertools.product(sizes, procs):
+            keys = (pattern, size_bytes, n, start_method, placement, payload)
             if runnable:
                 for variant in runnable:
-                    _add(
-                        planned,
-                        seen,
-                        Case(mechanism, variant, pattern, size_bytes, n, start_method, placement),
-                    )
+                    _add(planned, seen, Case(mechanism, variant, *keys))
             elif chosen:
                 reason = f"{mechanism} does not support the {pattern} pattern" + (
                     f" (it supports: {', '.join(patterns_of(mechanism))})"
                 )
-                case = Case(mechanism, chosen[0], pattern, size_bytes, n, start_method, placement)
-                _add(planned, seen, case, reason)
+                _add(planned, seen, Case(mechanism, chosen[0], *keys), reason)
     return planned
 
 

@@ -7,6 +7,7 @@ run starts is validated before the first process does.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import random
 import signal
@@ -22,7 +23,6 @@ from ipcbench.cases import (
     PLACEMENTS,
     PlannedCase,
     available_start_methods,
-    expand,
 )
 from ipcbench.mechanisms import REGISTRY, public_names
 from ipcbench.results import CASE_KEYS, ResultsError
@@ -79,7 +79,8 @@ def _writable_dir(path: Path) -> Path:
 
 def plan_from_args(args: argparse.Namespace):
     """Validate every matrix flag and expand the matrix: (planned cases, settings)."""
-    from ipcbench.matrix import MATRICES
+    from ipcbench.matrix import MATRICES, plan
+    from ipcbench.payload import PAYLOAD_KINDS
     from ipcbench.resources import check_resources
     from ipcbench.runner import with_settings
     from ipcbench.sizes import parse_size
@@ -91,15 +92,17 @@ def plan_from_args(args: argparse.Namespace):
     variants = _split(args.variant)
     if variants is not None:
         _choice(f"variant for {', '.join(mechanisms)}", variants, all_variants)
-    sizes = [parse_size(s) for s in _split(args.size)] if args.size else list(matrix.sizes_bytes)
-    procs = _procs(_split(args.procs)) if args.procs else list(matrix.procs)
-    methods = _split(args.start_method) or [available_start_methods()[0]]
+    sizes = [parse_size(s) for s in _split(args.size)] if args.size else None
+    procs = _procs(_split(args.procs)) if args.procs else None
+    methods = [multiprocessing.get_start_method(allow_none=False)]
     if args.start_method:
-        _choice("start method", methods, available_start_methods())
-    else:
-        import multiprocessing
-
-        methods = [multiprocessing.get_start_method(allow_none=False)]
+        methods = _choice("start method", _split(args.start_method), available_start_methods())
+    placements = _split(args.placement)
+    if placements:
+        _choice("placement", placements, list(PLACEMENTS))
+    payloads = _split(args.payload)
+    if payloads:
+        _choice("payload", payloads, list(PAYLOAD_KINDS))
     changes = {
         k: v
         for k, v in (
@@ -110,10 +113,8 @@ def plan_from_args(args: argparse.Namespace):
         if v is not None
     }
     settings = with_settings(matrix.settings, **changes)
-    placements = _choice(
-        "placement", _split(args.placement) or list(matrix.placements), list(PLACEMENTS)
-    )
-    planned = expand(mechanisms, patterns, sizes, procs, methods, variants, placements)
+    planned = plan(matrix, methods, mechanisms, patterns, variants, sizes, procs, placements,
+                   payloads)
     check_resources(planned)
     return planned, settings
 
@@ -309,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
         **many,
         help="unpinned, same-core and/or cross-core (default: the two pinned ones)",
     )
+    run.add_argument("--payload", **many,
+                     help="bytes, object, numpy and/or numpy-shm (default: bytes everywhere, "
+                          "the other kinds at a few sizes)")
     run.add_argument("--seed", type=int, help="seed of the shuffled case order (default: random)")
     scope = run.add_mutually_exclusive_group()
     scope.add_argument("--quick", action="store_true", help="small matrix, <= 60 s on 2 cores")

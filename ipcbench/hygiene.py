@@ -10,7 +10,7 @@ from pathlib import Path
 from ipcbench.session import SEGMENT_PREFIX
 
 SHM_DIR = Path("/dev/shm")
-_NAME_RE = re.compile(rf"^{SEGMENT_PREFIX}(\d+)_\d+_\d+$")
+_NAME_RE = re.compile(rf"^{SEGMENT_PREFIX}(\d+)_\d+_\w+$")
 
 
 def _alive(pid: int) -> bool:

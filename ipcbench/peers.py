@@ -24,14 +24,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
 from ipcbench.mechanisms.base import Endpoint
-from ipcbench.payload import PayloadSpec, corrupted, verify
-
-# How long a peer waits at the barrier for the others before giving up; the harness
-# normally notices a dead peer and ends the case long before this.
-BARRIER_TIMEOUT_S = 120.0
+from ipcbench.payload import PayloadSpec
+from ipcbench.roles import BARRIER_TIMEOUT_S, ROLES, Wire
 
 # corrupt: send a payload with one byte flipped; raise / exit / hang: right after the
 # start barrier; kill: SIGKILL itself half-way through the repeat (mid-transfer; the
@@ -41,7 +36,7 @@ FAULTS = ("corrupt", "raise", "hang", "exit", "kill")
 
 @dataclass(frozen=True)
 class PeerSpec:
-    role: str  # ping | pong | producer | consumer | incrementer
+    role: str  # a key of roles.ROLES
     index: int
     messages: int  # per repeat: round trips, messages sent or received, increments
     payload: PayloadSpec
@@ -50,6 +45,8 @@ class PeerSpec:
     fault: str = ""
     # CPUs to pin this peer to (placement); () = leave it to the scheduler.
     cpus: tuple[int, ...] = ()
+    # numpy-shm payload: the shared segment holding the array.
+    segment: str = ""
 
     @property
     def name(self) -> str:
@@ -85,6 +82,10 @@ class _KillMidway:
     def recv(self):
         return self.endpoint.recv()
 
+    @property
+    def carries_objects(self) -> bool:
+        return getattr(self.endpoint, "carries_objects", False)
+
 
 def _watch_harness(harness_pid: int) -> None:
     """Under forkserver our parent is the fork server, not the harness: poll instead."""
@@ -110,9 +111,9 @@ def peer_main(spec: PeerSpec, endpoint, control, barrier, harness_pid: int) -> N
     # a peer must not die half-way through a message on its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        payload = spec.payload.build()
-        if spec.fault == "corrupt":
-            payload = corrupted(payload)
+        carries_objects = getattr(endpoint, "carries_objects", False)
+        wire = Wire(spec.payload, spec.checksum, carries_objects, spec.segment,
+                    corrupt=spec.fault == "corrupt")
         if isinstance(endpoint, Endpoint):
             endpoint.attach()
         channel = endpoint
@@ -127,9 +128,10 @@ def peer_main(spec: PeerSpec, endpoint, control, barrier, harness_pid: int) -> N
             barrier.wait(BARRIER_TIMEOUT_S)
             before = _usage()
             _inject(spec.fault)
-            value = ROLES[spec.role](spec, channel, payload, barrier)
+            value = ROLES[spec.role](spec, channel, wire, barrier)
             cpu_s, switches = (a - b for a, b in zip(_usage(), before, strict=True))
             control.send(("result", value, cpu_s, switches))
+        wire.close()
         if isinstance(endpoint, Endpoint):
             endpoint.close()
     except BaseException as exc:  # report anything, then exit non-zero
@@ -163,66 +165,3 @@ def _inject(fault: str) -> None:
         os._exit(3)
 
 
-def _ping(spec: PeerSpec, endpoint, payload: bytes, barrier) -> np.ndarray:
-    samples_ns = np.empty(spec.messages, dtype=np.int64)
-    clock = time.perf_counter_ns
-    reply = b""
-    for i in range(spec.messages):
-        start = clock()
-        endpoint.send(payload)
-        reply = endpoint.recv()
-        samples_ns[i] = clock() - start
-    # The echo of the last round trip must be exactly what was sent.
-    verify(reply, spec.payload.size_bytes, spec.checksum, f"{spec.name} echo")
-    return samples_ns
-
-
-def _pong(spec: PeerSpec, endpoint, payload: bytes, barrier) -> None:
-    for _ in range(spec.messages):
-        endpoint.send(endpoint.recv())
-    return None
-
-
-def _produce(spec: PeerSpec, endpoint, payload: bytes, barrier) -> None:
-    for _ in range(spec.messages):
-        endpoint.send(payload)
-    return None
-
-
-def _consume(spec: PeerSpec, endpoint, payload: bytes, barrier) -> int:
-    """Returns the repeat's duration in ns: from the barrier to the last message in hand."""
-    clock = time.perf_counter_ns
-    size = spec.payload.size_bytes
-    start = clock()
-    last = b""
-    for i in range(spec.messages):
-        last = endpoint.recv()
-        if len(last) != size:
-            raise ValueError(f"{spec.name}: message {i} has {len(last)} bytes, expected {size}")
-    duration_ns = clock() - start
-    verify(last, size, spec.checksum, f"{spec.name} last message")
-    return duration_ns
-
-
-def _increment(spec: PeerSpec, counter, payload: bytes, barrier) -> int | None:
-    """The seed's shared counter. Peer 0 returns the duration up to the moment every
-    peer has finished (an end barrier), the others None."""
-    clock = time.perf_counter_ns
-    kill_at = spec.messages // 2 if spec.fault == "kill" else -1
-    start = clock()
-    for i in range(spec.messages):
-        with counter.get_lock():
-            counter.value += 1
-            if i == kill_at:  # die holding the lock: the worst case for the others
-                os.kill(os.getpid(), signal.SIGKILL)
-    barrier.wait(BARRIER_TIMEOUT_S)
-    return clock() - start if spec.index == 0 else None
-
-
-ROLES = {
-    "ping": _ping,
-    "pong": _pong,
-    "producer": _produce,
-    "consumer": _consume,
-    "incrementer": _increment,
-}

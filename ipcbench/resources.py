@@ -15,7 +15,8 @@ _SHM_BACKED = {"shm", "value"}
 
 
 def buffers_bytes(item: PlannedCase) -> int:
-    """Shared buffers one case allocates: one slot per direction and pair, or per producer."""
+    """Shared buffers one case allocates: one slot per direction and pair, or per
+    producer / worker."""
     case = item.case
     slots = 2 * case.procs if case.pattern == "pingpong" else case.procs
     return slots * case.size_bytes

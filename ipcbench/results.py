@@ -9,6 +9,8 @@ step to _MIGRATIONS so older files still load):
       repeats) and `noisy` (CI target not reached), `cpu_s_per_msg` and
       `ctx_switches_per_msg` (all peers), `efficiency` (vs the run's baseline rows).
       v1 files load as placement=unpinned, order_seed=-1, the rest empty/False.
+  3 - breadth: `payload` (bytes, object, numpy, numpy-shm; part of the case key) and
+      the `fanout` pattern. v2 files load as payload=bytes.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATUSES = ("ok", "skipped", "failed", "timeout")
 CASE_KEYS = (
     "mechanism",
@@ -33,6 +35,7 @@ CASE_KEYS = (
     "procs",
     "start_method",
     "placement",
+    "payload",
 )
 
 
@@ -60,6 +63,7 @@ class ResultRow:
     procs: int
     start_method: str
     placement: str = "unpinned"
+    payload: str = "bytes"
     status: str
     reason: str = ""
     repeats: int = 0
@@ -205,7 +209,13 @@ def _v1_to_v2(frame: pd.DataFrame) -> pd.DataFrame:
 
 # version -> function upgrading a frame from that version to version + 1 (asv's way:
 # step by step, so each migration only ever knows two adjacent versions).
-_MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {1: _v1_to_v2}
+def _v2_to_v3(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.insert(frame.columns.get_loc("placement") + 1, "payload", "bytes")
+    return frame
+
+
+_MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -219,8 +229,12 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
     if not path.is_file():
         raise ResultsError(f"no results file at {path}")
     header = check_header(path)
-    # Columns every version has (placement arrived in v2 and is added by the migration).
-    required = ("schema_version", *(k for k in CASE_KEYS if k != "placement"), "status")
+    # Columns every version has (placement and payload came later; migrations add them).
+    required = (
+        "schema_version",
+        *(k for k in CASE_KEYS if k not in ("placement", "payload")),
+        "status",
+    )
     missing = [c for c in required if c not in header]
     if missing:
         raise ResultsError(f"{path} is not an ipcbench results CSV (missing {', '.join(missing)})")

@@ -65,6 +65,8 @@ def messages_for(case: Case, settings: Settings) -> int:
     """Messages per timing peer and repeat (round trips, per producer, increments)."""
     if case.pattern == "counter":
         return settings.increments
+    # Bytes one repeat moves per message of a timing peer: there and back for pingpong,
+    # one message per producer (stream) or worker (fanout).
     per_message = case.size_bytes * (2 if case.pattern == "pingpong" else case.procs)
     wanted = settings.target_bytes // per_message
     return int(min(max(wanted, settings.min_messages), settings.max_messages))
@@ -97,6 +99,7 @@ def base_row(case: Case, meta: RunMeta, status: str, reason: str = "", **values)
         procs=case.procs,
         start_method=case.start_method,
         placement=case.placement,
+        payload=case.payload,
         order_seed=meta.order_seed,
         status=status,
         reason=reason,

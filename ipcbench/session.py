@@ -13,6 +13,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass, replace
+from multiprocessing import shared_memory
 from multiprocessing.connection import wait
 
 import numpy as np
@@ -80,7 +81,7 @@ class CaseSession:
     ) -> None:
         self.case = case
         self.workload = workload
-        self.payload = PayloadSpec(case.size_bytes, seed)
+        self.payload = PayloadSpec(case.size_bytes, seed, case.payload)
         self.fault = fault
         self.fault_role = fault_role
         self.name_prefix = f"{SEGMENT_PREFIX}{os.getpid()}_{next(_case_serial)}_"
@@ -90,6 +91,7 @@ class CaseSession:
         self.mechanism = None
         self.counter = None
         self.peer_cpus: list[tuple[int, ...]] = []  # affinity each peer reported
+        self.segment: shared_memory.SharedMemory | None = None  # numpy-shm payload
 
     # -- lifecycle ---------------------------------------------------------------
     def __enter__(self) -> CaseSession:
@@ -106,7 +108,12 @@ class CaseSession:
     def start(self) -> None:
         case = self.case
         ctx = multiprocessing.get_context(case.start_method)
-        self.mechanism = load(case.mechanism)(ctx, case.variant, case.size_bytes, self.name_prefix)
+        # The channel moves wire-size messages (a numpy-shm descriptor is 64 bytes).
+        self.mechanism = load(case.mechanism)(
+            ctx, case.variant, self.payload.wire_bytes, self.name_prefix
+        )
+        if case.payload == "numpy-shm":
+            self._share_payload()
         peers = self._peers()
         barrier = ctx.Barrier(len(peers))
         for spec, endpoint in peers:
@@ -125,6 +132,14 @@ class CaseSession:
         self.mechanism.after_start()
         self.peer_cpus = [r[0] for r in self._collect("ready", self.workload.start_deadline_s)]
 
+    def _share_payload(self) -> None:
+        """numpy-shm: the array lives in one read-only segment owned by the harness."""
+        raw = self.payload.raw()
+        self.segment = shared_memory.SharedMemory(
+            name=f"{self.name_prefix}payload", create=True, size=len(raw)
+        )
+        self.segment.buf[: len(raw)] = raw
+
     def _peers(self) -> list[tuple[PeerSpec, object]]:
         case, checksum = self.case, self.payload.checksum()
         n = self.workload.messages
@@ -134,7 +149,8 @@ class CaseSession:
         def spec(role: str, index: int, messages: int) -> PeerSpec:
             fault = self.fault if role == self.fault_role and index == 0 else ""
             pinned = cpus_for_peer(case.placement, next(serial), cpus)
-            return PeerSpec(role, index, messages, self.payload, checksum, fault, pinned)
+            segment = self.segment.name if self.segment is not None else ""
+            return PeerSpec(role, index, messages, self.payload, checksum, fault, pinned, segment)
 
         if case.pattern == "pingpong":
             peers = []
@@ -145,6 +161,10 @@ class CaseSession:
             senders, receiver = self.mechanism.stream(case.procs)
             peers = [(spec("producer", i, n), ep) for i, ep in enumerate(senders)]
             return peers + [(spec("consumer", 0, n * case.procs), receiver)]
+        if case.pattern == "fanout":
+            sender, receivers = self.mechanism.fan_out(case.procs)
+            peers = [(spec("distributor", 0, n * case.procs), sender)]
+            return peers + [(spec("worker", i, n), ep) for i, ep in enumerate(receivers)]
         self.counter = self.mechanism.counter()
         return [(spec("incrementer", i, n), self.counter) for i in range(case.procs)]
 
@@ -175,6 +195,10 @@ class CaseSession:
         if self.mechanism is not None:
             self.mechanism.close()
             self.mechanism = None
+        if self.segment is not None:
+            self.segment.close()
+            self.segment.unlink()
+            self.segment = None
 
     # -- one repeat ---------------------------------------------------------------
     def run_repeat(self, index: int) -> RepeatOutcome:
@@ -200,7 +224,10 @@ class CaseSession:
             duration_ns = int(max(s.sum() for s in samples))
             return RepeatOutcome(all_ns, int(all_ns.size), duration_ns)
         if case.pattern == "stream":
-            duration_ns = int(replies[-1])
+            duration_ns = int(replies[-1])  # the consumer's clock
+            messages = self.workload.messages * case.procs
+        elif case.pattern == "fanout":
+            duration_ns = int(replies[0])  # the distributor's clock, up to the end barrier
             messages = self.workload.messages * case.procs
         else:
             duration_ns = int(replies[0])

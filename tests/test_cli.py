@@ -9,7 +9,6 @@ import sys
 
 import pytest
 
-from ipcbench import baselines
 from ipcbench.cli import main
 from ipcbench.results import CASE_KEYS, read_results
 
@@ -20,7 +19,8 @@ REQUIRED_COLUMNS = (
     "bytes_per_s", "msgs_per_s",
 )
 FAKE_RUN = ["run", "--mechanism", "fake", "--size", "64", "--procs", "1", "--repeats", "2",
-            "--warmup", "1", "--placement", "unpinned", "--no-charts", "--no-progress"]
+            "--warmup", "1", "--placement", "unpinned", "--payload", "bytes",
+            "--pattern", "pingpong", "stream", "counter", "--no-charts", "--no-progress"]
 
 
 def ipcbench(*args: str, timeout_s: float = 120.0) -> subprocess.CompletedProcess:
@@ -77,12 +77,12 @@ def test_list_shows_mechanisms_variants_and_patterns(capsys):
     for mechanism in ("pipe:", "queue:", "value:", "shm:"):
         assert any(line.startswith(mechanism) for line in out.splitlines()), mechanism
     variant_lines = {line.split()[0]: line for line in out.splitlines() if line.startswith(" ")}
-    assert variant_lines["bytes"].endswith("patterns: pingpong, stream")
-    assert variant_lines["pickle"].endswith("patterns: pingpong, stream")
-    assert variant_lines["default"].endswith("patterns: pingpong, stream")
-    assert variant_lines["array"].endswith("patterns: pingpong, stream")
+    assert variant_lines["bytes"].endswith("patterns: pingpong, stream, fanout")
+    assert variant_lines["pickle"].endswith("patterns: pingpong, stream, fanout")
+    assert variant_lines["default"].endswith("patterns: pingpong, stream, fanout")
+    assert variant_lines["array"].endswith("patterns: pingpong, stream, fanout")
     assert variant_lines["locked"].endswith("patterns: counter")
-    assert variant_lines["segment"].endswith("patterns: pingpong, stream")
+    assert variant_lines["segment"].endswith("patterns: pingpong, stream, fanout")
     assert "fake" not in out  # the test double is hidden
 
 
@@ -117,7 +117,8 @@ def test_real_pipe_run_end_to_end(tmp_path):
     out = tmp_path / "run"
     result = ipcbench("run", "--mechanism", "pipe", "--pattern", "pingpong", "--size", "64",
                       "--procs", "1", "--repeats", "2", "--warmup", "1", "--placement",
-                      "unpinned", "--out", str(out), "--no-charts", "--no-progress")
+                      "unpinned", "--payload", "bytes", "--out", str(out), "--no-charts",
+                      "--no-progress")
     assert result.returncode == 0, result.stderr
     frame = read_results(out)
     pipe = frame[frame["mechanism"] == "pipe"]
@@ -144,9 +145,8 @@ def test_resume_skips_cases_already_done(tmp_path):
     wider = ipcbench(*FAKE_RUN, "--size", "64", "128", "--resume", str(out))
     assert wider.returncode == 0, wider.stderr
     frame = read_results(out)
-    # Baseline rows are re-measured by every session that runs cases, so only cases count.
-    cases = frame[frame["mechanism"] != baselines.MECHANISM]
-    case_keys = list(cases[list(CASE_KEYS)].itertuples(index=False, name=None))
+    # Baselines are measured once per placement and reused by a resumed run.
+    case_keys = list(frame[list(CASE_KEYS)].itertuples(index=False, name=None))
     assert len(case_keys) == len(set(case_keys)), "a resumed run duplicated a case"
     fake = frame[frame["mechanism"] == "fake"]
     keys = sorted(zip(fake["pattern"], fake["size_bytes"], strict=True))

@@ -36,6 +36,12 @@ def _info(
     name: str, description: str, module: str, variants: dict, hidden: bool = False,
     requires: str = "",
 ):
+    # Every channel that can stream can fan out (Mechanism.fan_out builds one stream
+    # channel per consumer), so `fanout` is added wherever `stream` is.
+    variants = {
+        variant: patterns + (("fanout",) if "stream" in patterns else ())
+        for variant, patterns in variants.items()
+    }
     return MechanismInfo(name, description, module, MappingProxyType(variants), hidden, requires)
 
 

@@ -20,6 +20,10 @@ from multiprocessing.context import BaseContext
 class Endpoint(ABC):
     """One side of a channel as seen by a peer process."""
 
+    # True for channels that pickle whatever they are given (Queue, Pipe.send, ...):
+    # object payloads are then handed over as objects, the way users use them.
+    carries_objects = False
+
     def attach(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Called once in the peer before the first transfer (e.g. to map a segment)."""
 
@@ -52,6 +56,17 @@ class Mechanism:
         """`producers` send endpoints feeding one receive endpoint (N -> 1)."""
         raise NotImplementedError(f"{type(self).__name__} has no stream")
 
+    def fan_out(self, consumers: int) -> tuple[Endpoint, list[Endpoint]]:
+        """One sender feeding `consumers` receivers (1 -> N work distribution): by default
+        one stream channel per consumer, served round-robin, so every consumer gets
+        exactly its share and knows when it is done."""
+        senders, receivers = [], []
+        for _ in range(consumers):
+            sender, receiver = self.stream(1)
+            senders += sender
+            receivers.append(receiver)
+        return RoundRobin(senders), receivers
+
     def counter(self):
         """A shared counter with get_lock() and .value (counter pattern)."""
         raise NotImplementedError(f"{type(self).__name__} has no counter")
@@ -61,3 +76,27 @@ class Mechanism:
 
     def close(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Called in the parent after every peer has ended: free system resources."""
+
+
+class RoundRobin(Endpoint):
+    """Sends each message to the next of several endpoints in turn."""
+
+    def __init__(self, endpoints: list[Endpoint]) -> None:
+        self.endpoints = endpoints
+        self.carries_objects = endpoints[0].carries_objects
+        self._next = 0
+
+    def attach(self) -> None:
+        for endpoint in self.endpoints:
+            endpoint.attach()
+
+    def send(self, payload) -> None:
+        self.endpoints[self._next].send(payload)
+        self._next = (self._next + 1) % len(self.endpoints)
+
+    def recv(self):
+        raise TypeError("a round-robin fan-out only sends")
+
+    def close(self) -> None:
+        for endpoint in self.endpoints:
+            endpoint.close()

@@ -48,7 +48,7 @@ class FakeSession:
 
     def __enter__(self) -> FakeSession:
         self.started = True
-        self._data = self.payload.build()
+        self._data = self.payload.raw()
         self._checksum = zlib.crc32(self._data)
         return self
 

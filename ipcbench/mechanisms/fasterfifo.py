@@ -15,14 +15,17 @@ _PICKLE_OVERHEAD_BYTES = 256
 
 
 class FifoEndpoint(Endpoint):
+    carries_objects = True  # pickles what it is given
+
     def __init__(self, outbox, inbox) -> None:
         self.outbox = outbox
         self.inbox = inbox
 
     def send(self, payload) -> None:
         # bytes(): a memoryview (the pong's echo) does not pickle.
-        self.outbox.put(payload if isinstance(payload, bytes) else bytes(payload),
-                        timeout=_WAIT_S)
+        if isinstance(payload, memoryview):
+            payload = bytes(payload)
+        self.outbox.put(payload, timeout=_WAIT_S)
 
     def recv(self) -> bytes:
         return self.inbox.get(timeout=_WAIT_S)

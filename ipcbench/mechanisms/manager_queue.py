@@ -28,6 +28,8 @@ def _server_setup() -> None:
 
 
 class ProxyQueueEndpoint(Endpoint):
+    carries_objects = True  # pickles what it is given
+
     def __init__(self, outbox, inbox) -> None:
         self.outbox = outbox
         self.inbox = inbox

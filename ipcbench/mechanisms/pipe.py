@@ -13,6 +13,7 @@ class PipeEndpoint(Endpoint):
     def __init__(self, conn: Connection, pickled: bool) -> None:
         self.conn = conn
         self.pickled = pickled
+        self.carries_objects = pickled
 
     def send(self, payload: bytes) -> None:
         if self.pickled:
@@ -33,6 +34,7 @@ class PipeFanIn(Endpoint):
     def __init__(self, conns: list[Connection], pickled: bool) -> None:
         self.conns = conns
         self.pickled = pickled
+        self.carries_objects = pickled
         self._ready: list[Connection] = []
 
     def send(self, payload: bytes) -> None:

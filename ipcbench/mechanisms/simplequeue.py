@@ -8,6 +8,8 @@ from ipcbench.mechanisms.base import Endpoint, Mechanism
 
 
 class SimpleQueueEndpoint(Endpoint):
+    carries_objects = True  # pickles what it is given
+
     def __init__(self, outbox, inbox) -> None:
         self.outbox = outbox
         self.inbox = inbox
