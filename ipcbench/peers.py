@@ -30,8 +30,10 @@ from ipcbench.roles import BARRIER_TIMEOUT_S, ROLES, Wire
 
 # corrupt: send a payload with one byte flipped; raise / exit / hang: right after the
 # start barrier; kill: SIGKILL itself half-way through the repeat (mid-transfer; the
-# counter's incrementer does it while holding the lock).
-FAULTS = ("corrupt", "raise", "hang", "exit", "kill")
+# counter's incrementer does it while holding the lock); burn: spend BURN_CPU_S of CPU
+# inside the measured region (checks the CPU-cost accounting).
+FAULTS = ("corrupt", "raise", "hang", "exit", "kill", "burn")
+BURN_CPU_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -163,5 +165,9 @@ def _inject(fault: str) -> None:
             time.sleep(3600)
     if fault == "exit":
         os._exit(3)
+    if fault == "burn":
+        end = time.process_time() + BURN_CPU_S
+        while time.process_time() < end:
+            pass
 
 

@@ -1,0 +1,217 @@
+"""Measurement fidelity (issue 5): the median's CI and the adaptive stopping rule, the
+noisy flag, efficiency against baselines, placement read back from the peers, CPU-cost
+accounting, and the seeded case order."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from ipcbench.baselines import Baselines, efficiency
+from ipcbench.cases import Case, allowed_cpus, expand
+from ipcbench.mechanisms.fake import FakeClock, FakeSession
+from ipcbench.peers import BURN_CPU_S
+from ipcbench.runner import (
+    BaselineCache,
+    RunMeta,
+    Settings,
+    base_row,
+    messages_for,
+    run_case,
+    run_planned,
+)
+from ipcbench.session import CaseSession, Workload, derive_workload
+from ipcbench.stats import ci_half_width, median_ci, should_stop
+
+
+# -- statistics --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("n", "expected"), [(5, (1, 5)), (6, (1, 6)), (10, (2, 9)), (20, (6, 15)), (50, (18, 33))]
+)
+def test_median_ci_uses_the_binomial_order_statistics(n, expected):
+    # Ranks from the standard tables of distribution-free median CIs at 95%.
+    assert median_ci(list(range(1, n + 1))) == expected
+
+
+def test_median_ci_is_order_independent_and_rejects_nothing():
+    values = [5.0, 1.0, 4.0, 2.0, 3.0, 9.0, 7.0, 8.0, 6.0, 10.0]
+    assert median_ci(values) == median_ci(sorted(values)) == (2.0, 9.0)
+    with pytest.raises(ValueError):
+        median_ci([])
+
+
+def test_ci_half_width_is_relative_to_the_median():
+    assert ci_half_width([100.0] * 10) == 0.0
+    assert ci_half_width(list(range(1, 11))) == pytest.approx((9 - 2) / 2 / 5.5)
+
+
+def test_stopping_rule():
+    tight, loose = [100.0] * 6, [50.0, 150.0, 90.0, 110.0, 70.0, 130.0]
+    rule = {"min_repeats": 5, "max_repeats": 8, "target": 0.02, "budget_s": 10.0}
+    assert should_stop(tight[:4], elapsed_s=0, **rule) == (False, False)  # below the minimum
+    assert should_stop(tight, elapsed_s=0, **rule) == (True, False)  # CI within the target
+    assert should_stop(loose, elapsed_s=0, **rule) == (False, False)  # keep going
+    assert should_stop(loose, elapsed_s=10.0, **rule) == (True, True)  # budget spent: noisy
+    assert should_stop(loose + [100.0, 100.0], elapsed_s=0, **rule) == (True, True)  # max
+
+
+class JitterClock(FakeClock):
+    """Steps drawn from a seeded distribution: repeats differ by a few percent."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.rng = random.Random(seed)
+
+    def __call__(self) -> int:
+        value = self.now_ns
+        self.now_ns += self.rng.choice((500, 1000, 1500, 4000))
+        return value
+
+
+def _fake(clock):
+    def make(case, settings):
+        workload = Workload(messages_for(case, settings), 5.0, 5.0)
+        return FakeSession(case, workload, clock=clock)
+
+    return make
+
+
+def test_steady_case_stops_at_the_minimum_and_is_not_noisy(meta):
+    case = Case("fake", "ideal", "stream", 64, 1, "fork")
+    settings = Settings(repeats=5, max_repeats=30, target_ci=0.02, budget_s=60, max_messages=20)
+    row = run_case(case, settings, meta, make_session=_fake(FakeClock(1000)))
+    assert row.status == "ok" and row.repeats == 5 and not row.noisy
+    assert row.ci_low_ns == row.ci_high_ns == 1000.0
+
+
+def test_jittery_case_runs_to_its_repeat_budget_and_is_flagged_noisy(meta):
+    case = Case("fake", "ideal", "stream", 64, 1, "fork")
+    settings = Settings(repeats=5, max_repeats=12, target_ci=0.001, budget_s=60, max_messages=3)
+    row = run_case(case, settings, meta, make_session=_fake(JitterClock(3)))
+    assert row.status == "ok" and row.repeats == 12 and row.noisy
+    assert row.ci_low_ns < row.median_ns < row.ci_high_ns
+
+
+def test_time_budget_ends_a_case_with_an_injected_clock(meta):
+    case = Case("fake", "ideal", "stream", 64, 1, "fork")
+    settings = Settings(repeats=3, max_repeats=100, target_ci=0.001, budget_s=5, max_messages=3)
+    ticks = iter(range(0, 1000))  # one second per call of the budget clock
+    row = run_case(case, settings, meta, make_session=_fake(JitterClock(4)),
+                   clock=lambda: next(ticks))
+    assert row.noisy and row.repeats < 100
+
+
+# -- efficiency and baselines --------------------------------------------------------------
+def test_efficiency_per_pattern(meta):
+    base = Baselines(copy_bytes_per_s=10e9, pipe_rtt_ns=10_000, lock_increments_per_s=2e6)
+
+    def ok(pattern, **values):
+        case = Case("fake", "ideal", pattern, 64, 1, "fork")
+        return base_row(case, meta, "ok", verified=True, messages=1, median_ns=1.0, **values)
+
+    assert efficiency(ok("stream", bytes_per_s=2.5e9), base) == pytest.approx(0.25)
+    assert efficiency(ok("fanout", bytes_per_s=5e9), base) == pytest.approx(0.5)
+    assert efficiency(ok("pingpong", p50_ns=40_000.0), base) == pytest.approx(0.25)
+    assert efficiency(ok("counter", msgs_per_s=1e6), base) == pytest.approx(0.5)
+    failed = base_row(Case("fake", "ideal", "stream", 64, 1, "fork"), meta, "failed", "x")
+    assert math.isnan(efficiency(failed, base))
+
+
+@pytest.mark.integration
+def test_baselines_are_rows_and_annotate_cases(meta):
+    rows = []
+    cache = BaselineCache(meta, rows.append)
+    base = cache.get("same-core", "fork")
+    assert {(r.variant, r.pattern) for r in rows} == {
+        ("memcpy", "stream"), ("os-pipe", "pingpong"), ("os-pipe", "stream"), ("lock", "counter")
+    }
+    assert all(r.status == "ok" and r.efficiency == 1.0 and r.verified for r in rows)
+    assert base.copy_bytes_per_s > 0 and base.pipe_rtt_ns > 0 and base.lock_increments_per_s > 0
+    assert cache.get("same-core", "fork") is base and len(rows) == 4  # measured once
+
+    again = BaselineCache(meta, rows.append)
+    again.preload(rows)  # --resume reuses them instead of measuring again
+    assert again.get("same-core", "fork") == base and len(rows) == 4
+
+    case = Case("fake", "ideal", "stream", 64, 1, "fork", "same-core")
+    row = cache.annotate(run_case(case, Settings(repeats=2), meta))
+    assert row.efficiency == pytest.approx(row.bytes_per_s / base.copy_bytes_per_s)
+
+
+# -- placement, CPU cost, order -------------------------------------------------------------
+@pytest.mark.integration
+@pytest.mark.skipif(len(allowed_cpus()) < 2, reason="needs two CPUs")
+@pytest.mark.parametrize("pattern", ["pingpong", "stream"])
+def test_placement_is_applied_in_the_peers(pattern):
+    cpus = allowed_cpus()
+    for placement in ("same-core", "cross-core", "unpinned"):
+        case = Case("pipe", "bytes", pattern, 64, 2, "fork", placement)
+        with CaseSession(case, derive_workload(case, 10, None)) as session:
+            seen = session.peer_cpus
+        assert len(seen) == case.peer_count
+        if placement == "same-core":
+            assert set(seen) == {(cpus[0],)}
+        elif placement == "cross-core":
+            assert all(len(s) == 1 for s in seen)
+            assert seen[0] != seen[1]  # a pair / producer and its neighbour apart
+            assert {s[0] for s in seen} == set(cpus[: len(seen)])
+        else:
+            assert set(seen) == {tuple(cpus)}
+
+
+def test_unavailable_placement_is_skipped_with_a_reason():
+    planned = expand(["pipe"], ["pingpong"], [64], [1], ["fork"], placements=["cross-core"],
+                     cpus=[0])
+    assert all("cross-core needs at least 2" in p.skip_reason for p in planned)
+
+
+@pytest.mark.integration
+def test_cpu_cost_accounts_for_known_work(meta):
+    case = Case("pipe", "bytes", "stream", 64, 1, "fork", "same-core")
+    settings = Settings(repeats=2, warmup=0, max_messages=10, fault="burn", fault_role="producer")
+    row = run_case(case, settings, meta)
+    assert row.status == "ok", row.reason
+    cpu_per_repeat_s = row.cpu_s_per_msg * row.messages / row.repeats
+    # The producer burned BURN_CPU_S per repeat; ten 64 B messages cost far less than 0.1 s.
+    assert BURN_CPU_S * 0.9 <= cpu_per_repeat_s <= BURN_CPU_S + 0.1
+    assert row.ctx_switches_per_msg >= 0
+
+
+def test_shuffled_order_is_seeded_and_recorded(meta):
+    planned = expand(["fake"], ["pingpong", "stream"], [64, 128, 256], [1, 2], ["fork"])
+    orders = []
+    for _ in range(2):
+        rows = []
+        seeded = replace(meta, order_seed=7)
+        run_planned(planned, Settings(repeats=1, warmup=0, max_messages=2), seeded, rows.append)
+        orders.append([(r.pattern, r.size_bytes, r.procs) for r in rows])
+        assert {r.order_seed for r in rows} == {7}
+    assert orders[0] == orders[1]
+    assert orders[0] != [(p.case.pattern, p.case.size_bytes, p.case.procs) for p in planned]
+    assert sorted(orders[0]) == sorted((p.case.pattern, p.case.size_bytes, p.case.procs)
+                                       for p in planned)
+
+
+def test_repeat_value_is_the_per_repeat_median():
+    from ipcbench.session import RepeatOutcome
+
+    outcome = RepeatOutcome(np.array([1.0, 2.0, 10.0]), 3, 13)
+    assert outcome.value_ns == 2.0
+
+
+def test_default_meta_is_not_shuffled():
+    assert RunMeta("m").order_seed == -1
+
+
+@pytest.mark.integration
+def test_selfcheck_compares_the_harness_with_hand_written_loops():
+    from ipcbench.selfcheck import run_selfcheck
+
+    comparisons = run_selfcheck(rounds=1, placement="same-core")
+    assert [c.unit for c in comparisons] == ["ns", "B/s"]
+    for item in comparisons:
+        assert item.harness > 0 and item.hand > 0 and math.isfinite(item.ratio)
