@@ -12,7 +12,15 @@ import os
 from pathlib import Path
 
 from ipcbench.advise import advise_run, render
-from ipcbench.compare import ALPHA, MIN_EFFECT, compare_runs, verdict_counts, write_comparison
+from ipcbench.compare import (
+    ALPHA,
+    METRICS,
+    MIN_EFFECT,
+    compare_runs,
+    verdict_counts,
+    write_comparison,
+)
+from ipcbench.compare_summary import summary_sentences
 from ipcbench.plotting import FORMATS, plot_run, plot_runs
 from ipcbench.plotting.data import load_run, load_runs
 from ipcbench.report import write_report
@@ -66,7 +74,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if len(args.results) < 2:
         raise ValueError("compare needs at least two result sets (baseline first)")
     comparison = compare_runs(load_runs(args.results), min_effect=args.min_effect,
-                              alpha=args.alpha)
+                              alpha=args.alpha, metric=args.metric,
+                              mechanisms=args.mechanism or ())
     written = write_comparison(comparison, args.out, formats=args.formats,
                                charts=not args.no_charts)
     # A one-screen verdict summary; the details are in compare.md.
@@ -74,6 +83,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                                strict=True):
         counts = ", ".join(f"{n} {v}" for v, n in verdict_counts(table).items() if n)
         print(f"{tag} vs A ({run.label}): {counts}")
+    for line in summary_sentences(comparison.tags, comparison.tables):
+        print(line)
     _print_written(written)
     return 0
 
@@ -125,6 +136,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help=f"smallest relative change that can count (default {MIN_EFFECT})")
     compare.add_argument("--alpha", type=_fraction, default=ALPHA, metavar="P",
                          help=f"significance level of the Welch t-test (default {ALPHA})")
+    compare.add_argument("--metric", choices=METRICS, default="time",
+                         help="judge and rank cases by time per message (default) or by "
+                              "efficiency: the share of each run's own in-run baseline")
+    compare.add_argument("--mechanism", nargs="+", metavar="NAME",
+                         help="compare (and chart) only these mechanisms")
     compare.set_defaults(func=cmd_compare)
 
     report = subparsers.add_parser(

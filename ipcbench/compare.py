@@ -3,7 +3,10 @@
 The logic (matching, verdicts, tables) is pure and works on DataFrames; `write_compare`
 is the thin I/O layer behind `ipcbench compare`.
 
-Verdict, per case, on the time per message (median_ns; ratio > 1 means slower):
+Verdict, per case, on the time per message (median_ns; ratio > 1 means slower), or with
+metric="efficiency" on each row's time in units of its own run's baseline (ratio =
+efficiency B / A, "more efficient" / "less efficient"); the summary gives both as
+geometric means per run (compare_summary.py):
   1. both sides the same non-ok status    -> "no significant difference" (same outcome);
      one side not ok                      -> "not comparable"
   2. |ratio - 1| < min_effect (5%)        -> "no significant difference" (too small to
@@ -24,13 +27,15 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 from scipy import stats
 
+from ipcbench.compare_summary import markdown_table, ranking, summary_sentences, summary_table
 from ipcbench.plotting import FORMATS, save_figure
+from ipcbench.plotting.cost import format_efficiency
 from ipcbench.plotting.data import Run, case_keys, load_runs, metadata_table, unique_cases
 from ipcbench.plotting.overlay import overlay_figures, run_tags
 from ipcbench.plotting.style import format_time_ns
@@ -42,7 +47,10 @@ FASTER = "faster"
 SLOWER = "slower"
 UNCLEAR = "unclear"
 NOT_COMPARABLE = "not comparable"
-VERDICTS = (FASTER, SLOWER, SAME, UNCLEAR, NOT_COMPARABLE)
+MORE_EFFICIENT = "more efficient"
+LESS_EFFICIENT = "less efficient"
+VERDICTS = (FASTER, SLOWER, MORE_EFFICIENT, LESS_EFFICIENT, SAME, UNCLEAR, NOT_COMPARABLE)
+METRICS = ("time", "efficiency")
 
 MIN_EFFECT = 0.05
 ALPHA = 0.01
@@ -130,6 +138,35 @@ def case_verdict(base: Mapping, other: Mapping, *, min_effect: float = MIN_EFFEC
     return Verdict(direction, ratio, p_value, f"p={p_value:.2g}{note}")
 
 
+def _normalized(row: Mapping) -> dict | None:
+    """The row's times in units of its own in-run baseline (time x efficiency / median,
+    i.e. 1 / efficiency for the median), so the time verdict's machinery (min effect,
+    CIs, Welch) judges efficiency. Efficiency is proportional to 1 / median_ns for
+    every pattern; None when the row has no efficiency (no baseline in its run)."""
+    efficiency, median = _num(row, "efficiency"), _num(row, "median_ns")
+    if not (efficiency > 0 and median > 0):
+        return None
+    factor = 1.0 / (efficiency * median)
+    scaled = {c: _num(row, c) * factor for c in ("median_ns", "mean_ns", "stdev_ns",
+                                                 "ci_low_ns", "ci_high_ns")}
+    return {**row, **scaled}
+
+
+def efficiency_verdict(base: Mapping, other: Mapping, *, min_effect: float = MIN_EFFECT,
+                       alpha: float = ALPHA) -> Verdict:
+    """Judge one matched case on efficiency; ratio = efficiency B / A (> 1 = B closer to
+    its own hardware)."""
+    if base.get("status") != "ok" or other.get("status") != "ok":
+        return case_verdict(base, other, min_effect=min_effect, alpha=alpha)
+    a, b = _normalized(base), _normalized(other)
+    if a is None or b is None:
+        return Verdict(NOT_COMPARABLE, math.nan, reason="no efficiency (no in-run baseline)")
+    verdict = case_verdict(a, b, min_effect=min_effect, alpha=alpha)
+    label = {FASTER: MORE_EFFICIENT, SLOWER: LESS_EFFICIENT}.get(verdict.label, verdict.label)
+    ratio = 1.0 / verdict.ratio if verdict.ratio > 0 else math.nan
+    return Verdict(label, ratio, verdict.p_value, verdict.reason)
+
+
 @dataclass(frozen=True)
 class Matching:
     keys: list[str]
@@ -157,24 +194,30 @@ def _side(record: Mapping, suffix: str) -> dict:
 
 
 def compare_frames(base: pd.DataFrame, other: pd.DataFrame, *, min_effect: float = MIN_EFFECT,
-                   alpha: float = ALPHA) -> tuple[pd.DataFrame, Matching]:
-    """One row per matched case: keys, both medians, ratio, p_value, verdict, reason."""
+                   alpha: float = ALPHA, metric: str = "time") -> tuple[pd.DataFrame, Matching]:
+    """One row per matched case: keys, both medians and efficiencies, ratio, p_value,
+    verdict, reason. metric="time": ratio = time B / A; "efficiency": efficiency B / A."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r} (use {' or '.join(METRICS)})")
+    judge = efficiency_verdict if metric == "efficiency" else case_verdict
     matching = match_cases(base, other)
     records = []
     for record in matching.matched.to_dict("records"):
         a, b = _side(record, "_a"), _side(record, "_b")
-        verdict = case_verdict(a, b, min_effect=min_effect, alpha=alpha)
+        verdict = judge(a, b, min_effect=min_effect, alpha=alpha)
         records.append({
             **{k: record[k] for k in matching.keys},
             "median_ns_a": _num(a, "median_ns"),
             "median_ns_b": _num(b, "median_ns"),
+            "efficiency_a": _num(a, "efficiency"),
+            "efficiency_b": _num(b, "efficiency"),
             "ratio": verdict.ratio,
             "p_value": verdict.p_value,
             "verdict": verdict.label,
             "reason": verdict.reason,
         })
-    columns = [*matching.keys, "median_ns_a", "median_ns_b", "ratio", "p_value", "verdict",
-               "reason"]
+    columns = [*matching.keys, "median_ns_a", "median_ns_b", "efficiency_a", "efficiency_b",
+               "ratio", "p_value", "verdict", "reason"]
     table = pd.DataFrame(records, columns=columns)
     return table.sort_values(["pattern", *[k for k in matching.keys if k != "pattern"]],
                              ignore_index=True), matching
@@ -187,6 +230,8 @@ class Comparison:
     matchings: list[Matching] = field(default_factory=list)
     min_effect: float = MIN_EFFECT
     alpha: float = ALPHA
+    metric: str = "time"
+    mechanisms: tuple[str, ...] = ()
 
     @property
     def tags(self) -> list[str]:
@@ -194,24 +239,35 @@ class Comparison:
 
 
 def compare_runs(runs: Sequence[Run], *, min_effect: float = MIN_EFFECT,
-                 alpha: float = ALPHA) -> Comparison:
-    """Every run against the first. ResultsError if a run shares no case with it."""
+                 alpha: float = ALPHA, metric: str = "time",
+                 mechanisms: Sequence[str] = ()) -> Comparison:
+    """Every run against the first, on time per message or on efficiency; `mechanisms`
+    keeps only those channels. ResultsError if a run shares no case with the first."""
     if len(runs) < 2:
         raise ResultsError("compare needs at least two result sets")
+    if mechanisms:
+        known = set().union(*(set(r.frame["mechanism"]) for r in runs))
+        unknown = [m for m in mechanisms if m not in known]
+        if unknown:
+            raise ResultsError(f"no rows of mechanism {unknown[0]!r} in these runs")
+        runs = [replace(r, frame=r.frame[r.frame["mechanism"].isin(mechanisms)]) for r in runs]
     tables, matchings = [], []
     for run in runs[1:]:
         table, matching = compare_frames(runs[0].frame, run.frame, min_effect=min_effect,
-                                         alpha=alpha)
+                                         alpha=alpha, metric=metric)
         if table.empty:
             raise ResultsError(f"{run.csv_path} has no case in common with {runs[0].csv_path}")
         tables.append(table)
         matchings.append(matching)
-    return Comparison(list(runs), tables, matchings, min_effect, alpha)
+    return Comparison(list(runs), tables, matchings, min_effect, alpha, metric,
+                      tuple(mechanisms))
 
 
-def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
+def verdict_counts(table: pd.DataFrame, metric: str | None = None) -> dict[str, int]:
+    """Cases per verdict; with a metric, only the labels that metric can give."""
     counts = table["verdict"].value_counts()
-    return {v: int(counts.get(v, 0)) for v in VERDICTS}
+    skip = {"time": (MORE_EFFICIENT, LESS_EFFICIENT), "efficiency": (FASTER, SLOWER)}
+    return {v: int(counts.get(v, 0)) for v in VERDICTS if v not in skip.get(metric, ())}
 
 
 def _format_ratio(ratio: float) -> str:
@@ -229,14 +285,18 @@ def display_table(comparison: Comparison) -> pd.DataFrame:
     for tag, table in zip(tags[1:], comparison.tables, strict=True):
         part = table[keys].copy()
         part["A time/msg"] = table["median_ns_a"].map(format_time_ns)
+        part["A eff"] = table["efficiency_a"].map(format_efficiency)
         part[f"{tag} time/msg"] = table["median_ns_b"].map(format_time_ns)
-        part[f"{tag}/A"] = table["ratio"].map(_format_ratio)
+        part[f"{tag} eff"] = table["efficiency_b"].map(format_efficiency)
+        part[f"{tag}/A" + (" eff" if comparison.metric == "efficiency" else "")] = table[
+            "ratio"].map(_format_ratio)
         part[f"{tag} verdict"] = table["verdict"]
         part[f"{tag} why"] = table["reason"]
         if merged is None:
             merged = part
         else:
-            merged = merged.merge(part.drop(columns="A time/msg"), on=keys, how="outer")
+            merged = merged.merge(part.drop(columns=["A time/msg", "A eff"]), on=keys,
+                                  how="outer")
     merged = merged.fillna("–")
     merged["size_bytes"] = merged["size_bytes"].map(lambda s: format_size(int(s)))
     return merged.rename(columns={"size_bytes": "size", "start_method": "start"})
@@ -254,18 +314,19 @@ def one_sided(comparison: Comparison) -> list[tuple[str, pd.DataFrame]]:
     return parts
 
 
-def _md_cell(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def markdown_table(frame: pd.DataFrame, index: bool = False) -> str:
-    if index:
-        frame = frame.reset_index(names="")
-    header = "| " + " | ".join(_md_cell(c) for c in frame.columns) + " |"
-    rule = "|" + "---|" * len(frame.columns)
-    body = ["| " + " | ".join(_md_cell(v) for v in row) + " |"
-            for row in frame.itertuples(index=False, name=None)]
-    return "\n".join([header, rule, *body])
+def ratio_note(comparison: Comparison) -> str:
+    """What the ratio and verdict columns mean, for the chosen metric."""
+    if comparison.metric == "efficiency":
+        ratio = ("Ratios are efficiency (share of each run's own in-run baseline) vs A: "
+                 "2.00× = B gets twice as close to its hardware.")
+    else:
+        ratio = "Ratios are time per message (median) vs A: 0.50× = twice as fast."
+    picked = (f" Only mechanisms {', '.join(comparison.mechanisms)}."
+              if comparison.mechanisms else "")
+    return (f"Baseline is **A**. {ratio} Verdict: differences under "
+            f"{comparison.min_effect:.0%} count as no difference; larger ones need disjoint "
+            f"confidence intervals or a Welch t-test (n = repeats) at p < "
+            f"{comparison.alpha:g}.{picked}")
 
 
 def comparison_markdown(comparison: Comparison, chart_files: Sequence[str] = ()) -> str:
@@ -274,20 +335,17 @@ def comparison_markdown(comparison: Comparison, chart_files: Sequence[str] = ())
     lines = ["# ipcbench comparison", ""]
     lines += [f"- **{tag}**: {run.label} (`{run.csv_path}`)" for tag, run in zip(tags, runs,
                                                                                strict=True)]
-    lines += [
-        "",
-        f"Baseline is **A**. Ratios are time per message (median) vs A: 0.50× = twice as fast. "
-        f"Verdict: differences under {comparison.min_effect:.0%} count as no difference; larger "
-        f"ones need a Welch t-test (n = repeats) at p < {comparison.alpha:g}.",
-        "",
-        "## Summary",
-        "",
-    ]
+    lines += ["", ratio_note(comparison), "", "## Summary", ""]
+    lines += [f"- {line}" for line in summary_sentences(tags, comparison.tables)] + [""]
+    lines += [markdown_table(summary_table(tags, comparison.tables)), ""]
+    order = ranking(tags, comparison.tables, comparison.metric)
+    by = "efficiency" if comparison.metric == "efficiency" else "speed"
+    lines += [f"Ranked by {by}: " + " > ".join(f"{t} ({v:.2f}×)" for t, v in order), ""]
     summary = pd.DataFrame(
-        [{"run": tag, "matched cases": len(t), **verdict_counts(t)}
+        [{"run": tag, "matched cases": len(t), **verdict_counts(t, comparison.metric)}
          for tag, t in zip(tags[1:], comparison.tables, strict=True)]
     )
-    lines += [markdown_table(summary), "", "## Machines", ""]
+    lines += ["### Verdicts per case", "", markdown_table(summary), "", "## Machines", ""]
     lines += [markdown_table(metadata_table(runs, tags), index=True), ""]
     if chart_files:
         lines += ["## Charts", ""] + [f"![{name}]({name})" for name in chart_files] + [""]
@@ -310,7 +368,8 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str], *,
     written: list[Path] = []
     chart_names = []
     if charts:
-        for stem, figure in overlay_figures(comparison.runs).items():
+        for stem, figure in overlay_figures(comparison.runs, metric=comparison.metric,
+                                            mechanisms=comparison.mechanisms or None).items():
             written += save_figure(figure, out, stem, formats)
             chart_names.append(f"{stem}.{'png' if 'png' in formats else formats[0]}")
     markdown = out / "compare.md"
@@ -320,7 +379,9 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str], *,
 
 def write_compare(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str], *,
                   formats: Sequence[str] = FORMATS, charts: bool = True,
-                  min_effect: float = MIN_EFFECT, alpha: float = ALPHA) -> list[Path]:
+                  min_effect: float = MIN_EFFECT, alpha: float = ALPHA, metric: str = "time",
+                  mechanisms: Sequence[str] = ()) -> list[Path]:
     """Read the runs, write compare.md and overlay charts; return the files written."""
-    comparison = compare_runs(load_runs(paths), min_effect=min_effect, alpha=alpha)
+    comparison = compare_runs(load_runs(paths), min_effect=min_effect, alpha=alpha,
+                              metric=metric, mechanisms=mechanisms)
     return write_comparison(comparison, out_dir, formats=formats, charts=charts)

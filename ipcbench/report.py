@@ -14,12 +14,28 @@ from pathlib import Path
 
 import pandas as pd
 
-from ipcbench.compare import Comparison, compare_runs, display_table, one_sided, verdict_counts
+from ipcbench.compare import (
+    Comparison,
+    compare_runs,
+    display_table,
+    one_sided,
+    ratio_note,
+    verdict_counts,
+)
+from ipcbench.compare_summary import summary_sentences, summary_table
 from ipcbench.plotting import figure_to_svg, run_figures
 from ipcbench.plotting.best import best_table
-from ipcbench.plotting.data import Run, load_runs, metadata_table, require_ok_rows
+from ipcbench.plotting.cost import format_efficiency
+from ipcbench.plotting.data import (
+    SIZE_PATTERNS,
+    Run,
+    load_runs,
+    metadata_table,
+    require_ok_rows,
+    unique_cases,
+)
 from ipcbench.plotting.overlay import overlay_figures, run_tags
-from ipcbench.plotting.style import format_rate_bytes, format_time_ns
+from ipcbench.plotting.style import format_ops, format_rate_bytes, format_time_ns
 from ipcbench.sizes import format_size
 
 _CSS = """
@@ -36,7 +52,8 @@ tr:nth-child(even) td { background: #fafafa; }
 details { margin: 0.5em 0 1.5em; }
 """
 
-_VERDICT_CLASSES = {"faster": "faster", "slower": "slower"}
+_VERDICT_CLASSES = {"faster": "faster", "slower": "slower", "more efficient": "faster",
+                    "less efficient": "slower"}
 
 
 def html_table(frame: pd.DataFrame, index: bool = False) -> str:
@@ -55,23 +72,57 @@ def html_table(frame: pd.DataFrame, index: bool = False) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def _cpu_us(value: float) -> str:
+    return "–" if pd.isna(value) else f"{value * 1e6:.3g} µs"
+
+
 def best_summary(run: Run) -> pd.DataFrame:
-    """The 'which channel' answer as a table: winner, runner-up and margin per cell."""
+    """The 'which channel' answer as a table: winner, its CPU cost and efficiency,
+    runner-up and margin per cell (and placement / payload kind when several)."""
     parts = []
-    for pattern, fmt in (("pingpong", format_time_ns), ("stream", format_rate_bytes)):
+    for pattern in SIZE_PATTERNS:
+        fmt = format_time_ns if pattern == "pingpong" else format_rate_bytes
         table = best_table(run.frame, pattern)
         if table.empty:
             continue
         parts.append(pd.DataFrame({
             "pattern": pattern,
+            "placement": table["placement"],
+            "payload": table["payload"],
             "size": table["size_bytes"].map(format_size),
             "procs": table["procs"],
             "best": table["winner"],
             "value": table["value"].map(fmt),
+            "CPU/msg": table["cpu_s_per_msg"].map(_cpu_us),
+            "efficiency": table["efficiency"].map(format_efficiency),
             "runner-up": table["runner_up"].replace("", "–"),
             "margin": table["margin"].map(lambda m: "–" if pd.isna(m) else f"+{m:.0%}"),
         }))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if not parts:
+        return pd.DataFrame()
+    frame = pd.concat(parts, ignore_index=True)
+    return frame.drop(columns=[c for c in ("placement", "payload") if frame[c].nunique() < 2])
+
+
+def cases_table(run: Run) -> pd.DataFrame:
+    """Every ok case with what it costs: time and rate, CPU time and context switches
+    per message (all peers), efficiency vs the run's baseline, noisy flag."""
+    rows = unique_cases(run.ok).sort_values(["pattern", "placement", "mechanism", "variant",
+                                             "size_bytes", "procs"])
+    rate = [format_ops(m) if p == "counter" else format_rate_bytes(b)
+            for p, m, b in zip(rows["pattern"], rows["msgs_per_s"], rows["bytes_per_s"],
+                               strict=True)]
+    return pd.DataFrame({
+        "pattern": rows["pattern"], "placement": rows["placement"],
+        "payload": rows["payload"], "channel": rows["mechanism"] + "/" + rows["variant"],
+        "size": rows["size_bytes"].map(format_size), "procs": rows["procs"],
+        "time/msg": rows["median_ns"].map(format_time_ns), "rate": rate,
+        "CPU/msg": rows["cpu_s_per_msg"].map(_cpu_us),
+        "ctx sw/msg": rows["ctx_switches_per_msg"].map(
+            lambda v: "–" if pd.isna(v) else f"{v:.3g}"),
+        "efficiency": rows["efficiency"].map(format_efficiency),
+        "noisy": rows["noisy"].map(lambda v: "noisy" if str(v).lower() == "true" else ""),
+    })
 
 
 def not_ok_rows(run: Run) -> pd.DataFrame:
@@ -93,6 +144,10 @@ def _run_section(run: Run, tag: str) -> list[str]:
     best = best_summary(run)
     if not best.empty:
         parts += ["<h3>Best channel per cell</h3>", html_table(best)]
+    if not run.ok.empty:
+        parts += [f"<details><summary>All {len(unique_cases(run.ok))} ok cases with CPU "
+                  "time, context switches and efficiency per message</summary>",
+                  html_table(cases_table(run)), "</details>"]
     bad = not_ok_rows(run)
     if not bad.empty:
         parts += [f"<details><summary>{len(bad)} rows not drawn (status != ok)</summary>",
@@ -103,14 +158,16 @@ def _run_section(run: Run, tag: str) -> list[str]:
 def _comparison_section(comparison: Comparison) -> list[str]:
     tags = comparison.tags
     summary = pd.DataFrame(
-        [{"run": f"{tag} vs A", "matched cases": len(t), **verdict_counts(t)}
+        [{"run": f"{tag} vs A", "matched cases": len(t), **verdict_counts(t, comparison.metric)}
          for tag, t in zip(tags[1:], comparison.tables, strict=True)]
     )
+    note = html.escape(ratio_note(comparison).replace("**", ""))
     parts = [
         "<h2>Comparison (baseline A)</h2>",
-        f"<p class='note'>Ratios are time per message (median) vs A: 0.50× = twice as fast. "
-        f"Differences under {comparison.min_effect:.0%} count as no difference; larger ones "
-        f"need a Welch t-test (n = repeats) at p &lt; {comparison.alpha:g}.</p>",
+        "<ul>" + "".join(f"<li>{html.escape(line)}</li>"
+                         for line in summary_sentences(tags, comparison.tables)) + "</ul>",
+        html_table(summary_table(tags, comparison.tables)),
+        f"<p class='note'>{note}</p>",
         html_table(summary),
     ]
     for stem, figure in overlay_figures(comparison.runs).items():

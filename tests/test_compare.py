@@ -12,6 +12,8 @@ from synthetic_runs import SMALL, ok_row, write_model_run, write_run
 from ipcbench.analysis_cli import register
 from ipcbench.compare import (
     FASTER,
+    LESS_EFFICIENT,
+    MORE_EFFICIENT,
     NOT_COMPARABLE,
     SAME,
     SLOWER,
@@ -19,10 +21,14 @@ from ipcbench.compare import (
     case_verdict,
     compare_frames,
     compare_runs,
+    efficiency_verdict,
     match_cases,
     write_compare,
 )
+from ipcbench.compare_summary import pair_summary, ranking, summary_sentences
 from ipcbench.plotting import load_run
+from ipcbench.plotting.overlay import overlay_figure, overlay_figures
+from ipcbench.plotting.style import figure_caption
 from ipcbench.results import CASE_KEYS, ResultsError
 
 
@@ -186,3 +192,76 @@ def test_bad_threshold_is_rejected_by_argparse(tmp_path, capsys):
         _cli(["compare", "a", "b", "--min-effect", "5"])
     assert info.value.code == 2
     assert "invalid value '5'" in capsys.readouterr().err
+
+
+# --- efficiency (issue 5: rank machines by efficiency) ----------------------------
+
+
+@pytest.fixture(scope="module")
+def fast_but_wasteful(tmp_path_factory):
+    """B runs every case 1.5x faster than A, but its hardware baselines are 2x faster:
+    B is the faster machine and A the more efficient one."""
+    base = tmp_path_factory.mktemp("eff")
+    a = write_model_run(base / "a", **SMALL)
+    b = write_model_run(base / "b", scale=1 / 1.5, baseline_scale=0.5, seed=1,
+                        machine_id="ffee001122334455", **SMALL)
+    return load_run(a), load_run(b)
+
+
+def test_efficiency_ranking_picks_the_more_efficient_run(fast_but_wasteful):
+    a, b = fast_but_wasteful
+    by_time = compare_runs([a, b])
+    by_eff = compare_runs([a, b], metric="efficiency")
+    summary = pair_summary(by_eff.tables[0])
+    assert summary["speed"] == pytest.approx(1.5, rel=0.05)
+    assert summary["efficiency"] == pytest.approx(0.75, rel=0.05)
+    assert [tag for tag, _ in ranking(by_time.tags, by_time.tables, "time")] == ["B", "A"]
+    assert [tag for tag, _ in ranking(by_eff.tags, by_eff.tables, "efficiency")] == ["A", "B"]
+    verdicts = set(by_eff.tables[0].query("mechanism != 'baseline'")["verdict"])
+    assert LESS_EFFICIENT in verdicts and FASTER not in verdicts
+    assert FASTER in set(by_time.tables[0]["verdict"])
+    (sentence,) = summary_sentences(by_eff.tags, by_eff.tables)
+    assert "faster than A" in sentence and "faster: B" in sentence
+    assert "more efficient (closer to its own hardware): A" in sentence
+
+
+def test_efficiency_verdict_without_baseline_is_not_comparable():
+    base = _row(efficiency=0.5)
+    assert efficiency_verdict(base, _row(500.0, efficiency=1.0)).label == MORE_EFFICIENT
+    assert efficiency_verdict(base, _row()).label == NOT_COMPARABLE  # no efficiency on B
+    assert efficiency_verdict(base, _row(efficiency=0.5)).label == SAME
+
+
+def test_cli_compare_metric_efficiency_and_mechanism_filter(fast_but_wasteful, tmp_path, capsys):
+    a, b = fast_but_wasteful
+    assert _cli(["compare", str(a.folder), str(b.folder), "--out", str(tmp_path / "o"),
+                 "--formats", "svg", "--metric", "efficiency", "--mechanism", "pipe",
+                 "shm"]) == 0
+    out = capsys.readouterr().out
+    assert "less efficient" in out and "more efficient (closer to its own hardware): A" in out
+    text = (tmp_path / "o" / "compare.md").read_text()
+    assert "Ranked by efficiency: A (1.00×) > B" in text
+    assert "Only mechanisms pipe, shm." in text and "queue/default" not in text
+    svg = (tmp_path / "o" / "compare_pingpong.svg").read_text()
+    assert "pipe/bytes" in svg and "value/array" not in svg
+    with pytest.raises(ResultsError, match="nope"):
+        _cli(["compare", str(a.folder), str(b.folder), "--out", str(tmp_path / "p"),
+              "--mechanism", "nope"])
+
+
+def test_overlay_is_split_per_pattern_and_limited_to_top_channels(fast_but_wasteful):
+    runs = list(fast_but_wasteful)
+    figures = overlay_figures(runs)
+    assert set(figures) == {"compare_pingpong", "compare_stream", "compare_counter"}
+    ping = overlay_figure(runs, "pingpong", top=3)
+    titles = [ax.get_title() for ax in ping.axes if ax.get_visible()]
+    assert len(titles) == 3 and "baseline/os-pipe" not in titles
+    assert titles[0] == "pipe/bytes"  # the lowest latency in run A comes first
+    assert "2 more not shown" in figure_caption(ping)
+
+
+def test_multi_placement_overlays_get_one_figure_per_placement(tmp_path):
+    folder = write_model_run(tmp_path / "a", placements=("same-core", "cross-core"),
+                             sizes=(64,), procs=(1,))
+    figures = overlay_figures([load_run(folder), load_run(folder)])
+    assert {"compare_pingpong_same-core", "compare_pingpong_cross-core"} <= set(figures)

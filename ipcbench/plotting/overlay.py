@@ -1,16 +1,29 @@
-"""Overlay charts for comparing runs: one colour per run (machine), one panel per
-mechanism/variant and process count, so the same case sits at the same spot for all."""
+"""Overlay charts for comparing runs: one colour per run (machine), one small panel per
+channel (mechanism/variant), line style per process count, so the same case sits at the
+same spot for every run.
+
+One figure per pattern (and per placement / payload kind when the runs hold several:
+never mixed), at most `top` panels (the channels that do best in run A) in a grid of
+at most four columns, so 14+ mechanisms stay readable; `mechanisms` picks channels.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from ipcbench.plotting.data import (
     PATTERN_METRIC,
     Run,
+    facet_columns,
+    facet_label,
+    iter_facets,
     iter_series,
     series_columns,
     series_label,
@@ -20,22 +33,29 @@ from ipcbench.plotting.style import (
     format_ops,
     format_rate_bytes,
     format_time_ns,
+    legend_block,
     run_color,
     setup_log_y,
     setup_size_axis,
 )
 
-_FORMATTERS = {"pingpong": format_time_ns, "stream": format_rate_bytes, "counter": format_ops}
-_Y_LABELS = {
-    "pingpong": "p50 round trip",
-    "stream": "throughput",
-    "counter": "increments/s",
-}
+TOP = 12
+COLUMNS = 4
+_PROCS_STYLES = ("-", "--", ":", "-.")
+_FORMATTERS = {"pingpong": format_time_ns, "stream": format_rate_bytes,
+               "fanout": format_rate_bytes, "counter": format_ops}
+_Y_LABELS = {"pingpong": "p50 round trip", "stream": "throughput", "fanout": "throughput",
+             "counter": "increments/s"}
 _TITLES = {
     "pingpong": "Ping-pong p50 latency (lower is better)",
     "stream": "Stream throughput (higher is better)",
+    "fanout": "Fanout throughput (higher is better)",
     "counter": "Locked counter increments/s (higher is better)",
 }
+
+
+def _format_efficiency(value: float) -> str:
+    return f"{value * 100:.3g}%" if math.isfinite(value) else "–"
 
 
 def run_tags(count: int) -> list[str]:
@@ -43,76 +63,135 @@ def run_tags(count: int) -> list[str]:
     return [chr(ord("A") + i) if i < 26 else f"R{i + 1}" for i in range(count)]
 
 
-def overlay_figure(runs: Sequence[Run], pattern: str) -> Figure | None:
-    """Rows = series present in any run, columns = process counts (size on x), or a
-    single row of panels with procs on x for the counter pattern."""
-    metric = PATTERN_METRIC[pattern][0]
+def _rows(runs: Sequence[Run], pattern: str, column: str,
+          mechanisms: Sequence[str] | None) -> pd.DataFrame:
     frames = []
     for index, run in enumerate(runs):
         rows = unique_cases(run.ok[run.ok["pattern"] == pattern]).copy()
         rows["_run"] = index
         frames.append(rows)
     rows = pd.concat(frames, ignore_index=True)
-    rows = rows[pd.to_numeric(rows[metric], errors="coerce") > 0]
+    if mechanisms:
+        rows = rows[rows["mechanism"].isin(mechanisms)]
+    if column not in rows:
+        return rows.iloc[0:0]
+    return rows[pd.to_numeric(rows[column], errors="coerce") > 0]
+
+
+def _ranked_keys(rows: pd.DataFrame, columns: list[str], column: str,
+                 higher_is_better: bool) -> list[dict]:
+    """Series keys, best first by the geometric mean of the metric in the first run
+    that measured them (run A when it did)."""
+    scored = []
+    for key, series in iter_series(rows, columns):
+        first = series[series["_run"] == series["_run"].min()]
+        score = float(np.exp(np.log(first[column].astype(float)).mean()))
+        scored.append((-score if higher_is_better else score, series_label(key), key))
+    return [key for *_, key in sorted(scored, key=lambda item: item[:2])]
+
+
+def _panel(ax, cell: pd.DataFrame, runs: Sequence[Run], tags: list[str], column: str,
+           by_size: bool) -> None:
+    x_column = "size_bytes" if by_size else "procs"
+    procs_values = sorted(cell["procs"].unique()) if by_size else [None]
+    for index, run in enumerate(runs):
+        for k, procs in enumerate(procs_values):
+            line = cell[cell["_run"] == index]
+            if procs is not None:
+                line = line[line["procs"] == procs]
+            line = line.sort_values(x_column)
+            if line.empty:
+                continue
+            # Later runs draw thinner, so identical runs stay visible underneath.
+            ax.plot(line[x_column], line[column].astype(float), marker="o", markersize=3,
+                    linestyle=_PROCS_STYLES[k % len(_PROCS_STYLES)],
+                    linewidth=max(1.0, 2.4 - 0.6 * index), color=run_color(index),
+                    label=f"{tags[index]}: {run.label}")
+
+
+def overlay_figure(runs: Sequence[Run], pattern: str, *, metric: str = "time",
+                   mechanisms: Sequence[str] | None = None, top: int = TOP,
+                   facet: dict | None = None) -> Figure | None:
+    """Panels = channels (best in run A first, at most `top`), lines = runs x procs."""
+    column, higher = ("efficiency", True) if metric == "efficiency" else PATTERN_METRIC[pattern]
+    rows = _rows(runs, pattern, column, mechanisms)
+    for key, value in (facet or {}).items():
+        rows = rows[rows[key] == value]
     if rows.empty:
         return None
-    columns = series_columns(rows)
-    series_keys = [key for key, _ in iter_series(rows, columns)]
+    columns = series_columns(rows, ("placement", "payload"))
+    keys = _ranked_keys(rows, columns, column, higher)
+    shown = keys[:top]
+    n_cols = min(COLUMNS, len(shown))
+    n_rows = math.ceil(len(shown) / n_cols)
+    fig = Figure(figsize=(3.4 * n_cols + 0.8, 2.6 * n_rows + 2.4), layout="constrained")
+    axes = fig.subplots(n_rows, n_cols, squeeze=False, sharex=True, sharey=True).ravel()
     by_size = pattern != "counter"
-    procs_values = sorted(rows["procs"].unique()) if by_size else [None]
-    n_rows, n_cols = len(series_keys), len(procs_values)
-    fig = Figure(figsize=(3.6 * n_cols + 2.8, 2.5 * n_rows + 1.4), layout="constrained")
-    axes = fig.subplots(n_rows, n_cols, squeeze=False, sharex=True, sharey=True)
-    values = rows[metric].astype(float)
     tags = run_tags(len(runs))
-    for i, key in enumerate(series_keys):
+    formatter = _format_efficiency if metric == "efficiency" else _FORMATTERS[pattern]
+    values = rows[column].astype(float)
+    for ax, key in zip(axes, shown, strict=False):
         mask = pd.Series(True, index=rows.index)
-        for column, value in key.items():
-            mask &= rows[column] == value
-        for j, procs in enumerate(procs_values):
-            ax = axes[i][j]
-            cell = rows[mask] if procs is None else rows[mask & (rows["procs"] == procs)]
-            x_column = "size_bytes" if by_size else "procs"
-            for index, run in enumerate(runs):
-                line = cell[cell["_run"] == index].sort_values(x_column)
-                if not line.empty:
-                    # Later runs draw thinner, so identical runs stay visible underneath.
-                    ax.plot(line[x_column], line[metric], marker="o", markersize=3,
-                            linewidth=max(1.0, 2.8 - 0.7 * index), color=run_color(index),
-                            label=f"{tags[index]}: {run.label}")
-            title = series_label(key) + ("" if procs is None else f", procs={procs}")
-            ax.set_title(title, fontsize=9)
-            ax.grid(True, which="major", alpha=0.3)
-            if by_size:
-                setup_size_axis(ax, rows["size_bytes"].unique())
-            else:
-                ax.set_xscale("log", base=2)
-                procs_ticks = sorted(rows["procs"].unique())
-                ax.set_xticks(procs_ticks, [str(p) for p in procs_ticks])
-                ax.set_xlabel("processes")
-            setup_log_y(ax, _FORMATTERS[pattern], values.min(), values.max())
-            if j == 0:
-                ax.set_ylabel(_Y_LABELS[pattern])
-            if i < n_rows - 1:
-                ax.set_xlabel("")
-    fig.suptitle(f"{_TITLES[pattern]}: runs overlaid", fontsize=11)
-    handles, labels = [], []
-    for ax in axes.ravel():
-        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            if label not in labels:
-                handles.append(handle)
-                labels.append(label)
-    order = sorted(range(len(labels)), key=lambda k: labels[k])
-    fig.legend([handles[k] for k in order], [labels[k] for k in order],
-               loc="outside lower center", fontsize=8, frameon=False, ncols=1)
+        for name, value in key.items():
+            mask &= rows[name] == value
+        _panel(ax, rows[mask], runs, tags, column, by_size)
+        ax.set_title(series_label(key), fontsize=9)
+        ax.grid(True, which="major", alpha=0.3)
+        if by_size:
+            setup_size_axis(ax, rows["size_bytes"].unique())
+        else:
+            ax.set_xscale("log", base=2)
+            ticks = sorted(rows["procs"].unique())
+            ax.set_xticks(ticks, [str(p) for p in ticks])
+            ax.set_xlabel("processes")
+        setup_log_y(ax, formatter, values.min(), values.max())
+    for ax in axes[len(shown):]:
+        ax.set_visible(False)
+    for i, ax in enumerate(axes[: len(shown)]):
+        if i + n_cols < len(shown):
+            ax.set_xlabel("")  # the panel below carries it
+        if ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("efficiency" if metric == "efficiency" else _Y_LABELS[pattern])
+    title = _TITLES[pattern] if metric != "efficiency" else (
+        f"{pattern} efficiency vs each run's own baseline (higher is better)")
+    where = f" · {facet_label(facet)}" if facet else ""
+    fig.suptitle(f"{title}: runs overlaid{where}", fontsize=11)
+    left = len(keys) - len(shown)
+    note = f"best {len(shown)} of {len(keys)} channels in run A first" + (
+        f"; {left} more not shown (pick with --mechanism)" if left else "")
+    fig._ipcbench_caption = note  # noqa: SLF001 - read by legend_block
+    handles = {f"{tags[i]}: {run.label}": Line2D([], [], color=run_color(i), marker="o",
+                                                 markersize=3) for i, run in enumerate(runs)}
+    if by_size:
+        for k, procs in enumerate(sorted(rows["procs"].unique())):
+            handles[f"procs = {procs}"] = Line2D(
+                [], [], color="#555555", linestyle=_PROCS_STYLES[k % len(_PROCS_STYLES)])
+    legend_block(fig, handles)
     return fig
 
 
-def overlay_figures(runs: Sequence[Run]) -> dict[str, Figure]:
-    """File stem -> overlay figure, for each pattern with ok rows in some run."""
+def _slug(value: object) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", str(value)).strip("-").lower()
+
+
+def overlay_figures(runs: Sequence[Run], *, metric: str = "time",
+                    mechanisms: Sequence[str] | None = None, top: int = TOP
+                    ) -> dict[str, Figure]:
+    """File stem -> overlay figure: one per pattern with ok rows in some run, and per
+    placement / payload kind when the runs hold several."""
     figures = {}
-    for pattern in ("pingpong", "stream", "counter"):
-        figure = overlay_figure(runs, pattern)
-        if figure is not None:
-            figures[f"compare_{pattern}"] = figure
+    frames = pd.concat([run.ok for run in runs], ignore_index=True)
+    for pattern in PATTERN_METRIC:
+        if metric == "efficiency" and pattern == "counter":
+            continue  # one size only: the counter's efficiency is in the tables
+        rows = frames[frames["pattern"] == pattern]
+        if rows.empty:
+            continue
+        facets = facet_columns(rows, ("placement", "payload"))
+        for key, _ in iter_facets(rows, facets):
+            figure = overlay_figure(runs, pattern, metric=metric, mechanisms=mechanisms,
+                                    top=top, facet=key)
+            if figure is not None:
+                suffix = "".join(f"_{_slug(v)}" for v in key.values())
+                figures[f"compare_{pattern}{suffix}"] = figure
     return figures

@@ -211,8 +211,8 @@ def legend_block(fig: Figure, handles: dict, *, title: str = "") -> None:
     caption = figure_caption(fig)
     if not handles:
         return
-    fig._supxlabel.set_text("")  # noqa: SLF001 - the caption moves into the legend
-    fig._supxlabel.set_visible(False)  # noqa: SLF001
+    if fig._supxlabel is not None:  # noqa: SLF001 - the caption moves into the legend
+        fig._supxlabel.set_visible(False)  # noqa: SLF001
     heading = "\n".join(t for t in (_wrap(caption, fig), title) if t)
     columns = 1 if len(handles) <= 2 else 2 if len(handles) <= 8 else 4
     legend = fig.legend(list(handles.values()), list(handles), loc="outside lower center",
