@@ -78,6 +78,28 @@ class Mechanism:
         """Called in the parent after every peer has ended: free system resources."""
 
 
+class QueueMechanism(Mechanism):
+    """Mechanisms built from one-way queues of (outbox, inbox) endpoints: a pingpong pair
+    is two queues, a stream is one queue shared by every producer."""
+
+    endpoint_class: type[Endpoint]
+
+    def _queue(self):
+        raise NotImplementedError
+
+    def pairs(self, count: int) -> list[tuple[Endpoint, Endpoint]]:
+        result = []
+        for _ in range(count):
+            there, back = self._queue(), self._queue()
+            result.append((self.endpoint_class(there, back), self.endpoint_class(back, there)))
+        return result
+
+    def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
+        q = self._queue()
+        senders = [self.endpoint_class(q, None) for _ in range(producers)]
+        return senders, self.endpoint_class(None, q)
+
+
 class RoundRobin(Endpoint):
     """Sends each message to the next of several endpoints in turn."""
 

@@ -5,7 +5,7 @@ put() writes into the buffer in the caller: there is no feeder thread."""
 
 from __future__ import annotations
 
-from ipcbench.mechanisms.base import Endpoint, Mechanism
+from ipcbench.mechanisms.base import Endpoint, QueueMechanism
 
 # get()/put() default to a 10 s timeout and raise queue.Empty/Full after it; a slow
 # oversubscribed case can legitimately wait longer, and the harness has its own deadline.
@@ -31,7 +31,9 @@ class FifoEndpoint(Endpoint):
         return self.inbox.get(timeout=_WAIT_S)
 
 
-class FasterFifoMechanism(Mechanism):
+class FasterFifoMechanism(QueueMechanism):
+    endpoint_class = FifoEndpoint
+
     def _queue(self):
         from faster_fifo import Queue
 
@@ -39,17 +41,6 @@ class FasterFifoMechanism(Mechanism):
         # buffer at large sizes (multiprocessing.Queue's pipe holds 64 KiB + a thread).
         capacity_bytes = max(_MIN_BUFFER_BYTES, 4 * (self.size_bytes + _PICKLE_OVERHEAD_BYTES))
         return Queue(max_size_bytes=capacity_bytes)
-
-    def pairs(self, count: int) -> list[tuple[Endpoint, Endpoint]]:
-        result = []
-        for _ in range(count):
-            there, back = self._queue(), self._queue()
-            result.append((FifoEndpoint(there, back), FifoEndpoint(back, there)))
-        return result
-
-    def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
-        q = self._queue()
-        return [FifoEndpoint(q, None) for _ in range(producers)], FifoEndpoint(None, q)
 
 
 MECHANISM = FasterFifoMechanism

@@ -9,7 +9,7 @@ import signal
 import sys
 from multiprocessing.managers import SyncManager
 
-from ipcbench.mechanisms.base import Endpoint, Mechanism
+from ipcbench.mechanisms.base import Endpoint, QueueMechanism
 
 
 def _server_setup() -> None:
@@ -41,7 +41,9 @@ class ProxyQueueEndpoint(Endpoint):
         return self.inbox.get()
 
 
-class ManagerQueueMechanism(Mechanism):
+class ManagerQueueMechanism(QueueMechanism):
+    endpoint_class = ProxyQueueEndpoint
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._manager: SyncManager | None = None
@@ -58,19 +60,6 @@ class ManagerQueueMechanism(Mechanism):
         # The parent's proxies keep the queues alive on the server until peers hold theirs.
         self._proxies.append(q)
         return q
-
-    def pairs(self, count: int) -> list[tuple[Endpoint, Endpoint]]:
-        result = []
-        for _ in range(count):
-            there, back = self._queue(), self._queue()
-            result.append((ProxyQueueEndpoint(there, back), ProxyQueueEndpoint(back, there)))
-        return result
-
-    def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
-        q = self._queue()
-        return [ProxyQueueEndpoint(q, None) for _ in range(producers)], ProxyQueueEndpoint(
-            None, q
-        )
 
     def close(self) -> None:
         self._proxies.clear()

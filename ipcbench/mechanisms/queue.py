@@ -3,7 +3,7 @@ and writes it), so timings are taken at the receiving side, never around put()."
 
 from __future__ import annotations
 
-from ipcbench.mechanisms.base import Endpoint, Mechanism
+from ipcbench.mechanisms.base import Endpoint, QueueMechanism
 
 
 class QueueEndpoint(Endpoint):
@@ -29,7 +29,9 @@ class QueueEndpoint(Endpoint):
             self.outbox.join_thread()
 
 
-class QueueMechanism(Mechanism):
+class MpQueueMechanism(QueueMechanism):
+    endpoint_class = QueueEndpoint
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._queues = []
@@ -39,17 +41,6 @@ class QueueMechanism(Mechanism):
         self._queues.append(q)
         return q
 
-    def pairs(self, count: int) -> list[tuple[Endpoint, Endpoint]]:
-        result = []
-        for _ in range(count):
-            there, back = self._queue(), self._queue()
-            result.append((QueueEndpoint(there, back), QueueEndpoint(back, there)))
-        return result
-
-    def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
-        q = self._queue()
-        return [QueueEndpoint(q, None) for _ in range(producers)], QueueEndpoint(None, q)
-
     def close(self) -> None:
         for q in self._queues:
             q.close()
@@ -58,4 +49,4 @@ class QueueMechanism(Mechanism):
         self._queues.clear()
 
 
-MECHANISM = QueueMechanism
+MECHANISM = MpQueueMechanism

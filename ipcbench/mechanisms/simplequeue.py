@@ -4,7 +4,7 @@ are in the pipe: timing still happens at the receiver, like every channel here."
 
 from __future__ import annotations
 
-from ipcbench.mechanisms.base import Endpoint, Mechanism
+from ipcbench.mechanisms.base import Endpoint, QueueMechanism
 
 
 class SimpleQueueEndpoint(Endpoint):
@@ -26,7 +26,9 @@ class SimpleQueueEndpoint(Endpoint):
                 q.close()
 
 
-class SimpleQueueMechanism(Mechanism):
+class SimpleQueueMechanism(QueueMechanism):
+    endpoint_class = SimpleQueueEndpoint
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._queues = []
@@ -35,20 +37,6 @@ class SimpleQueueMechanism(Mechanism):
         q = self.ctx.SimpleQueue()
         self._queues.append(q)
         return q
-
-    def pairs(self, count: int) -> list[tuple[Endpoint, Endpoint]]:
-        result = []
-        for _ in range(count):
-            there, back = self._queue(), self._queue()
-            result.append((SimpleQueueEndpoint(there, back), SimpleQueueEndpoint(back, there)))
-        return result
-
-    def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
-        # One queue shared by every producer: its write lock keeps messages whole.
-        q = self._queue()
-        return [SimpleQueueEndpoint(q, None) for _ in range(producers)], SimpleQueueEndpoint(
-            None, q
-        )
 
     def after_start(self) -> None:
         # Peers hold their own copies of the pipe ends; the parent's copies would only
