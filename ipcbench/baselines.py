@@ -186,23 +186,22 @@ def lock_samples_ns() -> np.ndarray:
 
 # -- rows -------------------------------------------------------------------------------
 def measure(placement: str, start_method: str, make_row) -> tuple[Baselines, list[ResultRow]]:
-    """Measure every baseline for `placement`. `make_row(case, samples_ns, messages,
-    duration_ns, size_bytes_moved)` builds the ok row (the runner owns row building)."""
+    """Measure every baseline for `placement`. `make_row(case, samples_ns,
+    messages_per_sample)` builds each ok row (the runner owns row building)."""
     cpus = allowed_cpus()
     pinned = cpus_for_peer(placement, 0, cpus)
-    saved = cpus
     rows = []
 
     def case(variant: str, pattern: str, size: int) -> Case:
         return Case(MECHANISM, variant, pattern, size, 1, start_method, placement)
 
-    copy_ns = _pinned(pinned, saved, copy_samples_ns)
+    copy_ns = _pinned(pinned, cpus, copy_samples_ns)
     rows.append(make_row(case("memcpy", "stream", COPY_BYTES), copy_ns, 1))
     rtt_ns = pipe_rtt_samples_ns(placement)
-    rows.append(make_row(case("os-pipe", "pingpong", RTT_SIZE_BYTES), rtt_ns, len(rtt_ns)))
+    rows.append(make_row(case("os-pipe", "pingpong", RTT_SIZE_BYTES), rtt_ns, 1))
     stream_ns = pipe_stream_samples_ns(placement)
     rows.append(make_row(case("os-pipe", "stream", STREAM_CHUNK_BYTES), stream_ns, STREAM_CHUNKS))
-    lock_ns = _pinned(pinned, saved, lock_samples_ns)
+    lock_ns = _pinned(pinned, cpus, lock_samples_ns)
     rows.append(make_row(case("lock", "counter", 8), lock_ns, LOCK_INCREMENTS))
     base = Baselines(
         copy_bytes_per_s=rows[0].bytes_per_s,

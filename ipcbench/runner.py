@@ -133,7 +133,7 @@ def row_from_outcomes(
         case,
         meta,
         "ok",
-        repeats=len(outcomes),  # may differ from settings.repeats (pytest --benchmark-disable)
+        repeats=len(outcomes),  # at least settings.repeats; more when adaptive
         warmup=settings.warmup,
         messages=messages,
         duration_ns=duration_ns,
@@ -220,16 +220,18 @@ def run_case(
 def baseline_row(
     case: Case, meta: RunMeta, samples_ns: np.ndarray, messages_per_sample: int
 ) -> ResultRow:
-    """An ok row for a baseline from its raw per-message samples: many samples (round
-    trips) are split into REPEATS chunks so the CI is built the same way as for cases."""
-    chunks = np.array_split(np.asarray(samples_ns, dtype=np.float64), min(len(samples_ns), 5))
+    """An ok row for a baseline from raw per-message samples, each the mean over
+    `messages_per_sample` messages. Many samples (round trips) are grouped into 5 repeats
+    so the CI is built as for a case; few samples are one repeat each."""
+    samples = np.asarray(samples_ns, dtype=np.float64)
+    groups = np.array_split(samples, 5) if samples.size > 5 else np.split(samples, samples.size)
     outcomes = [
         RepeatOutcome(
-            chunk,
-            len(chunk) if len(samples_ns) > 5 else messages_per_sample,
-            int(chunk.sum() * (1 if len(samples_ns) > 5 else messages_per_sample)),
+            group,
+            messages_per_sample * group.size,
+            int(group.sum() * messages_per_sample),
         )
-        for chunk in chunks
+        for group in groups
     ]
     row = row_from_outcomes(case, meta, Settings(warmup=1), outcomes)
     return replace(row, cpu_s_per_msg=math.nan, ctx_switches_per_msg=math.nan)
