@@ -137,6 +137,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.resume:
         out = Path(args.resume)
         frame = read_results(out)
+        measured_on = set(frame["machine_id"].astype(str))
+        if measured_on != {meta["machine_id"]}:
+            raise ValueError(
+                f"cannot resume {str(out)!r}: it was measured on {', '.join(sorted(measured_on))}, "
+                f"this is {meta['machine_id']}"
+            )
         previous = rows_from_frame(frame)
         done = done_case_keys(frame)
         planned = [p for p in planned if _key(p) not in done]

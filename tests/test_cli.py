@@ -47,6 +47,10 @@ def ipcbench(*args: str, timeout_s: float = 120.0) -> subprocess.CompletedProces
         (["--deadline", "-1"], "deadline -1"),
         (["--out", "/proc/x"], "/proc/x"),
         (["--resume", "/nonexistent/run"], "/nonexistent/run"),
+        (["--procs", "100000"], "'100000'"),
+        (["--payload", "json"], "'json'"),
+        (["--seed", "-1"], "seed -1"),
+        (["--mechanism", "shm", "--size", "1GiB", "--procs", "64"], "1GiB"),
     ],
 )
 def test_bad_run_arguments_give_one_line_and_exit_2(capsys, args, bad_value):
@@ -152,3 +156,34 @@ def test_resume_skips_cases_already_done(tmp_path):
     keys = sorted(zip(fake["pattern"], fake["size_bytes"], strict=True))
     assert keys == [("counter", 8), ("pingpong", 64), ("pingpong", 128), ("stream", 64),
                     ("stream", 128)]
+
+
+def test_resume_refuses_a_run_from_another_machine(tmp_path):
+    out = tmp_path / "run"
+    first = ipcbench(*FAKE_RUN, "--no-baselines", "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    csv_path = out / "results.csv"
+    machine_id = read_results(out)["machine_id"].iloc[0]
+    csv_path.write_text(csv_path.read_text().replace(machine_id, "elsewhere-00000000"))
+    again = ipcbench(*FAKE_RUN, "--resume", str(out))
+    assert again.returncode == 2
+    lines = again.stderr.strip().splitlines()
+    assert len(lines) == 1 and "elsewhere-00000000" in lines[0] and "Traceback" not in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("a,b\n1,2\n", "not an ipcbench results CSV"),
+        ("schema_version,mechanism,variant,pattern,size_bytes,procs,start_method,status\n"
+         "99,pipe,bytes,pingpong,64,1,fork,ok\n", "schema_version 99"),
+        ("", "not an ipcbench results CSV"),
+    ],
+)
+def test_resume_from_a_bad_results_file_gives_one_line(tmp_path, capsys, content, expected):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.csv").write_text(content)
+    code = main([*FAKE_RUN, "--resume", str(run)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.splitlines()) == 1 and expected in err, err
