@@ -97,6 +97,11 @@ class PayloadSpec:
             ),
         )
 
+    def __getstate__(self) -> dict:
+        # Peers rebuild the payload themselves: never ship the cached encoding (up to
+        # the message size) to every peer under spawn.
+        return {k: v for k, v in self.__dict__.items() if k != "_encoded"}
+
     @cached_property
     def _encoded(self) -> bytes:
         value = self.value()
