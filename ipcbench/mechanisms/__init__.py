@@ -33,7 +33,11 @@ class MechanismInfo:
 
 
 def _info(
-    name: str, description: str, module: str, variants: dict, hidden: bool = False,
+    name: str,
+    description: str,
+    module: str,
+    variants: dict,
+    hidden: bool = False,
     requires: str = "",
 ):
     # Every channel that can stream can fan out (Mechanism.fan_out builds one stream

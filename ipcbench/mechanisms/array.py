@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ipcbench.mechanisms.base import Endpoint, Mechanism
 from ipcbench.mechanisms.handoff import (
     Slot,
     SlotEndpoint,
+    SlotMechanism,
     SlotStorage,
-    fan_in_endpoints,
-    pair_endpoints,
 )
 
 _HEADER_BYTES = 8
@@ -58,20 +56,14 @@ class LockedSlotEndpoint(SlotEndpoint):
             super()._read(index)
 
 
-class ArrayMechanism(Mechanism):
+class ArrayMechanism(SlotMechanism):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.synchronized = self.variant == "synchronized"
-        self._endpoint = LockedSlotEndpoint if self.synchronized else SlotEndpoint
+        self.slot_endpoint = LockedSlotEndpoint if self.synchronized else SlotEndpoint
 
     def _slot(self) -> Slot:
         return Slot(self.ctx, ArrayStorage(self.ctx, self.size_bytes, self.synchronized))
-
-    def pairs(self, count: int) -> list[tuple[Endpoint, Endpoint]]:
-        return [pair_endpoints(self._slot, self._endpoint) for _ in range(count)]
-
-    def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
-        return fan_in_endpoints(self.ctx, self._slot, producers, self._endpoint)
 
 
 MECHANISM = ArrayMechanism

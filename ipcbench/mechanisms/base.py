@@ -78,6 +78,24 @@ class Mechanism:
         """Called in the parent after every peer has ended: free system resources."""
 
 
+class PutGetEndpoint(Endpoint):
+    """An endpoint over queue objects with put()/get() (which pickle what they are
+    given): sends to `outbox`, receives from `inbox`; either may be None. Payloads are
+    never mutated after put(), so a feeder thread that pickles later sends them intact."""
+
+    carries_objects = True
+
+    def __init__(self, outbox, inbox) -> None:
+        self.outbox = outbox
+        self.inbox = inbox
+
+    def send(self, payload) -> None:
+        self.outbox.put(payload)
+
+    def recv(self):
+        return self.inbox.get()
+
+
 class QueueMechanism(Mechanism):
     """Mechanisms built from one-way queues of (outbox, inbox) endpoints: a pingpong pair
     is two queues, a stream is one queue shared by every producer."""

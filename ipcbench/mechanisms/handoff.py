@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ipcbench.mechanisms.base import Endpoint
+from ipcbench.mechanisms.base import Endpoint, Mechanism
 
 
 class SequenceError(RuntimeError):
@@ -138,3 +138,20 @@ def fan_in_endpoints(
     notify = ctx.Semaphore(0)
     senders = [endpoint(slot, [], notify) for slot in slots]
     return senders, endpoint(None, slots, notify)
+
+
+class SlotMechanism(Mechanism):
+    """Mechanisms built from one-message mailboxes: a pingpong pair is two slots, a
+    stream one slot per producer. Subclasses say how a slot is made (`_slot`) and may
+    swap the endpoint class (e.g. to take a lock around each copy)."""
+
+    slot_endpoint: type[SlotEndpoint] = SlotEndpoint
+
+    def _slot(self) -> Slot:
+        raise NotImplementedError
+
+    def pairs(self, count: int) -> list[tuple[Endpoint, Endpoint]]:
+        return [pair_endpoints(self._slot, self.slot_endpoint) for _ in range(count)]
+
+    def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
+        return fan_in_endpoints(self.ctx, self._slot, producers, self.slot_endpoint)

@@ -9,7 +9,7 @@ import signal
 import sys
 from multiprocessing.managers import SyncManager
 
-from ipcbench.mechanisms.base import Endpoint, QueueMechanism
+from ipcbench.mechanisms.base import PutGetEndpoint, QueueMechanism
 
 
 def _server_setup() -> None:
@@ -27,18 +27,8 @@ def _server_setup() -> None:
             pass
 
 
-class ProxyQueueEndpoint(Endpoint):
-    carries_objects = True  # pickles what it is given
-
-    def __init__(self, outbox, inbox) -> None:
-        self.outbox = outbox
-        self.inbox = inbox
-
-    def send(self, payload: bytes) -> None:
-        self.outbox.put(payload)
-
-    def recv(self) -> bytes:
-        return self.inbox.get()
+class ProxyQueueEndpoint(PutGetEndpoint):
+    """put/get on manager proxies: each call is a round trip to the manager process."""
 
 
 class ManagerQueueMechanism(QueueMechanism):

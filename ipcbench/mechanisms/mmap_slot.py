@@ -15,8 +15,7 @@ import os
 
 import numpy as np
 
-from ipcbench.mechanisms.base import Endpoint, Mechanism
-from ipcbench.mechanisms.handoff import Slot, SlotStorage, fan_in_endpoints, pair_endpoints
+from ipcbench.mechanisms.handoff import Slot, SlotMechanism, SlotStorage
 
 # Same directory hygiene.py sweeps; not imported from there to keep this module light.
 SHM_DIR = "/dev/shm"
@@ -73,7 +72,7 @@ class MmapStorage(SlotStorage):
                 pass
 
 
-class MmapMechanism(Mechanism):
+class MmapMechanism(SlotMechanism):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._storages: list[MmapStorage] = []
@@ -86,12 +85,6 @@ class MmapMechanism(Mechanism):
         storage = MmapStorage(self.size_bytes, path)
         self._storages.append(storage)
         return Slot(self.ctx, storage)
-
-    def pairs(self, count: int) -> list[tuple[Endpoint, Endpoint]]:
-        return [pair_endpoints(self._slot) for _ in range(count)]
-
-    def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
-        return fan_in_endpoints(self.ctx, self._slot, producers)
 
     def close(self) -> None:
         for storage in self._storages:

@@ -3,24 +3,10 @@ and writes it), so timings are taken at the receiving side, never around put()."
 
 from __future__ import annotations
 
-from ipcbench.mechanisms.base import Endpoint, QueueMechanism
+from ipcbench.mechanisms.base import PutGetEndpoint, QueueMechanism
 
 
-class QueueEndpoint(Endpoint):
-    carries_objects = True  # pickles what it is given
-
-    def __init__(self, outbox, inbox) -> None:
-        self.outbox = outbox
-        self.inbox = inbox
-
-    def send(self, payload: bytes) -> None:
-        # payload is immutable bytes: the feeder thread pickles it later, so a
-        # mutable buffer changed after put() would be sent corrupted.
-        self.outbox.put(payload)
-
-    def recv(self) -> bytes:
-        return self.inbox.get()
-
+class QueueEndpoint(PutGetEndpoint):
     def close(self) -> None:
         if self.outbox is not None:
             # Flush the feeder thread before the process exits; every message was

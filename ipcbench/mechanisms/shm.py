@@ -14,8 +14,7 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
-from ipcbench.mechanisms.base import Endpoint, Mechanism
-from ipcbench.mechanisms.handoff import Slot, SlotStorage, fan_in_endpoints, pair_endpoints
+from ipcbench.mechanisms.handoff import Slot, SlotMechanism, SlotStorage
 
 _HEADER_BYTES = 8
 
@@ -71,7 +70,7 @@ class SegmentStorage(SlotStorage):
             self._segment = None
 
 
-class ShmMechanism(Mechanism):
+class ShmMechanism(SlotMechanism):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._storages: list[SegmentStorage] = []
@@ -80,12 +79,6 @@ class ShmMechanism(Mechanism):
         storage = SegmentStorage(f"{self.name_prefix}{len(self._storages)}", self.size_bytes)
         self._storages.append(storage)
         return Slot(self.ctx, storage)
-
-    def pairs(self, count: int) -> list[tuple[Endpoint, Endpoint]]:
-        return [pair_endpoints(self._slot) for _ in range(count)]
-
-    def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
-        return fan_in_endpoints(self.ctx, self._slot, producers)
 
     def close(self) -> None:
         for storage in self._storages:

@@ -4,22 +4,10 @@ are in the pipe: timing still happens at the receiver, like every channel here."
 
 from __future__ import annotations
 
-from ipcbench.mechanisms.base import Endpoint, QueueMechanism
+from ipcbench.mechanisms.base import PutGetEndpoint, QueueMechanism
 
 
-class SimpleQueueEndpoint(Endpoint):
-    carries_objects = True  # pickles what it is given
-
-    def __init__(self, outbox, inbox) -> None:
-        self.outbox = outbox
-        self.inbox = inbox
-
-    def send(self, payload: bytes) -> None:
-        self.outbox.put(payload)
-
-    def recv(self) -> bytes:
-        return self.inbox.get()
-
+class SimpleQueueEndpoint(PutGetEndpoint):
     def close(self) -> None:
         for q in (self.outbox, self.inbox):
             if q is not None:

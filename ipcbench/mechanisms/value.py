@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ipcbench.mechanisms.base import Endpoint, Mechanism
-from ipcbench.mechanisms.handoff import Slot, SlotStorage, fan_in_endpoints, pair_endpoints
+from ipcbench.mechanisms.handoff import Slot, SlotMechanism, SlotStorage
 
 
 class ArrayStorage(SlotStorage):
@@ -30,15 +29,9 @@ class ArrayStorage(SlotStorage):
         return np.frombuffer(self.seq, dtype=np.uint64)
 
 
-class ValueMechanism(Mechanism):
+class ValueMechanism(SlotMechanism):
     def _slot(self) -> Slot:
         return Slot(self.ctx, ArrayStorage(self.ctx, self.size_bytes))
-
-    def pairs(self, count: int) -> list[tuple[Endpoint, Endpoint]]:
-        return [pair_endpoints(self._slot) for _ in range(count)]
-
-    def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
-        return fan_in_endpoints(self.ctx, self._slot, producers)
 
     def counter(self):
         # 'q' = signed 64-bit: no wrap-around for any count a run can reach.

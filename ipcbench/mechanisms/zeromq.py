@@ -19,8 +19,9 @@ _RENDEZVOUS_TIMEOUT_S = 60.0  # the harness's start deadline ends a stuck case s
 
 
 class ZmqEndpoint(Endpoint):
-    def __init__(self, socket_type: str, size_bytes: int, bind: str = "", announce=(),
-                 listen=None) -> None:
+    def __init__(
+        self, socket_type: str, size_bytes: int, bind: str = "", announce=(), listen=None
+    ) -> None:
         self.socket_type = socket_type  # a zmq constant's name: zmq is imported in peers only
         self.size_bytes = size_bytes
         self.bind = bind  # address to bind, or "" for the connecting side
@@ -95,8 +96,7 @@ class ZmqMechanism(Mechanism):
     def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
         pipes = [self._rendezvous() for _ in range(producers)]
         senders = [ZmqEndpoint("PUSH", self.size_bytes, listen=r) for r, _ in pipes]
-        consumer = ZmqEndpoint("PULL", self.size_bytes, self._bind_address(),
-                               [w for _, w in pipes])
+        consumer = ZmqEndpoint("PULL", self.size_bytes, self._bind_address(), [w for _, w in pipes])
         return senders, consumer
 
     def after_start(self) -> None:
