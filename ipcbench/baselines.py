@@ -88,23 +88,37 @@ def _sink(rfd: int, size: int, count: int, cpus: tuple[int, ...]) -> None:
         _read_exact(rfd, view)
 
 
-def _with_child(target, args, parent_cpus: tuple[int, ...], work: Callable[[], object]):
-    """Run `work` in this process (pinned to parent_cpus) against a forked child."""
-    ctx = multiprocessing.get_context("fork")  # raw fds survive fork only
+def pinned(cpus: tuple[int, ...], work: Callable[[], object]):
+    """Run `work` in this process pinned to `cpus` (() = as it is), then restore."""
     saved = allowed_cpus()
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    try:
+        return work()
+    finally:
+        if cpus and saved:
+            os.sched_setaffinity(0, saved)
+
+
+def with_child(
+    ctx, target, args, parent_cpus: tuple[int, ...], work: Callable[[], object], join_s=10.0
+):
+    """Start `target(*args)` in a child, run `work` here pinned to parent_cpus, then
+    join the child (killing it if it has not ended within `join_s`)."""
     child = ctx.Process(target=target, args=args, daemon=True)
     child.start()
     try:
-        if parent_cpus:
-            os.sched_setaffinity(0, parent_cpus)
-        return work()
+        return pinned(parent_cpus, work)
     finally:
-        if parent_cpus and saved:
-            os.sched_setaffinity(0, saved)
-        child.join(10)
+        child.join(join_s)
         if child.is_alive():
             child.kill()
             child.join()
+
+
+def _fork():
+    # The raw pipe fds reach the child only by inheritance: fork, whatever the run uses.
+    return multiprocessing.get_context("fork")
 
 
 def pipe_rtt_samples_ns(placement: str) -> np.ndarray:
@@ -127,7 +141,7 @@ def pipe_rtt_samples_ns(placement: str) -> np.ndarray:
 
     try:
         child_args = (there[0], back[1], RTT_SIZE_BYTES, count, cpus_for_peer(placement, 1, cpus))
-        return _with_child(_echo, child_args, cpus_for_peer(placement, 0, cpus), work)
+        return with_child(_fork(), _echo, child_args, cpus_for_peer(placement, 0, cpus), work)
     finally:
         for fd in (*there, *back):
             os.close(fd)
@@ -151,7 +165,7 @@ def pipe_stream_samples_ns(placement: str) -> np.ndarray:
 
     try:
         child_args = (rfd, STREAM_CHUNK_BYTES, total, cpus_for_peer(placement, 1, cpus))
-        return _with_child(_sink, child_args, cpus_for_peer(placement, 0, cpus), work)
+        return with_child(_fork(), _sink, child_args, cpus_for_peer(placement, 0, cpus), work)
     finally:
         os.close(rfd)
         os.close(wfd)
@@ -188,20 +202,19 @@ def lock_samples_ns() -> np.ndarray:
 def measure(placement: str, start_method: str, make_row) -> tuple[Baselines, list[ResultRow]]:
     """Measure every baseline for `placement`. `make_row(case, samples_ns,
     messages_per_sample)` builds each ok row (the runner owns row building)."""
-    cpus = allowed_cpus()
-    pinned = cpus_for_peer(placement, 0, cpus)
+    here = cpus_for_peer(placement, 0, allowed_cpus())
     rows = []
 
     def case(variant: str, pattern: str, size: int) -> Case:
         return Case(MECHANISM, variant, pattern, size, 1, start_method, placement)
 
-    copy_ns = _pinned(pinned, cpus, copy_samples_ns)
+    copy_ns = pinned(here, copy_samples_ns)
     rows.append(make_row(case("memcpy", "stream", COPY_BYTES), copy_ns, 1))
     rtt_ns = pipe_rtt_samples_ns(placement)
     rows.append(make_row(case("os-pipe", "pingpong", RTT_SIZE_BYTES), rtt_ns, 1))
     stream_ns = pipe_stream_samples_ns(placement)
     rows.append(make_row(case("os-pipe", "stream", STREAM_CHUNK_BYTES), stream_ns, STREAM_CHUNKS))
-    lock_ns = _pinned(pinned, cpus, lock_samples_ns)
+    lock_ns = pinned(here, lock_samples_ns)
     rows.append(make_row(case("lock", "counter", 8), lock_ns, LOCK_INCREMENTS))
     base = Baselines(
         copy_bytes_per_s=rows[0].bytes_per_s,
@@ -210,12 +223,3 @@ def measure(placement: str, start_method: str, make_row) -> tuple[Baselines, lis
     )
     return base, [replace(r, efficiency=1.0) for r in rows]
 
-
-def _pinned(cpus: tuple[int, ...], saved: list[int], work):
-    if cpus:
-        os.sched_setaffinity(0, cpus)
-    try:
-        return work()
-    finally:
-        if cpus and saved:
-            os.sched_setaffinity(0, saved)

@@ -15,7 +15,7 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
-from ipcbench.baselines import copy_samples_ns
+from ipcbench.baselines import copy_samples_ns, with_child
 from ipcbench.cases import Case, allowed_cpus, cpus_for_peer
 from ipcbench.runner import RunMeta, Settings, run_case
 
@@ -24,8 +24,13 @@ STREAM_BYTES = 16 << 20
 STREAM_MESSAGES = 40
 
 
+def _cpus(placement: str, peer_index: int) -> tuple[int, ...]:
+    return cpus_for_peer(placement, peer_index, allowed_cpus())
+
+
 def _pin(placement: str, peer_index: int) -> None:
-    cpus = cpus_for_peer(placement, peer_index, allowed_cpus())
+    """In a child: pin like peer `peer_index` of a case."""
+    cpus = _cpus(placement, peer_index)
     if cpus:
         os.sched_setaffinity(0, cpus)
 
@@ -53,22 +58,9 @@ def _drain(name: str, size_bytes: int, count: int, filled, empty, done, placemen
     segment.close()
 
 
-def _as_peer_zero(placement: str, work):
-    """Run `work` in this process pinned like peer 0 of a case, then restore."""
-    saved = allowed_cpus()
-    _pin(placement, 0)
-    try:
-        return work()
-    finally:
-        if saved:
-            os.sched_setaffinity(0, saved)
-
-
 def hand_pipe_pingpong_p50_ns(ctx, size_bytes: int, placement: str) -> float:
     """The textbook loop: parent sends, child echoes, parent times each round trip."""
     parent_end, child_end = ctx.Pipe()
-    child = ctx.Process(target=_echo, args=(child_end, ROUND_TRIPS + 100, placement), daemon=True)
-    child.start()
 
     def work() -> float:
         payload = bytes(size_bytes)
@@ -83,25 +75,15 @@ def hand_pipe_pingpong_p50_ns(ctx, size_bytes: int, placement: str) -> float:
             samples[i] = time.perf_counter_ns() - start
         return float(np.median(samples))
 
-    try:
-        return _as_peer_zero(placement, work)
-    finally:
-        child.join(5)
-        if child.is_alive():
-            child.kill()
-            child.join()
+    args = (child_end, ROUND_TRIPS + 100, placement)
+    return with_child(ctx, _echo, args, _cpus(placement, 0), work, join_s=5.0)
 
 
 def hand_shm_stream_bytes_per_s(ctx, placement: str) -> float:
     """Producer copies into a segment, consumer copies out; semaphores hand off."""
     segment = shared_memory.SharedMemory(create=True, size=STREAM_BYTES)
     filled, empty, done = ctx.Semaphore(0), ctx.Semaphore(1), ctx.SimpleQueue()
-    child = ctx.Process(
-        target=_drain,
-        args=(segment.name, STREAM_BYTES, STREAM_MESSAGES, filled, empty, done, placement),
-        daemon=True,
-    )
-    child.start()
+    args = (segment.name, STREAM_BYTES, STREAM_MESSAGES, filled, empty, done, placement)
 
     def work() -> float:
         view = np.ndarray(STREAM_BYTES, np.uint8, buffer=segment.buf)
@@ -115,12 +97,8 @@ def hand_shm_stream_bytes_per_s(ctx, placement: str) -> float:
         return (STREAM_MESSAGES - 1) * STREAM_BYTES * 1e9 / done.get()
 
     try:
-        return _as_peer_zero(placement, work)
+        return with_child(ctx, _drain, args, _cpus(placement, 0), work, join_s=5.0)
     finally:
-        child.join(5)
-        if child.is_alive():
-            child.kill()
-            child.join()
         segment.close()
         segment.unlink()
 
