@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 
 from ipcbench.mechanisms.handoff import (
-    Slot,
     SlotEndpoint,
     SlotMechanism,
     SlotStorage,
@@ -62,8 +61,8 @@ class ArrayMechanism(SlotMechanism):
         self.synchronized = self.variant == "synchronized"
         self.slot_endpoint = LockedSlotEndpoint if self.synchronized else SlotEndpoint
 
-    def _slot(self) -> Slot:
-        return Slot(self.ctx, ArrayStorage(self.ctx, self.size_bytes, self.synchronized))
+    def _storage(self, name: str) -> ArrayStorage:
+        return ArrayStorage(self.ctx, self.size_bytes, self.synchronized)  # anonymous
 
 
 MECHANISM = ArrayMechanism

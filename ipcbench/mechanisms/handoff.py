@@ -37,6 +37,9 @@ class SlotStorage(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Drop views and mappings taken by attach()."""
 
+    def unlink(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Owner only (the parent, after every peer ended): remove any system-wide name."""
+
 
 class Slot:
     def __init__(self, ctx, storage: SlotStorage) -> None:
@@ -142,13 +145,29 @@ def fan_in_endpoints(
 
 class SlotMechanism(Mechanism):
     """Mechanisms built from one-message mailboxes: a pingpong pair is two slots, a
-    stream one slot per producer. Subclasses say how a slot is made (`_slot`) and may
-    swap the endpoint class (e.g. to take a lock around each copy)."""
+    stream one slot per producer. Subclasses say how a slot's storage is made
+    (`_storage`, given a run-unique name for anything system-wide) and may swap the
+    endpoint class (e.g. to take a lock around each copy). Every storage is unlinked
+    in close()."""
 
     slot_endpoint: type[SlotEndpoint] = SlotEndpoint
 
-    def _slot(self) -> Slot:
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._storages: list[SlotStorage] = []
+
+    def _storage(self, name: str) -> SlotStorage:
         raise NotImplementedError
+
+    def _slot(self) -> Slot:
+        storage = self._storage(f"{self.name_prefix}{len(self._storages)}")
+        self._storages.append(storage)
+        return Slot(self.ctx, storage)
+
+    def close(self) -> None:
+        for storage in self._storages:
+            storage.unlink()
+        self._storages.clear()
 
     def pairs(self, count: int) -> list[tuple[Endpoint, Endpoint]]:
         return [pair_endpoints(self._slot, self.slot_endpoint) for _ in range(count)]

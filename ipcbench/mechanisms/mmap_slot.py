@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from ipcbench.mechanisms.handoff import Slot, SlotMechanism, SlotStorage
+from ipcbench.mechanisms.handoff import SlotMechanism, SlotStorage
 
 # Same directory hygiene.py sweeps; not imported from there to keep this module light.
 SHM_DIR = "/dev/shm"
@@ -75,21 +75,12 @@ class MmapStorage(SlotStorage):
 class MmapMechanism(SlotMechanism):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._storages: list[MmapStorage] = []
         self._anonymous = self.ctx.get_start_method() == "fork"
 
-    def _slot(self) -> Slot:
-        path = None
-        if not self._anonymous:
-            path = os.path.join(SHM_DIR, f"{self.name_prefix}{len(self._storages)}")
-        storage = MmapStorage(self.size_bytes, path)
-        self._storages.append(storage)
-        return Slot(self.ctx, storage)
-
-    def close(self) -> None:
-        for storage in self._storages:
-            storage.unlink()
-        self._storages.clear()
+    def _storage(self, name: str) -> MmapStorage:
+        return MmapStorage(
+            self.size_bytes, None if self._anonymous else os.path.join(SHM_DIR, name)
+        )
 
 
 MECHANISM = MmapMechanism

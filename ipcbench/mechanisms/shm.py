@@ -14,7 +14,7 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
-from ipcbench.mechanisms.handoff import Slot, SlotMechanism, SlotStorage
+from ipcbench.mechanisms.handoff import SlotMechanism, SlotStorage
 
 _HEADER_BYTES = 8
 
@@ -71,19 +71,8 @@ class SegmentStorage(SlotStorage):
 
 
 class ShmMechanism(SlotMechanism):
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._storages: list[SegmentStorage] = []
-
-    def _slot(self) -> Slot:
-        storage = SegmentStorage(f"{self.name_prefix}{len(self._storages)}", self.size_bytes)
-        self._storages.append(storage)
-        return Slot(self.ctx, storage)
-
-    def close(self) -> None:
-        for storage in self._storages:
-            storage.unlink()
-        self._storages.clear()
+    def _storage(self, name: str) -> SegmentStorage:
+        return SegmentStorage(name, self.size_bytes)
 
 
 MECHANISM = ShmMechanism

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ipcbench.mechanisms.handoff import Slot, SlotMechanism, SlotStorage
+from ipcbench.mechanisms.handoff import SlotMechanism, SlotStorage
 
 
 class ArrayStorage(SlotStorage):
@@ -30,8 +30,8 @@ class ArrayStorage(SlotStorage):
 
 
 class ValueMechanism(SlotMechanism):
-    def _slot(self) -> Slot:
-        return Slot(self.ctx, ArrayStorage(self.ctx, self.size_bytes))
+    def _storage(self, name: str) -> ArrayStorage:
+        return ArrayStorage(self.ctx, self.size_bytes)  # anonymous: the name is unused
 
     def counter(self):
         # 'q' = signed 64-bit: no wrap-around for any count a run can reach.
