@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from ipcbench import hygiene
+from ipcbench.baselines import BaselineCache
 from ipcbench.machine import collect_metadata, write_machine_json
-from ipcbench.matrix import MATRICES, plan
+from ipcbench.matrix import plan
 from ipcbench.results import CsvAppender
-from ipcbench.runner import BaselineCache, RunMeta
+from ipcbench.rows import RunMeta
+from ipcbench.settings import MATRICES
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

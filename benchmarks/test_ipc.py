@@ -1,25 +1,28 @@
 """One benchmark per case of the matrix (see conftest.py).
 
 pedantic mode: the peers are started and handshaken by the session before
-pytest-benchmark's clock runs; each round is one repeat. pytest-benchmark's own figure
-is the parent's view of a repeat (it includes waking the peers); the row written to
-the CSV uses the peers' own timestamps, which is what ipcbench reports. Adaptive repeats
-beyond the minimum run after pedantic's rounds (pedantic takes a fixed count), so
-pytest-benchmark's table covers the first `repeats`; the CSV row covers them all."""
+pytest-benchmark's clock runs; each round is one repeat of the case's first session.
+pytest-benchmark's own figure is the parent's view of a repeat (it includes waking the
+peers); the row written to the CSV uses the peers' own timestamps over every session of
+the case (pedantic can run once per test, so the later sessions run after it), which is
+what ipcbench reports. Unlike `ipcbench run`, a case's sessions run back to back here."""
 
 from __future__ import annotations
 
 import pytest
 
-from ipcbench.results import CASE_KEYS
-from ipcbench.runner import base_row, run_case
+from ipcbench.rows import base_row
+from ipcbench.runner import run_case
+from ipcbench.schema import CASE_KEYS
 
 # The row's case key and the figures a pytest-benchmark reader most wants, by column name.
 EXTRA_INFO = (
     *CASE_KEYS,
     "status",
+    "sessions",
     "repeats",
     "noisy",
+    "noise",
     "cv",
     "ci_low_ns",
     "ci_high_ns",

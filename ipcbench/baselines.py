@@ -9,8 +9,10 @@ of their own (mechanism `baseline`):
 - `os-pipe` / stream: raw os.pipe throughput in 1 MiB writes;
 - `lock` / counter: uncontended increments of a multiprocessing.Value under its lock in
   one process, the ceiling for the shared counter.
-Every case row then gets `efficiency` = its figure relative to the matching baseline,
-so two machines can be compared on how close each gets to its own hardware.
+Every case row then gets `efficiency` = its figure relative to the baseline its pattern
+names (Pattern.baseline), so two machines can be compared on how close each gets to its
+own hardware. BaselineCache measures them once per placement, the first time a case
+needs them.
 """
 
 from __future__ import annotations
@@ -19,15 +21,17 @@ import math
 import multiprocessing
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ipcbench.cases import Case, allowed_cpus, cpus_for_peer
+from ipcbench import patterns
+from ipcbench.affinity import allowed_cpus, cpus_for_peer, pinned, with_child
 from ipcbench.results import ResultRow
+from ipcbench.rows import RunMeta, base_row, baseline_row
+from ipcbench.schema import BASELINE_MECHANISM, Case
 
-MECHANISM = "baseline"
 COPY_BYTES = 64 << 20
 RTT_SIZE_BYTES = 64
 RTT_COUNT = 2000
@@ -39,20 +43,31 @@ REPEATS = 5
 
 @dataclass(frozen=True)
 class Baselines:
-    copy_bytes_per_s: float
-    pipe_rtt_ns: float
-    lock_increments_per_s: float
+    """The baseline figures of one placement, keyed (variant, pattern) as in their rows."""
+
+    figures: dict[tuple[str, str], float]
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[ResultRow]) -> Baselines:
+        """KeyError when a baseline a pattern needs is missing from `rows`."""
+        by_kind = {(r.variant, r.pattern): r for r in rows}
+        figures = {}
+        for pattern in patterns.PATTERNS.values():
+            ref = pattern.baseline
+            figures[(ref.variant, ref.pattern)] = getattr(by_kind[(ref.variant, ref.pattern)],
+                                                          ref.column)
+        return cls(figures)
+
+    def for_pattern(self, pattern: patterns.Pattern) -> float:
+        return self.figures[(pattern.baseline.variant, pattern.baseline.pattern)]
 
 
 def efficiency(row: ResultRow, base: Baselines) -> float:
     """Pure: how close a case gets to its baseline (1.0 = the hardware's figure)."""
     if row.status != "ok":
         return math.nan
-    if row.pattern == "pingpong":
-        return base.pipe_rtt_ns / row.p50_ns
-    if row.pattern == "counter":
-        return row.msgs_per_s / base.lock_increments_per_s
-    return row.bytes_per_s / base.copy_bytes_per_s
+    pattern = patterns.get(row.pattern)
+    return pattern.efficiency(getattr(row, pattern.metric), base.for_pattern(pattern))
 
 
 # -- raw loops ------------------------------------------------------------------------
@@ -86,34 +101,6 @@ def _sink(rfd: int, size: int, count: int, cpus: tuple[int, ...]) -> None:
     view = memoryview(bytearray(size))
     for _ in range(count):
         _read_exact(rfd, view)
-
-
-def pinned(cpus: tuple[int, ...], work: Callable[[], object]):
-    """Run `work` in this process pinned to `cpus` (() = as it is), then restore."""
-    saved = allowed_cpus()
-    if cpus:
-        os.sched_setaffinity(0, cpus)
-    try:
-        return work()
-    finally:
-        if cpus and saved:
-            os.sched_setaffinity(0, saved)
-
-
-def with_child(
-    ctx, target, args, parent_cpus: tuple[int, ...], work: Callable[[], object], join_s=10.0
-):
-    """Start `target(*args)` in a child, run `work` here pinned to parent_cpus, then
-    join the child (killing it if it has not ended within `join_s`)."""
-    child = ctx.Process(target=target, args=args, daemon=True)
-    child.start()
-    try:
-        return pinned(parent_cpus, work)
-    finally:
-        child.join(join_s)
-        if child.is_alive():
-            child.kill()
-            child.join()
 
 
 def _fork():
@@ -199,27 +186,64 @@ def lock_samples_ns() -> np.ndarray:
 
 
 # -- rows -------------------------------------------------------------------------------
-def measure(placement: str, start_method: str, make_row) -> tuple[Baselines, list[ResultRow]]:
-    """Measure every baseline for `placement`. `make_row(case, samples_ns,
-    messages_per_sample)` builds each ok row (the runner owns row building)."""
+def measure(placement: str, start_method: str, meta: RunMeta) -> tuple[Baselines, list[ResultRow]]:
+    """Measure every baseline for `placement`: its figures and its rows."""
     here = cpus_for_peer(placement, 0, allowed_cpus())
-    rows = []
 
-    def case(variant: str, pattern: str, size: int) -> Case:
-        return Case(MECHANISM, variant, pattern, size, 1, start_method, placement)
+    def case(variant: str, pattern: patterns.Pattern, size: int) -> Case:
+        return Case(BASELINE_MECHANISM, variant, pattern.name, size, 1, start_method, placement)
 
-    copy_ns = pinned(here, copy_samples_ns)
-    rows.append(make_row(case("memcpy", "stream", COPY_BYTES), copy_ns, 1))
-    rtt_ns = pipe_rtt_samples_ns(placement)
-    rows.append(make_row(case("os-pipe", "pingpong", RTT_SIZE_BYTES), rtt_ns, 1))
-    stream_ns = pipe_stream_samples_ns(placement)
-    rows.append(make_row(case("os-pipe", "stream", STREAM_CHUNK_BYTES), stream_ns, STREAM_CHUNKS))
-    lock_ns = pinned(here, lock_samples_ns)
-    rows.append(make_row(case("lock", "counter", 8), lock_ns, LOCK_INCREMENTS))
-    base = Baselines(
-        copy_bytes_per_s=rows[0].bytes_per_s,
-        pipe_rtt_ns=rows[1].p50_ns,
-        lock_increments_per_s=rows[3].msgs_per_s,
-    )
-    return base, [replace(r, efficiency=1.0) for r in rows]
+    rows = [
+        baseline_row(case("memcpy", patterns.STREAM, COPY_BYTES), meta,
+                     pinned(here, copy_samples_ns), 1),
+        baseline_row(case("os-pipe", patterns.PINGPONG, RTT_SIZE_BYTES), meta,
+                     pipe_rtt_samples_ns(placement), 1),
+        baseline_row(case("os-pipe", patterns.STREAM, STREAM_CHUNK_BYTES), meta,
+                     pipe_stream_samples_ns(placement), STREAM_CHUNKS),
+        baseline_row(case("lock", patterns.COUNTER, patterns.COUNTER_SIZE_BYTES), meta,
+                     pinned(here, lock_samples_ns), LOCK_INCREMENTS),
+    ]
+    return Baselines.from_rows(rows), rows
 
+
+class BaselineCache:
+    """Measures the baselines of a placement the first time a case needs them, hands
+    their rows to `on_row` (so they precede the cases they anchor) and keeps the figures."""
+
+    def __init__(self, meta: RunMeta, on_row: Callable[[ResultRow], None]) -> None:
+        self.meta = meta
+        self.on_row = on_row
+        self._by_placement: dict[str, Baselines | None] = {}
+
+    def preload(self, rows: Iterable[ResultRow]) -> None:
+        """Reuse the baselines already in a run folder (--resume): the resumed cases are
+        judged against the same figures, and the CSV holds one set per placement."""
+        found: dict[str, list[ResultRow]] = {}
+        for row in rows:
+            if row.mechanism == BASELINE_MECHANISM and row.status == "ok":
+                found.setdefault(row.placement, []).append(row)
+        for placement, placement_rows in found.items():
+            try:
+                self._by_placement[placement] = Baselines.from_rows(placement_rows)
+            except KeyError:
+                continue  # incomplete set (run killed while measuring): measure again
+
+    def get(self, placement: str, start_method: str) -> Baselines | None:
+        if placement not in self._by_placement:
+            try:
+                base, rows = measure(placement, start_method, self.meta)
+            except (OSError, RuntimeError, ValueError) as exc:
+                case = Case(BASELINE_MECHANISM, "all", patterns.STREAM.name, 1, 1, start_method,
+                            placement)
+                base, rows = None, [base_row(case, self.meta, "failed", f"baseline: {exc}")]
+            for row in rows:
+                self.on_row(row)
+            self._by_placement[placement] = base
+        return self._by_placement[placement]
+
+    def annotate(self, row: ResultRow) -> ResultRow:
+        """The row with its efficiency against this run's baselines (ok rows only)."""
+        if row.status != "ok":
+            return row
+        base = self.get(row.placement, row.start_method)
+        return row if base is None else replace(row, efficiency=efficiency(row, base))

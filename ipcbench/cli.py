@@ -17,15 +17,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ipcbench import __version__
-from ipcbench.cases import (
-    MAX_PROCS,
-    PATTERNS,
-    PLACEMENTS,
-    PlannedCase,
-    available_start_methods,
-)
 from ipcbench.mechanisms import REGISTRY, public_names
-from ipcbench.results import CASE_KEYS, ResultsError
+from ipcbench.patterns import PATTERN_NAMES as PATTERNS
+from ipcbench.results import ResultsError
+from ipcbench.schema import MAX_PROCS, PAYLOAD_KINDS, PLACEMENTS
 
 EXIT_USAGE = 2
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
@@ -79,10 +74,9 @@ def _writable_dir(path: Path) -> Path:
 
 def plan_from_args(args: argparse.Namespace):
     """Validate every matrix flag and expand the matrix: (planned cases, settings)."""
-    from ipcbench.matrix import MATRICES, plan
-    from ipcbench.payload import PAYLOAD_KINDS
+    from ipcbench.matrix import plan
     from ipcbench.resources import check_resources
-    from ipcbench.runner import with_settings
+    from ipcbench.settings import MATRICES
     from ipcbench.sizes import parse_size
 
     matrix = MATRICES["quick" if args.quick else "full" if args.full else "default"]
@@ -96,7 +90,8 @@ def plan_from_args(args: argparse.Namespace):
     procs = _procs(_split(args.procs)) if args.procs else None
     methods = [multiprocessing.get_start_method(allow_none=False)]
     if args.start_method:
-        methods = _choice("start method", _split(args.start_method), available_start_methods())
+        methods = _choice("start method", _split(args.start_method),
+                          multiprocessing.get_all_start_methods())
     placements = _split(args.placement)
     if placements:
         _choice("placement", placements, list(PLACEMENTS))
@@ -106,13 +101,14 @@ def plan_from_args(args: argparse.Namespace):
     changes = {
         k: v
         for k, v in (
+            ("sessions", args.sessions),
             ("repeats", args.repeats),
             ("warmup", args.warmup),
             ("deadline_s", args.deadline),
         )
         if v is not None
     }
-    settings = with_settings(matrix.settings, **changes)
+    settings = matrix.settings.with_changes(**changes)
     planned = plan(matrix, methods, mechanisms, patterns, variants, sizes, procs, placements,
                    payloads)
     check_resources(planned)
@@ -121,11 +117,14 @@ def plan_from_args(args: argparse.Namespace):
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ipcbench import hygiene
-    from ipcbench.baselines import MECHANISM as BASELINE
+    from ipcbench.baselines import BaselineCache
     from ipcbench.machine import collect_metadata, write_machine_json
     from ipcbench.progress import RunProgress, print_summary
     from ipcbench.results import CsvAppender, done_case_keys, read_results, rows_from_frame
-    from ipcbench.runner import BaselineCache, RunMeta, run_planned
+    from ipcbench.rows import RunMeta
+    from ipcbench.runner import run_planned
+    from ipcbench.schema import BASELINE_MECHANISM as BASELINE
+    from ipcbench.sessionlog import SessionLog, read_sessions
 
     planned, settings = plan_from_args(args)
     if args.seed is not None and args.seed < 0:
@@ -133,10 +132,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Shuffled by default (seed recorded in every row); --seed makes the order repeatable.
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     meta = collect_metadata()
-    previous = []
+    previous, done_sessions = [], {}
     if args.resume:
         out = Path(args.resume)
-        frame = read_results(out)
+        read_results(out)  # refuse a foreign or newer file before touching it
+        CsvAppender(out / "results.csv")  # drop a torn last row (a kill mid-write) ...
+        frame = read_results(out)  # ... so that its case is measured again, not lost
         measured_on = set(frame["machine_id"].astype(str))
         if measured_on != {meta["machine_id"]}:
             raise ValueError(
@@ -145,7 +146,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         previous = rows_from_frame(frame)
         done = done_case_keys(frame)
-        planned = [p for p in planned if _key(p) not in done]
+        planned = [p for p in planned if p.case.key not in done]
+        done_sessions = read_sessions(out)
         print(f"resuming {out}: {len(done)} cases done, {len(planned)} to run", file=sys.stderr)
     else:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -158,6 +160,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     write_machine_json(out, meta)
     appender = CsvAppender(out / "results.csv")
+    session_log = SessionLog(out)
     rows = []
 
     def on_row(row) -> None:
@@ -181,8 +184,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                 settings,
                 run_meta,
                 on_row,
-                before_case=lambda case: (_check_interrupted(), progress.starting(case)),
+                before_session=lambda case, index: (_check_interrupted(),
+                                                    progress.starting(case)),
                 baseline_cache=cache,
+                on_session=session_log.append,
+                done_sessions=done_sessions,
             )
     except Interrupted as exc:
         print(
@@ -198,10 +204,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         _draw_charts(out)
     print(f"results: {out / 'results.csv'}")
     return 0
-
-
-def _key(item: PlannedCase) -> tuple:
-    return tuple(getattr(item.case, k) for k in CASE_KEYS)
 
 
 def _draw_charts(out: Path) -> None:
@@ -322,8 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
     scope = run.add_mutually_exclusive_group()
     scope.add_argument("--quick", action="store_true", help="small matrix, <= 60 s on 2 cores")
     scope.add_argument("--full", action="store_true", help="the full matrix (long)")
-    run.add_argument("--repeats", type=int, help="timed repeats per case")
-    run.add_argument("--warmup", type=int, help="untimed repeats before them")
+    run.add_argument("--sessions", type=int,
+                     help="independent sessions per case (fresh peers; default 3)")
+    run.add_argument("--repeats", type=int, help="timed repeats per session")
+    run.add_argument("--warmup", type=int, help="untimed repeats per session, before them")
     run.add_argument("--deadline", type=float, help="seconds allowed per repeat (default: derived)")
     where = run.add_mutually_exclusive_group()
     where.add_argument("--out", "-o", help="run folder (default results/<machine_id>/<utc time>)")

@@ -1,58 +1,101 @@
-"""Named parameter matrices shared by the CLI and the pytest suite, and their expansion."""
+"""Which cases to run: a named matrix, narrowed by the user's axes, expanded into cases.
+
+A combination that cannot run here (an unsupported pattern, a missing optional module, a
+placement this machine cannot provide, a payload that cannot be built that small) is kept
+as a skipped case with the reason, so the omission is visible in the CSV, not silent.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from ipcbench.cases import PATTERNS, PlannedCase, expand
-from ipcbench.mechanisms import public_names
-from ipcbench.runner import QUICK, Settings
-
-KiB, MiB = 1 << 10, 1 << 20
+from ipcbench import patterns as pattern_kinds
+from ipcbench.affinity import allowed_cpus, placement_skip_reason
+from ipcbench.mechanisms import REGISTRY, patterns_of, public_names, unavailable_reason
+from ipcbench.patterns import COUNTER_SIZE_BYTES
+from ipcbench.payload import PayloadSpec
+from ipcbench.schema import DEFAULT_PAYLOAD, Case
+from ipcbench.settings import Matrix
 
 
 @dataclass(frozen=True)
-class Matrix:
-    sizes_bytes: tuple[int, ...]
-    procs: tuple[int, ...]
-    settings: Settings
-    # Pinned placements are the reproducible ones; `--placement unpinned` shows what an
-    # application left to the scheduler sees (and how much it varies).
-    placements: tuple[str, ...] = ("same-core", "cross-core")
-    # Payload kinds other than raw bytes answer "is pickling my cost, or the transport?":
-    # measured at a few sizes with one process per side, for pingpong and stream.
-    extra_payloads: tuple[str, ...] = ()
-    payload_sizes_bytes: tuple[int, ...] = ()
+class PlannedCase:
+    """A case and, when it cannot run, why (it then becomes a `skipped` row)."""
+
+    case: Case
+    skip_reason: str = ""
 
 
-MATRICES = {
-    # <= 60 s on 2 cores: every mechanism and pattern, 3 sizes, 2 process counts, one
-    # (reproducible) placement, raw bytes only, and a fixed 5 repeats.
-    "quick": Matrix((64, 64 * KiB, 1 * MiB), (1, 2), QUICK, ("same-core",)),
-    # 64 B .. 16 MiB in steps of 16x, 1/2/4 processes, both pinned placements, every
-    # payload kind at 4 KiB and 1 MiB; adaptive repeats (5..20, about 0.6 s a case).
-    "default": Matrix(
-        (64, 4 * KiB, 64 * KiB, 1 * MiB, 16 * MiB),
-        (1, 2, 4),
-        Settings(repeats=5, max_repeats=20, budget_s=0.6),
-        extra_payloads=("object", "numpy", "numpy-shm"),
-        payload_sizes_bytes=(4 * KiB, 1 * MiB),
-    ),
-    # 64 B .. 16 MiB in steps of 4x, 1/2/4/8 processes, every placement and payload kind.
-    "full": Matrix(
-        tuple(64 * 4**i for i in range(10)),
-        (1, 2, 4, 8),
-        Settings(repeats=10, max_repeats=50, budget_s=5.0, warmup=2),
-        ("same-core", "cross-core", "unpinned"),
-        extra_payloads=("object", "numpy", "numpy-shm"),
-        payload_sizes_bytes=(256, 4 * KiB, 64 * KiB, 1 * MiB, 16 * MiB),
-    ),
-}
+def expand(
+    mechanisms: Sequence[str],
+    patterns: Sequence[str],
+    sizes_bytes: Sequence[int],
+    procs: Sequence[int],
+    start_methods: Sequence[str],
+    variants: Sequence[str] | None = None,
+    placements: Sequence[str] = ("unpinned",),
+    cpus: Sequence[int] | None = None,
+    payloads: Sequence[str] = (DEFAULT_PAYLOAD,),
+) -> list[PlannedCase]:
+    """Cross every axis. A (mechanism, pattern) with no variant for it is kept once per
+    process count as a skipped case, so the omission is visible in the CSV, not silent;
+    so is a placement this machine cannot provide, a mechanism whose optional module is
+    missing, and a payload kind that cannot be built that small. The counter pattern
+    moves no payload: it ignores the size and payload axes (COUNTER_SIZE_BYTES, bytes)."""
+    cpus = allowed_cpus() if cpus is None else list(cpus)
+    planned: list[PlannedCase] = []
+    for placement, payload in itertools.product(placements, payloads):
+        placement_reason = placement_skip_reason(placement, cpus)
+        for item in _expand_one(
+            mechanisms, patterns, sizes_bytes, procs, start_methods, variants, placement, payload
+        ):
+            case = item.case
+            reason = (
+                item.skip_reason
+                or unavailable_reason(case.mechanism)  # e.g. pyzmq not installed
+                or placement_reason
+                or PayloadSpec(case.size_bytes, kind=case.payload).check_buildable()
+            )
+            planned.append(PlannedCase(case, reason))
+    return planned
 
 
-def all_mechanisms() -> list[str]:
-    return public_names()
+def _expand_one(
+    mechanisms, patterns, sizes_bytes, procs, start_methods, variants, placement, payload
+):
+    planned: list[PlannedCase] = []
+    seen: set[Case] = set()
+    for start_method, mechanism, pattern in itertools.product(start_methods, mechanisms, patterns):
+        kind = pattern_kinds.get(pattern)
+        if not kind.moves_payload and payload != DEFAULT_PAYLOAD:
+            continue  # counter rows exist once, under the bytes payload
+        info = REGISTRY[mechanism]
+        chosen = [v for v in info.variants if variants is None or v in variants]
+        runnable = [v for v in chosen if pattern in info.variants[v]]
+        sizes = list(sizes_bytes) if kind.moves_payload else [COUNTER_SIZE_BYTES]
+        for size_bytes, n in itertools.product(sizes, procs):
+            keys = (pattern, size_bytes, n, start_method, placement, payload)
+            if runnable:
+                for variant in runnable:
+                    _add(planned, seen, Case(mechanism, variant, *keys))
+            elif chosen:
+                reason = f"{mechanism} does not support the {pattern} pattern" + (
+                    f" (it supports: {', '.join(patterns_of(mechanism))})"
+                )
+                _add(planned, seen, Case(mechanism, chosen[0], *keys), reason)
+    return planned
+
+
+def _add(planned: list[PlannedCase], seen: set[Case], case: Case, reason: str = "") -> None:
+    if case not in seen:
+        seen.add(case)
+        planned.append(PlannedCase(case, reason))
+
+
+def runnable_cases(planned: Iterable[PlannedCase]) -> Iterator[Case]:
+    return (p.case for p in planned if not p.skip_reason)
 
 
 def plan(
@@ -70,19 +113,19 @@ def plan(
     explicitly are crossed with every size and process count; otherwise raw bytes get the
     full matrix and the matrix's extra payload kinds its payload sizes, one process."""
     common = {
-        "mechanisms": list(mechanisms or all_mechanisms()),
+        "mechanisms": list(mechanisms or public_names()),
         "start_methods": list(start_methods),
         "variants": variants,
         "placements": tuple(placements or matrix.placements),
     }
-    patterns = list(patterns or PATTERNS)
+    patterns = list(patterns or pattern_kinds.PATTERN_NAMES)
     sizes = list(sizes_bytes or matrix.sizes_bytes)
     counts = list(procs or matrix.procs)
     if payloads:
         return expand(patterns=patterns, sizes_bytes=sizes, procs=counts, payloads=payloads,
                       **common)
     planned = expand(patterns=patterns, sizes_bytes=sizes, procs=counts, **common)
-    extra_patterns = [p for p in patterns if p in ("pingpong", "stream")]
+    extra_patterns = [p for p in patterns if pattern_kinds.get(p).in_payload_matrix]
     if matrix.extra_payloads and extra_patterns:
         planned += expand(
             patterns=extra_patterns,

@@ -26,7 +26,8 @@ from functools import cached_property
 
 import numpy as np
 
-PAYLOAD_KINDS = ("bytes", "object", "numpy", "numpy-shm")
+from ipcbench.schema import PAYLOAD_KINDS, check_choice
+
 DESCRIPTOR_BYTES = 64  # numpy-shm wire message: segment name, NUL-padded
 _PROTOCOL = 5
 
@@ -66,10 +67,7 @@ class PayloadSpec:
     kind: str = "bytes"
 
     def __post_init__(self) -> None:
-        if self.kind not in PAYLOAD_KINDS:
-            raise ValueError(
-                f"unknown payload {self.kind!r} (choose from {', '.join(PAYLOAD_KINDS)})"
-            )
+        check_choice("payload", self.kind, PAYLOAD_KINDS)
 
     @property
     def wire_bytes(self) -> int:

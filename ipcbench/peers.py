@@ -24,16 +24,10 @@ import threading
 import time
 from dataclasses import dataclass
 
+from ipcbench.faults import BURN_CPU_S
 from ipcbench.mechanisms.base import Endpoint
 from ipcbench.payload import PayloadSpec
 from ipcbench.roles import BARRIER_TIMEOUT_S, ROLES, Wire
-
-# corrupt: send a payload with one byte flipped; raise / exit / hang: right after the
-# start barrier; kill: SIGKILL itself half-way through the repeat (mid-transfer; the
-# counter's incrementer does it while holding the lock); burn: spend BURN_CPU_S of CPU
-# inside the measured region (checks the CPU-cost accounting).
-FAULTS = ("corrupt", "raise", "hang", "exit", "kill", "burn")
-BURN_CPU_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -43,7 +37,7 @@ class PeerSpec:
     messages: int  # per repeat: round trips, messages sent or received, increments
     payload: PayloadSpec
     checksum: int
-    # Fault injection for the project's tests: what this peer does wrong, if anything.
+    # Fault injection for the project's tests: what this peer does wrong (faults.FAULTS).
     fault: str = ""
     # CPUs to pin this peer to (placement); () = leave it to the scheduler.
     cpus: tuple[int, ...] = ()

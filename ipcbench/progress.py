@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ipcbench.cases import Case
 from ipcbench.results import ResultRow
+from ipcbench.schema import Case
 from ipcbench.sizes import format_size
 
 

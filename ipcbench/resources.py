@@ -6,7 +6,7 @@ import shutil
 
 import psutil
 
-from ipcbench.cases import PlannedCase
+from ipcbench.matrix import PlannedCase
 from ipcbench.sizes import format_size
 
 # Mechanisms whose buffers live in /dev/shm (SharedMemory segments; multiprocessing's
@@ -18,7 +18,7 @@ def buffers_bytes(item: PlannedCase) -> int:
     """Shared buffers one case allocates: one slot per direction and pair, or per
     producer / worker."""
     case = item.case
-    slots = 2 * case.procs if case.pattern == "pingpong" else case.procs
+    slots = (2 if case.kind.round_trip else 1) * case.procs
     return slots * case.size_bytes
 
 

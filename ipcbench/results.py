@@ -11,6 +11,12 @@ step to _MIGRATIONS so older files still load):
       v1 files load as placement=unpinned, order_seed=-1, the rest empty/False.
   3 - breadth: `payload` (bytes, object, numpy, numpy-shm; part of the case key) and
       the `fanout` pattern. v2 files load as payload=bytes.
+  4 - reproducibility: each case is measured in several independent sessions; the
+      figure, percentiles, CI and `noisy` come from session-level values (summary.py).
+      New: `sessions`, `noise` (why a row is noisy: between-sessions, within-session,
+      machine), `foreign_cpu_frac` and `steal_frac` (other load and CPU steal while the
+      case ran). v3 files load as sessions=1, noise="within-session" where noisy (their
+      CI was over repeats of one session), the fractions empty.
 """
 
 from __future__ import annotations
@@ -25,18 +31,9 @@ from pathlib import Path
 
 import pandas as pd
 
-SCHEMA_VERSION = 3
-STATUSES = ("ok", "skipped", "failed", "timeout")
-CASE_KEYS = (
-    "mechanism",
-    "variant",
-    "pattern",
-    "size_bytes",
-    "procs",
-    "start_method",
-    "placement",
-    "payload",
-)
+from ipcbench.schema import CASE_KEYS, DEFAULT_PAYLOAD, DEFAULT_PLACEMENT, STATUSES, Case
+
+SCHEMA_VERSION = 4
 
 
 class ResultsError(ValueError):
@@ -47,9 +44,10 @@ class ResultsError(ValueError):
 class ResultRow:
     """One finished case. Validated at construction so a bad row never reaches a file.
 
-    The `_ns` figures are per message (pingpong: per round trip, counter: per increment).
-    For pingpong they summarise every round trip; for stream and counter each sample is
-    one repeat's mean time per message, so the percentiles describe repeat-to-repeat spread.
+    The `_ns` figures are per message (pingpong: per round trip, counter: per increment),
+    built from session-level values (summary.case_figures). For pingpong a session's
+    samples are its round trips; for stream, fanout and counter each sample is one
+    repeat's mean time per message, so their percentiles describe repeat-to-repeat spread.
     """
 
     schema_version: int
@@ -62,8 +60,8 @@ class ResultRow:
     size_bytes: int
     procs: int
     start_method: str
-    placement: str = "unpinned"
-    payload: str = "bytes"
+    placement: str = DEFAULT_PLACEMENT
+    payload: str = DEFAULT_PAYLOAD
     status: str
     reason: str = ""
     repeats: int = 0
@@ -92,6 +90,10 @@ class ResultRow:
     # round trip / this round trip; counter: increments/s / uncontended lock increments/s.
     efficiency: float = math.nan
     order_seed: int = -1
+    sessions: int = 0
+    noise: str = ""
+    foreign_cpu_frac: float = math.nan
+    steal_frac: float = math.nan
     python: str = ""
     ipcbench_version: str = ""
 
@@ -109,6 +111,14 @@ class ResultRow:
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
+    @property
+    def case(self) -> Case:
+        return Case(**{name: getattr(self, name) for name in CASE_KEYS})
+
+
+# The case key is declared once (schema.Case); the row must carry it, in that order.
+assert [f.name for f in fields(ResultRow) if f.name in CASE_KEYS] == list(CASE_KEYS)
+
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ResultRow))
 _INT_COLUMNS = (
@@ -119,6 +129,7 @@ _INT_COLUMNS = (
     "warmup",
     "messages",
     "order_seed",
+    "sessions",
 )
 _BOOL_COLUMNS = ("verified", "noisy")
 # Read as text, never guessed: "3.10" is not the float 3.1, and a hex run id such as
@@ -133,8 +144,12 @@ def _format(value: object) -> object:
 
 
 def row_to_csv_line(row: ResultRow) -> str:
+    return values_to_csv_line(asdict(row).values())
+
+
+def values_to_csv_line(values: Iterable[object]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([_format(v) for v in asdict(row).values()])
+    csv.writer(buffer, lineterminator="\n").writerow([_format(v) for v in values])
     return buffer.getvalue()
 
 
@@ -145,11 +160,12 @@ class CsvAppender:
     fsync: earlier rows are never rewritten, and a killed run loses at most the row
     being written (and never half of it, for lines below the pipe/page size)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, columns: tuple[str, ...] = COLUMNS) -> None:
         self.path = Path(path)
+        self.columns = columns
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists() and self.path.stat().st_size > 0:
-            if check_header(self.path) != list(COLUMNS):
+            if check_header(self.path) != list(columns):
                 # Mixed headers would make the file unreadable: never append across schemas.
                 raise ResultsError(
                     f"{self.path} was written with other columns (an older or newer "
@@ -157,10 +173,14 @@ class CsvAppender:
                 )
             _repair_torn_tail(self.path)
         else:
-            self._write(",".join(COLUMNS) + "\n")
+            self._write(",".join(columns) + "\n")
 
     def append(self, row: ResultRow) -> None:
         self._write(row_to_csv_line(row))
+
+    def append_values(self, values: dict[str, object]) -> None:
+        """One record of another table (sessions.csv), in this file's column order."""
+        self._write(values_to_csv_line(values[name] for name in self.columns))
 
     def _write(self, text: str) -> None:
         data = text.encode("utf-8")
@@ -215,7 +235,22 @@ def _v2_to_v3(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-_MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    at = frame.columns.get_loc("order_seed") + 1
+    noisy = frame["noisy"].astype(str).str.lower() == "true"
+    frame.insert(at, "sessions", (frame["status"] == "ok").astype(int))
+    frame.insert(at + 1, "noise", noisy.map({True: "within-session", False: ""}))
+    frame.insert(at + 2, "foreign_cpu_frac", math.nan)
+    frame.insert(at + 3, "steal_frac", math.nan)
+    return frame
+
+
+_MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+}
 
 
 def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -258,7 +293,8 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
     for version in range(int(versions.min()), SCHEMA_VERSION):
         frame = _MIGRATIONS[version](frame)
     frame["schema_version"] = SCHEMA_VERSION
-    frame["reason"] = frame["reason"].fillna("")
+    for column in ("reason", "noise"):
+        frame[column] = frame[column].fillna("")
     for column in _BOOL_COLUMNS:
         if column in frame:
             frame[column] = frame[column].astype(str).str.lower() == "true"

@@ -15,9 +15,13 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
-from ipcbench.baselines import copy_samples_ns, with_child
-from ipcbench.cases import Case, allowed_cpus, cpus_for_peer
-from ipcbench.runner import RunMeta, Settings, run_case
+from ipcbench.affinity import allowed_cpus, cpus_for_peer, with_child
+from ipcbench.baselines import copy_samples_ns
+from ipcbench.patterns import PINGPONG, STREAM
+from ipcbench.rows import RunMeta
+from ipcbench.runner import run_case
+from ipcbench.schema import Case
+from ipcbench.settings import Settings
 
 ROUND_TRIPS = 2000
 STREAM_BYTES = 16 << 20
@@ -125,10 +129,11 @@ def run_selfcheck(rounds: int = 5, placement: str = "same-core") -> list[Compari
     method = multiprocessing.get_start_method(allow_none=False)
     ctx = multiprocessing.get_context(method)
     meta = RunMeta("selfcheck")
-    ping = Case("pipe", "bytes", "pingpong", 64, 1, method, placement)
-    ping_settings = Settings(repeats=5, warmup=1, max_messages=ROUND_TRIPS // 5)
-    stream = Case("shm", "segment", "stream", STREAM_BYTES, 1, method, placement)
-    stream_settings = Settings(repeats=5, warmup=1, target_bytes=8 * STREAM_BYTES)
+    # One session per round, as the hand-written loops start one process pair per round.
+    ping = Case("pipe", "bytes", PINGPONG.name, 64, 1, method, placement)
+    ping_settings = Settings(sessions=1, repeats=5, warmup=1, max_messages=ROUND_TRIPS // 5)
+    stream = Case("shm", "segment", STREAM.name, STREAM_BYTES, 1, method, placement)
+    stream_settings = Settings(sessions=1, repeats=5, warmup=1, target_bytes=8 * STREAM_BYTES)
     h_ping, m_ping, h_stream, m_stream = [], [], [], []
     for _ in range(rounds):
         h_ping.append(run_case(ping, ping_settings, meta).p50_ns)

@@ -18,10 +18,13 @@ from multiprocessing.connection import wait
 
 import numpy as np
 
-from ipcbench.cases import Case, allowed_cpus, cpus_for_peer
+from ipcbench import patterns
+from ipcbench.affinity import allowed_cpus, cpus_for_peer
+from ipcbench.faults import Fault
 from ipcbench.mechanisms import load
 from ipcbench.payload import PayloadSpec
 from ipcbench.peers import PeerSpec, peer_main
+from ipcbench.schema import Case
 
 # Segment names: "ipcb_<harness pid>_<case serial>_<n>"; hygiene.py relies on this form.
 SEGMENT_PREFIX = "ipcb_"
@@ -45,11 +48,6 @@ class RepeatOutcome:
     duration_ns: int  # wall time of the repeat, for aggregate rates
     cpu_s: float = 0.0  # user + system CPU of every peer during the repeat
     ctx_switches: int = 0  # context switches of every peer during the repeat
-
-    @property
-    def value_ns(self) -> float:
-        """This repeat as one number (per-message median), the unit the CI is built on."""
-        return float(np.median(self.samples_ns))
 
 
 @dataclass(frozen=True)
@@ -77,13 +75,12 @@ class CaseSession:
     """Context manager owning the peers and channels of one case."""
 
     def __init__(
-        self, case: Case, workload: Workload, seed: int = 0, fault: str = "", fault_role: str = ""
+        self, case: Case, workload: Workload, seed: int = 0, fault: Fault | None = None
     ) -> None:
         self.case = case
         self.workload = workload
         self.payload = PayloadSpec(case.size_bytes, seed, case.payload)
         self.fault = fault
-        self.fault_role = fault_role
         self.name_prefix = f"{SEGMENT_PREFIX}{os.getpid()}_{next(_case_serial)}_"
         self.processes: list[multiprocessing.process.BaseProcess] = []
         self.specs: list[PeerSpec] = []
@@ -147,26 +144,27 @@ class CaseSession:
         serial = itertools.count()  # peer order = pinning order (see cpus_for_peer)
 
         def spec(role: str, index: int, messages: int) -> PeerSpec:
-            fault = self.fault if role == self.fault_role and index == 0 else ""
+            fault = self.fault.kind if self.fault and self.fault.applies_to(role, index) else ""
             pinned = cpus_for_peer(case.placement, next(serial), cpus)
             segment = self.segment.name if self.segment is not None else ""
             return PeerSpec(role, index, messages, self.payload, checksum, fault, pinned, segment)
 
-        if case.pattern == "pingpong":
+        kind = case.kind
+        if kind is patterns.PINGPONG:
             peers = []
             for i, (a, b) in enumerate(self.mechanism.pairs(case.procs)):
-                peers += [(spec("ping", i, n), a), (spec("pong", i, n), b)]
+                peers += [(spec(kind.sender, i, n), a), (spec(kind.receiver, i, n), b)]
             return peers
-        if case.pattern == "stream":
+        if kind is patterns.STREAM:
             senders, receiver = self.mechanism.stream(case.procs)
-            peers = [(spec("producer", i, n), ep) for i, ep in enumerate(senders)]
-            return peers + [(spec("consumer", 0, n * case.procs), receiver)]
-        if case.pattern == "fanout":
+            peers = [(spec(kind.sender, i, n), ep) for i, ep in enumerate(senders)]
+            return peers + [(spec(kind.receiver, 0, n * case.procs), receiver)]
+        if kind is patterns.FANOUT:
             sender, receivers = self.mechanism.fan_out(case.procs)
-            peers = [(spec("distributor", 0, n * case.procs), sender)]
-            return peers + [(spec("worker", i, n), ep) for i, ep in enumerate(receivers)]
+            peers = [(spec(kind.sender, 0, n * case.procs), sender)]
+            return peers + [(spec(kind.receiver, i, n), ep) for i, ep in enumerate(receivers)]
         self.counter = self.mechanism.counter()
-        return [(spec("incrementer", i, n), self.counter) for i in range(case.procs)]
+        return [(spec(kind.sender, i, n), self.counter) for i in range(case.procs)]
 
     def close(self, graceful: bool = True) -> None:
         """Stop every peer (politely if `graceful`), escalate terminate -> kill, and free
@@ -216,22 +214,21 @@ class CaseSession:
         )
 
     def _outcome(self, replies: list[object]) -> RepeatOutcome:
-        case = self.case
-        if case.pattern == "pingpong":
-            samples = [r for s, r in zip(self.specs, replies, strict=True) if s.role == "ping"]
-            all_ns = np.concatenate(samples)
+        case, kind = self.case, self.case.kind
+        if kind.round_trip:
+            timing = [r for s, r in zip(self.specs, replies, strict=True)
+                      if s.role == kind.timing_role]
+            all_ns = np.concatenate(timing)
             # Pairs run concurrently: the repeat lasts as long as the slowest pair.
-            duration_ns = int(max(s.sum() for s in samples))
+            duration_ns = int(max(s.sum() for s in timing))
             return RepeatOutcome(all_ns, int(all_ns.size), duration_ns)
-        if case.pattern == "stream":
-            duration_ns = int(replies[-1])  # the consumer's clock
-            messages = self.workload.messages * case.procs
-        elif case.pattern == "fanout":
-            duration_ns = int(replies[0])  # the distributor's clock, up to the end barrier
-            messages = self.workload.messages * case.procs
-        else:
-            duration_ns = int(replies[0])
-            messages = self.workload.messages * case.procs
+        # One timing peer (the consumer, the distributor, incrementer #0) measured the
+        # whole repeat on its own clock.
+        timing_index = next(i for i, s in enumerate(self.specs) if s.role == kind.timing_role
+                            and s.index == 0)
+        duration_ns = int(replies[timing_index])
+        messages = self.workload.messages * case.procs
+        if self.counter is not None:
             final = self.counter.value
             if final != messages:
                 raise PeerFailed(f"shared counter ended at {final}, expected exactly {messages}")
@@ -291,9 +288,7 @@ def derive_workload(case: Case, messages: int, deadline_s: float | None) -> Work
     (1 ms per message, 10 MB/s), tight enough that a hang ends the case in seconds."""
     if deadline_s is None:
         per_repeat_messages = messages * case.procs
-        volume_bytes = (
-            per_repeat_messages * case.size_bytes * (2 if case.pattern == "pingpong" else 1)
-        )
+        volume_bytes = per_repeat_messages * case.kind.bytes_per_message(case.size_bytes)
         deadline_s = 10.0 + per_repeat_messages * 1e-3 + volume_bytes / 10e6
     start_s = (
         30.0 + 2.0 * case.peer_count if case.start_method != "fork" else 10.0 + case.peer_count

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from ipcbench import hygiene
-from ipcbench.runner import RunMeta
+from ipcbench.rows import RunMeta
 
 # multiprocessing's fork server and resource tracker are started on first use and
 # live as long as the test process: they are helpers, not leaks.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ipcbench.cases import COUNTER_SIZE_BYTES, MAX_PROCS, Case, expand, runnable_cases
+from ipcbench.matrix import expand, runnable_cases
+from ipcbench.patterns import COUNTER_SIZE_BYTES
+from ipcbench.schema import MAX_PROCS, Case
 
 
 def _expand_pipe_value(**overrides):

@@ -8,12 +8,15 @@ from dataclasses import replace
 
 import pytest
 
-from ipcbench.cases import Case
-from ipcbench.runner import Settings, run_case
+from ipcbench.faults import Fault
+from ipcbench.runner import run_case
+from ipcbench.schema import Case
+from ipcbench.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
-SMALL = Settings(repeats=2, warmup=1, target_bytes=64 << 10, min_messages=4, max_messages=20,
+SMALL = Settings(sessions=1, repeats=2,
+                 warmup=1, target_bytes=64 << 10, min_messages=4, max_messages=20,
                  increments=200)
 
 PAYLOAD_CASES = [
@@ -26,7 +29,7 @@ PAYLOAD_CASES = [
 @pytest.mark.parametrize(("pattern", "role"), [("stream", "producer"), ("pingpong", "ping")])
 def test_corrupted_payload_is_detected(meta, mechanism, variant, pattern, role):
     case = Case(mechanism, variant, pattern, 1024, 1, "fork")
-    row = run_case(case, replace(SMALL, fault="corrupt", fault_role=role), meta)
+    row = run_case(case, replace(SMALL, fault=Fault("corrupt", role)), meta)
     assert row.status == "failed", row
     assert "PayloadMismatch" in row.reason
     assert "checksum" in row.reason
@@ -43,7 +46,7 @@ ROLE = {"pingpong": "pong", "stream": "producer", "counter": "incrementer"}
 
 
 def _with_fault(case: Case, fault: str, **changes) -> Settings:
-    return replace(SMALL, **{"fault": fault, "fault_role": ROLE[case.pattern], **changes})
+    return replace(SMALL, **{"fault": Fault(fault, ROLE[case.pattern]), **changes})
 
 
 @pytest.mark.parametrize("case", FAULT_CASES, ids=lambda c: c.label)
@@ -75,6 +78,6 @@ def test_peer_that_hangs_times_out_at_the_deadline(meta, case):
 
 def test_fault_under_spawn_is_reported_too(meta):
     case = Case("shm", "segment", "pingpong", 4096, 1, "spawn")
-    row = run_case(case, _with_fault(case, "corrupt", fault_role="ping"), meta)
+    row = run_case(case, replace(SMALL, fault=Fault("corrupt", "ping")), meta)
     assert row.status == "failed"
     assert "PayloadMismatch" in row.reason

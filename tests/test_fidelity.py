@@ -8,24 +8,19 @@ import math
 import random
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
-from ipcbench.baselines import Baselines, efficiency
-from ipcbench.cases import Case, allowed_cpus, expand
-from ipcbench.mechanisms.fake import FakeClock, FakeSession
-from ipcbench.peers import BURN_CPU_S
-from ipcbench.runner import (
-    BaselineCache,
-    RunMeta,
-    Settings,
-    base_row,
-    messages_for,
-    run_case,
-    run_planned,
-)
+from ipcbench.affinity import allowed_cpus
+from ipcbench.baselines import BaselineCache, Baselines, efficiency
+from ipcbench.faults import BURN_CPU_S, Fault
+from ipcbench.matrix import expand
+from ipcbench.rows import RunMeta, base_row
+from ipcbench.runner import run_case, run_planned
+from ipcbench.schema import Case
 from ipcbench.session import CaseSession, Workload, derive_workload
+from ipcbench.settings import Settings
 from ipcbench.stats import ci_half_width, median_ci, should_stop
+from ipcbench.testing import FakeClock, FakeSession
 
 
 # -- statistics --------------------------------------------------------------------------
@@ -74,40 +69,45 @@ class JitterClock(FakeClock):
 
 def _fake(clock):
     def make(case, settings):
-        workload = Workload(messages_for(case, settings), 5.0, 5.0)
+        workload = Workload(settings.messages_for(case), 5.0, 5.0)
         return FakeSession(case, workload, clock=clock)
 
     return make
 
 
-def test_steady_case_stops_at_the_minimum_and_is_not_noisy(meta):
+def test_steady_case_stops_at_the_minimum_sessions_and_is_not_noisy(meta):
     case = Case("fake", "ideal", "stream", 64, 1, "fork")
-    settings = Settings(repeats=5, max_repeats=30, target_ci=0.02, budget_s=60, max_messages=20)
+    settings = Settings(sessions=3, max_sessions=30, repeats=2, target_ci=0.02, budget_s=60,
+                        max_messages=20)
     row = run_case(case, settings, meta, make_session=_fake(FakeClock(1000)))
-    assert row.status == "ok" and row.repeats == 5 and not row.noisy
-    assert row.ci_low_ns == row.ci_high_ns == 1000.0
+    assert row.status == "ok" and row.sessions == 3 and row.repeats == 6 and not row.noisy
+    assert row.ci_low_ns == row.ci_high_ns == 1000.0 and row.noise == ""
 
 
-def test_jittery_case_runs_to_its_repeat_budget_and_is_flagged_noisy(meta):
+def test_jittery_sessions_run_to_the_session_budget_and_are_flagged_noisy(meta):
     case = Case("fake", "ideal", "stream", 64, 1, "fork")
-    settings = Settings(repeats=5, max_repeats=12, target_ci=0.001, budget_s=60, max_messages=3)
+    settings = Settings(sessions=3, max_sessions=7, repeats=2, target_ci=0.001, budget_s=60,
+                        max_messages=3)
     row = run_case(case, settings, meta, make_session=_fake(JitterClock(3)))
-    assert row.status == "ok" and row.repeats == 12 and row.noisy
+    assert row.status == "ok" and row.sessions == 7 and row.repeats == 14 and row.noisy
     assert row.ci_low_ns < row.median_ns < row.ci_high_ns
+    assert row.noise in ("between-sessions", "within-session")
 
 
 def test_time_budget_ends_a_case_with_an_injected_clock(meta):
     case = Case("fake", "ideal", "stream", 64, 1, "fork")
-    settings = Settings(repeats=3, max_repeats=100, target_ci=0.001, budget_s=5, max_messages=3)
-    ticks = iter(range(0, 1000))  # one second per call of the budget clock
+    settings = Settings(sessions=2, max_sessions=100, repeats=2, target_ci=0.001, budget_s=5,
+                        max_messages=3)
+    ticks = iter(range(0, 1000))  # one second per call: every session lasts one second
     row = run_case(case, settings, meta, make_session=_fake(JitterClock(4)),
                    clock=lambda: next(ticks))
-    assert row.noisy and row.repeats < 100
+    assert row.noisy and row.sessions == 5
 
 
 # -- efficiency and baselines --------------------------------------------------------------
 def test_efficiency_per_pattern(meta):
-    base = Baselines(copy_bytes_per_s=10e9, pipe_rtt_ns=10_000, lock_increments_per_s=2e6)
+    base = Baselines({("memcpy", "stream"): 10e9, ("os-pipe", "pingpong"): 10_000,
+                      ("lock", "counter"): 2e6})
 
     def ok(pattern, **values):
         case = Case("fake", "ideal", pattern, 64, 1, "fork")
@@ -130,7 +130,7 @@ def test_baselines_are_rows_and_annotate_cases(meta):
         ("memcpy", "stream"), ("os-pipe", "pingpong"), ("os-pipe", "stream"), ("lock", "counter")
     }
     assert all(r.status == "ok" and r.efficiency == 1.0 and r.verified for r in rows)
-    assert base.copy_bytes_per_s > 0 and base.pipe_rtt_ns > 0 and base.lock_increments_per_s > 0
+    assert all(figure > 0 for figure in base.figures.values()) and len(base.figures) == 3
     assert cache.get("same-core", "fork") is base and len(rows) == 4  # measured once
 
     again = BaselineCache(meta, rows.append)
@@ -139,7 +139,7 @@ def test_baselines_are_rows_and_annotate_cases(meta):
 
     case = Case("fake", "ideal", "stream", 64, 1, "fork", "same-core")
     row = cache.annotate(run_case(case, Settings(repeats=2), meta))
-    assert row.efficiency == pytest.approx(row.bytes_per_s / base.copy_bytes_per_s)
+    assert row.efficiency == pytest.approx(row.bytes_per_s / base.figures[("memcpy", "stream")])
 
 
 # -- placement, CPU cost, order -------------------------------------------------------------
@@ -172,7 +172,8 @@ def test_unavailable_placement_is_skipped_with_a_reason():
 @pytest.mark.integration
 def test_cpu_cost_accounts_for_known_work(meta):
     case = Case("pipe", "bytes", "stream", 64, 1, "fork", "same-core")
-    settings = Settings(repeats=2, warmup=0, max_messages=10, fault="burn", fault_role="producer")
+    settings = Settings(sessions=1, repeats=2, warmup=0, max_messages=10,
+                        fault=Fault("burn", "producer"))
     row = run_case(case, settings, meta)
     assert row.status == "ok", row.reason
     cpu_per_repeat_s = row.cpu_s_per_msg * row.messages / row.repeats
@@ -194,13 +195,6 @@ def test_shuffled_order_is_seeded_and_recorded(meta):
     assert orders[0] != [(p.case.pattern, p.case.size_bytes, p.case.procs) for p in planned]
     assert sorted(orders[0]) == sorted((p.case.pattern, p.case.size_bytes, p.case.procs)
                                        for p in planned)
-
-
-def test_repeat_value_is_the_per_repeat_median():
-    from ipcbench.session import RepeatOutcome
-
-    outcome = RepeatOutcome(np.array([1.0, 2.0, 10.0]), 3, 13)
-    assert outcome.value_ns == 2.0
 
 
 def test_default_meta_is_not_shuffled():

@@ -10,26 +10,31 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
 import pytest
 
 from ipcbench import hygiene
-from ipcbench.cases import Case
+from ipcbench.faults import Fault
 from ipcbench.results import COLUMNS, read_results
-from ipcbench.runner import Settings, run_case
+from ipcbench.runner import run_case
+from ipcbench.schema import Case
+from ipcbench.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 SMALL = Settings(
-    repeats=2, warmup=1, target_bytes=1 << 20, min_messages=8, max_messages=40, increments=2000
+    sessions=1, repeats=2, warmup=1, target_bytes=1 << 20, min_messages=8, max_messages=40,
+    increments=2000,
 )
 
 # A run long enough to be interrupted part-way: many cases, each a few hundred ms.
 LONG_RUN = [
     "run", "--mechanism", "shm", "queue", "--pattern", "stream", "pingpong",
-    "--size", "1MiB", "4MiB", "--procs", "1", "2", "--repeats", "20", "--placement", "unpinned",
+    "--size", "1MiB", "4MiB", "--procs", "1", "2", "--sessions", "1", "--repeats", "20",
+    "--placement", "unpinned",
     "--no-charts", "--no-progress", "--no-baselines", "--seed", "1",
 ]  # fmt: skip
 
@@ -42,7 +47,7 @@ LONG_RUN = [
 def test_peer_sigkilled_mid_transfer_fails_the_case(meta, mechanism, variant, pattern, role):
     case = Case(mechanism, variant, pattern, 256 << 10, 2, "fork")
     started = time.monotonic()
-    row = run_case(case, Settings(**{**SMALL.__dict__, "fault": "kill", "fault_role": role}), meta)
+    row = run_case(case, replace(SMALL, fault=Fault("kill", role)), meta)
     assert row.status == "failed"
     assert f"{role}#0" in row.reason and "SIGKILL" in row.reason, row.reason
     assert time.monotonic() - started < 30  # detected through the sentinel, not a deadline
@@ -52,7 +57,7 @@ def test_incrementer_killed_while_holding_the_lock_fails_the_case(meta):
     # The other incrementers block on the orphaned lock forever: only the harness's
     # sentinel watch can end this case.
     case = Case("value", "locked", "counter", 8, 4, "fork")
-    settings = Settings(**{**SMALL.__dict__, "fault": "kill", "fault_role": "incrementer"})
+    settings = replace(SMALL, fault=Fault("kill", "incrementer"))
     row = run_case(case, settings, meta)
     assert row.status == "failed"
     assert "incrementer#0" in row.reason and "SIGKILL" in row.reason, row.reason
@@ -69,7 +74,8 @@ def test_incrementer_killed_while_holding_the_lock_fails_the_case(meta):
     ids=lambda c: c.label,
 )
 def test_64_processes_on_two_cores_finish(meta, case):
-    row = run_case(case, Settings(repeats=1, warmup=0, max_messages=20, increments=200), meta)
+    row = run_case(case, Settings(sessions=1, repeats=1,
+                                  warmup=0, max_messages=20, increments=200), meta)
     assert row.status == "ok", row.reason
     per_repeat = 200 if case.pattern == "counter" else 20
     assert row.messages == per_repeat * 64

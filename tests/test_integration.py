@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from ipcbench.cases import Case, expand
-from ipcbench.runner import Settings, messages_for, run_case
+from ipcbench.matrix import expand
+from ipcbench.runner import run_case
+from ipcbench.schema import Case
 from ipcbench.session import CaseSession, derive_workload
+from ipcbench.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
-SMALL = Settings(repeats=2, warmup=1, target_bytes=256 << 10, min_messages=4, max_messages=40,
+SMALL = Settings(sessions=1, repeats=2,
+                 warmup=1, target_bytes=256 << 10, min_messages=4, max_messages=40,
                  increments=300)
 
 # The original four; the later mechanisms have their own file (test_mechanisms_more.py).
@@ -27,7 +30,7 @@ FORK_CASES = [
 
 def expected_messages(case: Case, settings: Settings) -> int:
     """Per repeat: N pairs x round trips, N producers x messages, N incrementers x increments."""
-    return messages_for(case, settings) * case.procs * settings.repeats
+    return settings.messages_for(case) * case.procs * settings.repeats
 
 
 def assert_ok(row, case: Case, settings: Settings = SMALL) -> None:
@@ -95,7 +98,7 @@ def test_wrong_final_count_fails_the_counter_case(meta):
     case = Case("value", "locked", "counter", 8, 2, "fork")
 
     def make(case, settings):
-        workload = derive_workload(case, messages_for(case, settings), settings.deadline_s)
+        workload = derive_workload(case, settings.messages_for(case), settings.deadline_s)
         return MiscountingSession(case, workload)
 
     row = run_case(case, SMALL, meta, make_session=make)

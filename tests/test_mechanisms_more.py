@@ -21,13 +21,17 @@ from multiprocessing import get_context
 
 import pytest
 
-from ipcbench.cases import Case, expand
+from ipcbench.faults import Fault
+from ipcbench.matrix import expand
 from ipcbench.mechanisms import REGISTRY, unavailable_reason
-from ipcbench.runner import Settings, messages_for, run_case
+from ipcbench.runner import run_case
+from ipcbench.schema import Case
+from ipcbench.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
-SMALL = Settings(repeats=2, warmup=1, target_bytes=256 << 10, min_messages=4, max_messages=40,
+SMALL = Settings(sessions=1, repeats=2,
+                 warmup=1, target_bytes=256 << 10, min_messages=4, max_messages=40,
                  increments=300)
 
 NEW_MECHANISMS = ["simplequeue", "manager-queue", "os-pipe", "socketpair", "tcp", "mmap",
@@ -64,7 +68,7 @@ def assert_ok(row, case: Case, settings: Settings = SMALL) -> None:
     assert row.verified is True
     assert row.repeats >= settings.repeats
     # Exact: every round trip / message / increment of every timed repeat was counted.
-    assert row.messages == messages_for(case, settings) * case.procs * row.repeats
+    assert row.messages == settings.messages_for(case) * case.procs * row.repeats
     assert (row.mechanism, row.variant, row.pattern, row.size_bytes, row.procs) == (
         case.mechanism, case.variant, case.pattern, case.size_bytes, case.procs)
     assert row.min_ns <= row.median_ns <= row.max_ns
@@ -134,7 +138,7 @@ CORRUPT_CASES = [
 @pytest.mark.parametrize("case", _params(CORRUPT_CASES))
 def test_corrupted_payload_is_detected(meta, case):
     role = "producer" if case.pattern == "stream" else "ping"
-    row = run_case(case, replace(SMALL, fault="corrupt", fault_role=role), meta)
+    row = run_case(case, replace(SMALL, fault=Fault("corrupt", role)), meta)
     assert row.status == "failed", row
     assert "PayloadMismatch" in row.reason and "checksum" in row.reason
 
@@ -144,7 +148,7 @@ def test_corrupted_payload_is_detected(meta, case):
     Case("manager-queue", "default", "stream", 64, 1, "fork"),
 ]))
 def test_producer_killed_mid_stream_fails_the_case_and_leaks_nothing(meta, case):
-    row = run_case(case, replace(SMALL, fault="kill", fault_role="producer"), meta)
+    row = run_case(case, replace(SMALL, fault=Fault("kill", "producer")), meta)
     assert row.status == "failed", row
     assert "producer#0" in row.reason and "SIGKILL" in row.reason
 

@@ -8,11 +8,15 @@ from dataclasses import replace
 
 import pytest
 
-from ipcbench.cases import Case, expand
+from ipcbench.faults import Fault
+from ipcbench.matrix import expand
 from ipcbench.payload import DESCRIPTOR_BYTES, PAYLOAD_KINDS, PayloadSpec
-from ipcbench.runner import Settings, messages_for, run_case
+from ipcbench.runner import run_case
+from ipcbench.schema import Case
+from ipcbench.settings import Settings
 
-SMALL = Settings(repeats=2, warmup=1, target_bytes=256 << 10, min_messages=4, max_messages=30)
+SMALL = Settings(sessions=1, repeats=2,
+                 warmup=1, target_bytes=256 << 10, min_messages=4, max_messages=30)
 CORE = [("pipe", "bytes"), ("pipe", "pickle"), ("queue", "default"), ("value", "array"),
         ("shm", "segment")]
 
@@ -66,7 +70,7 @@ def test_every_payload_kind_arrives_verified(meta, mechanism, variant, kind, pat
     row = run_case(case, SMALL, meta)
     assert row.status == "ok", row.reason
     assert row.payload == kind and row.verified
-    assert row.messages == messages_for(case, SMALL) * SMALL.repeats
+    assert row.messages == SMALL.messages_for(case) * SMALL.repeats
 
 
 @pytest.mark.integration
@@ -75,14 +79,14 @@ def test_fanout_gives_every_worker_its_exact_share(meta, mechanism, variant):
     case = Case(mechanism, variant, "fanout", 4096, 3, "fork")
     row = run_case(case, SMALL, meta)
     assert row.status == "ok", row.reason
-    assert row.messages == messages_for(case, SMALL) * 3 * SMALL.repeats
+    assert row.messages == SMALL.messages_for(case) * 3 * SMALL.repeats
     assert row.bytes_per_s == pytest.approx(row.msgs_per_s * 4096)
 
 
 @pytest.mark.integration
 def test_fanout_worker_sees_a_corrupted_payload(meta):
     case = Case("queue", "default", "fanout", 4096, 2, "fork")
-    row = run_case(case, replace(SMALL, fault="corrupt", fault_role="distributor"), meta)
+    row = run_case(case, replace(SMALL, fault=Fault("corrupt", "distributor")), meta)
     assert row.status == "failed"
     assert "worker#" in row.reason and "checksum" in row.reason, row.reason
 

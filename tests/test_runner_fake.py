@@ -7,10 +7,12 @@ import math
 
 import pytest
 
-from ipcbench.cases import Case, expand
-from ipcbench.mechanisms.fake import FakeClock, FakeSession
-from ipcbench.runner import Settings, messages_for, run_case, run_planned
+from ipcbench.matrix import expand
+from ipcbench.runner import run_case, run_planned
+from ipcbench.schema import Case
 from ipcbench.session import Workload
+from ipcbench.settings import Settings
+from ipcbench.testing import FakeClock, FakeSession
 
 STEP_NS = 1000
 SETTINGS = Settings(repeats=3, warmup=2, target_bytes=64 << 10, min_messages=4,
@@ -22,7 +24,7 @@ def fake_factory(corrupt: bool = False, step_ns: int = STEP_NS):
     sessions = []
 
     def make(case: Case, settings: Settings) -> FakeSession:
-        workload = Workload(messages_for(case, settings), repeat_deadline_s=5.0,
+        workload = Workload(settings.messages_for(case), repeat_deadline_s=5.0,
                             start_deadline_s=5.0)
         session = FakeSession(case, workload, clock=FakeClock(step_ns), corrupt=corrupt)
         sessions.append(session)
@@ -44,9 +46,10 @@ def test_fake_case_has_exact_counts_stats_and_rates(meta, pattern, size_bytes, p
 
     assert row.status == "ok", row.reason
     assert row.verified is True
-    per_repeat = messages_for(case, SETTINGS) * (1 if pattern == "pingpong" else procs)
-    assert row.messages == per_repeat * SETTINGS.repeats
-    assert row.repeats == SETTINGS.repeats
+    per_repeat = SETTINGS.messages_for(case) * (1 if pattern == "pingpong" else procs)
+    assert row.messages == per_repeat * SETTINGS.repeats * SETTINGS.sessions
+    assert row.repeats == SETTINGS.repeats * SETTINGS.sessions
+    assert row.sessions == SETTINGS.sessions
     assert row.warmup == SETTINGS.warmup
     assert row.duration_ns == row.messages * STEP_NS
     for name in ("median_ns", "mean_ns", "min_ns", "max_ns", "p50_ns", "p90_ns", "p99_ns",
@@ -65,17 +68,17 @@ def test_fake_case_has_exact_counts_stats_and_rates(meta, pattern, size_bytes, p
     assert (row.mechanism, row.pattern, row.size_bytes, row.procs) == (
         "fake", pattern, size_bytes, procs)
     assert (row.run_id, row.machine_id) == (meta.run_id, meta.machine_id)
-    [session] = make.sessions
-    assert session.started and session.closed
+    assert len(make.sessions) == SETTINGS.sessions  # fresh peers for every session
+    assert all(session.started and session.closed for session in make.sessions)
 
 
 def test_messages_for_scales_with_size_within_bounds():
     settings = Settings(target_bytes=1 << 20, min_messages=4, max_messages=100, increments=77)
-    assert messages_for(Case("pipe", "bytes", "pingpong", 64, 1, "fork"), settings) == 100
-    assert messages_for(Case("pipe", "bytes", "pingpong", 16 << 10, 1, "fork"), settings) == 32
-    assert messages_for(Case("pipe", "bytes", "stream", 16 << 10, 2, "fork"), settings) == 32
-    assert messages_for(Case("pipe", "bytes", "stream", 1 << 20, 1, "fork"), settings) == 4
-    assert messages_for(Case("value", "locked", "counter", 8, 4, "fork"), settings) == 77
+    assert settings.messages_for(Case("pipe", "bytes", "pingpong", 64, 1, "fork")) == 100
+    assert settings.messages_for(Case("pipe", "bytes", "pingpong", 16 << 10, 1, "fork")) == 32
+    assert settings.messages_for(Case("pipe", "bytes", "stream", 16 << 10, 2, "fork")) == 32
+    assert settings.messages_for(Case("pipe", "bytes", "stream", 1 << 20, 1, "fork")) == 4
+    assert settings.messages_for(Case("value", "locked", "counter", 8, 4, "fork")) == 77
 
 
 def test_corrupt_fake_gives_failed_row_naming_the_mismatch(meta):
@@ -88,14 +91,15 @@ def test_corrupt_fake_gives_failed_row_naming_the_mismatch(meta):
     assert math.isnan(row.median_ns)
 
 
-def test_run_planned_emits_skipped_rows_in_order(meta):
+def test_run_planned_emits_skipped_rows_first_then_every_case_once(meta):
     planned = expand(["pipe"], ["pingpong", "counter", "stream"], [64], [1, 2], ["fork"])
     rows = []
     run_planned(planned, SETTINGS, meta, rows.append, make_session=fake_factory())
 
-    assert [(r.variant, r.pattern, r.procs) for r in rows] == [
-        (p.case.variant, p.case.pattern, p.case.procs) for p in planned
-    ]
+    key = lambda r: (r.variant, r.pattern, r.procs)  # noqa: E731
+    skipped = [p for p in planned if p.skip_reason]
+    runnable = [p for p in planned if not p.skip_reason]
+    assert [key(r) for r in rows] == [key(p.case) for p in skipped + runnable]
     by_status = [(r.pattern, r.status) for r in rows]
     assert by_status.count(("counter", "skipped")) == 2
     assert all(status == "ok" for pattern, status in by_status if pattern != "counter")
@@ -105,14 +109,15 @@ def test_run_planned_emits_skipped_rows_in_order(meta):
             assert row.messages == 0
 
 
-def test_run_planned_calls_before_case_before_each_row(meta):
+def test_run_planned_interleaves_sessions_in_rounds(meta):
     planned = expand(["fake"], ["pingpong", "stream"], [64], [1], ["fork"])
     events = []
     run_planned(planned, SETTINGS, meta, lambda row: events.append(("row", row.pattern)),
                 make_session=fake_factory(),
-                before_case=lambda case: events.append(("start", case.pattern)))
-    assert events == [("start", "pingpong"), ("row", "pingpong"),
-                      ("start", "stream"), ("row", "stream")]
+                before_session=lambda case, index: events.append((case.pattern, index)))
+    # One session of every case per round; a row as soon as its case's last session ends.
+    assert events == [("pingpong", 0), ("stream", 0), ("pingpong", 1), ("stream", 1),
+                      ("pingpong", 2), ("row", "pingpong"), ("stream", 2), ("row", "stream")]
 
 
 def test_default_session_for_fake_runs_without_processes(meta):
@@ -120,10 +125,11 @@ def test_default_session_for_fake_runs_without_processes(meta):
     case = Case("fake", "ideal", "stream", 64, 2, "fork")
     row = run_case(case, SETTINGS, meta)
     assert row.status == "ok"
-    assert row.messages == messages_for(case, SETTINGS) * case.procs * SETTINGS.repeats
+    assert row.messages == (SETTINGS.messages_for(case) * case.procs * SETTINGS.repeats
+                            * SETTINGS.sessions)
 
 
-def test_a_custom_driver_runs_the_first_repeats_and_the_minimum_is_kept(meta):
+def test_a_custom_driver_times_the_first_session_and_every_session_counts(meta):
     calls = []
 
     def drive(repeat, count):
@@ -132,10 +138,11 @@ def test_a_custom_driver_runs_the_first_repeats_and_the_minimum_is_kept(meta):
 
     case = Case("fake", "ideal", "pingpong", 64, 1, "fork")
     row = run_case(case, SETTINGS, meta, make_session=fake_factory(), drive=drive)
-    assert calls == [SETTINGS.repeats]
-    # The runner tops up to the minimum repeat count whatever the driver did.
-    assert row.repeats == SETTINGS.repeats
-    assert row.messages == messages_for(case, SETTINGS) * SETTINGS.repeats
+    assert calls == [SETTINGS.repeats]  # pedantic can run once per test: the first session
+    # The driver ran one repeat of the first session; the others ran all of theirs.
+    assert row.sessions == SETTINGS.sessions
+    assert row.repeats == 1 + SETTINGS.repeats * (SETTINGS.sessions - 1)
+    assert row.messages == SETTINGS.messages_for(case) * row.repeats
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from ipcbench.patterns import COUNTER, FANOUT, PINGPONG, STREAM
+
 if TYPE_CHECKING:
     from ipcbench.mechanisms.base import Mechanism
 
@@ -43,7 +45,7 @@ def _info(
     # Every channel that can stream can fan out (Mechanism.fan_out builds one stream
     # channel per consumer), so `fanout` is added wherever `stream` is.
     variants = {
-        variant: patterns + (("fanout",) if "stream" in patterns else ())
+        variant: patterns + ((FANOUT.name,) if STREAM.name in patterns else ())
         for variant, patterns in variants.items()
     }
     return MechanismInfo(name, description, module, MappingProxyType(variants), hidden, requires)
@@ -51,7 +53,7 @@ def _info(
 
 # Optional module -> the ipcbench extra that installs it (pyproject optional-dependencies).
 _EXTRAS = {"zmq": "zmq", "faster_fifo": "fifo"}
-_STREAMS = ("pingpong", "stream")
+_STREAMS = (PINGPONG.name, STREAM.name)
 
 
 REGISTRY: dict[str, MechanismInfo] = {
@@ -61,13 +63,13 @@ REGISTRY: dict[str, MechanismInfo] = {
             "pipe",
             "multiprocessing.Pipe; 'bytes' = send_bytes/recv_bytes, 'pickle' = send/recv",
             "ipcbench.mechanisms.pipe",
-            {"bytes": ("pingpong", "stream"), "pickle": ("pingpong", "stream")},
+            {"bytes": _STREAMS, "pickle": _STREAMS},
         ),
         _info(
             "queue",
             "multiprocessing.Queue (put/get; a feeder thread pickles and writes)",
             "ipcbench.mechanisms.queue",
-            {"default": ("pingpong", "stream")},
+            {"default": _STREAMS},
         ),
         _info(
             "value",
@@ -75,13 +77,13 @@ REGISTRY: dict[str, MechanismInfo] = {
             "sequence counter and semaphores; 'locked' = the seed's shared counter "
             "under get_lock()",
             "ipcbench.mechanisms.value",
-            {"array": ("pingpong", "stream"), "locked": ("counter",)},
+            {"array": _STREAMS, "locked": (COUNTER.name,)},
         ),
         _info(
             "shm",
             "multiprocessing.shared_memory.SharedMemory segment, handoff signalled by semaphores",
             "ipcbench.mechanisms.shm",
-            {"segment": ("pingpong", "stream")},
+            {"segment": _STREAMS},
         ),
         _info(
             "simplequeue",
@@ -132,7 +134,7 @@ REGISTRY: dict[str, MechanismInfo] = {
             "value-raw",
             "RawValue counter guarded by an explicit ctx.Lock() (vs Value's built-in RLock)",
             "ipcbench.mechanisms.value_raw",
-            {"lock": ("counter",)},
+            {"lock": (COUNTER.name,)},
         ),
         _info(
             "zmq",
@@ -152,8 +154,8 @@ REGISTRY: dict[str, MechanismInfo] = {
         _info(
             "fake",
             "in-process fake with an injected clock, for the project's own tests",
-            "ipcbench.mechanisms.fake",
-            {"ideal": ("pingpong", "stream", "counter")},
+            "ipcbench.testing",
+            {"ideal": (*_STREAMS, COUNTER.name)},
             hidden=True,
         ),
     )
@@ -190,3 +192,9 @@ def load(name: str) -> type[Mechanism]:
     """Import and return the Mechanism class registered under `name`."""
     module = importlib.import_module(REGISTRY[name].module)
     return module.MECHANISM
+
+
+def session_class(name: str):
+    """The session class a mechanism's module brings (SESSION), or None for the real
+    peer-process session. Only the test fake has one."""
+    return getattr(importlib.import_module(REGISTRY[name].module), "SESSION", None)

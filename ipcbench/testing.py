@@ -1,6 +1,10 @@
-"""An in-process fake with an injected clock: the runner's logic, tested without
-processes or real timings. Each "transfer" copies the payload once and reads the
-clock twice, so with a FakeClock every sample is known exactly in advance."""
+"""Test doubles for the project's own tests: an in-process fake session and an injected
+clock, so the runner's logic is tested without processes or real timings.
+
+The registry lists the hidden `fake` mechanism with this module; the runner asks the
+registry for a module's SESSION class (mechanisms.session_class), so no harness code
+branches on the fake. Each "transfer" copies the payload once and reads the clock twice,
+so with a FakeClock every sample is known exactly in advance."""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ipcbench.cases import Case
+from ipcbench.faults import Fault
 from ipcbench.payload import PayloadMismatch, PayloadSpec, verify
+from ipcbench.schema import Case
 from ipcbench.session import PeerFailed, RepeatOutcome, Workload
 
 
@@ -36,6 +41,7 @@ class FakeSession:
         case: Case,
         workload: Workload,
         seed: int = 0,
+        fault: Fault | None = None,
         clock: Callable[[], int] = time.perf_counter_ns,
         corrupt: bool = False,
     ) -> None:
@@ -43,7 +49,7 @@ class FakeSession:
         self.workload = workload
         self.clock = clock
         self.payload = PayloadSpec(case.size_bytes, seed)
-        self.corrupt = corrupt
+        self.corrupt = corrupt or (fault is not None and fault.kind == "corrupt")
         self.started = self.closed = False
 
     def __enter__(self) -> FakeSession:
@@ -70,9 +76,9 @@ class FakeSession:
         except PayloadMismatch as exc:
             raise PeerFailed(f"peer fake raised PayloadMismatch: {exc}") from None
         duration_ns = int(samples.sum())
-        if self.case.pattern == "pingpong":
+        if self.case.kind.round_trip:
             return RepeatOutcome(samples, count, duration_ns)
         return RepeatOutcome(np.array([duration_ns / count]), count, duration_ns)
 
 
-MECHANISM = None  # the fake has no process-side Mechanism; runner.session_for uses FakeSession
+SESSION = FakeSession  # what runner.session_for starts for the `fake` mechanism

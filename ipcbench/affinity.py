@@ -1,0 +1,68 @@
+"""CPU placement: which CPUs each peer gets, and running work pinned or beside a child.
+
+On small VMs a cross-core wakeup costs ~10x a same-core one, so where peers run is part
+of a case's identity (schema.PLACEMENTS) and is applied here, the one place that calls
+sched_setaffinity for the harness side.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+
+def allowed_cpus() -> list[int]:
+    """CPUs this process may run on ([] where affinity is not supported)."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return []
+
+
+def placement_skip_reason(placement: str, cpus: Sequence[int]) -> str:
+    if placement == "unpinned":
+        return ""
+    if not cpus:
+        return f"placement {placement} needs CPU affinity, which this platform lacks"
+    if placement == "cross-core" and len(cpus) < 2:
+        return "placement cross-core needs at least 2 usable CPUs, this process has 1"
+    return ""
+
+
+def cpus_for_peer(placement: str, peer_index: int, cpus: Sequence[int]) -> tuple[int, ...]:
+    """The CPU set of peer `peer_index`: () = unpinned; same-core = the first allowed CPU
+    for all; cross-core = round-robin, so the two ends of a pair (adjacent indices) and
+    a consumer and its producer never share a CPU when there are enough CPUs."""
+    if placement == "same-core":
+        return (cpus[0],)
+    if placement == "cross-core":
+        return (cpus[peer_index % len(cpus)],)
+    return ()
+
+
+def pinned(cpus: tuple[int, ...], work: Callable[[], object]):
+    """Run `work` in this process pinned to `cpus` (() = as it is), then restore."""
+    saved = allowed_cpus()
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    try:
+        return work()
+    finally:
+        if cpus and saved:
+            os.sched_setaffinity(0, saved)
+
+
+def with_child(
+    ctx, target, args, parent_cpus: tuple[int, ...], work: Callable[[], object], join_s=10.0
+):
+    """Start `target(*args)` in a child, run `work` here pinned to parent_cpus, then
+    join the child (killing it if it has not ended within `join_s`)."""
+    child = ctx.Process(target=target, args=args, daemon=True)
+    child.start()
+    try:
+        return pinned(parent_cpus, work)
+    finally:
+        child.join(join_s)
+        if child.is_alive():
+            child.kill()
+            child.join()

@@ -1,0 +1,105 @@
+"""How hard to measure: the Settings record and the named matrices (quick/default/full).
+
+Every case is measured in several independent sessions (fresh peers, fresh channel),
+interleaved with the other cases of the run: between-session spread is what decides
+whether a figure reproduces, so the row's figure, CI and noise flag are built from
+session-level values (see summary.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ipcbench.faults import Fault
+from ipcbench.schema import Case
+
+KiB, MiB = 1 << 10, 1 << 20
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Message counts scale with size so every session moves about `target_bytes` per
+    repeat, within [min_messages, max_messages]."""
+
+    sessions: int = 3  # independent sessions per case, the minimum
+    max_sessions: int = 0  # <= sessions: exactly `sessions`; else more while too noisy
+    repeats: int = 3  # timed repeats per session
+    warmup: int = 1  # untimed repeats per session, before them
+    target_ci: float = 0.05  # a figure reproduces when its session-level CI is within +/-5%
+    budget_s: float = 2.0  # a case gets no more sessions once it has used this wall time
+    target_bytes: int = 32 << 20
+    min_messages: int = 4
+    max_messages: int = 2000
+    increments: int = 5000  # counter pattern, per process and repeat
+    deadline_s: float | None = None  # per repeat; None = derived from the case
+    seed: int = 0
+    fault: Fault | None = None  # the project's own tests only
+
+    def __post_init__(self) -> None:
+        for name in ("sessions", "repeats"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"invalid {name} {value!r}: must be a whole number >= 1")
+        if self.max_sessions < self.sessions:
+            object.__setattr__(self, "max_sessions", self.sessions)
+        if self.warmup < 0:
+            raise ValueError(f"invalid warmup {self.warmup!r}: must be 0 or more")
+        if self.deadline_s is not None and not 0 < self.deadline_s <= 3600:
+            raise ValueError(
+                f"invalid deadline {self.deadline_s!r}: must be seconds in (0, 3600]"
+            )
+
+    def messages_for(self, case: Case) -> int:
+        """Messages per timing peer and repeat (round trips, per producer, increments)."""
+        pattern = case.kind
+        if not pattern.moves_payload:
+            return self.increments
+        wanted = self.target_bytes // pattern.bytes_per_step(case.size_bytes, case.procs)
+        return int(min(max(wanted, self.min_messages), self.max_messages))
+
+    def with_changes(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Matrix:
+    sizes_bytes: tuple[int, ...]
+    procs: tuple[int, ...]
+    settings: Settings
+    # Pinned placements are the reproducible ones; `--placement unpinned` shows what an
+    # application left to the scheduler sees (and how much it varies).
+    placements: tuple[str, ...] = ("same-core", "cross-core")
+    # Payload kinds other than raw bytes answer "is pickling my cost, or the transport?":
+    # measured at a few sizes with one process per side, for pingpong and stream.
+    extra_payloads: tuple[str, ...] = ()
+    payload_sizes_bytes: tuple[int, ...] = ()
+
+
+# Small enough for <= 60 s on 2 cores with every mechanism: 3 sessions of 2 repeats.
+QUICK = Settings(sessions=3, repeats=2, warmup=1, target_bytes=4 << 20, max_messages=250,
+                 increments=2000)
+
+MATRICES = {
+    # <= 60 s on 2 cores: every mechanism and pattern, 3 sizes, 2 process counts, one
+    # (reproducible) placement, raw bytes only.
+    "quick": Matrix((64, 64 * KiB, 1 * MiB), (1, 2), QUICK, ("same-core",)),
+    # 64 B .. 16 MiB in steps of 16x, 1/2/4 processes, both pinned placements, every
+    # payload kind at 4 KiB and 1 MiB; 3..5 sessions (about 0.6 s a case).
+    "default": Matrix(
+        (64, 4 * KiB, 64 * KiB, 1 * MiB, 16 * MiB),
+        (1, 2, 4),
+        Settings(sessions=3, max_sessions=5, repeats=2, budget_s=0.8, target_bytes=16 << 20,
+                 max_messages=1000),
+        extra_payloads=("object", "numpy", "numpy-shm"),
+        payload_sizes_bytes=(4 * KiB, 1 * MiB),
+    ),
+    # 64 B .. 16 MiB in steps of 4x, 1/2/4/8 processes, every placement and payload kind.
+    "full": Matrix(
+        tuple(64 * 4**i for i in range(10)),
+        (1, 2, 4, 8),
+        Settings(sessions=5, max_sessions=10, repeats=3, budget_s=5.0, warmup=2),
+        ("same-core", "cross-core", "unpinned"),
+        extra_payloads=("object", "numpy", "numpy-shm"),
+        payload_sizes_bytes=(256, 4 * KiB, 64 * KiB, 1 * MiB, 16 * MiB),
+    ),
+}
