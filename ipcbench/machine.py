@@ -66,10 +66,19 @@ def machine_id(meta: dict) -> str:
     return f"{host or 'host'}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
-def collect_metadata() -> dict:
+def collect_fitness(meta: dict, placements=(), max_procs: int = 1) -> None:
+    """Problems that make figures unstable right now (fitness.py), as sentences."""
+    from ipcbench.fitness import check_machine
+
+    cpus = len(meta["cpu_affinity"]) if isinstance(meta.get("cpu_affinity"), list) else 1
+    meta["fitness_problems"] = check_machine(cpus, placements, max_procs)
+
+
+def collect_metadata(placements=(), max_procs: int = 1) -> dict:
     meta: dict = {}
     for collect in (collect_system, collect_cpu, collect_memory, collect_python):
         collect(meta)
+    collect_fitness(meta, placements, max_procs)
     meta["machine_id"] = machine_id(meta)
     meta["collected_utc"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return meta

@@ -124,3 +124,46 @@ def should_stop(
     if n >= max_repeats or elapsed_s >= budget_s:
         return True, True
     return False, False
+
+
+# Expected range of n standard normal draws (the d2 constant of quality control): for
+# the few sessions a case has, the median's CI is [min, max] and the range is the best
+# estimate of the spread there is.
+_D2 = {2: 1.128, 3: 1.693, 4: 2.059, 5: 2.326}
+# The median's sampling spread is sqrt(pi/2) ~ 1.2533 times the mean's.
+_MEDIAN_EFFICIENCY = 1.2533
+
+
+def log_spread_from_ci(low: float, high: float, n: int, confidence: float = 0.95) -> float:
+    """Pure: the standard deviation of log session values implied by a row's session-level
+    CI of the median (median_ci over n sessions). NaN when it cannot be told."""
+    if n < 2 or not (0 < low <= high) or not math.isfinite(high):
+        return math.nan
+    width = math.log(high / low)
+    if n in _D2:  # median_ci of <= 5 values is [min, max]: the range
+        return width / _D2[n]
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + confidence / 2.0))
+    return width / 2.0 * math.sqrt(n) / (z * _MEDIAN_EFFICIENCY)
+
+
+CaseSpread = tuple[float, float, float, int]  # median, ci_low, ci_high, sessions
+
+
+def session_p_value(a: CaseSpread, b: CaseSpread) -> float:
+    """Pure: two-sided Welch p-value that two cases' session values (log scale) share a
+    centre, each side given as (median, ci_low, ci_high, sessions). Sessions are the
+    independent units: samples inside a session are not (they share its memory layout
+    and cache state), so counting them would make every wobble significant."""
+    from scipy.stats import ttest_ind_from_stats
+
+    (mid_a, low_a, high_a, n_a), (mid_b, low_b, high_b, n_b) = a, b
+    sd_a, sd_b = log_spread_from_ci(low_a, high_a, n_a), log_spread_from_ci(low_b, high_b, n_b)
+    if not (math.isfinite(sd_a) and math.isfinite(sd_b)) or not (mid_a > 0 and mid_b > 0):
+        return math.nan
+    if sd_a == 0 and sd_b == 0:
+        return 1.0 if mid_a == mid_b else 0.0
+    result = ttest_ind_from_stats(math.log(mid_a), sd_a, n_a, math.log(mid_b), sd_b, n_b,
+                                  equal_var=False)
+    return float(result.pvalue)

@@ -1,0 +1,172 @@
+"""Session-level figures and their statistics: summary of sessions, noise kinds, the
+session log behind --resume, machine disturbance and fitness, and the calibration of the
+session-level significance test on synthetic A/A and A/B runs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ipcbench.disturbance import CpuTimes, Disturbance, between
+from ipcbench.fitness import check_cpus, check_governor, check_load
+from ipcbench.matrix import expand
+from ipcbench.rows import RunMeta
+from ipcbench.runner import run_planned
+from ipcbench.schema import Case
+from ipcbench.session import Workload
+from ipcbench.sessionlog import SessionLog, read_sessions
+from ipcbench.settings import Settings
+from ipcbench.stats import log_spread_from_ci, median_ci, session_p_value
+from ipcbench.summary import (
+    BETWEEN,
+    MACHINE,
+    WITHIN,
+    case_figures,
+    pooled_stdev,
+    summarize_session,
+)
+from ipcbench.testing import FakeClock, FakeSession
+
+
+def _session(index, samples_per_repeat, disturbance=None):
+    samples = [np.asarray(s, dtype=float) for s in samples_per_repeat]
+    messages = sum(s.size for s in samples)
+    return summarize_session(index, samples, messages, float(sum(s.sum() for s in samples)),
+                             0.01, 5, 0.1, disturbance)
+
+
+# -- one case from its sessions ---------------------------------------------------------------
+def test_case_figure_is_the_median_of_session_medians_with_a_session_ci():
+    sessions = [_session(i, [[v, v], [v, v]]) for i, v in enumerate((100.0, 130.0, 110.0))]
+    figures = case_figures(sessions, target=0.05, cpus=2)
+    assert figures["median_ns"] == figures["p50_ns"] == 110.0
+    assert (figures["ci_low_ns"], figures["ci_high_ns"]) == (100.0, 130.0)  # n=3: min, max
+    assert figures["sessions"] == 3 and figures["repeats"] == 6 and figures["messages"] == 12
+    assert figures["noise"] == BETWEEN and figures["noisy"]  # steady inside, apart across
+
+
+def test_jitter_inside_sessions_is_named_within_session():
+    sessions = [_session(i, [[80.0], [120.0 + 20 * i]]) for i in range(3)]
+    figures = case_figures(sessions, target=0.05, cpus=2)
+    assert figures["noise"] == WITHIN
+
+
+def test_agreeing_sessions_are_not_noisy_and_disturbance_is_flagged():
+    quiet = [_session(i, [[100.0], [101.0]]) for i in range(3)]
+    assert case_figures(quiet, target=0.05, cpus=2)["noise"] == ""
+    busy = Disturbance(total_s=1.0, foreign_s=0.5, steal_s=0.0)
+    loaded = [_session(i, [[100.0], [101.0]], busy) for i in range(3)]
+    figures = case_figures(loaded, target=0.05, cpus=2)
+    assert figures["noise"] == MACHINE and figures["foreign_cpu_frac"] == pytest.approx(0.5)
+
+
+def test_pooled_stdev_is_exact():
+    parts = [[1.0, 2.0, 3.0], [10.0, 12.0], [5.0]]
+    sessions = [_session(i, [p]) for i, p in enumerate(parts)]
+    everything = np.concatenate(parts)
+    assert pooled_stdev(sessions) == pytest.approx(everything.std(ddof=1))
+
+
+# -- the run: resume from the session log --------------------------------------------------------
+def _fake(case, settings):
+    return FakeSession(case, Workload(settings.messages_for(case), 5.0, 5.0),
+                       clock=FakeClock(1000))
+
+
+def test_resume_measures_only_the_missing_sessions(tmp_path):
+    settings = Settings(sessions=3, repeats=2, warmup=0, max_messages=4)
+    planned = expand(["fake"], ["pingpong", "stream"], [64], [1], ["fork"])
+    meta = RunMeta("m", run_id="r1")
+    log = SessionLog(tmp_path)
+    # A run killed after two sessions of each case: only its session log survives.
+    run_planned(planned, Settings(sessions=2, repeats=2, warmup=0, max_messages=4), meta,
+                lambda row: None, make_session=_fake, on_session=log.append)
+    done = read_sessions(tmp_path)
+    assert {c: len(s) for c, s in done.items()} == {p.case: 2 for p in planned}
+    started = []
+    rows = []
+    run_planned(planned, settings, meta, rows.append, make_session=_fake,
+                before_session=lambda case, index: started.append((case.pattern, index)),
+                done_sessions=done)
+    assert sorted(started) == [("pingpong", 2), ("stream", 2)]  # one new session each
+    assert [r.sessions for r in rows] == [3, 3] and all(r.status == "ok" for r in rows)
+
+
+def test_session_log_round_trip_skips_a_torn_line(tmp_path):
+    case = Case("fake", "ideal", "stream", 64, 1, "fork", "same-core")
+    log = SessionLog(tmp_path)
+    result = _session(0, [[5.0, 7.0]], Disturbance(1.0, 0.25, 0.0))
+    log.append(case, result)
+    with open(tmp_path / "sessions.csv", "a") as handle:
+        handle.write("4,fake,ideal,stre")  # a kill mid-write
+    assert read_sessions(tmp_path) == {case: [result]}
+
+
+# -- disturbance and fitness --------------------------------------------------------------------
+def test_disturbance_is_busy_time_that_was_not_ours():
+    before, after = CpuTimes(10.0, 1.0, 100.0), CpuTimes(11.0, 1.0, 102.0)
+    seen = between(before, after, ours_cpu_s=0.7)
+    assert seen.total_s == pytest.approx(2.0)
+    assert seen.foreign_s == pytest.approx(0.3) and seen.steal_s == 0.0
+    assert not seen.disturbed(cpus=2)  # 15% other load: below the 20% limit
+    assert Disturbance(2.0, 0.5, 0.0).disturbed(cpus=2)  # 25% other load
+    assert Disturbance(2.0, 0.0, 0.2).disturbed(cpus=2)  # 10% steal
+    assert not Disturbance(0.1, 0.1, 0.0).disturbed(cpus=2)  # too short to judge
+    assert between(None, after, 0.0) == Disturbance()
+
+
+def test_fitness_checks_name_each_problem():
+    idle = check_load(CpuTimes(0.0, 0.0, 0.0), CpuTimes(0.01, 0.0, 0.5), cpus=2)
+    assert idle == []
+    busy = check_load(CpuTimes(0.0, 0.0, 0.0), CpuTimes(0.25, 0.05, 0.5), cpus=2)
+    assert len(busy) == 2 and "50%" in busy[0] and "steals 10%" in busy[1]
+    assert check_governor(["performance", "performance"]) == []
+    assert "powersave" in check_governor(["powersave", "performance"])[0]
+    assert check_cpus(1, ["cross-core"], 1) == [
+        "cross-core placement needs 2 CPUs, this process may use 1"]
+    assert "5 peers on 2 CPUs" in check_cpus(2, ["cross-core"], 4)[0]
+    assert check_cpus(2, ["same-core"], 4) == []
+
+
+# -- the session-level test, calibrated on synthetic runs ----------------------------------------
+def test_log_spread_from_ci_inverts_the_range_and_the_order_statistics():
+    assert math.isnan(log_spread_from_ci(1.0, 2.0, 1))
+    assert log_spread_from_ci(1.0, 1.0, 3) == 0.0
+    assert log_spread_from_ci(1.0, math.e, 3) == pytest.approx(1 / 1.693)
+    rng = np.random.default_rng(0)
+    estimates = []
+    for _ in range(300):
+        values = np.exp(rng.normal(0.0, 0.1, 30))
+        estimates.append(log_spread_from_ci(*median_ci(values), 30))
+    assert np.median(estimates) == pytest.approx(0.1, rel=0.25)
+
+
+def _row(rng, shift, sigma, n):
+    values = np.exp(rng.normal(math.log(shift), sigma, n))
+    low, high = median_ci(values)
+    return float(np.median(values)), low, high, n
+
+
+def _called_different(a, b, alpha=0.05, min_effect=0.05):
+    """The compare rule on session-level rows (analysis.verdict uses the same steps)."""
+    if abs(b[0] / a[0] - 1) < min_effect or (a[1] <= b[2] and b[1] <= a[2]):
+        return False
+    return session_p_value(a, b) < alpha
+
+
+@pytest.mark.parametrize("sigma", [0.01, 0.03, 0.06])
+def test_aa_comparisons_are_called_different_at_most_5_percent(sigma):
+    rng = np.random.default_rng(42)
+    calls = [_called_different(_row(rng, 1.0, sigma, 3), _row(rng, 1.0, sigma, 3))
+             for _ in range(2000)]
+    assert np.mean(calls) <= 0.05
+
+
+@pytest.mark.parametrize(("sigma", "sessions"), [(0.01, 3), (0.03, 3), (0.03, 5)])
+def test_a_20_percent_shift_is_found(sigma, sessions):
+    rng = np.random.default_rng(7)
+    calls = [_called_different(_row(rng, 1.0, sigma, sessions),
+                               _row(rng, 1.2, sigma, sessions)) for _ in range(1000)]
+    assert np.mean(calls) >= 0.95
