@@ -11,19 +11,15 @@ import argparse
 import os
 from pathlib import Path
 
-from ipcbench.advise import advise_run, render
-from ipcbench.compare import (
-    ALPHA,
-    METRICS,
-    MIN_EFFECT,
-    compare_runs,
-    verdict_counts,
-    write_comparison,
-)
-from ipcbench.compare_summary import summary_sentences
+from ipcbench import patterns
+from ipcbench.analysis.advise import advise_run
+from ipcbench.analysis.compare import METRICS, compare_runs
+from ipcbench.analysis.runs import load_run, load_runs
+from ipcbench.analysis.verdict import ALPHA, MIN_EFFECT
 from ipcbench.plotting import FORMATS, plot_run, plot_runs
-from ipcbench.plotting.data import load_run, load_runs
-from ipcbench.report import write_report
+from ipcbench.render.html import write_report
+from ipcbench.render.markdown import write_comparison
+from ipcbench.render.terminal import advice_text, compare_lines
 from ipcbench.sizes import parse_size
 
 __all__ = ["register", "run_plots_after_run", "cmd_plot", "cmd_compare", "cmd_report",
@@ -78,12 +74,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                               mechanisms=args.mechanism or ())
     written = write_comparison(comparison, args.out, formats=args.formats,
                                charts=not args.no_charts)
-    # A one-screen verdict summary; the details are in compare.md.
-    for tag, run, table in zip(comparison.tags[1:], comparison.runs[1:], comparison.tables,
-                               strict=True):
-        counts = ", ".join(f"{n} {v}" for v, n in verdict_counts(table).items() if n)
-        print(f"{tag} vs A ({run.label}): {counts}")
-    for line in summary_sentences(comparison.tags, comparison.tables):
+    for line in compare_lines(comparison):  # one screen; the details are in compare.md
         print(line)
     _print_written(written)
     return 0
@@ -95,14 +86,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_advise(args: argparse.Namespace) -> int:
-    if args.size is None and args.pattern != "counter":
+    kind = patterns.get(args.pattern)
+    if args.size is None and kind.sized:
         raise ValueError(f"--size is required for pattern {args.pattern!r}")
-    size_bytes = parse_size(args.size or 8)  # a counter's message is one int64
+    # An unsized pattern's message (the counter's increment) has one size.
+    size_bytes = parse_size(args.size) if args.size else patterns.COUNTER_SIZE_BYTES
     if not args.procs.strip().isdigit():
         raise ValueError(f"invalid procs {args.procs!r}: expected a whole number")
     advice = advise_run(args.results, size_bytes, int(args.procs), args.pattern, args.placement,
                         args.payload, args.start_method)
-    print(render(advice, size_bytes, int(args.procs)))
+    print(advice_text(advice, size_bytes, int(args.procs)))
     return 0
 
 

@@ -123,7 +123,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ipcbench import hygiene
     from ipcbench.baselines import MECHANISM as BASELINE
     from ipcbench.machine import collect_metadata, write_machine_json
-    from ipcbench.progress import RunProgress, print_summary
+    from ipcbench.progress import RunProgress
+    from ipcbench.render.terminal import print_summary
     from ipcbench.results import CsvAppender, done_case_keys, read_results, rows_from_frame
     from ipcbench.runner import BaselineCache, RunMeta, run_planned
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from synthetic_runs import ok_row, write_model_run, write_run
 
-from ipcbench.advise import advise, advise_run
+from ipcbench.analysis.advise import advise, advise_run
 from ipcbench.cli import main
 from ipcbench.results import ResultsError
 

@@ -8,20 +8,16 @@ import pandas as pd
 import pytest
 from synthetic_runs import SMALL, bad_row, model_rows, ok_row, write_model_run, write_run
 
+from ipcbench.analysis.frames import series_columns
+from ipcbench.analysis.runs import left_out_note, load_run
 from ipcbench.analysis_cli import register, run_plots_after_run
 from ipcbench.mechanisms import public_names
-from ipcbench.plotting import CHARTS, load_run, plot_run, plot_runs, run_figures
+from ipcbench.plotting import CHARTS, plot_run, plot_runs, run_figures
 from ipcbench.plotting.best import best_table
 from ipcbench.plotting.charts import scaling_sizes
-from ipcbench.plotting.data import left_out_note, series_columns
-from ipcbench.plotting.style import (
-    figure_caption,
-    format_rate_bytes,
-    format_time_ns,
-    mechanism_color,
-    series_style,
-)
+from ipcbench.plotting.style import figure_caption, mechanism_color, series_style
 from ipcbench.results import COLUMNS, SCHEMA_VERSION, ResultsError
+from ipcbench.units import format_rate_bytes, format_time_ns
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +213,7 @@ def test_payload_kinds_and_fanout(tmp_path):
     run = load_run(folder)
     figure = run_figures(run)["throughput"]
     titles = sorted(ax.get_title() for ax in figure.axes if ax.get_visible())
-    assert any("fanout" in t and "consumers" in t for t in titles)
+    assert any("fanout" in t and "consumer processes" in t for t in titles)
     assert any("numpy payload" in t for t in titles)
     assert set(best_table(run.frame, "fanout")["winner"]) == {"pipe/bytes"}
 

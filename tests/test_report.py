@@ -10,7 +10,7 @@ from synthetic_runs import SMALL, bad_row, ok_row, write_model_run, write_run
 
 from ipcbench.analysis_cli import register
 from ipcbench.plotting import CHARTS
-from ipcbench.report import write_report
+from ipcbench.render.html import write_report
 from ipcbench.results import ResultsError
 
 
