@@ -187,7 +187,7 @@ def test_cli_counter_needs_no_size(tmp_path, capsys):
     (["--size", "64", "--procs", "1", "--pattern", "nope"], "unknown pattern 'nope'"),
     (["--procs", "1", "--pattern", "stream"], "--size is required"),
     (["--size", "64", "--procs", "two", "--pattern", "stream"], "invalid procs 'two'"),
-    (["--size", "64", "--procs", "0", "--pattern", "stream"], "invalid procs 0"),
+    (["--size", "64", "--procs", "0", "--pattern", "stream"], "invalid procs '0'"),
     (["--size", "64", "--procs", "1", "--pattern", "fanout"],
      "no ok fanout rows to advise from (patterns with ok rows: counter, stream)"),
 ])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import math
 
 import pandas as pd
@@ -28,7 +27,7 @@ from ipcbench.analysis.verdict import (
     case_verdict,
     efficiency_verdict,
 )
-from ipcbench.analysis_cli import register
+from ipcbench.cli import build_parser
 from ipcbench.plotting.overlay import overlay_figure, overlay_figures
 from ipcbench.plotting.style import figure_caption
 from ipcbench.render.markdown import write_compare
@@ -46,9 +45,7 @@ def _frame(rows) -> pd.DataFrame:
 
 
 def _cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ipcbench")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     return args.func(args)
 
 

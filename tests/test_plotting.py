@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -13,7 +12,8 @@ from synthetic_runs import SMALL, bad_row, model_rows, ok_row, write_model_run, 
 
 from ipcbench.analysis.frames import series_columns
 from ipcbench.analysis.runs import left_out_note, load_run
-from ipcbench.analysis_cli import register, run_plots_after_run
+from ipcbench.cli import build_parser
+from ipcbench.cli.plot import run_plots_after_run
 from ipcbench.mechanisms import REGISTRY, public_names
 from ipcbench.plotting import CHARTS, plot_run, plot_runs, run_figures
 from ipcbench.plotting.best import best_table
@@ -44,9 +44,7 @@ def _line_labels(ax) -> set[str]:
 
 
 def _cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ipcbench")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     return args.func(args)
 
 
