@@ -91,12 +91,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if sink is None or sink.rows == 0:
         return
     if not config.getoption("--ipcbench-no-charts"):
-        try:
-            from ipcbench.analysis_cli import run_plots_after_run
+        from ipcbench.cli.plot import run_plots_after_run
 
+        try:
             run_plots_after_run(sink.out)
-        except ImportError:
-            pass
         except ValueError as exc:
             terminalreporter.write_line(f"ipcbench: no charts drawn: {exc}")
     terminalreporter.write_sep("-", "ipcbench")

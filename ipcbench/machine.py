@@ -74,6 +74,12 @@ def collect_fitness(meta: dict, placements=(), max_procs: int = 1) -> None:
     meta["fitness_problems"] = check_machine(cpus, placements, max_procs)
 
 
+def warn_unfit(meta: dict) -> None:
+    """One line on stderr per reason this machine may not give stable numbers now."""
+    for problem in meta.get("fitness_problems", []):
+        print(f"ipcbench: warning: {problem}", file=sys.stderr)
+
+
 def collect_metadata(placements=(), max_procs: int = 1) -> dict:
     meta: dict = {}
     for collect in (collect_system, collect_cpu, collect_memory, collect_python):

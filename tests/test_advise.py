@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from synthetic_runs import ok_row, write_model_run, write_run
 
-from ipcbench.advise import advise, advise_run
+from ipcbench.analysis.advise import advise, advise_run
 from ipcbench.cli import main
 from ipcbench.results import ResultsError
 
@@ -187,7 +187,7 @@ def test_cli_counter_needs_no_size(tmp_path, capsys):
     (["--size", "64", "--procs", "1", "--pattern", "nope"], "unknown pattern 'nope'"),
     (["--procs", "1", "--pattern", "stream"], "--size is required"),
     (["--size", "64", "--procs", "two", "--pattern", "stream"], "invalid procs 'two'"),
-    (["--size", "64", "--procs", "0", "--pattern", "stream"], "invalid procs 0"),
+    (["--size", "64", "--procs", "0", "--pattern", "stream"], "invalid procs '0'"),
     (["--size", "64", "--procs", "1", "--pattern", "fanout"],
      "no ok fanout rows to advise from (patterns with ok rows: counter, stream)"),
 ])

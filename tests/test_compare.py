@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
 import math
 
 import pandas as pd
 import pytest
 from synthetic_runs import SMALL, ok_row, write_model_run, write_run
 
-from ipcbench.analysis_cli import register
-from ipcbench.compare import (
+from ipcbench.analysis.compare import (
+    compare_frames,
+    compare_runs,
+    match_cases,
+    pair_summary,
+    ranking,
+)
+from ipcbench.analysis.runs import load_run
+from ipcbench.analysis.verdict import (
     FASTER,
     LESS_EFFICIENT,
     MORE_EFFICIENT,
@@ -19,16 +25,13 @@ from ipcbench.compare import (
     SLOWER,
     UNCLEAR,
     case_verdict,
-    compare_frames,
-    compare_runs,
     efficiency_verdict,
-    match_cases,
-    write_compare,
 )
-from ipcbench.compare_summary import pair_summary, ranking, summary_sentences
-from ipcbench.plotting import load_run
+from ipcbench.cli import build_parser
 from ipcbench.plotting.overlay import overlay_figure, overlay_figures
 from ipcbench.plotting.style import figure_caption
+from ipcbench.render.markdown import write_compare
+from ipcbench.render.tables import summary_sentences
 from ipcbench.results import CASE_KEYS, ResultsError
 
 
@@ -42,9 +45,7 @@ def _frame(rows) -> pd.DataFrame:
 
 
 def _cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ipcbench")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     return args.func(args)
 
 
@@ -240,7 +241,7 @@ def test_cli_compare_metric_efficiency_and_mechanism_filter(fast_but_wasteful, t
     out = capsys.readouterr().out
     assert "less efficient" in out and "more efficient (closer to its own hardware): A" in out
     text = (tmp_path / "o" / "compare.md").read_text()
-    assert "Ranked by efficiency: A (1.00×) > B" in text
+    assert "Ranked by efficiency: A (1x) > B" in text
     assert "Only mechanisms pipe, shm." in text and "queue/default" not in text
     svg = (tmp_path / "o" / "compare_pingpong.svg").read_text()
     assert "pipe/bytes" in svg and "value/array" not in svg

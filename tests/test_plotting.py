@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import argparse
+import os
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
 from synthetic_runs import SMALL, bad_row, model_rows, ok_row, write_model_run, write_run
 
-from ipcbench.analysis_cli import register, run_plots_after_run
-from ipcbench.mechanisms import public_names
-from ipcbench.plotting import CHARTS, load_run, plot_run, plot_runs, run_figures
+from ipcbench.analysis.frames import series_columns
+from ipcbench.analysis.runs import left_out_note, load_run
+from ipcbench.cli import build_parser
+from ipcbench.cli.plot import run_plots_after_run
+from ipcbench.mechanisms import REGISTRY, public_names
+from ipcbench.plotting import CHARTS, plot_run, plot_runs, run_figures
 from ipcbench.plotting.best import best_table
 from ipcbench.plotting.charts import scaling_sizes
-from ipcbench.plotting.data import left_out_note, series_columns
-from ipcbench.plotting.style import (
-    figure_caption,
-    format_rate_bytes,
-    format_time_ns,
-    mechanism_color,
-    series_style,
-)
-from ipcbench.results import COLUMNS, SCHEMA_VERSION, ResultsError
+from ipcbench.plotting.style import figure_caption, mechanism_color, series_style
+from ipcbench.results import SCHEMA_VERSION, ResultsError
+from ipcbench.units import format_rate_bytes, format_time_ns
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +44,7 @@ def _line_labels(ax) -> set[str]:
 
 
 def _cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ipcbench")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     return args.func(args)
 
 
@@ -95,15 +92,27 @@ def test_non_ok_rows_are_not_drawn(tmp_path):
     assert "1 of 3 stream rows not drawn" in _caption(figure)
 
 
-def test_colours_are_stable_and_unknown_names_fall_back():
-    assert mechanism_color("pipe") == mechanism_color("pipe")
-    colours = [mechanism_color(n) for n in public_names()][:20]  # the palette's size
-    assert len(set(colours)) == len(colours)
+def test_every_public_mechanism_and_variant_is_told_apart():
+    colours = [mechanism_color(n) for n in public_names()]
+    assert len(set(colours)) == len(colours), "two mechanisms share a colour"
     unknown = mechanism_color("zeromq-future")
-    assert unknown == mechanism_color("zeromq-future") and unknown not in colours
-    assert series_style({"mechanism": "pipe", "variant": "bytes"})["linestyle"] != series_style(
-        {"mechanism": "pipe", "variant": "pickle"})["linestyle"]
-    assert series_style({"mechanism": "new", "variant": "x"})["color"]
+    assert unknown not in colours  # a mechanism unknown here never takes a known one's colour
+    for name in public_names():
+        variants = list(REGISTRY[name].variants)
+        styles = {series_style({"mechanism": name, "variant": v})["linestyle"]
+                  for v in variants}
+        assert len(styles) == len(variants), f"variants of {name} share a line style"
+
+
+def test_colours_do_not_depend_on_the_process_hash_seed():
+    # str hashes are salted per process: a colour derived from hash() would change
+    # between two `ipcbench plot` runs of the same file.
+    code = ("from ipcbench.plotting.style import mechanism_color; "
+            "print(mechanism_color('zeromq-future'), mechanism_color('pipe'))")
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+               for seed in ("1", "2")}
+    assert len(outputs) == 1 and outputs.pop().startswith(mechanism_color("zeromq-future"))
 
 
 def test_unknown_mechanism_and_extra_columns_still_plot(tmp_path):
@@ -140,7 +149,6 @@ def test_series_split_by_start_method_only_when_it_varies(tmp_path):
     assert series_columns(frame[frame["start_method"] == "fork"]) == ["mechanism", "variant"]
 
 
-@pytest.mark.skipif("placement" not in COLUMNS, reason="schema without placement")
 def test_placements_get_their_own_panel_rows_never_mixed(tmp_path):
     rows = [ok_row("shm", "segment", "stream", s, 1, 1e4 * k, placement=p)
             for s in (64, 4096) for k, p in ((1, "same-core"), (2, "cross-core"))]
@@ -208,7 +216,6 @@ def test_noisy_rows_get_hollow_markers_and_a_caption(figures):
 def test_payload_kinds_and_fanout(tmp_path):
     folder = write_run(tmp_path / "r", [
         ok_row("pipe", "bytes", "stream", s, 1, 1e4 + s) for s in (64, 4096)])
-    assert set(load_run(folder).frame["payload"]) == {"bytes"}  # missing column -> bytes
     frame = load_run(folder).frame
     more = frame.assign(payload="numpy", median_ns=frame["median_ns"] * 2)
     fanout = frame.assign(pattern="fanout", procs=2)
@@ -217,9 +224,21 @@ def test_payload_kinds_and_fanout(tmp_path):
     run = load_run(folder)
     figure = run_figures(run)["throughput"]
     titles = sorted(ax.get_title() for ax in figure.axes if ax.get_visible())
-    assert any("fanout" in t and "consumers" in t for t in titles)
+    assert any("fanout" in t and "consumer processes" in t for t in titles)
     assert any("numpy payload" in t for t in titles)
     assert set(best_table(run.frame, "fanout")["winner"]) == {"pipe/bytes"}
+
+
+def test_a_file_from_before_payload_kinds_reads_as_bytes(tmp_path):
+    folder = write_run(tmp_path / "r", [ok_row("pipe", "bytes", "stream", 64, 1, 1e4)])
+    csv = folder / "results.csv"
+    # A real v2 file: no payload (v3) and none of v4's session columns.
+    v3_v4 = ["payload", "sessions", "noise", "foreign_cpu_frac", "steal_frac"]
+    old = pd.read_csv(csv).drop(columns=v3_v4).assign(schema_version=2)
+    old.to_csv(csv, index=False)
+    run = load_run(folder)
+    assert run.frame["payload"].tolist() == ["bytes"]
+    assert best_table(run.frame, "stream")["payload"].tolist() == ["bytes"]
 
 
 def test_formatters_carry_units():

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 
 import pytest
 from synthetic_runs import SMALL, bad_row, ok_row, write_model_run, write_run
 
-from ipcbench.analysis_cli import register
+from ipcbench.cli import build_parser
 from ipcbench.plotting import CHARTS
-from ipcbench.report import write_report
+from ipcbench.render.html import write_report
 from ipcbench.results import ResultsError
 
 
 def _cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ipcbench")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     return args.func(args)
 
 

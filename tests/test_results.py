@@ -223,3 +223,18 @@ def test_non_ok_row_needs_a_reason(status):
 def test_bad_status_rejected():
     with pytest.raises(ValueError, match="invalid status 'great'"):
         make_row(status="great")
+
+
+def test_a_schema_3_run_reads_as_one_session_per_case():
+    # results/sample was written by ipcbench with schema 3 (one session, CI over repeats).
+    from pathlib import Path
+
+    sample = Path(__file__).parent.parent / "results" / "sample"
+    assert "\n3," in (sample / "results.csv").read_text()[:4000]
+    frame = read_results(sample)
+    assert set(frame["schema_version"]) == {SCHEMA_VERSION}
+    ok = frame[frame["status"] == "ok"]
+    assert set(ok["sessions"]) == {1} and set(frame.loc[frame["status"] != "ok", "sessions"]) <= {0}
+    assert (ok["noise"] == ok["noisy"].map({True: "within-session", False: ""})).all()
+    assert ok["foreign_cpu_frac"].isna().all() and ok["steal_frac"].isna().all()
+    assert list(frame.columns) == list(COLUMNS)

@@ -3,6 +3,8 @@
     from ipcbench.plotting import plot_run
     written = plot_run("results/sample", "charts/")       # -> [Path, ...] PNG + SVG
 
+Runs are read by ipcbench.analysis.runs; this package only draws.
+
 Figures use matplotlib's object API with no pyplot, so importing this module never
 selects a GUI backend and nothing is ever shown; files are rendered with Agg/SVG.
 """
@@ -18,10 +20,10 @@ from pathlib import Path
 import matplotlib
 from matplotlib.figure import Figure
 
+from ipcbench.analysis.runs import Run, load_run, load_runs, require_ok_rows
 from ipcbench.plotting.best import best_map_figure, best_table
 from ipcbench.plotting.charts import latency_figure, scaling_figure, throughput_figure
 from ipcbench.plotting.cost import cpu_figure, efficiency_figure
-from ipcbench.plotting.data import Run, load_run, load_runs, require_ok_rows
 from ipcbench.plotting.style import mechanism_color
 
 __all__ = [
@@ -34,8 +36,6 @@ __all__ = [
     "efficiency_figure",
     "figure_to_svg",
     "latency_figure",
-    "load_run",
-    "load_runs",
     "mechanism_color",
     "plot_run",
     "plot_runs",

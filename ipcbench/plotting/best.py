@@ -11,28 +11,19 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ipcbench.plotting.data import (
-    DEFAULT_PAYLOAD,
-    PATTERN_METRIC,
-    SIZE_PATTERNS,
-    Run,
+from ipcbench import patterns
+from ipcbench.analysis.frames import (
+    SPLIT_COLUMNS,
     facet_columns,
     facet_label,
-    left_out_note,
-    measured,
     series_columns,
     series_label,
     unique_cases,
 )
-from ipcbench.plotting.style import (
-    dress,
-    format_rate_bytes,
-    format_time_ns,
-    legend_block,
-    mechanism_color,
-    run_line,
-)
+from ipcbench.analysis.runs import Run, left_out_note, measured
+from ipcbench.plotting.style import dress, legend_block, mechanism_color, run_line
 from ipcbench.sizes import format_size
+from ipcbench.units import format_fraction
 
 # Below this margin the "winner" is within run-to-run noise on this machine class.
 TIE_MARGIN = 0.05
@@ -40,7 +31,7 @@ TIE_MARGIN = 0.05
 BEST_COLUMNS = ("placement", "payload", "size_bytes", "procs", "winner", "winner_mechanism",
                 "value", "cpu_s_per_msg", "efficiency", "runner_up", "runner_up_value",
                 "margin", "candidates")
-_FACETS = ("placement", "payload")
+_FACETS = SPLIT_COLUMNS
 
 
 def best_table(frame: pd.DataFrame, pattern: str) -> pd.DataFrame:
@@ -50,11 +41,10 @@ def best_table(frame: pd.DataFrame, pattern: str) -> pd.DataFrame:
     `margin` is how much better the winner is than the runner-up, as a fraction
     (0.25 = the runner-up has 25% more latency / 20% less throughput); NaN when only
     one series was measured in that cell."""
-    metric, higher_is_better = PATTERN_METRIC[pattern]
+    kind = patterns.get(pattern)
+    metric, higher_is_better = kind.metric, kind.higher_is_better
     rows = unique_cases(measured(frame[(frame["status"] == "ok") & (frame["pattern"] == pattern)]))
     rows = rows[pd.to_numeric(rows[metric], errors="coerce") > 0]
-    rows = rows.assign(**{c: rows[c] if c in rows else "" for c in _FACETS})
-    rows = rows.assign(payload=rows["payload"].replace("", DEFAULT_PAYLOAD))
     columns = series_columns(rows, _FACETS)
     records = []
     cells = rows.groupby([*_FACETS, "size_bytes", "procs"], sort=True)
@@ -87,11 +77,11 @@ def best_table(frame: pd.DataFrame, pattern: str) -> pd.DataFrame:
 
 
 def _cell_text(record: pd.Series, pattern: str) -> str:
-    fmt = format_time_ns if pattern == "pingpong" else format_rate_bytes
+    value = patterns.get(pattern).format(record["value"])
     if math.isnan(record["margin"]):
-        return f"{record['winner']}\n{fmt(record['value'])}\n(only one)"
+        return f"{record['winner']}\n{value}\n(only one)"
     tie = "≈ " if record["margin"] < TIE_MARGIN else ""
-    return f"{tie}{record['winner']}\n{fmt(record['value'])}\n+{record['margin']:.0%} vs next"
+    return f"{tie}{record['winner']}\n{value}\n+{format_fraction(record['margin'])} vs next"
 
 
 def _draw_map(ax, table: pd.DataFrame, pattern: str) -> set[str]:
@@ -111,8 +101,7 @@ def _draw_map(ax, table: pd.DataFrame, pattern: str) -> set[str]:
     ax.imshow(image, aspect="auto")
     ax.set_xticks(range(len(procs_values)), [str(p) for p in procs_values])
     ax.set_yticks(range(len(sizes)), [format_size(int(s)) for s in sizes])
-    ax.set_xlabel({"pingpong": "pairs of processes", "fanout": "consumer processes"}.get(
-        pattern, "producer processes"))
+    ax.set_xlabel(patterns.get(pattern).procs_label)
     ax.set_ylabel("message size")
     ax.set_xticks(np.arange(-0.5, len(procs_values)), minor=True)
     ax.set_yticks(np.arange(-0.5, len(sizes)), minor=True)
@@ -121,19 +110,20 @@ def _draw_map(ax, table: pd.DataFrame, pattern: str) -> set[str]:
     return winners
 
 
-_TITLES = {"pingpong": "ping-pong: lowest p50 latency",
-           "stream": "stream: highest throughput",
-           "fanout": "fanout: highest throughput"}
+def _map_title(pattern: str) -> str:
+    """'stream: highest throughput', 'pingpong: lowest p50 round trip'."""
+    kind = patterns.get(pattern)
+    return f"{kind.name}: {'highest' if kind.higher_is_better else 'lowest'} {kind.metric_label}"
 
 
 def best_map_figure(run: Run) -> Figure | None:
-    """One column per pattern (ping-pong by p50 latency, stream/fanout by bytes/s), one
+    """One column per sized pattern (each by its own figure of merit), one
     row per placement / payload kind (never mixed: a winner is per placement)."""
-    tables = {p: best_table(run.frame, p) for p in SIZE_PATTERNS}
+    tables = {p: best_table(run.frame, p) for p in patterns.sized_names()}
     tables = {p: t for p, t in tables.items() if not t.empty}
     if not tables:
         return None
-    facets = facet_columns(pd.concat(tables.values()), ("placement", "payload"))
+    facets = facet_columns(pd.concat(tables.values()), _FACETS)
     keys = sorted({tuple(r) for t in tables.values()
                    for r in t[facets].itertuples(index=False, name=None)}) if facets else [()]
     height = max(len(t["size_bytes"].unique()) for t in tables.values())
@@ -153,11 +143,11 @@ def best_map_figure(run: Run) -> Figure | None:
                 continue
             winners |= _draw_map(ax, table, pattern)
             prefix = f"{facet_label(key)}\n" if key else ""
-            ax.set_title(prefix + _TITLES[pattern], fontsize=9)
+            ax.set_title(prefix + _map_title(pattern), fontsize=9)
     dress(fig, "Best channel per message size and process count",
           run_line(run),
           f"colour = winning mechanism, paler = narrower margin; ≈ = within "
-          f"{TIE_MARGIN:.0%} (noise); {left_out_note(run.frame, list(tables))}")
+          f"{format_fraction(TIE_MARGIN)} (noise); {left_out_note(run.frame, list(tables))}")
     legend_block(fig, {m: Patch(color=mechanism_color(m)) for m in sorted(winners)},
                  title="winning mechanism:")
     return fig

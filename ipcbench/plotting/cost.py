@@ -3,31 +3,23 @@ CPU time per message (so a channel that busy-waits cannot look free)."""
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ipcbench.plotting.data import SIZE_PATTERNS, Run
+from ipcbench import patterns
+from ipcbench.analysis.runs import Run
 from ipcbench.plotting.grid import Reference, size_grid
-from ipcbench.plotting.style import format_time_ns
-
-
-def format_efficiency(value: float) -> str:
-    """0.25 -> '25%', 0.0031 -> '0.31%', 2.4 -> '240%'."""
-    if not math.isfinite(value):
-        return "–"
-    percent = value * 100
-    return f"{percent:.3g}%" if percent < 10 else f"{percent:.0f}%"
+from ipcbench.units import format_fraction, format_time_ns
 
 
 def _unity(run: Run, pattern: str, placement: str | None) -> list[Reference]:
     return [Reference("baseline: 100% = the in-run baseline", "100% = baseline", 1.0)]
 
 
-EFFICIENCY_NOTE = (
-    "; efficiency = ping-pong: raw os.pipe round trip ÷ this round trip; stream/fanout: "
-    "bytes/s ÷ memcpy bandwidth (same run, same placement)")
+# Each pattern's efficiency is against its own Pattern.baseline (same run and placement).
+EFFICIENCY_NOTE = "; efficiency vs " + "; ".join(
+    f"{patterns.get(name).baseline.label} for {name}" for name in patterns.sized_names()
+) + " (same run, same placement)"
 
 
 def efficiency_figure(run: Run) -> Figure | None:
@@ -36,8 +28,8 @@ def efficiency_figure(run: Run) -> Figure | None:
     if "efficiency" not in run.frame:
         return None
     return size_grid(
-        run, patterns=list(SIZE_PATTERNS), value=lambda r: r["efficiency"],
-        formatter=format_efficiency,
+        run, pattern_names=list(patterns.sized_names()), value=lambda r: r["efficiency"],
+        formatter=format_fraction,
         title="Efficiency vs message size: share of this machine's own baseline "
               "(higher is better)",
         ylabel="efficiency (log scale)", references=_unity, note=EFFICIENCY_NOTE)
@@ -52,7 +44,7 @@ def cpu_figure(run: Run) -> Figure | None:
     if "cpu_s_per_msg" not in run.frame:
         return None
     return size_grid(
-        run, patterns=list(SIZE_PATTERNS), value=_cpu_ns, formatter=format_time_ns,
+        run, pattern_names=list(patterns.sized_names()), value=_cpu_ns, formatter=format_time_ns,
         title="CPU time per message vs message size (lower is better)",
         ylabel="CPU time / message (all peers)",
         note="; ping-pong: per round trip. CPU time well above the latency means the "

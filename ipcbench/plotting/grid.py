@@ -17,17 +17,17 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ipcbench.plotting.data import (
-    Run,
+from ipcbench import patterns
+from ipcbench.analysis.frames import (
     facet_columns,
     facet_label,
     iter_facets,
     iter_series,
-    left_out_note,
     series_columns,
     series_label,
     unique_cases,
 )
+from ipcbench.analysis.runs import Run, left_out_note
 from ipcbench.plotting.style import (
     draw_series,
     dress,
@@ -58,14 +58,8 @@ References = Callable[[Run, str, "str | None"], list[Reference]]
 
 
 def procs_text(pattern: str, procs: int) -> str:
-    plural = "s" if procs > 1 else ""
-    if pattern == "pingpong":
-        return f"{procs} pair{plural} of processes"
-    if pattern == "stream":
-        return f"{procs} producer{plural} → 1 consumer"
-    if pattern == "fanout":
-        return f"1 producer → {procs} consumer{plural}"
-    return f"{procs} process{'es' if procs > 1 else ''}"
+    """What a panel's process count means for its pattern: 'consumer processes: 2'."""
+    return f"{patterns.get(pattern).procs_label}: {procs}"
 
 
 def _positive(values) -> np.ndarray:
@@ -100,10 +94,35 @@ def _placement(key: dict, panel: pd.DataFrame) -> str | None:
     return str(values[0]) if len(values) == 1 else None
 
 
+def _draw_panel(ax, panel: pd.DataFrame, columns: list[str], banded: bool) -> None:
+    """One panel: a line per series over the panel's sizes, shaded to its band."""
+    sizes = sorted(panel["size_bytes"].unique())
+    for series_key, series in iter_series(panel, columns):
+        # Reindex on the panel's sizes: a missing size breaks the line (NaN)
+        # instead of silently joining its neighbours.
+        data = series.set_index("size_bytes").reindex(sizes)
+        style = series_style(series_key)
+        draw_series(ax, sizes, data["_y"], style, series_label(series_key),
+                    data["noisy"] if "noisy" in data else None)
+        if banded:
+            ax.fill_between(sizes, data["_y"], data["_band"], color=style["color"],
+                            alpha=0.12, linewidth=0)
+    setup_size_axis(ax, sizes)
+
+
+def _rows_to_draw(run: Run, pattern_names: Sequence[str], value, band) -> pd.DataFrame:
+    rows = unique_cases(run.ok[run.ok["pattern"].isin(pattern_names)]).copy()
+    if rows.empty:
+        return rows
+    rows["_y"] = pd.to_numeric(value(rows), errors="coerce")
+    rows["_band"] = pd.to_numeric(band(rows), errors="coerce") if band else math.nan
+    return rows[rows["_y"] > 0]
+
+
 def size_grid(
     run: Run,
     *,
-    patterns: Sequence[str],
+    pattern_names: Sequence[str],
     value: Callable[[pd.DataFrame], pd.Series],
     formatter: Callable[[float], str],
     title: str,
@@ -114,12 +133,7 @@ def size_grid(
 ) -> Figure | None:
     """value(rows) gives the y of each row (NaN / <= 0 = not drawn); band(rows) an
     optional upper edge shaded from the line (e.g. p99 above p50)."""
-    rows = unique_cases(run.ok[run.ok["pattern"].isin(patterns)]).copy()
-    if rows.empty:
-        return None
-    rows["_y"] = pd.to_numeric(value(rows), errors="coerce")
-    rows["_band"] = pd.to_numeric(band(rows), errors="coerce") if band else math.nan
-    rows = rows[rows["_y"] > 0]
+    rows = _rows_to_draw(run, pattern_names, value, band)
     if rows.empty:
         return None
     facets = facet_columns(rows)
@@ -145,30 +159,18 @@ def size_grid(
                 ax.text(0.5, 0.5, "not measured", ha="center", va="center",
                         transform=ax.transAxes, color="#777777")
                 continue
-            sizes = sorted(panel["size_bytes"].unique())
             # Bands of many channels overlap into one grey mass: only shade a few.
             shade = band is not None and panel.groupby(columns).ngroups <= MAX_BANDS
             banded |= shade
-            for series_key, series in iter_series(panel, columns):
-                # Reindex on the panel's sizes: a missing size breaks the line (NaN)
-                # instead of silently joining its neighbours.
-                data = series.set_index("size_bytes").reindex(sizes)
-                style = series_style(series_key)
-                draw_series(ax, sizes, data["_y"], style, series_label(series_key),
-                            data["noisy"] if "noisy" in data else None)
-                if shade:
-                    ax.fill_between(sizes, data["_y"], data["_band"], color=style["color"],
-                                    alpha=0.12, linewidth=0)
-            setup_size_axis(ax, sizes)
+            _draw_panel(ax, panel, columns, shade)
             for ref in references(run, pattern, _placement(key, panel)) if references else []:
                 reference_line(ax, ref.value, ref.label, ref.text, ref.linestyle)
                 ref_values.append(ref.value)
     low, high = limits(rows["_y"], rows["_band"], ref_values)
     for ax in drawn_axes:
         setup_log_y(ax, formatter, low, high)
-    ax0 = grid[0][0]
-    ax0.set_ylim(low / 1.6, high * 1.6)
-    caption = left_out_note(run.frame, [p for p in patterns if p in set(rows["pattern"])])
+    grid[0][0].set_ylim(low / 1.6, high * 1.6)
+    caption = left_out_note(run.frame, [p for p in pattern_names if p in set(rows["pattern"])])
     if band is not None and not banded:
         caption += f"; spread bands omitted (more than {MAX_BANDS} channels per panel)"
     dress(fig, title, run_line(run), caption + noisy_note(rows) + note)

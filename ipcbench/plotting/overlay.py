@@ -18,9 +18,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ipcbench.plotting.data import (
-    PATTERN_METRIC,
-    Run,
+from ipcbench import patterns
+from ipcbench.analysis.compare import run_tags
+from ipcbench.analysis.frames import (
+    SPLIT_COLUMNS,
     facet_columns,
     facet_label,
     iter_facets,
@@ -29,40 +30,13 @@ from ipcbench.plotting.data import (
     series_label,
     unique_cases,
 )
-from ipcbench.plotting.style import (
-    format_ops,
-    format_rate_bytes,
-    format_time_ns,
-    legend_block,
-    run_color,
-    setup_log_y,
-    setup_size_axis,
-)
+from ipcbench.analysis.runs import Run
+from ipcbench.plotting.style import legend_block, run_color, setup_log_y, setup_size_axis
+from ipcbench.units import format_fraction
 
 TOP = 12
 COLUMNS = 4
 _PROCS_STYLES = ("-", "--", ":", "-.")
-_FORMATTERS = {"pingpong": format_time_ns, "stream": format_rate_bytes,
-               "fanout": format_rate_bytes, "counter": format_ops}
-_Y_LABELS = {"pingpong": "p50 round trip", "stream": "throughput", "fanout": "throughput",
-             "counter": "increments/s"}
-_TITLES = {
-    "pingpong": "Ping-pong p50 latency (lower is better)",
-    "stream": "Stream throughput (higher is better)",
-    "fanout": "Fanout throughput (higher is better)",
-    "counter": "Locked counter increments/s (higher is better)",
-}
-
-
-def _format_efficiency(value: float) -> str:
-    return f"{value * 100:.3g}%" if math.isfinite(value) else "–"
-
-
-def run_tags(count: int) -> list[str]:
-    """Short tags A, B, C... used in tables and legends (labels are long)."""
-    return [chr(ord("A") + i) if i < 26 else f"R{i + 1}" for i in range(count)]
-
-
 def _rows(runs: Sequence[Run], pattern: str, column: str,
           mechanisms: Sequence[str] | None) -> pd.DataFrame:
     frames = []
@@ -113,22 +87,24 @@ def overlay_figure(runs: Sequence[Run], pattern: str, *, metric: str = "time",
                    mechanisms: Sequence[str] | None = None, top: int = TOP,
                    facet: dict | None = None) -> Figure | None:
     """Panels = channels (best in run A first, at most `top`), lines = runs x procs."""
-    column, higher = ("efficiency", True) if metric == "efficiency" else PATTERN_METRIC[pattern]
+    kind = patterns.get(pattern)
+    column, higher = (("efficiency", True) if metric == "efficiency"
+                      else (kind.metric, kind.higher_is_better))
     rows = _rows(runs, pattern, column, mechanisms)
     for key, value in (facet or {}).items():
         rows = rows[rows[key] == value]
     if rows.empty:
         return None
-    columns = series_columns(rows, ("placement", "payload"))
+    columns = series_columns(rows, SPLIT_COLUMNS)
     keys = _ranked_keys(rows, columns, column, higher)
     shown = keys[:top]
     n_cols = min(COLUMNS, len(shown))
     n_rows = math.ceil(len(shown) / n_cols)
     fig = Figure(figsize=(3.4 * n_cols + 0.8, 2.6 * n_rows + 2.4), layout="constrained")
     axes = fig.subplots(n_rows, n_cols, squeeze=False, sharex=True, sharey=True).ravel()
-    by_size = pattern != "counter"
+    by_size = kind.sized
     tags = run_tags(len(runs))
-    formatter = _format_efficiency if metric == "efficiency" else _FORMATTERS[pattern]
+    formatter = format_fraction if metric == "efficiency" else kind.format
     values = rows[column].astype(float)
     for ax, key in zip(axes, shown, strict=False):
         mask = pd.Series(True, index=rows.index)
@@ -151,15 +127,23 @@ def overlay_figure(runs: Sequence[Run], pattern: str, *, metric: str = "time",
         if i + n_cols < len(shown):
             ax.set_xlabel("")  # the panel below carries it
         if ax.get_subplotspec().is_first_col():
-            ax.set_ylabel("efficiency" if metric == "efficiency" else _Y_LABELS[pattern])
-    title = _TITLES[pattern] if metric != "efficiency" else (
+            ax.set_ylabel("efficiency" if metric == "efficiency" else kind.metric_label)
+    title = kind.title if metric != "efficiency" else (
         f"{pattern} efficiency vs each run's own baseline (higher is better)")
     where = f" · {facet_label(facet)}" if facet else ""
     fig.suptitle(f"{title}: runs overlaid{where}", fontsize=11)
-    left = len(keys) - len(shown)
-    note = f"best {len(shown)} of {len(keys)} channels in run A first" + (
+    _overlay_legend(fig, runs, rows, by_size, len(shown), len(keys))
+    return fig
+
+
+def _overlay_legend(fig: Figure, runs: Sequence[Run], rows: pd.DataFrame, by_size: bool,
+                    shown: int, total: int) -> None:
+    """Caption (how many channels are shown) and one legend: runs, then procs styles."""
+    left = total - shown
+    note = f"best {shown} of {total} channels in run A first" + (
         f"; {left} more not shown (pick with --mechanism)" if left else "")
     fig._ipcbench_caption = note  # noqa: SLF001 - read by legend_block
+    tags = run_tags(len(runs))
     handles = {f"{tags[i]}: {run.label}": Line2D([], [], color=run_color(i), marker="o",
                                                  markersize=3) for i, run in enumerate(runs)}
     if by_size:
@@ -167,7 +151,6 @@ def overlay_figure(runs: Sequence[Run], pattern: str, *, metric: str = "time",
             handles[f"procs = {procs}"] = Line2D(
                 [], [], color="#555555", linestyle=_PROCS_STYLES[k % len(_PROCS_STYLES)])
     legend_block(fig, handles)
-    return fig
 
 
 def _slug(value: object) -> str:
@@ -181,13 +164,13 @@ def overlay_figures(runs: Sequence[Run], *, metric: str = "time",
     placement / payload kind when the runs hold several."""
     figures = {}
     frames = pd.concat([run.ok for run in runs], ignore_index=True)
-    for pattern in PATTERN_METRIC:
-        if metric == "efficiency" and pattern == "counter":
+    for pattern in patterns.PATTERN_NAMES:
+        if metric == "efficiency" and not patterns.get(pattern).sized:
             continue  # one size only: the counter's efficiency is in the tables
         rows = frames[frames["pattern"] == pattern]
         if rows.empty:
             continue
-        facets = facet_columns(rows, ("placement", "payload"))
+        facets = facet_columns(rows, SPLIT_COLUMNS)
         for key, _ in iter_facets(rows, facets):
             figure = overlay_figure(runs, pattern, metric=metric, mechanisms=mechanisms,
                                     top=top, facet=key)

@@ -1,4 +1,5 @@
-"""Colours, line styles, unit formatters and figure furniture shared by every chart.
+"""Colours, line styles and figure furniture shared by every chart (numbers on axes
+and in labels are written by ipcbench.units, like every other output).
 
 Colours are keyed on the mechanism name through the registry order, so "pipe" is the
 same blue on every chart of every run and machine; variants differ by line style.
@@ -105,39 +106,6 @@ def reference_line(ax: Axes, value: float, label: str, text: str, linestyle: str
 
 def run_color(index: int) -> str:
     return RUN_COLORS[index % len(RUN_COLORS)]
-
-
-def _sig(value: float) -> str:
-    return f"{value:.3g}"
-
-
-def format_time_ns(value_ns: float) -> str:
-    """12 -> '12 ns', 3400 -> '3.4 µs', 2.5e6 -> '2.5 ms'."""
-    if not math.isfinite(value_ns):
-        return "–"
-    for unit, factor in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if abs(value_ns) >= factor:
-            return f"{_sig(value_ns / factor)} {unit}"
-    return f"{_sig(value_ns)} ns"
-
-
-def format_rate_bytes(value_per_s: float) -> str:
-    """Decimal units (MB = 10**6 B), as network and disk throughput are quoted."""
-    if not math.isfinite(value_per_s):
-        return "–"
-    for unit, factor in (("GB/s", 1e9), ("MB/s", 1e6), ("kB/s", 1e3)):
-        if abs(value_per_s) >= factor:
-            return f"{_sig(value_per_s / factor)} {unit}"
-    return f"{_sig(value_per_s)} B/s"
-
-
-def format_ops(value_per_s: float) -> str:
-    if not math.isfinite(value_per_s):
-        return "–"
-    for unit, factor in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value_per_s) >= factor:
-            return f"{_sig(value_per_s / factor)}{unit} ops/s"
-    return f"{_sig(value_per_s)} ops/s"
 
 
 def format_size_tick(value: float) -> str:

@@ -1,5 +1,5 @@
-"""One self-contained report.html per set of runs: charts inline as SVG, summary tables,
-machine metadata, and the comparison when several runs are given.
+"""report.html: one self-contained page per set of runs: charts inline as SVG, summary
+tables, machine metadata, and the comparison when several runs are given.
 
 Self-contained means no external URL, no script, no separate image file: the page can
 be mailed, attached to an issue or opened offline years later.
@@ -14,29 +14,29 @@ from pathlib import Path
 
 import pandas as pd
 
-from ipcbench.compare import (
-    Comparison,
-    compare_runs,
-    display_table,
-    one_sided,
-    ratio_note,
-    verdict_counts,
-)
-from ipcbench.compare_summary import summary_sentences, summary_table
+from ipcbench import patterns
+from ipcbench.analysis.compare import Comparison, compare_runs, one_sided, run_tags
+from ipcbench.analysis.frames import unique_cases
+from ipcbench.analysis.runs import Run, load_runs, metadata_table, require_ok_rows
 from ipcbench.plotting import figure_to_svg, run_figures
 from ipcbench.plotting.best import best_table
-from ipcbench.plotting.cost import format_efficiency
-from ipcbench.plotting.data import (
-    SIZE_PATTERNS,
-    Run,
-    load_runs,
-    metadata_table,
-    require_ok_rows,
-    unique_cases,
+from ipcbench.plotting.overlay import overlay_figures
+from ipcbench.render.tables import (
+    display_table,
+    ratio_note,
+    sized_keys,
+    summary_sentences,
+    summary_table,
+    verdict_summary,
 )
-from ipcbench.plotting.overlay import overlay_figures, run_tags
-from ipcbench.plotting.style import format_ops, format_rate_bytes, format_time_ns
 from ipcbench.sizes import format_size
+from ipcbench.units import (
+    MISSING,
+    format_fraction,
+    format_rate_bytes,
+    format_rate_msgs,
+    format_time_ns,
+)
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222; }
@@ -72,31 +72,34 @@ def html_table(frame: pd.DataFrame, index: bool = False) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _cpu_us(value: float) -> str:
-    return "–" if pd.isna(value) else f"{value * 1e6:.3g} µs"
+def _cpu_time(cpu_s: pd.Series) -> pd.Series:
+    return (pd.to_numeric(cpu_s, errors="coerce") * 1e9).map(format_time_ns)
+
+
+def _margin(value: float) -> str:
+    return MISSING if pd.isna(value) else f"+{format_fraction(value)}"
 
 
 def best_summary(run: Run) -> pd.DataFrame:
     """The 'which channel' answer as a table: winner, its CPU cost and efficiency,
     runner-up and margin per cell (and placement / payload kind when several)."""
     parts = []
-    for pattern in SIZE_PATTERNS:
-        fmt = format_time_ns if pattern == "pingpong" else format_rate_bytes
-        table = best_table(run.frame, pattern)
+    for name in patterns.sized_names():
+        table = best_table(run.frame, name)
         if table.empty:
             continue
         parts.append(pd.DataFrame({
-            "pattern": pattern,
+            "pattern": name,
             "placement": table["placement"],
             "payload": table["payload"],
             "size": table["size_bytes"].map(format_size),
             "procs": table["procs"],
             "best": table["winner"],
-            "value": table["value"].map(fmt),
-            "CPU/msg": table["cpu_s_per_msg"].map(_cpu_us),
-            "efficiency": table["efficiency"].map(format_efficiency),
-            "runner-up": table["runner_up"].replace("", "–"),
-            "margin": table["margin"].map(lambda m: "–" if pd.isna(m) else f"+{m:.0%}"),
+            "value": table["value"].map(patterns.get(name).format),
+            "CPU/msg": _cpu_time(table["cpu_s_per_msg"]),
+            "efficiency": table["efficiency"].map(format_fraction),
+            "runner-up": table["runner_up"].replace("", MISSING),
+            "margin": table["margin"].map(_margin),
         }))
     if not parts:
         return pd.DataFrame()
@@ -104,23 +107,30 @@ def best_summary(run: Run) -> pd.DataFrame:
     return frame.drop(columns=[c for c in ("placement", "payload") if frame[c].nunique() < 2])
 
 
+def _rate(pattern: str, msgs_per_s: float, bytes_per_s: float) -> str:
+    """Bytes/s for patterns that move a payload, increments/s for the counter."""
+    if patterns.get(pattern).sized:
+        return format_rate_bytes(bytes_per_s)
+    return format_rate_msgs(msgs_per_s)
+
+
 def cases_table(run: Run) -> pd.DataFrame:
     """Every ok case with what it costs: time and rate, CPU time and context switches
     per message (all peers), efficiency vs the run's baseline, noisy flag."""
     rows = unique_cases(run.ok).sort_values(["pattern", "placement", "mechanism", "variant",
                                              "size_bytes", "procs"])
-    rate = [format_ops(m) if p == "counter" else format_rate_bytes(b)
-            for p, m, b in zip(rows["pattern"], rows["msgs_per_s"], rows["bytes_per_s"],
-                               strict=True)]
+    rate = [_rate(p, m, b) for p, m, b in zip(rows["pattern"], rows["msgs_per_s"],
+                                              rows["bytes_per_s"], strict=True)]
     return pd.DataFrame({
         "pattern": rows["pattern"], "placement": rows["placement"],
         "payload": rows["payload"], "channel": rows["mechanism"] + "/" + rows["variant"],
         "size": rows["size_bytes"].map(format_size), "procs": rows["procs"],
         "time/msg": rows["median_ns"].map(format_time_ns), "rate": rate,
-        "CPU/msg": rows["cpu_s_per_msg"].map(_cpu_us),
+        "CPU/msg": _cpu_time(rows["cpu_s_per_msg"]),
+        # A count, not a quantity with a unit: three significant digits like the rest.
         "ctx sw/msg": rows["ctx_switches_per_msg"].map(
-            lambda v: "–" if pd.isna(v) else f"{v:.3g}"),
-        "efficiency": rows["efficiency"].map(format_efficiency),
+            lambda v: MISSING if pd.isna(v) else f"{v:.3g}"),
+        "efficiency": rows["efficiency"].map(format_fraction),
         "noisy": rows["noisy"].map(lambda v: "noisy" if str(v).lower() == "true" else ""),
     })
 
@@ -129,9 +139,7 @@ def not_ok_rows(run: Run) -> pd.DataFrame:
     bad = run.frame[run.frame["status"] != "ok"]
     columns = ["mechanism", "variant", "pattern", "size_bytes", "procs", "start_method",
                "status", "reason"]
-    shown = bad[columns].copy()
-    shown["size_bytes"] = shown["size_bytes"].map(lambda s: format_size(int(s)))
-    return shown.rename(columns={"size_bytes": "size"})
+    return sized_keys(bad[columns]).rename(columns={"size_bytes": "size"})
 
 
 def _run_section(run: Run, tag: str) -> list[str]:
@@ -157,10 +165,6 @@ def _run_section(run: Run, tag: str) -> list[str]:
 
 def _comparison_section(comparison: Comparison) -> list[str]:
     tags = comparison.tags
-    summary = pd.DataFrame(
-        [{"run": f"{tag} vs A", "matched cases": len(t), **verdict_counts(t, comparison.metric)}
-         for tag, t in zip(tags[1:], comparison.tables, strict=True)]
-    )
     note = html.escape(ratio_note(comparison).replace("**", ""))
     parts = [
         "<h2>Comparison (baseline A)</h2>",
@@ -168,14 +172,13 @@ def _comparison_section(comparison: Comparison) -> list[str]:
                          for line in summary_sentences(tags, comparison.tables)) + "</ul>",
         html_table(summary_table(tags, comparison.tables)),
         f"<p class='note'>{note}</p>",
-        html_table(summary),
+        html_table(verdict_summary(comparison)),
     ]
     for stem, figure in overlay_figures(comparison.runs).items():
         parts.append(f"<div class='chart' id='{stem}'>{figure_to_svg(figure)}</div>")
     parts += ["<h3>Cases</h3>", html_table(display_table(comparison))]
     for title, keys in one_sided(comparison):
-        shown = keys.assign(size_bytes=keys["size_bytes"].map(lambda s: format_size(int(s))))
-        parts += [f"<h3>{html.escape(title)} ({len(keys)})</h3>", html_table(shown)]
+        parts += [f"<h3>{html.escape(title)} ({len(keys)})</h3>", html_table(sized_keys(keys))]
     return parts
 
 

@@ -1,0 +1,239 @@
+"""`ipcbench advise`: which channel to use for a workload, from a measured run.
+
+Pure functions over a results frame: pick the measured cell closest to the workload, rank
+its ok rows by the pattern's figure of merit (Pattern.metric, .higher_is_better), say how
+sure that is; `advise_run` reads. The text is written by render.terminal.advice_text.
+
+Mechanism `baseline` rows are hardware references, never candidates. "Within noise":
+both rows' ci_low_ns/ci_high_ns overlap; without CIs, a ~95% interval of the median from
+cv (or stdev_ns/median_ns) and the repeat count. Nearest cell: size on a log2 scale, then
+procs; ties to the smaller.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ipcbench import patterns
+from ipcbench.analysis.verdict import intervals_overlap
+from ipcbench.results import ResultsError, read_results
+from ipcbench.schema import (
+    BASELINE_MECHANISM,
+    DEFAULT_PAYLOAD,
+    DEFAULT_PLACEMENT,
+    PAYLOAD_KINDS,
+    PLACEMENTS,
+    START_METHODS,
+    check_choice,
+)
+from ipcbench.sizes import format_size
+
+TOP_N = 3
+# dimension -> (value of a row without it and preferred value when the user left it
+# open (else the run's most common one), allowed values)
+_DIMS = {"placement": (DEFAULT_PLACEMENT, PLACEMENTS), "payload": (DEFAULT_PAYLOAD, PAYLOAD_KINDS),
+         "start_method": ("unknown", START_METHODS)}
+
+
+@dataclass(frozen=True)
+class Cell:
+    size_bytes: int
+    procs: int
+    placement: str
+    payload: str
+    start_method: str
+
+    def describe(self) -> str:
+        return (f"{format_size(self.size_bytes)} x {self.procs} procs, {self.placement}, "
+                f"payload {self.payload}, start method {self.start_method}")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    mechanism: str
+    variant: str
+    figure: float  # in Advice.unit
+    efficiency: float = math.nan
+    noisy: bool = False
+    low_ns: float = math.nan  # ~95% interval of the median time per message
+    high_ns: float = math.nan
+
+    @property
+    def name(self) -> str:
+        return f"{self.mechanism}/{self.variant}"
+
+
+@dataclass(frozen=True)
+class Advice:
+    pattern: str
+    unit: str  # of every figure: Pattern.unit ("ns", "B/s" or "msgs/s")
+    cell: Cell  # the measured cell the advice is based on
+    exact: bool  # cell is the requested workload
+    best: Candidate
+    runner_up: Candidate | None
+    margin: float  # how many times better the best is than the runner-up (>= 1; NaN alone)
+    within_noise: bool
+    caveats: tuple[str, ...]
+    nearest_cells: tuple[Cell, ...]  # measured cells nearest the workload, best first
+    ranking: tuple[Candidate, ...]  # top candidates, best first
+
+    @property
+    def figure(self) -> float:
+        return self.best.figure
+
+    @property
+    def kind(self) -> patterns.Pattern:
+        return patterns.get(self.pattern)
+
+
+def _num(row: pd.Series, column: str) -> float:
+    return float(pd.to_numeric(row.get(column, math.nan), errors="coerce"))
+
+
+def _interval_ns(row: pd.Series) -> tuple[float, float]:
+    low, high = _num(row, "ci_low_ns"), _num(row, "ci_high_ns")
+    if math.isfinite(low) and math.isfinite(high):
+        return low, high
+    median = _num(row, "median_ns")
+    cv = _num(row, "cv")
+    if not math.isfinite(cv) and median > 0:
+        cv = _num(row, "stdev_ns") / median
+    if not (math.isfinite(cv) and median > 0):
+        return math.nan, math.nan
+    half = 2 * cv / math.sqrt(max(int(_num(row, "repeats") or 1), 1)) * median
+    return median - half, median + half
+
+
+def _overlap(a: Candidate, b: Candidate) -> bool | None:
+    return intervals_overlap((a.low_ns, a.high_ns), (b.low_ns, b.high_ns))
+
+
+def _pick(rows: pd.DataFrame, dim: str, wanted: str | None, caveats: list[str]) -> str:
+    counts = rows[dim].value_counts()
+    measured = sorted(counts.index)
+    if wanted in measured:
+        return wanted
+    preferred = _DIMS[dim][0]
+    choice = preferred if preferred in measured else max(measured, key=lambda v: (counts[v], v))
+    name, others = dim.replace("_", " "), ", ".join(v for v in measured if v != choice)
+    if wanted is not None:
+        caveats.append(f"{name} {wanted} was not measured (run has {', '.join(measured)}); "
+                       f"advice based on {choice}")
+    elif others:
+        caveats.append(f"run also has {name} {others}; chose {choice} "
+                       f"(pass --{dim.replace('_', '-')} to pick)")
+    return choice
+
+
+def _check_inputs(size_bytes: int, procs: int, pattern: str, wanted: dict) -> patterns.Pattern:
+    kind = patterns.get(pattern)
+    for dim, value in wanted.items():
+        if value is not None:
+            check_choice(dim, value, _DIMS[dim][1])
+    for what, value in (("size", size_bytes), ("procs", procs)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"invalid {what} {value!r}: must be a whole number >= 1")
+    return kind
+
+
+def _candidate_rows(frame: pd.DataFrame, kind: patterns.Pattern, wanted: dict,
+                    caveats: list[str]) -> pd.DataFrame:
+    """Ok channel rows of the pattern with a figure, narrowed to one placement, payload
+    kind and start method (the wanted ones, else the preferred or most common)."""
+    column = kind.metric
+    if column not in frame:
+        raise ResultsError(f"the run has no {column} column, needed to rank {kind.name} rows")
+    usable = frame[(frame["status"] == "ok") & (frame["mechanism"] != BASELINE_MECHANISM)]
+    rows = usable[(usable["pattern"] == kind.name)
+                  & pd.to_numeric(usable[column], errors="coerce").notna()].copy()
+    if rows.empty:
+        have = ", ".join(sorted(set(usable["pattern"]))) or "none"
+        raise ResultsError(f"the run has no ok {kind.name} rows to advise from "
+                           f"(patterns with ok rows: {have})")
+    for dim, (missing, _) in _DIMS.items():
+        rows[dim] = rows[dim].fillna(missing).astype(str) if dim in rows else missing
+        rows = rows[rows[dim] == _pick(rows, dim, wanted[dim], caveats)]
+    return rows
+
+
+def _nearest_cells(rows: pd.DataFrame, kind: patterns.Pattern, size_bytes: int, procs: int,
+                   caveats: list[str]) -> tuple[tuple[Cell, ...], bool]:
+    """The measured cells nearest the workload (best first) and whether the first is it."""
+    def distance(cell: tuple[int, int]) -> tuple[float, int, int, int]:
+        size_gap = abs(math.log2(cell[0] / size_bytes)) if kind.sized else 0.0
+        return (size_gap, abs(cell[1] - procs), cell[0], cell[1])
+
+    measured = set(zip(rows["size_bytes"].astype(int), rows["procs"].astype(int), strict=True))
+    ordered = sorted(measured, key=distance)
+    first = rows.iloc[0]
+    cells = tuple(Cell(s, n, first["placement"], first["payload"], first["start_method"])
+                  for s, n in ordered[:TOP_N])
+    exact = distance(ordered[0])[:2] == (0.0, 0)
+    if not exact:
+        near = "; ".join(f"{format_size(c.size_bytes)} x {c.procs}" for c in cells)
+        caveats.insert(0, f"{format_size(size_bytes)} x {procs} procs was not measured; advice "
+                          f"based on the nearest cell {cells[0].describe()} (nearest: {near})")
+    return cells, exact
+
+
+def _ranked(rows: pd.DataFrame, kind: patterns.Pattern, cell: Cell) -> tuple[Candidate, ...]:
+    cell_rows = rows[(rows["size_bytes"] == cell.size_bytes) & (rows["procs"] == cell.procs)]
+    cell_rows = cell_rows.drop_duplicates(["mechanism", "variant"], keep="last")
+    ranked = cell_rows.sort_values(kind.metric, ascending=not kind.higher_is_better,
+                                   kind="stable")
+    return tuple(
+        Candidate(str(r["mechanism"]), str(r["variant"]), _num(r, kind.metric),
+                  _num(r, "efficiency"), str(r.get("noisy", "")).lower() == "true",
+                  *_interval_ns(r))
+        for _, r in ranked.iterrows())
+
+
+def _margin(candidates: tuple[Candidate, ...], kind: patterns.Pattern,
+            caveats: list[str]) -> tuple[float, bool]:
+    """How many times better the best is than the runner-up, and whether within noise."""
+    best = candidates[0]
+    if len(candidates) < 2:
+        caveats.append(f"only {best.name} was measured in this cell: nothing to compare")
+        return math.nan, False
+    runner_up = candidates[1]
+    a, b = best.figure, runner_up.figure
+    margin = a / b if kind.higher_is_better else b / a
+    tied = [c.name for c in candidates[1:] if _overlap(best, c)]
+    if tied:
+        caveats.append(f"{best.name} is within noise of {', '.join(tied)} "
+                       "(their intervals overlap): treat them as a tie")
+    elif _overlap(best, runner_up) is None:
+        caveats.append("no spread recorded for the top two: the margin may be noise")
+    return margin, runner_up.name in tied
+
+
+def advise(frame: pd.DataFrame, size_bytes: int, procs: int, pattern: str,
+           placement: str | None = None, payload: str | None = None,
+           start_method: str | None = None) -> Advice:
+    """Recommend the fastest mechanism/variant for a workload from one run's rows."""
+    wanted = {"placement": placement, "payload": payload, "start_method": start_method}
+    kind = _check_inputs(size_bytes, procs, pattern, wanted)
+    caveats: list[str] = []
+    rows = _candidate_rows(frame, kind, wanted, caveats)
+    cells, exact = _nearest_cells(rows, kind, size_bytes, procs, caveats)
+    candidates = _ranked(rows, kind, cells[0])
+    margin, within_noise = _margin(candidates, kind, caveats)
+    flagged = [c.name for c in candidates[:2] if c.noisy]
+    if flagged:
+        caveats.append(f"{', '.join(flagged)} flagged noisy (CI target not reached)")
+    runner_up = candidates[1] if len(candidates) > 1 else None
+    return Advice(kind.name, kind.unit, cells[0], exact, candidates[0], runner_up, margin,
+                  within_noise, tuple(caveats), cells, candidates[:TOP_N])
+
+
+def advise_run(path: str | os.PathLike[str], size_bytes: int, procs: int, pattern: str,
+               placement: str | None = None, payload: str | None = None,
+               start_method: str | None = None) -> Advice:
+    """advise() on a run folder or results.csv."""
+    return advise(read_results(path), size_bytes, procs, pattern, placement, payload,
+                  start_method)

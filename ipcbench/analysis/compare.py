@@ -1,0 +1,192 @@
+"""Compare result sets: match cases across runs, judge each (verdict.py), and sum a
+pairing up as geometric means (how much faster, how much more efficient than run A).
+
+Pure: Run records in, DataFrames and records out. Writers are in ipcbench.render.
+
+Speed and efficiency can disagree: a machine with a faster memory system is faster on
+every case yet may get a smaller share of its own hardware (efficiency = figure / the
+same run's in-run baseline, see ipcbench/baselines.py). Issue 5: "compare can rank two
+machines by efficiency".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from ipcbench.analysis.frames import case_keys, unique_cases
+from ipcbench.analysis.runs import Run
+from ipcbench.analysis.verdict import (
+    ALPHA,
+    FASTER,
+    LESS_EFFICIENT,
+    MIN_EFFECT,
+    MORE_EFFICIENT,
+    SLOWER,
+    VERDICTS,
+    case_verdict,
+    efficiency_verdict,
+    row_value,
+)
+from ipcbench.results import ResultsError
+from ipcbench.schema import BASELINE_MECHANISM
+
+METRICS = ("time", "efficiency")
+
+
+def run_tags(count: int) -> list[str]:
+    """Short tags A, B, C... used in tables and legends (labels are long)."""
+    return [chr(ord("A") + i) if i < 26 else f"R{i + 1}" for i in range(count)]
+
+
+@dataclass(frozen=True)
+class Matching:
+    keys: list[str]
+    matched: pd.DataFrame  # key columns + every other column suffixed _a / _b
+    only_base: pd.DataFrame  # key columns of cases only in the baseline
+    only_other: pd.DataFrame
+
+
+def match_cases(base: pd.DataFrame, other: pd.DataFrame) -> Matching:
+    """Pair rows of two result frames on the case identity (CASE_KEYS)."""
+    keys = case_keys(base, other)
+    a, b = unique_cases(base), unique_cases(other)
+    merged = a.merge(b, on=keys, how="outer", suffixes=("_a", "_b"), indicator=True)
+    side = merged["_merge"]
+    return Matching(
+        keys=keys,
+        matched=merged[side == "both"].drop(columns="_merge").reset_index(drop=True),
+        only_base=merged.loc[side == "left_only", keys].reset_index(drop=True),
+        only_other=merged.loc[side == "right_only", keys].reset_index(drop=True),
+    )
+
+
+def _side(record: Mapping, suffix: str) -> dict:
+    return {k[: -len(suffix)]: v for k, v in record.items() if k.endswith(suffix)}
+
+
+def compare_frames(base: pd.DataFrame, other: pd.DataFrame, *, min_effect: float = MIN_EFFECT,
+                   alpha: float = ALPHA, metric: str = "time") -> tuple[pd.DataFrame, Matching]:
+    """One row per matched case: keys, both medians and efficiencies, ratio, p_value,
+    verdict, reason. metric="time": ratio = time B / A; "efficiency": efficiency B / A."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r} (use {' or '.join(METRICS)})")
+    judge = efficiency_verdict if metric == "efficiency" else case_verdict
+    matching = match_cases(base, other)
+    records = []
+    for record in matching.matched.to_dict("records"):
+        a, b = _side(record, "_a"), _side(record, "_b")
+        verdict = judge(a, b, min_effect=min_effect, alpha=alpha)
+        records.append({
+            **{k: record[k] for k in matching.keys},
+            "median_ns_a": row_value(a, "median_ns"),
+            "median_ns_b": row_value(b, "median_ns"),
+            "efficiency_a": row_value(a, "efficiency"),
+            "efficiency_b": row_value(b, "efficiency"),
+            "ratio": verdict.ratio,
+            "p_value": verdict.p_value,
+            "verdict": verdict.label,
+            "reason": verdict.reason,
+        })
+    columns = [*matching.keys, "median_ns_a", "median_ns_b", "efficiency_a", "efficiency_b",
+               "ratio", "p_value", "verdict", "reason"]
+    table = pd.DataFrame(records, columns=columns)
+    return table.sort_values(["pattern", *[k for k in matching.keys if k != "pattern"]],
+                             ignore_index=True), matching
+
+
+@dataclass(frozen=True)
+class Comparison:
+    runs: list[Run]
+    tables: list[pd.DataFrame]  # tables[i] compares runs[i + 1] with runs[0]
+    matchings: list[Matching] = field(default_factory=list)
+    min_effect: float = MIN_EFFECT
+    alpha: float = ALPHA
+    metric: str = "time"
+    mechanisms: tuple[str, ...] = ()
+
+    @property
+    def tags(self) -> list[str]:
+        return run_tags(len(self.runs))
+
+    @property
+    def keys(self) -> list[str]:
+        """The case-key columns the runs were matched on."""
+        return self.matchings[0].keys
+
+
+def compare_runs(runs: Sequence[Run], *, min_effect: float = MIN_EFFECT,
+                 alpha: float = ALPHA, metric: str = "time",
+                 mechanisms: Sequence[str] = ()) -> Comparison:
+    """Every run against the first, on time per message or on efficiency; `mechanisms`
+    keeps only those channels. ResultsError if a run shares no case with the first."""
+    if len(runs) < 2:
+        raise ResultsError("compare needs at least two result sets")
+    if mechanisms:
+        known = set().union(*(set(r.frame["mechanism"]) for r in runs))
+        unknown = [m for m in mechanisms if m not in known]
+        if unknown:
+            raise ResultsError(f"no rows of mechanism {unknown[0]!r} in these runs")
+        runs = [replace(r, frame=r.frame[r.frame["mechanism"].isin(mechanisms)]) for r in runs]
+    tables, matchings = [], []
+    for run in runs[1:]:
+        table, matching = compare_frames(runs[0].frame, run.frame, min_effect=min_effect,
+                                         alpha=alpha, metric=metric)
+        if table.empty:
+            raise ResultsError(f"{run.csv_path} has no case in common with {runs[0].csv_path}")
+        tables.append(table)
+        matchings.append(matching)
+    return Comparison(list(runs), tables, matchings, min_effect, alpha, metric,
+                      tuple(mechanisms))
+
+
+def verdict_counts(table: pd.DataFrame, metric: str | None = None) -> dict[str, int]:
+    """Cases per verdict; with a metric, only the labels that metric can give."""
+    counts = table["verdict"].value_counts()
+    skip = {"time": (MORE_EFFICIENT, LESS_EFFICIENT), "efficiency": (FASTER, SLOWER)}
+    return {v: int(counts.get(v, 0)) for v in VERDICTS if v not in skip.get(metric, ())}
+
+
+def one_sided(comparison: Comparison) -> list[tuple[str, pd.DataFrame]]:
+    """(description, case keys) for cases present on only one side of each pairing."""
+    tags = comparison.tags
+    parts = []
+    for tag, matching in zip(tags[1:], comparison.matchings, strict=True):
+        if not matching.only_base.empty:
+            parts.append((f"only in A (not in {tag})", matching.only_base))
+        if not matching.only_other.empty:
+            parts.append((f"only in {tag} (not in A)", matching.only_other))
+    return parts
+
+
+def geometric_mean(values) -> float:
+    array = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+    array = array[np.isfinite(array) & (array > 0)]
+    return float(np.exp(np.log(array).mean())) if array.size else math.nan
+
+
+def pair_summary(table: pd.DataFrame) -> dict:
+    """Geometric means over matched cases of one pairing (B vs A), baseline rows left
+    out (they are the hardware, not channels): speed = time A / time B (> 1 = B faster),
+    efficiency = efficiency B / efficiency A (> 1 = B gets closer to its hardware)."""
+    rows = table[table["mechanism"] != BASELINE_MECHANISM]
+    speed_ratios = rows["median_ns_a"] / rows["median_ns_b"]
+    efficiency_ratios = rows["efficiency_b"] / rows["efficiency_a"]
+    return {
+        "speed_cases": int(np.isfinite(speed_ratios).sum()),
+        "speed": geometric_mean(speed_ratios),
+        "efficiency_cases": int(np.isfinite(efficiency_ratios).sum()),
+        "efficiency": geometric_mean(efficiency_ratios),
+    }
+
+
+def ranking(tags: list[str], tables: list[pd.DataFrame], metric: str) -> list[tuple[str, float]]:
+    """Runs best first by the geometric mean vs A of the chosen metric (A = 1.0)."""
+    key = "efficiency" if metric == "efficiency" else "speed"
+    scores = [(tags[0], 1.0)] + [(tag, pair_summary(t)[key])
+                                for tag, t in zip(tags[1:], tables, strict=True)]
+    return sorted(scores, key=lambda item: -item[1] if math.isfinite(item[1]) else math.inf)

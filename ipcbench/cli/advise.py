@@ -1,0 +1,42 @@
+"""`ipcbench advise`: the fastest channel for a workload, from a measured run."""
+
+from __future__ import annotations
+
+import argparse
+
+from ipcbench import patterns
+from ipcbench.analysis.advise import advise_run
+from ipcbench.cli.args import RESULTS_HELP, procs
+from ipcbench.render.terminal import advice_text
+from ipcbench.sizes import parse_size
+
+
+def cmd_advise(args: argparse.Namespace) -> int:
+    kind = patterns.get(args.pattern)
+    if args.size is None and kind.sized:
+        raise ValueError(f"--size is required for pattern {args.pattern!r}")
+    # An unsized pattern's message (the counter's increment) has one size.
+    size_bytes = parse_size(args.size) if args.size else patterns.COUNTER_SIZE_BYTES
+    count = procs(args.procs)
+    advice = advise_run(args.results, size_bytes, count, args.pattern, args.placement,
+                        args.payload, args.start_method)
+    print(advice_text(advice, size_bytes, count))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    advise = sub.add_parser(
+        "advise", help="recommend the fastest channel for a workload",
+        description="From a measured run, name the fastest mechanism/variant for a message "
+                    "size, process count and pattern, the runner-up and margin, and whether "
+                    "the difference is within noise (or based on the nearest measured cell).")
+    advise.add_argument("results", metavar="RESULTS", help=RESULTS_HELP)
+    advise.add_argument("--size", help="message size, e.g. 64, 4KiB, 1MiB")
+    advise.add_argument("--procs", required=True, help="processes (pairs, producers)")
+    advise.add_argument("--pattern", required=True,
+                        help=f"{', '.join(patterns.PATTERN_NAMES[:-1])} or "
+                             f"{patterns.PATTERN_NAMES[-1]}")
+    for flag in ("--placement", "--payload", "--start-method"):
+        advise.add_argument(flag, help="use rows with this value (default: unpinned / bytes "
+                                       "when measured, else the run's most common)")
+    advise.set_defaults(func=cmd_advise)

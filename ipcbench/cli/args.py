@@ -1,0 +1,72 @@
+"""Argument types every command shares: lists given as `--size 64 4KiB` or `--size 64,4KiB`,
+process counts, choices from schema's closed sets, chart formats, fractions.
+
+Each raises ValueError with a one-line message naming the bad value (main prints it and
+exits 2), or argparse.ArgumentTypeError where argparse itself reports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from ipcbench.plotting import FORMATS
+from ipcbench.schema import MAX_PROCS, check_choice
+
+CHART_FORMATS = (*FORMATS, "pdf")
+
+
+def split(values: Sequence[str] | None) -> list[str] | None:
+    """Accept both `--size 64 4KiB` and `--size 64,4KiB`."""
+    if values is None:
+        return None
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def choices(kind: str, values: Sequence[str], allowed: Sequence[str]) -> list[str]:
+    """`values` if every one is in `allowed` (e.g. schema.PLACEMENTS)."""
+    return [check_choice(kind, value, tuple(allowed)) for value in values]
+
+
+def procs(value: str) -> int:
+    """One process count: a whole number between 1 and MAX_PROCS."""
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"invalid procs {value!r}: expected a whole number") from None
+    if not 1 <= n <= MAX_PROCS:
+        raise ValueError(f"invalid procs {value!r}: must be between 1 and {MAX_PROCS}")
+    return n
+
+
+def procs_list(values: Sequence[str]) -> list[int]:
+    return [procs(value) for value in values]
+
+
+def chart_formats(text: str) -> tuple[str, ...]:
+    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = [f for f in formats if f not in CHART_FORMATS]
+    if not formats or bad:
+        raise argparse.ArgumentTypeError(f"invalid format list {text!r} (use png,svg,pdf)")
+    return formats
+
+
+def fraction(text: str) -> float:
+    """A number strictly between 0 and 1 (a minimum effect, a significance level)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a number in (0, 1)")
+    return value
+
+
+def print_paths(paths) -> None:
+    """Files written, one per line on stdout (scripts read them from there)."""
+    for path in paths:
+        print(path)
+
+
+RESULTS_HELP = "a results.csv or a run folder holding one"
+FORMATS_HELP = "comma-separated chart formats (default: png,svg)"

@@ -1,0 +1,52 @@
+"""`ipcbench compare`: every run against the first, written to compare.md (+ overlay
+charts), with a one-screen verdict summary on stdout."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ipcbench.analysis.compare import METRICS, compare_runs
+from ipcbench.analysis.runs import load_runs
+from ipcbench.analysis.verdict import ALPHA, MIN_EFFECT
+from ipcbench.cli.args import FORMATS_HELP, RESULTS_HELP, chart_formats, fraction, print_paths
+from ipcbench.plotting import FORMATS
+from ipcbench.render.markdown import write_comparison
+from ipcbench.render.terminal import compare_lines
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    if len(args.results) < 2:
+        raise ValueError("compare needs at least two result sets (baseline first)")
+    comparison = compare_runs(load_runs(args.results), min_effect=args.min_effect,
+                              alpha=args.alpha, metric=args.metric,
+                              mechanisms=args.mechanism or ())
+    written = write_comparison(comparison, args.out, formats=args.formats,
+                               charts=not args.no_charts)
+    for line in compare_lines(comparison):  # one screen; the details are in compare.md
+        print(line)
+    print_paths(written)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    compare = sub.add_parser(
+        "compare", help="compare result sets against the first (baseline)",
+        description="Match cases across runs, give each a ratio vs the first run and a "
+                    "noise-aware verdict, write compare.md and overlay charts.")
+    compare.add_argument("results", nargs="+", metavar="RESULTS", help=RESULTS_HELP)
+    compare.add_argument("--out", type=Path, default=Path("compare"), metavar="DIR",
+                         help="folder for compare.md and charts (default: ./compare)")
+    compare.add_argument("--formats", type=chart_formats, default=FORMATS, metavar="LIST",
+                         help=FORMATS_HELP)
+    compare.add_argument("--no-charts", action="store_true", help="write compare.md only")
+    compare.add_argument("--min-effect", type=fraction, default=MIN_EFFECT, metavar="FRAC",
+                         help=f"smallest relative change that can count (default {MIN_EFFECT})")
+    compare.add_argument("--alpha", type=fraction, default=ALPHA, metavar="P",
+                         help=f"significance level of the Welch t-test (default {ALPHA})")
+    compare.add_argument("--metric", choices=METRICS, default="time",
+                         help="judge and rank cases by time per message (default) or by "
+                              "efficiency: the share of each run's own in-run baseline")
+    compare.add_argument("--mechanism", nargs="+", metavar="NAME",
+                         help="compare (and chart) only these mechanisms")
+    compare.set_defaults(func=cmd_compare)

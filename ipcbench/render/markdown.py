@@ -1,0 +1,104 @@
+"""compare.md: the comparison of several runs as one markdown file, with the overlay
+charts written beside it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from ipcbench.analysis.compare import (
+    ALPHA,
+    MIN_EFFECT,
+    Comparison,
+    compare_runs,
+    one_sided,
+    ranking,
+)
+from ipcbench.analysis.runs import load_runs, metadata_table
+from ipcbench.plotting import FORMATS, save_figure
+from ipcbench.plotting.overlay import overlay_figures
+from ipcbench.render.tables import (
+    display_table,
+    ratio_note,
+    sized_keys,
+    summary_sentences,
+    summary_table,
+    verdict_summary,
+)
+from ipcbench.units import format_ratio
+
+
+def _md_cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(frame: pd.DataFrame, index: bool = False) -> str:
+    if index:
+        frame = frame.reset_index(names="")
+    header = "| " + " | ".join(_md_cell(c) for c in frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    body = ["| " + " | ".join(_md_cell(v) for v in row) + " |"
+            for row in frame.itertuples(index=False, name=None)]
+    return "\n".join([header, rule, *body])
+
+
+def _summary_lines(comparison: Comparison) -> list[str]:
+    tags = comparison.tags
+    lines = ["## Summary", ""]
+    lines += [f"- {line}" for line in summary_sentences(tags, comparison.tables)] + [""]
+    lines += [markdown_table(summary_table(tags, comparison.tables)), ""]
+    order = ranking(tags, comparison.tables, comparison.metric)
+    by = "efficiency" if comparison.metric == "efficiency" else "speed"
+    lines += [f"Ranked by {by}: " + " > ".join(f"{t} ({format_ratio(v)})" for t, v in order),
+              ""]
+    lines += ["### Verdicts per case", "", markdown_table(verdict_summary(comparison)), ""]
+    return lines
+
+
+def comparison_markdown(comparison: Comparison, chart_files: Sequence[str] = ()) -> str:
+    tags, runs = comparison.tags, comparison.runs
+    lines = ["# ipcbench comparison", ""]
+    lines += [f"- **{tag}**: {run.label} (`{run.csv_path}`)"
+              for tag, run in zip(tags, runs, strict=True)]
+    lines += ["", ratio_note(comparison), "", *_summary_lines(comparison)]
+    lines += ["## Machines", "", markdown_table(metadata_table(runs, tags), index=True), ""]
+    if chart_files:
+        lines += ["## Charts", ""] + [f"![{name}]({name})" for name in chart_files] + [""]
+    lines += ["## Cases", "", markdown_table(display_table(comparison)), ""]
+    lines += ["## Cases on one side only", ""]
+    sided = one_sided(comparison)
+    if not sided:
+        lines += ["None: every case was measured in every run.", ""]
+    for title, keys in sided:
+        lines += [f"### {title} ({len(keys)})", "", markdown_table(sized_keys(keys)), ""]
+    return "\n".join(lines)
+
+
+def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str], *,
+                     formats: Sequence[str] = FORMATS, charts: bool = True) -> list[Path]:
+    """Write compare.md (and overlay charts) for a computed comparison."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    chart_names = []
+    if charts:
+        for stem, figure in overlay_figures(comparison.runs, metric=comparison.metric,
+                                            mechanisms=comparison.mechanisms or None).items():
+            written += save_figure(figure, out, stem, formats)
+            chart_names.append(f"{stem}.{'png' if 'png' in formats else formats[0]}")
+    markdown = out / "compare.md"
+    markdown.write_text(comparison_markdown(comparison, chart_names), encoding="utf-8")
+    return [markdown, *written]
+
+
+def write_compare(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str], *,
+                  formats: Sequence[str] = FORMATS, charts: bool = True,
+                  min_effect: float = MIN_EFFECT, alpha: float = ALPHA, metric: str = "time",
+                  mechanisms: Sequence[str] = ()) -> list[Path]:
+    """Read the runs, write compare.md and overlay charts; return the files written."""
+    comparison = compare_runs(load_runs(paths), min_effect=min_effect, alpha=alpha,
+                              metric=metric, mechanisms=mechanisms)
+    return write_comparison(comparison, out_dir, formats=formats, charts=charts)
