@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from ipcbench.analysis.verdict import FASTER, SLOWER, case_verdict
 from ipcbench.disturbance import CpuTimes, Disturbance, between
 from ipcbench.fitness import check_cpus, check_governor, check_load
 from ipcbench.matrix import expand
@@ -18,7 +19,7 @@ from ipcbench.schema import Case
 from ipcbench.session import Workload
 from ipcbench.sessionlog import SessionLog, read_sessions
 from ipcbench.settings import Settings
-from ipcbench.stats import log_spread_from_ci, median_ci, session_p_value
+from ipcbench.stats import log_spread_from_ci, median_ci
 from ipcbench.summary import (
     BETWEEN,
     MACHINE,
@@ -144,16 +145,15 @@ def test_log_spread_from_ci_inverts_the_range_and_the_order_statistics():
 
 
 def _row(rng, shift, sigma, n):
+    """A result row of a case measured in n sessions with log-normal session spread."""
     values = np.exp(rng.normal(math.log(shift), sigma, n))
     low, high = median_ci(values)
-    return float(np.median(values)), low, high, n
+    return {"status": "ok", "median_ns": float(np.median(values)), "ci_low_ns": low,
+            "ci_high_ns": high, "sessions": n, "repeats": 2 * n, "cv": sigma}
 
 
-def _called_different(a, b, alpha=0.05, min_effect=0.05):
-    """The compare rule on session-level rows (analysis.verdict uses the same steps)."""
-    if abs(b[0] / a[0] - 1) < min_effect or (a[1] <= b[2] and b[1] <= a[2]):
-        return False
-    return session_p_value(a, b) < alpha
+def _called_different(a, b):
+    return case_verdict(a, b).label in (FASTER, SLOWER)
 
 
 @pytest.mark.parametrize("sigma", [0.01, 0.03, 0.06])
@@ -170,3 +170,13 @@ def test_a_20_percent_shift_is_found(sigma, sessions):
     calls = [_called_different(_row(rng, 1.0, sigma, sessions),
                                _row(rng, 1.2, sigma, sessions)) for _ in range(1000)]
     assert np.mean(calls) >= 0.95
+
+
+def test_session_verdict_names_its_evidence():
+    steady = {"status": "ok", "median_ns": 100.0, "ci_low_ns": 99.0, "ci_high_ns": 101.0,
+              "sessions": 3, "repeats": 6}
+    slower = {**steady, "median_ns": 130.0, "ci_low_ns": 128.0, "ci_high_ns": 131.0}
+    verdict = case_verdict(steady, slower)
+    assert verdict.label == SLOWER and verdict.reason.startswith("sessions: p=")
+    wide = {**slower, "ci_low_ns": 60.0, "ci_high_ns": 200.0}
+    assert "session CIs overlap" in case_verdict(steady, wide).reason
