@@ -1,9 +1,13 @@
 """What else the machine was doing while a case ran: CPU steal and other processes' load.
 
-Read from /proc/stat (system-wide CPU time in clock ticks) around a session's timed
-repeats and set against the CPU time our own peers reported for the same repeats: what
-is left is someone else's work. A case measured while the machine was busy with other
-work, or while the hypervisor stole its CPUs, may not reproduce, so it is flagged.
+Read from /proc/stat (system-wide CPU time in clock ticks) around a whole session (start-up,
+repeats, teardown) and set against the CPU time the harness and its reaped children (the
+peers, a manager process) used in that time: what is left is someone else's work. Tick
+accounting is coarse, so a case is judged over all its sessions together, and only once
+they add up to enough CPU time (MIN_JUDGED_S per CPU). A case measured while the machine
+was busy with other work, or while the hypervisor stole its CPUs, may not reproduce, so it
+is flagged. Under forkserver the peers are the fork server's children, not ours: their
+CPU then counts as foreign, so read the flag with that in mind.
 Everything here degrades to "unknown" (NaN) where /proc/stat is missing.
 """
 
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 
 _TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 # Tick-based accounting is coarse (10 ms per CPU): judge only cases with enough time.
-MIN_JUDGED_S = 0.2
+MIN_JUDGED_S = 0.1
 FOREIGN_LIMIT = 0.20  # other processes used more than 20% of the machine
 STEAL_LIMIT = 0.05  # the hypervisor took more than 5% of the CPU time
 
@@ -41,6 +45,15 @@ def read_cpu_times(path: str = "/proc/stat") -> CpuTimes | None:
     busy = user + nice + system + irq + softirq
     total = busy + idle + iowait + steal
     return CpuTimes(busy / _TICKS_PER_S, steal / _TICKS_PER_S, total / _TICKS_PER_S)
+
+
+def our_cpu_s() -> float:
+    """CPU seconds of this process and of its children that have been waited for."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 @dataclass(frozen=True)

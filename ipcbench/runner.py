@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ipcbench.baselines import BaselineCache
-from ipcbench.disturbance import between, read_cpu_times
+from ipcbench.disturbance import between, our_cpu_s, read_cpu_times
 from ipcbench.matrix import PlannedCase
 from ipcbench.mechanisms import session_class
 from ipcbench.results import ResultRow
@@ -65,26 +65,26 @@ def measure_session(
     pytest-benchmark's pedantic mode here, so peers start outside its timed region."""
     started_s = clock()
     outcomes: list[RepeatOutcome] = []
+    # Around the whole session: the machine's busy time against ours (disturbance.py).
+    before, ours_before_s = read_cpu_times(), our_cpu_s()
     with make_session(case, settings) as session:
         for warm in range(settings.warmup):
             session.run_repeat(warm)
-        before = read_cpu_times()
 
         def repeat() -> None:
             outcomes.append(session.run_repeat(settings.warmup + len(outcomes)))
 
         drive(repeat, settings.repeats)
-        after = read_cpu_times()
-    cpu_s = float(sum(o.cpu_s for o in outcomes))
+    disturbance = between(before, read_cpu_times(), our_cpu_s() - ours_before_s)
     return summarize_session(
         index,
         [np.asarray(o.samples_ns) for o in outcomes],
         messages=sum(o.messages for o in outcomes),
         duration_ns=float(sum(o.duration_ns for o in outcomes)),
-        cpu_s=cpu_s,
+        cpu_s=float(sum(o.cpu_s for o in outcomes)),
         ctx_switches=int(sum(o.ctx_switches for o in outcomes)),
         wall_s=clock() - started_s,
-        disturbance=between(before, after, cpu_s),
+        disturbance=disturbance,
     )
 
 
