@@ -35,7 +35,7 @@ SMALL = Settings(sessions=1, repeats=2,
                  increments=300)
 
 NEW_MECHANISMS = ["simplequeue", "manager-queue", "os-pipe", "socketpair", "tcp", "mmap",
-                  "array", "value-raw", "zmq", "faster-fifo"]
+                  "array", "value-raw", "zmq", "faster-fifo", "fifo"]
 OPTIONAL_MODULE = {"zmq": "zmq", "faster-fifo": "faster_fifo"}
 
 
@@ -116,6 +116,8 @@ SLOW_CASES = [
         ("zmq", "ipc", "stream", 2, ["spawn"]),
         ("zmq", "tcp", "pingpong", 1, ["forkserver"]),
         ("faster-fifo", "default", "stream", 2, ["spawn"]),
+        ("fifo", "named", "pingpong", 2, ["spawn", "forkserver"]),
+        ("fifo", "named", "stream", 2, ["forkserver"]),
     )
     for method in methods
 ]

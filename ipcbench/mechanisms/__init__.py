@@ -117,6 +117,13 @@ REGISTRY: dict[str, MechanismInfo] = {
             {"nodelay": _STREAMS},
         ),
         _info(
+            "fifo",
+            "named pipes (os.mkfifo) in a private temp folder, opened by path in each peer; "
+            "fixed-size frames, os.write loops / os.readv",
+            "ipcbench.mechanisms.fifo",
+            {"named": _STREAMS},
+        ),
+        _info(
             "mmap",
             "mmap MAP_SHARED one-slot mailbox (anonymous under fork, a run-named /dev/shm "
             "file under spawn/forkserver), handoff signalled by semaphores",

@@ -80,8 +80,11 @@ class StreamEndpoint(Endpoint):
 
     def attach(self) -> None:
         wires = {}
-        for handle in [self.outbox, *self.inboxes]:
-            if handle is not None and id(handle) not in wires:
+        # In a fixed global order: opening a named FIFO blocks until its other end opens
+        # (fifo.py), so every peer must take its FIFOs in the same order.
+        handles = [h for h in [self.outbox, *self.inboxes] if h is not None]
+        for handle in sorted(handles, key=lambda h: getattr(h, "order", 0)):
+            if id(handle) not in wires:
                 wires[id(handle)] = handle.open()
         self._wires = list(wires.values())
         self._out = wires[id(self.outbox)] if self.outbox is not None else None

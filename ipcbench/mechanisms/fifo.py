@@ -1,0 +1,67 @@
+"""Named pipes (os.mkfifo) in a private temporary folder: the way unrelated processes
+rendezvous through a FIFO, by path. Each peer opens its FIFOs itself in attach(); the
+kernel pipe behind them is the same as os-pipe's, so the difference between the two rows
+is the rendezvous, not the transfer (fixed-size frames, read/write loops: fdstream.py).
+
+Opening a FIFO blocks until the other end is opened too, so every peer opens its FIFOs in
+increasing index order (FifoHandle.order): two peers of a pair can then never wait on
+each other's second FIFO while holding the first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from ipcbench.mechanisms.fdstream import FdStreamMechanism, StreamEndpoint, _PipeWire
+
+
+class FifoHandle:
+    """One end of a named pipe, opened by path in the peer (picklable: a path)."""
+
+    def __init__(self, path: str, order: int, writer: bool) -> None:
+        self.path = path
+        self.order = order
+        self.writer = writer
+
+    def open(self) -> _PipeWire:
+        return _PipeWire(os.open(self.path, os.O_WRONLY if self.writer else os.O_RDONLY))
+
+
+class FifoMechanism(FdStreamMechanism):
+    is_socket = False
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Private (0700) and named after the case, so a leftover is recognisable.
+        self._folder = tempfile.mkdtemp(prefix=f"{self.name_prefix}fifo_")
+        self._count = 0
+
+    def _fifo(self) -> tuple[FifoHandle, FifoHandle]:
+        """(read end, write end) of a new FIFO."""
+        path = os.path.join(self._folder, f"f{self._count}")
+        os.mkfifo(path, 0o600)
+        order, self._count = self._count, self._count + 1
+        return FifoHandle(path, order, writer=False), FifoHandle(path, order, writer=True)
+
+    def pairs(self, count: int) -> list[tuple[StreamEndpoint, StreamEndpoint]]:
+        size, result = self.size_bytes, []
+        for _ in range(count):
+            (r1, w1), (r2, w2) = self._fifo(), self._fifo()
+            result.append((StreamEndpoint(w1, [r2], size), StreamEndpoint(w2, [r1], size)))
+        return result
+
+    def stream(self, producers: int) -> tuple[list[StreamEndpoint], StreamEndpoint]:
+        ends = [self._fifo() for _ in range(producers)]
+        senders = [StreamEndpoint(w, [], self.size_bytes) for _, w in ends]
+        return senders, StreamEndpoint(None, [r for r, _ in ends], self.size_bytes)
+
+    def close(self) -> None:
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    def after_start(self) -> None:
+        """The parent holds no descriptor: peers open the FIFOs by path."""
+
+
+MECHANISM = FifoMechanism
