@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 from ipcbench import patterns as pattern_kinds
 from ipcbench.affinity import allowed_cpus, placement_skip_reason
-from ipcbench.mechanisms import REGISTRY, patterns_of, public_names, unavailable_reason
+from ipcbench.mechanisms import (
+    REGISTRY,
+    patterns_of,
+    payload_reason,
+    public_names,
+    unavailable_reason,
+)
 from ipcbench.patterns import COUNTER_SIZE_BYTES
 from ipcbench.payload import PayloadSpec
 from ipcbench.schema import DEFAULT_PAYLOAD, Case
@@ -55,6 +61,7 @@ def expand(
             reason = (
                 item.skip_reason
                 or unavailable_reason(case.mechanism)  # e.g. pyzmq not installed
+                or payload_reason(case.mechanism, case.payload)
                 or placement_reason
                 or PayloadSpec(case.size_bytes, kind=case.payload).check_buildable()
             )

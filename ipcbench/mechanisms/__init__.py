@@ -32,6 +32,8 @@ class MechanismInfo:
     # Optional third-party module the mechanism needs ("" = standard library only);
     # when it is not installed the mechanism's cases become skipped rows, not errors.
     requires: str = ""
+    # Payload kinds it can carry (None = all); others become skipped rows with the reason.
+    payloads: tuple[str, ...] | None = None
 
 
 def _info(
@@ -41,6 +43,7 @@ def _info(
     variants: dict,
     hidden: bool = False,
     requires: str = "",
+    payloads: tuple[str, ...] | None = None,
 ):
     # Every channel that can stream can fan out (Mechanism.fan_out builds one stream
     # channel per consumer), so `fanout` is added wherever `stream` is.
@@ -48,12 +51,15 @@ def _info(
         variant: patterns + ((FANOUT.name,) if STREAM.name in patterns else ())
         for variant, patterns in variants.items()
     }
-    return MechanismInfo(name, description, module, MappingProxyType(variants), hidden, requires)
+    return MechanismInfo(name, description, module, MappingProxyType(variants), hidden, requires,
+                         payloads)
 
 
 # Optional module -> the ipcbench extra that installs it (pyproject optional-dependencies).
 _EXTRAS = {"zmq": "zmq", "faster_fifo": "fifo"}
 _STREAMS = (PINGPONG.name, STREAM.name)
+# A pool: one task's round trip, and one submitter mapping over N workers (1 -> N).
+_TASKS = (PINGPONG.name, FANOUT.name)
 
 
 REGISTRY: dict[str, MechanismInfo] = {
@@ -144,6 +150,16 @@ REGISTRY: dict[str, MechanismInfo] = {
             {"lock": (COUNTER.name,)},
         ),
         _info(
+            "executor",
+            "a no-op task through multiprocessing.Pool ('pool': apply_async / map) or "
+            "concurrent.futures.ProcessPoolExecutor ('ppe': submit / map); pingpong = one "
+            "task's round trip, fanout = map over procs workers; '-chunk16' = chunksize 16",
+            "ipcbench.mechanisms.executor",
+            {"pool": _TASKS, "pool-chunk16": (FANOUT.name,), "ppe": _TASKS,
+             "ppe-chunk16": (FANOUT.name,)},
+            payloads=("bytes", "object", "numpy"),
+        ),
+        _info(
             "zmq",
             "pyzmq (optional): PAIR for pingpong, PUSH/PULL for stream; 'ipc' = ipc:// in a "
             "temp dir, 'tcp' = tcp://127.0.0.1",
@@ -184,6 +200,14 @@ def patterns_of(name: str) -> list[str]:
 def _installed(module: str) -> bool:
     # Cached: a matrix asks once per case, and a miss scans all of sys.path.
     return importlib.util.find_spec(module) is not None
+
+
+def payload_reason(name: str, payload: str) -> str:
+    """Why `name` cannot carry payload kind `payload` ("" when it can)."""
+    allowed = REGISTRY[name].payloads
+    if allowed is None or payload in allowed:
+        return ""
+    return f"{name} does not carry the {payload} payload (it carries: {', '.join(allowed)})"
 
 
 def unavailable_reason(name: str) -> str:

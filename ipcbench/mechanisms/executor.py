@@ -1,0 +1,218 @@
+"""Task executors instead of a bare channel: multiprocessing.Pool and
+concurrent.futures.ProcessPoolExecutor running a no-op task on the case's payload.
+
+What most programs pay for IPC is a task round trip through a pool: the payload is
+pickled into the pool's task queue, a worker unpickles it, runs the task and the (small)
+result comes back the same way. Patterns:
+- pingpong: one task at a time (`apply_async(...).get()` / `submit(...).result()`), the
+  per-task round trip as seen by the submitter, every task a sample;
+- fanout: one submitter `map`s over the repeat's messages with the variant's chunksize
+  to `procs` workers, timed from the call to the last result (task throughput).
+The pool has `procs` workers and is started (and warmed up with one task per worker) when
+the session starts, never inside the timed region. The task returns the payload's length
+(every task checked) and, for the last task of a repeat, its CRC-32.
+
+This mechanism brings its own session class (SESSION): there are no peer processes of
+ipcbench's own, the pool's workers are the peers. Their CPU time is read with psutil.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import signal
+import threading
+import time
+import zlib
+from concurrent.futures.process import BrokenProcessPool
+
+import numpy as np
+import psutil
+
+from ipcbench.affinity import allowed_cpus, cpus_for_peer
+from ipcbench.faults import Fault
+from ipcbench.payload import PayloadSpec
+from ipcbench.schema import Case
+from ipcbench.session import CaseTimeout, PeerFailed, RepeatOutcome, Workload
+
+STOP_S = 5.0  # bound on stopping a pool at the end of a session
+
+# variant -> (executor kind, map chunksize)
+VARIANTS = {
+    "pool": ("pool", 1),
+    "pool-chunk16": ("pool", 16),
+    "ppe": ("ppe", 1),
+    "ppe-chunk16": ("ppe", 16),
+}
+
+
+def task_length(data) -> int:
+    """The no-op task: what arrived, as its length (the cheapest honest check)."""
+    return len(data) if not hasattr(data, "nbytes") else int(data.nbytes)
+
+
+def task_checksum(data) -> int:
+    import pickle
+
+    raw = data if isinstance(data, (bytes, bytearray)) else pickle.dumps(data, protocol=5)
+    return zlib.crc32(raw)
+
+
+def _worker_setup(cpus: tuple[int, ...]) -> None:
+    """Pool initializer: run the worker where the placement says; a forked worker
+    inherits the harness's SIGTERM handler (which ignores signals outside the harness),
+    so restore the default, and leave Ctrl-C to the harness as every peer does."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+
+
+class ExecutorSession:
+    """A pool of `procs` workers for one session of a case (see the module doc)."""
+
+    def __init__(self, case: Case, workload: Workload, seed: int = 0,
+                 fault: Fault | None = None) -> None:
+        self.case = case
+        self.workload = workload
+        self.kind, self.chunksize = VARIANTS[case.variant]
+        self.spec = PayloadSpec(case.size_bytes, seed, case.payload)
+        self.pool = None
+        self._saved_cpus: list[int] = []
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def __enter__(self) -> ExecutorSession:
+        cpus = allowed_cpus()
+        here = cpus_for_peer(self.case.placement, 0, cpus)
+        workers = cpus_for_peer(self.case.placement, 1, cpus)
+        ctx = multiprocessing.get_context(self.case.start_method)
+        try:
+            if here:
+                self._saved_cpus = cpus
+                os.sched_setaffinity(0, here)
+            if self.kind == "pool":
+                self.pool = ctx.Pool(self.case.procs, initializer=_worker_setup,
+                                     initargs=(workers,))
+            else:
+                self.pool = concurrent.futures.ProcessPoolExecutor(
+                    self.case.procs, mp_context=ctx, initializer=_worker_setup, initargs=(workers,))
+            self.value = self.spec.value()
+            # One task per worker before any clock: the workers exist and have imported.
+            self._map([self.value] * self.case.procs, self.workload.start_deadline_s)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _workers(self) -> list[psutil.Process]:
+        processes = (self.pool._pool if self.kind == "pool"
+                     else list((self.pool._processes or {}).values()))
+        found = []
+        for process in processes:
+            try:
+                found.append(psutil.Process(process.pid))
+            except (psutil.Error, AttributeError, ValueError):
+                continue
+        return found
+
+    def close(self) -> None:
+        """Bounded: stop the workers, never wait on a stuck pool for more than STOP_S."""
+        if self.pool is not None:
+            workers = self._workers()
+            # Pool.terminate() SIGTERMs its workers, then takes the task queue's lock and
+            # joins them: a worker killed while holding that lock would block it for
+            # good, so it runs on a thread with a bound, and survivors are killed after.
+            if self.kind == "pool":
+                stopper = threading.Thread(target=self.pool.terminate, daemon=True)
+            else:
+                stopper = threading.Thread(
+                    target=self.pool.shutdown, kwargs={"wait": True, "cancel_futures": True},
+                    daemon=True)
+            stopper.start()
+            stopper.join(STOP_S)
+            for worker in workers:
+                try:
+                    worker.kill()
+                except psutil.Error:
+                    pass
+            psutil.wait_procs(workers, timeout=STOP_S)
+            self.pool = None
+        if self._saved_cpus:
+            os.sched_setaffinity(0, self._saved_cpus)
+            self._saved_cpus = []
+
+    # -- one repeat ------------------------------------------------------------------------
+    def _map(self, items: list, timeout_s: float) -> list[int]:
+        try:
+            if self.kind == "pool":
+                return self.pool.map_async(task_length, items, self.chunksize).get(timeout_s)
+            return list(self.pool.map(task_length, items, timeout=timeout_s,
+                                      chunksize=self.chunksize))
+        except (multiprocessing.TimeoutError, concurrent.futures.TimeoutError):
+            raise CaseTimeout(f"deadline of {timeout_s:.1f}s passed waiting for the pool") from None
+        except BrokenProcessPool as exc:
+            raise PeerFailed(f"a pool worker died: {exc}") from None
+
+    def _one(self, timeout_s: float) -> int:
+        try:
+            if self.kind == "pool":
+                return self.pool.apply_async(task_length, (self.value,)).get(timeout_s)
+            return self.pool.submit(task_length, self.value).result(timeout_s)
+        except (multiprocessing.TimeoutError, concurrent.futures.TimeoutError):
+            raise CaseTimeout(f"deadline of {timeout_s:.1f}s passed waiting for a task") from None
+        except BrokenProcessPool as exc:
+            raise PeerFailed(f"a pool worker died: {exc}") from None
+
+    def run_repeat(self, index: int) -> RepeatOutcome:
+        messages = self.workload.messages * (1 if self.case.kind.round_trip else self.case.procs)
+        deadline_s = self.workload.repeat_deadline_s
+        workers = self._workers()
+        before = _cpu_s(workers) + time.process_time()
+        if self.case.kind.round_trip:
+            samples = np.empty(messages, dtype=np.int64)
+            lengths = []
+            for i in range(messages):
+                start = time.perf_counter_ns()
+                lengths.append(self._one(deadline_s))
+                samples[i] = time.perf_counter_ns() - start
+            duration_ns = int(samples.sum())
+        else:
+            start = time.perf_counter_ns()
+            lengths = self._map([self.value] * messages, deadline_s)
+            duration_ns = time.perf_counter_ns() - start
+            samples = np.array([duration_ns / messages])
+        cpu_s = _cpu_s(workers) + time.process_time() - before
+        self._verify(lengths, messages, deadline_s)
+        return RepeatOutcome(samples, messages, duration_ns, cpu_s=cpu_s)
+
+    def _verify(self, lengths: list[int], messages: int, timeout_s: float) -> None:
+        expected = task_length(self.value)
+        if len(lengths) != messages or any(n != expected for n in lengths):
+            raise PeerFailed(f"tasks returned lengths {sorted(set(lengths))} for "
+                             f"{len(lengths)} of {messages} tasks, expected {expected} each")
+        if self.kind == "pool":
+            crc = self.pool.apply_async(task_checksum, (self.value,)).get(timeout_s)
+        else:
+            crc = self.pool.submit(task_checksum, self.value).result(timeout_s)
+        if crc != task_checksum(self.value):
+            raise PeerFailed(f"a worker saw checksum {crc:#010x}, expected "
+                             f"{task_checksum(self.value):#010x}")
+
+
+def _cpu_s(workers: list[psutil.Process]) -> float:
+    total = 0.0
+    for worker in workers:
+        try:
+            times = worker.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
+SESSION = ExecutorSession
+MECHANISM = None  # no channel of its own: the pool is the channel

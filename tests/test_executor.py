@@ -1,0 +1,58 @@
+"""The executor family: Pool and ProcessPoolExecutor running a no-op task per message,
+pool start-up outside the timed region, exact task counts, no worker left behind."""
+
+from __future__ import annotations
+
+import psutil
+import pytest
+
+from ipcbench.matrix import expand
+from ipcbench.mechanisms import REGISTRY
+from ipcbench.runner import run_case
+from ipcbench.schema import Case
+from ipcbench.settings import Settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+SMALL = Settings(sessions=2, repeats=2, warmup=1, target_bytes=256 << 10, min_messages=4,
+                 max_messages=20)
+
+
+def _children() -> set[int]:
+    """Live children, without multiprocessing's own long-lived helpers (the resource
+    tracker that spawn starts once per process lives as long as the test process)."""
+    found = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if any("resource_tracker" in part for part in child.cmdline()):
+                continue
+        except psutil.NoSuchProcess:
+            continue
+        found.add(child.pid)
+    return found
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+@pytest.mark.parametrize(("variant", "pattern"), [
+    ("pool", "pingpong"), ("ppe", "pingpong"), ("pool", "fanout"), ("ppe", "fanout"),
+    ("pool-chunk16", "fanout"), ("ppe-chunk16", "fanout"),
+])
+def test_every_executor_variant_counts_every_task(meta, start_method, variant, pattern):
+    before = _children()
+    case = Case("executor", variant, pattern, 4096, 2, start_method, "same-core", "object")
+    row = run_case(case, SMALL, meta)
+    assert row.status == "ok", row.reason
+    per_repeat = SMALL.messages_for(case) * (1 if case.kind.round_trip else case.procs)
+    assert row.messages == per_repeat * SMALL.repeats * SMALL.sessions
+    assert row.sessions == SMALL.sessions and row.cpu_s_per_msg > 0
+    assert _children() <= before  # every pool worker of every session is gone
+
+
+def test_executor_skips_what_a_pool_cannot_do():
+    planned = expand(["executor"], ["stream", "counter"], [64], [1], ["fork"])
+    assert planned and all("does not support" in p.skip_reason for p in planned)
+    shm = expand(["executor"], ["pingpong"], [4096], [1], ["fork"], payloads=["numpy-shm"])
+    assert all("does not carry the numpy-shm payload" in p.skip_reason for p in shm)
+    assert set(REGISTRY["executor"].variants) == {"pool", "pool-chunk16", "ppe", "ppe-chunk16"}
