@@ -313,6 +313,34 @@ def read_results(path: str | os.PathLike[str], allow_empty: bool = False) -> pd.
     return frame
 
 
+# What every reader of ok rows (charts, report, advise) draws or ranks: present, and in
+# ok rows a finite positive number, or the file is refused in one line.
+FIGURE_COLUMNS = ("median_ns", "p50_ns")
+_RATE_COLUMNS = ("bytes_per_s", "msgs_per_s")
+
+
+def check_figures(frame: pd.DataFrame, path: str | os.PathLike[str]) -> pd.DataFrame:
+    """`frame` if its ok rows carry usable figures, else a one-line ResultsError naming
+    the column and value (a NaN, zero or negative time would crash a chart or turn into
+    a negative round trip in advice)."""
+    missing = [c for c in FIGURE_COLUMNS if c not in frame]
+    if missing:
+        raise ResultsError(f"{path} is not an ipcbench results CSV (missing {', '.join(missing)})")
+    ok = frame[frame["status"] == "ok"]
+    for column in FIGURE_COLUMNS + tuple(c for c in _RATE_COLUMNS if c in frame):
+        values = pd.to_numeric(ok[column], errors="coerce").astype(float)
+        if column in _RATE_COLUMNS:  # may be empty (not every pattern has a rate)
+            bad = (values < 0) | (values == math.inf)
+        else:
+            bad = ~((values > 0) & (values < math.inf))
+        if bad.any():
+            first = ok[bad].iloc[0]
+            raise ResultsError(
+                f"{path}: ok row {first['mechanism']}/{first['variant']} {first['pattern']} "
+                f"has {column} {str(first[column])!r} (must be a positive number)")
+    return frame
+
+
 def rows_from_frame(frame: pd.DataFrame) -> list[ResultRow]:
     """Rebuild validated ResultRow records (the inverse of writing them)."""
     text_columns = {f.name for f in fields(ResultRow) if f.type == "str"}
