@@ -18,7 +18,7 @@ from ipcbench.mechanisms.base import PutGetEndpoint, QueueMechanism
 
 # Generous for a loaded 2-core machine (a spawn start imports the interpreter), short
 # enough that a wedged manager costs seconds, not the run.
-_MANAGER_DEADLINE_S = 30.0
+_MANAGER_DEADLINE_S = 10.0
 _SHUTDOWN_DEADLINE_S = 5.0
 
 
