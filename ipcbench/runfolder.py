@@ -80,18 +80,22 @@ def new_default_folder(parent: Path) -> Path:
     raise ValueError(f"cannot create a new run folder in {str(parent)!r}: every name is taken")
 
 
-def claim_new_folder(folder: Path) -> Path:
-    """`--out DIR`: a new or empty-of-runs folder; one that holds a run is refused (two
-    runs appending to one results.csv would write every case twice)."""
+def claim_new_folder(folder: Path) -> RunLock:
+    """`--out DIR`: create it if needed and lock it; then refuse planted links and a
+    folder that already holds a run (two runs appending to one results.csv would write
+    every case twice). Locking first: of two runs started together, one is refused."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"output folder {str(folder)!r} is not a folder")
     safe_dir(folder)
+    lock = RunLock(folder)
+    check_no_links(folder)
     for name in (MANIFEST_NAME, "results.csv", "sessions.csv"):
         if (folder / name).exists():
+            lock.release()
             raise ValueError(f"output folder {str(folder)!r} already holds a run ({name}); "
                              "use --resume to continue it or choose another folder")
-    return folder
+    return lock
 
 
 @dataclass(frozen=True)

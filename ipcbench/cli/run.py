@@ -109,14 +109,13 @@ def _new_job(args: argparse.Namespace) -> Job:
     meta = _meta_for(planned)
     try:
         if args.out:
-            out = runfolder.claim_new_folder(Path(args.out))
+            out = Path(args.out)
         else:
             out = runfolder.new_default_folder(Path("results") / meta["machine_id"])
+        lock = runfolder.claim_new_folder(out)
     except OSError as exc:
         where = args.out or "results"
         raise ValueError(f"output folder {str(where)!r} is not writable ({exc.strerror})") from None
-    lock = runfolder.RunLock(out)
-    runfolder.check_no_links(out)
     flags = {name: getattr(args, name) for name in MATRIX_FLAGS}
     runfolder.write_manifest(out, runfolder.Manifest(planned, settings, seed, meta["machine_id"],
                                                      not args.no_baselines, flags))
