@@ -39,10 +39,12 @@ def test_stopped_manager_ends_the_case_and_is_reaped():
         with CaseSession(case, Workload(200, REPEAT_DEADLINE_S, 20.0)) as session:
             session.run_repeat(0)
             manager = session.mechanism._manager._process
+            socket_folder = os.path.dirname(session.mechanism._manager.address)
             _stop(manager.pid)
             session.run_repeat(1)
     assert time.monotonic() - started < REPEAT_DEADLINE_S + SLACK_S
     assert manager.exitcode is not None  # killed and reaped, not left stopped
+    assert not os.path.exists(socket_folder)  # the killed manager's pymp-* folder too
 
 
 def test_stopped_forkserver_ends_the_case_and_the_next_case_runs():

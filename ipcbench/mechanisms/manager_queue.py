@@ -9,6 +9,9 @@ forever. Past the deadline the manager is SIGKILLed, which ends the blocked call
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import shutil
 import signal
 import sys
 from multiprocessing.managers import SyncManager
@@ -35,6 +38,17 @@ def _server_setup() -> None:
             ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):
             pass
+
+
+def _remove_socket_folder(address) -> None:
+    """A killed manager never runs its cleanup: its listening socket's pymp-* folder
+    (its own, not this process's) would stay in the temp folder for good."""
+    if not isinstance(address, str):
+        return
+    folder = os.path.dirname(address)
+    ours = multiprocessing.process.current_process()._config.get("tempdir")
+    if os.path.basename(folder).startswith("pymp-") and folder != ours:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class ProxyQueueEndpoint(PutGetEndpoint):
@@ -85,6 +99,8 @@ class ManagerQueueMechanism(QueueMechanism):
         process = getattr(self._starting, "_process", None)
         if process is not None and process.pid is not None:
             process.join(_SHUTDOWN_DEADLINE_S)  # reap it; SIGKILL ends even a stopped one
+            if process.exitcode is not None:
+                _remove_socket_folder(getattr(self._starting, "address", None))
         self._starting = None
         # Last: a proxy's finalizer talks to a manager still marked as running.
         self._proxies.clear()
