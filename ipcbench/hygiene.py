@@ -1,49 +1,193 @@
-"""Find and remove shared-memory segments left by ipcbench runs that no longer exist
-(a SIGKILLed process group never runs its cleanup)."""
+"""What killed runs leave behind, and how to remove it without touching anyone else's.
+
+Every harness process names what it creates system-wide (shared-memory segments and
+mmap files in /dev/shm, zmq socket folders in the temp folder) with one prefix,
+`ipcb_<pid>_<random tag>_`, and holds an exclusive flock on `/dev/shm/<prefix>.lock` for
+its whole life (forked peers inherit the lock, so it lasts while any of them runs).
+
+An entry is removed only when all of these hold:
+- its name has ipcbench's form (odd names, such as a directory called like a segment or
+  a pid too large for any kernel, are skipped, never parsed into a crash);
+- it is a plain file (a folder, for the temp folder) owned by this user (st_uid);
+- its run is dead: the sweeper can take that run's lock, or the run has no lock file.
+  A lock says more than a pid: it holds across PID namespaces, where pid numbers repeat.
+The multiprocessing leftovers (sem.mp-*, pymp-*) have no owner in their name: leaks.py
+decides those.
+"""
 
 from __future__ import annotations
 
+import atexit
+import errno
+import fcntl
 import os
 import re
+import secrets
+import shutil
+import stat
+import tempfile
 from pathlib import Path
 
-from ipcbench.session import SEGMENT_PREFIX
+from ipcbench import leaks
 
 SHM_DIR = Path("/dev/shm")
-_NAME_RE = re.compile(rf"^{SEGMENT_PREFIX}(\d+)_\d+_\w+$")
+SEGMENT_PREFIX = "ipcb_"
+_RUN = rf"{SEGMENT_PREFIX}\d{{1,10}}_[0-9a-f]{{8}}"  # one harness process
+_ENTRY_RE = re.compile(rf"^({_RUN})_\d{{1,12}}_\w{{1,80}}$")
+_LOCK_RE = re.compile(rf"^({_RUN})\.lock$")
+_LOCK_SUFFIX = ".lock"
+
+_held: dict[int, tuple[str, int]] = {}  # pid -> (this process's prefix, its lock's fd)
 
 
-def _alive(pid: int) -> bool:
+def run_prefix(shm_dir: Path = SHM_DIR) -> str:
+    """This process's name prefix, its lock taken on first use (before any entry with
+    the prefix exists, so a live run's entries always have a held lock)."""
+    held = _held.get(os.getpid())
+    if held is None:
+        held = _take_lock(shm_dir)
+        _held.clear()  # a forked child's copy of its parent's entry is not its own
+        _held[os.getpid()] = held
+        atexit.register(_drop_lock, shm_dir / f"{held[0].rstrip('_')}{_LOCK_SUFFIX}", held[1])
+    return held[0]
+
+
+def _take_lock(shm_dir: Path) -> tuple[str, int]:
+    while True:
+        run = f"{SEGMENT_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
+        path = shm_dir / f"{run}{_LOCK_SUFFIX}"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         0o600)
+        except FileExistsError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a sweeper took it in between: try another name
+            os.close(fd)
+            continue
+        # A sweeper may have taken and removed the file between create and flock: then
+        # this lock guards nothing; start over under another name.
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return f"{run}_", fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def _drop_lock(path: Path, fd: int) -> None:
+    """At a normal exit (the segments are gone by then): remove the lock file."""
+    if _held.get(os.getpid(), ("", -1))[1] != fd:
+        return  # a forked child exiting: the lock is its parent's
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _owned(info: os.stat_result, want_dir: bool) -> bool:
+    kind_ok = stat.S_ISDIR(info.st_mode) if want_dir else stat.S_ISREG(info.st_mode)
+    return kind_ok and info.st_uid == os.getuid()
+
+
+def _entries(folder: Path, want_dir: bool) -> dict[str, list[Path]]:
+    """Run name -> this user's entries of that run in `folder` (lstat: links are skipped)."""
+    runs: dict[str, list[Path]] = {}
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return runs
+    for name in names:
+        match = _ENTRY_RE.match(name) or (None if want_dir else _LOCK_RE.match(name))
+        if not match:
+            continue
+        try:
+            info = os.lstat(folder / name)
+        except OSError:
+            continue
+        if _owned(info, want_dir):
+            entries = runs.setdefault(match.group(1), [])
+            if not name.endswith(_LOCK_SUFFIX):
+                entries.append(folder / name)
+    return runs
+
+
+def _take_dead_lock(lock: Path) -> tuple[bool, int]:
+    """(is the run dead, fd of its lock now held by us or -1)."""
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return True, -1  # no lock: its run ended (a live run's lock exists first)
+    except OSError:
+        return False, -1  # a link, or not ours to open: leave the run alone
+    try:
+        if os.fstat(fd).st_uid != os.getuid():
+            raise BlockingIOError(errno.EPERM, "another user's lock")
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False, -1  # held: the run (or one of its peers) is alive
+    return True, fd
+
+
+def _remove(path: Path) -> bool:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except FileNotFoundError:
         return False
-    except PermissionError:
-        return True  # exists, owned by someone else
+    except OSError:
+        return False  # e.g. a sticky temp folder: not ours to remove after all
     return True
 
 
-def stale_segments(shm_dir: Path = SHM_DIR) -> list[Path]:
-    """Segments named by an ipcbench harness whose process is gone."""
-    if not shm_dir.is_dir():
-        return []
+def stale_entries(shm_dir: Path = SHM_DIR, tmp_dir: Path | None = None) -> list[Path]:
+    """This user's ipcbench entries whose run is dead (without removing them)."""
     stale = []
-    for entry in shm_dir.iterdir():
-        match = _NAME_RE.match(entry.name)
-        if match and not _alive(int(match.group(1))):
-            stale.append(entry)
+    for run, entries in _runs(shm_dir, tmp_dir).items():
+        dead, fd = _take_dead_lock(shm_dir / f"{run}{_LOCK_SUFFIX}")
+        if fd >= 0:
+            os.close(fd)
+        if dead:
+            stale += entries
     return sorted(stale)
 
 
-def sweep(shm_dir: Path = SHM_DIR) -> list[str]:
-    """Unlink stale segments; returns the names removed."""
+def stale_segments(shm_dir: Path = SHM_DIR) -> list[Path]:
+    return [p for p in stale_entries(shm_dir, shm_dir) if p.parent == shm_dir]
+
+
+def _runs(shm_dir: Path, tmp_dir: Path | None) -> dict[str, list[Path]]:
+    runs = _entries(shm_dir, want_dir=False)
+    folder = Path(tempfile.gettempdir()) if tmp_dir is None else tmp_dir
+    if folder != shm_dir:
+        for run, entries in _entries(folder, want_dir=True).items():
+            runs.setdefault(run, []).extend(entries)
+    return runs
+
+
+def sweep(shm_dir: Path = SHM_DIR, tmp_dir: Path | None = None) -> list[str]:
+    """Remove the entries of dead runs (holding each run's lock while doing so) and the
+    provably stale multiprocessing leftovers; returns the names removed."""
     removed = []
-    for path in stale_segments(shm_dir):
-        try:
-            path.unlink()
-            removed.append(path.name)
-        except FileNotFoundError:
-            pass
+    for run, entries in sorted(_runs(shm_dir, tmp_dir).items()):
+        lock = shm_dir / f"{run}{_LOCK_SUFFIX}"
+        dead, fd = _take_dead_lock(lock)
+        if not dead:
+            continue
+        removed += [path.name for path in entries if _remove(path)]
+        if fd >= 0:
+            try:
+                if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                    os.unlink(lock)  # still the file we hold: no new run reuses it
+            except OSError:
+                pass
+            os.close(fd)
+    folder = Path(tempfile.gettempdir()) if tmp_dir is None else tmp_dir
+    removed += leaks.sweep(shm_dir, folder)
     return removed
 
 
@@ -52,4 +196,5 @@ def own_segments(shm_dir: Path = SHM_DIR) -> list[str]:
     if not shm_dir.is_dir():
         return []
     prefix = f"{SEGMENT_PREFIX}{os.getpid()}_"
-    return sorted(e.name for e in shm_dir.iterdir() if e.name.startswith(prefix))
+    return sorted(e.name for e in shm_dir.iterdir()
+                  if e.name.startswith(prefix) and not e.name.endswith(_LOCK_SUFFIX))

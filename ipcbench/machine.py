@@ -91,13 +91,12 @@ def collect_metadata(placements=(), max_procs: int = 1) -> dict:
 
 
 def write_machine_json(directory: Path, meta: dict) -> Path:
-    """Write atomically (temp file + os.replace): a crash never leaves half a file."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "machine.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    """Write atomically (temp file + os.replace): a crash never leaves half a file; a
+    planted link at machine.json(.tmp) is refused, never followed."""
+    from ipcbench.safefile import safe_dir, write_atomic
+
+    text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
+    return write_atomic(safe_dir(directory) / "machine.json", text.encode("utf-8"))
 
 
 def _cpu_model() -> str:

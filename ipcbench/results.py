@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ipcbench.safefile import open_fd, refuse_link, safe_dir
 from ipcbench.schema import CASE_KEYS, DEFAULT_PAYLOAD, DEFAULT_PLACEMENT, STATUSES, Case
 
 SCHEMA_VERSION = 4
@@ -161,9 +162,9 @@ class CsvAppender:
     being written (and never half of it, for lines below the pipe/page size)."""
 
     def __init__(self, path: Path, columns: tuple[str, ...] = COLUMNS) -> None:
-        self.path = Path(path)
+        self.path = refuse_link(Path(path))  # never write through a planted link
         self.columns = columns
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        safe_dir(self.path.parent)
         if self.path.exists() and self.path.stat().st_size > 0:
             if check_header(self.path) != list(columns):
                 # Mixed headers would make the file unreadable: never append across schemas.
@@ -184,7 +185,7 @@ class CsvAppender:
 
     def _write(self, text: str) -> None:
         data = text.encode("utf-8")
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = open_fd(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             written = os.write(fd, data)
             if written != len(data):
@@ -196,15 +197,20 @@ class CsvAppender:
 
 def _repair_torn_tail(path: Path) -> None:
     """Drop a final line with no newline (a write cut short by a crash)."""
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        keep = data.rfind(b"\n") + 1
-        with open(path, "r+b") as handle:
-            handle.truncate(keep)
+    fd = open_fd(path, os.O_RDWR)
+    try:
+        size = os.fstat(fd).st_size
+        data = os.pread(fd, size, 0)
+        if data and not data.endswith(b"\n"):
+            os.ftruncate(fd, data.rfind(b"\n") + 1)
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def check_header(path: Path) -> list[str]:
-    with open(path, newline="", encoding="utf-8") as handle:
+    # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name.
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         header = next(csv.reader(handle), [])
     if "schema_version" not in header or "mechanism" not in header:
         raise ResultsError(f"{path} is not an ipcbench results CSV (no schema_version column)")
@@ -253,11 +259,11 @@ _MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {
 }
 
 
-def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
+def read_results(path: str | os.PathLike[str], allow_empty: bool = False) -> pd.DataFrame:
     """Load results.csv (or a run folder holding one), upgrading older schema versions.
 
-    Raises ResultsError with a one-line message for a missing, foreign, empty or
-    newer-schema file."""
+    Raises ResultsError with a one-line message for a missing, foreign, newer-schema or
+    (unless `allow_empty`: a resumed run killed before its first row) empty file."""
     path = Path(path)
     if path.is_dir():
         path = path / "results.csv"
@@ -275,10 +281,13 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise ResultsError(f"{path} is not an ipcbench results CSV (missing {', '.join(missing)})")
     try:
         text = {c: str for c in _TEXT_COLUMNS if c in header}
-        frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=text)
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=text,
+                            encoding="utf-8-sig")
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{path} is malformed: {str(exc).splitlines()[0]}") from None
     if frame.empty:
+        if allow_empty:
+            return frame
         raise ResultsError(f"{path} holds no result rows")
     versions = pd.to_numeric(frame["schema_version"], errors="coerce")
     if versions.isna().any():
@@ -301,6 +310,34 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
     for column in _INT_COLUMNS:
         if column in frame:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(0).astype(int)
+    return frame
+
+
+# What every reader of ok rows (charts, report, advise) draws or ranks: present, and in
+# ok rows a finite positive number, or the file is refused in one line.
+FIGURE_COLUMNS = ("median_ns", "p50_ns")
+_RATE_COLUMNS = ("bytes_per_s", "msgs_per_s")
+
+
+def check_figures(frame: pd.DataFrame, path: str | os.PathLike[str]) -> pd.DataFrame:
+    """`frame` if its ok rows carry usable figures, else a one-line ResultsError naming
+    the column and value (a NaN, zero or negative time would crash a chart or turn into
+    a negative round trip in advice)."""
+    missing = [c for c in FIGURE_COLUMNS if c not in frame]
+    if missing:
+        raise ResultsError(f"{path} is not an ipcbench results CSV (missing {', '.join(missing)})")
+    ok = frame[frame["status"] == "ok"]
+    for column in FIGURE_COLUMNS + tuple(c for c in _RATE_COLUMNS if c in frame):
+        values = pd.to_numeric(ok[column], errors="coerce").astype(float)
+        if column in _RATE_COLUMNS:  # may be empty (not every pattern has a rate)
+            bad = (values < 0) | (values == math.inf)
+        else:
+            bad = ~((values > 0) & (values < math.inf))
+        if bad.any():
+            first = ok[bad].iloc[0]
+            raise ResultsError(
+                f"{path}: ok row {first['mechanism']}/{first['variant']} {first['pattern']} "
+                f"has {column} {str(first[column])!r} (must be a positive number)")
     return frame
 
 

@@ -18,25 +18,23 @@ from multiprocessing.connection import wait
 
 import numpy as np
 
-from ipcbench import patterns
+from ipcbench import hygiene, patterns
 from ipcbench.affinity import allowed_cpus, cpus_for_peer
+from ipcbench.deadlines import CaseTimeout, kill_forkserver, start_process
 from ipcbench.faults import Fault
 from ipcbench.mechanisms import load
 from ipcbench.payload import PayloadSpec
 from ipcbench.peers import PeerSpec, peer_main
 from ipcbench.schema import Case
 
-# Segment names: "ipcb_<harness pid>_<case serial>_<n>"; hygiene.py relies on this form.
-SEGMENT_PREFIX = "ipcb_"
+# Segment names: "ipcb_<harness pid>_<tag>_<case serial>_<n>"; hygiene.py relies on it.
 _case_serial = itertools.count()
+_TERM_GRACE_S = 1.0  # after SIGTERM, before SIGKILL
+_KILL_GRACE_S = 5.0  # after SIGKILL; only a wedged fork server makes this wait run out
 
 
 class PeerFailed(RuntimeError):
     """A peer raised, exited or was killed; the message names it and how."""
-
-
-class CaseTimeout(RuntimeError):
-    """A deadline passed with peers still silent."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +79,7 @@ class CaseSession:
         self.workload = workload
         self.payload = PayloadSpec(case.size_bytes, seed, case.payload)
         self.fault = fault
-        self.name_prefix = f"{SEGMENT_PREFIX}{os.getpid()}_{next(_case_serial)}_"
+        self.name_prefix = f"{hygiene.run_prefix()}{next(_case_serial)}_"
         self.processes: list[multiprocessing.process.BaseProcess] = []
         self.specs: list[PeerSpec] = []
         self.conns = []
@@ -121,11 +119,14 @@ class CaseSession:
                 name=f"ipcbench-{spec.name}",
                 daemon=True,  # ended by multiprocessing at a normal harness exit
             )
-            process.start()
-            child_end.close()
+            # Kept before start: close() must see (and stop) it whether or not it started.
             self.processes.append(process)
             self.specs.append(spec)
             self.conns.append(parent_end)
+            try:
+                start_process(process, case.start_method, self.workload.start_deadline_s)
+            finally:
+                child_end.close()
         self.mechanism.after_start()
         self.peer_cpus = [r[0] for r in self._collect("ready", self.workload.start_deadline_s)]
 
@@ -178,14 +179,11 @@ class CaseSession:
             deadline = time.monotonic() + 5.0
             for process in self.processes:
                 process.join(max(0.0, deadline - time.monotonic()))
-        for process in self.processes:
-            if process.is_alive():
-                process.terminate()
-        for process in self.processes:
-            process.join(1.0)
-            if process.is_alive():
-                process.kill()
-                process.join()
+        stuck = [p for p in self.processes if not _stop(p)]
+        if stuck and self.case.start_method == "forkserver":
+            # Killed, yet never reported dead: only a wedged fork server withholds a
+            # child's exit status. It is ours; multiprocessing starts a new one.
+            kill_forkserver()
         for conn in self.conns:
             conn.close()
         self.conns = []
@@ -281,6 +279,24 @@ class CaseSession:
         process = self.processes[i]
         process.join(1.0)
         raise PeerFailed(f"peer {self.specs[i].name} (pid {process.pid}) {describe_exit(process)}")
+
+
+def _stop(process: multiprocessing.process.BaseProcess) -> bool:
+    """Terminate -> kill escalation, every wait bounded; True once the process is known
+    to have ended. Under forkserver the exit status comes from the fork server, so a
+    wedged server makes is_alive() stay True: give up after the bounded waits."""
+    try:
+        if process.pid is None:
+            return True  # its start failed: there is nothing to stop
+        if process.is_alive():
+            process.terminate()
+        process.join(_TERM_GRACE_S)
+        if process.is_alive():
+            process.kill()  # also ends a SIGSTOPped peer
+            process.join(_KILL_GRACE_S)
+        return not process.is_alive()
+    except (OSError, ValueError, EOFError):
+        return False
 
 
 def derive_workload(case: Case, messages: int, deadline_s: float | None) -> Workload:

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from ipcbench.cli import main
-from ipcbench.results import CASE_KEYS, read_results
+from ipcbench.results import read_results
 
 REQUIRED_COLUMNS = (
     "schema_version", "run_id", "timestamp_utc", "machine_id", "mechanism", "variant", "pattern",
@@ -18,9 +18,12 @@ REQUIRED_COLUMNS = (
     "mean_ns", "stdev_ns", "min_ns", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns",
     "bytes_per_s", "msgs_per_s",
 )
-FAKE_RUN = ["run", "--mechanism", "fake", "--size", "64", "--procs", "1", "--repeats", "2",
-            "--warmup", "1", "--placement", "unpinned", "--payload", "bytes",
-            "--pattern", "pingpong", "stream", "counter", "--no-charts", "--no-progress"]
+# A real, cheap run: the hidden test fake is not reachable from the CLI. value-raw has
+# only the counter pattern and pipe no counter, so two cases are skipped rows.
+TINY_RUN = ["run", "--mechanism", "pipe", "value-raw", "--variant", "bytes", "lock",
+            "--size", "64", "--procs", "1", "--sessions", "1", "--repeats", "2", "--warmup", "1",
+            "--placement", "unpinned", "--payload", "bytes", "--pattern", "pingpong", "stream",
+            "counter", "--no-charts", "--no-progress"]
 
 
 def ipcbench(*args: str, timeout_s: float = 120.0) -> subprocess.CompletedProcess:
@@ -51,11 +54,29 @@ def ipcbench(*args: str, timeout_s: float = 120.0) -> subprocess.CompletedProces
         (["--payload", "json"], "'json'"),
         (["--seed", "-1"], "seed -1"),
         (["--mechanism", "shm", "--size", "1GiB", "--procs", "64"], "1GiB"),
+        # Empty values are mistakes, not "the default" (nor zero cases and exit 0).
+        (["--size", ""], "size ''"),
+        (["--size", ","], "size ','"),
+        (["--size", "64,"], "size '64,'"),
+        (["--mechanism", ""], "mechanism ''"),
+        (["--procs", ""], "procs ''"),
+        (["--pattern", ""], "pattern ''"),
+        (["--placement", ""], "placement ''"),
+        (["--payload", ""], "payload ''"),
+        (["--start-method", ""], "start method ''"),
+        (["--variant", ""], "variant ''"),
+        (["--mechanism", "fake"], "'fake'"),  # the test double is not a CLI choice
+        (["--deadline", "inf"], "deadline inf"),
+        (["--deadline", "1e308"], "deadline 1e+308"),
+        (["--deadline", "nan"], "deadline nan"),
+        (["--deadline", "0"], "deadline 0"),
     ],
 )
-def test_bad_run_arguments_give_one_line_and_exit_2(capsys, args, bad_value):
-    base = ["run", "--mechanism", "fake", "--size", "64", "--procs", "1", "--no-charts",
+def test_bad_run_arguments_give_one_line_and_exit_2(capsys, tmp_path, args, bad_value):
+    base = ["run", "--mechanism", "pipe", "--size", "64", "--procs", "1", "--no-charts",
             "--no-progress"]
+    if "--out" not in args and "--resume" not in args:
+        base += ["--out", str(tmp_path / "never")]  # should a bad value slip through
     code = main([*base, *args])
     captured = capsys.readouterr()
     lines = captured.err.splitlines()
@@ -64,6 +85,8 @@ def test_bad_run_arguments_give_one_line_and_exit_2(capsys, args, bad_value):
     assert lines[0].startswith("ipcbench: error: ")
     assert bad_value in lines[0]
     assert "Traceback" not in captured.err + captured.out
+    assert "fake" not in lines[0] or "'fake'" in bad_value  # never offered as a choice
+    assert not (tmp_path / "never" / "results.csv").exists()
 
 
 def test_bad_size_through_the_real_entry_point():
@@ -97,23 +120,24 @@ def test_machine_prints_json_with_machine_id(capsys):
     assert meta["logical_cpus"] >= 1
 
 
-def test_fake_run_writes_results_and_machine_json(tmp_path):
+def test_tiny_run_writes_results_manifest_and_machine_json(tmp_path):
     out = tmp_path / "run"
-    result = ipcbench(*FAKE_RUN, "--out", str(out))
+    result = ipcbench(*TINY_RUN, "--no-baselines", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     header = (out / "results.csv").read_text().splitlines()[0].split(",")
     assert set(REQUIRED_COLUMNS) <= set(header)
     frame = read_results(out)
-    assert set(frame["status"]) == {"ok"}
     assert frame["run_id"].nunique() == 1
-    fake = frame[frame["mechanism"] == "fake"]  # other rows: the run's baselines
-    assert sorted(fake["pattern"]) == ["counter", "pingpong", "stream"]
-    assert set(fake["placement"]) == {"unpinned"}
-    assert (fake["repeats"] >= 2).all()
-    assert fake["verified"].all()
+    ok = frame[frame["status"] == "ok"]
+    assert sorted(ok["pattern"]) == ["counter", "pingpong", "stream"]
+    assert len(frame[frame["status"] == "skipped"]) == 3
+    assert set(ok["placement"]) == {"unpinned"} and ok["verified"].all()
     machine = json.loads((out / "machine.json").read_text())
     assert set(frame["machine_id"]) == {machine["machine_id"]}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len(manifest["planned"]) == len(frame)
+    assert manifest["settings"]["repeats"] == 2 and manifest["machine_id"] == machine["machine_id"]
 
 
 @pytest.mark.integration
@@ -134,38 +158,33 @@ def test_real_pipe_run_end_to_end(tmp_path):
     assert (out / "machine.json").is_file()
 
 
-def test_resume_skips_cases_already_done(tmp_path):
+def test_resume_of_a_finished_run_runs_nothing_and_refuses_matrix_flags(tmp_path):
     out = tmp_path / "run"
-    first = ipcbench(*FAKE_RUN, "--out", str(out))
+    first = ipcbench(*TINY_RUN, "--out", str(out))
     assert first.returncode == 0, first.stderr
     before = (out / "results.csv").read_text()
 
-    again = ipcbench(*FAKE_RUN, "--resume", str(out))
+    again = ipcbench("run", "--resume", str(out), "--no-progress", "--no-charts")
     assert again.returncode == 0, again.stderr
-    assert "0 to run" in again.stderr
+    assert "6 cases done, 0 to run" in again.stderr
     assert (out / "results.csv").read_text() == before
 
-    # A wider matrix only adds the missing cases (counter ignores size: nothing new there).
-    wider = ipcbench(*FAKE_RUN, "--size", "64", "128", "--resume", str(out))
-    assert wider.returncode == 0, wider.stderr
-    frame = read_results(out)
-    # Baselines are measured once per placement and reused by a resumed run.
-    case_keys = list(frame[list(CASE_KEYS)].itertuples(index=False, name=None))
-    assert len(case_keys) == len(set(case_keys)), "a resumed run duplicated a case"
-    fake = frame[frame["mechanism"] == "fake"]
-    keys = sorted(zip(fake["pattern"], fake["size_bytes"], strict=True))
-    assert keys == [("counter", 8), ("pingpong", 64), ("pingpong", 128), ("stream", 64),
-                    ("stream", 128)]
+    wider = ipcbench("run", "--size", "128", "--resume", str(out))
+    assert wider.returncode == 2
+    assert wider.stderr.splitlines() == [
+        f"ipcbench: error: --resume {str(out)!r} runs the matrix and settings in its "
+        "manifest.json; drop --size"]
+    assert (out / "results.csv").read_text() == before
 
 
 def test_resume_refuses_a_run_from_another_machine(tmp_path):
     out = tmp_path / "run"
-    first = ipcbench(*FAKE_RUN, "--no-baselines", "--out", str(out))
+    first = ipcbench(*TINY_RUN, "--no-baselines", "--out", str(out))
     assert first.returncode == 0, first.stderr
     csv_path = out / "results.csv"
     machine_id = read_results(out)["machine_id"].iloc[0]
     csv_path.write_text(csv_path.read_text().replace(machine_id, "elsewhere-00000000"))
-    again = ipcbench(*FAKE_RUN, "--resume", str(out))
+    again = ipcbench("run", "--resume", str(out))
     assert again.returncode == 2
     lines = again.stderr.strip().splitlines()
     assert len(lines) == 1 and "elsewhere-00000000" in lines[0] and "Traceback" not in again.stderr
@@ -177,13 +196,23 @@ def test_resume_refuses_a_run_from_another_machine(tmp_path):
         ("a,b\n1,2\n", "not an ipcbench results CSV"),
         ("schema_version,mechanism,variant,pattern,size_bytes,procs,start_method,status\n"
          "99,pipe,bytes,pingpong,64,1,fork,ok\n", "schema_version 99"),
-        ("", "not an ipcbench results CSV"),
     ],
 )
 def test_resume_from_a_bad_results_file_gives_one_line(tmp_path, capsys, content, expected):
     run = tmp_path / "run"
-    run.mkdir()
+    assert ipcbench(*TINY_RUN, "--no-baselines", "--out", str(run)).returncode == 0
     (run / "results.csv").write_text(content)
-    code = main([*FAKE_RUN, "--resume", str(run)])
+    code = main(["run", "--resume", str(run)])
     err = capsys.readouterr().err
     assert code == 2 and len(err.splitlines()) == 1 and expected in err, err
+
+
+def test_resume_without_a_manifest_gives_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.csv").write_text("")
+    assert main(["run", "--resume", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"ipcbench: error: cannot resume {str(run)!r}: no manifest.json "
+                                "(not an ipcbench run folder, or written by an ipcbench without "
+                                "manifests)"]

@@ -1,35 +1,149 @@
-"""Stale shared-memory segments: found by the harness pid in their name, swept only
-when that process is gone."""
+"""Cleanup by ownership: a run's entries are swept only when its lock is free (not by
+pid: pid numbers repeat across PID namespaces), only this user's, only ipcbench-named
+ones; odd names are skipped without crashing; multiprocessing's leftovers only when
+provably stale. Every test works in private tmp folders, never the real /dev/shm."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import socket
 import subprocess
 import sys
+import time
 
-from ipcbench import hygiene
+import pytest
+
+from ipcbench import hygiene, leaks
+
+LIVE = "ipcb_4242_0badcafe"
+DEAD = "ipcb_4243_deadbeef"
 
 
-def _dead_pid() -> int:
-    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                           capture_output=True, text=True, check=True)
-    return int(child.stdout)
+def _hold_lock(folder, run):
+    """A lock held by another process (a forked child would share our descriptor)."""
+    script = (f"import fcntl,os,sys,time; fd=os.open({str(folder / (run + '.lock'))!r},"
+              "os.O_RDWR|os.O_CREAT,0o600); fcntl.flock(fd,fcntl.LOCK_EX); print('ok',flush=True);"
+              " sys.stdin.read()")
+    child = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "ok"
+    return child
 
 
-def test_sweep_removes_only_segments_of_dead_harnesses(tmp_path):
-    dead = _dead_pid()
-    names = [f"ipcb_{dead}_0_0", f"ipcb_{dead}_3_1", f"ipcb_{os.getpid()}_0_0",
-             "ipcb_notapid_0_0", "someone_else", f"ipcb_{dead}_0"]
-    for name in names:
-        (tmp_path / name).write_bytes(b"x")
+def test_sweep_removes_only_dead_runs_entries(tmp_path):
+    shm, tmp = tmp_path / "shm", tmp_path / "tmp"
+    shm.mkdir()
+    tmp.mkdir()
+    holder = _hold_lock(shm, LIVE)
+    try:
+        (shm / f"{DEAD}.lock").write_bytes(b"")  # a killed run's lock: nobody holds it
+        for name in (f"{LIVE}_0_0", f"{DEAD}_0_0", f"{DEAD}_3_payload",
+                     "ipcb_777_abcdef01_1_1", "someone_else", "ipcb_1234_0_0"):
+            (shm / name).write_bytes(b"x")
+        (tmp / f"{DEAD}_2_zmqdir").mkdir()  # a zmq socket folder of the dead run
+        (tmp / f"{LIVE}_2_zmqdir").mkdir()
+        removed = hygiene.sweep(shm, tmp)
+        assert sorted(removed) == sorted([f"{DEAD}_0_0", f"{DEAD}_3_payload",
+                                          "ipcb_777_abcdef01_1_1", f"{DEAD}_2_zmqdir"])
+        assert sorted(p.name for p in shm.iterdir()) == sorted(
+            [f"{LIVE}.lock", f"{LIVE}_0_0", "someone_else", "ipcb_1234_0_0"])
+        assert [p.name for p in tmp.iterdir()] == [f"{LIVE}_2_zmqdir"]
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+    # Once the live run ends, its entries go too.
+    assert sorted(hygiene.sweep(shm, tmp)) == sorted([f"{LIVE}_0_0", f"{LIVE}_2_zmqdir"])
 
-    assert [p.name for p in hygiene.stale_segments(tmp_path)] == [f"ipcb_{dead}_0_0",
-                                                                  f"ipcb_{dead}_3_1"]
-    assert sorted(hygiene.sweep(tmp_path)) == [f"ipcb_{dead}_0_0", f"ipcb_{dead}_3_1"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[2:])
-    assert hygiene.own_segments(tmp_path) == [f"ipcb_{os.getpid()}_0_0"]
+
+def test_odd_names_and_links_are_skipped_without_crashing(tmp_path):
+    (tmp_path / "ipcb_999998_0_x").mkdir()  # a folder named like an old segment
+    (tmp_path / "ipcb_99999999999999999999999_deadbeef_0_0").write_bytes(b"x")  # huge pid
+    (tmp_path / "ipcb_5_deadbeef_0_x").mkdir()  # a folder in /dev/shm is not a segment
+    target = tmp_path / "precious"
+    target.write_bytes(b"keep")
+    (tmp_path / "ipcb_6_deadbeef_0_0").symlink_to(target)
+    assert hygiene.sweep(tmp_path, tmp_path) == []
+    assert target.read_bytes() == b"keep"
+    assert len(list(tmp_path.iterdir())) == 5
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to create another user's file")
+def test_another_users_entry_is_never_removed(tmp_path):
+    entry = tmp_path / f"{DEAD}_0_0"
+    entry.write_bytes(b"x")
+    os.chown(entry, 65534, 65534)
+    assert hygiene.sweep(tmp_path, tmp_path) == []
+    assert entry.exists()
+
+
+def test_own_lock_makes_own_entries_live(tmp_path):
+    run = hygiene.run_prefix().rstrip("_")  # this process's own run name
+    assert (hygiene.SHM_DIR / f"{run}.lock").exists()
+    fd = os.open(hygiene.SHM_DIR / f"{run}.lock", os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
+
+
+def _age(path, seconds):
+    old = time.time() - seconds
+    os.utime(path, (old, old), follow_symlinks=False)
+
+
+def test_multiprocessing_leftovers_only_when_provably_stale(tmp_path):
+    shm, tmp = tmp_path / "shm", tmp_path / "tmp"
+    shm.mkdir()
+    tmp.mkdir()
+    stale_sem, fresh_sem, open_sem = shm / "sem.mp-old1", shm / "sem.mp-new1", shm / "sem.mp-used"
+    for sem in (stale_sem, fresh_sem, open_sem):
+        sem.write_bytes(b"\0" * 32)
+        sem.chmod(0o600)
+    public = shm / "sem.mp-public"
+    public.write_bytes(b"x")
+    public.chmod(0o644)  # others could have it open: cannot be proven stale
+    dead_dir, empty_dir, live_dir = tmp / "pymp-dead", tmp / "pymp-empty", tmp / "pymp-live"
+    for folder in (dead_dir, empty_dir, live_dir):
+        folder.mkdir(mode=0o700)
+    dead_sock = socket.socket(socket.AF_UNIX)
+    dead_sock.bind(str(dead_dir / "listener-1"))
+    dead_sock.close()  # the socket file stays, nobody listens: a killed manager's
+    live_sock = socket.socket(socket.AF_UNIX)
+    live_sock.bind(str(live_dir / "listener-2"))
+    live_sock.listen()
+    held = open(open_sem, "rb")  # noqa: SIM115 - held open across the sweep on purpose
+    try:
+        for path in (stale_sem, open_sem, public, dead_dir, empty_dir, live_dir):
+            _age(path, 3600)
+        # Only this process is inspected: other processes on a shared machine (and a
+        # sandbox's unreadable init) must not decide the test.
+        proc = tmp_path / "proc"
+        proc.mkdir()
+        (proc / str(os.getpid())).symlink_to(f"/proc/{os.getpid()}")
+        removed = leaks.sweep(shm, tmp, proc=proc)
+    finally:
+        held.close()
+        live_sock.close()
+    assert sorted(removed) == ["pymp-dead", "sem.mp-old1"]
+    assert sorted(p.name for p in shm.iterdir()) == ["sem.mp-new1", "sem.mp-public",
+                                                     "sem.mp-used"]
+    assert sorted(p.name for p in tmp.iterdir()) == ["pymp-empty", "pymp-live"]
+
+
+def test_an_uninspectable_process_of_this_user_means_nothing_is_removed(tmp_path):
+    sem = tmp_path / "sem.mp-old2"
+    sem.write_bytes(b"x")
+    sem.chmod(0o600)
+    _age(sem, 3600)
+    proc = tmp_path / "proc"
+    (proc / "123" / "maps").mkdir(parents=True)  # reading it fails: cannot decide
+    assert leaks.sweep(tmp_path, tmp_path, proc=proc) == []
+    assert sem.exists()
 
 
 def test_missing_shm_dir_is_not_an_error(tmp_path):
     assert hygiene.stale_segments(tmp_path / "absent") == []
+    assert hygiene.sweep(tmp_path / "absent", tmp_path / "absent") == []
     assert hygiene.own_segments(tmp_path / "absent") == []

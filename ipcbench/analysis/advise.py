@@ -21,7 +21,7 @@ import pandas as pd
 
 from ipcbench import patterns
 from ipcbench.analysis.verdict import intervals_overlap
-from ipcbench.results import ResultsError, read_results
+from ipcbench.results import ResultsError, check_figures, read_results
 from ipcbench.schema import (
     BASELINE_MECHANISM,
     DEFAULT_PAYLOAD,
@@ -235,5 +235,5 @@ def advise_run(path: str | os.PathLike[str], size_bytes: int, procs: int, patter
                placement: str | None = None, payload: str | None = None,
                start_method: str | None = None) -> Advice:
     """advise() on a run folder or results.csv."""
-    return advise(read_results(path), size_bytes, procs, pattern, placement, payload,
-                  start_method)
+    frame = check_figures(read_results(path), path)  # no NaN, zero or negative times
+    return advise(frame, size_bytes, procs, pattern, placement, payload, start_method)

@@ -83,6 +83,7 @@ def compare_frames(base: pd.DataFrame, other: pd.DataFrame, *, min_effect: float
         verdict = judge(a, b, min_effect=min_effect, alpha=alpha)
         records.append({
             **{k: record[k] for k in matching.keys},
+            "both_ok": a.get("status") == "ok" and b.get("status") == "ok",
             "median_ns_a": row_value(a, "median_ns"),
             "median_ns_b": row_value(b, "median_ns"),
             "efficiency_a": row_value(a, "efficiency"),
@@ -92,7 +93,8 @@ def compare_frames(base: pd.DataFrame, other: pd.DataFrame, *, min_effect: float
             "verdict": verdict.label,
             "reason": verdict.reason,
         })
-    columns = [*matching.keys, "median_ns_a", "median_ns_b", "efficiency_a", "efficiency_b",
+    columns = [*matching.keys, "both_ok", "median_ns_a", "median_ns_b", "efficiency_a",
+               "efficiency_b",
                "ratio", "p_value", "verdict", "reason"]
     table = pd.DataFrame(records, columns=columns)
     return table.sort_values(["pattern", *[k for k in matching.keys if k != "pattern"]],
@@ -173,7 +175,9 @@ def pair_summary(table: pd.DataFrame) -> dict:
     """Geometric means over matched cases of one pairing (B vs A), baseline rows left
     out (they are the hardware, not channels): speed = time A / time B (> 1 = B faster),
     efficiency = efficiency B / efficiency A (> 1 = B gets closer to its hardware)."""
-    rows = table[table["mechanism"] != BASELINE_MECHANISM]
+    # Only cases ok on both sides: a case called "not comparable" because a side failed
+    # must not count towards a speed ratio the same report gives.
+    rows = table[(table["mechanism"] != BASELINE_MECHANISM) & table["both_ok"].astype(bool)]
     speed_ratios = rows["median_ns_a"] / rows["median_ns_b"]
     efficiency_ratios = rows["efficiency_b"] / rows["efficiency_a"]
     return {

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ipcbench import units
-from ipcbench.results import ResultsError, read_results
+from ipcbench.results import ResultsError, check_figures, read_results
 from ipcbench.schema import BASELINE_MECHANISM
 
 
@@ -91,7 +91,7 @@ def load_run(path: str | os.PathLike[str]) -> Run:
     """Read a run folder or a results.csv (ResultsError with one line if unusable)."""
     path = Path(path)
     csv_path = path / "results.csv" if path.is_dir() else path
-    return Run(csv_path=csv_path, frame=read_results(csv_path),
+    return Run(csv_path=csv_path, frame=check_figures(read_results(csv_path), csv_path),
                machine=load_machine(csv_path.parent))
 
 

@@ -16,11 +16,18 @@ from ipcbench.schema import MAX_PROCS, check_choice
 CHART_FORMATS = (*FORMATS, "pdf")
 
 
-def split(values: Sequence[str] | None) -> list[str] | None:
-    """Accept both `--size 64 4KiB` and `--size 64,4KiB`."""
+def split(values: Sequence[str] | None, kind: str = "value") -> list[str] | None:
+    """Accept both `--size 64 4KiB` and `--size 64,4KiB`. An empty value (`-s ""`,
+    `-s ,`, `-s 64,`) is a mistake, refused in one line: never read as "the default"."""
     if values is None:
         return None
-    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+    parts = []
+    for value in values:
+        for part in value.split(","):
+            if not part.strip():
+                raise ValueError(f"invalid {kind} {value!r}: empty value")
+            parts.append(part.strip())
+    return parts
 
 
 def choices(kind: str, values: Sequence[str], allowed: Sequence[str]) -> list[str]:

@@ -1,5 +1,5 @@
 """The small commands: `list` (mechanisms, variants, patterns), `machine` (metadata as
-JSON), `clean` (shared memory of dead runs), `selfcheck` (harness vs hand-written loops)."""
+JSON), `clean` (what dead runs of this user left), `selfcheck` (harness vs hand-written loops)."""
 
 from __future__ import annotations
 
@@ -35,9 +35,11 @@ def cmd_machine(args: argparse.Namespace) -> int:
 def cmd_clean(args: argparse.Namespace) -> int:
     from ipcbench import hygiene
 
+    # Only this user's entries of dead runs (see hygiene.py for how that is decided).
     removed = hygiene.sweep()
     print(
-        f"removed {len(removed)} stale segment(s)" + (f": {', '.join(removed)}" if removed else "")
+        f"removed {len(removed)} stale entr{'y' if len(removed) == 1 else 'ies'}"
+        + (f": {', '.join(removed)}" if removed else "")
     )
     return 0
 
@@ -71,6 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     check.add_argument("--placement", nargs="+", help="same-core (default), cross-core, unpinned")
     check.set_defaults(func=cmd_selfcheck)
-    sub.add_parser("clean", help="remove shared memory left by dead runs").set_defaults(
+    sub.add_parser("clean", help="remove what dead runs of this user left in /dev/shm and "
+                                 "the temp folder").set_defaults(
         func=cmd_clean
     )

@@ -7,76 +7,60 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
 import random
-import signal
 import sys
-import tempfile
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ipcbench.cli.args import choices, procs_list, split
+from ipcbench.cli.signals import Interrupted, check_interrupted, install_signal_handlers
 from ipcbench.mechanisms import REGISTRY, public_names
 from ipcbench.patterns import PATTERN_NAMES
 from ipcbench.results import ResultsError
 from ipcbench.schema import PAYLOAD_KINDS, PLACEMENTS
 
+__all__ = ["Interrupted", "cmd_run", "plan_from_args", "register"]
 
-class Interrupted(BaseException):
-    """SIGINT/SIGTERM turned into an exception, so every `finally` and context manager
-    (peers, segments) runs; SIGTERM's default handler would skip them all."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.exit_code = 128 + signum
-
-
-def _writable_dir(path: Path) -> Path:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as exc:
-        raise ValueError(f"output folder {str(path)!r} is not writable ({exc.strerror})") from None
-    return path
+# The flags that define a run's matrix and settings: recorded in manifest.json, and
+# refused next to --resume (a resumed run measures exactly what the manifest planned).
+MATRIX_FLAGS = ("mechanism", "variant", "pattern", "size", "procs", "start_method",
+                "placement", "payload", "seed", "quick", "full", "sessions", "repeats",
+                "warmup", "deadline", "no_baselines")
 
 
 def plan_from_args(args: argparse.Namespace):
-    """Validate every matrix flag and expand the matrix: (planned cases, settings)."""
+    """Validate every matrix flag and expand the matrix: (planned cases, settings).
+    A flag given with an empty value is refused, never read as "the default"."""
     from ipcbench.matrix import plan
     from ipcbench.resources import check_resources
     from ipcbench.settings import MATRICES
     from ipcbench.sizes import parse_size
 
     matrix = MATRICES["quick" if args.quick else "full" if args.full else "default"]
-    mechanisms = choices("mechanism", split(args.mechanism) or public_names(), list(REGISTRY))
-    patterns = choices("pattern", split(args.pattern) or list(PATTERN_NAMES), PATTERN_NAMES)
+    # The test fake is not a choice: only public mechanisms are reachable from the CLI.
+    mechanisms = choices("mechanism", split(args.mechanism, "mechanism") or public_names(),
+                         public_names())
+    patterns = choices("pattern", split(args.pattern, "pattern") or list(PATTERN_NAMES),
+                       PATTERN_NAMES)
     all_variants = sorted({v for m in mechanisms for v in REGISTRY[m].variants})
-    variants = split(args.variant)
+    variants = split(args.variant, "variant")
     if variants is not None:
         choices(f"variant for {', '.join(mechanisms)}", variants, all_variants)
-    sizes = [parse_size(s) for s in split(args.size)] if args.size else None
-    procs = procs_list(split(args.procs)) if args.procs else None
+    sizes = [parse_size(s) for s in split(args.size, "size")] if args.size else None
+    procs = procs_list(split(args.procs, "procs")) if args.procs else None
     methods = [multiprocessing.get_start_method(allow_none=False)]
     if args.start_method:
-        methods = choices("start method", split(args.start_method),
+        methods = choices("start method", split(args.start_method, "start method"),
                           multiprocessing.get_all_start_methods())
-    placements = split(args.placement)
+    placements = split(args.placement, "placement")
     if placements:
         choices("placement", placements, PLACEMENTS)
-    payloads = split(args.payload)
+    payloads = split(args.payload, "payload")
     if payloads:
         choices("payload", payloads, PAYLOAD_KINDS)
-    changes = {
-        k: v
-        for k, v in (
-            ("sessions", args.sessions),
-            ("repeats", args.repeats),
-            ("warmup", args.warmup),
-            ("deadline_s", args.deadline),
-        )
-        if v is not None
-    }
+    changes = {name: value for name, value in (
+        ("sessions", args.sessions), ("repeats", args.repeats), ("warmup", args.warmup),
+        ("deadline_s", args.deadline)) if value is not None}
     settings = matrix.settings.with_changes(**changes)
     planned = plan(matrix, methods, mechanisms, patterns, variants, sizes, procs, placements,
                    payloads)
@@ -91,47 +75,112 @@ def _order_seed(args: argparse.Namespace) -> int:
     return args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
 
 
-def _run_folder(args: argparse.Namespace, meta: dict, planned: list):
-    """(run folder, cases still to run, rows already there, sessions already measured): a
-    new folder, or the one --resume names (refused when measured on another machine)."""
-    from ipcbench.results import CsvAppender, done_case_keys, read_results, rows_from_frame
+@dataclass
+class Job:
+    """What one `ipcbench run` measures and where: the folder (locked), the cases still
+    to run, and what a resumed folder already holds."""
+
+    out: Path
+    lock: object
+    planned: list
+    settings: object
+    seed: int
+    meta: dict
+    baselines: bool
+    previous: list = field(default_factory=list)
+    done_sessions: dict = field(default_factory=dict)
+
+
+def _meta_for(planned) -> dict:
+    """Machine metadata; its fitness warnings are printed by cmd_run once the folder is
+    claimed (a refused run prints its one error line and nothing else)."""
+    from ipcbench.machine import collect_metadata
+
+    return collect_metadata({p.case.placement for p in planned},
+                            max((p.case.procs for p in planned), default=1))
+
+
+def _new_job(args: argparse.Namespace) -> Job:
+    """Plan from the flags, create and lock the folder, write the manifest."""
+    from ipcbench import runfolder
+
+    planned, settings = plan_from_args(args)
+    seed = _order_seed(args)
+    meta = _meta_for(planned)
+    try:
+        if args.out:
+            out = Path(args.out)
+        else:
+            out = runfolder.new_default_folder(Path("results") / meta["machine_id"])
+        lock = runfolder.claim_new_folder(out)
+    except OSError as exc:
+        where = args.out or "results"
+        raise ValueError(f"output folder {str(where)!r} is not writable ({exc.strerror})") from None
+    flags = {name: getattr(args, name) for name in MATRIX_FLAGS}
+    runfolder.write_manifest(out, runfolder.Manifest(planned, settings, seed, meta["machine_id"],
+                                                     not args.no_baselines, flags))
+    return Job(out, lock, planned, settings, seed, meta, not args.no_baselines)
+
+
+def _resume_job(args: argparse.Namespace) -> Job:
+    """The manifest's plan minus the cases with a complete row, under the folder's lock."""
+    from ipcbench import runfolder
+    from ipcbench.results import done_case_keys, rows_from_frame
     from ipcbench.sessionlog import read_sessions
 
-    if not args.resume:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        out = Path(args.out) if args.out else Path("results") / meta["machine_id"] / stamp
-        return out, planned, [], {}
     out = Path(args.resume)
-    read_results(out)  # refuse a foreign or newer file before touching it
-    CsvAppender(out / "results.csv")  # drop a torn last row (a kill mid-write) ...
-    frame = read_results(out)  # ... so that its case is measured again, not lost
-    measured_on = set(frame["machine_id"].astype(str))
+    given = [f"--{n.replace('_', '-')}" for n in MATRIX_FLAGS if getattr(args, n) not in
+             (None, False)]
+    if given:
+        raise ValueError(f"--resume {str(out)!r} runs the matrix and settings in its "
+                         f"manifest.json; drop {' '.join(given)}")
+    manifest = runfolder.read_manifest(out)
+    lock = runfolder.RunLock(out)  # before touching anything: a live run owns the folder
+    runfolder.check_no_links(out)
+    meta = _meta_for(manifest.planned)
+    frame = _existing_results(out)
+    measured_on = {manifest.machine_id}
+    if frame is not None:
+        measured_on |= set(frame["machine_id"].astype(str))
     if measured_on != {meta["machine_id"]}:
         raise ValueError(
             f"cannot resume {str(out)!r}: it was measured on {', '.join(sorted(measured_on))}, "
-            f"this is {meta['machine_id']}"
-        )
-    done = done_case_keys(frame)
-    planned = [p for p in planned if p.case.key not in done]
-    print(f"resuming {out}: {len(done)} cases done, {len(planned)} to run", file=sys.stderr)
-    return out, planned, rows_from_frame(frame), read_sessions(out)
+            f"this is {meta['machine_id']}")
+    done = done_case_keys(frame) if frame is not None else set()
+    planned = [p for p in manifest.planned if p.case.key not in done]
+    print(f"resuming {out}: {len(manifest.planned) - len(planned)} cases done, "
+          f"{len(planned)} to run", file=sys.stderr)
+    previous = rows_from_frame(frame) if frame is not None else []
+    return Job(out, lock, planned, manifest.settings, manifest.order_seed, meta,
+               manifest.baselines, previous, read_sessions(out))
 
 
-def _prepare_folder(out: Path, meta: dict) -> None:
+def _existing_results(out: Path):
+    """The complete rows of a resumed folder (None when it has none yet: a run killed
+    before its first row). A torn last row is dropped first, so its case runs again."""
+    from ipcbench.results import CsvAppender, read_results
+
+    path = out / "results.csv"
+    if not path.exists() or path.stat().st_size == 0:  # killed before its header
+        return None
+    read_results(path, allow_empty=True)  # refuse a foreign or newer file before repair
+    CsvAppender(path)  # drops a torn last row (a kill mid-write)
+    frame = read_results(path, allow_empty=True)
+    return None if frame.empty else frame
+
+
+def _prepare_folder(job: Job) -> None:
     from ipcbench import hygiene
     from ipcbench.machine import write_machine_json
 
-    _writable_dir(out)
     removed = hygiene.sweep()
     if removed:
-        print(
-            f"removed {len(removed)} stale shared-memory segment(s) of dead runs", file=sys.stderr
-        )
-    write_machine_json(out, meta)
+        print(f"removed {len(removed)} stale entr(y/ies) of dead runs from /dev/shm and the "
+              "temp folder", file=sys.stderr)
+    write_machine_json(job.out, job.meta)
 
 
-def _measure(args, planned, settings, meta: dict, seed: int, out: Path, previous,
-             done_sessions, rows: list) -> None:
+def _measure(args, job: Job, rows: list) -> None:
     """Run the planned cases, each row appended (and fsynced) to results.csv and to
     `rows` as it arrives, each finished session to sessions.csv; Interrupted propagates
     with everything so far safe on disk."""
@@ -143,65 +192,55 @@ def _measure(args, planned, settings, meta: dict, seed: int, out: Path, previous
     from ipcbench.schema import BASELINE_MECHANISM as BASELINE
     from ipcbench.sessionlog import SessionLog
 
-    appender = CsvAppender(out / "results.csv")
-    session_log = SessionLog(out)
-    progress = RunProgress(len(planned), enabled=not args.no_progress)
+    appender = CsvAppender(job.out / "results.csv")
+    session_log = SessionLog(job.out)
+    progress = RunProgress(len(job.planned), enabled=not args.no_progress)
 
     def on_row(row) -> None:
         appender.append(row)  # whole row, flushed and fsynced, before anything else
-        _check_interrupted()
+        check_interrupted()
         rows.append(row)
         if row.mechanism != BASELINE:  # baselines are extra rows, not planned cases
             progress.advance(row)
 
     with progress:
-        run_meta = RunMeta(meta["machine_id"], order_seed=seed)
+        run_meta = RunMeta(job.meta["machine_id"], order_seed=job.seed)
         cache = None
-        if not args.no_baselines:
+        if job.baselines:
             cache = BaselineCache(run_meta, on_row)
-            cache.preload(previous)
+            cache.preload(job.previous)
         run_planned(
-            planned,
-            settings,
-            run_meta,
-            on_row,
-            before_session=lambda case, index: (_check_interrupted(),
-                                                progress.starting(case)),
+            job.planned, job.settings, run_meta, on_row,
+            before_session=lambda case, index: (check_interrupted(), progress.starting(case)),
             baseline_cache=cache,
             on_session=session_log.append,
-            done_sessions=done_sessions,
+            done_sessions=job.done_sessions,
         )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ipcbench import hygiene
-    from ipcbench.machine import collect_metadata, warn_unfit
+    from ipcbench.machine import warn_unfit
     from ipcbench.render.terminal import print_summary
 
-    planned, settings = plan_from_args(args)
-    seed = _order_seed(args)
-    meta = collect_metadata({p.case.placement for p in planned},
-                            max((p.case.procs for p in planned), default=1))
-    warn_unfit(meta)
-    out, planned, previous, done_sessions = _run_folder(args, meta, planned)
-    _prepare_folder(out, meta)
-    _install_signal_handlers()
+    job = _resume_job(args) if args.resume else _new_job(args)
+    warn_unfit(job.meta)
+    install_signal_handlers()
     rows: list = []
     try:
-        _measure(args, planned, settings, meta, seed, out, previous, done_sessions, rows)
+        _prepare_folder(job)
+        _measure(args, job, rows)
     except Interrupted as exc:
-        print(
-            f"ipcbench: interrupted by {exc}; {len(rows)} finished row(s) kept in "
-            f"{out / 'results.csv'}",
-            file=sys.stderr,
-        )
+        print(f"ipcbench: interrupted by {exc}; {len(rows)} finished row(s) kept in "
+              f"{job.out / 'results.csv'}", file=sys.stderr)
         return exc.exit_code
     finally:
         hygiene.sweep()
     print_summary(rows)
     if not args.no_charts:
-        _draw_charts(out)
-    print(f"results: {out / 'results.csv'}")
+        _draw_charts(job.out)
+    print(f"results: {job.out / 'results.csv'}")
+    job.lock.release()
     return 0
 
 
@@ -211,38 +250,8 @@ def _draw_charts(out: Path) -> None:
     try:
         paths = run_plots_after_run(out)
         print(f"charts: {len(paths)} file(s) in {out / 'charts'}", file=sys.stderr)
-    except (ResultsError, ValueError) as exc:  # e.g. a run with no ok rows
+    except (ResultsError, ValueError, OSError) as exc:  # e.g. a run with no ok rows
         print(f"ipcbench: no charts drawn: {exc}", file=sys.stderr)
-
-
-_pending_signal: list[int] = []
-
-
-def _install_signal_handlers() -> None:
-    harness_pid = os.getpid()
-
-    def handler(signum, frame):
-        if os.getpid() != harness_pid:
-            return  # a peer forked before it set its own handlers: the harness decides
-        _pending_signal.append(signum)
-        raise Interrupted(signum)
-
-    def unraisable(info, default=sys.unraisablehook):
-        # Raised inside a callback that cannot propagate it (e.g. an at-fork hook): keep
-        # quiet, _check_interrupted raises it again at the next case boundary.
-        if not isinstance(info.exc_value, Interrupted):
-            default(info)
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    sys.unraisablehook = unraisable
-
-
-def _check_interrupted(*_ignored) -> None:
-    """Raise again at a case boundary: an exception raised by the handler inside a
-    callback that swallows exceptions (e.g. an at-fork hook) must not be lost."""
-    if _pending_signal:
-        raise Interrupted(_pending_signal[0])
 
 
 def register(sub: argparse._SubParsersAction) -> None:

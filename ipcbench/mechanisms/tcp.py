@@ -3,10 +3,13 @@ messages back waiting for an ACK, measuring a 40 ms timer instead of the channel
 
 The parent listens on an ephemeral port and connects + accepts every connection before
 any peer starts; peers get the connected sockets (see fdstream.py). Only a connection
-whose far end is the parent's own client socket is accepted."""
+whose far end is the parent's own client socket, and which then presents the case's
+random token, is accepted: any local process may connect to a loopback port."""
 
 from __future__ import annotations
 
+import hmac
+import secrets
 import socket
 
 from ipcbench.mechanisms.fdstream import FdStreamMechanism
@@ -14,6 +17,22 @@ from ipcbench.mechanisms.fdstream import FdStreamMechanism
 LOOPBACK = "127.0.0.1"
 _ACCEPT_TIMEOUT_S = 10.0
 _STRANGERS_MAX = 8
+_TOKEN_BYTES = 16
+
+
+def _read_token(sock: socket.socket) -> bytes:
+    """The first _TOKEN_BYTES of a connection (b"" if it sends fewer in time)."""
+    sock.settimeout(_ACCEPT_TIMEOUT_S)
+    data = b""
+    try:
+        while len(data) < _TOKEN_BYTES:
+            chunk = sock.recv(_TOKEN_BYTES - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        return b""
+    return data
 
 
 class TcpMechanism(FdStreamMechanism):
@@ -28,8 +47,10 @@ class TcpMechanism(FdStreamMechanism):
             self._listener = socket.create_server((LOOPBACK, 0), backlog=16)
             self._listener.settimeout(_ACCEPT_TIMEOUT_S)
         client = socket.create_connection(self._listener.getsockname())
+        token = secrets.token_bytes(_TOKEN_BYTES)
         try:
-            server = self._accept(client.getsockname())
+            client.sendall(token)  # fits any socket buffer: never blocks
+            server = self._accept(client.getsockname(), token)
         except BaseException:
             client.close()
             raise
@@ -38,11 +59,11 @@ class TcpMechanism(FdStreamMechanism):
             sock.setblocking(True)  # accepted sockets inherit the listener's timeout
         return client.detach(), server.detach()
 
-    def _accept(self, client_address) -> socket.socket:
+    def _accept(self, client_address, token: bytes) -> socket.socket:
         # Any local process may connect to a loopback port: refuse everyone but ours.
         for _ in range(_STRANGERS_MAX):
-            server, address = self._listener.accept()
-            if address == client_address:
+            server, address = self._listener.accept()  # bounded: the listener's timeout
+            if address == client_address and hmac.compare_digest(_read_token(server), token):
                 return server
             server.close()
         raise ConnectionError("too many foreign connections on the benchmark's listening port")

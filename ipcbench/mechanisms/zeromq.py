@@ -6,33 +6,45 @@ the parent. The binding side binds (variant 'ipc': a socket file in a temp direc
 the parent owns; 'tcp': 127.0.0.1 on a port the kernel picks) and tells each
 connecting side the bound address through a one-way multiprocessing pipe, so no port
 is guessed and none can be taken in between.
+
+Over tcp any local process could connect to the bound port and have its messages
+counted as payload: the binding side requires ZMQ's PLAIN handshake with a random
+per-case password (checked by a ZAP handler thread in that peer), so only the case's
+own peers connect. PLAIN costs a handshake per connection, nothing per message.
 """
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import tempfile
 
 from ipcbench.mechanisms.base import Endpoint, Mechanism
 
 _RENDEZVOUS_TIMEOUT_S = 60.0  # the harness's start deadline ends a stuck case sooner
+_USER = "ipcbench"
 
 
 class ZmqEndpoint(Endpoint):
     def __init__(
-        self, socket_type: str, size_bytes: int, bind: str = "", announce=(), listen=None
+        self, socket_type: str, size_bytes: int, bind: str = "", announce=(), listen=None,
+        token: str = "",
     ) -> None:
         self.socket_type = socket_type  # a zmq constant's name: zmq is imported in peers only
         self.size_bytes = size_bytes
         self.bind = bind  # address to bind, or "" for the connecting side
         self.announce = list(announce)  # pipes to tell each connecting side the address
         self.listen = listen  # pipe this connecting side learns the address from
+        self.token = token  # PLAIN password of the case (tcp); "" = no authentication
 
     def attach(self) -> None:
         import zmq
 
         self._context = zmq.Context()
+        self._auth = None
         self._socket = self._context.socket(getattr(zmq, self.socket_type))
+        if self.token:
+            self._authenticate()
         if self.bind:
             self._socket.bind(self.bind)
             address = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
@@ -48,6 +60,18 @@ class ZmqEndpoint(Endpoint):
         self._buffer = bytearray(self.size_bytes)
         self._view = memoryview(self._buffer)
 
+    def _authenticate(self) -> None:
+        if self.bind:
+            from zmq.auth.thread import ThreadAuthenticator
+
+            self._auth = ThreadAuthenticator(self._context)
+            self._auth.start()
+            self._auth.configure_plain(domain="*", passwords={_USER: self.token})
+            self._socket.plain_server = True
+        else:
+            self._socket.plain_username = _USER.encode()
+            self._socket.plain_password = self.token.encode()
+
     def send(self, payload) -> None:
         # copy=True: zmq owns a copy, so the sender may reuse its buffer at once (the
         # pong echoes from the buffer its next recv overwrites).
@@ -62,6 +86,8 @@ class ZmqEndpoint(Endpoint):
     def close(self) -> None:
         # linger=0: every message was consumed before the harness said stop.
         self._socket.close(linger=0)
+        if self._auth is not None:
+            self._auth.stop()
         self._context.term()
 
 
@@ -71,6 +97,8 @@ class ZmqMechanism(Mechanism):
         self._tempdir = ""
         self._conns = []
         self._binds = 0
+        # tcp only: an ipc socket lives in a private (0700) folder of the parent.
+        self._token = secrets.token_hex(16) if self.variant == "tcp" else ""
 
     def _bind_address(self) -> str:
         if self.variant == "tcp":
@@ -89,14 +117,18 @@ class ZmqMechanism(Mechanism):
         result = []
         for _ in range(count):
             reader, writer = self._rendezvous()
-            binder = ZmqEndpoint("PAIR", self.size_bytes, self._bind_address(), [writer])
-            result.append((binder, ZmqEndpoint("PAIR", self.size_bytes, listen=reader)))
+            binder = ZmqEndpoint("PAIR", self.size_bytes, self._bind_address(), [writer],
+                                 token=self._token)
+            result.append((binder, ZmqEndpoint("PAIR", self.size_bytes, listen=reader,
+                                               token=self._token)))
         return result
 
     def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
         pipes = [self._rendezvous() for _ in range(producers)]
-        senders = [ZmqEndpoint("PUSH", self.size_bytes, listen=r) for r, _ in pipes]
-        consumer = ZmqEndpoint("PULL", self.size_bytes, self._bind_address(), [w for _, w in pipes])
+        senders = [ZmqEndpoint("PUSH", self.size_bytes, listen=r, token=self._token)
+                   for r, _ in pipes]
+        consumer = ZmqEndpoint("PULL", self.size_bytes, self._bind_address(),
+                               [w for _, w in pipes], token=self._token)
         return senders, consumer
 
     def after_start(self) -> None:

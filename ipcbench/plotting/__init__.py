@@ -25,6 +25,7 @@ from ipcbench.plotting.best import best_map_figure, best_table
 from ipcbench.plotting.charts import latency_figure, scaling_figure, throughput_figure
 from ipcbench.plotting.cost import cpu_figure, efficiency_figure
 from ipcbench.plotting.style import mechanism_color
+from ipcbench.safefile import safe_dir, write_via_temp
 
 __all__ = [
     "CHARTS",
@@ -73,13 +74,16 @@ def save_figure(figure: Figure, out_dir: Path, stem: str, formats: Sequence[str]
     unknown = [f for f in formats if f not in FORMATS + ("pdf",)]
     if unknown:
         raise ValueError(f"unsupported chart format {unknown[0]!r} (use png, svg or pdf)")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = safe_dir(Path(out_dir))  # never draw into a planted link to elsewhere
     written = []
     for fmt in formats:
         path = out_dir / f"{stem}.{fmt}"
         # Fixed metadata keeps SVG/PDF output byte-stable across re-renders (clean diffs).
         metadata = {"Date": None} if fmt in ("svg", "pdf") else None
-        figure.savefig(path, dpi=120, metadata=metadata)
+        # Drawn into a fresh temp file, then renamed: a full disk leaves no truncated
+        # chart under the real name, and the error names the chart.
+        write_via_temp(path, lambda handle, fmt=fmt, metadata=metadata: figure.savefig(
+            handle, format=fmt, dpi=120, metadata=metadata))
         written.append(path)
     return written
 

@@ -29,6 +29,7 @@ from ipcbench.render.tables import (
     summary_table,
     verdict_summary,
 )
+from ipcbench.safefile import safe_dir, write_atomic
 from ipcbench.sizes import format_size
 from ipcbench.units import (
     MISSING,
@@ -204,10 +205,6 @@ def write_report(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.Path
     for run in runs:
         require_ok_rows(run)
     comparison = compare_runs(runs) if len(runs) > 1 else None
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "report.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(report_html(runs, comparison), encoding="utf-8")
-    os.replace(tmp, path)  # a reader never sees half a report
-    return path
+    # A reader never sees half a report; a planted link is refused, never followed.
+    return write_atomic(safe_dir(Path(out_dir)) / "report.html",
+                        report_html(runs, comparison).encode("utf-8"))

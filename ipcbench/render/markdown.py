@@ -3,6 +3,7 @@ charts written beside it."""
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,11 +29,22 @@ from ipcbench.render.tables import (
     summary_table,
     verdict_summary,
 )
+from ipcbench.safefile import write_atomic
 from ipcbench.units import format_ratio
 
 
+def md_text(value: object) -> str:
+    """Text from a CSV or machine.json, safe inside Markdown: HTML is escaped (a viewer
+    renders raw HTML: `<script>` or `<img onerror>` from a CSV must stay text), and the
+    characters that would open a link or an image, start code or end a table cell."""
+    text = html.escape(str(value), quote=True).replace("\n", " ").replace("\r", " ")
+    for char in "\\`[]|":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
 def _md_cell(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return md_text(value)
 
 
 def markdown_table(frame: pd.DataFrame, index: bool = False) -> str:
@@ -48,11 +60,13 @@ def markdown_table(frame: pd.DataFrame, index: bool = False) -> str:
 def _summary_lines(comparison: Comparison) -> list[str]:
     tags = comparison.tags
     lines = ["## Summary", ""]
-    lines += [f"- {line}" for line in summary_sentences(tags, comparison.tables)] + [""]
+    lines += [f"- {md_text(line)}" for line in summary_sentences(tags, comparison.tables)]
+    lines += [""]
     lines += [markdown_table(summary_table(tags, comparison.tables)), ""]
     order = ranking(tags, comparison.tables, comparison.metric)
     by = "efficiency" if comparison.metric == "efficiency" else "speed"
-    lines += [f"Ranked by {by}: " + " > ".join(f"{t} ({format_ratio(v)})" for t, v in order),
+    lines += [f"Ranked by {by}: " + " > ".join(f"{md_text(t)} ({format_ratio(v)})"
+                                               for t, v in order),
               ""]
     lines += ["### Verdicts per case", "", markdown_table(verdict_summary(comparison)), ""]
     return lines
@@ -61,7 +75,7 @@ def _summary_lines(comparison: Comparison) -> list[str]:
 def comparison_markdown(comparison: Comparison, chart_files: Sequence[str] = ()) -> str:
     tags, runs = comparison.tags, comparison.runs
     lines = ["# ipcbench comparison", ""]
-    lines += [f"- **{tag}**: {run.label} (`{run.csv_path}`)"
+    lines += [f"- **{md_text(tag)}**: {md_text(run.label)} ({md_text(run.csv_path)})"
               for tag, run in zip(tags, runs, strict=True)]
     lines += ["", ratio_note(comparison), "", *_summary_lines(comparison)]
     lines += ["## Machines", "", markdown_table(metadata_table(runs, tags), index=True), ""]
@@ -73,7 +87,8 @@ def comparison_markdown(comparison: Comparison, chart_files: Sequence[str] = ())
     if not sided:
         lines += ["None: every case was measured in every run.", ""]
     for title, keys in sided:
-        lines += [f"### {title} ({len(keys)})", "", markdown_table(sized_keys(keys)), ""]
+        lines += [f"### {md_text(title)} ({len(keys)})", "", markdown_table(sized_keys(keys)),
+                  ""]
     return "\n".join(lines)
 
 
@@ -89,8 +104,8 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str], *,
                                             mechanisms=comparison.mechanisms or None).items():
             written += save_figure(figure, out, stem, formats)
             chart_names.append(f"{stem}.{'png' if 'png' in formats else formats[0]}")
-    markdown = out / "compare.md"
-    markdown.write_text(comparison_markdown(comparison, chart_names), encoding="utf-8")
+    markdown = write_atomic(out / "compare.md",
+                            comparison_markdown(comparison, chart_names).encode("utf-8"))
     return [markdown, *written]
 
 

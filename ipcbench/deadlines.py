@@ -1,0 +1,100 @@
+"""Bounded waits for calls that block in code the harness does not own.
+
+multiprocessing blocks without a timeout in a few places the harness cannot avoid:
+Process.start() under forkserver reads the child's pid from the fork server, and a
+Manager's start, proxy creation and shutdown talk to the manager process. A stopped
+(SIGSTOP) or wedged helper would hang the harness there for good. `call_within` runs such
+a call in a helper thread and waits with a deadline; past it, `on_overrun` kills what the
+call is waiting for (a helper the harness started), which makes the call fail promptly,
+and the case ends as a timeout. The main thread only ever waits in Thread.join(timeout),
+which a signal interrupts, so SIGINT/SIGTERM still end the run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+from collections.abc import Callable
+
+# After on_overrun, how long the blocked call gets to notice its helper died.
+GIVE_UP_GRACE_S = 5.0
+
+
+class CaseTimeout(RuntimeError):
+    """A deadline passed with peers or helpers still silent."""
+
+
+class _Worker(threading.Thread):
+    """A thread that runs bounded calls and never exits. Never a short-lived thread:
+    PR_SET_PDEATHSIG (peers' and the manager's parent-death guard) fires when the
+    *thread* that forked the child exits, so a child must not be forked by one."""
+
+    def __init__(self) -> None:
+        super().__init__(name="ipcbench-bounded", daemon=True)
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.start()
+
+    def run(self) -> None:
+        while True:
+            fn, done, outcome = self.jobs.get()
+            try:
+                outcome["value"] = fn()
+            except BaseException as exc:  # handed to the caller's thread
+                outcome["error"] = exc
+            done.set()
+            _idle.append(self)
+
+
+_idle: list[_Worker] = []  # workers not running a call (a stuck one is never reused)
+os.register_at_fork(after_in_child=_idle.clear)  # threads do not survive a fork
+
+
+def call_within(fn: Callable[[], object], deadline_s: float, what: str,
+                on_overrun: Callable[[], None] = lambda: None) -> object:
+    """fn() if it returns within `deadline_s`; else on_overrun() and CaseTimeout."""
+    worker = _idle.pop() if _idle else _Worker()
+    done, outcome = threading.Event(), {}
+    worker.jobs.put((fn, done, outcome))
+    if not done.wait(deadline_s):  # a signal interrupts this wait (Interrupted)
+        on_overrun()
+        done.wait(GIVE_UP_GRACE_S)
+        raise CaseTimeout(f"{what} did not finish within {deadline_s:.1f}s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def kill_pid(pid: int | None) -> None:
+    """SIGKILL (which also ends a SIGSTOPped process) a helper the harness started."""
+    if pid:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def forkserver_pid() -> int | None:
+    """The fork server this process started, if any (multiprocessing restarts a dead one
+    on the next start, so killing a wedged one costs one case, not the run)."""
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    return getattr(server, "_forkserver_pid", None)
+
+
+def kill_forkserver() -> None:
+    kill_pid(forkserver_pid())
+
+
+def start_process(process: multiprocessing.process.BaseProcess, start_method: str,
+                  deadline_s: float) -> None:
+    """process.start(), bounded where the start method waits on a helper (forkserver
+    reads the new child's pid from the fork server)."""
+    if start_method != "forkserver":
+        process.start()  # fork cannot block; spawn only writes a small preparation pickle
+        return
+    call_within(process.start, deadline_s, f"starting {process.name} (forkserver)",
+                kill_forkserver)

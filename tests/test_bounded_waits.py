@@ -1,0 +1,146 @@
+"""Every wait is bounded (issue 11): a SIGSTOPped manager process or fork server ends the
+case as a timeout within its deadline plus a few seconds, the harness kills what it
+started and goes on, and SIGTERM still ends the run. Each fault stops only a process the
+test's own harness started; everything is SIGKILLed (which also ends a stopped process)
+when a test fails."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+from test_harness_faults import _assert_group_gone, _assert_rows_intact
+
+from ipcbench.deadlines import CaseTimeout, forkserver_pid
+from ipcbench.results import read_results
+from ipcbench.schema import Case
+from ipcbench.session import CaseSession, Workload
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+REPEAT_DEADLINE_S = 2.0
+SLACK_S = 12.0  # shutdown of a wedged manager (5 s) and kill grace, on a loaded machine
+
+
+def _stop(pid: int) -> None:
+    os.kill(pid, signal.SIGSTOP)
+
+
+def test_stopped_manager_ends_the_case_and_is_reaped():
+    case = Case("manager-queue", "default", "stream", 4096, 1, "fork")
+    started = time.monotonic()
+    with pytest.raises(CaseTimeout):
+        with CaseSession(case, Workload(200, REPEAT_DEADLINE_S, 20.0)) as session:
+            session.run_repeat(0)
+            manager = session.mechanism._manager._process
+            socket_folder = os.path.dirname(session.mechanism._manager.address)
+            _stop(manager.pid)
+            session.run_repeat(1)
+    assert time.monotonic() - started < REPEAT_DEADLINE_S + SLACK_S
+    assert manager.exitcode is not None  # killed and reaped, not left stopped
+    assert not os.path.exists(socket_folder)  # the killed manager's pymp-* folder too
+
+
+def test_stopped_forkserver_ends_the_case_and_the_next_case_runs():
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no forkserver here")
+    case = Case("pipe", "bytes", "pingpong", 64, 1, "forkserver")
+    with CaseSession(case, Workload(20, REPEAT_DEADLINE_S, 20.0)) as session:
+        session.run_repeat(0)  # the fork server is running now
+    wedged = forkserver_pid()
+    _stop(wedged)
+    start_deadline_s = 4.0
+    started = time.monotonic()
+    with pytest.raises(CaseTimeout, match="forkserver"):
+        with CaseSession(case, Workload(20, REPEAT_DEADLINE_S, start_deadline_s)):
+            pass
+    assert time.monotonic() - started < start_deadline_s + SLACK_S
+    with CaseSession(case, Workload(20, REPEAT_DEADLINE_S, 20.0)) as session:
+        session.run_repeat(0)  # a fresh fork server serves the next case
+    assert forkserver_pid() != wedged
+    assert psutil.Process(wedged).status() == psutil.STATUS_ZOMBIE if psutil.pid_exists(
+        wedged) else True
+
+
+# -- the whole harness ---------------------------------------------------------------
+def _run(out, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ipcbench", "run", *args, "--sessions", "2", "--repeats", "100",
+         "--deadline", "3", "--placement", "unpinned", "--payload", "bytes", "--no-baselines",
+         "--no-charts", "--no-progress", "--seed", "1", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _helper(proc: subprocess.Popen, wanted, timeout_s: float = 60.0) -> psutil.Process:
+    """Poll until the harness has a child that `wanted(child)` picks."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            try:
+                if wanted(child):
+                    return child
+            except psutil.Error:
+                continue
+        time.sleep(0.02)
+    raise AssertionError("the helper process never started")
+
+
+def _is_manager(child: psutil.Process) -> bool:
+    # Peers name themselves ipcb-<role>; the resource tracker is a helper of its own.
+    return (not child.name().startswith("ipcb-")
+            and "resource_tracker" not in " ".join(child.cmdline()))
+
+
+def _finish(proc: subprocess.Popen, timeout_s: float) -> tuple[int, str]:
+    try:
+        _, err = proc.communicate(timeout=timeout_s)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize("then_sigterm", [False, True], ids=["alone", "sigterm"])
+def test_run_with_a_stopped_manager_ends(tmp_path, then_sigterm):
+    out = tmp_path / "run"
+    proc = _run(out, "-m", "manager-queue", "-p", "stream", "-s", "4KiB", "-n", "1")
+    manager = _helper(proc, _is_manager)
+    _helper(proc, lambda child: child.name() == "ipcb-consu0")  # mid-case, as reported
+    started = time.monotonic()
+    _stop(manager.pid)
+    if then_sigterm:
+        proc.send_signal(signal.SIGTERM)
+    code, err = _finish(proc, 60)
+    assert time.monotonic() - started < 3 + SLACK_S + 10, err
+    assert "Traceback" not in err, err
+    if then_sigterm:
+        assert code == 143, err
+        assert "interrupted by SIGTERM" in err
+    else:
+        assert code == 0, err
+        frame = read_results(out)
+        assert list(frame["status"]) == ["timeout"]  # one case, one row
+        _assert_rows_intact(out / "results.csv")
+    _assert_group_gone(proc.pid)
+    assert not psutil.pid_exists(manager.pid) or manager.status() == psutil.STATUS_ZOMBIE
+
+
+def test_run_with_a_stopped_forkserver_writes_every_row(tmp_path):
+    out = tmp_path / "run"
+    proc = _run(out, "-m", "pipe", "--variant", "bytes", "-p", "pingpong", "-s", "64", "-n",
+                "1", "--start-method", "forkserver")
+    server = _helper(proc, lambda child: "forkserver" in " ".join(child.cmdline()))
+    _stop(server.pid)
+    code, err = _finish(proc, 150)
+    assert code == 0, err
+    frame = read_results(out)
+    assert len(frame) == 1 and frame["status"].iloc[0] in ("ok", "timeout", "failed"), err
+    _assert_group_gone(proc.pid)
