@@ -7,6 +7,7 @@ import shutil
 import psutil
 
 from ipcbench.matrix import PlannedCase
+from ipcbench.mechanisms import ring_slots
 from ipcbench.sizes import format_size
 
 # Mechanisms whose buffers live in /dev/shm (SharedMemory segments; multiprocessing's
@@ -15,11 +16,11 @@ _SHM_BACKED = {"shm", "value"}
 
 
 def buffers_bytes(item: PlannedCase) -> int:
-    """Shared buffers one case allocates: one slot per direction and pair, or per
-    producer / worker."""
+    """Shared buffers one case allocates: one channel per direction and pair, or per
+    producer / worker, each of one slot or a ring of them."""
     case = item.case
-    slots = (2 if case.kind.round_trip else 1) * case.procs
-    return slots * case.size_bytes
+    channels = (2 if case.kind.round_trip else 1) * case.procs
+    return channels * ring_slots(case.variant) * case.size_bytes
 
 
 def check_resources(planned: list[PlannedCase]) -> None:
