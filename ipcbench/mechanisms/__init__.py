@@ -63,6 +63,12 @@ def ring_slots(variant: str) -> int:
     return int(match.group(1)) if match else 1
 
 
+def busy_polls(variant: str) -> bool:
+    """Variants named `...-spin` busy-poll shared memory instead of sleeping in the
+    kernel: only fair where every peer has its own CPU (affinity.busy_poll_skip_reason)."""
+    return variant.endswith("-spin")
+
+
 # Optional module -> the ipcbench extra that installs it (pyproject optional-dependencies).
 _EXTRAS = {"zmq": "zmq", "faster_fifo": "fifo"}
 _STREAMS = (PINGPONG.name, STREAM.name)
@@ -96,9 +102,11 @@ REGISTRY: dict[str, MechanismInfo] = {
             "multiprocessing.shared_memory.SharedMemory segment, handoff signalled by "
             "semaphores: 'segment' = one slot (every message waits for a wakeup); 'ring8' = "
             f"a ring of {RING_SLOTS} slots per channel (counting semaphores, sender and "
-            "receiver overlap)",
+            "receiver overlap); 'ring8-spin' = the same ring busy-polled on its sequence "
+            "words, no semaphores (cross-core, peers <= CPUs, x86 only)",
             "ipcbench.mechanisms.shm",
-            {"segment": _STREAMS, f"ring{RING_SLOTS}": _STREAMS},
+            {"segment": _STREAMS, f"ring{RING_SLOTS}": _STREAMS,
+             f"ring{RING_SLOTS}-spin": _STREAMS},
         ),
         _info(
             "simplequeue",

@@ -211,6 +211,7 @@ class SlotMechanism(Mechanism):
     storage is unlinked in close()."""
 
     slot_endpoint: type[SlotEndpoint] = SlotEndpoint
+    slot_class: type[Slot] = Slot
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -223,7 +224,7 @@ class SlotMechanism(Mechanism):
     def _slot(self) -> Slot:
         storage = self._storage(f"{self.name_prefix}{len(self._storages)}")
         self._storages.append(storage)
-        return Slot(self.ctx, storage)
+        return self.slot_class(self.ctx, storage)
 
     def close(self) -> None:
         for storage in self._storages:

@@ -17,7 +17,9 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
+from ipcbench.mechanisms import busy_polls
 from ipcbench.mechanisms.handoff import RingLayout, SlotMechanism, SlotStorage
+from ipcbench.mechanisms.spin import SpinEndpoint, SpinSlot
 
 
 def attach(name: str) -> shared_memory.SharedMemory:
@@ -73,6 +75,11 @@ class SegmentStorage(SlotStorage):
 
 
 class ShmMechanism(SlotMechanism):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if busy_polls(self.variant):
+            self.slot_endpoint, self.slot_class = SpinEndpoint, SpinSlot
+
     def _storage(self, name: str) -> SegmentStorage:
         return SegmentStorage(name, self.layout)
 
