@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ipcbench.results import ResultsError, read_results
+from ipcbench.schema import READABLE_PAYLOAD_KINDS
 from ipcbench.sizes import format_size
 
 # pattern -> (column, True when higher is better, unit of the column, what `efficiency`
@@ -31,7 +32,7 @@ METRICS = {
     "counter": ("msgs_per_s", True, "msgs/s", "uncontended lock increments"),
 }
 PLACEMENTS = ("unpinned", "same-core", "cross-core")
-PAYLOADS = ("bytes", "object", "numpy", "numpy-shm")
+PAYLOADS = READABLE_PAYLOAD_KINDS
 START_METHODS = ("fork", "spawn", "forkserver")
 BASELINE = "baseline"
 TOP_N = 3
