@@ -130,10 +130,14 @@ def measured(frame: pd.DataFrame) -> pd.DataFrame:
 
 def baseline_value(baselines: pd.DataFrame, variant: str, pattern: str, column: str,
                    placement: str | None = None) -> float | None:
-    """One baseline figure (e.g. memcpy bytes_per_s) for a placement, None if absent."""
+    """One baseline figure (e.g. memcpy bytes_per_s) for a placement, None if absent.
+    memcpy has a row per message size: the largest one (64 MiB, beyond the caches) is
+    the figure drawn as the memory reference line."""
     rows = baselines[(baselines["variant"] == variant) & (baselines["pattern"] == pattern)]
     if placement is not None and "placement" in rows:
         rows = rows[rows["placement"] == placement]
+    if "size_bytes" in rows:
+        rows = rows.sort_values("size_bytes", kind="stable")
     values = pd.to_numeric(rows[column], errors="coerce").dropna() if column in rows else []
     return float(values.iloc[-1]) if len(values) and values.iloc[-1] > 0 else None
 
