@@ -8,7 +8,12 @@ sched_setaffinity for the harness side.
 from __future__ import annotations
 
 import os
+import platform
 from collections.abc import Callable, Sequence
+
+# Busy-polled channels publish with plain stores: correct only under x86's total store
+# order, since Python cannot issue a memory fence (see mechanisms/spin.py).
+_TSO_MACHINES = ("x86_64", "amd64", "i386", "i686")
 
 
 def allowed_cpus() -> list[int]:
@@ -26,6 +31,23 @@ def placement_skip_reason(placement: str, cpus: Sequence[int]) -> str:
         return f"placement {placement} needs CPU affinity, which this platform lacks"
     if placement == "cross-core" and len(cpus) < 2:
         return "placement cross-core needs at least 2 usable CPUs, this process has 1"
+    return ""
+
+
+def busy_poll_skip_reason(placement: str, peers: int, cpus: Sequence[int],
+                          machine: str | None = None) -> str:
+    """Why a busy-polling case cannot run fairly here ("" when it can): every peer needs
+    a CPU of its own (cross-core placement, peers <= CPUs), or spinners steal the time
+    their partners need; and the store ordering the protocol relies on."""
+    machine = (machine if machine is not None else platform.machine()).lower()
+    if machine not in _TSO_MACHINES:
+        return f"busy-polling relies on x86 store ordering; this machine is {machine}"
+    if placement != "cross-core":
+        return (f"busy-polling needs every peer on its own CPU: placement cross-core only "
+                f"(this case: {placement})")
+    if peers > len(cpus):
+        return (f"busy-polling needs every peer on its own CPU: {peers} peers, "
+                f"{len(cpus)} CPUs")
     return ""
 
 

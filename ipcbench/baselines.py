@@ -2,8 +2,13 @@
 
 Measured in the same run, under the same placement as the cases, and written as rows
 of their own (mechanism `baseline`):
-- `memcpy` / stream: numpy copy bandwidth of a buffer larger than the caches, the
-  ceiling for any throughput (an IPC transfer copies at least once);
+- `memcpy` / stream: numpy copy bandwidth (np.copyto, one core, call overhead included),
+  the ceiling for any throughput (an IPC transfer copies at least once): once at 64 MiB,
+  larger than the caches (the memory figure charts draw), and once at every message
+  size a stream/fanout case of the run uses, measured the first time such a case needs
+  it. Cache-resident sizes copy far faster than 64 MiB, so a case is judged against the
+  copy of its own size (Pattern.baseline.per_size), which keeps a correct channel's
+  efficiency at or below about 1;
 - `os-pipe` / pingpong: a raw os.pipe round trip of 64 B between two processes, the
   floor for any pipe-based channel's latency;
 - `os-pipe` / stream: raw os.pipe throughput in 1 MiB writes;
@@ -11,8 +16,8 @@ of their own (mechanism `baseline`):
   one process, the ceiling for the shared counter.
 Every case row then gets `efficiency` = its figure relative to the baseline its pattern
 names (Pattern.baseline), so two machines can be compared on how close each gets to its
-own hardware. BaselineCache measures them once per placement, the first time a case
-needs them.
+own hardware. BaselineCache measures them once per placement (and size, for memcpy), the
+first time a case needs them.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -33,6 +38,10 @@ from ipcbench.rows import RunMeta, base_row, baseline_row
 from ipcbench.schema import BASELINE_MECHANISM, Case
 
 COPY_BYTES = 64 << 20
+# Each memcpy sample times enough copies to move about this much (at most MAX_COPIES),
+# so small sizes are not timer noise and the whole set stays well under a second.
+COPY_SAMPLE_BYTES = 16 << 20
+MAX_COPIES = 100_000
 RTT_SIZE_BYTES = 64
 RTT_COUNT = 2000
 STREAM_CHUNK_BYTES = 1 << 20
@@ -43,23 +52,40 @@ REPEATS = 5
 
 @dataclass(frozen=True)
 class Baselines:
-    """The baseline figures of one placement, keyed (variant, pattern) as in their rows."""
+    """The baseline figures of one placement: `figures` keyed (variant, pattern) as in
+    their rows (for memcpy, the 64 MiB row); `sized` keyed (variant, pattern, size_bytes)
+    for the baselines measured per message size (memcpy)."""
 
     figures: dict[tuple[str, str], float]
+    sized: dict[tuple[str, str, int], float] = field(default_factory=dict)
 
     @classmethod
     def from_rows(cls, rows: Iterable[ResultRow]) -> Baselines:
         """KeyError when a baseline a pattern needs is missing from `rows`."""
-        by_kind = {(r.variant, r.pattern): r for r in rows}
-        figures = {}
+        rows = sorted(rows, key=lambda r: r.size_bytes)
+        by_kind = {(r.variant, r.pattern): r for r in rows}  # the largest size of each
+        figures, sized = {}, {}
         for pattern in patterns.PATTERNS.values():
             ref = pattern.baseline
             figures[(ref.variant, ref.pattern)] = getattr(by_kind[(ref.variant, ref.pattern)],
                                                           ref.column)
-        return cls(figures)
+            if ref.per_size:
+                sized.update({(r.variant, r.pattern, r.size_bytes): getattr(r, ref.column)
+                              for r in rows if (r.variant, r.pattern) == (ref.variant,
+                                                                          ref.pattern)})
+        return cls(figures, sized)
 
-    def for_pattern(self, pattern: patterns.Pattern) -> float:
-        return self.figures[(pattern.baseline.variant, pattern.baseline.pattern)]
+    def for_case(self, pattern: patterns.Pattern, size_bytes: int) -> float:
+        """The figure a case of this pattern and size is judged against (KeyError when a
+        per-size baseline was not measured at that size)."""
+        ref = pattern.baseline
+        if ref.per_size:
+            return self.sized[(ref.variant, ref.pattern, size_bytes)]
+        return self.figures[(ref.variant, ref.pattern)]
+
+    def has(self, pattern: patterns.Pattern, size_bytes: int) -> bool:
+        ref = pattern.baseline
+        return not ref.per_size or (ref.variant, ref.pattern, size_bytes) in self.sized
 
 
 def efficiency(row: ResultRow, base: Baselines) -> float:
@@ -67,7 +93,8 @@ def efficiency(row: ResultRow, base: Baselines) -> float:
     if row.status != "ok":
         return math.nan
     pattern = patterns.get(row.pattern)
-    return pattern.efficiency(getattr(row, pattern.metric), base.for_pattern(pattern))
+    return pattern.efficiency(getattr(row, pattern.metric),
+                              base.for_case(pattern, row.size_bytes))
 
 
 # -- raw loops ------------------------------------------------------------------------
@@ -158,14 +185,24 @@ def pipe_stream_samples_ns(placement: str) -> np.ndarray:
         os.close(wfd)
 
 
+def copies_per_sample(size_bytes: int) -> int:
+    return max(1, min(MAX_COPIES, COPY_SAMPLE_BYTES // size_bytes))
+
+
 def copy_samples_ns(size_bytes: int = COPY_BYTES) -> np.ndarray:
+    """Per-copy ns of np.copyto between two buffers of `size_bytes` (the copy every
+    shared-memory receiver makes), each sample the mean of copies_per_sample copies.
+    The same two buffers every time: cache-resident when they fit, as a channel's
+    reused buffers are."""
     source = np.random.default_rng(0).integers(0, 256, size_bytes, dtype=np.uint8)
     target = np.empty_like(source)
+    copies = copies_per_sample(size_bytes)
     samples = []
     for _ in range(REPEATS + 1):
         start = time.perf_counter_ns()
-        np.copyto(target, source)
-        samples.append(time.perf_counter_ns() - start)
+        for _ in range(copies):
+            np.copyto(target, source)
+        samples.append((time.perf_counter_ns() - start) / copies)
     if not np.array_equal(source[-4096:], target[-4096:]):
         raise RuntimeError("memcpy baseline: copy differs")
     return np.array(samples[1:], dtype=np.float64)
@@ -195,7 +232,7 @@ def measure(placement: str, start_method: str, meta: RunMeta) -> tuple[Baselines
 
     rows = [
         baseline_row(case("memcpy", patterns.STREAM, COPY_BYTES), meta,
-                     pinned(here, copy_samples_ns), 1),
+                     pinned(here, copy_samples_ns), copies_per_sample(COPY_BYTES)),
         baseline_row(case("os-pipe", patterns.PINGPONG, RTT_SIZE_BYTES), meta,
                      pipe_rtt_samples_ns(placement), 1),
         baseline_row(case("os-pipe", patterns.STREAM, STREAM_CHUNK_BYTES), meta,
@@ -242,8 +279,36 @@ class BaselineCache:
         return self._by_placement[placement]
 
     def annotate(self, row: ResultRow) -> ResultRow:
-        """The row with its efficiency against this run's baselines (ok rows only)."""
+        """The row with its efficiency against this run's baselines (ok rows only),
+        measuring a per-size baseline at the row's size first if needed."""
         if row.status != "ok":
             return row
         base = self.get(row.placement, row.start_method)
-        return row if base is None else replace(row, efficiency=efficiency(row, base))
+        if base is None:
+            return row
+        if not base.has(row.case.kind, row.size_bytes):
+            base = self._measure_copy(row.case.kind.baseline, row, base)
+        return replace(row, efficiency=efficiency(row, base))
+
+    def _measure_copy(self, ref: patterns.BaselineRef, row: ResultRow,
+                      base: Baselines) -> Baselines:
+        """memcpy at the row's size under its placement: the baseline row goes out (just
+        before the case row it anchors), the figure into this placement's Baselines (NaN
+        when it could not be measured, so a failure is reported once, not per row)."""
+        if ref.variant != "memcpy":
+            raise ValueError(f"no per-size measurement for baseline {ref.variant!r}")
+        case = Case(BASELINE_MECHANISM, ref.variant, ref.pattern, row.size_bytes, 1,
+                    row.start_method, row.placement)
+        here = cpus_for_peer(row.placement, 0, allowed_cpus())
+        try:
+            samples = pinned(here, lambda: copy_samples_ns(row.size_bytes))
+        except (OSError, RuntimeError, ValueError, MemoryError) as exc:
+            self.on_row(base_row(case, self.meta, "failed", f"baseline: {exc}"))
+            figure = math.nan
+        else:
+            measured = baseline_row(case, self.meta, samples, copies_per_sample(row.size_bytes))
+            self.on_row(measured)
+            figure = getattr(measured, ref.column)
+        sized = {**base.sized, (ref.variant, ref.pattern, row.size_bytes): figure}
+        self._by_placement[row.placement] = base = replace(base, sized=sized)
+        return base

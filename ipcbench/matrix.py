@@ -12,9 +12,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ipcbench import patterns as pattern_kinds
-from ipcbench.affinity import allowed_cpus, placement_skip_reason
+from ipcbench.affinity import allowed_cpus, busy_poll_skip_reason, placement_skip_reason
 from ipcbench.mechanisms import (
     REGISTRY,
+    busy_polls,
     patterns_of,
     payload_reason,
     public_names,
@@ -48,7 +49,8 @@ def expand(
     """Cross every axis. A (mechanism, pattern) with no variant for it is kept once per
     process count as a skipped case, so the omission is visible in the CSV, not silent;
     so is a placement this machine cannot provide, a mechanism whose optional module is
-    missing, and a payload kind that cannot be built that small. The counter pattern
+    missing, a payload kind that cannot be built that small, and a busy-polling variant
+    without a CPU for every peer. The counter pattern
     moves no payload: it ignores the size and payload axes (COUNTER_SIZE_BYTES, bytes)."""
     cpus = allowed_cpus() if cpus is None else list(cpus)
     planned: list[PlannedCase] = []
@@ -63,6 +65,8 @@ def expand(
                 or unavailable_reason(case.mechanism)  # e.g. pyzmq not installed
                 or payload_reason(case.mechanism, case.payload)
                 or placement_reason
+                or (busy_poll_skip_reason(placement, case.peer_count, cpus)
+                    if busy_polls(case.variant) else "")
                 or PayloadSpec(case.size_bytes, kind=case.payload).check_buildable()
             )
             planned.append(PlannedCase(case, reason))

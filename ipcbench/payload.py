@@ -5,16 +5,19 @@ Payload kinds split serialisation cost from transport cost:
 - `object`: a dict of (int, str, float) tuples, pickled (protocol 5) by the sender and
   unpickled by the receiver on every message.
 - `numpy`: a numpy array, pickled with protocol 5 (in-band buffer) on every message.
-- `numpy-shm`: a numpy array that lives in shared memory; the message is a fixed
-  64-byte descriptor (segment name) and the receiver maps the segment once and gets a
-  view per message: no payload byte is copied per message (zero-copy hand-off).
+- `shm-view`: the sender writes each message into a region of shared memory it owns
+  (one copy in, a sequence stamp in its first 8 bytes), the message on the channel is a
+  fixed 64-byte descriptor, and the receiver reads every byte in place (no copy out) and
+  releases the region (zerocopy.py). It replaced `numpy-shm`, whose array never changed
+  and was never read: old rows load as `numpy-shm-v3` (schema.RENAMED_PAYLOADS).
 For `object` and `numpy`, the wire message is exactly `size_bytes` long (the structure
 is padded so its pickle has that size), so every channel moves the same byte count as
 with `bytes`. Channels that pickle by themselves (Queue, Pipe send/recv, ...) are given
 the object as users would give it; the others get the explicit pickle.
 
 Verification: length of every wire message, CRC-32 of the last one (in its encoded
-form) against the sender's, so a corrupted or stale transfer fails the case.
+form) against the sender's, so a corrupted or stale transfer fails the case (shm-view:
+stamp and word sum of every message, in place).
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from functools import cached_property
 
 import numpy as np
 
-from ipcbench.schema import PAYLOAD_KINDS, check_choice
+from ipcbench.schema import PAYLOAD_KINDS, SHM_VIEW, check_choice
 
-DESCRIPTOR_BYTES = 64  # numpy-shm wire message: segment name, NUL-padded
+DESCRIPTOR_BYTES = 64  # shm-view wire message: sequence, pool, region, zero-padded
+_STAMP_BYTES = 8  # shm-view: the per-message sequence stamp (zerocopy.STAMP_BYTES)
 _PROTOCOL = 5
 
 
@@ -72,7 +76,7 @@ class PayloadSpec:
     @property
     def wire_bytes(self) -> int:
         """Length of every message on the channel."""
-        return DESCRIPTOR_BYTES if self.kind == "numpy-shm" else self.size_bytes
+        return DESCRIPTOR_BYTES if self.kind == SHM_VIEW else self.size_bytes
 
     def raw(self) -> bytes:
         # Random, not zeros: a zero page can be shared or compressed away somewhere
@@ -81,9 +85,9 @@ class PayloadSpec:
         return rng.integers(0, 256, self.size_bytes, dtype=np.uint8).tobytes()
 
     def value(self):
-        """What the sending application holds (numpy-shm: the array's bytes, which the
-        session copies into the shared segment once)."""
-        if self.kind in ("bytes", "numpy-shm"):
+        """What the sending application holds (shm-view: the bytes it writes into shared
+        memory for every message)."""
+        if self.kind in ("bytes", SHM_VIEW):
             return self.raw()
         if self.kind == "object":
             items = max(0, self.size_bytes // 96)  # about half structure, half padding
@@ -108,12 +112,14 @@ class PayloadSpec:
         return value
 
     def checksum(self) -> int:
-        """CRC-32 of the payload as it must arrive (numpy-shm: of the array's bytes)."""
+        """CRC-32 of the payload as it must arrive (shm-view: of the unstamped bytes)."""
         return zlib.crc32(self._encoded)
 
     def check_buildable(self) -> str:
         """'' when this kind can be built at this size, else the reason it cannot."""
-        if self.kind in ("bytes", "numpy-shm") or self.size_bytes >= 1024:
+        if self.kind == SHM_VIEW and self.size_bytes < _STAMP_BYTES:
+            return f"payload {self.kind} needs at least {_STAMP_BYTES} bytes (its stamp)"
+        if self.kind in ("bytes", SHM_VIEW) or self.size_bytes >= 1024:
             return ""  # structures need < 200 bytes of overhead: only tiny sizes can fail
         try:
             self.checksum()

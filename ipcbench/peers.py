@@ -41,8 +41,10 @@ class PeerSpec:
     fault: str = ""
     # CPUs to pin this peer to (placement); () = leave it to the scheduler.
     cpus: tuple[int, ...] = ()
-    # numpy-shm payload: the shared segment holding the array.
-    segment: str = ""
+    # shm-view payload: every sender's region pool (zerocopy.RegionPool), and which one
+    # is this peer's own (-1: it only receives).
+    pools: tuple = ()
+    pool: int = -1
 
     @property
     def name(self) -> str:
@@ -108,7 +110,7 @@ def peer_main(spec: PeerSpec, endpoint, control, barrier, harness_pid: int) -> N
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         carries_objects = getattr(endpoint, "carries_objects", False)
-        wire = Wire(spec.payload, spec.checksum, carries_objects, spec.segment,
+        wire = Wire(spec.payload, spec.checksum, carries_objects, spec.pools, spec.pool,
                     corrupt=spec.fault == "corrupt")
         if isinstance(endpoint, Endpoint):
             endpoint.attach()

@@ -7,7 +7,10 @@ import shutil
 import psutil
 
 from ipcbench.matrix import PlannedCase
+from ipcbench.mechanisms import ring_slots
+from ipcbench.schema import SHM_VIEW
 from ipcbench.sizes import format_size
+from ipcbench.zerocopy import regions_for
 
 # Mechanisms whose buffers live in /dev/shm (SharedMemory segments; multiprocessing's
 # shared ctypes heap is backed by files there too).
@@ -15,11 +18,20 @@ _SHM_BACKED = {"shm", "value"}
 
 
 def buffers_bytes(item: PlannedCase) -> int:
-    """Shared buffers one case allocates: one slot per direction and pair, or per
-    producer / worker."""
+    """Shared buffers one case allocates: one channel per direction and pair, or per
+    producer / worker, each of one slot or a ring of them."""
     case = item.case
-    slots = (2 if case.kind.round_trip else 1) * case.procs
-    return slots * case.size_bytes
+    channels = (2 if case.kind.round_trip else 1) * case.procs
+    return channels * ring_slots(case.variant) * case.size_bytes
+
+
+def pools_bytes(item: PlannedCase) -> int:
+    """shm-view region pools, at most one per peer (only senders have one), whatever the
+    channel: they are SharedMemory segments in /dev/shm."""
+    case = item.case
+    if case.payload != SHM_VIEW:
+        return 0
+    return case.peer_count * regions_for(case.size_bytes) * case.size_bytes
 
 
 def check_resources(planned: list[PlannedCase]) -> None:
@@ -40,8 +52,9 @@ def check_resources(planned: list[PlannedCase]) -> None:
                 f"size {format_size(case.size_bytes)} with {case.procs} procs needs about "
                 f"{format_size(need_ram)} of RAM, only {format_size(ram_free)} is available"
             )
-        if shm_free is not None and case.mechanism in _SHM_BACKED:
-            need = buffers_bytes(item)
+        if shm_free is not None:
+            need = pools_bytes(item) + (buffers_bytes(item) if case.mechanism in _SHM_BACKED
+                                        else 0)
             if need > shm_free:
                 raise ValueError(
                     f"size {format_size(case.size_bytes)} with {case.procs} procs needs "

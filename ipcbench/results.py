@@ -17,6 +17,13 @@ step to _MIGRATIONS so older files still load):
       machine), `foreign_cpu_frac` and `steal_frac` (other load and CPU steal while the
       case ran). v3 files load as sessions=1, noise="within-session" where noisy (their
       CI was over repeats of one session), the fractions empty.
+      Within version 4 (no column changed): the `numpy-shm` payload (a 64-byte descriptor
+      of an array that never changed: no payload moved, up to 15x memcpy) is replaced by
+      `shm-view` (the producer writes every message into shared memory, the consumer
+      reads every byte in place). Rows of any version that say `numpy-shm` load as
+      `numpy-shm-v3`, so compare and charts never match them with the new kind; and
+      stream/fanout `efficiency` is now relative to memcpy at the row's message size
+      (baseline rows `memcpy` at each size), no longer to one 64 MiB copy.
 """
 
 from __future__ import annotations
@@ -32,7 +39,14 @@ from pathlib import Path
 import pandas as pd
 
 from ipcbench.safefile import open_fd, refuse_link, safe_dir
-from ipcbench.schema import CASE_KEYS, DEFAULT_PAYLOAD, DEFAULT_PLACEMENT, STATUSES, Case
+from ipcbench.schema import (
+    CASE_KEYS,
+    DEFAULT_PAYLOAD,
+    DEFAULT_PLACEMENT,
+    RENAMED_PAYLOADS,
+    STATUSES,
+    Case,
+)
 
 SCHEMA_VERSION = 4
 
@@ -302,6 +316,8 @@ def read_results(path: str | os.PathLike[str], allow_empty: bool = False) -> pd.
     for version in range(int(versions.min()), SCHEMA_VERSION):
         frame = _MIGRATIONS[version](frame)
     frame["schema_version"] = SCHEMA_VERSION
+    # Old kinds whose meaning changed keep their rows, under a name of their own.
+    frame["payload"] = frame["payload"].replace(RENAMED_PAYLOADS)
     for column in ("reason", "noise"):
         frame[column] = frame[column].fillna("")
     for column in _BOOL_COLUMNS:

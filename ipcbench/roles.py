@@ -15,50 +15,28 @@ import pickle
 import signal
 import time
 from collections.abc import Callable
-from multiprocessing import shared_memory
 
 import numpy as np
 
-from ipcbench.payload import DESCRIPTOR_BYTES, PayloadSpec, corrupted, verify
+from ipcbench.payload import PayloadSpec, corrupted, verify
+from ipcbench.schema import SHM_VIEW
+from ipcbench.zerocopy import InPlace
 
 BARRIER_TIMEOUT_S = 120.0
-
-
-class _SegmentViews:
-    """numpy-shm receiver: map the sender's segment once, hand out a view per message."""
-
-    def __init__(self, size_bytes: int) -> None:
-        self.size_bytes = size_bytes
-        self._segments: dict[str, shared_memory.SharedMemory] = {}
-
-    def __call__(self, message) -> np.ndarray:
-        name = bytes(message).rstrip(b"\0").decode()
-        segment = self._segments.get(name)
-        if segment is None:
-            from ipcbench.mechanisms.shm import attach
-
-            segment = self._segments[name] = attach(name)
-        return np.ndarray(self.size_bytes, np.uint8, buffer=segment.buf)
-
-    def close(self) -> None:
-        for segment in self._segments.values():
-            try:
-                segment.close()
-            except BufferError:  # a view is still referenced; the process is ending
-                pass
 
 
 class Wire:
     """How one peer puts the payload on its channel and reads it back.
 
     - outgoing / encode: a sender sends `encode(value)` per message, or `outgoing` as is
-      when encode is None (raw bytes, objects given to a channel that pickles itself,
-      the numpy-shm descriptor).
-    - decode: applied by receivers to every message (unpickle, or map a view), or None.
+      when encode is None (raw bytes, objects given to a channel that pickles itself).
+      shm-view: encode writes the next message into shared memory, returns its descriptor.
+    - decode: applied by receivers to every message (unpickle, or read and check a
+      shm-view region in place), or None.
     """
 
     def __init__(self, payload: PayloadSpec, checksum: int, carries_objects: bool,
-                 segment: str = "", corrupt: bool = False) -> None:
+                 pools=(), pool: int = -1, corrupt: bool = False) -> None:
         self.payload = payload
         self.checksum = checksum
         self.kind = payload.kind
@@ -66,9 +44,12 @@ class Wire:
         self.encode: Callable | None = None
         self.decode: Callable | None = None
         self._views = None
-        if self.kind == "numpy-shm":
-            self.outgoing = segment.encode().ljust(DESCRIPTOR_BYTES, b"\0")
-            self._views = self.decode = _SegmentViews(payload.size_bytes)
+        if self.kind == SHM_VIEW:
+            if corrupt:
+                raise ValueError("the corrupt fault applies to the bytes payload only")
+            self._views = InPlace(pools, pool, payload.raw())
+            self.value = self.outgoing = None
+            self.encode, self.decode = self._views.write, self._views.read
         elif self.kind == "bytes":
             raw = payload.value()
             self.outgoing = corrupted(raw) if corrupt else raw
@@ -88,9 +69,13 @@ class Wire:
 
     def check(self, message, where: str) -> None:
         """Verify the last message of a repeat, in the form the sender produced it."""
-        if self.kind == "numpy-shm":
-            data = self.decode(message)
-        elif self.carries_objects:
+        if self.kind == SHM_VIEW:
+            # Every message was checked in place by decode (its region is released and
+            # may hold a newer message by now): there is nothing left to look at.
+            if self._views.received == 0:
+                raise ValueError(f"{where}: no shm-view message was read")
+            return
+        if self.carries_objects:
             data = pickle.dumps(message, protocol=5)
         else:
             data = message
@@ -148,10 +133,8 @@ def pong(spec, endpoint, wire: Wire, barrier) -> None:
         message = endpoint.recv()
         if decode is None:
             endpoint.send(message)
-        elif encode is None:  # numpy-shm: take the view, echo the descriptor
-            decode(message)
-            endpoint.send(message)
-        else:  # an RPC server's work: unpickle the request, pickle the reply
+        else:  # an RPC server's work: unpickle the request, pickle the reply (shm-view:
+            # read the request in place, write the reply into shared memory)
             endpoint.send(encode(decode(message)))
     return None
 

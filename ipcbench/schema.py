@@ -20,7 +20,15 @@ STATUSES = ("ok", "skipped", "failed", "timeout")
 PLACEMENTS = ("unpinned", "same-core", "cross-core")
 START_METHODS = ("fork", "spawn", "forkserver")
 # How the sender holds a message (payload.py says what each one means on the wire).
-PAYLOAD_KINDS = ("bytes", "object", "numpy", "numpy-shm")
+SHM_VIEW = "shm-view"
+PAYLOAD_KINDS = ("bytes", "object", "numpy", SHM_VIEW)
+# Kinds that older ipcbench versions measured and that mean something else now: the
+# readers rename them (results.read_results) so that compare never matches an old row
+# with a new kind. `numpy-shm` sent a descriptor of an array that never changed and
+# timed no payload movement at all; `shm-view` writes and reads every message's bytes.
+RENAMED_PAYLOADS = {"numpy-shm": "numpy-shm-v3"}
+# What a result row may carry: every kind that runs, plus the renamed old ones.
+READABLE_PAYLOAD_KINDS = PAYLOAD_KINDS + tuple(RENAMED_PAYLOADS.values())
 DEFAULT_PAYLOAD = "bytes"
 DEFAULT_PLACEMENT = "unpinned"
 # Rows of the in-run hardware baselines (baselines.py) carry this mechanism name.
@@ -51,7 +59,7 @@ class Case:
     payload: str = DEFAULT_PAYLOAD
 
     def __post_init__(self) -> None:
-        check_choice("payload", self.payload, PAYLOAD_KINDS)
+        check_choice("payload", self.payload, READABLE_PAYLOAD_KINDS)
         check_choice("placement", self.placement, PLACEMENTS)
         check_choice("pattern", self.pattern, patterns.PATTERN_NAMES)
         if self.size_bytes < 1:

@@ -13,7 +13,6 @@ import os
 import signal
 import time
 from dataclasses import dataclass, replace
-from multiprocessing import shared_memory
 from multiprocessing.connection import wait
 
 import numpy as np
@@ -25,7 +24,8 @@ from ipcbench.faults import Fault
 from ipcbench.mechanisms import load
 from ipcbench.payload import PayloadSpec
 from ipcbench.peers import PeerSpec, peer_main
-from ipcbench.schema import Case
+from ipcbench.schema import SHM_VIEW, Case
+from ipcbench.zerocopy import RegionPool, regions_for
 
 # Segment names: "ipcb_<harness pid>_<tag>_<case serial>_<n>"; hygiene.py relies on it.
 _case_serial = itertools.count()
@@ -86,7 +86,7 @@ class CaseSession:
         self.mechanism = None
         self.counter = None
         self.peer_cpus: list[tuple[int, ...]] = []  # affinity each peer reported
-        self.segment: shared_memory.SharedMemory | None = None  # numpy-shm payload
+        self.pools: list[RegionPool] = []  # shm-view: one per sending peer
 
     # -- lifecycle ---------------------------------------------------------------
     def __enter__(self) -> CaseSession:
@@ -103,13 +103,13 @@ class CaseSession:
     def start(self) -> None:
         case = self.case
         ctx = multiprocessing.get_context(case.start_method)
-        # The channel moves wire-size messages (a numpy-shm descriptor is 64 bytes).
+        # The channel moves wire-size messages (a shm-view descriptor is 64 bytes).
         self.mechanism = load(case.mechanism)(
             ctx, case.variant, self.payload.wire_bytes, self.name_prefix
         )
-        if case.payload == "numpy-shm":
-            self._share_payload()
         peers = self._peers()
+        if case.payload == SHM_VIEW:
+            peers = self._with_pools(ctx, peers)
         barrier = ctx.Barrier(len(peers))
         for spec, endpoint in peers:
             parent_end, child_end = ctx.Pipe(duplex=True)
@@ -130,13 +130,20 @@ class CaseSession:
         self.mechanism.after_start()
         self.peer_cpus = [r[0] for r in self._collect("ready", self.workload.start_deadline_s)]
 
-    def _share_payload(self) -> None:
-        """numpy-shm: the array lives in one read-only segment owned by the harness."""
-        raw = self.payload.raw()
-        self.segment = shared_memory.SharedMemory(
-            name=f"{self.name_prefix}payload", create=True, size=len(raw)
-        )
-        self.segment.buf[: len(raw)] = raw
+    def _with_pools(self, ctx, peers: list[tuple[PeerSpec, object]]):
+        """shm-view: a region pool for every peer that sends (the pattern's sender role,
+        and both ends of a round trip), made and later unlinked here; every peer maps
+        all of them, so a receiver can read whichever pool a descriptor names."""
+        kind, size = self.case.kind, self.payload.size_bytes
+        owner = {}
+        for i, (spec, _) in enumerate(peers):
+            if spec.role == kind.sender or kind.round_trip:
+                owner[i] = len(self.pools)
+                self.pools.append(RegionPool(ctx, f"{self.name_prefix}view{owner[i]}", size,
+                                             regions_for(size)))
+        pools = tuple(self.pools)
+        return [(replace(spec, pools=pools, pool=owner.get(i, -1)), endpoint)
+                for i, (spec, endpoint) in enumerate(peers)]
 
     def _peers(self) -> list[tuple[PeerSpec, object]]:
         case, checksum = self.case, self.payload.checksum()
@@ -147,8 +154,7 @@ class CaseSession:
         def spec(role: str, index: int, messages: int) -> PeerSpec:
             fault = self.fault.kind if self.fault and self.fault.applies_to(role, index) else ""
             pinned = cpus_for_peer(case.placement, next(serial), cpus)
-            segment = self.segment.name if self.segment is not None else ""
-            return PeerSpec(role, index, messages, self.payload, checksum, fault, pinned, segment)
+            return PeerSpec(role, index, messages, self.payload, checksum, fault, pinned)
 
         kind = case.kind
         if kind is patterns.PINGPONG:
@@ -191,10 +197,9 @@ class CaseSession:
         if self.mechanism is not None:
             self.mechanism.close()
             self.mechanism = None
-        if self.segment is not None:
-            self.segment.close()
-            self.segment.unlink()
-            self.segment = None
+        for pool in self.pools:
+            pool.unlink()
+        self.pools = []
 
     # -- one repeat ---------------------------------------------------------------
     def run_repeat(self, index: int) -> RepeatOutcome:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ipcbench.disturbance import Disturbance
 from ipcbench.results import SCHEMA_VERSION, CsvAppender
-from ipcbench.schema import CASE_KEYS, Case
+from ipcbench.schema import CASE_KEYS, RENAMED_PAYLOADS, Case
 from ipcbench.summary import SessionResult
 
 FILENAME = "sessions.csv"
@@ -64,6 +64,7 @@ def read_sessions(run_dir: Path) -> dict[Case, list[SessionResult]]:
                 values = {n: _parse(n, t) for n, t in zip(COLUMNS, record, strict=True)}
             except ValueError:
                 continue
+            values["payload"] = RENAMED_PAYLOADS.get(values["payload"], values["payload"])
             case = Case(**{name: values[name] for name in CASE_KEYS})
             result = SessionResult(
                 **{name: values[name] for name in _RESULT_FIELDS},

@@ -90,7 +90,7 @@ MATRICES = {
         (1, 2, 4),
         Settings(sessions=3, max_sessions=5, repeats=2, budget_s=0.8, target_bytes=16 << 20,
                  max_messages=1000),
-        extra_payloads=("object", "numpy", "numpy-shm"),
+        extra_payloads=("object", "numpy", "shm-view"),
         payload_sizes_bytes=(4 * KiB, 1 * MiB),
     ),
     # 64 B .. 16 MiB in steps of 4x, 1/2/4/8 processes, every placement and payload kind.
@@ -99,7 +99,7 @@ MATRICES = {
         (1, 2, 4, 8),
         Settings(sessions=5, max_sessions=10, repeats=3, budget_s=5.0, warmup=2),
         ("same-core", "cross-core", "unpinned"),
-        extra_payloads=("object", "numpy", "numpy-shm"),
+        extra_payloads=("object", "numpy", "shm-view"),
         payload_sizes_bytes=(256, 4 * KiB, 64 * KiB, 1 * MiB, 16 * MiB),
     ),
 }

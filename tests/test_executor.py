@@ -53,6 +53,6 @@ def test_every_executor_variant_counts_every_task(meta, start_method, variant, p
 def test_executor_skips_what_a_pool_cannot_do():
     planned = expand(["executor"], ["stream", "counter"], [64], [1], ["fork"])
     assert planned and all("does not support" in p.skip_reason for p in planned)
-    shm = expand(["executor"], ["pingpong"], [4096], [1], ["fork"], payloads=["numpy-shm"])
-    assert all("does not carry the numpy-shm payload" in p.skip_reason for p in shm)
+    shm = expand(["executor"], ["pingpong"], [4096], [1], ["fork"], payloads=["shm-view"])
+    assert all("does not carry the shm-view payload" in p.skip_reason for p in shm)
     assert set(REGISTRY["executor"].variants) == {"pool", "pool-chunk16", "ppe", "ppe-chunk16"}

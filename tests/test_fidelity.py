@@ -107,7 +107,7 @@ def test_time_budget_ends_a_case_with_an_injected_clock(meta):
 # -- efficiency and baselines --------------------------------------------------------------
 def test_efficiency_per_pattern(meta):
     base = Baselines({("memcpy", "stream"): 10e9, ("os-pipe", "pingpong"): 10_000,
-                      ("lock", "counter"): 2e6})
+                      ("lock", "counter"): 2e6}, {("memcpy", "stream", 64): 10e9})
 
     def ok(pattern, **values):
         case = Case("fake", "ideal", pattern, 64, 1, "fork")
@@ -137,9 +137,27 @@ def test_baselines_are_rows_and_annotate_cases(meta):
     again.preload(rows)  # --resume reuses them instead of measuring again
     assert again.get("same-core", "fork") == base and len(rows) == 4
 
+    # Stream efficiency is against memcpy at the case's own size, measured on first need
+    # (one more baseline row, just before the case's), then reused.
     case = Case("fake", "ideal", "stream", 64, 1, "fork", "same-core")
     row = cache.annotate(run_case(case, Settings(repeats=2), meta))
-    assert row.efficiency == pytest.approx(row.bytes_per_s / base.figures[("memcpy", "stream")])
+    [copy_64] = [r for r in rows[4:] if (r.variant, r.size_bytes) == ("memcpy", 64)]
+    assert row.efficiency == pytest.approx(row.bytes_per_s / copy_64.bytes_per_s)
+    assert cache.annotate(row).efficiency == row.efficiency and len(rows) == 5
+    again = BaselineCache(meta, rows.append)
+    again.preload(rows)
+    assert again.get("same-core", "fork").sized[("memcpy", "stream", 64)] == copy_64.bytes_per_s
+
+
+def test_efficiency_needs_the_copy_at_the_case_size(meta):
+    base = Baselines({("memcpy", "stream"): 10e9, ("os-pipe", "pingpong"): 10_000,
+                      ("lock", "counter"): 2e6}, {("memcpy", "stream", 4096): 40e9})
+    row = base_row(Case("fake", "ideal", "stream", 4096, 1, "fork"), meta, "ok", verified=True,
+                   messages=1, median_ns=1.0, bytes_per_s=20e9)
+    # Against the 64 MiB copy this row would read 2.0: a cache-resident copy is faster.
+    assert efficiency(row, base) == pytest.approx(0.5)
+    with pytest.raises(KeyError):
+        efficiency(replace(row, size_bytes=64), base)
 
 
 # -- placement, CPU cost, order -------------------------------------------------------------

@@ -56,6 +56,7 @@ def test_matrix_covers_every_public_mechanism_and_pattern():
         ("value", "array", "pingpong"), ("value", "array", "stream"),
         ("value", "locked", "counter"),
         ("shm", "segment", "pingpong"), ("shm", "segment", "stream"),
+        ("shm", "ring8", "pingpong"), ("shm", "ring8", "stream"),
     }
 
 

@@ -1,4 +1,4 @@
-"""Payload kinds (bytes, object, numpy, numpy-shm) and the fanout pattern: exact wire
+"""Payload kinds (bytes, object, numpy, shm-view) and the fanout pattern: exact wire
 sizes, deterministic checksums, and real transfers verified end to end."""
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ def test_pickled_kinds_are_exactly_the_requested_size(kind, size):
     assert spec.wire_bytes == size
 
 
-def test_numpy_shm_sends_a_fixed_descriptor_whatever_the_size():
-    assert PayloadSpec(1 << 20, kind="numpy-shm").wire_bytes == DESCRIPTOR_BYTES
-    assert PayloadSpec(64, kind="numpy-shm").wire_bytes == DESCRIPTOR_BYTES
+def test_shm_view_sends_a_fixed_descriptor_whatever_the_size():
+    assert PayloadSpec(1 << 20, kind="shm-view").wire_bytes == DESCRIPTOR_BYTES
+    assert PayloadSpec(64, kind="shm-view").wire_bytes == DESCRIPTOR_BYTES
+    assert "at least 8 bytes" in PayloadSpec(4, kind="shm-view").check_buildable()
 
 
 def test_checksums_are_deterministic_across_builds():
@@ -63,7 +64,7 @@ def test_counter_ignores_the_payload_axis():
 
 @pytest.mark.integration
 @pytest.mark.parametrize(("mechanism", "variant"), CORE)
-@pytest.mark.parametrize("kind", ["object", "numpy", "numpy-shm"])
+@pytest.mark.parametrize("kind", ["object", "numpy", "shm-view"])
 @pytest.mark.parametrize("pattern", ["pingpong", "stream"])
 def test_every_payload_kind_arrives_verified(meta, mechanism, variant, kind, pattern):
     case = Case(mechanism, variant, pattern, 4096, 1, "fork", "unpinned", kind)
@@ -92,7 +93,7 @@ def test_fanout_worker_sees_a_corrupted_payload(meta):
 
 
 @pytest.mark.integration
-def test_numpy_shm_under_spawn(meta):
-    case = Case("pipe", "bytes", "pingpong", 65536, 1, "spawn", "unpinned", "numpy-shm")
+def test_shm_view_under_spawn(meta):
+    case = Case("pipe", "bytes", "pingpong", 65536, 1, "spawn", "unpinned", "shm-view")
     row = run_case(case, SMALL, meta)
     assert row.status == "ok", row.reason

@@ -17,7 +17,8 @@ from ipcbench.runfolder import RunLock, new_default_folder
 
 # The reproduction, made tiny: 2 mechanisms x 2 patterns x 1 size (x 2 variants
 # of pipe) = 6 cases, one session of one repeat each.
-MATRIX = ["-m", "pipe", "shm", "-p", "pingpong", "stream", "-s", "4KiB", "-n", "1",
+MATRIX = ["-m", "pipe", "shm", "--variant", "bytes", "pickle", "segment",
+          "-p", "pingpong", "stream", "-s", "4KiB", "-n", "1",
           "--sessions", "1", "--repeats", "1", "--warmup", "0", "--placement", "unpinned",
           "--payload", "bytes", "--no-baselines", "--seed", "7"]
 QUIET = ["--no-charts", "--no-progress"]

@@ -26,8 +26,8 @@ from ipcbench.schema import (
     BASELINE_MECHANISM,
     DEFAULT_PAYLOAD,
     DEFAULT_PLACEMENT,
-    PAYLOAD_KINDS,
     PLACEMENTS,
+    READABLE_PAYLOAD_KINDS,
     START_METHODS,
     check_choice,
 )
@@ -36,7 +36,8 @@ from ipcbench.sizes import format_size
 TOP_N = 3
 # dimension -> (value of a row without it and preferred value when the user left it
 # open (else the run's most common one), allowed values)
-_DIMS = {"placement": (DEFAULT_PLACEMENT, PLACEMENTS), "payload": (DEFAULT_PAYLOAD, PAYLOAD_KINDS),
+_DIMS = {"placement": (DEFAULT_PLACEMENT, PLACEMENTS),
+         "payload": (DEFAULT_PAYLOAD, READABLE_PAYLOAD_KINDS),
          "start_method": ("unknown", START_METHODS)}
 
 

@@ -106,11 +106,14 @@ def measured(frame: pd.DataFrame) -> pd.DataFrame:
 
 def baseline_value(baselines: pd.DataFrame, ref, placement: str | None = None) -> float | None:
     """One baseline figure (a patterns.BaselineRef: e.g. memcpy bytes_per_s) for a
-    placement; None if the run did not measure it."""
+    placement; None if the run did not measure it. memcpy has a row per message size:
+    the largest one (64 MiB, beyond the caches) is the figure drawn as the memory line."""
     rows = baselines[(baselines["variant"] == ref.variant)
                      & (baselines["pattern"] == ref.pattern)]
     if placement is not None and "placement" in rows:
         rows = rows[rows["placement"] == placement]
+    if "size_bytes" in rows:
+        rows = rows.sort_values("size_bytes", kind="stable")
     column = ref.column
     values = pd.to_numeric(rows[column], errors="coerce").dropna() if column in rows else []
     return float(values.iloc[-1]) if len(values) and values.iloc[-1] > 0 else None

@@ -273,7 +273,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="unpinned, same-core and/or cross-core (default: the two pinned ones)",
     )
     run.add_argument("--payload", **many,
-                     help="bytes, object, numpy and/or numpy-shm (default: bytes everywhere, "
+                     help="bytes, object, numpy and/or shm-view (default: bytes everywhere, "
                           "the other kinds at a few sizes)")
     run.add_argument("--seed", type=int, help="seed of the shuffled case order (default: random)")
     scope = run.add_mutually_exclusive_group()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
+import re
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -55,6 +56,23 @@ def _info(
                          payloads)
 
 
+# Slots of the ring variants (`ring8`): enough for a sender to run well ahead of a
+# receiver woken by the scheduler, small enough that 8 x 16 MiB stays a modest mapping.
+RING_SLOTS = 8
+
+
+def ring_slots(variant: str) -> int:
+    """Slots per channel of a variant: `ringN` / `ringN-...` -> N, any other -> 1."""
+    match = re.match(r"ring(\d+)", variant)
+    return int(match.group(1)) if match else 1
+
+
+def busy_polls(variant: str) -> bool:
+    """Variants named `...-spin` busy-poll shared memory instead of sleeping in the
+    kernel: only fair where every peer has its own CPU (affinity.busy_poll_skip_reason)."""
+    return variant.endswith("-spin")
+
+
 # Optional module -> the ipcbench extra that installs it (pyproject optional-dependencies).
 _EXTRAS = {"zmq": "zmq", "faster_fifo": "fifo"}
 _STREAMS = (PINGPONG.name, STREAM.name)
@@ -87,9 +105,14 @@ REGISTRY: dict[str, MechanismInfo] = {
         ),
         _info(
             "shm",
-            "multiprocessing.shared_memory.SharedMemory segment, handoff signalled by semaphores",
+            "multiprocessing.shared_memory.SharedMemory segment, handoff signalled by "
+            "semaphores: 'segment' = one slot (every message waits for a wakeup); 'ring8' = "
+            f"a ring of {RING_SLOTS} slots per channel (counting semaphores, sender and "
+            "receiver overlap); 'ring8-spin' = the same ring busy-polled on its sequence "
+            "words, no semaphores (cross-core, peers <= CPUs, x86 only)",
             "ipcbench.mechanisms.shm",
-            {"segment": _STREAMS},
+            {"segment": _STREAMS, f"ring{RING_SLOTS}": _STREAMS,
+             f"ring{RING_SLOTS}-spin": _STREAMS},
         ),
         _info(
             "simplequeue",
@@ -131,10 +154,11 @@ REGISTRY: dict[str, MechanismInfo] = {
         ),
         _info(
             "mmap",
-            "mmap MAP_SHARED one-slot mailbox (anonymous under fork, a run-named /dev/shm "
-            "file under spawn/forkserver), handoff signalled by semaphores",
+            "mmap MAP_SHARED (anonymous under fork, a run-named /dev/shm file under "
+            "spawn/forkserver), handoff signalled by semaphores: 'shared' = one slot, "
+            f"'ring8' = a ring of {RING_SLOTS} slots per channel",
             "ipcbench.mechanisms.mmap_slot",
-            {"shared": _STREAMS},
+            {"shared": _STREAMS, f"ring{RING_SLOTS}": _STREAMS},
         ),
         _info(
             "array",

@@ -35,10 +35,10 @@ class ArrayStorage(SlotStorage):
     def _raw(self):
         return self.array.get_obj() if self.synchronized else self.array
 
-    def payload(self) -> np.ndarray:
+    def payload(self, position: int = 0) -> np.ndarray:  # one slot: position is 0
         return np.frombuffer(self._raw(), np.uint8)[_HEADER_BYTES:]
 
-    def sequence(self) -> np.ndarray:
+    def sequence(self, position: int = 0) -> np.ndarray:
         return np.frombuffer(self._raw(), np.uint64, count=1)
 
 

@@ -1,18 +1,25 @@
-"""A one-message mailbox in shared memory, shared by the `value` and `shm` mechanisms.
+"""Mailboxes in shared memory, shared by the `value`, `array`, `shm` and `mmap` mechanisms:
+one slot (the default variants) or a ring of N slots (the `ringN` variants).
 
-Protocol per slot: the sender waits on `empty`, copies the payload in, bumps the
-sequence counter, then posts `filled` (and the receiver's shared `notify`, for N -> 1).
-The receiver waits, checks the sequence number is exactly the next one (a skipped or
-repeated message is an error, not a result), copies the payload out, posts `empty`.
+Protocol per channel (one sender, one receiver): `empty` and `filled` are counting
+semaphores, `empty` starting at the slot count N and `filled` at 0. The sender waits on
+`empty`, copies the payload into slot (k mod N) for its k-th message, writes k+1 into
+that slot's sequence counter, then posts `filled` (and the receiver's shared `notify`,
+for N -> 1). The receiver waits, checks the slot's sequence number is exactly the next
+one (a skipped, repeated or stale message is an error, not a result), copies the payload
+out into its own buffer, posts `empty`. With one slot every message waits for the other
+side to wake up; with N slots the sender runs up to N messages ahead, so the two overlap.
 Semaphores block in the kernel (futex), so oversubscribed runs never busy-wait.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import numpy as np
 
+from ipcbench.mechanisms import ring_slots
 from ipcbench.mechanisms.base import Endpoint, Mechanism
 
 
@@ -20,19 +27,54 @@ class SequenceError(RuntimeError):
     """The receiver saw a sequence number other than the next one."""
 
 
+# A ring's slots start on cache-line boundaries so neighbouring slots never share a line
+# (the sender filling slot k+1 must not invalidate the line the receiver reads from k).
+CACHE_LINE_BYTES = 64
+SEQUENCE_BYTES = 8  # the uint64 counter in front of each slot's payload
+
+
+@dataclass(frozen=True)
+class RingLayout:
+    """Byte layout of `slots` slots in one mapping: [sequence | payload] per slot, each
+    slot cache-line aligned. One slot is [8-byte sequence | payload], as it always was."""
+
+    size_bytes: int
+    slots: int = 1
+
+    @property
+    def stride_bytes(self) -> int:
+        used = SEQUENCE_BYTES + self.size_bytes
+        return -(-used // CACHE_LINE_BYTES) * CACHE_LINE_BYTES
+
+    @property
+    def total_bytes(self) -> int:
+        if self.slots == 1:
+            return SEQUENCE_BYTES + self.size_bytes
+        return self.slots * self.stride_bytes
+
+    def sequence_offset(self, position: int) -> int:
+        return position * self.stride_bytes
+
+    def payload_offset(self, position: int) -> int:
+        return position * self.stride_bytes + SEQUENCE_BYTES
+
+
 class SlotStorage(ABC):
-    """Where a slot's bytes and sequence counter live (a RawArray, a segment, ...)."""
+    """Where a channel's slots (bytes + sequence counter each) live (a RawArray, a
+    segment, ...). Storages that hold one slot ignore `position` (always 0)."""
+
+    slots = 1
 
     def attach(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Map the storage in a peer (no-op when it was inherited by fork)."""
 
     @abstractmethod
-    def payload(self) -> np.ndarray:
-        """uint8 view of the payload region (valid after attach)."""
+    def payload(self, position: int = 0) -> np.ndarray:
+        """uint8 view of slot `position`'s payload (valid after attach)."""
 
     @abstractmethod
-    def sequence(self) -> np.ndarray:
-        """uint64 view of length 1 holding the sequence counter."""
+    def sequence(self, position: int = 0) -> np.ndarray:
+        """uint64 view of length 1 holding slot `position`'s sequence counter."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Drop views and mappings taken by attach()."""
@@ -42,10 +84,12 @@ class SlotStorage(ABC):
 
 
 class Slot:
+    """One channel: its storage (one slot or a ring) and the two counting semaphores."""
+
     def __init__(self, ctx, storage: SlotStorage) -> None:
         self.storage = storage
         self.filled = ctx.Semaphore(0)
-        self.empty = ctx.Semaphore(1)
+        self.empty = ctx.Semaphore(storage.slots)
 
 
 class SlotEndpoint(Endpoint):
@@ -61,15 +105,22 @@ class SlotEndpoint(Endpoint):
     def attach(self) -> None:
         for slot in self._slots():
             slot.storage.attach()
-        self._out_view = self.outbox.storage.payload() if self.outbox else None
-        self._out_seq = self.outbox.storage.sequence() if self.outbox else None
-        self._in_views = [s.storage.payload() for s in self.inboxes]
-        self._in_seqs = [s.storage.sequence() for s in self.inboxes]
-        self._expected = [int(seq[0]) + 1 for seq in self._in_seqs]
+        # Per channel, the views of every slot of its ring (one for a mailbox).
+        self._out_views = _views(self.outbox.storage, "payload") if self.outbox else []
+        self._out_seqs = _views(self.outbox.storage, "sequence") if self.outbox else []
+        self._in_views = [_views(s.storage, "payload") for s in self.inboxes]
+        self._in_seqs = [_views(s.storage, "sequence") for s in self.inboxes]
+        # Messages sent / received so far on each channel: the k-th message goes to slot
+        # k mod N and carries sequence k+1. Each channel has one sender and one
+        # receiver, so these counters are private to them; storages are fresh (zeroed)
+        # for every session.
+        self._sent = 0
+        self._received = [0] * len(self.inboxes)
         # The receiver's private buffer, allocated once: copying into memory you already
         # own is how shared memory is used in practice; a fresh allocation per message
         # would measure page faults, not the channel.
-        self._private = np.empty(self._in_views[0].size if self.inboxes else 0, dtype=np.uint8)
+        size = self._in_views[0][0].size if self.inboxes else 0
+        self._private = np.empty(size, dtype=np.uint8)
 
     def _slots(self) -> list[Slot]:
         return ([self.outbox] if self.outbox else []) + self.inboxes
@@ -96,17 +147,21 @@ class SlotEndpoint(Endpoint):
     # The two copies are hooks so a storage with its own lock (a synchronized Array)
     # can hold it around exactly the shared-memory accesses, never around a wait.
     def _write(self, payload) -> None:
-        self._out_view[:] = np.frombuffer(payload, dtype=np.uint8)
-        self._out_seq[0] += 1
+        position = self._sent % len(self._out_views)
+        self._out_views[position][:] = np.frombuffer(payload, dtype=np.uint8)
+        self._sent += 1
+        self._out_seqs[position][0] = self._sent
 
     def _read(self, index: int) -> None:
-        seq = int(self._in_seqs[index][0])
-        if seq != self._expected[index]:
+        received = self._received[index]
+        position = received % len(self._in_views[index])
+        seq = int(self._in_seqs[index][position][0])
+        if seq != received + 1:
             raise SequenceError(
-                f"slot {index}: expected sequence {self._expected[index]}, got {seq}"
+                f"channel {index} slot {position}: expected sequence {received + 1}, got {seq}"
             )
-        self._expected[index] = seq + 1
-        np.copyto(self._private, self._in_views[index])
+        self._received[index] = seq
+        np.copyto(self._private, self._in_views[index][position])
 
     def _take_filled(self) -> int:
         # notify was posted after some slot's `filled`, so one scan always finds one;
@@ -121,10 +176,14 @@ class SlotEndpoint(Endpoint):
 
     def close(self) -> None:
         # Views must go before the mapping can be closed (BufferError otherwise).
-        self._out_view = self._out_seq = None
+        self._out_views, self._out_seqs = [], []
         self._in_views, self._in_seqs, self._private = [], [], None
         for slot in self._slots():
             slot.storage.close()
+
+
+def _views(storage: SlotStorage, kind: str) -> list[np.ndarray]:
+    return [getattr(storage, kind)(position) for position in range(storage.slots)]
 
 
 def pair_endpoints(make_slot, endpoint=SlotEndpoint) -> tuple[SlotEndpoint, SlotEndpoint]:
@@ -144,16 +203,19 @@ def fan_in_endpoints(
 
 
 class SlotMechanism(Mechanism):
-    """Mechanisms built from one-message mailboxes: a pingpong pair is two slots, a
-    stream one slot per producer. Subclasses say how a slot's storage is made
-    (`_storage`, given a run-unique name for anything system-wide) and may swap the
-    endpoint class (e.g. to take a lock around each copy). Every storage is unlinked
-    in close()."""
+    """Mechanisms built from mailboxes or rings: a pingpong pair is two channels (one
+    per direction), a stream one channel per producer. Subclasses say how a channel's
+    storage is made (`_storage`, given a run-unique name for anything system-wide and
+    `self.layout`, whose slot count comes from a `ringN` variant) and may swap the
+    endpoint class (e.g. to take a lock around each copy, or to busy-poll). Every
+    storage is unlinked in close()."""
 
     slot_endpoint: type[SlotEndpoint] = SlotEndpoint
+    slot_class: type[Slot] = Slot
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.layout = RingLayout(self.size_bytes, ring_slots(self.variant))
         self._storages: list[SlotStorage] = []
 
     def _storage(self, name: str) -> SlotStorage:
@@ -162,7 +224,7 @@ class SlotMechanism(Mechanism):
     def _slot(self) -> Slot:
         storage = self._storage(f"{self.name_prefix}{len(self._storages)}")
         self._storages.append(storage)
-        return Slot(self.ctx, storage)
+        return self.slot_class(self.ctx, storage)
 
     def close(self) -> None:
         for storage in self._storages:

@@ -5,7 +5,8 @@ Under fork the mapping is anonymous (mmap.mmap(-1, n) is MAP_SHARED|MAP_ANONYMOU
 children inherit it. An anonymous mapping cannot be handed to a spawned process, so
 under spawn/forkserver it is a file in /dev/shm named with the case's prefix (so
 `ipcbench clean` / hygiene.sweep finds it after a SIGKILLed run), created and unlinked
-by the parent only; peers map it by name in attach().
+by the parent only; peers map it by name in attach(). Variants: `shared` = one slot,
+`ring8` = a ring of 8 slots per channel (handoff.RingLayout).
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ import os
 
 import numpy as np
 
-from ipcbench.mechanisms.handoff import SlotMechanism, SlotStorage
+from ipcbench.mechanisms.handoff import RingLayout, SlotMechanism, SlotStorage
 
 # Same directory hygiene.py sweeps; not imported from there to keep this module light.
 SHM_DIR = "/dev/shm"
-_HEADER_BYTES = 8  # the uint64 sequence counter, before the payload
 
 
 def _map_file(path: str, length_bytes: int, create: bool) -> mmap.mmap:
@@ -34,10 +34,11 @@ def _map_file(path: str, length_bytes: int, create: bool) -> mmap.mmap:
 
 
 class MmapStorage(SlotStorage):
-    def __init__(self, size_bytes: int, path: str | None) -> None:
-        self.size_bytes = size_bytes
+    def __init__(self, layout: RingLayout, path: str | None) -> None:
+        self.layout = layout
+        self.slots = layout.slots
         self.path = path
-        length = _HEADER_BYTES + size_bytes
+        length = layout.total_bytes
         self._map = mmap.mmap(-1, length) if path is None else _map_file(path, length, True)
         self._owner = True
 
@@ -45,17 +46,19 @@ class MmapStorage(SlotStorage):
         if self.path is None:
             raise TypeError("an anonymous mapping only reaches peers by fork")
         # Only the path travels; the peer maps the file in attach().
-        return {"size_bytes": self.size_bytes, "path": self.path, "_map": None, "_owner": False}
+        return {**self.__dict__, "_map": None, "_owner": False}
 
     def attach(self) -> None:
         if self._map is None:
-            self._map = _map_file(self.path, _HEADER_BYTES + self.size_bytes, False)
+            self._map = _map_file(self.path, self.layout.total_bytes, False)
 
-    def payload(self) -> np.ndarray:
-        return np.frombuffer(self._map, np.uint8, count=self.size_bytes, offset=_HEADER_BYTES)
+    def payload(self, position: int = 0) -> np.ndarray:
+        return np.frombuffer(self._map, np.uint8, count=self.layout.size_bytes,
+                             offset=self.layout.payload_offset(position))
 
-    def sequence(self) -> np.ndarray:
-        return np.frombuffer(self._map, np.uint64, count=1)
+    def sequence(self, position: int = 0) -> np.ndarray:
+        return np.frombuffer(self._map, np.uint64, count=1,
+                             offset=self.layout.sequence_offset(position))
 
     def close(self) -> None:
         if self._map is not None:
@@ -79,7 +82,7 @@ class MmapMechanism(SlotMechanism):
 
     def _storage(self, name: str) -> MmapStorage:
         return MmapStorage(
-            self.size_bytes, None if self._anonymous else os.path.join(SHM_DIR, name)
+            self.layout, None if self._anonymous else os.path.join(SHM_DIR, name)
         )
 
 

@@ -1,5 +1,8 @@
 """multiprocessing.shared_memory.SharedMemory: the payload is written into a segment
-(8-byte sequence header + payload) and the handoff is signalled by semaphores.
+(8-byte sequence header + payload per slot, handoff.RingLayout) and the handoff is
+signalled by semaphores. Variants: `segment` = one slot; `ring8` = a ring of 8 slots per
+channel, so the sender runs up to 8 messages ahead of the receiver; `ring8-spin` = the
+same ring, busy-polled instead of semaphores (spin.py; cross-core placements only).
 
 Segment hygiene: the parent creates and unlinks every segment (under fork, a segment
 created by a child vanishes when that child exits). Names carry the run's prefix so
@@ -14,9 +17,9 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
-from ipcbench.mechanisms.handoff import SlotMechanism, SlotStorage
-
-_HEADER_BYTES = 8
+from ipcbench.mechanisms import busy_polls
+from ipcbench.mechanisms.handoff import RingLayout, SlotMechanism, SlotStorage
+from ipcbench.mechanisms.spin import SpinEndpoint, SpinSlot
 
 
 def attach(name: str) -> shared_memory.SharedMemory:
@@ -33,27 +36,28 @@ def attach(name: str) -> shared_memory.SharedMemory:
 
 
 class SegmentStorage(SlotStorage):
-    def __init__(self, name: str, size_bytes: int) -> None:
+    def __init__(self, name: str, layout: RingLayout) -> None:
         self.name = name
-        self.size_bytes = size_bytes
-        self._segment = shared_memory.SharedMemory(
-            name=name, create=True, size=_HEADER_BYTES + size_bytes
-        )
+        self.layout = layout
+        self.slots = layout.slots
+        self._segment = shared_memory.SharedMemory(name=name, create=True, size=layout.total_bytes)
         self._owner = True
 
     def __getstate__(self) -> dict:
         # Under spawn/forkserver only the name travels; the peer maps it in attach().
-        return {"name": self.name, "size_bytes": self.size_bytes, "_segment": None, "_owner": False}
+        return {**self.__dict__, "_segment": None, "_owner": False}
 
     def attach(self) -> None:
         if self._segment is None:
             self._segment = attach(self.name)
 
-    def payload(self) -> np.ndarray:
-        return np.ndarray(self.size_bytes, np.uint8, buffer=self._segment.buf, offset=_HEADER_BYTES)
+    def payload(self, position: int = 0) -> np.ndarray:
+        return np.ndarray(self.layout.size_bytes, np.uint8, buffer=self._segment.buf,
+                          offset=self.layout.payload_offset(position))
 
-    def sequence(self) -> np.ndarray:
-        return np.ndarray(1, np.uint64, buffer=self._segment.buf, offset=0)
+    def sequence(self, position: int = 0) -> np.ndarray:
+        return np.ndarray(1, np.uint64, buffer=self._segment.buf,
+                          offset=self.layout.sequence_offset(position))
 
     def close(self) -> None:
         if self._segment is not None:
@@ -71,8 +75,13 @@ class SegmentStorage(SlotStorage):
 
 
 class ShmMechanism(SlotMechanism):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if busy_polls(self.variant):
+            self.slot_endpoint, self.slot_class = SpinEndpoint, SpinSlot
+
     def _storage(self, name: str) -> SegmentStorage:
-        return SegmentStorage(name, self.size_bytes)
+        return SegmentStorage(name, self.layout)
 
 
 MECHANISM = ShmMechanism

@@ -22,10 +22,10 @@ class ArrayStorage(SlotStorage):
         self.data = ctx.RawArray("B", size_bytes)
         self.seq = ctx.RawValue("Q", 0)
 
-    def payload(self) -> np.ndarray:
+    def payload(self, position: int = 0) -> np.ndarray:  # one slot: position is 0
         return np.frombuffer(self.data, dtype=np.uint8)
 
-    def sequence(self) -> np.ndarray:
+    def sequence(self, position: int = 0) -> np.ndarray:
         return np.frombuffer(self.seq, dtype=np.uint64)
 
 
