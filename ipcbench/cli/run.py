@@ -9,6 +9,7 @@ import argparse
 import multiprocessing
 import os
 import random
+import shlex
 import signal
 import sys
 import tempfile
@@ -130,6 +131,15 @@ def _prepare_folder(out: Path, meta: dict) -> None:
     write_machine_json(out, meta)
 
 
+def planned_sessions(planned, settings, done_sessions) -> tuple[int, dict]:
+    """(sessions the run plans in all, sessions per case a resumed run already has):
+    runnable cases x settings.sessions, for the progress line's ETA."""
+    runnable = [p.case for p in planned if not p.skip_reason]
+    already = {c: min(len(done_sessions.get(c, [])), settings.sessions) for c in runnable
+               if done_sessions.get(c)}
+    return len(runnable) * settings.sessions, already
+
+
 def _measure(args, planned, settings, meta: dict, seed: int, out: Path, previous,
              done_sessions, rows: list) -> None:
     """Run the planned cases, each row appended (and fsynced) to results.csv and to
@@ -145,7 +155,9 @@ def _measure(args, planned, settings, meta: dict, seed: int, out: Path, previous
 
     appender = CsvAppender(out / "results.csv")
     session_log = SessionLog(out)
-    progress = RunProgress(len(planned), enabled=not args.no_progress)
+    total, already = planned_sessions(planned, settings, done_sessions)
+    progress = RunProgress(total, settings.sessions, enabled=not args.no_progress,
+                           already=already)
 
     def on_row(row) -> None:
         appender.append(row)  # whole row, flushed and fsynced, before anything else
@@ -166,7 +178,7 @@ def _measure(args, planned, settings, meta: dict, seed: int, out: Path, previous
             run_meta,
             on_row,
             before_session=lambda case, index: (_check_interrupted(),
-                                                progress.starting(case)),
+                                                progress.starting(case, index)),
             baseline_cache=cache,
             on_session=session_log.append,
             done_sessions=done_sessions,
@@ -190,11 +202,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         _measure(args, planned, settings, meta, seed, out, previous, done_sessions, rows)
     except Interrupted as exc:
-        print(
-            f"ipcbench: interrupted by {exc}; {len(rows)} finished row(s) kept in "
-            f"{out / 'results.csv'}",
-            file=sys.stderr,
-        )
+        print(f"ipcbench: interrupted by {exc}; {len(rows)} finished row(s) and every "
+              f"finished session kept in {out}", file=sys.stderr)
+        print(f"ipcbench: to finish the run: {resume_command(out, getattr(args, 'argv', []))}",
+              file=sys.stderr)
         return exc.exit_code
     finally:
         hygiene.sweep()
@@ -203,6 +214,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         _draw_charts(out)
     print(f"results: {out / 'results.csv'}")
     return 0
+
+
+def resume_command(out: Path, argv: list[str]) -> str:
+    """`ipcbench run --resume DIR` with the matrix flags this run was started with
+    (resume re-plans from them; --out names the folder --resume now names)."""
+    argv = list(argv)
+    if argv[:1] == ["run"]:
+        argv = argv[1:]
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--out", "-o", "--resume"):
+            skip = True
+        elif not arg.startswith(("--out=", "--resume=")):
+            kept.append(arg)
+    return " ".join(["ipcbench run", *map(shlex.quote, kept), "--resume",
+                     shlex.quote(str(out))])
 
 
 def _draw_charts(out: Path) -> None:

@@ -4,57 +4,19 @@ and compare's one-screen verdict lines. Numbers only through ipcbench.units."""
 from __future__ import annotations
 
 import math
-import sys
-
-from rich.console import Console
-from rich.table import Table
 
 from ipcbench.analysis.advise import Advice
 from ipcbench.analysis.compare import Comparison, verdict_counts
+from ipcbench.render.runsummary import print_summary
 from ipcbench.render.tables import summary_sentences
-from ipcbench.results import ResultRow
 from ipcbench.sizes import format_size
 from ipcbench.units import (
     MISSING,
     format_fraction,
-    format_rate_bytes,
-    format_rate_msgs,
     format_ratio,
-    format_time_ns,
 )
 
-_SUMMARY_COLUMNS = ("mechanism", "variant", "pattern", "size", "procs", "placement", "status",
-                    "p50", "p99", "cv", "throughput", "msgs/s", "eff")
-_TEXT_COLUMNS = ("mechanism", "variant", "pattern", "placement", "status")
-
-
-def _summary_cells(row: ResultRow) -> tuple[str, ...]:
-    return (
-        row.mechanism, row.variant, row.pattern, format_size(row.size_bytes), str(row.procs),
-        row.placement, row.status + (" (noisy)" if row.noisy else ""),
-        format_time_ns(row.p50_ns), format_time_ns(row.p99_ns), format_fraction(row.cv),
-        format_rate_bytes(row.bytes_per_s), format_rate_msgs(row.msgs_per_s),
-        format_fraction(row.efficiency),
-    )
-
-
-def print_summary(rows: list[ResultRow], console: Console | None = None) -> None:
-    """The end-of-run table, then each distinct reason a row is not ok, once."""
-    console = console or Console(file=sys.stdout, width=160)
-    table = Table(title="ipcbench results (per message; pingpong: per round trip)")
-    for column in _SUMMARY_COLUMNS:
-        table.add_column(column, justify="left" if column in _TEXT_COLUMNS else "right")
-    for row in rows:
-        table.add_row(*_summary_cells(row))
-    console.print(table)
-    # Reasons are long; list each distinct one once instead of widening the table.
-    reasons: dict[str, int] = {}
-    for row in rows:
-        if row.status != "ok":
-            key = f"{row.status}: {row.reason}"
-            reasons[key] = reasons.get(key, 0) + 1
-    for reason, count in reasons.items():
-        console.print(f"  {count} x {reason}", markup=False, highlight=False)
+__all__ = ["advice_text", "compare_lines", "print_summary"]
 
 
 def _advice_paragraph(advice: Advice, size_bytes: int, procs: int) -> str:
