@@ -7,8 +7,9 @@ import re
 import pytest
 from synthetic_runs import SMALL, bad_row, ok_row, write_model_run, write_run
 
+from ipcbench.analysis.runs import load_run
 from ipcbench.cli import build_parser
-from ipcbench.plotting import CHARTS
+from ipcbench.plotting import run_figures
 from ipcbench.render.html import write_report
 from ipcbench.results import ResultsError
 
@@ -40,7 +41,7 @@ def test_single_run_report_is_self_contained(two_runs, tmp_path):
     path = write_report([two_runs[0]], tmp_path / "out")
     text = path.read_text(encoding="utf-8")
     assert path.name == "report.html" and text.startswith("<!DOCTYPE html>")
-    assert text.count("<svg") == len(CHARTS)  # latency, throughput, efficiency, cpu, ...
+    assert text.count("<svg") == len(run_figures(load_run(two_runs[0])))
     assert "<script" not in text.lower()
     assert _external_references(text) == []
     assert "Synthetic CPU @ 2.0GHz" in text and "Best channel per cell" in text
@@ -53,7 +54,7 @@ def test_several_runs_add_comparison_and_escape_metadata(two_runs, tmp_path):
     assert "Comparison (baseline A)" in text
     assert "Other &lt;CPU&gt; &amp; co" in text and "Other <CPU>" not in text
     assert 'class="slower"' in text
-    assert text.count("<svg") == len(CHARTS) * 2 + 3  # per-run charts + 3 overlays
+    assert text.count("<svg") == len(run_figures(load_run(two_runs[0]))) * 2 + 3  # + overlays
     assert _external_references(text) == []
 
 

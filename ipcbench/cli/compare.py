@@ -10,7 +10,7 @@ from ipcbench.analysis.compare import METRICS, compare_runs
 from ipcbench.analysis.runs import load_runs
 from ipcbench.analysis.verdict import ALPHA, MIN_EFFECT
 from ipcbench.cli.args import FORMATS_HELP, RESULTS_HELP, chart_formats, fraction, print_paths
-from ipcbench.plotting import FORMATS
+from ipcbench.plotting import DEFAULT_FORMATS
 from ipcbench.render.markdown import write_comparison
 from ipcbench.render.terminal import compare_lines
 
@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     compare.add_argument("results", nargs="+", metavar="RESULTS", help=RESULTS_HELP)
     compare.add_argument("--out", type=Path, default=Path("compare"), metavar="DIR",
                          help="folder for compare.md and charts (default: ./compare)")
-    compare.add_argument("--formats", type=chart_formats, default=FORMATS, metavar="LIST",
+    compare.add_argument("--formats", type=chart_formats, default=DEFAULT_FORMATS, metavar="LIST",
                          help=FORMATS_HELP)
     compare.add_argument("--no-charts", action="store_true", help="write compare.md only")
     compare.add_argument("--min-effect", type=fraction, default=MIN_EFFECT, metavar="FRAC",
