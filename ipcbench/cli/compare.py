@@ -12,7 +12,7 @@ from ipcbench.analysis.verdict import ALPHA, MIN_EFFECT
 from ipcbench.cli.args import FORMATS_HELP, RESULTS_HELP, chart_formats, fraction, print_paths
 from ipcbench.plotting import DEFAULT_FORMATS
 from ipcbench.render.markdown import write_comparison
-from ipcbench.render.terminal import compare_lines
+from ipcbench.render.terminal import print_compare
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -23,8 +23,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                               mechanisms=args.mechanism or ())
     written = write_comparison(comparison, args.out, formats=args.formats,
                                charts=not args.no_charts)
-    for line in compare_lines(comparison):  # one screen; the details are in compare.md
-        print(line)
+    print_compare(comparison)  # one screen; the details are in compare.md
     print_paths(written)
     return 0
 

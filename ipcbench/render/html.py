@@ -29,6 +29,7 @@ from ipcbench.plotting.overlay import overlay_figures
 from ipcbench.render.interactive import explorer_html, script_html
 from ipcbench.render.tables import (
     display_table,
+    one_sided_table,
     ratio_note,
     sized_keys,
     summary_sentences,
@@ -232,8 +233,9 @@ def _comparison_section(comparison: Comparison) -> list[str]:
     note = html.escape(ratio_note(comparison).replace("**", ""))
     parts = [
         "<h2 id='comparison'>Comparison (baseline A)</h2>",
-        "<ul>" + "".join(f"<li>{html.escape(line)}</li>"
-                         for line in summary_sentences(tags, comparison.tables)) + "</ul>",
+        *[f"<p class='slower'>{html.escape(note)}</p>" for note in comparison.settings_details],
+        "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in summary_sentences(
+            tags, comparison.tables, comparison.min_effect)) + "</ul>",
         html_table(summary_table(tags, comparison.tables)),
         f"<p class='note'>{note}</p>",
         html_table(verdict_summary(comparison)),
@@ -246,7 +248,7 @@ def _comparison_section(comparison: Comparison) -> list[str]:
     parts += folded(f"All {len(cases)} matched cases, largest effect first",
                     html_table(cases))
     for title, keys in one_sided(comparison):
-        parts += folded(f"{title} ({len(keys)})", html_table(sized_keys(keys)))
+        parts += folded(f"{title} ({len(keys)})", html_table(one_sided_table(keys)))
     return parts
 
 

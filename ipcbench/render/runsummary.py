@@ -33,7 +33,7 @@ from ipcbench.units import (
 BEST_STYLE = "bold green"
 # Below this width full placement names ("cross-core") cost a column we would rather keep.
 _ROOMY_COLUMNS = 110
-_SHORT_PLACEMENT = {"same-core": "same", "cross-core": "cross", "unpinned": "free"}
+SHORT_PLACEMENT = {"same-core": "same", "cross-core": "cross", "unpinned": "free"}
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def channel(row: ResultRow) -> str:
 
 
 def _columns(short: bool, payloads: bool) -> list[Column]:
-    place = (lambda r: _SHORT_PLACEMENT.get(r.placement, r.placement)) if short else (
+    place = (lambda r: SHORT_PLACEMENT.get(r.placement, r.placement)) if short else (
         lambda r: r.placement)
     columns = [
         Column("pattern", lambda r: r.pattern, workload=True),

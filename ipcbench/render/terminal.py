@@ -4,16 +4,24 @@ and compare's one-screen verdict lines. Numbers only through ipcbench.units."""
 from __future__ import annotations
 
 import math
+import sys
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 from ipcbench.analysis.advise import Advice
-from ipcbench.analysis.compare import Comparison, verdict_counts
-from ipcbench.render.runsummary import print_summary
-from ipcbench.render.tables import summary_sentences
+from ipcbench.analysis.compare import Comparison, by_effect, not_measured, verdict_counts
+from ipcbench.analysis.verdict import SIGNIFICANT
+from ipcbench.render.runsummary import SHORT_PLACEMENT, print_summary
+from ipcbench.render.tables import change_text, summary_sentences
+from ipcbench.schema import DEFAULT_PAYLOAD
 from ipcbench.sizes import format_size
 from ipcbench.units import (
     MISSING,
     format_fraction,
     format_ratio,
+    format_time_ns,
 )
 
 __all__ = ["advice_text", "compare_lines", "print_summary"]
@@ -58,11 +66,54 @@ def advice_text(advice: Advice, size_bytes: int, procs: int) -> str:
     return "\n".join(lines + _advice_table(advice))
 
 
+# Significant changes listed on the terminal; the rest are in compare.md.
+TOP_CHANGES = 20
+
+
 def compare_lines(comparison: Comparison) -> list[str]:
-    """A one-screen verdict summary of a comparison (the details are in compare.md)."""
-    lines = []
+    """A one-screen verdict summary of a comparison (the details are in compare.md):
+    settings warnings, verdict counts, the plain-language summary."""
+    lines = list(comparison.settings_notes)
     for tag, run, table in zip(comparison.tags[1:], comparison.runs[1:], comparison.tables,
                                strict=True):
         counts = ", ".join(f"{n} {v}" for v, n in verdict_counts(table).items() if n)
-        lines.append(f"{tag} vs A ({run.label}): {counts}")
-    return lines + summary_sentences(comparison.tags, comparison.tables)
+        unmeasured = not_measured(table)
+        lines.append(f"{tag} vs A ({run.label}): {counts}"
+                     + (f"; {unmeasured} ok in neither (not counted)" if unmeasured else ""))
+    return lines + summary_sentences(comparison.tags, comparison.tables, comparison.min_effect)
+
+
+def changes_table(comparison: Comparison, table, tag: str, top: int = TOP_CHANGES):
+    """The significant changes of one pairing, largest effect first (as `pyperf
+    compare_to` lists them): case, A, B, change, p."""
+    changes = by_effect(table)
+    changes = changes[changes["verdict"].isin(SIGNIFICANT)]
+    grid = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+                 title=f"{tag} vs A: {len(changes)} significant changes, largest first"
+                       + (f" (top {top}; all in compare.md)" if len(changes) > top else ""),
+                 title_justify="left", title_style="")
+    for header in ("case", "A", tag, "change", "p"):
+        grid.add_column(header, justify="left" if header == "case" else "right",
+                        overflow="fold")
+    for _, row in changes.head(top).iterrows():
+        case = (f"{row['mechanism']}/{row['variant']} {row['pattern']} "
+                f"{format_size(int(row['size_bytes']))} n{row['procs']} "
+                f"{SHORT_PLACEMENT.get(row['placement'], row['placement'])}"
+                + ("" if row["payload"] == DEFAULT_PAYLOAD else f" {row['payload']}"))
+        p_value = "" if math.isnan(row["p_value"]) else f"{row['p_value']:.2g}"
+        grid.add_row(case, format_time_ns(row["median_ns_a"]), format_time_ns(row["median_ns_b"]),
+                     change_text(row["ratio"], comparison.min_effect, comparison.metric),
+                     p_value)
+    return grid, len(changes)
+
+
+def print_compare(comparison: Comparison, console: Console | None = None) -> None:
+    """compare's terminal output: the summary lines, then per pairing a table of its
+    significant changes sized to the console."""
+    console = console or Console(file=sys.stdout)
+    for line in compare_lines(comparison):
+        console.print(line, markup=False, highlight=False)
+    for tag, table in zip(comparison.tags[1:], comparison.tables, strict=True):
+        grid, count = changes_table(comparison, table, tag)
+        if count:
+            console.print(grid)
