@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ipcbench import patterns, units
 from ipcbench.analysis.frames import in_reading_order, unique_cases
@@ -76,6 +77,8 @@ def _panel(ax, cell: pd.DataFrame, kind: patterns.Pattern) -> None:
         ax.text(end, position, " " + kind.format(value), va="center", fontsize=6.5)
     ax.set_xlim(0, top * 1.35)  # room for the value labels
     ax.tick_params(axis="x", labelsize=7)
+    # Few ticks: a label like "1.25 M msgs/s" is wide and neighbours would overlap.
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
     ax.xaxis.set_major_formatter(lambda v, _pos: kind.format(v) if v > 0 else "0")
     ax.grid(True, axis="x", alpha=0.3)
 
