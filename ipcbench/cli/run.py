@@ -202,8 +202,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         _measure(args, planned, settings, meta, seed, out, previous, done_sessions, rows)
     except Interrupted as exc:
-        print(f"ipcbench: interrupted by {exc}; {len(rows)} finished row(s) and every "
-              f"finished session kept in {out}", file=sys.stderr)
+        print(f"ipcbench: interrupted by {exc}; {len(rows)} finished row(s) kept in "
+              f"{out / 'results.csv'}, every finished session in {out / 'sessions.csv'}",
+              file=sys.stderr)
         print(f"ipcbench: to finish the run: {resume_command(out, getattr(args, 'argv', []))}",
               file=sys.stderr)
         return exc.exit_code
