@@ -6,20 +6,24 @@ results/<machine_id>/<utc time>/results.csv as each case finishes."""
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from ipcbench import hygiene
 from ipcbench.baselines import BaselineCache
 from ipcbench.machine import collect_metadata, write_machine_json
 from ipcbench.matrix import plan
+from ipcbench.render.runsummary import print_summary
 from ipcbench.results import CsvAppender
 from ipcbench.rows import RunMeta
 from ipcbench.settings import MATRICES
+from ipcbench.sizes import format_size
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,11 +46,34 @@ def _matrix(config: pytest.Config):
     return MATRICES[config.getoption("--ipcbench-matrix")]
 
 
+# One pytest parameter per case-key field, each a plain str/int, so pytest-benchmark can
+# save them and group by any of them (--benchmark-group-by=param:mechanism); sizes are
+# written as in the ids and groups ("1MiB").
+PARAMS = ("mechanism", "variant", "pattern", "size", "procs", "start_method", "placement",
+          "payload")
+_PLANNED = pytest.StashKey[dict]()
+
+
+def case_params(case) -> tuple:
+    return (case.mechanism, case.variant, case.pattern, format_size(case.size_bytes),
+            case.procs, case.start_method, case.placement, case.payload)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "planned" in metafunc.fixturenames:
         matrix = _matrix(metafunc.config)
         planned = plan(matrix, [multiprocessing.get_start_method(allow_none=False)])
-        metafunc.parametrize("planned", planned, ids=[p.case.label for p in planned])
+        metafunc.config.stash[_PLANNED] = {case_params(p.case): p for p in planned}
+        metafunc.parametrize(PARAMS, [case_params(p.case) for p in planned],
+                             ids=[p.case.label for p in planned])
+
+
+@pytest.fixture
+def planned(request: pytest.FixtureRequest, mechanism, variant, pattern, size, procs,
+            start_method, placement, payload):
+    """The planned case these parameters name."""
+    key = (mechanism, variant, pattern, size, procs, start_method, placement, payload)
+    return request.config.stash[_PLANNED][key]
 
 
 class RunSink:
@@ -58,12 +85,16 @@ class RunSink:
         self.meta = RunMeta(meta["machine_id"])
         write_machine_json(out, meta)
         self.appender = CsvAppender(out / "results.csv")
-        self.rows = 0
+        self.written: list = []  # every row, for the summary at the end of the session
         self.baselines = BaselineCache(self.meta, self.append)
+
+    @property
+    def rows(self) -> int:
+        return len(self.written)
 
     def append(self, row) -> None:
         self.appender.append(row)
-        self.rows += 1
+        self.written.append(row)
 
 
 @pytest.fixture(scope="session")
@@ -86,6 +117,7 @@ def ipcbench_settings(request: pytest.FixtureRequest):
 _SINK = pytest.StashKey[RunSink]()
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's tables, as their reading key
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     sink = config.stash.get(_SINK, None)
     if sink is None or sink.rows == 0:
@@ -97,5 +129,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
             run_plots_after_run(sink.out)
         except ValueError as exc:
             terminalreporter.write_line(f"ipcbench: no charts drawn: {exc}")
-    terminalreporter.write_sep("-", "ipcbench")
+    terminalreporter.write_sep("-", "ipcbench: per message (pingpong: per round trip)")
+    # pytest-benchmark's table above times whole repeats (many messages each, as seen by
+    # the parent); this is ipcbench's own figure per message, as `ipcbench run` prints it.
+    buffer = io.StringIO()
+    print_summary(sink.written, Console(file=buffer, width=terminalreporter._tw.fullwidth))
+    for line in buffer.getvalue().splitlines():
+        terminalreporter.write_line(line)
     terminalreporter.write_line(f"ipcbench: {sink.rows} rows written to {sink.out / 'results.csv'}")

@@ -1,6 +1,7 @@
 """Is this machine fit for stable numbers right now? (in the spirit of `pyperf system show`)
 
-Each check returns the problems it sees as one-line sentences; `ipcbench run` and
+Each check returns the problems it sees as one-line sentences (short enough that the
+warning line fits 80 columns); `ipcbench run` and
 `ipcbench machine` print them as warnings and machine.json records them. Nothing here
 refuses a run: a busy laptop still gives useful numbers, but they must say so.
 """
@@ -27,10 +28,9 @@ def check_load(before: CpuTimes | None, after: CpuTimes | None, cpus: int) -> li
     steal = (after.steal_s - before.steal_s) / total
     problems = []
     if busy > BUSY_LIMIT:
-        problems.append(f"other processes use {busy:.0%} of the {cpus} CPU(s): "
-                        "figures will move with them")
+        problems.append(f"other processes use {busy:.0%} of {cpus} CPUs; figures will vary")
     if steal > STEAL_LIMIT:
-        problems.append(f"the hypervisor steals {steal:.0%} of CPU time: figures will drift")
+        problems.append(f"the hypervisor steals {steal:.0%} of CPU time; figures will drift")
     return problems
 
 
@@ -38,8 +38,7 @@ def check_governor(governors: Sequence[str]) -> list[str]:
     """Pure: frequency scaling other than `performance` lets clock speed vary per run."""
     varying = sorted({g for g in governors if g and g != "performance"})
     if varying:
-        return [f"CPU frequency governor is {', '.join(varying)}, not performance: clock "
-                "speed may change between and within cases"]
+        return [f"CPU governor {', '.join(varying)} (not performance): clock varies"]
     return []
 
 
@@ -49,8 +48,7 @@ def check_cpus(cpus: int, placements: Sequence[str], max_procs: int) -> list[str
     if "cross-core" in placements and cpus < 2:
         problems.append("cross-core placement needs 2 CPUs, this process may use 1")
     if "cross-core" in placements and cpus >= 2 and max_procs + 1 > cpus:
-        problems.append(f"{max_procs + 1} peers on {cpus} CPUs: cross-core cases with many "
-                        "processes share CPUs, so their figures include scheduling")
+        problems.append(f"{max_procs + 1} peers on {cpus} CPUs: large cross-core cases share CPUs")
     return problems
 
 

@@ -146,10 +146,11 @@ def _case_rows(rng, scale, baseline_scale, sizes, procs, with_failures, placemen
                     else:
                         per_msg /= min(n, 2) * 0.9  # two cores: parallel producers help a bit
                     per_msg *= scale * rng.uniform(0.97, 1.03)
+                    noisy = size == sizes[0] and mechanism == "queue"
                     rows.append(ok_row(
                         mechanism, variant, pattern, size, n, per_msg, placement=placement,
                         efficiency=_efficiency(pattern, size, per_msg, baseline_scale),
-                        noisy=size == sizes[0] and mechanism == "queue"))
+                        noisy=noisy, stdev_frac=0.08 if noisy else 0.02))
     for n in (1, 2, 4, 8):
         per_inc = 800.0 * (1 + 0.8 * (n - 1)) / n * scale
         rows.append(ok_row("value", "locked", "counter", 8, n, per_inc, placement=placement,

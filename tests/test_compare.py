@@ -12,8 +12,10 @@ from ipcbench.analysis.compare import (
     compare_frames,
     compare_runs,
     match_cases,
+    not_measured,
     pair_summary,
     ranking,
+    verdict_counts,
 )
 from ipcbench.analysis.runs import load_run
 from ipcbench.analysis.verdict import (
@@ -21,6 +23,7 @@ from ipcbench.analysis.verdict import (
     LESS_EFFICIENT,
     MORE_EFFICIENT,
     NOT_COMPARABLE,
+    NOT_MEASURED,
     SAME,
     SLOWER,
     UNCLEAR,
@@ -88,10 +91,12 @@ def test_confidence_intervals_take_precedence_when_present():
     assert case_verdict(base, disjoint).label == SLOWER
 
 
-def test_status_mismatch_is_not_comparable_and_same_failure_is_same():
+def test_status_mismatch_is_not_comparable_and_nothing_measured_is_not_counted():
     failed = {"status": "failed", "median_ns": math.nan}
     assert case_verdict(_row(), failed).label == NOT_COMPARABLE
-    assert case_verdict(failed, dict(failed)).label == SAME
+    # Skipped or failed on both sides is no evidence of "no difference".
+    assert case_verdict(failed, dict(failed)).label == NOT_MEASURED
+    assert NOT_MEASURED not in verdict_counts(pd.DataFrame({"verdict": [NOT_MEASURED, SAME]}))
 
 
 # --- matching (pure) -------------------------------------------------------------
@@ -126,7 +131,9 @@ def test_identical_runs_give_no_difference_for_every_case(tmp_path):
     comparison = compare_runs([load_run(folder), load_run(folder)])
     (table,) = comparison.tables
     assert len(table) == len(load_run(folder).frame)
-    assert (table["verdict"] == SAME).all()
+    measured = table[table["verdict"] != NOT_MEASURED]
+    assert (measured["verdict"] == SAME).all() and not_measured(table) == 3
+    assert comparison.settings_notes == ()
 
 
 def test_scaled_run_is_slower_everywhere_it_ran(tmp_path):
@@ -266,3 +273,53 @@ def test_multi_placement_overlays_get_one_figure_per_placement(tmp_path):
                              sizes=(64,), procs=(1,))
     figures = overlay_figures([load_run(folder), load_run(folder)])
     assert {"compare_pingpong_same-core", "compare_pingpong_cross-core"} <= set(figures)
+
+
+# --- settings, effect order, wording ------------------------------------------------
+
+
+def _runs_with_other_settings(tmp_path):
+    a = write_run(tmp_path / "a", [ok_row("pipe", "bytes", "pingpong", s, 1, 1e4 * k)
+                                   for k, s in enumerate((64, 1024, 4096), 1)])
+    b = write_run(tmp_path / "b", [ok_row("pipe", "bytes", "pingpong", s, 1, 1e4 * k * f,
+                                          repeats=20)
+                                   for (k, s), f in zip(enumerate((64, 1024, 4096), 1),
+                                                        (1.0, 1.6, 3.0), strict=True)])
+    return a, b
+
+
+def test_compare_warns_in_one_line_when_settings_differ(tmp_path, capsys):
+    a, b = _runs_with_other_settings(tmp_path)
+    assert _cli(["compare", str(a), str(b), "--out", str(tmp_path / "o"), "--no-charts"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "warning: A and B were measured with different settings (repeats)"
+    markdown = (tmp_path / "o" / "compare.md").read_text()
+    assert "repeats differ in 3 of 3 cases (median 5 vs 20)" in markdown
+
+
+def test_manifest_settings_are_preferred_to_rows(tmp_path):
+    import json
+
+    a, b = _runs_with_other_settings(tmp_path)
+    for folder, sessions in ((a, 3), (b, 5)):
+        (folder / "manifest.json").write_text(json.dumps(
+            {"settings": {"sessions": sessions, "repeats": 3}, "matrix": "quick"}))
+    comparison = compare_runs([load_run(a), load_run(b)])
+    assert comparison.settings_notes == (
+        "warning: A and B were measured with different settings (sessions)",)
+    assert "manifests: sessions 3 vs 5" in comparison.settings_details[0]
+
+
+def test_changes_are_listed_by_effect_size_and_never_one_x_faster(tmp_path, capsys):
+    a, b = _runs_with_other_settings(tmp_path)
+    _cli(["compare", str(a), str(b), "--out", str(tmp_path / "o"), "--no-charts"])
+    out = capsys.readouterr().out
+    assert out.index("3x slower") < out.index("1.6x slower")
+    assert "1x faster" not in out and "1.00x" not in out
+    markdown = (tmp_path / "o" / "compare.md").read_text()
+    assert markdown.index("| 3x slower |") < markdown.index("| 1.6x slower |")
+    assert "| about as fast |" in markdown
+    sentences = summary_sentences(["A", "B"], [pd.DataFrame({
+        "mechanism": ["pipe"], "both_ok": [True], "median_ns_a": [100.0], "median_ns_b": [99.0],
+        "efficiency_a": [0.5], "efficiency_b": [0.5]})])
+    assert sentences[0].startswith("B is about as fast as A")

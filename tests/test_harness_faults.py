@@ -151,6 +151,7 @@ def test_signal_stops_the_run_cleanly(tmp_path, signum, code):
             proc.wait()
     assert proc.returncode == code, stderr
     assert "finished row(s) kept in" in stderr and "Traceback" not in stderr, stderr
+    assert "to finish the run: ipcbench run " in stderr and f"--resume {out}" in stderr
     after = (out / "results.csv").read_text().splitlines()
     assert after[: len(before)] == before  # earlier rows untouched
     _assert_rows_intact(out / "results.csv")

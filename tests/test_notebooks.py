@@ -9,7 +9,8 @@ import nbformat
 import pytest
 from synthetic_runs import SMALL, write_model_run
 
-from ipcbench.plotting import CHARTS
+from ipcbench.analysis.runs import load_run
+from ipcbench.plotting import run_figures
 
 nbclient = pytest.importorskip("nbclient")
 
@@ -29,8 +30,9 @@ def test_notebook_runs_and_is_committed_clean(path, tmp_path, monkeypatch):
         if cell.cell_type == "code":
             assert not cell.outputs and cell.execution_count is None, "commit with outputs cleared"
 
-    run_a = write_model_run(tmp_path / "run-a", **SMALL)
-    run_b = write_model_run(tmp_path / "run-b", scale=1.5, **SMALL)
+    placements = ("same-core", "cross-core")
+    run_a = write_model_run(tmp_path / "run-a", placements=placements, **SMALL)
+    run_b = write_model_run(tmp_path / "run-b", scale=1.5, placements=placements, **SMALL)
     # The kernel inherits this process's environment.
     monkeypatch.setenv("IPCBENCH_RUN", str(run_a))
     monkeypatch.setenv("IPCBENCH_RUN_B", str(run_b))
@@ -47,8 +49,27 @@ def test_notebook_runs_and_is_committed_clean(path, tmp_path, monkeypatch):
               if "image/png" in o.get("data", {})]
     assert images, "the notebook should show charts"
     assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == sorted(
-        f"{stem}.png" for stem in CHARTS)
+        f"{stem}.png" for stem in run_figures(load_run(run_a)))
     text = "".join(str(o.get("data", {}).get("text/plain", "")) + o.get("text", "")
                    for c in executed.cells for o in c.get("outputs", []))
     assert "slower" in text  # run B is 1.5x slower everywhere
+    outputs = {i: _text(c) for i, c in enumerate(executed.cells) if c.cell_type == "code"}
+    # The p50 table: placements side by side, never averaged.
+    p50 = next(t for t in outputs.values() if "pipe/bytes" in t and "size_bytes" in t)
+    assert "same-core" in p50 and "cross-core" in p50
+    winners = next(t for t in outputs.values() if "runner_up" in t)
+    assert "same-core" in winners and "cross-core" in winners
+    # pipe/bytes at 64 KiB, 1 pair, in the seeded model: 84.8 µs same-core, 84.4 µs
+    # cross-core; both shown, their average (84.6) nowhere.
+    assert "84.8" in p50 and "84.4" in p50 and "84.6" not in p50
     assert path.read_bytes() == on_disk  # executed in memory; the committed file is untouched
+
+
+def _text(cell) -> str:
+    return "".join(str(o.get("data", {}).get("text/plain", "")) + o.get("text", "")
+                   for o in cell.get("outputs", []))
+
+
+def test_notebook_compares_two_different_runs_by_default():
+    source = NOTEBOOKS_DIR.joinpath("explore.ipynb").read_text(encoding="utf-8")
+    assert "../results/reference" in source and "../results/sample" in source

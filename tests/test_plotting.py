@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -15,10 +16,17 @@ from ipcbench.analysis.runs import left_out_note, load_run
 from ipcbench.cli import build_parser
 from ipcbench.cli.plot import run_plots_after_run
 from ipcbench.mechanisms import REGISTRY, public_names
-from ipcbench.plotting import CHARTS, plot_run, plot_runs, run_figures
+from ipcbench.plotting import plot_run, plot_runs, run_figures
 from ipcbench.plotting.best import best_table
 from ipcbench.plotting.charts import scaling_sizes
-from ipcbench.plotting.style import figure_caption, mechanism_color, series_style
+from ipcbench.plotting.grid import TOP_LINES
+from ipcbench.plotting.style import (
+    channel_color,
+    channel_marker,
+    figure_caption,
+    mechanism_color,
+    series_style,
+)
 from ipcbench.results import SCHEMA_VERSION, ResultsError
 from ipcbench.units import format_rate_bytes, format_time_ns
 
@@ -48,10 +56,17 @@ def _cli(argv: list[str]) -> int:
     return args.func(args)
 
 
+# The model run: pingpong, stream and counter rows at one placement and payload.
+MODEL_STEMS = ["best", "cpu", "efficiency", "latency", "ranking-counter", "ranking-pingpong",
+               "ranking-stream", "scaling", "throughput-stream"]
+
+
 def test_plot_run_writes_every_chart_in_both_formats(run_dir, tmp_path):
-    written = plot_run(run_dir, tmp_path / "charts")
+    assert sorted(run_figures(load_run(run_dir))) == MODEL_STEMS
+    assert {p.suffix for p in plot_run(run_dir, tmp_path / "png-only")} == {".png"}
+    written = plot_run(run_dir, tmp_path / "charts", formats=("png", "svg"))
     names = sorted(p.name for p in written)
-    assert names == sorted(f"{stem}.{fmt}" for stem in CHARTS for fmt in ("png", "svg"))
+    assert names == sorted(f"{stem}.{fmt}" for stem in MODEL_STEMS for fmt in ("png", "svg"))
     for path in written:
         assert path.stat().st_size > 1000, path
     assert (tmp_path / "charts" / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -85,7 +100,7 @@ def test_non_ok_rows_are_not_drawn(tmp_path):
     rows = [ok_row("pipe", "bytes", "stream", s, 1, 1000.0 + s) for s in (64, 1024)]
     rows.append(bad_row("pipe", "bytes", "stream", 4096, 1, "failed", "checksum mismatch"))
     run = load_run(write_run(tmp_path / "r", rows))
-    figure = run_figures(run)["throughput"]
+    figure = run_figures(run)["throughput-stream"]
     (line,) = [ln for ln in figure.axes[0].get_lines() if not ln.get_label().startswith("_")]
     ydata = [y for y in line.get_ydata() if y == y]  # NaN gaps are allowed, points are not
     assert len(ydata) == 2
@@ -102,6 +117,10 @@ def test_every_public_mechanism_and_variant_is_told_apart():
         styles = {series_style({"mechanism": name, "variant": v})["linestyle"]
                   for v in variants}
         assert len(styles) == len(variants), f"variants of {name} share a line style"
+    channels = [(m, v) for m in public_names() for v in REGISTRY[m].variants]
+    styles = [(channel_color(m, v), channel_marker(m, v)) for m, v in channels]
+    assert len({c for c, _ in styles}) == len(channels), "two channels share a colour"
+    assert channel_color("array", "raw") != channel_color("array", "synchronized")
 
 
 def test_colours_do_not_depend_on_the_process_hash_seed():
@@ -154,8 +173,8 @@ def test_placements_get_their_own_panel_rows_never_mixed(tmp_path):
             for s in (64, 4096) for k, p in ((1, "same-core"), (2, "cross-core"))]
     run = load_run(write_run(tmp_path / "r", rows))
     assert series_columns(run.frame, ["placement"]) == ["mechanism", "variant"]
-    axes = [ax for ax in run_figures(run)["throughput"].axes if ax.get_visible()]
-    assert [ax.get_title().split(",")[0] for ax in axes] == ["cross-core", "same-core"]
+    axes = [ax for ax in run_figures(run)["throughput-stream"].axes if ax.get_visible()]
+    assert [ax.get_title().split(",")[0] for ax in axes] == ["same-core", "cross-core"]
     assert all(_line_labels(ax) == {"shm/segment"} for ax in axes)
     table = best_table(run.frame, "stream")
     assert table["winner"].tolist() == ["shm/segment"] * 4
@@ -170,7 +189,7 @@ def two_placements(tmp_path_factory):
 
 def test_multi_placement_run_writes_every_chart(two_placements, tmp_path):
     written = plot_run(two_placements, tmp_path / "charts", formats=("svg",))
-    assert sorted(p.stem for p in written) == sorted(CHARTS)
+    assert sorted(p.stem for p in written) == MODEL_STEMS
     figure = run_figures(load_run(two_placements))["latency"]
     titles = [ax.get_title() for ax in figure.axes if ax.get_visible()]
     assert len(titles) == 4  # 2 placements x 2 procs
@@ -190,14 +209,15 @@ def test_baseline_rows_are_reference_lines_never_channel_lines(two_placements):
     assert len(refs) == 1 and "os.pipe" in refs[0].get_label()
     # The reference is the panel's own placement's round trip (12 us in the model).
     assert refs[0].get_ydata()[0] == pytest.approx(12_000.0)
-    throughput = [ax for ax in figures["throughput"].axes if ax.get_visible()][0]
+    throughput = [ax for ax in figures["throughput-stream"].axes if ax.get_visible()][0]
     assert any("memcpy" in ln.get_label() for ln in throughput.get_lines())
     assert "baseline" not in set(best_table(run.frame, "pingpong")["winner_mechanism"])
 
 
-def test_efficiency_and_cpu_charts_have_panels_per_pattern_and_procs(figures):
+def test_efficiency_and_cpu_charts_have_panels_per_pattern_and_placement(figures):
     efficiency = [ax for ax in figures["efficiency"].axes if ax.get_visible()]
-    assert len(efficiency) == 4  # pingpong, stream x procs 1, 2
+    assert len(efficiency) == 2  # pingpong, stream x one placement, at 1 process only
+    assert "1 process (pair) per case only" in _caption(figures["efficiency"])
     assert efficiency[0].get_title().startswith("pingpong")
     assert any(ln.get_label().startswith("baseline: 100%") for ln in efficiency[0].get_lines())
     assert "memcpy" in _caption(figures["efficiency"])
@@ -210,7 +230,7 @@ def test_noisy_rows_get_hollow_markers_and_a_caption(figures):
     axes = [ax for ax in figures["latency"].axes if ax.get_visible()]
     hollow = [ln for ax in axes for ln in ax.get_lines() if ln.get_markerfacecolor() == "white"]
     assert hollow  # the model flags queue at the smallest size as noisy
-    assert "noisy (hollow markers)" in _caption(figures["latency"])
+    assert "points hollow (wide CI)" in _caption(figures["latency"])
 
 
 def test_payload_kinds_and_fanout(tmp_path):
@@ -222,10 +242,14 @@ def test_payload_kinds_and_fanout(tmp_path):
     csv = folder / "results.csv"
     pd.concat([frame, more, fanout]).to_csv(csv, index=False)
     run = load_run(folder)
-    figure = run_figures(run)["throughput"]
-    titles = sorted(ax.get_title() for ax in figure.axes if ax.get_visible())
-    assert any("fanout" in t and "consumer processes" in t for t in titles)
-    assert any("numpy payload" in t for t in titles)
+    figures = run_figures(run)
+    titles = sorted(ax.get_title() for ax in figures["throughput-fanout"].axes
+                    if ax.get_visible())
+    assert titles and all("consumer processes" in t for t in titles)
+    # Line charts keep to the bytes payload and say where the other kinds are.
+    stream = figures["throughput-stream"]
+    assert not any("numpy" in ax.get_title() for ax in stream.axes)
+    assert "bytes payload only (numpy: see the report)" in _caption(stream)
     assert set(best_table(run.frame, "fanout")["winner"]) == {"pipe/bytes"}
 
 
@@ -316,3 +340,50 @@ def test_bad_input_is_a_one_line_error_naming_the_file(tmp_path, make, words):
     message = str(info.value)
     assert words in message and "\n" not in message and str(bad) in message
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def _wide_run(tmp_path):
+    """Nine channels (more than a panel shows) in two placements, bytes + numpy."""
+    rows = []
+    channels = [("pipe", "bytes"), ("pipe", "pickle"), ("queue", "default"),
+                ("value", "array"), ("shm", "segment"), ("simplequeue", "default"),
+                ("os-pipe", "raw"), ("socketpair", "unix"), ("tcp", "nodelay")]
+    for k, (mechanism, variant) in enumerate(channels):
+        for placement in ("same-core", "cross-core"):
+            for size in (64, 4096, 1 << 20):
+                for procs in (1, 2):
+                    rows.append(ok_row(mechanism, variant, "pingpong", size, procs,
+                                       (k + 1) * 1e4 + size, placement=placement))
+                    rows.append(ok_row(mechanism, variant, "stream", size, procs,
+                                       (k + 1) * 1e4 + size, placement=placement))
+            # Payload kinds only at one size and procs, as the default matrix does.
+            rows.append(replace(ok_row(mechanism, variant, "stream", 4096, 1, 1e5,
+                                       placement=placement), payload="numpy"))
+    return load_run(write_run(tmp_path / "wide", rows))
+
+
+def test_no_empty_panels_and_a_readable_number_of_lines(tmp_path):
+    figures = run_figures(_wide_run(tmp_path))
+    for stem, figure in figures.items():
+        for ax in figure.axes:
+            if not ax.get_visible() or stem == "best":
+                continue
+            assert ax.has_data(), f"{stem}: empty panel {ax.get_title()!r}"
+            if stem.startswith("ranking"):
+                assert len(ax.patches) == 9  # every channel is a bar
+            else:
+                assert len(_line_labels(ax)) <= TOP_LINES, stem
+            low, high = ax.get_ylim() if not stem.startswith("ranking") else (2, 3)
+            assert not (low, high) == (1.0, 10.0)
+        width, height = figure.get_size_inches() * 100
+        assert height <= 1300 and width <= 2000, (stem, width, height)
+    caption = _caption(figures["latency"])
+    assert f"the {TOP_LINES} best of 9 channels" in caption
+
+
+def test_ranking_bars_are_best_first_with_ci_whiskers(tmp_path):
+    figure = run_figures(_wide_run(tmp_path))["ranking-pingpong"]
+    ax = [a for a in figure.axes if a.get_visible()][0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[0] == "pipe/bytes" and labels[-1] == "tcp/nodelay"
+    assert ax.collections, "CI whiskers"

@@ -1,4 +1,5 @@
-"""report.html: self-contained (inline SVG, no external resources), tables, comparison."""
+"""report.html: self-contained (inline script, data and pictures, no external resources),
+a table of contents, folded long tables, the comparison."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import pytest
 from synthetic_runs import SMALL, bad_row, ok_row, write_model_run, write_run
 
 from ipcbench.cli import build_parser
-from ipcbench.plotting import CHARTS
 from ipcbench.render.html import write_report
 from ipcbench.results import ResultsError
 
@@ -40,10 +40,12 @@ def test_single_run_report_is_self_contained(two_runs, tmp_path):
     path = write_report([two_runs[0]], tmp_path / "out")
     text = path.read_text(encoding="utf-8")
     assert path.name == "report.html" and text.startswith("<!DOCTYPE html>")
-    assert text.count("<svg") == len(CHARTS)  # latency, throughput, efficiency, cpu, ...
-    assert "<script" not in text.lower()
+    assert text.count("data:image/png;base64,") == 1  # the best-channel map
+    assert "class='explorer'" in text and "<script src" not in text.lower()
     assert _external_references(text) == []
     assert "Synthetic CPU @ 2.0GHz" in text and "Best channel per cell" in text
+    assert "<nav class='toc'>" in text and "href='#run-A-explore'" in text
+    assert "<details><summary>All " in text
     assert "rows not drawn (status != ok)" in text and "deadline of 60 s exceeded" in text
     assert "Comparison" not in text
 
@@ -53,7 +55,8 @@ def test_several_runs_add_comparison_and_escape_metadata(two_runs, tmp_path):
     assert "Comparison (baseline A)" in text
     assert "Other &lt;CPU&gt; &amp; co" in text and "Other <CPU>" not in text
     assert 'class="slower"' in text
-    assert text.count("<svg") == len(CHARTS) * 2 + 3  # per-run charts + 3 overlays
+    assert text.count("data:image/png;base64,") == 2 + 3  # best maps + overlays
+    assert text.count("class='explorer'") == 2
     assert _external_references(text) == []
 
 
@@ -76,3 +79,26 @@ def test_report_refuses_runs_with_nothing_in_common(tmp_path):
     b = write_run(tmp_path / "b", [ok_row("shm", "segment", "pingpong", 64, 1, 1e4)])
     with pytest.raises(ResultsError, match="no case in common"):
         write_report([a, b], tmp_path / "out")
+
+
+def test_explorer_data_is_formatted_by_units_and_kept_apart(two_runs):
+    from ipcbench.analysis.runs import load_run
+    from ipcbench.render.interactive import run_data
+
+    data = run_data(load_run(two_runs[0]))
+    rows = [dict(zip(data["fields"], r, strict=True)) for r in data["rows"]]
+    assert {r["placement"] for r in rows} == {"unpinned"}
+    assert all(r["text"] and r["text"] != "–" for r in rows)
+    assert any(r["text"].endswith("µs") for r in rows if r["pattern"] == "pingpong")
+    assert all(r["low"] <= r["value"] <= r["high"] for r in rows if r["low"] is not None)
+
+
+def test_reference_sized_report_is_small_and_quick(tmp_path):
+    import time
+    from pathlib import Path
+
+    reference = Path(__file__).resolve().parent.parent / "results" / "reference"
+    started = time.monotonic()
+    path = write_report([reference], tmp_path / "ref")
+    assert time.monotonic() - started < 30
+    assert path.stat().st_size <= 3 * 1024 * 1024

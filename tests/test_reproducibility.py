@@ -123,11 +123,13 @@ def test_fitness_checks_name_each_problem():
     assert idle == []
     busy = check_load(CpuTimes(0.0, 0.0, 0.0), CpuTimes(0.25, 0.05, 0.5), cpus=2)
     assert len(busy) == 2 and "50%" in busy[0] and "steals 10%" in busy[1]
+    assert all(len("ipcbench: warning: " + line) <= 80 for line in busy)
     assert check_governor(["performance", "performance"]) == []
     assert "powersave" in check_governor(["powersave", "performance"])[0]
     assert check_cpus(1, ["cross-core"], 1) == [
         "cross-core placement needs 2 CPUs, this process may use 1"]
     assert "5 peers on 2 CPUs" in check_cpus(2, ["cross-core"], 4)[0]
+    assert len("ipcbench: warning: " + check_governor(["conservative"])[0]) <= 80
     assert check_cpus(2, ["same-core"], 4) == []
 
 

@@ -20,12 +20,15 @@ import pandas as pd
 
 from ipcbench.analysis.frames import case_keys, unique_cases
 from ipcbench.analysis.runs import Run
+from ipcbench.analysis.sameness import settings_difference
 from ipcbench.analysis.verdict import (
     ALPHA,
     FASTER,
     LESS_EFFICIENT,
     MIN_EFFECT,
     MORE_EFFICIENT,
+    NOT_MEASURED,
+    SIGNIFICANT,
     SLOWER,
     VERDICTS,
     case_verdict,
@@ -110,6 +113,10 @@ class Comparison:
     alpha: float = ALPHA
     metric: str = "time"
     mechanisms: tuple[str, ...] = ()
+    # Per pairing measured with other settings than A (sameness.py): one short line
+    # each for the terminal, and the detail for compare.md and the report.
+    settings_notes: tuple[str, ...] = ()
+    settings_details: tuple[str, ...] = ()
 
     @property
     def tags(self) -> list[str]:
@@ -142,15 +149,36 @@ def compare_runs(runs: Sequence[Run], *, min_effect: float = MIN_EFFECT,
             raise ResultsError(f"{run.csv_path} has no case in common with {runs[0].csv_path}")
         tables.append(table)
         matchings.append(matching)
+    tags = run_tags(len(runs))
+    notes = [settings_difference(runs[0], run, matching.matched, tag)
+             for tag, run, matching in zip(tags[1:], runs[1:], matchings, strict=True)]
+    notes = [n for n in notes if n[0]]
     return Comparison(list(runs), tables, matchings, min_effect, alpha, metric,
-                      tuple(mechanisms))
+                      tuple(mechanisms), tuple(n[0] for n in notes), tuple(n[1] for n in notes))
 
 
 def verdict_counts(table: pd.DataFrame, metric: str | None = None) -> dict[str, int]:
-    """Cases per verdict; with a metric, only the labels that metric can give."""
+    """Cases per verdict; with a metric, only the labels that metric can give. Cases
+    measured ok in neither run are not counted (not_measured gives their number)."""
     counts = table["verdict"].value_counts()
     skip = {"time": (MORE_EFFICIENT, LESS_EFFICIENT), "efficiency": (FASTER, SLOWER)}
     return {v: int(counts.get(v, 0)) for v in VERDICTS if v not in skip.get(metric, ())}
+
+
+def not_measured(table: pd.DataFrame) -> int:
+    """Matched cases that were ok in neither run (skipped or failed on both sides)."""
+    return int((table["verdict"] == NOT_MEASURED).sum())
+
+
+def by_effect(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with significant changes first, each group by effect size (|log
+    ratio|, largest first), as `pyperf compare_to` lists them; unmeasured last."""
+    ratio = pd.to_numeric(table["ratio"], errors="coerce")
+    effect = np.abs(np.log(ratio.where(ratio > 0)))
+    group = np.where(table["verdict"].isin(SIGNIFICANT), 0,
+                     np.where(table["verdict"] == NOT_MEASURED, 2, 1))
+    order = pd.DataFrame({"group": group, "effect": -effect.fillna(-1.0)}, index=table.index)
+    return table.loc[order.sort_values(["group", "effect"], kind="stable").index]
 
 
 def one_sided(comparison: Comparison) -> list[tuple[str, pd.DataFrame]]:

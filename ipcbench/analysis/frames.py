@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from ipcbench.patterns import PATTERN_NAMES
-from ipcbench.schema import CASE_KEYS
+from ipcbench.schema import CASE_KEYS, PAYLOAD_KINDS, PLACEMENTS
 
 # Case-key columns that split one channel's measurements into separate cases a reader
 # must never see averaged or mixed in one line (a same-core and a cross-core line of
@@ -67,13 +67,26 @@ def iter_facets(frame: pd.DataFrame, columns: Sequence[str]):
     if not columns:
         yield {}, frame
         return
-    order = {name: i for i, name in enumerate(PATTERN_NAMES)}
-
     def rank(item):
-        return tuple((order.get(v, 99), "") if c == "pattern" else (0, str(v))
-                     for c, v in item[0].items())
+        return tuple(reading_rank(c, v) for c, v in item[0].items())
 
     yield from sorted(iter_series(frame, columns), key=rank)
+
+
+# Reading order of a dimension: patterns, placements and payload kinds as declared
+# (same-core before cross-core, bytes first); anything else sorted.
+_ORDERS = {"pattern": PATTERN_NAMES, "placement": PLACEMENTS, "payload": PAYLOAD_KINDS}
+
+
+def reading_rank(column: str, value) -> tuple:
+    """Sort key of one value of a case-key column (see _ORDERS)."""
+    known = _ORDERS.get(column, ())
+    return (list(known).index(value), "") if value in known else (99, str(value))
+
+
+def in_reading_order(column: str, values) -> list:
+    """Distinct values of a case-key column in the order a reader expects."""
+    return sorted(set(values), key=lambda v: reading_rank(column, v))
 
 
 def facet_label(key: dict) -> str:

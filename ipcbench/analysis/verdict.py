@@ -4,8 +4,8 @@ Verdict, per case, on the time per message (median_ns; ratio > 1 means slower), 
 metric="efficiency" on each row's time in units of its own run's baseline (ratio =
 efficiency B / A, "more efficient" / "less efficient"); the summary gives both as
 geometric means per run (compare.py):
-  1. both sides the same non-ok status    -> "no significant difference" (same outcome);
-     one side not ok                      -> "not comparable"
+  1. neither side ok (skipped, failed)    -> "not measured" (kept out of the verdict
+     counts: nothing was compared); one side not ok -> "not comparable"
   2. |ratio - 1| < min_effect (5%)        -> "no significant difference" (too small to
      matter on this machine class, where identical runs differ by several percent)
   3. the session-level CIs overlap        -> "no significant difference"
@@ -37,9 +37,12 @@ FASTER = "faster"
 SLOWER = "slower"
 UNCLEAR = "unclear"
 NOT_COMPARABLE = "not comparable"
+NOT_MEASURED = "not measured"  # ok in neither run: no evidence either way
 MORE_EFFICIENT = "more efficient"
 LESS_EFFICIENT = "less efficient"
 VERDICTS = (FASTER, SLOWER, MORE_EFFICIENT, LESS_EFFICIENT, SAME, UNCLEAR, NOT_COMPARABLE)
+# Verdicts that found a real difference (what compare lists first, by effect size).
+SIGNIFICANT = (FASTER, SLOWER, MORE_EFFICIENT, LESS_EFFICIENT)
 
 MIN_EFFECT = 0.05
 ALPHA = 0.05  # for session-level rows (schema 4)
@@ -113,9 +116,12 @@ def _ci_overlap(base: Mapping, other: Mapping) -> bool | None:
 def case_verdict(base: Mapping, other: Mapping, *, min_effect: float = MIN_EFFECT,
                  alpha: float = ALPHA) -> Verdict:
     """Judge one matched case (two result rows as mappings)."""
-    if base.get("status") != "ok" and base.get("status") == other.get("status"):
-        # Same outcome on both sides (e.g. skipped for the same reason): nothing changed.
-        return Verdict(SAME, math.nan, reason=f"{base.get('status')} in both")
+    if base.get("status") != "ok" and other.get("status") != "ok":
+        # Nothing was measured on either side: not evidence of "no difference".
+        return Verdict(NOT_MEASURED, math.nan,
+                       reason=f"{base.get('status')} in A, {other.get('status')} in B"
+                       if base.get("status") != other.get("status")
+                       else f"{base.get('status')} in both")
     if base.get("status") != "ok" or other.get("status") != "ok":
         return Verdict(NOT_COMPARABLE, math.nan,
                        reason=f"status {base.get('status')} vs {other.get('status')}")

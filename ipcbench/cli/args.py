@@ -76,4 +76,4 @@ def print_paths(paths) -> None:
 
 
 RESULTS_HELP = "a results.csv or a run folder holding one"
-FORMATS_HELP = "comma-separated chart formats (default: png,svg)"
+FORMATS_HELP = "comma-separated chart formats: png, svg, pdf (default: png)"

@@ -10,9 +10,9 @@ from ipcbench.analysis.compare import METRICS, compare_runs
 from ipcbench.analysis.runs import load_runs
 from ipcbench.analysis.verdict import ALPHA, MIN_EFFECT
 from ipcbench.cli.args import FORMATS_HELP, RESULTS_HELP, chart_formats, fraction, print_paths
-from ipcbench.plotting import FORMATS
+from ipcbench.plotting import DEFAULT_FORMATS
 from ipcbench.render.markdown import write_comparison
-from ipcbench.render.terminal import compare_lines
+from ipcbench.render.terminal import print_compare
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -23,8 +23,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                               mechanisms=args.mechanism or ())
     written = write_comparison(comparison, args.out, formats=args.formats,
                                charts=not args.no_charts)
-    for line in compare_lines(comparison):  # one screen; the details are in compare.md
-        print(line)
+    print_compare(comparison)  # one screen; the details are in compare.md
     print_paths(written)
     return 0
 
@@ -37,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     compare.add_argument("results", nargs="+", metavar="RESULTS", help=RESULTS_HELP)
     compare.add_argument("--out", type=Path, default=Path("compare"), metavar="DIR",
                          help="folder for compare.md and charts (default: ./compare)")
-    compare.add_argument("--formats", type=chart_formats, default=FORMATS, metavar="LIST",
+    compare.add_argument("--formats", type=chart_formats, default=DEFAULT_FORMATS, metavar="LIST",
                          help=FORMATS_HELP)
     compare.add_argument("--no-charts", action="store_true", help="write compare.md only")
     compare.add_argument("--min-effect", type=fraction, default=MIN_EFFECT, metavar="FRAC",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ipcbench.analysis.runs import load_run
 from ipcbench.cli.args import FORMATS_HELP, RESULTS_HELP, chart_formats, print_paths
-from ipcbench.plotting import FORMATS, plot_run, plot_runs
+from ipcbench.plotting import DEFAULT_FORMATS, plot_run, plot_runs
 
 
 def run_plots_after_run(run_dir: str | os.PathLike[str]) -> list[Path]:
@@ -35,6 +35,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     plot.add_argument("results", nargs="+", metavar="RESULTS", help=RESULTS_HELP)
     plot.add_argument("--out", required=True, type=Path, metavar="DIR",
                       help="folder to write charts into")
-    plot.add_argument("--formats", type=chart_formats, default=FORMATS, metavar="LIST",
+    plot.add_argument("--formats", type=chart_formats, default=DEFAULT_FORMATS, metavar="LIST",
                       help=FORMATS_HELP)
     plot.set_defaults(func=cmd_plot)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import random
+import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,6 +181,15 @@ def _prepare_folder(job: Job) -> None:
     write_machine_json(job.out, job.meta)
 
 
+def planned_sessions(planned, settings, done_sessions) -> tuple[int, dict]:
+    """(sessions the run plans in all, sessions per case a resumed run already has):
+    runnable cases x settings.sessions, for the progress line's ETA."""
+    runnable = [p.case for p in planned if not p.skip_reason]
+    already = {c: min(len(done_sessions.get(c, [])), settings.sessions) for c in runnable
+               if done_sessions.get(c)}
+    return len(runnable) * settings.sessions, already
+
+
 def _measure(args, job: Job, rows: list) -> None:
     """Run the planned cases, each row appended (and fsynced) to results.csv and to
     `rows` as it arrives, each finished session to sessions.csv; Interrupted propagates
@@ -194,7 +204,9 @@ def _measure(args, job: Job, rows: list) -> None:
 
     appender = CsvAppender(job.out / "results.csv")
     session_log = SessionLog(job.out)
-    progress = RunProgress(len(job.planned), enabled=not args.no_progress)
+    total, already = planned_sessions(job.planned, job.settings, job.done_sessions)
+    progress = RunProgress(total, job.settings.sessions, enabled=not args.no_progress,
+                           already=already)
 
     def on_row(row) -> None:
         appender.append(row)  # whole row, flushed and fsynced, before anything else
@@ -211,7 +223,8 @@ def _measure(args, job: Job, rows: list) -> None:
             cache.preload(job.previous)
         run_planned(
             job.planned, job.settings, run_meta, on_row,
-            before_session=lambda case, index: (check_interrupted(), progress.starting(case)),
+            before_session=lambda case, index: (check_interrupted(),
+                                                progress.starting(case, index)),
             baseline_cache=cache,
             on_session=session_log.append,
             done_sessions=job.done_sessions,
@@ -224,15 +237,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ipcbench.render.terminal import print_summary
 
     job = _resume_job(args) if args.resume else _new_job(args)
-    warn_unfit(job.meta)
     install_signal_handlers()
     rows: list = []
     try:
         _prepare_folder(job)
+        warn_unfit(job.meta)  # once every input is accepted: an error stays one line
         _measure(args, job, rows)
     except Interrupted as exc:
         print(f"ipcbench: interrupted by {exc}; {len(rows)} finished row(s) kept in "
-              f"{job.out / 'results.csv'}", file=sys.stderr)
+              f"{job.out / 'results.csv'}, every finished session in "
+              f"{job.out / 'sessions.csv'}", file=sys.stderr)
+        print(f"ipcbench: to finish the run: {resume_command(job.out)}", file=sys.stderr)
         return exc.exit_code
     finally:
         hygiene.sweep()
@@ -242,6 +257,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"results: {job.out / 'results.csv'}")
     job.lock.release()
     return 0
+
+
+def resume_command(out: Path) -> str:
+    """What finishes an interrupted run: the manifest holds its matrix and settings, so
+    --resume takes no other matrix flag."""
+    return f"ipcbench run --resume {shlex.quote(str(out))}"
 
 
 def _draw_charts(out: Path) -> None:

@@ -1,7 +1,7 @@
 """Charts from ipcbench result CSVs (read-only: never runs or imports a benchmark).
 
     from ipcbench.plotting import plot_run
-    written = plot_run("results/sample", "charts/")       # -> [Path, ...] PNG + SVG
+    written = plot_run("results/sample", "charts/")       # -> [Path, ...] PNG
 
 Runs are read by ipcbench.analysis.runs; this package only draws.
 
@@ -22,13 +22,15 @@ from matplotlib.figure import Figure
 
 from ipcbench.analysis.runs import Run, load_run, load_runs, require_ok_rows
 from ipcbench.plotting.best import best_map_figure, best_table
-from ipcbench.plotting.charts import latency_figure, scaling_figure, throughput_figure
+from ipcbench.plotting.charts import latency_figure, scaling_figure, throughput_figures
 from ipcbench.plotting.cost import cpu_figure, efficiency_figure
+from ipcbench.plotting.ranking import ranking_figures
 from ipcbench.plotting.style import mechanism_color
 from ipcbench.safefile import safe_dir, write_via_temp
 
 __all__ = [
     "CHARTS",
+    "DEFAULT_FORMATS",
     "FORMATS",
     "Run",
     "best_map_figure",
@@ -43,19 +45,23 @@ __all__ = [
     "run_figures",
     "save_figure",
     "scaling_figure",
-    "throughput_figure",
+    "throughput_figures",
 ]
 
 FORMATS = ("png", "svg")
+# PNG only unless asked: SVG of a many-line chart costs as much again to write.
+DEFAULT_FORMATS = ("png",)
 
-# File stem -> builder. Order is the order a reader should look at them in.
-CHARTS: dict[str, Callable[[Run], Figure | None]] = {
+# Name -> builder (one figure, or several by file stem). Order is the order a reader
+# should look at them in: the answer first, then the curves behind it.
+CHARTS: dict[str, Callable[[Run], Figure | dict[str, Figure] | None]] = {
+    "best": best_map_figure,
+    "ranking": ranking_figures,
     "latency": latency_figure,
-    "throughput": throughput_figure,
+    "throughput": throughput_figures,
+    "scaling": scaling_figure,
     "efficiency": efficiency_figure,
     "cpu": cpu_figure,
-    "scaling": scaling_figure,
-    "best": best_map_figure,
 }
 
 
@@ -64,9 +70,11 @@ def run_figures(run: Run) -> dict[str, Figure]:
     require_ok_rows(run)
     figures = {}
     for stem, build in CHARTS.items():
-        figure = build(run)
-        if figure is not None:
-            figures[stem] = figure
+        built = build(run)
+        if isinstance(built, dict):
+            figures.update(built)
+        elif built is not None:
+            figures[stem] = built
     return figures
 
 
@@ -83,7 +91,7 @@ def save_figure(figure: Figure, out_dir: Path, stem: str, formats: Sequence[str]
         # Drawn into a fresh temp file, then renamed: a full disk leaves no truncated
         # chart under the real name, and the error names the chart.
         write_via_temp(path, lambda handle, fmt=fmt, metadata=metadata: figure.savefig(
-            handle, format=fmt, dpi=120, metadata=metadata))
+            handle, format=fmt, dpi=100, metadata=metadata))
         written.append(path)
     return written
 
@@ -105,7 +113,7 @@ def figure_to_svg(figure: Figure) -> str:
 def plot_run(
     run_dir_or_csv: str | os.PathLike[str] | Run,
     out_dir: str | os.PathLike[str],
-    formats: Sequence[str] = FORMATS,
+    formats: Sequence[str] = DEFAULT_FORMATS,
 ) -> list[Path]:
     """Draw the standard charts of one run into out_dir; return the files written.
 
@@ -120,7 +128,7 @@ def plot_run(
 def plot_runs(
     paths: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
-    formats: Sequence[str] = FORMATS,
+    formats: Sequence[str] = DEFAULT_FORMATS,
 ) -> list[Path]:
     """Several runs: one sub-folder per run (named after the run folder) under out_dir.
     Every input is read before anything is drawn, so a bad one fails fast."""

@@ -16,12 +16,14 @@ from ipcbench.analysis.frames import (
     SPLIT_COLUMNS,
     facet_columns,
     facet_label,
+    reading_rank,
     series_columns,
     series_label,
     unique_cases,
 )
 from ipcbench.analysis.runs import Run, left_out_note, measured
-from ipcbench.plotting.style import dress, legend_block, mechanism_color, run_line
+from ipcbench.plotting.style import channel_color, dress, legend_block, run_line
+from ipcbench.schema import DEFAULT_PAYLOAD
 from ipcbench.sizes import format_size
 from ipcbench.units import format_fraction
 
@@ -29,8 +31,8 @@ from ipcbench.units import format_fraction
 TIE_MARGIN = 0.05
 
 BEST_COLUMNS = ("placement", "payload", "size_bytes", "procs", "winner", "winner_mechanism",
-                "value", "cpu_s_per_msg", "efficiency", "runner_up", "runner_up_value",
-                "margin", "candidates")
+                "winner_variant", "value", "cpu_s_per_msg", "efficiency", "runner_up",
+                "runner_up_value", "margin", "candidates")
 _FACETS = SPLIT_COLUMNS
 
 
@@ -58,6 +60,7 @@ def best_table(frame: pd.DataFrame, pattern: str) -> pd.DataFrame:
             "procs": int(procs),
             "winner": series_label({c: first[c] for c in columns}),
             "winner_mechanism": first["mechanism"],
+            "winner_variant": first["variant"],
             "value": float(first[metric]),
             "cpu_s_per_msg": float(first.get("cpu_s_per_msg", math.nan)),
             "efficiency": float(first.get("efficiency", math.nan)),
@@ -84,7 +87,7 @@ def _cell_text(record: pd.Series, pattern: str) -> str:
     return f"{tie}{record['winner']}\n{value}\n+{format_fraction(record['margin'])} vs next"
 
 
-def _draw_map(ax, table: pd.DataFrame, pattern: str) -> set[str]:
+def _draw_map(ax, table: pd.DataFrame, pattern: str) -> set[tuple[str, str]]:
     sizes = sorted(table["size_bytes"].unique())
     procs_values = sorted(table["procs"].unique())
     image = np.ones((len(sizes), len(procs_values), 3)) * 0.93  # light grey = no data
@@ -94,9 +97,10 @@ def _draw_map(ax, table: pd.DataFrame, pattern: str) -> set[str]:
         margin = 0.0 if math.isnan(record["margin"]) else record["margin"]
         # Paler = narrower win: a saturated cell is a decision, a pale one a coin toss.
         strength = 0.2 + 0.6 * min(margin / 0.5, 1.0)
-        rgb = np.array(to_rgb(mechanism_color(record["winner_mechanism"])))
+        channel = (record["winner_mechanism"], record["winner_variant"])
+        rgb = np.array(to_rgb(channel_color(*channel)))
         image[i, j] = 1 - strength * (1 - rgb)
-        winners.add(record["winner_mechanism"])
+        winners.add(channel)
         ax.text(j, i, _cell_text(record, pattern), ha="center", va="center", fontsize=7)
     ax.imshow(image, aspect="auto")
     ax.set_xticks(range(len(procs_values)), [str(p) for p in procs_values])
@@ -123,15 +127,24 @@ def best_map_figure(run: Run) -> Figure | None:
     tables = {p: t for p, t in tables.items() if not t.empty}
     if not tables:
         return None
+    # The headline map is for the bytes payload; other kinds are in the report's table.
+    everything = pd.concat(tables.values())
+    payload_note = ""
+    if everything["payload"].nunique() > 1 and (everything["payload"] == DEFAULT_PAYLOAD).any():
+        tables = {p: t[t["payload"] == DEFAULT_PAYLOAD] for p, t in tables.items()}
+        tables = {p: t for p, t in tables.items() if not t.empty}
+        payload_note = f"; {DEFAULT_PAYLOAD} payload (other kinds: the report)"
     facets = facet_columns(pd.concat(tables.values()), _FACETS)
     keys = sorted({tuple(r) for t in tables.values()
-                   for r in t[facets].itertuples(index=False, name=None)}) if facets else [()]
+                   for r in t[facets].itertuples(index=False, name=None)},
+                  key=lambda k: [reading_rank(c, v) for c, v in zip(facets, k, strict=True)]
+                  ) if facets else [()]
     height = max(len(t["size_bytes"].unique()) for t in tables.values())
     width = max(len(t["procs"].unique()) for t in tables.values())
-    fig = Figure(figsize=(max(5.0, 2.2 * width) * len(tables) + 1.5,
+    fig = Figure(figsize=(max(5.0, 1.9 * width) * len(tables) + 1.5,
                           (0.75 * height + 1.2) * len(keys) + 1.6), layout="constrained")
     axes = fig.subplots(len(keys), len(tables), squeeze=False)
-    winners: set[str] = set()
+    winners: set[tuple[str, str]] = set()
     for i, values in enumerate(keys):
         key = dict(zip(facets, values, strict=True))
         for j, (pattern, table) in enumerate(tables.items()):
@@ -146,8 +159,9 @@ def best_map_figure(run: Run) -> Figure | None:
             ax.set_title(prefix + _map_title(pattern), fontsize=9)
     dress(fig, "Best channel per message size and process count",
           run_line(run),
-          f"colour = winning mechanism, paler = narrower margin; ≈ = within "
-          f"{format_fraction(TIE_MARGIN)} (noise); {left_out_note(run.frame, list(tables))}")
-    legend_block(fig, {m: Patch(color=mechanism_color(m)) for m in sorted(winners)},
-                 title="winning mechanism:")
+          f"colour = winning channel, paler = narrower margin; ≈ = within "
+          f"{format_fraction(TIE_MARGIN)} (noise); {left_out_note(run.frame, list(tables))}"
+          + payload_note)
+    legend_block(fig, {f"{m}/{v}": Patch(color=channel_color(m, v)) for m, v in sorted(winners)},
+                 title="winning channel:")
     return fig

@@ -15,26 +15,32 @@ from matplotlib.figure import Figure
 
 from ipcbench import patterns, units
 from ipcbench.analysis.frames import (
-    SPLIT_COLUMNS,
-    facet_columns,
-    facet_label,
-    iter_facets,
+    in_reading_order,
     iter_series,
     series_columns,
     series_label,
     unique_cases,
 )
 from ipcbench.analysis.runs import Run, baseline_value, left_out_note
-from ipcbench.plotting.grid import Reference, limits, noisy_note, size_grid
+from ipcbench.plotting.grid import (
+    TOP_LINES,
+    GridSpec,
+    Reference,
+    bytes_payload,
+    limits,
+    noisy_note,
+    size_grid,
+    top_series,
+)
 from ipcbench.plotting.style import (
     draw_series,
     dress,
     legend_below,
-    pd_bool,
     reference_line,
     run_line,
     series_style,
     setup_log_y,
+    wide_ci,
 )
 from ipcbench.sizes import format_size
 
@@ -77,26 +83,32 @@ _REF_NOTE = "; black lines: this run's hardware baselines for the panel's placem
 
 
 def latency_figure(run: Run) -> Figure | None:
-    """p50 round-trip latency vs size (log-log), band up to p99; rows per placement /
-    payload kind, one panel per procs; the pattern's baseline round trip as reference."""
-    return size_grid(
-        run, pattern_names=_names_in(units.TIME_NS), value=lambda r: r["p50_ns"],
+    """p50 round-trip latency vs size (log-log), band up to p99; one panel row per
+    placement, one column per procs; the pattern's baseline round trip as reference."""
+    return size_grid(run, GridSpec(
+        pattern_names=_names_in(units.TIME_NS), value=lambda r: r["p50_ns"],
         band=lambda r: r["p99_ns"] if "p99_ns" in r else r["p50_ns"],
-        formatter=units.format_time_ns,
+        formatter=units.format_time_ns, higher_is_better=False,
         title="Ping-pong latency vs message size (lower is better)",
-        ylabel="round trip (p50; band to p99 if shown)", references=_own_baseline,
-        note=_REF_NOTE if not run.baselines.empty else "")
+        ylabel="round trip (p50; band to p99)", references=_own_baseline,
+        note=_REF_NOTE if not run.baselines.empty else ""))
 
 
-def throughput_figure(run: Run) -> Figure | None:
-    """Aggregate throughput (bytes/s) vs size for every bytes/s pattern; memcpy bandwidth
-    (and the raw os.pipe stream) as references."""
-    return size_grid(
-        run, pattern_names=list(patterns.throughput_names()), value=lambda r: r["bytes_per_s"],
-        formatter=units.format_rate_bytes,
-        title="Throughput vs message size (higher is better)",
-        ylabel="throughput (bytes/s, median of repeats)", references=_throughput_refs,
-        note=_REF_NOTE if not run.baselines.empty else "")
+def throughput_figures(run: Run) -> dict[str, Figure]:
+    """Aggregate throughput (bytes/s) vs size, one file per bytes/s pattern (stream,
+    fanout): memcpy bandwidth and the raw os.pipe stream as references."""
+    figures = {}
+    for name in patterns.throughput_names():
+        figure = size_grid(run, GridSpec(
+            pattern_names=[name], value=lambda r: r["bytes_per_s"],
+            formatter=units.format_rate_bytes, higher_is_better=True,
+            title=f"{patterns.get(name).title.split(' (')[0]} vs message size "
+                  "(higher is better)",
+            ylabel="throughput (median)", references=_throughput_refs,
+            note=_REF_NOTE if not run.baselines.empty else ""))
+        if figure is not None:
+            figures[f"throughput-{name}"] = figure
+    return figures
 
 
 def scaling_sizes(sizes_bytes: list[int], count: int = 3) -> list[int]:
@@ -111,44 +123,39 @@ def scaling_sizes(sizes_bytes: list[int], count: int = 3) -> list[int]:
     return sorted(picks)
 
 
-def _scaling_panels(rows: pd.DataFrame) -> list[tuple[str, int]]:
-    """(pattern, size) per column: a few sizes measured at several process counts for
-    each throughput pattern, then the unsized patterns (the counter)."""
-    panels = []
-    for pattern in patterns.throughput_names():
-        part = rows[rows["pattern"] == pattern]
+def _scaling_rows(run: Run) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Rows measured at several process counts, one size per pattern (the middle of
+    those measured at several counts; the counter has no size), bytes payload."""
+    ok, _ = bytes_payload(unique_cases(run.ok))
+    parts, sizes = [], {}
+    for name in [*patterns.throughput_names(), *_unsized_names()]:
+        part = ok[ok["pattern"] == name]
         by_size = part.groupby("size_bytes")["procs"].nunique()
-        panels += [(pattern, s) for s in scaling_sizes([s for s, n in by_size.items() if n > 1])]
-    panels += [(name, 0) for name in _unsized_names() if (rows["pattern"] == name).any()]
-    return panels
+        several = [int(s) for s, n in by_size.items() if n > 1]
+        if not several:
+            continue
+        size = scaling_sizes(several)[len(scaling_sizes(several)) // 2]
+        sizes[name] = size
+        parts.append(part[part["size_bytes"] == size])
+    rows = pd.concat(parts) if parts else ok.iloc[0:0]
+    return rows, sizes
 
 
-def _scaling_labels(ax, kind: patterns.Pattern, size: int) -> None:
-    where = f"{format_size(size)} messages" if kind.sized else "no payload"
-    ax.set_title(f"{kind.name}, {where}", fontsize=9)
-    ax.set_xlabel(kind.procs_label)
-    ax.set_ylabel(f"{kind.metric_label} (all processes)", fontsize=9)
-
-
-def _scaling_panel(ax, run: Run, rows: pd.DataFrame, pattern: str, size: int,
-                   columns: list[str]) -> list[float]:
-    kind = patterns.get(pattern)
-    if kind.sized:
-        rows = rows[rows["size_bytes"] == size]
-    metric = kind.metric
+def _scaling_panel(ax, run: Run, rows: pd.DataFrame, kind: patterns.Pattern,
+                   shown: list[dict], columns: list[str]) -> None:
     for key, series in iter_series(rows, columns):
-        series = series.sort_values("procs")
-        draw_series(ax, series["procs"], series[metric], series_style(key), series_label(key),
-                    series["noisy"] if "noisy" in series else None, markersize=4)
+        if key in shown:
+            series = series.sort_values("procs")
+            draw_series(ax, series["procs"], series["_y"], series_style(key),
+                        series_label(key), series["_hollow"], markersize=4)
     procs_values = sorted(rows["procs"].unique())
     ax.set_xscale("log", base=2)
     ax.set_xticks(procs_values, [str(p) for p in procs_values])
     ax.minorticks_off()
-    values = list(rows[metric])
-    placements = rows["placement"].unique() if "placement" in rows else []
-    placement = str(placements[0]) if len(placements) == 1 else None
-    # Unsized patterns (the counter) get their own baseline; the throughput baselines
-    # are per size and drawn on the size charts instead.
+    values = list(rows["_y"])
+    placement = str(rows["placement"].iloc[0])
+    # The counter gets its own baseline; the throughput baselines are per size and drawn
+    # on the size charts instead.
     reference = None if kind.sized else baseline_value(run.baselines, kind.baseline, placement)
     if reference is not None:
         reference_line(ax, reference, f"baseline: {kind.baseline.label}",
@@ -157,38 +164,41 @@ def _scaling_panel(ax, run: Run, rows: pd.DataFrame, pattern: str, size: int,
     low, high = limits(values)
     setup_log_y(ax, kind.format, low, high)
     ax.set_ylim(low / 1.5, high * 1.5)
-    _scaling_labels(ax, kind, size)
+    ax.set_xlabel(kind.procs_label, fontsize=9)
     ax.grid(True, which="major", alpha=0.3)
-    return values
 
 
 def scaling_figure(run: Run) -> Figure | None:
-    """Aggregate throughput (stream, fanout) and counter increments/s vs process count;
-    one row per placement / payload kind."""
-    ok = unique_cases(run.ok)
-    drawn = [*patterns.throughput_names(), *_unsized_names()]
-    ok = ok[ok["pattern"].isin(drawn)]
-    panels = _scaling_panels(ok)
-    if not panels:
+    """Aggregate throughput (stream, fanout) and counter increments/s vs process count,
+    at one size per pattern; a panel row per placement. Only measured panels."""
+    rows, sizes = _scaling_rows(run)
+    if rows.empty:
         return None
-    ok = ok[ok["pattern"].isin({p for p, _ in panels})]
-    facets = facet_columns(ok, SPLIT_COLUMNS)
-    facet_list = list(iter_facets(ok, facets))
-    fig = Figure(figsize=(4.2 * len(panels) + 3.2, 3.4 * len(facet_list) + 1.4),
+    rows = rows.assign(_y=[r[patterns.get(r["pattern"]).metric] for _, r in rows.iterrows()],
+                       _hollow=wide_ci(rows))
+    placements = in_reading_order("placement", rows["placement"])
+    names = list(sizes)
+    fig = Figure(figsize=(4.3 * len(names) + 1.0, 3.0 * len(placements) + 2.6),
                  layout="constrained")
-    grid = fig.subplots(len(facet_list), len(panels), squeeze=False)  # units differ
-    for i, (key, rows) in enumerate(facet_list):
-        columns = series_columns(rows, facets)
-        for j, (pattern, size) in enumerate(panels):
-            part = rows[rows["pattern"] == pattern]
-            ax = grid[i][j]
-            if part.empty:
+    grid = fig.subplots(len(placements), len(names), squeeze=False)  # units differ
+    columns = series_columns(rows, ["placement"])
+    shown = {n: top_series(rows[rows["pattern"] == n], columns,
+                           patterns.get(n).higher_is_better) for n in names}
+    drawn = []
+    for i, placement in enumerate(placements):
+        for j, name in enumerate(names):
+            ax, kind = grid[i][j], patterns.get(name)
+            part = rows[(rows["placement"] == placement) & (rows["pattern"] == name)]
+            if part["procs"].nunique() < 2:
                 ax.set_visible(False)
                 continue
-            _scaling_panel(ax, run, part, pattern, size, columns)
-            if key:
-                ax.set_title(f"{facet_label(key)}: {ax.get_title()}", fontsize=9)
+            drawn.append(ax)
+            _scaling_panel(ax, run, part, kind, shown[name], columns)
+            where = f"{format_size(sizes[name])} messages" if kind.sized else "no payload"
+            ax.set_title(f"{placement} · {name}, {where}", fontsize=9)
+            ax.set_ylabel(f"{kind.metric_label} (all processes)", fontsize=9)
     dress(fig, "Scaling with process count (higher is better)", run_line(run),
-          left_out_note(run.frame, drawn) + noisy_note(ok))
-    legend_below(fig, list(grid.ravel()), noisy=any(pd_bool(ok.get("noisy", []))))
+          left_out_note(run.frame, names) + f"; the {TOP_LINES} best channels per pattern"
+          + noisy_note(rows))
+    legend_below(fig, drawn, noisy=bool(rows["_hollow"].any()))
     return fig

@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 
 from ipcbench import patterns
 from ipcbench.analysis.runs import Run
-from ipcbench.plotting.grid import Reference, size_grid
+from ipcbench.plotting.grid import GridSpec, Reference, size_grid
 from ipcbench.units import format_fraction, format_time_ns
 
 
@@ -23,16 +23,17 @@ EFFICIENCY_NOTE = "; efficiency vs " + "; ".join(
 
 
 def efficiency_figure(run: Run) -> Figure | None:
-    """Efficiency vs message size: one row per pattern (and placement / payload kind),
-    one panel per process count. Higher is closer to what the hardware can do."""
+    """Efficiency vs message size: one row per pattern, one column per placement, at
+    the smallest process count. Higher is closer to what the hardware can do."""
     if "efficiency" not in run.frame:
         return None
-    return size_grid(
-        run, pattern_names=list(patterns.sized_names()), value=lambda r: r["efficiency"],
-        formatter=format_fraction,
+    return size_grid(run, GridSpec(
+        pattern_names=list(patterns.sized_names()), value=lambda r: r["efficiency"],
+        formatter=format_fraction, higher_is_better=True,
         title="Efficiency vs message size: share of this machine's own baseline "
               "(higher is better)",
-        ylabel="efficiency (log scale)", references=_unity, note=EFFICIENCY_NOTE)
+        ylabel="efficiency (log scale)", references=_unity, note=EFFICIENCY_NOTE,
+        row_dims=("pattern",), col_dim="placement", smallest_procs=True))
 
 
 def _cpu_ns(rows: pd.DataFrame) -> pd.Series:
@@ -43,9 +44,11 @@ def cpu_figure(run: Run) -> Figure | None:
     """CPU time (all peers, user + system) per message vs size."""
     if "cpu_s_per_msg" not in run.frame:
         return None
-    return size_grid(
-        run, pattern_names=list(patterns.sized_names()), value=_cpu_ns, formatter=format_time_ns,
+    return size_grid(run, GridSpec(
+        pattern_names=list(patterns.sized_names()), value=_cpu_ns, formatter=format_time_ns,
+        higher_is_better=False,
         title="CPU time per message vs message size (lower is better)",
         ylabel="CPU time / message (all peers)",
         note="; ping-pong: per round trip. CPU time well above the latency means the "
-             "channel spins (busy-waits) while it waits")
+             "channel spins (busy-waits) while it waits",
+        row_dims=("pattern",), col_dim="placement", smallest_procs=True))

@@ -1,10 +1,11 @@
 """The panel grid every "figure vs message size" chart shares.
 
-Rows are facets (pattern, placement, payload kind: whichever vary in the rows drawn),
-columns are process counts, lines are channels (mechanism/variant, coloured by
-mechanism). Placements and payload kinds are never mixed in one panel: a same-core and a
-cross-core line of one channel would read as two channels. In-run baselines are drawn as
-labelled reference lines for the panel's own placement; noisy rows get hollow markers.
+Panel rows and columns are case-key dimensions (placement x procs for latency, pattern x
+placement for the cost charts), lines are channels. Only panels that hold measurements
+are drawn; placements and payload kinds are never mixed in one panel (a same-core and a
+cross-core line of one channel would read as two channels). A panel shows the `TOP_LINES`
+channels that do best over the whole figure (the same ones in every panel, so a colour
+means one thing), with the in-run baselines as labelled reference lines.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from matplotlib.figure import Figure
 
 from ipcbench import patterns
 from ipcbench.analysis.frames import (
+    SPLIT_COLUMNS,
     facet_columns,
     facet_label,
+    in_reading_order,
     iter_facets,
     iter_series,
     series_columns,
@@ -32,13 +35,20 @@ from ipcbench.plotting.style import (
     draw_series,
     dress,
     legend_below,
-    pd_bool,
     reference_line,
     run_line,
     series_style,
     setup_log_y,
     setup_size_axis,
+    wide_ci,
 )
+from ipcbench.schema import DEFAULT_PAYLOAD
+
+# Lines per panel: more than this and a reader cannot follow one channel across panels.
+TOP_LINES = 6
+# Spread bands of more lines than this overlap into one tinted mass.
+MAX_BANDS = 3
+PANEL_WIDTH_IN, PANEL_HEIGHT_IN = 4.3, 2.9
 
 
 @dataclass(frozen=True)
@@ -50,8 +60,6 @@ class Reference:
     value: float
     linestyle: str = "--"
 
-
-MAX_BANDS = 6
 
 # (run, pattern, placement or None) -> reference lines for that panel.
 References = Callable[[Run, str, "str | None"], list[Reference]]
@@ -73,37 +81,52 @@ def limits(*columns) -> tuple[float, float]:
     return (float(values.min()), float(values.max())) if values.size else (1.0, 10.0)
 
 
-def new_grid(n_rows: int, n_cols: int, *, width_in: float = 4.6, height_in: float = 3.3):
-    fig = Figure(figsize=(width_in * n_cols + 3.2, height_in * n_rows + 1.4),
-                 layout="constrained")
-    axes = fig.subplots(n_rows, n_cols, squeeze=False, sharey=True)
-    return fig, axes
-
-
 def noisy_note(rows: pd.DataFrame) -> str:
-    if "noisy" not in rows:
-        return ""
-    count = sum(pd_bool(rows["noisy"]))
-    return f"; {count} of {len(rows)} points noisy (hollow markers)" if count else ""
+    count = int(wide_ci(rows).sum()) if not rows.empty else 0
+    return f"; {count} of {len(rows)} points hollow (wide CI)" if count else ""
 
 
-def _placement(key: dict, panel: pd.DataFrame) -> str | None:
-    if "placement" in key:
-        return str(key["placement"])
-    values = panel["placement"].dropna().unique() if "placement" in panel else []
-    return str(values[0]) if len(values) == 1 else None
+def bytes_payload(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The default payload's rows when a run holds several kinds (other kinds are a
+    question of their own: the ranking charts and the report show them), and a note."""
+    if "payload" not in rows or rows["payload"].nunique() < 2:
+        return rows, ""
+    if not (rows["payload"] == DEFAULT_PAYLOAD).any():
+        return rows, ""
+    others = sorted(set(rows["payload"]) - {DEFAULT_PAYLOAD})
+    return (rows[rows["payload"] == DEFAULT_PAYLOAD],
+            f"; {DEFAULT_PAYLOAD} payload only ({', '.join(others)}: see the report)")
 
 
-def _draw_panel(ax, panel: pd.DataFrame, columns: list[str], banded: bool) -> None:
-    """One panel: a line per series over the panel's sizes, shaded to its band."""
+def top_series(rows: pd.DataFrame, columns: list[str], higher_is_better: bool,
+               top: int = TOP_LINES) -> list[dict]:
+    """The `top` series that do best over all cells (geometric mean of each point's
+    ratio to the best of its cell), best first."""
+    cell = [c for c in ("pattern", *SPLIT_COLUMNS, "size_bytes", "procs") if c in rows]
+    y = rows["_y"].astype(float)
+    best = y.groupby([rows[c] for c in cell]).transform("max" if higher_is_better else "min")
+    score = np.log(best / y if higher_is_better else y / best)
+    scored = []
+    for key, part in iter_series(rows.assign(_score=score), columns):
+        # A series measured in few cells must not win by skipping the hard ones.
+        coverage = len(part) / max(1, rows.groupby(cell).ngroups)
+        scored.append((float(part["_score"].mean()) + (1 - coverage), series_label(key), key))
+    scored.sort(key=lambda item: item[:2])
+    return [key for _, _, key in scored[:top]]
+
+
+def _draw_panel(ax, panel: pd.DataFrame, columns: list[str], shown: list[dict],
+                banded: bool) -> None:
+    """One panel: a line per shown series over the panel's sizes, shaded to its band."""
     sizes = sorted(panel["size_bytes"].unique())
     for series_key, series in iter_series(panel, columns):
+        if series_key not in shown:
+            continue
         # Reindex on the panel's sizes: a missing size breaks the line (NaN)
         # instead of silently joining its neighbours.
         data = series.set_index("size_bytes").reindex(sizes)
         style = series_style(series_key)
-        draw_series(ax, sizes, data["_y"], style, series_label(series_key),
-                    data["noisy"] if "noisy" in data else None)
+        draw_series(ax, sizes, data["_y"], style, series_label(series_key), data["_hollow"])
         if banded:
             ax.fill_between(sizes, data["_y"], data["_band"], color=style["color"],
                             alpha=0.12, linewidth=0)
@@ -116,63 +139,94 @@ def _rows_to_draw(run: Run, pattern_names: Sequence[str], value, band) -> pd.Dat
         return rows
     rows["_y"] = pd.to_numeric(value(rows), errors="coerce")
     rows["_band"] = pd.to_numeric(band(rows), errors="coerce") if band else math.nan
+    rows["_hollow"] = wide_ci(rows)
     return rows[rows["_y"] > 0]
 
 
-def size_grid(
-    run: Run,
-    *,
-    pattern_names: Sequence[str],
-    value: Callable[[pd.DataFrame], pd.Series],
-    formatter: Callable[[float], str],
-    title: str,
-    ylabel: str,
-    band: Callable[[pd.DataFrame], pd.Series] | None = None,
-    references: References | None = None,
-    note: str = "",
-) -> Figure | None:
-    """value(rows) gives the y of each row (NaN / <= 0 = not drawn); band(rows) an
-    optional upper edge shaded from the line (e.g. p99 above p50)."""
-    rows = _rows_to_draw(run, pattern_names, value, band)
+@dataclass(frozen=True)
+class GridSpec:
+    """What one size chart draws: its patterns, y value and formatting, which case-key
+    dimensions make panel rows and columns, and which y is better."""
+
+    pattern_names: Sequence[str]
+    value: Callable[[pd.DataFrame], pd.Series]
+    formatter: Callable[[float], str]
+    title: str
+    ylabel: str
+    higher_is_better: bool
+    band: Callable[[pd.DataFrame], pd.Series] | None = None
+    references: References | None = None
+    note: str = ""
+    row_dims: tuple[str, ...] = ("pattern", "placement")
+    col_dim: str = "procs"
+    # Keep only the smallest process count (charts whose columns are not procs).
+    smallest_procs: bool = False
+
+
+def _panel_title(key: dict, column: object, spec: GridSpec, pattern: str) -> str:
+    where = facet_label(key)
+    what = (procs_text(pattern, int(column)) if spec.col_dim == "procs"
+            else f"{column}")
+    return ", ".join(t for t in (where, what) if t)
+
+
+def _prepare(run: Run, spec: GridSpec) -> tuple[pd.DataFrame, str]:
+    rows = _rows_to_draw(run, spec.pattern_names, spec.value, spec.band)
+    rows, note = bytes_payload(rows)
+    if spec.smallest_procs and not rows.empty:
+        fewest = rows["procs"].min()
+        if rows["procs"].nunique() > 1:
+            note += f"; {fewest} process{'es' if fewest > 1 else ''} (pair) per case only"
+        rows = rows[rows["procs"] == fewest]
+    return rows, note
+
+
+def size_grid(run: Run, spec: GridSpec) -> Figure | None:
+    """The chart of `spec` for one run, or None when it has nothing to draw."""
+    rows, payload_note = _prepare(run, spec)
     if rows.empty:
         return None
-    facets = facet_columns(rows)
-    columns = series_columns(rows, facets)
-    procs_values = sorted(rows["procs"].unique())
-    facet_list = list(iter_facets(rows, facets))
-    fig, grid = new_grid(len(facet_list), len(procs_values))
-    ref_values: list[float] = []
-    banded = False
-    drawn_axes = []
+    row_facets = facet_columns(rows, [d for d in spec.row_dims if d != spec.col_dim])
+    columns = series_columns(rows, [*row_facets, spec.col_dim])
+    shown = top_series(rows, columns, spec.higher_is_better)
+    col_values = in_reading_order(spec.col_dim, rows[spec.col_dim])
+    facet_list = list(iter_facets(rows, row_facets))
+    fig = Figure(figsize=(PANEL_WIDTH_IN * len(col_values) + 1.0,
+                          PANEL_HEIGHT_IN * len(facet_list) + 2.6), layout="constrained")
+    grid = fig.subplots(len(facet_list), len(col_values), squeeze=False, sharey=True)
+    drawn, ref_values, banded = [], [], False
     for i, (key, facet_rows) in enumerate(facet_list):
-        pattern = key.get("pattern") or facet_rows["pattern"].iloc[0]
-        for j, procs in enumerate(procs_values):
-            ax = grid[i][j]
-            drawn_axes.append(ax)
-            panel = facet_rows[facet_rows["procs"] == procs]
-            heading = ", ".join(t for t in (facet_label(key), procs_text(pattern, procs)) if t)
-            ax.set_title(heading, fontsize=9)
-            ax.grid(True, which="major", alpha=0.3)
-            if j == 0:
-                ax.set_ylabel(ylabel, fontsize=9)
+        for j, column in enumerate(col_values):
+            ax, panel = grid[i][j], facet_rows[facet_rows[spec.col_dim] == column]
             if panel.empty:
-                ax.text(0.5, 0.5, "not measured", ha="center", va="center",
-                        transform=ax.transAxes, color="#777777")
+                ax.set_visible(False)  # not measured: no panel rather than an empty one
                 continue
+            drawn.append(ax)
+            pattern = str(panel["pattern"].iloc[0])
+            ax.set_title(_panel_title(key, column, spec, pattern), fontsize=9)
+            ax.grid(True, which="major", alpha=0.3)
+            ax.set_ylabel(spec.ylabel if j == 0 else "", fontsize=9)
             # Bands of many channels overlap into one grey mass: only shade a few.
-            shade = band is not None and panel.groupby(columns).ngroups <= MAX_BANDS
+            shade = spec.band is not None and len(shown) <= MAX_BANDS
             banded |= shade
-            _draw_panel(ax, panel, columns, shade)
-            for ref in references(run, pattern, _placement(key, panel)) if references else []:
+            _draw_panel(ax, panel, columns, shown, shade)
+            placement = str(panel["placement"].iloc[0]) if panel["placement"].nunique() == 1 \
+                else None
+            for ref in spec.references(run, pattern, placement) if spec.references else []:
                 reference_line(ax, ref.value, ref.label, ref.text, ref.linestyle)
                 ref_values.append(ref.value)
-    low, high = limits(rows["_y"], rows["_band"], ref_values)
-    for ax in drawn_axes:
-        setup_log_y(ax, formatter, low, high)
-    grid[0][0].set_ylim(low / 1.6, high * 1.6)
-    caption = left_out_note(run.frame, [p for p in pattern_names if p in set(rows["pattern"])])
-    if band is not None and not banded:
-        caption += f"; spread bands omitted (more than {MAX_BANDS} channels per panel)"
-    dress(fig, title, run_line(run), caption + noisy_note(rows) + note)
-    legend_below(fig, drawn_axes, noisy="noisy" in rows and any(pd_bool(rows["noisy"])))
+    low, high = limits(rows["_y"], rows["_band"] if banded else [], ref_values)
+    for ax in drawn:
+        setup_log_y(ax, spec.formatter, low, high)
+    drawn[0].set_ylim(low / 1.6, high * 1.6)
+    total = len(list(iter_series(rows, columns)))
+    caption = left_out_note(run.frame, [p for p in spec.pattern_names
+                                        if p in set(rows["pattern"])])
+    if spec.band is not None and not banded:
+        caption += f"; spread bands only with at most {MAX_BANDS} lines"
+    if total > len(shown):
+        caption += (f"; the {len(shown)} best of {total} channels over all panels (every "
+                    "channel: ranking charts and the report)")
+    dress(fig, spec.title, run_line(run), caption + payload_note + noisy_note(rows) + spec.note)
+    legend_below(fig, drawn, noisy=bool(rows["_hollow"].any()))
     return fig

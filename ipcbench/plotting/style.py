@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Callable, Iterable
 
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -28,13 +29,25 @@ _PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
     "#393b79", "#e7ba52", "#98df8a", "#ff9896", "#7b4173",
-    "#6b6ecf", "#b5cf6b", "#e7ba52", "#d6616b", "#ce6dbd",
+    "#6b6ecf", "#b5cf6b", "#9a6324", "#d6616b", "#ce6dbd",
+    "#42d4f4", "#911eb4",
 )
 # Unknown names (a future mechanism not in this checkout's registry, the test fake)
 # hash into a separate palette so they never steal a registered mechanism's colour.
 _FALLBACK = ("#6a3d9a", "#b15928", "#a6761d", "#666666", "#1b9e77", "#e7298a")
 _LINESTYLES = ("-", "--", ":", "-.")
-_MARKERS = ("o", "s", "^", "D", "v", "P")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+# One colour per channel (mechanism/variant, registry order): tab10, then hues picked
+# to stay apart from those, so bars (which have no marker) of every channel (30 at
+# most) are told apart too.
+_CHANNEL_PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
+    "#000075", "#469990", "#800000", "#f032e6", "#808000",
+    "#ffb000", "#c49c94", "#8fd400", "#4363d8", "#e6194b",
+    "#911eb4", "#42d4f4", "#9a6324", "#3cb44b", "#aa6e28",
+    "#5b2c6f", "#f58231", "#2f4f4f", "#ff69b4", "#006400",
+)
 # Distinct colours for runs on overlay charts (compare), deliberately unlike _PALETTE's
 # order so a reader does not mistake a run colour for a mechanism colour.
 RUN_COLORS = ("#000000", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
@@ -59,25 +72,54 @@ def variant_linestyle(mechanism: str, variant: str) -> str:
     return _LINESTYLES[_stable_index(f"{mechanism}/{variant}", len(_LINESTYLES))]
 
 
+def _channels() -> list[tuple[str, str]]:
+    """Every public (mechanism, variant) in registry order: new ones are appended, so
+    the colours of existing channels never shift."""
+    return [(m, v) for m in public_names() for v in REGISTRY[m].variants]
+
+
+def channel_color(mechanism: str, variant: str) -> str:
+    """One colour per channel (mechanism/variant): two variants of one mechanism are
+    two channels a reader must tell apart, so they never share a colour."""
+    channels = _channels()
+    if (mechanism, variant) in channels:
+        return _CHANNEL_PALETTE[channels.index((mechanism, variant)) % len(_CHANNEL_PALETTE)]
+    return _FALLBACK[_stable_index(f"{mechanism}/{variant}", len(_FALLBACK))]
+
+
+def channel_marker(mechanism: str, variant: str) -> str:
+    """A marker per channel as well, so colours that print alike still differ."""
+    channels = _channels()
+    if (mechanism, variant) in channels:
+        return _MARKERS[channels.index((mechanism, variant)) % len(_MARKERS)]
+    return _MARKERS[_stable_index(f"{mechanism}/{variant}", len(_MARKERS))]
+
+
 def series_style(key: dict) -> dict:
-    """Matplotlib kwargs for one series: colour by mechanism, line style by variant,
-    marker by anything else that splits the series (start method, placement)."""
+    """Matplotlib kwargs for one series: colour and marker by channel (mechanism/
+    variant), line style by variant, dotted when something else splits the series
+    (start method, placement)."""
     mechanism, variant = str(key.get("mechanism")), str(key.get("variant"))
-    extras = "/".join(str(v) for k, v in key.items() if k not in ("mechanism", "variant"))
-    marker = _MARKERS[_stable_index(extras, len(_MARKERS))] if extras else "o"
+    extras = [str(v) for k, v in key.items() if k not in ("mechanism", "variant")]
+    linestyle = variant_linestyle(mechanism, variant)
+    if extras:
+        linestyle = _LINESTYLES[_stable_index("/".join(extras), len(_LINESTYLES))]
     return {
-        "color": mechanism_color(mechanism),
-        "linestyle": variant_linestyle(mechanism, variant),
-        "marker": marker,
+        "color": channel_color(mechanism, variant),
+        "linestyle": linestyle,
+        "marker": channel_marker(mechanism, variant),
     }
 
 
-NOISY_LABEL = "hollow marker = noisy (median's 95% CI wider than the target)"
+# A log-scale chart cannot show a 5% difference: only a point whose CI is wider than
+# this is drawn hollow (most rows of a small VM miss the 5% target and would all be).
+HOLLOW_CI = 0.10
+NOISY_LABEL = f"hollow marker = may move by more than ±{HOLLOW_CI:.0%} (median's 95% CI)"
 REFERENCE_COLOR = "#222222"
 
 
 def draw_series(ax: Axes, x, y, style: dict, label: str, noisy=None, **kwargs) -> None:
-    """One chart line; points whose row is flagged noisy get hollow markers."""
+    """One chart line; points flagged in `noisy` (wide_ci) get hollow markers."""
     y = np.asarray(y, dtype=float)
     ax.plot(x, y, label=label, markersize=kwargs.pop("markersize", 3.5), **style, **kwargs)
     if noisy is None:
@@ -87,6 +129,19 @@ def draw_series(ax: Axes, x, y, style: dict, label: str, noisy=None, **kwargs) -
         ax.plot(np.asarray(x)[mask], y[mask], linestyle="none", marker=style.get("marker", "o"),
                 markersize=5.5, markerfacecolor="white", markeredgecolor=style["color"],
                 markeredgewidth=1.2, zorder=3)
+
+
+def wide_ci(rows: pd.DataFrame) -> pd.Series:
+    """Per row: the median's CI is wider than ±HOLLOW_CI (rows without a CI: their
+    noisy flag), i.e. the point may move visibly on a log chart."""
+    def column(name: str) -> pd.Series:
+        values = rows[name] if name in rows else pd.Series(math.nan, index=rows.index)
+        return pd.to_numeric(values, errors="coerce")
+
+    half = (column("ci_high_ns") - column("ci_low_ns")) / 2 / column("median_ns")
+    flagged = pd.Series(pd_bool(rows["noisy"]) if "noisy" in rows else [False] * len(rows),
+                        index=rows.index)
+    return half.gt(HOLLOW_CI).where(half.notna(), flagged).astype(bool)
 
 
 def pd_bool(values) -> list[bool]:

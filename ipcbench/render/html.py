@@ -1,13 +1,19 @@
-"""report.html: one self-contained page per set of runs: charts inline as SVG, summary
-tables, machine metadata, and the comparison when several runs are given.
+"""report.html: one self-contained page per set of runs, a place to explore: a table of
+contents, the best-channel map as the headline picture, interactive charts (hover,
+toggle channels, switch workload; render/interactive.py + report.js), long tables folded
+into <details>, machine metadata, and the comparison when several runs are given.
 
-Self-contained means no external URL, no script, no separate image file: the page can
-be mailed, attached to an issue or opened offline years later.
+Self-contained means no external URL and no separate file: the script and the data are
+inline, pictures are data: URIs, so the page can be mailed, attached to an issue or
+opened offline years later.
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import html
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,11 +24,12 @@ from ipcbench import patterns
 from ipcbench.analysis.compare import Comparison, compare_runs, one_sided, run_tags
 from ipcbench.analysis.frames import unique_cases
 from ipcbench.analysis.runs import Run, load_runs, metadata_table, require_ok_rows
-from ipcbench.plotting import figure_to_svg, run_figures
-from ipcbench.plotting.best import best_table
+from ipcbench.plotting.best import best_map_figure, best_table
 from ipcbench.plotting.overlay import overlay_figures
+from ipcbench.render.interactive import explorer_html, script_html
 from ipcbench.render.tables import (
     display_table,
+    one_sided_table,
     ratio_note,
     sized_keys,
     summary_sentences,
@@ -46,7 +53,23 @@ table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f2f2f2; }
 tr:nth-child(even) td { background: #fafafa; }
-.chart svg { max-width: 100%; height: auto; }
+.chart img { max-width: 100%; height: auto; }
+nav.toc { background: #f7f7f7; padding: 0.5em 1.5em; border: 1px solid #ddd; }
+nav.toc ul { margin: 0.2em 0; }
+.controls label { margin-right: 1em; font-size: 0.9em; }
+.controls .buttons button { margin-left: 0.3em; }
+.legend { margin: 0.6em 0; }
+.legend button { border: 1px solid #bbb; background: #fff; margin: 0 0.3em 0.3em 0;
+  padding: 0.1em 0.5em; border-radius: 3px; cursor: pointer; font-size: 0.85em; }
+.legend button.off { opacity: 0.45; text-decoration: line-through; }
+.swatch { display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.35em; }
+.charts { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
+.charts h4 { margin: 0.2em 0; font-size: 0.9em; font-weight: 600; }
+.charts svg { font-size: 11px; }
+.charts .grid { stroke: #e4e4e4; }
+.charts .ci { stroke: #222; stroke-width: 1.2; }
+.tip { position: absolute; background: #fffff4; border: 1px solid #999; padding: 0.3em 0.6em;
+  font-size: 0.8em; pointer-events: none; box-shadow: 1px 1px 3px #0003; }
 .faster { color: #1a7f37; font-weight: 600; }
 .slower { color: #c62828; font-weight: 600; }
 .note { color: #555; font-size: 0.9em; }
@@ -143,49 +166,97 @@ def not_ok_rows(run: Run) -> pd.DataFrame:
     return sized_keys(bad[columns]).rename(columns={"size_bytes": "size"})
 
 
+def figure_img(figure, alt: str) -> str:
+    """A matplotlib figure as an inline PNG (a data: URI): one picture, whatever the
+    number of points, at a fraction of an SVG's size and rendering time."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{data}'>"
+
+
+def folded(summary: str, body: str, open_: bool = False) -> list[str]:
+    """A long table behind a one-line summary the reader opens on demand."""
+    return [f"<details{' open' if open_ else ''}><summary>{html.escape(summary)}</summary>",
+            body, "</details>"]
+
+
 def _run_section(run: Run, tag: str) -> list[str]:
-    parts = [f"<h2>{html.escape(tag)}: {html.escape(run.label)}</h2>",
+    anchor = f"run-{html.escape(tag)}"
+    parts = [f"<h2 id='{anchor}'>{html.escape(tag)}: {html.escape(run.label)}</h2>",
              f"<p class='note'>{html.escape(str(run.csv_path))} · {len(run.ok)} ok rows of "
              f"{len(run.frame)}</p>"]
-    for stem, figure in run_figures(run).items():
-        parts.append(f"<div class='chart' id='{html.escape(tag)}-{stem}'>"
-                     f"{figure_to_svg(figure)}</div>")
+    figure = best_map_figure(run)
+    if figure is not None:
+        parts += [f"<h3 id='{anchor}-best'>Best channel per message size and process count</h3>",
+                  f"<div class='chart'>{figure_img(figure, 'best channel map')}</div>"]
+    parts += [f"<h3 id='{anchor}-explore'>Explore the measurements</h3>",
+              explorer_html(run, tag)]
     best = best_summary(run)
     if not best.empty:
-        parts += ["<h3>Best channel per cell</h3>", html_table(best)]
+        parts += folded(f"Best channel per cell: {len(best)} cells, with runner-up and margin",
+                        html_table(best))
     if not run.ok.empty:
-        parts += [f"<details><summary>All {len(unique_cases(run.ok))} ok cases with CPU "
-                  "time, context switches and efficiency per message</summary>",
-                  html_table(cases_table(run)), "</details>"]
+        parts += folded(f"All {len(unique_cases(run.ok))} ok cases with CPU time, context "
+                        "switches and efficiency per message", html_table(cases_table(run)))
     bad = not_ok_rows(run)
     if not bad.empty:
-        parts += [f"<details><summary>{len(bad)} rows not drawn (status != ok)</summary>",
-                  html_table(bad), "</details>"]
+        parts += folded(f"{len(bad)} rows not drawn (status != ok)", html_table(bad))
     return parts
+
+
+def _toc(runs: Sequence[Run], tags: list[str], comparison: Comparison | None) -> str:
+    items = ["<li><a href='#machines'>Machines</a></li>"]
+    if comparison is not None:
+        items.append("<li><a href='#comparison'>Comparison (baseline A)</a></li>")
+    for tag, run in zip(tags, runs, strict=True):
+        anchor = f"run-{html.escape(tag)}"
+        items.append(f"<li><a href='#{anchor}'>{html.escape(tag)}: {html.escape(run.name)}</a>"
+                     f"<ul><li><a href='#{anchor}-best'>best channel map</a></li>"
+                     f"<li><a href='#{anchor}-explore'>explore (interactive)</a></li></ul></li>")
+    return f"<nav class='toc'><strong>Contents</strong><ul>{''.join(items)}</ul></nav>"
+
+
+def _matched_only(comparison: Comparison) -> list[Run]:
+    """The runs cut down to the cases every pairing matched: an overlay of cases one
+    run never measured shows one line and costs a picture."""
+    keys = comparison.keys
+    common = comparison.tables[0][keys]
+    for table in comparison.tables[1:]:
+        common = common.merge(table[keys], on=keys)
+    common = common.drop_duplicates()
+    return [dataclasses.replace(run, frame=run.frame.merge(common, on=keys))
+            for run in comparison.runs]
 
 
 def _comparison_section(comparison: Comparison) -> list[str]:
     tags = comparison.tags
     note = html.escape(ratio_note(comparison).replace("**", ""))
     parts = [
-        "<h2>Comparison (baseline A)</h2>",
-        "<ul>" + "".join(f"<li>{html.escape(line)}</li>"
-                         for line in summary_sentences(tags, comparison.tables)) + "</ul>",
+        "<h2 id='comparison'>Comparison (baseline A)</h2>",
+        *[f"<p class='slower'>{html.escape(note)}</p>" for note in comparison.settings_details],
+        "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in summary_sentences(
+            tags, comparison.tables, comparison.min_effect)) + "</ul>",
         html_table(summary_table(tags, comparison.tables)),
         f"<p class='note'>{note}</p>",
         html_table(verdict_summary(comparison)),
     ]
-    for stem, figure in overlay_figures(comparison.runs).items():
-        parts.append(f"<div class='chart' id='{stem}'>{figure_to_svg(figure)}</div>")
-    parts += ["<h3>Cases</h3>", html_table(display_table(comparison))]
+    overlays = overlay_figures(_matched_only(comparison))
+    parts += folded(f"Overlay charts: {len(overlays)} (each channel, runs overlaid)",
+                    "".join(f"<div class='chart' id='{stem}'>{figure_img(figure, stem)}</div>"
+                            for stem, figure in overlays.items()))
+    cases = display_table(comparison)
+    parts += folded(f"All {len(cases)} matched cases, largest effect first",
+                    html_table(cases))
     for title, keys in one_sided(comparison):
-        parts += [f"<h3>{html.escape(title)} ({len(keys)})</h3>", html_table(sized_keys(keys))]
+        parts += folded(f"{title} ({len(keys)})", html_table(one_sided_table(keys)))
     return parts
 
 
 def report_html(runs: Sequence[Run], comparison: Comparison | None = None) -> str:
     tags = run_tags(len(runs))
-    body = ["<h1>ipcbench report</h1>", "<h2>Machines</h2>",
+    body = ["<h1>ipcbench report</h1>", _toc(runs, tags, comparison),
+            "<h2 id='machines'>Machines</h2>",
             html_table(metadata_table(runs, tags), index=True)]
     if comparison is not None:
         body += _comparison_section(comparison)
@@ -194,7 +265,8 @@ def report_html(runs: Sequence[Run], comparison: Comparison | None = None) -> st
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<title>ipcbench report</title>"
-        f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+        f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) + script_html()
+        + "\n</body></html>\n"
     )
 
 

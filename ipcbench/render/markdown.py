@@ -23,8 +23,8 @@ from ipcbench.plotting import FORMATS, save_figure
 from ipcbench.plotting.overlay import overlay_figures
 from ipcbench.render.tables import (
     display_table,
+    one_sided_table,
     ratio_note,
-    sized_keys,
     summary_sentences,
     summary_table,
     verdict_summary,
@@ -60,8 +60,8 @@ def markdown_table(frame: pd.DataFrame, index: bool = False) -> str:
 def _summary_lines(comparison: Comparison) -> list[str]:
     tags = comparison.tags
     lines = ["## Summary", ""]
-    lines += [f"- {md_text(line)}" for line in summary_sentences(tags, comparison.tables)]
-    lines += [""]
+    sentences = summary_sentences(tags, comparison.tables, comparison.min_effect)
+    lines += [f"- {md_text(line)}" for line in sentences] + [""]
     lines += [markdown_table(summary_table(tags, comparison.tables)), ""]
     order = ranking(tags, comparison.tables, comparison.metric)
     by = "efficiency" if comparison.metric == "efficiency" else "speed"
@@ -77,18 +77,20 @@ def comparison_markdown(comparison: Comparison, chart_files: Sequence[str] = ())
     lines = ["# ipcbench comparison", ""]
     lines += [f"- **{md_text(tag)}**: {md_text(run.label)} ({md_text(run.csv_path)})"
               for tag, run in zip(tags, runs, strict=True)]
+    lines += ["", *[f"**{note}**" for note in comparison.settings_details]]
     lines += ["", ratio_note(comparison), "", *_summary_lines(comparison)]
     lines += ["## Machines", "", markdown_table(metadata_table(runs, tags), index=True), ""]
     if chart_files:
         lines += ["## Charts", ""] + [f"![{name}]({name})" for name in chart_files] + [""]
-    lines += ["## Cases", "", markdown_table(display_table(comparison)), ""]
+    lines += ["## Cases (significant changes first, largest effect first)", "",
+              markdown_table(display_table(comparison)), ""]
     lines += ["## Cases on one side only", ""]
     sided = one_sided(comparison)
     if not sided:
         lines += ["None: every case was measured in every run.", ""]
     for title, keys in sided:
-        lines += [f"### {md_text(title)} ({len(keys)})", "", markdown_table(sized_keys(keys)),
-                  ""]
+        lines += [f"### {md_text(title)} ({len(keys)})", "",
+                  markdown_table(one_sided_table(keys)), ""]
     return "\n".join(lines)
 
 

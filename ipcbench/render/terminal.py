@@ -6,55 +6,25 @@ from __future__ import annotations
 import math
 import sys
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from ipcbench.analysis.advise import Advice
-from ipcbench.analysis.compare import Comparison, verdict_counts
-from ipcbench.render.tables import summary_sentences
-from ipcbench.results import ResultRow
+from ipcbench.analysis.compare import Comparison, by_effect, not_measured, verdict_counts
+from ipcbench.analysis.verdict import SIGNIFICANT
+from ipcbench.render.runsummary import SHORT_PLACEMENT, print_summary
+from ipcbench.render.tables import change_text, summary_sentences
+from ipcbench.schema import DEFAULT_PAYLOAD
 from ipcbench.sizes import format_size
 from ipcbench.units import (
     MISSING,
     format_fraction,
-    format_rate_bytes,
-    format_rate_msgs,
     format_ratio,
     format_time_ns,
 )
 
-_SUMMARY_COLUMNS = ("mechanism", "variant", "pattern", "size", "procs", "placement", "status",
-                    "p50", "p99", "cv", "throughput", "msgs/s", "eff")
-_TEXT_COLUMNS = ("mechanism", "variant", "pattern", "placement", "status")
-
-
-def _summary_cells(row: ResultRow) -> tuple[str, ...]:
-    return (
-        row.mechanism, row.variant, row.pattern, format_size(row.size_bytes), str(row.procs),
-        row.placement, row.status + (" (noisy)" if row.noisy else ""),
-        format_time_ns(row.p50_ns), format_time_ns(row.p99_ns), format_fraction(row.cv),
-        format_rate_bytes(row.bytes_per_s), format_rate_msgs(row.msgs_per_s),
-        format_fraction(row.efficiency),
-    )
-
-
-def print_summary(rows: list[ResultRow], console: Console | None = None) -> None:
-    """The end-of-run table, then each distinct reason a row is not ok, once."""
-    console = console or Console(file=sys.stdout, width=160)
-    table = Table(title="ipcbench results (per message; pingpong: per round trip)")
-    for column in _SUMMARY_COLUMNS:
-        table.add_column(column, justify="left" if column in _TEXT_COLUMNS else "right")
-    for row in rows:
-        table.add_row(*_summary_cells(row))
-    console.print(table)
-    # Reasons are long; list each distinct one once instead of widening the table.
-    reasons: dict[str, int] = {}
-    for row in rows:
-        if row.status != "ok":
-            key = f"{row.status}: {row.reason}"
-            reasons[key] = reasons.get(key, 0) + 1
-    for reason, count in reasons.items():
-        console.print(f"  {count} x {reason}", markup=False, highlight=False)
+__all__ = ["advice_text", "compare_lines", "print_summary"]
 
 
 def _advice_paragraph(advice: Advice, size_bytes: int, procs: int) -> str:
@@ -96,11 +66,54 @@ def advice_text(advice: Advice, size_bytes: int, procs: int) -> str:
     return "\n".join(lines + _advice_table(advice))
 
 
+# Significant changes listed on the terminal; the rest are in compare.md.
+TOP_CHANGES = 20
+
+
 def compare_lines(comparison: Comparison) -> list[str]:
-    """A one-screen verdict summary of a comparison (the details are in compare.md)."""
-    lines = []
+    """A one-screen verdict summary of a comparison (the details are in compare.md):
+    settings warnings, verdict counts, the plain-language summary."""
+    lines = list(comparison.settings_notes)
     for tag, run, table in zip(comparison.tags[1:], comparison.runs[1:], comparison.tables,
                                strict=True):
         counts = ", ".join(f"{n} {v}" for v, n in verdict_counts(table).items() if n)
-        lines.append(f"{tag} vs A ({run.label}): {counts}")
-    return lines + summary_sentences(comparison.tags, comparison.tables)
+        unmeasured = not_measured(table)
+        lines.append(f"{tag} vs A ({run.label}): {counts}"
+                     + (f"; {unmeasured} ok in neither (not counted)" if unmeasured else ""))
+    return lines + summary_sentences(comparison.tags, comparison.tables, comparison.min_effect)
+
+
+def changes_table(comparison: Comparison, table, tag: str, top: int = TOP_CHANGES):
+    """The significant changes of one pairing, largest effect first (as `pyperf
+    compare_to` lists them): case, A, B, change, p."""
+    changes = by_effect(table)
+    changes = changes[changes["verdict"].isin(SIGNIFICANT)]
+    grid = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+                 title=f"{tag} vs A: {len(changes)} significant changes, largest first"
+                       + (f" (top {top}; all in compare.md)" if len(changes) > top else ""),
+                 title_justify="left", title_style="")
+    for header in ("case", "A", tag, "change", "p"):
+        grid.add_column(header, justify="left" if header == "case" else "right",
+                        overflow="fold")
+    for _, row in changes.head(top).iterrows():
+        case = (f"{row['mechanism']}/{row['variant']} {row['pattern']} "
+                f"{format_size(int(row['size_bytes']))} n{row['procs']} "
+                f"{SHORT_PLACEMENT.get(row['placement'], row['placement'])}"
+                + ("" if row["payload"] == DEFAULT_PAYLOAD else f" {row['payload']}"))
+        p_value = "" if math.isnan(row["p_value"]) else f"{row['p_value']:.2g}"
+        grid.add_row(case, format_time_ns(row["median_ns_a"]), format_time_ns(row["median_ns_b"]),
+                     change_text(row["ratio"], comparison.min_effect, comparison.metric),
+                     p_value)
+    return grid, len(changes)
+
+
+def print_compare(comparison: Comparison, console: Console | None = None) -> None:
+    """compare's terminal output: the summary lines, then per pairing a table of its
+    significant changes sized to the console."""
+    console = console or Console(file=sys.stdout)
+    for line in compare_lines(comparison):
+        console.print(line, markup=False, highlight=False)
+    for tag, table in zip(comparison.tags[1:], comparison.tables, strict=True):
+        grid, count = changes_table(comparison, table, tag)
+        if count:
+            console.print(grid)

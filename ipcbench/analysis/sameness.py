@@ -1,0 +1,76 @@
+"""Were two runs measured the same way? A comparison of runs made with different
+settings (sessions, repeats, messages per repeat, warm-up) mixes the channel's change
+with the method's, so compare says so in one line before any verdict.
+
+The run manifest (manifest.json in the run folder: at least "settings" and "matrix")
+says it directly; runs without one are judged from their rows: the per-case `sessions`,
+`repeats`, `warmup` and `messages` of the cases both runs measured ok.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ipcbench.analysis.runs import Run
+
+MANIFEST = "manifest.json"
+ROW_SETTINGS = ("sessions", "repeats", "warmup", "messages")
+
+
+def load_manifest(run: Run) -> dict | None:
+    """The run's manifest as a dict, None when absent or unreadable."""
+    try:
+        data = json.loads((Path(run.folder) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "settings" in data else None
+
+
+def _manifest_difference(a: dict, b: dict) -> list[str]:
+    differ = []
+    for section in ("settings", "matrix"):
+        left, right = a.get(section) or {}, b.get(section) or {}
+        if not (isinstance(left, dict) and isinstance(right, dict)):
+            continue
+        for key in sorted(set(left) | set(right)):
+            if left.get(key) != right.get(key):
+                differ.append(f"{key} {left.get(key)} vs {right.get(key)}")
+    return differ
+
+
+def _row_difference(matched: pd.DataFrame) -> list[str]:
+    """Per setting column, how many matched ok cases disagree, with typical values."""
+    both = matched[(matched.get("status_a") == "ok") & (matched.get("status_b") == "ok")]
+    differ = []
+    for column in ROW_SETTINGS:
+        a, b = f"{column}_a", f"{column}_b"
+        if a not in both or b not in both or both.empty:
+            continue
+        left = pd.to_numeric(both[a], errors="coerce")
+        right = pd.to_numeric(both[b], errors="coerce")
+        count = int((left != right).sum())
+        if count:
+            differ.append(f"{column} differ in {count} of {len(both)} cases (median "
+                          f"{left.median():g} vs {right.median():g})")
+    return differ
+
+
+def settings_difference(base: Run, other: Run, matched: pd.DataFrame,
+                        tag: str = "B") -> tuple[str, str]:
+    """(one short line for the terminal, the detail for compare.md) saying how the runs'
+    settings differ; ("", "") when they agree."""
+    manifests = load_manifest(base), load_manifest(other)
+    if all(manifests):
+        differ, source = _manifest_difference(*manifests), "manifests"
+    else:
+        differ, source = _row_difference(matched), "rows"
+    if not differ:
+        return "", ""
+    names = ", ".join(d.split(" ")[0] for d in differ)
+    line = f"warning: A and {tag} were measured with different settings ({names})"
+    detail = (f"{line}; from the {source}: {'; '.join(differ)}. Differences mix the "
+              "channels with the method.")
+    return line, detail

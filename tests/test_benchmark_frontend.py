@@ -1,0 +1,35 @@
+"""The pytest-benchmark front end on one real case: parameters per case-key field (so
+--benchmark-group-by=param:mechanism works and the JSON saves), groups named like the
+ids, per-message figures in extra_info, ipcbench's summary at the end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_benchmarks_group_by_param_and_report_per_message(tmp_path):
+    report = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "benchmarks/", "--benchmark-only", "-q",
+         "-p", "no:cacheprovider", "-k", "pipe-bytes-pingpong-64B-p1-",
+         "--benchmark-group-by=param:mechanism", f"--benchmark-json={report}",
+         "--ipcbench-out", str(tmp_path / "run"), "--ipcbench-no-charts"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (bench,) = json.loads(report.read_text())["benchmarks"]
+    assert bench["params"] == {"mechanism": "pipe", "variant": "bytes", "pattern": "pingpong",
+                               "size": "64B", "procs": 1, "start_method": bench["params"][
+                                   "start_method"], "placement": "same-core",
+                               "payload": "bytes"}
+    assert bench["group"] == "pingpong-64B-p1-same-core"  # sizes written like the ids
+    assert "benchmark 'mechanism=pipe'" in result.stdout
+    assert bench["extra_info"]["per_message"].endswith("µs")
+    assert bench["extra_info"]["messages_per_repeat"] > 1
+    assert "ipcbench: per message" in result.stdout and "pipe/bytes" in result.stdout

@@ -1,0 +1,124 @@
+"""The run summary and progress line: fit the terminal, grouped by workload, the best
+channel marked, unsupported combinations counted; the ETA counts sessions; an
+interrupted run says how to resume."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from synthetic_runs import bad_row, ok_row
+
+from ipcbench.cli.run import resume_command
+from ipcbench.progress import RunProgress, SessionCounter
+from ipcbench.render.runsummary import groups, print_summary, unsupported
+from ipcbench.schema import Case
+
+
+@pytest.fixture(scope="module")
+def rows():
+    made = []
+    for placement in ("same-core", "cross-core"):
+        for size in (64, 1 << 20):
+            made += [
+                ok_row("queue", "default", "pingpong", size, 1, 40_000.0, placement=placement),
+                ok_row("array", "synchronized", "pingpong", size, 1, 12_000.0,
+                       placement=placement, noisy=True),
+                ok_row("pipe", "bytes", "pingpong", size, 1, 9_000.0, placement=placement),
+            ]
+    made.append(bad_row("queue", "default", "counter", 8, 1, "skipped",
+                        "queue does not support the counter pattern"))
+    made.append(bad_row("pipe", "bytes", "counter", 8, 1, "skipped",
+                        "pipe does not support the counter pattern"))
+    made.append(bad_row("pipe", "bytes", "stream", 64, 1, "timeout", "deadline exceeded"))
+    return made[::-1]  # shuffled order, as a run writes them
+
+
+def _text(rows, width: int) -> list[str]:
+    buffer = io.StringIO()
+    print_summary(rows, Console(file=buffer, width=width))
+    return buffer.getvalue().splitlines()
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_summary_fits_the_terminal(rows, width):
+    lines = _text(rows, width)
+    assert max(len(line) for line in lines) <= width
+    assert any("pipe/bytes" in line for line in lines)
+
+
+def test_summary_is_sorted_by_workload_best_first_with_payload_and_placement(rows):
+    blocks = groups(rows)
+    keys = [(b[0].pattern, b[0].size_bytes, b[0].placement) for b in blocks]
+    assert keys == [("pingpong", 64, "same-core"), ("pingpong", 64, "cross-core"),
+                    ("pingpong", 1 << 20, "same-core"), ("pingpong", 1 << 20, "cross-core"),
+                    ("stream", 64, "unpinned")]
+    assert [r.mechanism for r in blocks[0]] == ["pipe", "array", "queue"]
+    lines = _text(rows, 160)
+    header = next(line for line in lines if "channel" in line)
+    assert "size" in header and "placement" in header
+    assert sum(line.startswith("pingpong") for line in lines) == 4  # once per block
+
+
+def test_unsupported_combinations_are_one_line_and_failures_listed(rows):
+    assert sum(unsupported(r) for r in rows) == 2
+    text = "\n".join(_text(rows, 120))
+    assert "2 combinations skipped" in text
+    assert "does not support" not in text
+    assert "1 x timeout: deadline exceeded" in text
+
+
+def test_best_channel_is_highlighted(rows):
+    buffer = io.StringIO()
+    print_summary(rows, Console(file=buffer, width=120, force_terminal=True,
+                                color_system="standard"))
+    best = [line for line in buffer.getvalue().splitlines() if "pipe/bytes" in line]
+    assert best and all("\x1b[1;32m" in line for line in best[:4])
+    other = [line for line in buffer.getvalue().splitlines() if "queue" in line]
+    assert other and not any("\x1b[1;32m" in line for line in other)
+
+
+def _case(size: int) -> Case:
+    return Case("pipe", "bytes", "pingpong", size, 1, "fork", "same-core")
+
+
+def test_session_counter_counts_interleaved_sessions_extras_and_failures():
+    a, b = _case(64), _case(128)
+    counter = SessionCounter(planned_sessions=6, sessions_per_case=3)
+    for index in range(3):
+        for case in (a, b):
+            counter.start(case, index)
+    assert (counter.done, counter.total) == (5, 6)
+    counter.start(a, 3)  # a noisy case earns a fourth session
+    assert (counter.done, counter.total) == (6, 7)
+    counter.finish(ok_row("pipe", "bytes", "pingpong", 64, 1, 1e4, placement="same-core"))
+    assert counter.done == 7
+    failed = SessionCounter(planned_sessions=6, sessions_per_case=3)
+    failed.start(a, 0)
+    failed.finish(bad_row("pipe", "bytes", "pingpong", 64, 1, "failed", "boom",
+                          placement="same-core"))
+    assert (failed.done, failed.total) == (1, 4)
+
+
+def test_resumed_sessions_count_as_done():
+    counter = SessionCounter(6, 3, already={_case(64): 2})
+    assert counter.done == 2
+    counter.start(_case(64), 2)
+    assert counter.done == 2
+
+
+def test_progress_line_shows_eta_and_fits(tmp_path):
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=80, force_terminal=True)
+    with RunProgress(6, 3, console=console) as progress:
+        progress.starting(_case(64), 0)
+        progress.starting(_case(128), 0)
+    text = buffer.getvalue()
+    assert "ETA" in text and "1/6" in text
+
+
+def test_interrupted_run_names_the_resume_command():
+    # The manifest holds the matrix: --resume alone finishes the run (and refuses others).
+    assert resume_command(Path("my run")) == "ipcbench run --resume 'my run'"
