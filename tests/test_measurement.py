@@ -1,6 +1,6 @@
-"""Measurement fidelity (issue 5): the median's CI and the adaptive stopping rule, the
-noisy flag, efficiency against baselines, placement read back from the peers, CPU-cost
-accounting, and the seeded case order."""
+"""How cases are measured: the median's CI and the session stopping rule, the noisy
+flag, efficiency against baselines, placement read back from the peers, CPU-cost
+accounting, and the seeded order of the rounds."""
 
 from __future__ import annotations
 
