@@ -1,5 +1,6 @@
 """The seed's four mechanisms (Pipe, Queue, Value, shared_memory): every variant and
-supported pattern, with real peer processes, at small sizes: each case must come back ok, verified, with exactly the expected counts.
+supported pattern, with real peer processes, at small sizes: each case must come back
+ok, verified, with exactly the expected counts.
 Structure and correctness only: no assertion here looks at how fast anything was."""
 
 from __future__ import annotations
