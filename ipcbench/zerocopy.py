@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from multiprocessing import shared_memory
 
 import numpy as np
 
+from ipcbench.mechanisms.shm import OwnedSegment
 from ipcbench.payload import DESCRIPTOR_BYTES, PayloadMismatch
 
 REGIONS = 8
@@ -57,40 +57,22 @@ class RegionPool:
         self.regions = regions
         self.stride_bytes = -(-size_bytes // _ALIGN_BYTES) * _ALIGN_BYTES
         self.free = [ctx.Semaphore(1) for _ in range(regions)]
-        self._segment = shared_memory.SharedMemory(
-            name=name, create=True, size=self.stride_bytes * regions)
-        self._owner = True
-
-    def __getstate__(self) -> dict:
-        # Only the name travels; a peer maps the segment in attach().
-        return {**self.__dict__, "_segment": None, "_owner": False}
+        self.segment = OwnedSegment(name, self.stride_bytes * regions)
 
     def attach(self) -> None:
-        if self._segment is None:
-            from ipcbench.mechanisms.shm import attach
-
-            self._segment = attach(self.name)
+        self.segment.attach()
 
     def views(self) -> list[np.ndarray]:
-        buffer = self._segment.buf
+        buffer = self.segment.buf
         return [np.ndarray(self.size_bytes, np.uint8, buffer=buffer,
                            offset=i * self.stride_bytes) for i in range(self.regions)]
 
     def close(self) -> None:
-        if self._segment is not None:
-            self._segment.close()
-            if not self._owner:
-                self._segment = None
+        self.segment.close()
 
     def unlink(self) -> None:
         """Owner (the harness) only, after every peer ended."""
-        if self._owner and self._segment is not None:
-            self._segment.close()
-            try:
-                self._segment.unlink()
-            except FileNotFoundError:
-                pass
-            self._segment = None
+        self.segment.unlink()
 
 
 class InPlace:

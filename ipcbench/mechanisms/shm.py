@@ -35,36 +35,35 @@ def attach(name: str) -> shared_memory.SharedMemory:
     return shared_memory.SharedMemory(name=name)
 
 
-class SegmentStorage(SlotStorage):
-    def __init__(self, name: str, layout: RingLayout) -> None:
+class OwnedSegment:
+    """A segment the harness creates and unlinks, mapped by name in the peers (under
+    spawn/forkserver only the name travels). Shared by the slot storages here and the
+    shm-view region pools (zerocopy.py)."""
+
+    def __init__(self, name: str, size_bytes: int) -> None:
         self.name = name
-        self.layout = layout
-        self.slots = layout.slots
-        self._segment = shared_memory.SharedMemory(name=name, create=True, size=layout.total_bytes)
+        self._segment = shared_memory.SharedMemory(name=name, create=True, size=size_bytes)
         self._owner = True
 
     def __getstate__(self) -> dict:
-        # Under spawn/forkserver only the name travels; the peer maps it in attach().
         return {**self.__dict__, "_segment": None, "_owner": False}
 
     def attach(self) -> None:
         if self._segment is None:
             self._segment = attach(self.name)
 
-    def payload(self, position: int = 0) -> np.ndarray:
-        return np.ndarray(self.layout.size_bytes, np.uint8, buffer=self._segment.buf,
-                          offset=self.layout.payload_offset(position))
-
-    def sequence(self, position: int = 0) -> np.ndarray:
-        return np.ndarray(1, np.uint64, buffer=self._segment.buf,
-                          offset=self.layout.sequence_offset(position))
+    @property
+    def buf(self) -> memoryview:
+        return self._segment.buf
 
     def close(self) -> None:
         if self._segment is not None:
             self._segment.close()
+            if not self._owner:
+                self._segment = None
 
     def unlink(self) -> None:
-        """Owner only: close and remove the segment from /dev/shm."""
+        """Owner (the harness) only, after every peer ended: close and remove it."""
         if self._owner and self._segment is not None:
             self._segment.close()
             try:
@@ -72,6 +71,31 @@ class SegmentStorage(SlotStorage):
             except FileNotFoundError:
                 pass
             self._segment = None
+
+
+class SegmentStorage(SlotStorage):
+    def __init__(self, name: str, layout: RingLayout) -> None:
+        self.name = name
+        self.layout = layout
+        self.slots = layout.slots
+        self.segment = OwnedSegment(name, layout.total_bytes)
+
+    def attach(self) -> None:
+        self.segment.attach()
+
+    def payload(self, position: int = 0) -> np.ndarray:
+        return np.ndarray(self.layout.size_bytes, np.uint8, buffer=self.segment.buf,
+                          offset=self.layout.payload_offset(position))
+
+    def sequence(self, position: int = 0) -> np.ndarray:
+        return np.ndarray(1, np.uint64, buffer=self.segment.buf,
+                          offset=self.layout.sequence_offset(position))
+
+    def close(self) -> None:
+        self.segment.close()
+
+    def unlink(self) -> None:
+        self.segment.unlink()
 
 
 class ShmMechanism(SlotMechanism):
