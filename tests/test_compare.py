@@ -292,7 +292,7 @@ def test_compare_warns_in_one_line_when_settings_differ(tmp_path, capsys):
     a, b = _runs_with_other_settings(tmp_path)
     assert _cli(["compare", str(a), str(b), "--out", str(tmp_path / "o"), "--no-charts"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "warning: A and B were measured with different settings (repeats)"
+    assert out[0] == "warning: A and B differ in settings (repeats)"
     markdown = (tmp_path / "o" / "compare.md").read_text()
     assert "repeats differ in 3 of 3 cases (median 5 vs 20)" in markdown
 
@@ -306,7 +306,7 @@ def test_manifest_settings_are_preferred_to_rows(tmp_path):
             {"settings": {"sessions": sessions, "repeats": 3}, "matrix": "quick"}))
     comparison = compare_runs([load_run(a), load_run(b)])
     assert comparison.settings_notes == (
-        "warning: A and B were measured with different settings (sessions)",)
+        "warning: A and B differ in settings (sessions)",)
     assert "manifests: sessions 3 vs 5" in comparison.settings_details[0]
 
 

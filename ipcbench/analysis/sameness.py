@@ -70,7 +70,7 @@ def settings_difference(base: Run, other: Run, matched: pd.DataFrame,
     if not differ:
         return "", ""
     names = ", ".join(d.split(" ")[0] for d in differ)
-    line = f"warning: A and {tag} were measured with different settings ({names})"
+    line = f"warning: A and {tag} differ in settings ({names})"  # one line at 80 columns
     detail = (f"{line}; from the {source}: {'; '.join(differ)}. Differences mix the "
               "channels with the method.")
     return line, detail
