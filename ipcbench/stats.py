@@ -126,10 +126,10 @@ def should_stop(
     return False, False
 
 
-# Expected range of n standard normal draws (the d2 constant of quality control): for
-# the few sessions a case has, the median's CI is [min, max] and the range is the best
+# Expected range of n standard normal draws (the d2 constant of quality control): up to
+# 8 sessions the median's 95% CI is [min, max] (median_ci), and the range is the best
 # estimate of the spread there is.
-_D2 = {2: 1.128, 3: 1.693, 4: 2.059, 5: 2.326}
+_D2 = {2: 1.128, 3: 1.693, 4: 2.059, 5: 2.326, 6: 2.534, 7: 2.704, 8: 2.847}
 # The median's sampling spread is sqrt(pi/2) ~ 1.2533 times the mean's.
 _MEDIAN_EFFICIENCY = 1.2533
 
@@ -140,7 +140,7 @@ def log_spread_from_ci(low: float, high: float, n: int, confidence: float = 0.95
     if n < 2 or not (0 < low <= high) or not math.isfinite(high):
         return math.nan
     width = math.log(high / low)
-    if n in _D2:  # median_ci of <= 5 values is [min, max]: the range
+    if n in _D2:  # median_ci of <= 8 values is [min, max]: the range
         return width / _D2[n]
     from scipy.stats import norm
 

@@ -138,6 +138,7 @@ def test_log_spread_from_ci_inverts_the_range_and_the_order_statistics():
     assert math.isnan(log_spread_from_ci(1.0, 2.0, 1))
     assert log_spread_from_ci(1.0, 1.0, 3) == 0.0
     assert log_spread_from_ci(1.0, math.e, 3) == pytest.approx(1 / 1.693)
+    assert log_spread_from_ci(1.0, math.e, 7) == pytest.approx(1 / 2.704)  # CI = [min, max]
     rng = np.random.default_rng(0)
     estimates = []
     for _ in range(300):
