@@ -22,7 +22,6 @@ import concurrent.futures
 import multiprocessing
 import os
 import signal
-import threading
 import time
 import zlib
 from concurrent.futures.process import BrokenProcessPool
@@ -31,10 +30,11 @@ import numpy as np
 import psutil
 
 from ipcbench.affinity import allowed_cpus, cpus_for_peer
+from ipcbench.deadlines import CaseTimeout, call_within
 from ipcbench.faults import Fault
 from ipcbench.payload import PayloadSpec
 from ipcbench.schema import Case
-from ipcbench.session import CaseTimeout, PeerFailed, RepeatOutcome, Workload
+from ipcbench.session import PeerFailed, RepeatOutcome, Workload
 
 STOP_S = 5.0  # bound on stopping a pool at the end of a session
 
@@ -125,21 +125,18 @@ class ExecutorSession:
             workers = self._workers()
             # Pool.terminate() SIGTERMs its workers, then takes the task queue's lock and
             # joins them: a worker killed while holding that lock would block it for
-            # good, so it runs on a thread with a bound, and survivors are killed after.
+            # good, so it runs as a bounded call; past STOP_S the workers are killed, and
+            # survivors of a clean stop are killed too.
             if self.kind == "pool":
-                stopper = threading.Thread(target=self.pool.terminate, daemon=True)
+                stop = self.pool.terminate
             else:
-                stopper = threading.Thread(
-                    target=self.pool.shutdown, kwargs={"wait": True, "cancel_futures": True},
-                    daemon=True)
-            stopper.start()
-            stopper.join(STOP_S)
-            for worker in workers:
-                try:
-                    worker.kill()
-                except psutil.Error:
-                    pass
-            psutil.wait_procs(workers, timeout=STOP_S)
+                def stop() -> None:
+                    self.pool.shutdown(wait=True, cancel_futures=True)
+            try:
+                call_within(stop, STOP_S, "stopping the pool", lambda: _kill(workers))
+            except CaseTimeout:
+                pass  # cleanup: the workers are killed below either way
+            _kill(workers)
             self.pool = None
         if self._saved_cpus:
             os.sched_setaffinity(0, self._saved_cpus)
@@ -201,6 +198,15 @@ class ExecutorSession:
         if crc != task_checksum(self.value):
             raise PeerFailed(f"a worker saw checksum {crc:#010x}, expected "
                              f"{task_checksum(self.value):#010x}")
+
+
+def _kill(workers: list[psutil.Process]) -> None:
+    for worker in workers:
+        try:
+            worker.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(workers, timeout=STOP_S)
 
 
 def _cpu_s(workers: list[psutil.Process]) -> float:
