@@ -106,8 +106,8 @@ def wants_session(sessions: list[SessionResult], settings: Settings) -> bool:
     case's time budget is spent."""
     stop, _ = should_stop(
         [s.value_ns for s in sessions],
-        min_repeats=settings.sessions,
-        max_repeats=settings.max_sessions,
+        min_count=settings.sessions,
+        max_count=settings.max_sessions,
         target=settings.target_ci,
         elapsed_s=sum(s.wall_s for s in sessions),
         budget_s=settings.budget_s,

@@ -106,22 +106,23 @@ def ci_half_width(values: list[float] | np.ndarray, confidence: float = 0.95) ->
 
 
 def should_stop(
-    repeat_values: list[float],
+    values: list[float],
     *,
-    min_repeats: int,
-    max_repeats: int,
+    min_count: int,
+    max_count: int,
     target: float,
     elapsed_s: float,
     budget_s: float,
 ) -> tuple[bool, bool]:
-    """The adaptive stopping rule. Returns (stop, noisy): stop once the median's CI is
-    within +/-target, or when the repeat or time budget is spent (then noisy=True)."""
-    n = len(repeat_values)
-    if n < min_repeats:
+    """The adaptive stopping rule over independent values (the runner's: one per
+    session). Returns (stop, noisy): stop once the median's CI is within +/-target, or
+    when the count or time budget is spent (then noisy=True)."""
+    n = len(values)
+    if n < min_count:
         return False, False
-    if ci_half_width(repeat_values) <= target:
+    if ci_half_width(values) <= target:
         return True, False
-    if n >= max_repeats or elapsed_s >= budget_s:
+    if n >= max_count or elapsed_s >= budget_s:
         return True, True
     return False, False
 

@@ -46,7 +46,7 @@ def test_ci_half_width_is_relative_to_the_median():
 
 def test_stopping_rule():
     tight, loose = [100.0] * 6, [50.0, 150.0, 90.0, 110.0, 70.0, 130.0]
-    rule = {"min_repeats": 5, "max_repeats": 8, "target": 0.02, "budget_s": 10.0}
+    rule = {"min_count": 5, "max_count": 8, "target": 0.02, "budget_s": 10.0}
     assert should_stop(tight[:4], elapsed_s=0, **rule) == (False, False)  # below the minimum
     assert should_stop(tight, elapsed_s=0, **rule) == (True, False)  # CI within the target
     assert should_stop(loose, elapsed_s=0, **rule) == (False, False)  # keep going
