@@ -50,13 +50,13 @@ def _matrix(config: pytest.Config):
 # save them and group by any of them (--benchmark-group-by=param:mechanism); sizes are
 # written as in the ids and groups ("1MiB").
 PARAMS = ("mechanism", "variant", "pattern", "size", "procs", "start_method", "placement",
-          "payload")
+          "payload", "rate_per_s")
 _PLANNED = pytest.StashKey[dict]()
 
 
 def case_params(case) -> tuple:
     return (case.mechanism, case.variant, case.pattern, format_size(case.size_bytes),
-            case.procs, case.start_method, case.placement, case.payload)
+            case.procs, case.start_method, case.placement, case.payload, case.rate_per_s)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -70,9 +70,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def planned(request: pytest.FixtureRequest, mechanism, variant, pattern, size, procs,
-            start_method, placement, payload):
+            start_method, placement, payload, rate_per_s):
     """The planned case these parameters name."""
-    key = (mechanism, variant, pattern, size, procs, start_method, placement, payload)
+    key = (mechanism, variant, pattern, size, procs, start_method, placement, payload,
+           rate_per_s)
     return request.config.stash[_PLANNED][key]
 
 

@@ -35,6 +35,8 @@ EXTRA_INFO = (
     "efficiency",
     "p50_ns",
     "p99_ns",
+    "lat_p50_ns",
+    "lat_p99_ns",
     "bytes_per_s",
     "msgs_per_s",
 )

@@ -3,7 +3,9 @@
 corrupt: send a payload with one byte flipped; raise / exit / hang: right after the
 start barrier; kill: SIGKILL itself half-way through the repeat (mid-transfer; the
 counter's incrementer does it while holding the lock); burn: spend BURN_CPU_S of CPU
-inside the measured region (checks the CPU-cost accounting).
+inside the measured region (checks the CPU-cost accounting); duplicate / drop: send
+one message of the repeat twice, or not at all, half-way through (checks that the
+sequence numbers catch it).
 Never reachable from the CLI: faults are set by tests through Settings(fault=...).
 """
 
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 from ipcbench.schema import check_choice
 
-FAULTS = ("corrupt", "raise", "hang", "exit", "kill", "burn")
+FAULTS = ("corrupt", "raise", "hang", "exit", "kill", "burn", "duplicate", "drop")
 BURN_CPU_S = 0.2
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ipcbench import patterns as pattern_kinds
 from ipcbench.affinity import allowed_cpus, busy_poll_skip_reason, placement_skip_reason
@@ -119,10 +119,33 @@ def plan(
     procs: Sequence[int] | None = None,
     placements: Sequence[str] | None = None,
     payloads: Sequence[str] | None = None,
+    rates: Sequence[int] | None = None,
 ) -> list[PlannedCase]:
     """The cases of `matrix`, narrowed by whatever axes are given. Payload kinds given
     explicitly are crossed with every size and process count; otherwise raw bytes get the
-    full matrix and the matrix's extra payload kinds its payload sizes, one process."""
+    full matrix and the matrix's extra payload kinds its payload sizes, one process.
+    Open-loop `rates` are crossed with the cases of patterns that have a sender schedule;
+    any other pattern asked for with them is a skipped row saying so."""
+    planned = _plan(matrix, start_methods, mechanisms, patterns, variants, sizes_bytes, procs,
+                    placements, payloads)
+    return planned if rates is None else with_rates(planned, rates)
+
+
+def with_rates(planned: list[PlannedCase], rates: Sequence[int]) -> list[PlannedCase]:
+    open_loop = ", ".join(p.name for p in pattern_kinds.PATTERNS.values() if p.open_loop)
+    crossed = []
+    for item in planned:
+        case = item.case
+        if not case.kind.open_loop:  # measured once, at full speed, if that was asked
+            crossed.append(item if 0 in rates else PlannedCase(case, item.skip_reason or (
+                f"{case.pattern} has no sender schedule (--rate applies to {open_loop})")))
+            continue
+        crossed += [PlannedCase(replace(case, rate_per_s=r), item.skip_reason) for r in rates]
+    return crossed
+
+
+def _plan(matrix, start_methods, mechanisms, patterns, variants, sizes_bytes, procs,
+          placements, payloads) -> list[PlannedCase]:
     common = {
         "mechanisms": list(mechanisms or public_names()),
         "start_methods": list(start_methods),

@@ -53,10 +53,19 @@ class Pattern:
     baseline: BaselineRef
     # Crossed with the matrix's extra payload kinds (object, numpy, ...) by default.
     in_payload_matrix: bool
+    # Receivers record every message's one-way latency (the lat_* columns), and senders
+    # can keep to a schedule (--rate): messages flow one way, from senders that do not
+    # wait for an answer.
+    open_loop: bool = False
+    one_sender: bool = False  # fanout: one distributor whatever --procs says
 
     def peers(self, procs: int) -> int:
         """Processes a case of this pattern starts."""
         return self.peers_per_proc * procs + self.extra_peers
+
+    def senders(self, procs: int) -> int:
+        """Peers in the sender role: one distributor, else one per proc."""
+        return 1 if self.one_sender else procs
 
     def bytes_per_step(self, size_bytes: int, procs: int) -> int:
         """Bytes all peers move while the timing peer advances one message: there and
@@ -111,6 +120,7 @@ STREAM = Pattern(
     metric="bytes_per_s", higher_is_better=True, unit=units.BYTES_PER_S,
     metric_label="throughput", title="Stream throughput (higher is better)",
     procs_label="producer processes", baseline=_COPY, in_payload_matrix=True,
+    open_loop=True,
 )
 FANOUT = Pattern(
     name="fanout",
@@ -120,6 +130,7 @@ FANOUT = Pattern(
     metric="bytes_per_s", higher_is_better=True, unit=units.BYTES_PER_S,
     metric_label="throughput", title="Fanout throughput (higher is better)",
     procs_label="consumer processes", baseline=_COPY, in_payload_matrix=False,
+    open_loop=True, one_sender=True,
 )
 COUNTER = Pattern(
     name="counter",

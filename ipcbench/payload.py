@@ -10,14 +10,20 @@ Payload kinds split serialisation cost from transport cost:
   fixed 64-byte descriptor, and the receiver reads every byte in place (no copy out) and
   releases the region (zerocopy.py). It replaced `numpy-shm`, whose array never changed
   and was never read: old rows load as `numpy-shm-v3` (schema.RENAMED_PAYLOADS).
-For `object` and `numpy`, the wire message is exactly `size_bytes` long (the structure
-is padded so its pickle has that size), so every channel moves the same byte count as
-with `bytes`. Channels that pickle by themselves (Queue, Pipe send/recv, ...) are given
-the object as users would give it; the others get the explicit pickle.
+Every message carries the 8-byte header of framing.py (sender, sequence, send time):
+- `bytes`: the header overwrites the payload's first 8 bytes (the message stays
+  `size_bytes` long); below 8 bytes there is no room and no header (no one-way latency,
+  no sequence check: the count and checksum still apply).
+- `object`, `numpy`: the message is the pair (header bytes, value), pickled as one;
+  the value is padded so that the pickle of that pair is exactly `size_bytes` long, so
+  every channel moves the same byte count as with `bytes`. Channels that pickle by
+  themselves (Queue, Pipe send/recv, ...) are given the pair as users would give their
+  object (and, for `bytes`, the pair (header, the other size-8 bytes)).
+- `shm-view`: the header travels in the descriptor.
 
-Verification: length of every wire message, CRC-32 of the last one (in its encoded
-form) against the sender's, so a corrupted or stale transfer fails the case (shm-view:
-stamp and word sum of every message, in place).
+Verification: length of every wire message, sequence of every message, CRC-32 of the
+last one's body (the payload less its header) against the sender's, so a corrupted or
+stale transfer fails the case (shm-view: stamp and word sum of every message, in place).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ipcbench.framing import HEADER_BYTES
 from ipcbench.schema import PAYLOAD_KINDS, SHM_VIEW, check_choice
 
 DESCRIPTOR_BYTES = 64  # shm-view wire message: sequence, pool, region, zero-padded
@@ -51,11 +58,17 @@ def _object(size_bytes: int, items: int, pad: int) -> dict:
     }
 
 
+def framed_pickle(header: bytes, value) -> bytes:
+    """The wire form of an object message: (header, value), pickled as one."""
+    return pickle.dumps((header, value), protocol=_PROTOCOL)
+
+
 def _fit(size_bytes: int, build) -> object:
-    """Find the padding that makes pickle(build(pad)) exactly size_bytes long."""
+    """Find the padding that makes the framed pickle of build(pad) exactly size_bytes."""
     pad = 0
+    blank = bytes(HEADER_BYTES)
     for _ in range(8):  # opcode widths change at 256 B and 4 GiB: a few steps settle it
-        length = len(pickle.dumps(build(pad), protocol=_PROTOCOL))
+        length = len(framed_pickle(blank, build(pad)))
         if length == size_bytes:
             return build(pad)
         pad += size_bytes - length
@@ -72,6 +85,11 @@ class PayloadSpec:
 
     def __post_init__(self) -> None:
         check_choice("payload", self.kind, PAYLOAD_KINDS)
+
+    @property
+    def framed(self) -> bool:
+        """Whether messages carry the header (a raw message below 8 bytes cannot)."""
+        return self.kind != "bytes" or self.size_bytes >= HEADER_BYTES
 
     @property
     def wire_bytes(self) -> int:
@@ -109,10 +127,11 @@ class PayloadSpec:
         value = self.value()
         if self.kind in ("object", "numpy"):
             return pickle.dumps(value, protocol=_PROTOCOL)
-        return value
+        return value[HEADER_BYTES:] if self.kind == "bytes" and self.framed else value
 
     def checksum(self) -> int:
-        """CRC-32 of the payload as it must arrive (shm-view: of the unstamped bytes)."""
+        """CRC-32 of the body as it must arrive: bytes less the header, the pickle of
+        an object's value, shm-view's unstamped bytes."""
         return zlib.crc32(self._encoded)
 
     def check_buildable(self) -> str:

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from ipcbench.faults import BURN_CPU_S
 from ipcbench.mechanisms.base import Endpoint
 from ipcbench.payload import PayloadSpec
-from ipcbench.roles import BARRIER_TIMEOUT_S, ROLES, Wire
+from ipcbench.roles import BARRIER_TIMEOUT_S, ROLES
+from ipcbench.wire import Wire
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,11 @@ class PeerSpec:
     # is this peer's own (-1: it only receives).
     pools: tuple = ()
     pool: int = -1
+    # Peers on the other side: a stream consumer's producers, a fanout worker's fellow
+    # workers (its share is every fan-th message). Sequence checks need it.
+    fan: int = 1
+    # Open loop: messages per second this sender keeps to (0: as fast as it can).
+    rate_per_s: float = 0.0
 
     @property
     def name(self) -> str:
@@ -60,6 +66,11 @@ def _linux_setup(spec: PeerSpec) -> None:
             pr_set_pdeathsig, pr_set_name = 1, 15
             libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
             libc.prctl(pr_set_name, f"ipcb-{spec.role[:5]}{spec.index}".encode()[:15], 0, 0, 0)
+            if spec.rate_per_s > 0:
+                # A sender on a schedule sleeps between messages; the default 50 µs
+                # timer slack would make every wake-up late by up to that much.
+                pr_set_timerslack = 29
+                libc.prctl(pr_set_timerslack, 1, 0, 0, 0)
         except (OSError, AttributeError):
             pass
 
@@ -76,6 +87,31 @@ class _KillMidway:
         self.left -= 1
         if self.left <= 0:
             os.kill(os.getpid(), signal.SIGKILL)
+
+    def recv(self):
+        return self.endpoint.recv()
+
+    @property
+    def carries_objects(self) -> bool:
+        return getattr(self.endpoint, "carries_objects", False)
+
+
+class _Misdeliver:
+    """Endpoint wrapper for the 'duplicate' and 'drop' faults: the peer's message `at`
+    (in its first repeat) is sent twice, or silently not at all; the receiver's sequence
+    check (or, for a drop, the deadline) must end the case."""
+
+    def __init__(self, endpoint: Endpoint, at: int, copies: int) -> None:
+        self.endpoint = endpoint
+        self.at = at
+        self.copies = copies
+        self.count = 0
+
+    def send(self, payload) -> None:
+        copies = self.copies if self.count == self.at else 1
+        self.count += 1
+        for _ in range(copies):
+            self.endpoint.send(payload)
 
     def recv(self):
         return self.endpoint.recv()
@@ -111,12 +147,15 @@ def peer_main(spec: PeerSpec, endpoint, control, barrier, harness_pid: int) -> N
     try:
         carries_objects = getattr(endpoint, "carries_objects", False)
         wire = Wire(spec.payload, spec.checksum, carries_objects, spec.pools, spec.pool,
-                    corrupt=spec.fault == "corrupt")
+                    corrupt=spec.fault == "corrupt", sender=spec.index)
         if isinstance(endpoint, Endpoint):
             endpoint.attach()
         channel = endpoint
         if spec.fault == "kill" and isinstance(endpoint, Endpoint):
             channel = _KillMidway(endpoint, max(1, spec.messages // 2))
+        if spec.fault in ("duplicate", "drop") and isinstance(endpoint, Endpoint):
+            copies = 2 if spec.fault == "duplicate" else 0
+            channel = _Misdeliver(endpoint, max(1, spec.messages // 2), copies)
         # Report the affinity actually in force, read back, not the one requested.
         control.send(("ready", _affinity()))
         while True:

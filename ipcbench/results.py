@@ -24,6 +24,13 @@ step to _MIGRATIONS so older files still load):
       `numpy-shm-v3`, so compare and charts never match them with the new kind; and
       stream/fanout `efficiency` is now relative to memcpy at the row's message size
       (baseline rows `memcpy` at each size), no longer to one 64 MiB copy.
+  5 - one-way latency and load: every message carries a header (sender, sequence, send
+      time; framing.py). New: `rate_per_s` (part of the case key: the open-loop rate of
+      each sender, 0 = closed loop), `achieved_per_s` (messages per second per sender
+      actually reached), `saturated` (an open-loop case below 95% of its rate),
+      `lat_samples` and `lat_p50_ns` .. `lat_max_ns` (per-message one-way latency of
+      stream and fanout rows, from send or due time to message in hand), `samples_file`
+      (the raw latencies, with --samples). v4 files load as rate_per_s=0, no latencies.
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ from ipcbench.schema import (
     Case,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class ResultsError(ValueError):
@@ -77,6 +84,7 @@ class ResultRow:
     start_method: str
     placement: str = DEFAULT_PLACEMENT
     payload: str = DEFAULT_PAYLOAD
+    rate_per_s: int = 0
     status: str
     reason: str = ""
     repeats: int = 0
@@ -109,6 +117,18 @@ class ResultRow:
     noise: str = ""
     foreign_cpu_frac: float = math.nan
     steal_frac: float = math.nan
+    # Per sender: messages per second reached (open loop: against rate_per_s).
+    achieved_per_s: float = math.nan
+    saturated: bool = False
+    # One-way latency of every message (stream, fanout): percentiles are medians over
+    # sessions of each session's percentile, max the largest seen.
+    lat_samples: int = 0
+    lat_p50_ns: float = math.nan
+    lat_p90_ns: float = math.nan
+    lat_p99_ns: float = math.nan
+    lat_p999_ns: float = math.nan
+    lat_max_ns: float = math.nan
+    samples_file: str = ""
     python: str = ""
     ipcbench_version: str = ""
 
@@ -145,8 +165,10 @@ _INT_COLUMNS = (
     "messages",
     "order_seed",
     "sessions",
+    "rate_per_s",
+    "lat_samples",
 )
-_BOOL_COLUMNS = ("verified", "noisy")
+_BOOL_COLUMNS = ("verified", "noisy", "saturated")
 # Read as text, never guessed: "3.10" is not the float 3.1, and a hex run id such as
 # "123e45678901" is not a number.
 _TEXT_COLUMNS = tuple(f.name for f in fields(ResultRow) if f.type == "str")
@@ -266,10 +288,23 @@ def _v3_to_v4(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _v4_to_v5(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.insert(frame.columns.get_loc("payload") + 1, "rate_per_s", 0)
+    at = frame.columns.get_loc("steal_frac") + 1
+    added = {"achieved_per_s": math.nan, "saturated": False, "lat_samples": 0,
+             "lat_p50_ns": math.nan, "lat_p90_ns": math.nan, "lat_p99_ns": math.nan,
+             "lat_p999_ns": math.nan, "lat_max_ns": math.nan, "samples_file": ""}
+    for offset, (column, value) in enumerate(added.items()):
+        frame.insert(at + offset, column, value)
+    return frame
+
+
 _MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
     3: _v3_to_v4,
+    4: _v4_to_v5,
 }
 
 
@@ -284,10 +319,10 @@ def read_results(path: str | os.PathLike[str], allow_empty: bool = False) -> pd.
     if not path.is_file():
         raise ResultsError(f"no results file at {path}")
     header = check_header(path)
-    # Columns every version has (placement and payload came later; migrations add them).
+    # Columns every version has (placement, payload, rate came later; migrations add them).
     required = (
         "schema_version",
-        *(k for k in CASE_KEYS if k not in ("placement", "payload")),
+        *(k for k in CASE_KEYS if k not in ("placement", "payload", "rate_per_s")),
         "status",
     )
     missing = [c for c in required if c not in header]
@@ -318,7 +353,7 @@ def read_results(path: str | os.PathLike[str], allow_empty: bool = False) -> pd.
     frame["schema_version"] = SCHEMA_VERSION
     # Old kinds whose meaning changed keep their rows, under a name of their own.
     frame["payload"] = frame["payload"].replace(RENAMED_PAYLOADS)
-    for column in ("reason", "noise"):
+    for column in ("reason", "noise", "samples_file"):
         frame[column] = frame[column].fillna("")
     for column in _BOOL_COLUMNS:
         if column in frame:

@@ -2,172 +2,174 @@
 
 Each role gets its endpoint, its Wire and the start barrier, runs one repeat and
 returns what the harness needs: ping -> per-round-trip ns samples; consumer -> the
-repeat's duration; distributor / incrementer #0 -> the duration up to an end barrier
-that every peer reaches when done (so every timestamp is taken in one process).
-Serialisation (object, numpy) happens inside the timed loops: it is part of what a
-payload kind costs.
+repeat's duration and every message's one-way latency; worker -> its latencies;
+distributor / incrementer #0 -> the duration up to an end barrier that every peer
+reaches when done (so every duration is taken in one process).
+
+One-way latency (framing.py): the sender stamps each message just before it builds it
+(closed loop) or with the time it was due (open loop, `rate_per_s`); the receiver reads
+its clock once the message is in hand and decoded. So for `object` and `numpy` both
+pickling and unpickling fall inside the interval; for `bytes` only the transfer (and
+the header's pack/unpack); for `shm-view` the write into shared memory, the descriptor's
+trip and the in-place read of every byte.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import time
-from collections.abc import Callable
+from array import array
 
 import numpy as np
 
-from ipcbench.payload import PayloadSpec, corrupted, verify
-from ipcbench.schema import SHM_VIEW
-from ipcbench.zerocopy import InPlace
+from ipcbench.framing import SEQUENCE_MASK, Expected, SequenceError, one_way_ns, tag
+from ipcbench.wire import Wire
 
 BARRIER_TIMEOUT_S = 120.0
+_SPIN_NS = 60_000  # open loop: spin the last 60 µs before a message is due
 
 
-class Wire:
-    """How one peer puts the payload on its channel and reads it back.
+class Arrivals:
+    """A receiver's record of one repeat: each message's header and arrival time, in
+    preallocated arrays (a store per message, nothing allocated in the timed loop)."""
 
-    - outgoing / encode: a sender sends `encode(value)` per message, or `outgoing` as is
-      when encode is None (raw bytes, objects given to a channel that pickles itself).
-      shm-view: encode writes the next message into shared memory, returns its descriptor.
-    - decode: applied by receivers to every message (unpickle, or read and check a
-      shm-view region in place), or None.
-    """
+    def __init__(self, count: int) -> None:
+        self.words = array("I", bytes(4 * count))
+        self.stamps = array("I", bytes(4 * count))
+        self.times = array("q", bytes(8 * count))
 
-    def __init__(self, payload: PayloadSpec, checksum: int, carries_objects: bool,
-                 pools=(), pool: int = -1, corrupt: bool = False) -> None:
-        self.payload = payload
-        self.checksum = checksum
-        self.kind = payload.kind
-        self.carries_objects = carries_objects and self.kind in ("object", "numpy")
-        self.encode: Callable | None = None
-        self.decode: Callable | None = None
-        self._views = None
-        if self.kind == SHM_VIEW:
-            if corrupt:
-                raise ValueError("the corrupt fault applies to the bytes payload only")
-            self._views = InPlace(pools, pool, payload.raw())
-            self.value = self.outgoing = None
-            self.encode, self.decode = self._views.write, self._views.read
-        elif self.kind == "bytes":
-            raw = payload.value()
-            self.outgoing = corrupted(raw) if corrupt else raw
-        else:
-            self.value = payload.value()
-            if corrupt:
-                raise ValueError("the corrupt fault applies to the bytes payload only")
-            self.outgoing = self.value
-            if not self.carries_objects:
-                self.encode = lambda value: pickle.dumps(value, protocol=5)
-                self.decode = pickle.loads
-
-    @property
-    def wire_bytes(self) -> int | None:
-        """Length every message must have on the channel (None: channel carries objects)."""
-        return None if self.carries_objects else self.payload.wire_bytes
-
-    def check(self, message, where: str) -> None:
-        """Verify the last message of a repeat, in the form the sender produced it."""
-        if self.kind == SHM_VIEW:
-            # Every message was checked in place by decode (its region is released and
-            # may hold a newer message by now): there is nothing left to look at.
-            if self._views.received == 0:
-                raise ValueError(f"{where}: no shm-view message was read")
-            return
-        if self.carries_objects:
-            data = pickle.dumps(message, protocol=5)
-        else:
-            data = message
-        verify(data, self.payload.size_bytes, self.checksum, where)
-
-    def close(self) -> None:
-        if self._views is not None:
-            self._views.close()
+    def latencies_ns(self) -> np.ndarray:
+        return one_way_ns(np.frombuffer(self.stamps, dtype=np.uint32),
+                          np.frombuffer(self.times, dtype=np.int64))
 
 
-def send_many(endpoint, wire: Wire, count: int) -> None:
-    if wire.encode is None:
-        message = wire.outgoing
+def wait_until(due_ns: int, clock=time.perf_counter_ns) -> None:
+    """Sleep, then spin the last stretch, until `due_ns` (an open-loop schedule): sleep
+    alone wakes up tens of µs late, spinning all the way would steal a shared core."""
+    ahead_ns = due_ns - clock()
+    if ahead_ns > _SPIN_NS:
+        time.sleep((ahead_ns - _SPIN_NS) / 1e9)
+    while clock() < due_ns:
+        pass
+
+
+def send_many(endpoint, wire: Wire, count: int, rate_per_s: float = 0.0,
+              clock=time.perf_counter_ns, wait=wait_until) -> None:
+    """Send `count` messages. Closed loop (rate 0): each stamped just before it is built
+    (serialisation is inside the latency). Open loop: message i is due at start + i/rate
+    and stamped with that due time, so a stall counts against every message it delays.
+    `clock` and `wait(due_ns)` are injectable (tests drive a virtual clock)."""
+    send, message = endpoint.send, wire.message
+    if rate_per_s <= 0:
         for _ in range(count):
-            endpoint.send(message)
-    else:
-        encode, value = wire.encode, wire.value
-        for _ in range(count):
-            endpoint.send(encode(value))
-
-
-def receive_many(endpoint, wire: Wire, count: int, where: str):
-    """Receive `count` messages (decoding each), check every length; return the last."""
-    size, decode = wire.wire_bytes, wire.decode
-    message = None
+            send(message(clock()))
+        return
+    period_ns = 1e9 / rate_per_s
+    start_ns = clock()
     for i in range(count):
-        message = endpoint.recv()
+        due_ns = start_ns + int(i * period_ns)
+        if clock() < due_ns:
+            wait(due_ns)
+        send(message(due_ns))
+
+
+def receive_many(endpoint, wire: Wire, count: int, where: str) -> Arrivals:
+    """Receive and open `count` messages, checking every length; record each header and
+    the time it was in hand (after decoding: the receiver's work is inside)."""
+    size, open_, recv, clock = wire.wire_bytes, wire.open, endpoint.recv, time.perf_counter_ns
+    arrivals = Arrivals(count)
+    words, stamps, times = arrivals.words, arrivals.stamps, arrivals.times
+    for i in range(count):
+        message = recv()
         if size is not None and len(message) != size:
             raise ValueError(f"{where}: message {i} has {len(message)} bytes, expected {size}")
-        if decode is not None:
-            decode(message)
-    return message
+        words[i], stamps[i] = open_(message)
+        times[i] = clock()
+    return arrivals
+
+
+def _received(spec, wire: Wire, arrivals: Arrivals, expected: Expected | None,
+              each: int | None) -> np.ndarray:
+    """After a receiving repeat: check the last body and every sequence; return the
+    one-way latencies (empty when messages carry no header)."""
+    wire.check(f"{spec.name} last message")
+    if not wire.framed:
+        return np.empty(0, dtype=np.int64)
+    expected.check(np.frombuffer(arrivals.words, dtype=np.uint32), spec.name, each)
+    return arrivals.latencies_ns()
 
 
 def ping(spec, endpoint, wire: Wire, barrier) -> np.ndarray:
     samples_ns = np.empty(spec.messages, dtype=np.int64)
-    clock, encode, decode = time.perf_counter_ns, wire.encode, wire.decode
-    outgoing = wire.outgoing
-    reply = None
+    clock, message, open_ = time.perf_counter_ns, wire.message, wire.open
+    send, recv = endpoint.send, endpoint.recv
     for i in range(spec.messages):
         start = clock()
-        endpoint.send(outgoing if encode is None else encode(wire.value))
-        reply = endpoint.recv()
-        if decode is not None:
-            decode(reply)
+        send(message(start))
+        word, _ = open_(recv())
         samples_ns[i] = clock() - start
+        if wire.framed and word != tag(wire.sender, wire.sent - 1):
+            raise SequenceError(f"{spec.name}: reply {word & SEQUENCE_MASK} to request "
+                                f"{(wire.sent - 1) & SEQUENCE_MASK} (stale or foreign)")
     # The echo of the last round trip must be exactly what was sent.
-    wire.check(reply, f"{spec.name} echo")
+    wire.check(f"{spec.name} echo")
     return samples_ns
 
 
 def pong(spec, endpoint, wire: Wire, barrier) -> None:
-    encode, decode = wire.encode, wire.decode
+    send, recv, echo = endpoint.send, endpoint.recv, wire.echo
     for _ in range(spec.messages):
-        message = endpoint.recv()
-        if decode is None:
-            endpoint.send(message)
-        else:  # an RPC server's work: unpickle the request, pickle the reply (shm-view:
-            # read the request in place, write the reply into shared memory)
-            endpoint.send(encode(decode(message)))
+        send(echo(recv()))
     return None
 
 
 def produce(spec, endpoint, wire: Wire, barrier) -> None:
-    send_many(endpoint, wire, spec.messages)
+    send_many(endpoint, wire, spec.messages, spec.rate_per_s)
     return None
 
 
-def consume(spec, endpoint, wire: Wire, barrier) -> int:
-    """Returns the repeat's duration in ns: from the barrier to the last message in hand."""
+def consume(spec, endpoint, wire: Wire, barrier) -> tuple[int, np.ndarray]:
+    """The repeat's duration in ns (from the barrier to the last message in hand) and
+    every message's one-way latency."""
     clock = time.perf_counter_ns
     start = clock()
-    last = receive_many(endpoint, wire, spec.messages, spec.name)
+    arrivals = receive_many(endpoint, wire, spec.messages, spec.name)
     duration_ns = clock() - start
-    wire.check(last, f"{spec.name} last message")
-    return duration_ns
+    expected = _consumer_expects(spec, wire)
+    return duration_ns, _received(spec, wire, arrivals, expected, spec.messages // spec.fan)
 
 
 def distribute(spec, endpoint, wire: Wire, barrier) -> int:
     """Fan-out producer: sends round-robin to every worker, then waits for all of them."""
     clock = time.perf_counter_ns
     start = clock()
-    send_many(endpoint, wire, spec.messages)
+    send_many(endpoint, wire, spec.messages, spec.rate_per_s)
     barrier.wait(BARRIER_TIMEOUT_S)
     return clock() - start
 
 
-def work(spec, endpoint, wire: Wire, barrier) -> None:
-    last = receive_many(endpoint, wire, spec.messages, spec.name)
-    wire.check(last, f"{spec.name} last message")
+def work(spec, endpoint, wire: Wire, barrier) -> np.ndarray:
+    """Fan-out worker #k: the distributor's messages k, k+n, k+2n, ...; its latencies."""
+    arrivals = receive_many(endpoint, wire, spec.messages, spec.name)
+    expected = _worker_expects(spec, wire)
+    latencies = _received(spec, wire, arrivals, expected, spec.messages)
     barrier.wait(BARRIER_TIMEOUT_S)  # the distributor's clock stops when all are here
-    return None
+    return latencies
+
+
+def _consumer_expects(spec, wire: Wire) -> Expected:
+    """Every producer 0..fan-1, from 0 (kept in the Wire: sequences run over repeats)."""
+    if wire.expected is None:
+        wire.expected = Expected({sender: 0 for sender in range(spec.fan)})
+    return wire.expected
+
+
+def _worker_expects(spec, wire: Wire) -> Expected:
+    """The distributor's round-robin share of worker `index` among `fan` workers."""
+    if wire.expected is None:
+        wire.expected = Expected({0: spec.index}, stride=spec.fan)
+    return wire.expected
 
 
 def increment(spec, counter, wire: Wire, barrier) -> int | None:

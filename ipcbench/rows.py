@@ -57,6 +57,7 @@ def ok_row(
     """Pure: the finished sessions of one case -> its ok row."""
     figures = case_figures(sessions, target_ci, len(allowed_cpus()))
     bytes_per_s = figures["msgs_per_s"] * case.kind.bytes_per_message(case.size_bytes)
+    achieved_per_s = figures["msgs_per_s"] / case.kind.senders(case.procs)
     return base_row(
         case,
         meta,
@@ -64,8 +65,19 @@ def ok_row(
         warmup=warmup,
         verified=True,
         bytes_per_s=bytes_per_s if case.kind.moves_payload else math.nan,
+        achieved_per_s=achieved_per_s,
+        saturated=is_saturated(case.rate_per_s, achieved_per_s),
         **figures,
     )
+
+
+# An open-loop case that reaches less than this share of its rate did not keep up: its
+# latencies are those of a growing backlog, and its row says so.
+KEEPS_UP = 0.95
+
+
+def is_saturated(rate_per_s: float, achieved_per_s: float) -> bool:
+    return bool(rate_per_s) and not achieved_per_s >= KEEPS_UP * rate_per_s
 
 
 # A baseline's samples are split into this many pseudo-sessions so its row carries a CI

@@ -85,6 +85,8 @@ def measure_session(
         ctx_switches=int(sum(o.ctx_switches for o in outcomes)),
         wall_s=clock() - started_s,
         disturbance=disturbance,
+        latencies_ns=(np.concatenate([o.latencies_ns for o in outcomes]) if outcomes
+                      else None),
     )
 
 

@@ -36,6 +36,8 @@ BASELINE_MECHANISM = "baseline"
 # Upper bound on --procs: 64 peers on 2 cores is the documented stress point; far
 # beyond that the OS, not the channel, is being measured.
 MAX_PROCS = 256
+# Upper bound on --rate: a Python sender cannot keep 10 M messages/s; above it a typo.
+MAX_RATE_PER_S = 10_000_000
 
 
 def check_choice(kind: str, value: str, allowed: tuple[str, ...] | list[str]) -> str:
@@ -57,6 +59,9 @@ class Case:
     start_method: str
     placement: str = DEFAULT_PLACEMENT
     payload: str = DEFAULT_PAYLOAD
+    # Open loop: messages per second each sender keeps to (0 = as fast as it can, the
+    # closed loop every pattern runs by default). Only patterns with a sender schedule.
+    rate_per_s: int = 0
 
     def __post_init__(self) -> None:
         check_choice("payload", self.payload, READABLE_PAYLOAD_KINDS)
@@ -66,6 +71,12 @@ class Case:
             raise ValueError(f"invalid size {self.size_bytes!r}: must be at least 1 byte")
         if not 1 <= self.procs <= MAX_PROCS:
             raise ValueError(f"invalid procs {self.procs!r}: must be between 1 and {MAX_PROCS}")
+        if not 0 <= self.rate_per_s <= MAX_RATE_PER_S:
+            raise ValueError(f"invalid rate {self.rate_per_s!r}: must be between 0 and "
+                             f"{MAX_RATE_PER_S} messages per second")
+        if self.rate_per_s and not self.kind.open_loop:
+            raise ValueError(f"pattern {self.pattern} has no sender schedule: a rate "
+                             "applies to stream and fanout")
 
     @property
     def kind(self) -> patterns.Pattern:
@@ -84,6 +95,7 @@ class Case:
             f"{self.mechanism}-{self.variant}-{self.pattern}-{format_size(self.size_bytes)}"
             f"-p{self.procs}-{self.start_method}-{self.placement}"
             + ("" if self.payload == DEFAULT_PAYLOAD else f"-{self.payload}")
+            + (f"-r{self.rate_per_s}" if self.rate_per_s else "")
         )
 
     @property

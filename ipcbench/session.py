@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import signal
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import wait
 
 import numpy as np
@@ -46,6 +46,8 @@ class RepeatOutcome:
     duration_ns: int  # wall time of the repeat, for aggregate rates
     cpu_s: float = 0.0  # user + system CPU of every peer during the repeat
     ctx_switches: int = 0  # context switches of every peer during the repeat
+    # One-way latency of every message (stream, fanout; empty where there is none).
+    latencies_ns: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,9 @@ class CaseSession:
         def spec(role: str, index: int, messages: int) -> PeerSpec:
             fault = self.fault.kind if self.fault and self.fault.applies_to(role, index) else ""
             pinned = cpus_for_peer(case.placement, next(serial), cpus)
-            return PeerSpec(role, index, messages, self.payload, checksum, fault, pinned)
+            rate = case.rate_per_s if role == kind.sender else 0
+            return PeerSpec(role, index, messages, self.payload, checksum, fault, pinned,
+                            fan=case.procs, rate_per_s=rate)
 
         kind = case.kind
         if kind is patterns.PINGPONG:
@@ -226,16 +230,28 @@ class CaseSession:
             duration_ns = int(max(s.sum() for s in timing))
             return RepeatOutcome(all_ns, int(all_ns.size), duration_ns)
         # One timing peer (the consumer, the distributor, incrementer #0) measured the
-        # whole repeat on its own clock.
+        # whole repeat on its own clock; receivers return their messages' latencies.
         timing_index = next(i for i, s in enumerate(self.specs) if s.role == kind.timing_role
                             and s.index == 0)
-        duration_ns = int(replies[timing_index])
+        latencies = []
+        if kind.open_loop and kind.timing_role == kind.receiver:  # stream: the consumer
+            duration_ns, consumer_latencies = replies[timing_index]
+            latencies.append(consumer_latencies)
+        else:
+            duration_ns = replies[timing_index]
+            if kind.open_loop:  # fanout: every worker
+                latencies += [r for s, r in zip(self.specs, replies, strict=True)
+                              if s.role == kind.receiver]
+        duration_ns = int(duration_ns)
         messages = self.workload.messages * case.procs
         if self.counter is not None:
             final = self.counter.value
             if final != messages:
                 raise PeerFailed(f"shared counter ended at {final}, expected exactly {messages}")
-        return RepeatOutcome(np.array([duration_ns / messages]), messages, duration_ns)
+        all_latencies = (np.concatenate(latencies).astype(np.int64) if latencies
+                         else np.empty(0, dtype=np.int64))
+        return RepeatOutcome(np.array([duration_ns / messages]), messages, duration_ns,
+                             latencies_ns=all_latencies)
 
     def _collect(self, expected: str, deadline_s: float) -> list[object]:
         """Wait for one `expected` message from every peer, watching their sentinels."""
@@ -311,6 +327,8 @@ def derive_workload(case: Case, messages: int, deadline_s: float | None) -> Work
         per_repeat_messages = messages * case.procs
         volume_bytes = per_repeat_messages * case.kind.bytes_per_message(case.size_bytes)
         deadline_s = 10.0 + per_repeat_messages * 1e-3 + volume_bytes / 10e6
+        if case.rate_per_s:  # a sender on a schedule takes messages / rate at least
+            deadline_s += 2.0 * messages / case.rate_per_s
     start_s = (
         30.0 + 2.0 * case.peer_count if case.start_method != "fork" else 10.0 + case.peer_count
     )

@@ -18,12 +18,14 @@ from ipcbench.schema import CASE_KEYS, RENAMED_PAYLOADS, Case
 from ipcbench.summary import SessionResult
 
 FILENAME = "sessions.csv"
-_RESULT_FIELDS = tuple(f.name for f in fields(SessionResult) if f.name != "disturbance")
+# The raw latencies are not logged here (--samples writes them to files of their own).
+_RESULT_FIELDS = tuple(f.name for f in fields(SessionResult)
+                       if f.name not in ("disturbance", "latencies_ns"))
 _DISTURBANCE_FIELDS = tuple(f.name for f in fields(Disturbance))
 COLUMNS = ("schema_version", *CASE_KEYS, *_RESULT_FIELDS, *_DISTURBANCE_FIELDS)
-_INT_FIELDS = {"size_bytes", "procs", "index", "samples", "repeats", "messages",
-               "ctx_switches", "schema_version"}
-_TEXT_FIELDS = set(CASE_KEYS) - {"size_bytes", "procs"}
+_INT_FIELDS = {"size_bytes", "procs", "rate_per_s", "index", "samples", "repeats",
+               "messages", "ctx_switches", "schema_version", "lat_samples"}
+_TEXT_FIELDS = set(CASE_KEYS) - _INT_FIELDS
 
 
 class SessionLog:

@@ -51,6 +51,16 @@ class SessionResult:
     repeat_spread: float  # half the relative range of the repeats' values
     wall_s: float  # the whole session, start-up included (what the budget counts)
     disturbance: Disturbance = field(default_factory=Disturbance)
+    # One-way latency of the session's messages (stream, fanout); all 0 where there is
+    # none (0, not NaN: a logged session must compare equal to itself read back).
+    lat_samples: int = 0
+    lat_p50_ns: float = 0.0
+    lat_p90_ns: float = 0.0
+    lat_p99_ns: float = 0.0
+    lat_p999_ns: float = 0.0
+    lat_max_ns: float = 0.0
+    # The raw latencies, for --samples; never logged, never compared.
+    latencies_ns: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def value_ns(self) -> float:
@@ -70,10 +80,19 @@ def summarize_session(
     ctx_switches: int,
     wall_s: float,
     disturbance: Disturbance | None = None,
+    latencies_ns: np.ndarray | None = None,
 ) -> SessionResult:
-    """Pure: one session's timed repeats (their per-message samples) -> its summary."""
+    """Pure: one session's timed repeats (their per-message samples, and the one-way
+    latencies of every message where the pattern has them) -> its summary."""
     summary = summarize(np.concatenate(samples_per_repeat))
     repeat_values = [float(np.median(s)) for s in samples_per_repeat]
+    latency = {}
+    if latencies_ns is not None and len(latencies_ns):
+        one_way = summarize(latencies_ns)
+        latency = {"lat_samples": one_way.count, "lat_p50_ns": one_way.p50_ns,
+                   "lat_p90_ns": one_way.p90_ns, "lat_p99_ns": one_way.p99_ns,
+                   "lat_p999_ns": one_way.p999_ns, "lat_max_ns": one_way.max_ns,
+                   "latencies_ns": np.asarray(latencies_ns)}
     return SessionResult(
         index=index,
         samples=summary.count,
@@ -93,6 +112,7 @@ def summarize_session(
         repeat_spread=relative_spread(repeat_values),
         wall_s=wall_s,
         disturbance=disturbance or Disturbance(),
+        **latency,
     )
 
 
@@ -171,4 +191,21 @@ def case_figures(sessions: list[SessionResult], target: float, cpus: int) -> dic
         "ctx_switches_per_msg": sum(s.ctx_switches for s in sessions) / messages,
         "foreign_cpu_frac": disturbance.foreign_frac,
         "steal_frac": disturbance.steal_frac,
+        **latency_figures(sessions),
+    }
+
+
+def latency_figures(sessions: list[SessionResult]) -> dict[str, object]:
+    """The lat_* columns: each percentile the median over sessions of the session's
+    percentile (like the round-trip figures), the max the largest of all."""
+    timed = [s for s in sessions if s.lat_samples > 0]
+    if not timed:
+        return {}
+    return {
+        "lat_samples": sum(s.lat_samples for s in timed),
+        "lat_p50_ns": median([s.lat_p50_ns for s in timed]),
+        "lat_p90_ns": median([s.lat_p90_ns for s in timed]),
+        "lat_p99_ns": median([s.lat_p99_ns for s in timed]),
+        "lat_p999_ns": median([s.lat_p999_ns for s in timed]),
+        "lat_max_ns": max(s.lat_max_ns for s in timed),
     }

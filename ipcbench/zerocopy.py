@@ -31,7 +31,8 @@ REGIONS = 8
 POOL_CAP_BYTES = 64 << 20
 STAMP_BYTES = 8
 _ALIGN_BYTES = 64  # regions start on cache lines (and 8-byte words for the sum)
-_DESCRIPTOR = struct.Struct(f"<QII{DESCRIPTOR_BYTES - 16}x")  # sequence, pool, region
+# sequence, pool, region, then the message header words (framing.py)
+_DESCRIPTOR = struct.Struct(f"<QIIII{DESCRIPTOR_BYTES - 24}x")
 _WORD_MASK = (1 << 64) - 1
 
 
@@ -97,8 +98,9 @@ class InPlace:
         # increasing order (with gaps under fanout), so a repeat or step back is an error.
         self._last = [0] * len(self.pools)
 
-    def write(self, _value=None) -> bytes:
-        """Fill the next region with a new message; return its descriptor."""
+    def write(self, word: int = 0, stamp: int = 0) -> bytes:
+        """Fill the next region with a new message; return its descriptor, which carries
+        the message header (`word`, `stamp`)."""
         pool, views = self.pools[self.own], self._views[self.own]
         region = self._sent % pool.regions
         self._sent += 1
@@ -106,11 +108,12 @@ class InPlace:
         view = views[region]
         np.copyto(view, self._content)
         view[:STAMP_BYTES].view(np.uint64)[0] = self._sent
-        return _DESCRIPTOR.pack(self._sent, self.own, region)
+        return _DESCRIPTOR.pack(self._sent, self.own, region, word, stamp)
 
-    def read(self, message) -> None:
-        """Read the described region in place, check stamp and sum, release it."""
-        sequence, pool, region = _DESCRIPTOR.unpack_from(message)
+    def read(self, message) -> tuple[int, int]:
+        """Read the described region in place, check stamp and sum, release it; return
+        the message header the descriptor carries."""
+        sequence, pool, region, word, stamp_ns = _DESCRIPTOR.unpack_from(message)
         if sequence <= self._last[pool]:
             raise PayloadMismatch(f"pool {pool}: message {sequence} after {self._last[pool]} "
                                   "(duplicated or reordered)")
@@ -126,6 +129,7 @@ class InPlace:
             raise PayloadMismatch(f"region {pool}/{region}: message {sequence} has the "
                                   "wrong content (word sum differs)")
         self.received += 1
+        return word, stamp_ns
 
     def close(self) -> None:
         self._views = []  # views go before the mappings (BufferError otherwise)

@@ -3,14 +3,14 @@ sizes, deterministic checksums, and real transfers verified end to end."""
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import replace
 
 import pytest
 
 from ipcbench.faults import Fault
+from ipcbench.framing import HEADER, tag
 from ipcbench.matrix import expand
-from ipcbench.payload import DESCRIPTOR_BYTES, PAYLOAD_KINDS, PayloadSpec
+from ipcbench.payload import DESCRIPTOR_BYTES, PAYLOAD_KINDS, PayloadSpec, framed_pickle
 from ipcbench.runner import run_case
 from ipcbench.schema import Case
 from ipcbench.settings import Settings
@@ -24,9 +24,11 @@ CORE = [("pipe", "bytes"), ("pipe", "pickle"), ("queue", "default"), ("value", "
 @pytest.mark.parametrize("kind", ["object", "numpy"])
 @pytest.mark.parametrize("size", [255, 256, 257, 4096, 65536, 1 << 20])
 def test_pickled_kinds_are_exactly_the_requested_size(kind, size):
+    """The wire message (header and value, pickled as one) has exactly the size."""
     spec = PayloadSpec(size, kind=kind)
     assert spec.check_buildable() == ""
-    assert len(pickle.dumps(spec.value(), protocol=5)) == size
+    header = HEADER.pack(tag(3, 12345), 2**32 - 1)
+    assert len(framed_pickle(header, spec.value())) == size
     assert spec.wire_bytes == size
 
 

@@ -256,9 +256,11 @@ def test_payload_kinds_and_fanout(tmp_path):
 def test_a_file_from_before_payload_kinds_reads_as_bytes(tmp_path):
     folder = write_run(tmp_path / "r", [ok_row("pipe", "bytes", "stream", 64, 1, 1e4)])
     csv = folder / "results.csv"
-    # A real v2 file: no payload (v3) and none of v4's session columns.
+    # A real v2 file: no payload (v3), none of v4's session columns nor v5's latencies.
     v3_v4 = ["payload", "sessions", "noise", "foreign_cpu_frac", "steal_frac"]
-    old = pd.read_csv(csv).drop(columns=v3_v4).assign(schema_version=2)
+    v5 = ["rate_per_s", "achieved_per_s", "saturated", "lat_samples", "lat_p50_ns",
+          "lat_p90_ns", "lat_p99_ns", "lat_p999_ns", "lat_max_ns", "samples_file"]
+    old = pd.read_csv(csv).drop(columns=v3_v4 + v5).assign(schema_version=2)
     old.to_csv(csv, index=False)
     run = load_run(folder)
     assert run.frame["payload"].tolist() == ["bytes"]

@@ -65,7 +65,7 @@ def test_stale_or_corrupt_regions_are_caught(pool):
         with pytest.raises(PayloadMismatch, match="duplicated or reordered"):
             receiver.read(first)
         with pytest.raises(PayloadMismatch, match="stale or foreign"):
-            receiver.read(DESCRIPTOR.pack(4, 0, 0))  # region 0 still holds message 1
+            receiver.read(DESCRIPTOR.pack(4, 0, 0, 0, 0))  # region 0 still holds message 1
         second = sender.write()
         pool.views()[1][50] ^= 0xFF
         fresh = InPlace([pool], -1, content)

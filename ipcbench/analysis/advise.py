@@ -150,6 +150,8 @@ def _candidate_rows(frame: pd.DataFrame, kind: patterns.Pattern, wanted: dict,
     if column not in frame:
         raise ResultsError(f"the run has no {column} column, needed to rank {kind.name} rows")
     usable = frame[(frame["status"] == "ok") & (frame["mechanism"] != BASELINE_MECHANISM)]
+    if "rate_per_s" in usable:  # full-speed figures only (advise --rate reads the others)
+        usable = usable[usable["rate_per_s"] == 0]
     rows = usable[(usable["pattern"] == kind.name)
                   & pd.to_numeric(usable[column], errors="coerce").notna()].copy()
     if rows.empty:

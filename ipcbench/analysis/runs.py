@@ -37,8 +37,16 @@ class Run:
 
     @property
     def ok(self) -> pd.DataFrame:
-        """Ok rows of measured channels (the baseline rows are not channels)."""
-        return measured(self.frame[self.frame["status"] == "ok"])
+        """Ok rows of measured channels at full speed (closed loop, rate_per_s 0): what
+        every ranking, chart and verdict compares (baseline rows are not channels)."""
+        rows = measured(self.frame[self.frame["status"] == "ok"])
+        return rows[rows["rate_per_s"] == 0]
+
+    @property
+    def open_loop(self) -> pd.DataFrame:
+        """Ok rows measured at a given rate (run --rate): the latency-under-load views."""
+        rows = measured(self.frame[self.frame["status"] == "ok"])
+        return rows[rows["rate_per_s"] > 0]
 
     @property
     def baselines(self) -> pd.DataFrame:
@@ -120,7 +128,7 @@ def baseline_value(baselines: pd.DataFrame, ref, placement: str | None = None) -
 
 
 def require_ok_rows(run: Run) -> None:
-    if run.ok.empty:
+    if run.ok.empty and run.open_loop.empty:
         raise ResultsError(
             f"{run.csv_path} has no ok rows to draw ({status_summary(run.frame)})"
         )

@@ -6,7 +6,7 @@ import argparse
 
 from ipcbench import patterns
 from ipcbench.analysis.advise import advise_run
-from ipcbench.cli.args import RESULTS_HELP, procs
+from ipcbench.cli.args import RESULTS_HELP, procs, rate
 from ipcbench.render.terminal import advice_text
 from ipcbench.sizes import parse_size
 
@@ -18,9 +18,26 @@ def cmd_advise(args: argparse.Namespace) -> int:
     # An unsized pattern's message (the counter's increment) has one size.
     size_bytes = parse_size(args.size) if args.size else patterns.COUNTER_SIZE_BYTES
     count = procs(args.procs)
+    if args.rate is not None:
+        return _advise_at_rate(args, size_bytes, count)
     advice = advise_run(args.results, size_bytes, count, args.pattern, args.placement,
                         args.payload, args.start_method)
     print(advice_text(advice, size_bytes, count))
+    return 0
+
+
+def _advise_at_rate(args: argparse.Namespace, size_bytes: int, count: int) -> int:
+    from ipcbench.analysis.advise_rate import advise_rate, rate_advice_text
+    from ipcbench.results import check_figures, read_results
+
+    load = rate(args.rate)
+    if load == 0:
+        raise ValueError(f"invalid rate {args.rate!r}: advise needs a rate in messages per "
+                         "second (without --rate it ranks full-speed figures)")
+    frame = check_figures(read_results(args.results), args.results)
+    advice = advise_rate(frame, size_bytes, count, args.pattern, load, args.placement,
+                         args.payload, args.start_method)
+    print(rate_advice_text(advice))
     return 0
 
 
@@ -36,6 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     advise.add_argument("--pattern", required=True,
                         help=f"{', '.join(patterns.PATTERN_NAMES[:-1])} or "
                              f"{patterns.PATTERN_NAMES[-1]}")
+    advise.add_argument("--rate", help="messages per second per sender: the channel with "
+                                       "the lowest one-way p99 at this load (stream, fanout; "
+                                       "from rows of `run --rate`)")
     for flag in ("--placement", "--payload", "--start-method"):
         advise.add_argument(flag, help="use rows with this value (default: unpinned / bytes "
                                        "when measured, else the run's most common)")

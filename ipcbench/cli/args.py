@@ -8,10 +8,11 @@ exits 2), or argparse.ArgumentTypeError where argparse itself reports it.
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Sequence
 
 from ipcbench.plotting import FORMATS
-from ipcbench.schema import MAX_PROCS, check_choice
+from ipcbench.schema import MAX_PROCS, MAX_RATE_PER_S, check_choice
 
 CHART_FORMATS = (*FORMATS, "pdf")
 
@@ -48,6 +49,21 @@ def procs(value: str) -> int:
 
 def procs_list(values: Sequence[str]) -> list[int]:
     return [procs(value) for value in values]
+
+
+def rate(value: str) -> int:
+    """One open-loop rate in messages per second per sender; `max` (or 0) = closed
+    loop, as fast as the sender can."""
+    if value.lower() == "max":
+        return 0
+    try:
+        n = float(value)
+    except ValueError:
+        n = math.nan
+    if not (n == int(n) if math.isfinite(n) else False) or not 0 <= n <= MAX_RATE_PER_S:
+        raise ValueError(f"invalid rate {value!r}: expected messages per second, a whole "
+                         f"number from 1 to {MAX_RATE_PER_S}, or max")
+    return int(n)
 
 
 def chart_formats(text: str) -> tuple[str, ...]:

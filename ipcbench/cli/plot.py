@@ -17,7 +17,7 @@ def run_plots_after_run(run_dir: str | os.PathLike[str]) -> list[Path]:
     Returns [] when the run has no ok rows (a run where everything was skipped is
     still a finished run, not an error); raises ResultsError for an unreadable run."""
     run = load_run(run_dir)
-    if run.ok.empty:
+    if run.ok.empty and run.open_loop.empty:
         return []
     return plot_run(run, Path(run_dir) / "charts")
 

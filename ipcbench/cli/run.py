@@ -10,13 +10,13 @@ import multiprocessing
 import random
 import shlex
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ipcbench.cli.args import choices, procs_list, split
+from ipcbench.cli.args import choices, procs_list, rate, split
 from ipcbench.cli.signals import Interrupted, check_interrupted, install_signal_handlers
 from ipcbench.mechanisms import REGISTRY, public_names
-from ipcbench.patterns import PATTERN_NAMES
+from ipcbench.patterns import PATTERN_NAMES, PATTERNS
 from ipcbench.results import ResultsError
 from ipcbench.schema import PAYLOAD_KINDS, PLACEMENTS
 
@@ -25,8 +25,8 @@ __all__ = ["Interrupted", "cmd_run", "plan_from_args", "register"]
 # The flags that define a run's matrix and settings: recorded in manifest.json, and
 # refused next to --resume (a resumed run measures exactly what the manifest planned).
 MATRIX_FLAGS = ("mechanism", "variant", "pattern", "size", "procs", "start_method",
-                "placement", "payload", "seed", "quick", "full", "sessions", "repeats",
-                "warmup", "deadline", "no_baselines")
+                "placement", "payload", "rate", "seed", "quick", "full", "sessions",
+                "repeats", "warmup", "deadline", "no_baselines", "samples")
 
 
 def plan_from_args(args: argparse.Namespace):
@@ -41,7 +41,10 @@ def plan_from_args(args: argparse.Namespace):
     # The test fake is not a choice: only public mechanisms are reachable from the CLI.
     mechanisms = choices("mechanism", split(args.mechanism, "mechanism") or public_names(),
                          public_names())
-    patterns = choices("pattern", split(args.pattern, "pattern") or list(PATTERN_NAMES),
+    rates = sorted({rate(r) for r in split(args.rate, "rate")}) if args.rate else None
+    # A rate applies to patterns whose senders keep a schedule; with --rate alone, those.
+    default_patterns = [p for p in PATTERN_NAMES if not rates or PATTERNS[p].open_loop]
+    patterns = choices("pattern", split(args.pattern, "pattern") or default_patterns,
                        PATTERN_NAMES)
     all_variants = sorted({v for m in mechanisms for v in REGISTRY[m].variants})
     variants = split(args.variant, "variant")
@@ -64,7 +67,7 @@ def plan_from_args(args: argparse.Namespace):
         ("deadline_s", args.deadline)) if value is not None}
     settings = matrix.settings.with_changes(**changes)
     planned = plan(matrix, methods, mechanisms, patterns, variants, sizes, procs, placements,
-                   payloads)
+                   payloads, rates)
     check_resources(planned)
     return planned, settings
 
@@ -90,6 +93,7 @@ class Job:
     baselines: bool
     previous: list = field(default_factory=list)
     done_sessions: dict = field(default_factory=dict)
+    samples: bool = False  # keep every message's latency (--samples)
 
 
 def _meta_for(planned) -> dict:
@@ -120,7 +124,8 @@ def _new_job(args: argparse.Namespace) -> Job:
     flags = {name: getattr(args, name) for name in MATRIX_FLAGS}
     runfolder.write_manifest(out, runfolder.Manifest(planned, settings, seed, meta["machine_id"],
                                                      not args.no_baselines, flags))
-    return Job(out, lock, planned, settings, seed, meta, not args.no_baselines)
+    return Job(out, lock, planned, settings, seed, meta, not args.no_baselines,
+               samples=args.samples)
 
 
 def _resume_job(args: argparse.Namespace) -> Job:
@@ -153,7 +158,8 @@ def _resume_job(args: argparse.Namespace) -> Job:
           f"{len(planned)} to run", file=sys.stderr)
     previous = rows_from_frame(frame) if frame is not None else []
     return Job(out, lock, planned, manifest.settings, manifest.order_seed, meta,
-               manifest.baselines, previous, read_sessions(out))
+               manifest.baselines, previous, read_sessions(out),
+               samples=bool(manifest.flags.get("samples")))
 
 
 def _existing_results(out: Path):
@@ -194,6 +200,7 @@ def _measure(args, job: Job, rows: list) -> None:
     """Run the planned cases, each row appended (and fsynced) to results.csv and to
     `rows` as it arrives, each finished session to sessions.csv; Interrupted propagates
     with everything so far safe on disk."""
+    from ipcbench import samples
     from ipcbench.baselines import BaselineCache
     from ipcbench.progress import RunProgress
     from ipcbench.results import CsvAppender
@@ -208,7 +215,16 @@ def _measure(args, job: Job, rows: list) -> None:
     progress = RunProgress(total, job.settings.sessions, enabled=not args.no_progress,
                            already=already)
 
+    keep_samples = bool(job.samples)
+
+    def on_session(case, result) -> None:
+        session_log.append(case, result)
+        if keep_samples:
+            samples.save_session(job.out, case, result)
+
     def on_row(row) -> None:
+        if keep_samples and row.status == "ok":
+            row = replace(row, samples_file=samples.gather(job.out, row.case))
         appender.append(row)  # whole row, flushed and fsynced, before anything else
         check_interrupted()
         rows.append(row)
@@ -226,7 +242,7 @@ def _measure(args, job: Job, rows: list) -> None:
             before_session=lambda case, index: (check_interrupted(),
                                                 progress.starting(case, index)),
             baseline_cache=cache,
-            on_session=session_log.append,
+            on_session=on_session,
             done_sessions=job.done_sessions,
         )
 
@@ -296,6 +312,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--payload", **many,
                      help="bytes, object, numpy and/or shm-view (default: bytes everywhere, "
                           "the other kinds at a few sizes)")
+    run.add_argument("--rate", **many,
+                     help="open loop: messages per second per sender (stream, fanout), "
+                          "e.g. 1000 5000 20000; `max` = as fast as possible (default)")
+    run.add_argument("--samples", action="store_true",
+                     help="keep every message's one-way latency in samples/*.npz")
     run.add_argument("--seed", type=int, help="seed of the shuffled case order (default: random)")
     scope = run.add_mutually_exclusive_group()
     scope.add_argument("--quick", action="store_true", help="small matrix, <= 60 s on 2 cores")

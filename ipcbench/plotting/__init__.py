@@ -24,6 +24,7 @@ from ipcbench.analysis.runs import Run, load_run, load_runs, require_ok_rows
 from ipcbench.plotting.best import best_map_figure, best_table
 from ipcbench.plotting.charts import latency_figure, scaling_figure, throughput_figures
 from ipcbench.plotting.cost import cpu_figure, efficiency_figure
+from ipcbench.plotting.load import distribution_figure, load_figures
 from ipcbench.plotting.ranking import ranking_figures
 from ipcbench.plotting.style import mechanism_color
 from ipcbench.safefile import safe_dir, write_via_temp
@@ -36,9 +37,11 @@ __all__ = [
     "best_map_figure",
     "best_table",
     "cpu_figure",
+    "distribution_figure",
     "efficiency_figure",
     "figure_to_svg",
     "latency_figure",
+    "load_figures",
     "mechanism_color",
     "plot_run",
     "plot_runs",
@@ -62,6 +65,8 @@ CHARTS: dict[str, Callable[[Run], Figure | dict[str, Figure] | None]] = {
     "scaling": scaling_figure,
     "efficiency": efficiency_figure,
     "cpu": cpu_figure,
+    "load": load_figures,
+    "latency-dist": distribution_figure,
 }
 
 

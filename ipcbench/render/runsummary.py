@@ -63,14 +63,29 @@ def _ci(row: ResultRow) -> str:
 
 
 def _note(row: ResultRow) -> str:
-    """Why the figure may not reproduce, in one word (NOISE_LEGEND), empty when it should."""
-    if not row.noisy:
-        return ""
-    return row.noise.split("-")[0] if row.noise else "yes"
+    """Why the figure may not reproduce, in one word (NOISE_LEGEND), empty when it
+    should; `saturated` first for an open-loop case that did not keep its rate."""
+    words = ["saturated"] if row.saturated else []
+    if row.noisy:
+        words.append(row.noise.split("-")[0] if row.noise else "yes")
+    return " ".join(words)
+
+
+def _p99(row: ResultRow) -> str:
+    """The tail a user feels: one message's one-way latency where the pattern has it
+    (stream, fanout), else the round trip's (pingpong)."""
+    one_way = patterns.get(row.pattern).open_loop
+    return format_time_ns(row.lat_p99_ns if one_way else row.p99_ns)
+
+
+def _rate(row: ResultRow) -> str:
+    return format_rate_msgs(row.rate_per_s) if row.rate_per_s else "max"
 
 
 NOISE_LEGEND = ("noisy (may not reproduce): between = sessions disagree, within = repeats "
                 "already disagree, machine = other load or CPU steal")
+SATURATED_LEGEND = ("saturated: the senders fell below 95% of their --rate (a backlog "
+                    "grew; its latencies are a queue's)")
 
 
 def channel(row: ResultRow) -> str:
@@ -78,7 +93,7 @@ def channel(row: ResultRow) -> str:
     return row.mechanism if row.variant == "default" else f"{row.mechanism}/{row.variant}"
 
 
-def _columns(short: bool, payloads: bool) -> list[Column]:
+def _columns(short: bool, payloads: bool, rates: bool = False) -> list[Column]:
     place = (lambda r: SHORT_PLACEMENT.get(r.placement, r.placement)) if short else (
         lambda r: r.placement)
     columns = [
@@ -90,11 +105,13 @@ def _columns(short: bool, payloads: bool) -> list[Column]:
     ]
     if payloads:
         columns.append(Column("payload", lambda r: r.payload, workload=True))
+    if rates:
+        columns.append(Column("rate", _rate, numeric=True, workload=True))
     return columns + [
         Column("channel", channel),
         Column("figure", _figure, numeric=True),
         Column("CI", _ci, numeric=True, keep=4),
-        Column("p99", lambda r: format_time_ns(r.p99_ns), numeric=True, keep=2),
+        Column("p99", _p99, numeric=True, keep=2),
         Column("msgs/s", lambda r: format_rate_msgs(r.msgs_per_s), numeric=True, keep=1),
         Column("CPU/msg", lambda r: format_time_ns(r.cpu_s_per_msg * 1e9), numeric=True,
                keep=0),
@@ -106,7 +123,8 @@ def _columns(short: bool, payloads: bool) -> list[Column]:
 def _workload(row: ResultRow) -> tuple:
     order = list(patterns.PATTERN_NAMES)
     return (order.index(row.pattern), row.size_bytes, row.procs,
-            PLACEMENTS.index(row.placement), row.payload != DEFAULT_PAYLOAD, row.payload)
+            PLACEMENTS.index(row.placement), row.payload != DEFAULT_PAYLOAD, row.payload,
+            row.rate_per_s or math.inf)
 
 
 def _rank(row: ResultRow) -> tuple:
@@ -130,7 +148,8 @@ def groups(rows: Sequence[ResultRow]) -> list[list[ResultRow]]:
 def _table(blocks: list[list[ResultRow]], columns: list[Column]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), show_edge=False,
                   collapse_padding=True,
-                  title="per message (pingpong: round trip), best first in each workload",
+                  title="per message (pingpong: round trip; p99 of stream and fanout: "
+                        "one way), best first in each workload",
                   title_justify="left", title_style="")
     for column in columns:
         table.add_column(column.header, justify="right" if column.numeric else "left",
@@ -148,8 +167,9 @@ def fitted_table(blocks: list[list[ResultRow]], console: Console) -> Table:
     """The widest table that fits the console: drop low-priority columns first, then
     abbreviate placements."""
     payloads = len({r.payload for b in blocks for r in b}) > 1
+    rates = any(r.rate_per_s for b in blocks for r in b)
     short = console.width < _ROOMY_COLUMNS
-    columns = _columns(short, payloads)
+    columns = _columns(short, payloads, rates)
     droppable = sorted((c for c in columns if c.keep is not None), key=lambda c: c.keep)
     while True:
         table = _table(blocks, columns)
@@ -184,6 +204,8 @@ def _other_lines(rows: Sequence[ResultRow]) -> list[str]:
     lines += [f"{count} x {reason}" for reason, count in reasons.items()]
     if any(r.noisy for r in rows):
         lines.append(NOISE_LEGEND)
+    if any(r.saturated for r in rows):
+        lines.append(SATURATED_LEGEND)
     return lines
 
 
