@@ -25,6 +25,7 @@ from ipcbench.analysis.compare import Comparison, compare_runs, one_sided, run_t
 from ipcbench.analysis.frames import unique_cases
 from ipcbench.analysis.runs import Run, load_runs, metadata_table, require_ok_rows
 from ipcbench.plotting.best import best_map_figure, best_table
+from ipcbench.plotting.load import load_figures
 from ipcbench.plotting.overlay import overlay_figures
 from ipcbench.render.interactive import explorer_html, script_html
 from ipcbench.render.tables import (
@@ -190,6 +191,10 @@ def _run_section(run: Run, tag: str) -> list[str]:
     if figure is not None:
         parts += [f"<h3 id='{anchor}-best'>Best channel per message size and process count</h3>",
                   f"<div class='chart'>{figure_img(figure, 'best channel map')}</div>"]
+    loaded = load_figures(run)
+    if loaded:
+        parts += [f"<h3 id='{anchor}-load'>One-way latency under load (run --rate)</h3>"]
+        parts += [f"<div class='chart'>{figure_img(f, stem)}</div>" for stem, f in loaded.items()]
     parts += [f"<h3 id='{anchor}-explore'>Explore the measurements</h3>",
               explorer_html(run, tag)]
     best = best_summary(run)
