@@ -70,6 +70,15 @@ def ipcbench(*args: str, timeout_s: float = 120.0) -> subprocess.CompletedProces
         (["--deadline", "1e308"], "deadline 1e+308"),
         (["--deadline", "nan"], "deadline nan"),
         (["--deadline", "0"], "deadline 0"),
+        (["--rate", "-5"], "rate '-5'"),
+        (["--rate", "1.5"], "rate '1.5'"),
+        (["--rate", "fast"], "rate 'fast'"),
+        (["--rate", "1e9"], "rate '1e9'"),
+        (["--rate", ""], "rate ''"),
+        (["--load", "0%"], "load '0%'"),
+        (["--load", "300%"], "load '300%'"),
+        (["--load", "half"], "load 'half'"),
+        (["--load", ""], "load ''"),
     ],
 )
 def test_bad_run_arguments_give_one_line_and_exit_2(capsys, tmp_path, args, bad_value):

@@ -255,3 +255,22 @@ def test_samples_are_kept_per_session_then_gathered_per_case(tmp_path, meta):
     loaded = samples.load(tmp_path, path)
     assert loaded.size == sum(s.lat_samples for s in sessions)
     assert np.array_equal(loaded, np.concatenate([s.latencies_ns for s in sessions]))
+
+
+def test_load_plans_each_unthrottled_case_at_shares_of_its_own_rate(meta):
+    from ipcbench.cli.run import load_cases
+    from ipcbench.rows import base_row
+
+    def row(pattern: str, rate: int, achieved: float, status: str = "ok"):
+        case = Case("pipe", "bytes", pattern, 64, 1, "fork", "same-core", "bytes", rate)
+        if status != "ok":
+            return base_row(case, meta, status, "it failed")
+        return base_row(case, meta, "ok", verified=True, messages=10, median_ns=1.0,
+                        achieved_per_s=achieved)
+
+    rows = [row("stream", 0, 80_000.0), row("pingpong", 0, 30_000.0),
+            row("stream", 40_000, 39_000.0), row("fanout", 0, 0.0, status="failed")]
+    planned = load_cases([0.1, 0.5, 0.9], rows)
+    # 40 k/s (50%) already has a row: a resumed run does not measure it twice.
+    assert [p.case.rate_per_s for p in planned] == [8_000, 72_000]
+    assert {p.case.pattern for p in planned} == {"stream"}

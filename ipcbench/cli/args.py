@@ -66,6 +66,23 @@ def rate(value: str) -> int:
     return int(n)
 
 
+MAX_LOAD = 2.0  # 200%: beyond the unthrottled rate every case saturates at once
+
+
+def load_share(value: str) -> float:
+    """One relative load: `50%` (or `0.5`) of the rate the same case reaches unthrottled
+    in this run; above 100% asks for more than the channel did (saturation)."""
+    text = value.strip()
+    try:
+        share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        share = math.nan
+    if not 0 < share <= MAX_LOAD:
+        raise ValueError(f"invalid load {value!r}: expected a share of the unthrottled rate "
+                         f"such as 10% or 0.1, above 0 and at most {MAX_LOAD:.0%}")
+    return share
+
+
 def chart_formats(text: str) -> tuple[str, ...]:
     formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
     bad = [f for f in formats if f not in CHART_FORMATS]

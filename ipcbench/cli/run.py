@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ipcbench.cli.args import choices, procs_list, rate, split
+from ipcbench.cli.args import choices, load_share, procs_list, rate, split
 from ipcbench.cli.signals import Interrupted, check_interrupted, install_signal_handlers
 from ipcbench.mechanisms import REGISTRY, public_names
 from ipcbench.patterns import PATTERN_NAMES, PATTERNS
@@ -25,7 +25,7 @@ __all__ = ["Interrupted", "cmd_run", "plan_from_args", "register"]
 # The flags that define a run's matrix and settings: recorded in manifest.json, and
 # refused next to --resume (a resumed run measures exactly what the manifest planned).
 MATRIX_FLAGS = ("mechanism", "variant", "pattern", "size", "procs", "start_method",
-                "placement", "payload", "rate", "seed", "quick", "full", "sessions",
+                "placement", "payload", "rate", "load", "seed", "quick", "full", "sessions",
                 "repeats", "warmup", "deadline", "no_baselines", "samples")
 
 
@@ -42,6 +42,9 @@ def plan_from_args(args: argparse.Namespace):
     mechanisms = choices("mechanism", split(args.mechanism, "mechanism") or public_names(),
                          public_names())
     rates = sorted({rate(r) for r in split(args.rate, "rate")}) if args.rate else None
+    if args.load:
+        loads(args.load)  # refused before anything runs
+        rates = sorted(set(rates or ()) | {0})  # --load needs each case unthrottled first
     # A rate applies to patterns whose senders keep a schedule; with --rate alone, those.
     default_patterns = [p for p in PATTERN_NAMES if not rates or PATTERNS[p].open_loop]
     patterns = choices("pattern", split(args.pattern, "pattern") or default_patterns,
@@ -72,6 +75,31 @@ def plan_from_args(args: argparse.Namespace):
     return planned, settings
 
 
+def loads(values) -> list[float]:
+    return sorted({load_share(v) for v in split(values, "load")}) if values else []
+
+
+def load_cases(shares: list[float], rows) -> list:
+    """--load: for every unthrottled ok row of a pattern with a sender schedule, the same
+    case at each share of the rate its senders reached (rounded, at least 1 per second),
+    unless a row of it exists already. Deterministic in the rows, so a resumed run plans
+    the same cases again."""
+    from ipcbench.matrix import PlannedCase
+    from ipcbench.schema import BASELINE_MECHANISM
+
+    done = {row.case.key for row in rows}
+    planned: dict = {}
+    for row in rows:
+        if (row.status != "ok" or row.rate_per_s or row.mechanism == BASELINE_MECHANISM
+                or not PATTERNS[row.pattern].open_loop):
+            continue
+        for share in shares:
+            case = replace(row.case, rate_per_s=max(1, round(share * row.achieved_per_s)))
+            if case.key not in done:
+                planned.setdefault(case, PlannedCase(case, ""))
+    return list(planned.values())
+
+
 def _order_seed(args: argparse.Namespace) -> int:
     if args.seed is not None and args.seed < 0:
         raise ValueError(f"invalid seed {args.seed!r}: must be 0 or more")
@@ -94,6 +122,7 @@ class Job:
     previous: list = field(default_factory=list)
     done_sessions: dict = field(default_factory=dict)
     samples: bool = False  # keep every message's latency (--samples)
+    loads: list = field(default_factory=list)  # --load shares, run after the plan
 
 
 def _meta_for(planned) -> dict:
@@ -125,7 +154,7 @@ def _new_job(args: argparse.Namespace) -> Job:
     runfolder.write_manifest(out, runfolder.Manifest(planned, settings, seed, meta["machine_id"],
                                                      not args.no_baselines, flags))
     return Job(out, lock, planned, settings, seed, meta, not args.no_baselines,
-               samples=args.samples)
+               samples=args.samples, loads=loads(args.load))
 
 
 def _resume_job(args: argparse.Namespace) -> Job:
@@ -159,7 +188,8 @@ def _resume_job(args: argparse.Namespace) -> Job:
     previous = rows_from_frame(frame) if frame is not None else []
     return Job(out, lock, planned, manifest.settings, manifest.order_seed, meta,
                manifest.baselines, previous, read_sessions(out),
-               samples=bool(manifest.flags.get("samples")))
+               samples=bool(manifest.flags.get("samples")),
+               loads=loads(manifest.flags.get("load")))
 
 
 def _existing_results(out: Path):
@@ -236,7 +266,7 @@ def _measure(args, job: Job, rows: list) -> None:
         cache = None
         if job.baselines:
             cache = BaselineCache(run_meta, on_row)
-            cache.preload(job.previous)
+            cache.preload(job.previous + rows)
         run_planned(
             job.planned, job.settings, run_meta, on_row,
             before_session=lambda case, index: (check_interrupted(),
@@ -259,6 +289,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         _prepare_folder(job)
         warn_unfit(job.meta)  # once every input is accepted: an error stays one line
         _measure(args, job, rows)
+        if job.loads:  # second phase: rates relative to what each case reached
+            job.planned = load_cases(job.loads, job.previous + rows)
+            _measure(args, job, rows)
     except Interrupted as exc:
         print(f"ipcbench: interrupted by {exc}; {len(rows)} finished row(s) kept in "
               f"{job.out / 'results.csv'}, every finished session in "
@@ -315,6 +348,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--rate", **many,
                      help="open loop: messages per second per sender (stream, fanout), "
                           "e.g. 1000 5000 20000; `max` = as fast as possible (default)")
+    run.add_argument("--load", **many,
+                     help="open loop relative to each case's own unthrottled rate in this "
+                          "run, e.g. 10%% 50%% 90%% (measured first, then these)")
     run.add_argument("--samples", action="store_true",
                      help="keep every message's one-way latency in samples/*.npz")
     run.add_argument("--seed", type=int, help="seed of the shuffled case order (default: random)")
