@@ -56,3 +56,19 @@ def test_executor_skips_what_a_pool_cannot_do():
     shm = expand(["executor"], ["pingpong"], [4096], [1], ["fork"], payloads=["shm-view"])
     assert all("does not carry the shm-view payload" in p.skip_reason for p in shm)
     assert set(REGISTRY["executor"].variants) == {"pool", "pool-chunk16", "ppe", "ppe-chunk16"}
+
+
+@pytest.mark.parametrize("payload", ["bytes", "object", "numpy"])
+def test_a_chunk_of_tasks_carries_every_payload_not_back_references(payload):
+    """pickle writes an object it already wrote in the same pickle as a back-reference:
+    16 references to one payload in a map chunk would move its bytes once."""
+    import pickle
+
+    from ipcbench.mechanisms.executor import ExecutorSession
+    from ipcbench.session import Workload
+
+    case = Case("executor", "pool-chunk16", "fanout", 4096, 1, "fork", payload=payload)
+    session = ExecutorSession(case, Workload(32, 30.0, 30.0))
+    with session:
+        chunk = [session.copies[i % session.chunksize] for i in range(16)]
+        assert len(pickle.dumps(chunk, protocol=5)) >= 15 * 4096  # once each, not once

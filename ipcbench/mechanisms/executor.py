@@ -21,6 +21,7 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
+import pickle
 import signal
 import time
 import zlib
@@ -53,8 +54,6 @@ def task_length(data) -> int:
 
 
 def task_checksum(data) -> int:
-    import pickle
-
     raw = data if isinstance(data, (bytes, bytearray)) else pickle.dumps(data, protocol=5)
     return zlib.crc32(raw)
 
@@ -98,6 +97,12 @@ class ExecutorSession:
                 self.pool = concurrent.futures.ProcessPoolExecutor(
                     self.case.procs, mp_context=ctx, initializer=_worker_setup, initargs=(workers,))
             self.value = self.spec.value()
+            # map pickles a chunk of tasks as one object, and pickle writes an object it
+            # has seen in that pickle as a back-reference: the same payload object 16
+            # times would move once per chunk. So every task of a chunk gets its own copy
+            # (made here, untimed), as an application's distinct items would be.
+            self.copies = [pickle.loads(pickle.dumps(self.value, protocol=5))
+                           for _ in range(self.chunksize)]
             # One task per worker before any clock: the workers exist and have imported.
             self._map([self.value] * self.case.procs, self.workload.start_deadline_s)
         except BaseException:
@@ -179,7 +184,8 @@ class ExecutorSession:
             duration_ns = int(samples.sum())
         else:
             start = time.perf_counter_ns()
-            lengths = self._map([self.value] * messages, deadline_s)
+            items = [self.copies[i % self.chunksize] for i in range(messages)]
+            lengths = self._map(items, deadline_s)
             duration_ns = time.perf_counter_ns() - start
             samples = np.array([duration_ns / messages])
         cpu_s = _cpu_s(workers) + time.process_time() - before

@@ -71,12 +71,34 @@ def _own_baseline(run: Run, pattern: str, placement: str | None) -> list[Referen
 
 
 def _throughput_refs(run: Run, pattern: str, placement: str | None) -> list[Reference]:
+    kind = patterns.get(pattern)
     refs = _own_baseline(run, pattern, placement)
+    if kind.baseline.per_size:  # the largest copy: the memory line, out of the caches
+        refs = [Reference("baseline: memcpy of 64 MiB (out of the caches)",
+                          f"memcpy 64 MiB {kind.format(r.value)}", r.value) for r in refs]
     pipe = baseline_value(run.baselines, PIPE_STREAM, placement)
     if pipe is not None:
         refs.append(Reference(f"baseline: {PIPE_STREAM.label}",
                               f"raw os.pipe {units.format_rate_bytes(pipe)}", pipe, ":"))
     return refs
+
+
+def _memcpy_by_size(run: Run, pattern: str, placement: str | None):
+    """memcpy bandwidth at each message size the run measured it (below the 64 MiB
+    line, cache-resident copies run several times faster: a correct channel's curve
+    stays under this one)."""
+    ref = patterns.get(pattern).baseline
+    if not ref.per_size or run.baselines.empty:
+        return None
+    rows = run.baselines[(run.baselines["variant"] == ref.variant)
+                         & (run.baselines["pattern"] == ref.pattern)]
+    if placement is not None:
+        rows = rows[rows["placement"] == placement]
+    values = pd.to_numeric(rows[ref.column], errors="coerce")
+    curve = values.groupby(rows["size_bytes"]).median().dropna()
+    if len(curve) < 2:
+        return None
+    return f"baseline: {ref.label}", curve
 
 
 _REF_NOTE = "; black lines: this run's hardware baselines for the panel's placement"
@@ -105,7 +127,7 @@ def throughput_figures(run: Run) -> dict[str, Figure]:
             title=f"{patterns.get(name).title.split(' (')[0]} vs message size "
                   "(higher is better)",
             ylabel="throughput (median)", references=_throughput_refs,
-            note=_REF_NOTE if not run.baselines.empty else ""))
+            note=_REF_NOTE if not run.baselines.empty else "", curve=_memcpy_by_size))
         if figure is not None:
             figures[f"throughput-{name}"] = figure
     return figures

@@ -32,6 +32,7 @@ from ipcbench.analysis.frames import (
 )
 from ipcbench.analysis.runs import Run, left_out_note
 from ipcbench.plotting.style import (
+    REFERENCE_COLOR,
     draw_series,
     dress,
     legend_below,
@@ -133,6 +134,17 @@ def _draw_panel(ax, panel: pd.DataFrame, columns: list[str], shown: list[dict],
     setup_size_axis(ax, sizes)
 
 
+def _draw_curve(ax, panel: pd.DataFrame, label: str, values: pd.Series) -> list[float]:
+    """A size-dependent baseline over the panel's sizes, as a thin black line."""
+    sizes = sorted(panel["size_bytes"].unique())
+    values = values[(values.index >= min(sizes)) & (values.index <= max(sizes))]
+    if values.empty:
+        return []
+    ax.plot(values.index, values.to_numpy(float), color=REFERENCE_COLOR,
+            linestyle="-.", linewidth=1.1, label=label, zorder=1)
+    return values.tolist()
+
+
 def _rows_to_draw(run: Run, pattern_names: Sequence[str], value, band) -> pd.DataFrame:
     rows = unique_cases(run.ok[run.ok["pattern"].isin(pattern_names)]).copy()
     if rows.empty:
@@ -161,6 +173,9 @@ class GridSpec:
     col_dim: str = "procs"
     # Keep only the smallest process count (charts whose columns are not procs).
     smallest_procs: bool = False
+    # A baseline that varies with size (memcpy at the message size): (run, pattern,
+    # placement) -> (legend label, y by size_bytes) or None.
+    curve: Callable[[Run, str, str | None], tuple[str, pd.Series] | None] | None = None
 
 
 def _panel_title(key: dict, column: object, spec: GridSpec, pattern: str) -> str:
@@ -215,6 +230,9 @@ def size_grid(run: Run, spec: GridSpec) -> Figure | None:
             for ref in spec.references(run, pattern, placement) if spec.references else []:
                 reference_line(ax, ref.value, ref.label, ref.text, ref.linestyle)
                 ref_values.append(ref.value)
+            curve = spec.curve(run, pattern, placement) if spec.curve else None
+            if curve is not None:
+                ref_values += _draw_curve(ax, panel, *curve)
     low, high = limits(rows["_y"], rows["_band"] if banded else [], ref_values)
     for ax in drawn:
         setup_log_y(ax, spec.formatter, low, high)
