@@ -45,6 +45,9 @@ class PeerSpec:
     # is this peer's own (-1: it only receives).
     pools: tuple = ()
     pool: int = -1
+    # workqueue: END markers to send after the messages (enqueuer: one per consumer) or
+    # to wait for (dequeuer: one per producer); 0 for every other role.
+    ends: int = 0
 
     @property
     def name(self) -> str:

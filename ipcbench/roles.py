@@ -2,8 +2,9 @@
 
 Each role gets its endpoint, its Wire and the start barrier, runs one repeat and
 returns what the harness needs: ping -> per-round-trip ns samples; consumer -> the
-repeat's duration; distributor / incrementer #0 -> the duration up to an end barrier
-that every peer reaches when done (so every timestamp is taken in one process).
+repeat's duration; distributor / enqueuer #0 / incrementer #0 -> the duration up to an
+end barrier that every peer reaches when done (so every timestamp is taken in one
+process); dequeuer -> how many messages it took (the harness checks the total).
 Serialisation (object, numpy) happens inside the timed loops: it is part of what a
 payload kind costs.
 """
@@ -18,6 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ipcbench.mechanisms.base import END, is_end
 from ipcbench.payload import PayloadSpec, corrupted, verify
 from ipcbench.schema import SHM_VIEW
 from ipcbench.zerocopy import InPlace
@@ -110,6 +112,31 @@ def receive_many(endpoint, wire: Wire, count: int, where: str):
     return message
 
 
+def send_ends(endpoint, count: int) -> None:
+    """The workqueue's end of stream: `count` END markers (one per consumer)."""
+    for _ in range(count):
+        endpoint.send(END)
+
+
+def receive_until_ends(endpoint, wire: Wire, ends: int, where: str):
+    """Receive messages (decoding each, checking every length) until `ends` END markers
+    have arrived; return (payload messages received, the last of them or None)."""
+    size, decode = wire.wire_bytes, wire.decode
+    count, seen, last = 0, 0, None
+    while seen < ends:
+        message = endpoint.recv()
+        if is_end(message):
+            seen += 1
+            continue
+        if size is not None and len(message) != size:
+            raise ValueError(f"{where}: message {count} has {len(message)} bytes, expected {size}")
+        if decode is not None:
+            decode(message)
+        last = message
+        count += 1
+    return count, last
+
+
 def ping(spec, endpoint, wire: Wire, barrier) -> np.ndarray:
     samples_ns = np.empty(spec.messages, dtype=np.int64)
     clock, encode, decode = time.perf_counter_ns, wire.encode, wire.decode
@@ -170,6 +197,30 @@ def work(spec, endpoint, wire: Wire, barrier) -> None:
     return None
 
 
+def enqueue(spec, endpoint, wire: Wire, barrier) -> int | None:
+    """Work-queue producer: its share, then one END per consumer (behind its own
+    messages, so no END overtakes them). Producer #0 returns the duration up to the end
+    barrier, which every consumer reaches only once it holds one END per producer."""
+    clock = time.perf_counter_ns
+    start = clock()
+    send_many(endpoint, wire, spec.messages)
+    send_ends(endpoint, spec.ends)
+    barrier.wait(BARRIER_TIMEOUT_S)
+    return clock() - start if spec.index == 0 else None
+
+
+def dequeue(spec, endpoint, wire: Wire, barrier) -> int:
+    """Work-queue consumer: takes messages until it holds `spec.ends` END markers (one per
+    producer) and returns how many payload messages it took. On a shared FIFO each
+    message is ahead of its producer's ENDs, so once every consumer has stopped (all
+    producers x consumers ENDs taken) none is left; the harness checks the total."""
+    count, last = receive_until_ends(endpoint, wire, spec.ends, spec.name)
+    if count:  # another consumer may have taken every message of a short repeat
+        wire.check(last, f"{spec.name} last message")
+    barrier.wait(BARRIER_TIMEOUT_S)  # enqueuer #0's clock stops when all are here
+    return count
+
+
 def increment(spec, counter, wire: Wire, barrier) -> int | None:
     """The seed's shared counter. Peer 0 returns the duration up to the moment every
     peer has finished (an end barrier), the others None."""
@@ -192,5 +243,7 @@ ROLES = {
     "consumer": consume,
     "distributor": distribute,
     "worker": work,
+    "enqueuer": enqueue,
+    "dequeuer": dequeue,
     "incrementer": increment,
 }

@@ -151,10 +151,11 @@ class CaseSession:
         cpus = allowed_cpus()
         serial = itertools.count()  # peer order = pinning order (see cpus_for_peer)
 
-        def spec(role: str, index: int, messages: int) -> PeerSpec:
+        def spec(role: str, index: int, messages: int, ends: int = 0) -> PeerSpec:
             fault = self.fault.kind if self.fault and self.fault.applies_to(role, index) else ""
             pinned = cpus_for_peer(case.placement, next(serial), cpus)
-            return PeerSpec(role, index, messages, self.payload, checksum, fault, pinned)
+            return PeerSpec(role, index, messages, self.payload, checksum, fault, pinned,
+                            ends=ends)
 
         kind = case.kind
         if kind is patterns.PINGPONG:
@@ -170,8 +171,22 @@ class CaseSession:
             sender, receivers = self.mechanism.fan_out(case.procs)
             peers = [(spec(kind.sender, 0, n * case.procs), sender)]
             return peers + [(spec(kind.receiver, i, n), ep) for i, ep in enumerate(receivers)]
+        if kind is patterns.WORKQUEUE:
+            producers, consumers = case.procs, self.work_queue_consumers()
+            senders, receivers = self.mechanism.work_queue(producers, consumers)
+            # Producers: n messages then one END per consumer; consumers: as many
+            # messages as they get (0 = not known), until one END per producer.
+            peers = [(spec(kind.sender, i, n, ends=consumers), ep)
+                     for i, ep in enumerate(senders)]
+            return peers + [(spec(kind.receiver, i, 0, ends=producers), ep)
+                            for i, ep in enumerate(receivers)]
         self.counter = self.mechanism.counter()
         return [(spec(kind.sender, i, n), self.counter) for i in range(case.procs)]
+
+    def work_queue_consumers(self) -> int:
+        """Consumers of a workqueue case: as many as its procs producers (see
+        patterns.WORKQUEUE). The project's tests override it for other shapes (1 x 3)."""
+        return self.case.procs
 
     def close(self, graceful: bool = True) -> None:
         """Stop every peer (politely if `graceful`), escalate terminate -> kill, and free
@@ -235,6 +250,13 @@ class CaseSession:
             final = self.counter.value
             if final != messages:
                 raise PeerFailed(f"shared counter ended at {final}, expected exactly {messages}")
+        if kind is patterns.WORKQUEUE:
+            # Exact accounting: every message taken once, by whichever consumer got it.
+            taken = [int(r) for s, r in zip(self.specs, replies, strict=True)
+                     if s.role == kind.receiver]
+            if sum(taken) != messages:
+                raise PeerFailed(f"consumers took {sum(taken)} messages "
+                                 f"({' + '.join(map(str, taken))}), expected exactly {messages}")
         return RepeatOutcome(np.array([duration_ns / messages]), messages, duration_ns)
 
     def _collect(self, expected: str, deadline_s: float) -> list[object]:
