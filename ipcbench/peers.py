@@ -9,8 +9,9 @@ Protocol on each peer's control pipe (harness <-> peer):
   peer -> ("error", "Type: message")      an exception in the peer; it then exits 1
 
 Within a repeat all peers meet at a barrier, so no clock starts until every peer is
-awake and attached; the timing peer (pingpong initiator, stream consumer, counter
-peer 0) takes every timestamp in its own process.
+awake and attached; the timing peer (pingpong initiator, stream consumer, fanout
+distributor, workqueue producer 0, counter peer 0) takes every timestamp in its own
+process.
 """
 
 from __future__ import annotations
