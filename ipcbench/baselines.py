@@ -5,7 +5,7 @@ of their own (mechanism `baseline`):
 - `memcpy` / stream: numpy copy bandwidth (np.copyto, one core, call overhead included),
   the ceiling for any throughput (an IPC transfer copies at least once): once at 64 MiB,
   larger than the caches (the memory figure charts draw), and once at every message
-  size a stream/fanout case of the run uses, measured the first time such a case needs
+  size a stream/fanout/workqueue case of the run uses, measured the first time one needs
   it. Cache-resident sizes copy far faster than 64 MiB, so a case is judged against the
   copy of its own size (Pattern.baseline.per_size), which keeps a correct channel's
   efficiency at or below about 1;

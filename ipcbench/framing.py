@@ -76,3 +76,37 @@ class Expected:
                     f"{where}: from sender {sender} message {int(got[i])} where "
                     f"{int(want[i])} was due (lost, duplicated or reordered)")
             self.next[sender] = (start + self.stride * got.size) & SEQUENCE_MASK
+
+
+class Shares:
+    """A work queue's sequences: several consumers take whichever message is next, so
+    each sees every producer's messages in increasing order with gaps, and together
+    they hold each producer's messages of the repeat exactly once. `check` verifies one
+    repeat (every consumer's header words) and moves on to the next."""
+
+    def __init__(self, senders: int, each: int) -> None:
+        self.next = dict.fromkeys(range(senders), 0)
+        self.each = each
+
+    def check(self, words_by_receiver: list[np.ndarray], where: str) -> None:
+        union: dict[int, list[np.ndarray]] = {sender: [] for sender in self.next}
+        for words in words_by_receiver:
+            words = np.asarray(words, dtype=np.int64)
+            senders = words >> SEQUENCE_BITS
+            foreign = sorted(set(np.unique(senders).tolist()) - self.next.keys())
+            if foreign:
+                raise SequenceError(f"{where}: message from unknown sender {foreign[0]} "
+                                    "(foreign data on the channel)")
+            for sender, start in self.next.items():
+                offsets = ((words[senders == sender] & SEQUENCE_MASK) - start) & SEQUENCE_MASK
+                if np.any(np.diff(offsets) <= 0):
+                    raise SequenceError(f"{where}: messages of sender {sender} out of order "
+                                        "for one consumer (duplicated or reordered)")
+                union[sender].append(offsets)
+        for sender, parts in union.items():
+            got = np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+            if got.size != self.each or np.any(got != np.arange(self.each)):
+                raise SequenceError(f"{where}: sender {sender}'s messages were not each taken "
+                                    f"exactly once ({got.size} of {self.each}: lost or "
+                                    "duplicated)")
+            self.next[sender] = (self.next[sender] + self.each) & SEQUENCE_MASK

@@ -16,7 +16,7 @@ from ipcbench.affinity import allowed_cpus, busy_poll_skip_reason, placement_ski
 from ipcbench.mechanisms import (
     REGISTRY,
     busy_polls,
-    patterns_of,
+    pattern_reason,
     payload_reason,
     public_names,
     unavailable_reason,
@@ -92,10 +92,8 @@ def _expand_one(
                 for variant in runnable:
                     _add(planned, seen, Case(mechanism, variant, *keys))
             elif chosen:
-                reason = f"{mechanism} does not support the {pattern} pattern" + (
-                    f" (it supports: {', '.join(patterns_of(mechanism))})"
-                )
-                _add(planned, seen, Case(mechanism, chosen[0], *keys), reason)
+                _add(planned, seen, Case(mechanism, chosen[0], *keys),
+                     pattern_reason(mechanism, pattern))
     return planned
 
 
@@ -125,7 +123,9 @@ def plan(
     explicitly are crossed with every size and process count; otherwise raw bytes get the
     full matrix and the matrix's extra payload kinds its payload sizes, one process.
     Open-loop `rates` are crossed with the cases of patterns that have a sender schedule;
-    any other pattern asked for with them is a skipped row saying so."""
+    any other pattern asked for with them is a skipped row saying so. Unless mechanisms
+    are given, a pattern the matrix scopes (Matrix.pattern_mechanisms) is planned for its
+    mechanisms only."""
     planned = _plan(matrix, start_methods, mechanisms, patterns, variants, sizes_bytes, procs,
                     placements, payloads)
     return planned if rates is None else with_rates(planned, rates)
@@ -156,16 +156,21 @@ def _plan(matrix, start_methods, mechanisms, patterns, variants, sizes_bytes, pr
     sizes = list(sizes_bytes or matrix.sizes_bytes)
     counts = list(procs or matrix.procs)
     if payloads:
-        return expand(patterns=patterns, sizes_bytes=sizes, procs=counts, payloads=payloads,
-                      **common)
-    planned = expand(patterns=patterns, sizes_bytes=sizes, procs=counts, **common)
-    extra_patterns = [p for p in patterns if pattern_kinds.get(p).in_payload_matrix]
-    if matrix.extra_payloads and extra_patterns:
-        planned += expand(
-            patterns=extra_patterns,
-            sizes_bytes=list(sizes_bytes or matrix.payload_sizes_bytes),
-            procs=[1] if procs is None else counts,
-            payloads=matrix.extra_payloads,
-            **common,
-        )
-    return planned
+        planned = expand(patterns=patterns, sizes_bytes=sizes, procs=counts, payloads=payloads,
+                         **common)
+    else:
+        planned = expand(patterns=patterns, sizes_bytes=sizes, procs=counts, **common)
+        extra_patterns = [p for p in patterns if pattern_kinds.get(p).in_payload_matrix]
+        if matrix.extra_payloads and extra_patterns:
+            planned += expand(
+                patterns=extra_patterns,
+                sizes_bytes=list(sizes_bytes or matrix.payload_sizes_bytes),
+                procs=[1] if procs is None else counts,
+                payloads=matrix.extra_payloads,
+                **common,
+            )
+    if mechanisms:
+        return planned
+    scope = matrix.pattern_mechanisms
+    return [p for p in planned
+            if p.case.mechanism in scope.get(p.case.pattern, (p.case.mechanism,))]

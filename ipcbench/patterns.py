@@ -36,7 +36,8 @@ class Pattern:
     receiver: str
     # The peer whose clock times a repeat (pingpong: every round trip at the initiator).
     timing_role: str
-    # Peers for --procs N: pairs (2N), N senders + 1 receiver, 1 + N, or N alike.
+    # Peers for --procs N: pairs (2N), N senders + 1 receiver, 1 + N, N alike, or N
+    # senders + N receivers (workqueue).
     peers_per_proc: int
     extra_peers: int
     # A message goes there and back (pingpong): it moves its payload twice.
@@ -70,7 +71,7 @@ class Pattern:
     def bytes_per_step(self, size_bytes: int, procs: int) -> int:
         """Bytes all peers move while the timing peer advances one message: there and
         back per pair for pingpong (pairs run side by side), one message from every
-        producer or to every worker for stream/fanout."""
+        producer or to every worker for stream/fanout/workqueue."""
         if not self.moves_payload:
             return 0
         return size_bytes * (2 if self.round_trip else procs)
@@ -132,6 +133,23 @@ FANOUT = Pattern(
     procs_label="consumer processes", baseline=_COPY, in_payload_matrix=False,
     open_loop=True, one_sender=True,
 )
+# Work queue: `procs` = N producers and as many consumers, all on one shared channel
+# (competing consumers: each message goes to whichever consumer takes it first). Each
+# producer sends its share, then one end-of-stream marker per consumer; each consumer
+# takes messages until it holds one marker per producer and reports how many it took;
+# the total must be exactly N x messages. Producer #0 times from the start barrier to an
+# end barrier every peer reaches when done (like fanout's distributor).
+WORKQUEUE = Pattern(
+    name="workqueue",
+    summary="N producers -> N consumers on one shared channel, each message taken by "
+            "whichever consumer is free; exact total count",
+    sender="enqueuer", receiver="dequeuer", timing_role="enqueuer", peers_per_proc=2,
+    extra_peers=0, round_trip=False, moves_payload=True,
+    metric="bytes_per_s", higher_is_better=True, unit=units.BYTES_PER_S,
+    metric_label="throughput", title="Work queue throughput (higher is better)",
+    procs_label="producers (and as many consumers)", baseline=_COPY, in_payload_matrix=False,
+    open_loop=True,
+)
 COUNTER = Pattern(
     name="counter",
     summary="N processes increment one shared counter under its lock; exact final count",
@@ -142,7 +160,9 @@ COUNTER = Pattern(
     procs_label="incrementing processes", baseline=_LOCK, in_payload_matrix=False,
 )
 
-PATTERNS: dict[str, Pattern] = {p.name: p for p in (PINGPONG, STREAM, FANOUT, COUNTER)}
+PATTERNS: dict[str, Pattern] = {
+    p.name: p for p in (PINGPONG, STREAM, FANOUT, WORKQUEUE, COUNTER)
+}
 PATTERN_NAMES: tuple[str, ...] = tuple(PATTERNS)
 # The counter's "message" is one increment of an int64: its size axis is this one value.
 COUNTER_SIZE_BYTES = 8

@@ -9,8 +9,9 @@ Protocol on each peer's control pipe (harness <-> peer):
   peer -> ("error", "Type: message")      an exception in the peer; it then exits 1
 
 Within a repeat all peers meet at a barrier, so no clock starts until every peer is
-awake and attached; the timing peer (pingpong initiator, stream consumer, counter
-peer 0) takes every timestamp in its own process.
+awake and attached; the timing peer (pingpong initiator, stream consumer, fanout
+distributor, workqueue producer 0, counter peer 0) takes every timestamp in its own
+process.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ class PeerSpec:
     fan: int = 1
     # Open loop: messages per second this sender keeps to (0: as fast as it can).
     rate_per_s: float = 0.0
+    # workqueue: END markers to send after the messages (enqueuer: one per consumer) or
+    # to wait for (dequeuer: one per producer); 0 for every other role.
+    ends: int = 0
 
     @property
     def name(self) -> str:

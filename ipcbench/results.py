@@ -23,7 +23,9 @@ step to _MIGRATIONS so older files still load):
       reads every byte in place). Rows of any version that say `numpy-shm` load as
       `numpy-shm-v3`, so compare and charts never match them with the new kind; and
       stream/fanout `efficiency` is now relative to memcpy at the row's message size
-      (baseline rows `memcpy` at each size), no longer to one 64 MiB copy.
+      (baseline rows `memcpy` at each size), no longer to one 64 MiB copy. The
+      `workqueue` pattern (N producers and N consumers on one shared channel) is a new
+      value of `pattern`, read like `stream`.
   5 - one-way latency and load: every message carries a header (sender, sequence, send
       time; framing.py). New: `rate_per_s` (part of the case key: the open-loop rate of
       each sender, 0 = closed loop), `achieved_per_s` (messages per second per sender
@@ -68,7 +70,7 @@ class ResultRow:
 
     The `_ns` figures are per message (pingpong: per round trip, counter: per increment),
     built from session-level values (summary.case_figures). For pingpong a session's
-    samples are its round trips; for stream, fanout and counter each sample is one
+    samples are its round trips; for the other patterns each sample is one
     repeat's mean time per message, so their percentiles describe repeat-to-repeat spread.
     """
 

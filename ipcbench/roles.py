@@ -3,8 +3,10 @@
 Each role gets its endpoint, its Wire and the start barrier, runs one repeat and
 returns what the harness needs: ping -> per-round-trip ns samples; consumer -> the
 repeat's duration and every message's one-way latency; worker -> its latencies;
-distributor / incrementer #0 -> the duration up to an end barrier that every peer
-reaches when done (so every duration is taken in one process).
+dequeuer -> how many messages it took, their headers and latencies (the harness checks
+the total and every sequence); distributor / enqueuer #0 / incrementer #0 -> the
+duration up to an end barrier that every peer reaches when done (so every duration is
+taken in one process).
 
 One-way latency (framing.py): the sender stamps each message just before it builds it
 (closed loop) or with the time it was due (open loop, `rate_per_s`); the receiver reads
@@ -24,6 +26,7 @@ from array import array
 import numpy as np
 
 from ipcbench.framing import SEQUENCE_MASK, Expected, SequenceError, one_way_ns, tag
+from ipcbench.mechanisms.base import END, is_end
 from ipcbench.wire import Wire
 
 BARRIER_TIMEOUT_S = 120.0
@@ -100,6 +103,35 @@ def _received(spec, wire: Wire, arrivals: Arrivals, expected: Expected | None,
     return arrivals.latencies_ns()
 
 
+def send_ends(endpoint, count: int) -> None:
+    """The workqueue's end of stream: `count` END markers (one per consumer)."""
+    for _ in range(count):
+        endpoint.send(END)
+
+
+def receive_until_ends(endpoint, wire: Wire, ends: int, where: str) -> Arrivals:
+    """Receive and open messages (checking every length) until `ends` END markers have
+    arrived; record each header and arrival time like receive_many (the count is not
+    known in advance: the arrays grow)."""
+    size, open_, recv, clock = wire.wire_bytes, wire.open, endpoint.recv, time.perf_counter_ns
+    arrivals = Arrivals(0)
+    words, stamps, times = arrivals.words, arrivals.stamps, arrivals.times
+    seen = 0
+    while seen < ends:
+        message = recv()
+        if is_end(message):
+            seen += 1
+            continue
+        if size is not None and len(message) != size:
+            raise ValueError(f"{where}: message {len(times)} has {len(message)} bytes, "
+                             f"expected {size}")
+        word, stamp = open_(message)
+        times.append(clock())
+        words.append(word)
+        stamps.append(stamp)
+    return arrivals
+
+
 def ping(spec, endpoint, wire: Wire, barrier) -> np.ndarray:
     samples_ns = np.empty(spec.messages, dtype=np.int64)
     clock, message, open_ = time.perf_counter_ns, wire.message, wire.open
@@ -172,6 +204,34 @@ def _worker_expects(spec, wire: Wire) -> Expected:
     return wire.expected
 
 
+def enqueue(spec, endpoint, wire: Wire, barrier) -> int | None:
+    """Work-queue producer: its share, then one END per consumer (behind its own
+    messages, so no END overtakes them). Producer #0 returns the duration up to the end
+    barrier, which every consumer reaches only once it holds one END per producer."""
+    clock = time.perf_counter_ns
+    start = clock()
+    send_many(endpoint, wire, spec.messages, spec.rate_per_s)
+    send_ends(endpoint, spec.ends)
+    barrier.wait(BARRIER_TIMEOUT_S)
+    return clock() - start if spec.index == 0 else None
+
+
+def dequeue(spec, endpoint, wire: Wire, barrier) -> tuple[int, np.ndarray, np.ndarray]:
+    """Work-queue consumer: takes messages until it holds `spec.ends` END markers (one per
+    producer); returns how many payload messages it took, their header words and their
+    one-way latencies. On a shared FIFO each message is ahead of its producer's ENDs, so
+    once every consumer has stopped (all producers x consumers ENDs taken) none is left;
+    the harness checks the total and the sequences (framing.Shares)."""
+    arrivals = receive_until_ends(endpoint, wire, spec.ends, spec.name)
+    count = len(arrivals.times)
+    if count:  # another consumer may have taken every message of a short repeat
+        wire.check(f"{spec.name} last message")
+    barrier.wait(BARRIER_TIMEOUT_S)  # enqueuer #0's clock stops when all are here
+    words = np.frombuffer(arrivals.words, dtype=np.uint32).copy()
+    latencies = arrivals.latencies_ns() if wire.framed else np.empty(0, dtype=np.int64)
+    return count, words, latencies
+
+
 def increment(spec, counter, wire: Wire, barrier) -> int | None:
     """The seed's shared counter. Peer 0 returns the duration up to the moment every
     peer has finished (an end barrier), the others None."""
@@ -194,5 +254,7 @@ ROLES = {
     "consumer": consume,
     "distributor": distribute,
     "worker": work,
+    "enqueuer": enqueue,
+    "dequeuer": dequeue,
     "incrementer": increment,
 }

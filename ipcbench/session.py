@@ -21,6 +21,7 @@ from ipcbench import hygiene, patterns
 from ipcbench.affinity import allowed_cpus, cpus_for_peer
 from ipcbench.deadlines import CaseTimeout, kill_forkserver, start_process
 from ipcbench.faults import Fault
+from ipcbench.framing import SequenceError, Shares
 from ipcbench.mechanisms import load
 from ipcbench.payload import PayloadSpec
 from ipcbench.peers import PeerSpec, peer_main
@@ -89,6 +90,8 @@ class CaseSession:
         self.counter = None
         self.peer_cpus: list[tuple[int, ...]] = []  # affinity each peer reported
         self.pools: list[RegionPool] = []  # shm-view: one per sending peer
+        # workqueue: what the consumers of each repeat must hold between them
+        self._shares = Shares(case.procs, workload.messages)
 
     # -- lifecycle ---------------------------------------------------------------
     def __enter__(self) -> CaseSession:
@@ -153,12 +156,12 @@ class CaseSession:
         cpus = allowed_cpus()
         serial = itertools.count()  # peer order = pinning order (see cpus_for_peer)
 
-        def spec(role: str, index: int, messages: int) -> PeerSpec:
+        def spec(role: str, index: int, messages: int, ends: int = 0) -> PeerSpec:
             fault = self.fault.kind if self.fault and self.fault.applies_to(role, index) else ""
             pinned = cpus_for_peer(case.placement, next(serial), cpus)
             rate = case.rate_per_s if role == kind.sender else 0
             return PeerSpec(role, index, messages, self.payload, checksum, fault, pinned,
-                            fan=case.procs, rate_per_s=rate)
+                            fan=case.procs, rate_per_s=rate, ends=ends)
 
         kind = case.kind
         if kind is patterns.PINGPONG:
@@ -174,8 +177,22 @@ class CaseSession:
             sender, receivers = self.mechanism.fan_out(case.procs)
             peers = [(spec(kind.sender, 0, n * case.procs), sender)]
             return peers + [(spec(kind.receiver, i, n), ep) for i, ep in enumerate(receivers)]
+        if kind is patterns.WORKQUEUE:
+            producers, consumers = case.procs, self.work_queue_consumers()
+            senders, receivers = self.mechanism.work_queue(producers, consumers)
+            # Producers: n messages then one END per consumer; consumers: as many
+            # messages as they get (0 = not known), until one END per producer.
+            peers = [(spec(kind.sender, i, n, ends=consumers), ep)
+                     for i, ep in enumerate(senders)]
+            return peers + [(spec(kind.receiver, i, 0, ends=producers), ep)
+                            for i, ep in enumerate(receivers)]
         self.counter = self.mechanism.counter()
         return [(spec(kind.sender, i, n), self.counter) for i in range(case.procs)]
+
+    def work_queue_consumers(self) -> int:
+        """Consumers of a workqueue case: as many as its procs producers (see
+        patterns.WORKQUEUE). The project's tests override it for other shapes (1 x 3)."""
+        return self.case.procs
 
     def close(self, graceful: bool = True) -> None:
         """Stop every peer (politely if `graceful`), escalate terminate -> kill, and free
@@ -233,17 +250,20 @@ class CaseSession:
         # whole repeat on its own clock; receivers return their messages' latencies.
         timing_index = next(i for i, s in enumerate(self.specs) if s.role == kind.timing_role
                             and s.index == 0)
+        messages = self.workload.messages * case.procs
         latencies = []
         if kind.open_loop and kind.timing_role == kind.receiver:  # stream: the consumer
             duration_ns, consumer_latencies = replies[timing_index]
             latencies.append(consumer_latencies)
         else:
             duration_ns = replies[timing_index]
-            if kind.open_loop:  # fanout: every worker
-                latencies += [r for s, r in zip(self.specs, replies, strict=True)
-                              if s.role == kind.receiver]
+            received = [r for s, r in zip(self.specs, replies, strict=True)
+                        if s.role == kind.receiver]
+            if kind is patterns.WORKQUEUE:
+                latencies += self._work_queue_shares(received, messages)
+            elif kind.open_loop:  # fanout: every worker
+                latencies += received
         duration_ns = int(duration_ns)
-        messages = self.workload.messages * case.procs
         if self.counter is not None:
             final = self.counter.value
             if final != messages:
@@ -252,6 +272,21 @@ class CaseSession:
                          else np.empty(0, dtype=np.int64))
         return RepeatOutcome(np.array([duration_ns / messages]), messages, duration_ns,
                              latencies_ns=all_latencies)
+
+    def _work_queue_shares(self, received: list, messages: int) -> list[np.ndarray]:
+        """Exact accounting of a work queue: every message taken once, by whichever
+        consumer got it (the counts add up, and together the consumers hold each
+        producer's sequence numbers of this repeat exactly once); their latencies."""
+        taken = [int(count) for count, _, _ in received]
+        if sum(taken) != messages:
+            raise PeerFailed(f"consumers took {sum(taken)} messages "
+                             f"({' + '.join(map(str, taken))}), expected exactly {messages}")
+        if self.payload.framed:
+            try:
+                self._shares.check([words for _, words, _ in received], "consumers")
+            except SequenceError as exc:
+                raise PeerFailed(str(exc)) from None
+        return [latencies for _, _, latencies in received]
 
     def _collect(self, expected: str, deadline_s: float) -> list[object]:
         """Wait for one `expected` message from every peer, watching their sentinels."""

@@ -8,9 +8,12 @@ session-level values (see summary.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 from ipcbench.faults import Fault
+from ipcbench.patterns import WORKQUEUE
 from ipcbench.schema import Case
 
 KiB, MiB = 1 << 10, 1 << 20
@@ -73,6 +76,10 @@ class Matrix:
     # measured at a few sizes with one process per side, for pingpong and stream.
     extra_payloads: tuple[str, ...] = ()
     payload_sizes_bytes: tuple[int, ...] = ()
+    # pattern -> the only mechanisms the matrix measures it with when the run names no
+    # mechanisms (-m): keeps a small matrix small. Patterns not listed: every mechanism.
+    pattern_mechanisms: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({}))
 
 
 # Small enough for <= 60 s on 2 cores with every mechanism: 3 sessions of 2 repeats.
@@ -81,8 +88,9 @@ QUICK = Settings(sessions=3, repeats=2, warmup=1, target_bytes=4 << 20, max_mess
 
 MATRICES = {
     # <= 60 s on 2 cores: every mechanism and pattern, 3 sizes, 2 process counts, one
-    # (reproducible) placement, raw bytes only.
-    "quick": Matrix((64, 64 * KiB, 1 * MiB), (1, 2), QUICK, ("same-core",)),
+    # (reproducible) placement, raw bytes only; the work queue with the seed's Queue only.
+    "quick": Matrix((64, 64 * KiB, 1 * MiB), (1, 2), QUICK, ("same-core",),
+                    pattern_mechanisms=MappingProxyType({WORKQUEUE.name: ("queue",)})),
     # 64 B .. 16 MiB in steps of 16x, 1/2/4 processes, both pinned placements, every
     # payload kind at 4 KiB and 1 MiB; 3 sessions a case. (With 3..8 sessions the 95% CI
     # of the median is [min, max]: a 4th or 5th session can only widen it, so extra

@@ -27,7 +27,7 @@ def test_benchmarks_group_by_param_and_report_per_message(tmp_path):
     assert bench["params"] == {"mechanism": "pipe", "variant": "bytes", "pattern": "pingpong",
                                "size": "64B", "procs": 1, "start_method": bench["params"][
                                    "start_method"], "placement": "same-core",
-                               "payload": "bytes"}
+                               "payload": "bytes", "rate_per_s": 0}
     assert bench["group"] == "pingpong-64B-p1-same-core"  # sizes written like the ids
     assert "benchmark 'mechanism=pipe'" in result.stdout
     assert bench["extra_info"]["per_message"].endswith("µs")

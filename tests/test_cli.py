@@ -115,11 +115,16 @@ def test_list_shows_mechanisms_variants_and_patterns(capsys):
     variant_lines = {line.split()[0]: line for line in out.splitlines() if line.startswith(" ")}
     assert variant_lines["bytes"].endswith("patterns: pingpong, stream, fanout")
     assert variant_lines["pickle"].endswith("patterns: pingpong, stream, fanout")
-    assert variant_lines["default"].endswith("patterns: pingpong, stream, fanout")
+    # The last `default` variant listed is faster-fifo's, a queue: it can be a work queue.
+    assert variant_lines["default"].endswith("patterns: pingpong, stream, fanout, workqueue")
     assert variant_lines["array"].endswith("patterns: pingpong, stream, fanout")
     assert variant_lines["locked"].endswith("patterns: counter")
     assert variant_lines["segment"].endswith("patterns: pingpong, stream, fanout")
     assert "fake" not in out  # the test double is hidden
+    patterns = [line for line in out.splitlines() if line.startswith("pattern ")]
+    assert [line.split()[1] for line in patterns] == [
+        "pingpong:", "stream:", "fanout:", "workqueue:", "counter:"]
+    assert "(--procs N: N producers (and as many consumers))" in patterns[3]
 
 
 def test_machine_prints_json_with_machine_id(capsys):

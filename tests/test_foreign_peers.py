@@ -26,7 +26,7 @@ def test_zmq_tcp_receiver_ignores_a_foreign_sender():
     context = zmq.Context()
     foreign = context.socket(zmq.PUSH)
     listen_r, listen_w = multiprocessing.Pipe(duplex=False)
-    sender = ZmqEndpoint("PUSH", SIZE_BYTES, listen=listen_r, token="the-case-token")
+    sender = ZmqEndpoint("PUSH", SIZE_BYTES, listen=[listen_r], token="the-case-token")
     try:
         foreign.connect(address)  # a stranger without the token, connected first
         for _ in range(3):

@@ -274,3 +274,13 @@ def test_load_plans_each_unthrottled_case_at_shares_of_its_own_rate(meta):
     # 40 k/s (50%) already has a row: a resumed run does not measure it twice.
     assert [p.case.rate_per_s for p in planned] == [8_000, 72_000]
     assert {p.case.pattern for p in planned} == {"stream"}
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(90)
+def test_work_queue_consumers_report_every_message_and_keep_to_a_rate(meta):
+    case = Case("queue", "default", "workqueue", 512, 2, "fork", rate_per_s=2000)
+    row = run_case(case, SMALL, meta)
+    assert row.status == "ok", row.reason
+    assert row.lat_samples == row.messages
+    assert row.rate_per_s == 2000 and row.achieved_per_s > 0

@@ -253,6 +253,23 @@ def test_payload_kinds_and_fanout(tmp_path):
     assert set(best_table(run.frame, "fanout")["winner"]) == {"pipe/bytes"}
 
 
+def test_workqueue_gets_its_own_charts(tmp_path):
+    rows = [ok_row(m, "default", "workqueue", s, n, (2e4 + s) * k / n)
+            for m, k in (("queue", 1.0), ("simplequeue", 0.8)) for s in (64, 4096)
+            for n in (1, 2)]
+    run = load_run(write_run(tmp_path / "r", rows))
+    figures = run_figures(run)
+    assert {"throughput-workqueue", "ranking-workqueue", "scaling", "best"} <= set(figures)
+    titles = [ax.get_title() for ax in figures["throughput-workqueue"].axes if ax.get_visible()]
+    assert titles and all("producers (and as many consumers)" in t for t in titles)
+    scaling = [ax for ax in figures["scaling"].axes if ax.get_visible()]
+    assert [ax.get_xlabel() for ax in scaling] == ["producers (and as many consumers)"]
+    assert figures["ranking-workqueue"]._suptitle.get_text().startswith("Work queue throughput")
+    assert set(best_table(run.frame, "workqueue")["winner"]) == {"simplequeue/default"}
+    written = plot_run(run.folder, tmp_path / "charts")
+    assert tmp_path / "charts" / "throughput-workqueue.png" in written
+
+
 def test_a_file_from_before_payload_kinds_reads_as_bytes(tmp_path):
     folder = write_run(tmp_path / "r", [ok_row("pipe", "bytes", "stream", 64, 1, 1e4)])
     csv = folder / "results.csv"

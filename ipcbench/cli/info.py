@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ipcbench import patterns
 from ipcbench.cli.args import choices, split
 from ipcbench.mechanisms import REGISTRY, public_names
 from ipcbench.schema import PLACEMENTS
@@ -16,8 +17,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name in public_names():
         info = REGISTRY[name]
         print(f"{name}: {info.description}")
-        for variant, patterns in info.variants.items():
-            print(f"    {variant:<10} patterns: {', '.join(patterns)}")
+        for variant, names in info.variants.items():
+            print(f"    {variant:<10} patterns: {', '.join(names)}")
+    for kind in patterns.PATTERNS.values():
+        print(f"pattern {kind.name}: {kind.summary} (--procs N: N {kind.procs_label})")
     return 0
 
 
@@ -65,7 +68,8 @@ def cmd_selfcheck(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser("list", help="mechanisms, their variants and patterns").set_defaults(
+    sub.add_parser("list", help="mechanisms, their variants and patterns, and what each "
+                               "pattern measures").set_defaults(
         func=cmd_list
     )
     sub.add_parser("machine", help="print this machine's metadata").set_defaults(func=cmd_machine)

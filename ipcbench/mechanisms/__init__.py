@@ -11,11 +11,11 @@ import functools
 import importlib
 import importlib.util
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from ipcbench.patterns import COUNTER, FANOUT, PINGPONG, STREAM
+from ipcbench.patterns import COUNTER, FANOUT, PATTERN_NAMES, PINGPONG, STREAM, WORKQUEUE
 
 if TYPE_CHECKING:
     from ipcbench.mechanisms.base import Mechanism
@@ -35,6 +35,8 @@ class MechanismInfo:
     requires: str = ""
     # Payload kinds it can carry (None = all); others become skipped rows with the reason.
     payloads: tuple[str, ...] | None = None
+    # pattern -> why this channel cannot run it, for the skipped rows (when not obvious).
+    why_not: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
 
 def _info(
@@ -45,15 +47,18 @@ def _info(
     hidden: bool = False,
     requires: str = "",
     payloads: tuple[str, ...] | None = None,
+    why_not: dict | None = None,
 ):
     # Every channel that can stream can fan out (Mechanism.fan_out builds one stream
-    # channel per consumer), so `fanout` is added wherever `stream` is.
+    # channel per consumer), so `fanout` is added wherever `stream` is. Patterns are
+    # listed in the reading order of patterns.PATTERN_NAMES.
     variants = {
-        variant: patterns + ((FANOUT.name,) if STREAM.name in patterns else ())
+        variant: tuple(p for p in PATTERN_NAMES
+                       if p in patterns or (p == FANOUT.name and STREAM.name in patterns))
         for variant, patterns in variants.items()
     }
     return MechanismInfo(name, description, module, MappingProxyType(variants), hidden, requires,
-                         payloads)
+                         payloads, MappingProxyType(why_not or {}))
 
 
 # Slots of the ring variants (`ring8`): enough for a sender to run well ahead of a
@@ -76,6 +81,13 @@ def busy_polls(variant: str) -> bool:
 # Optional module -> the ipcbench extra that installs it (pyproject optional-dependencies).
 _EXTRAS = {"zmq": "zmq", "faster_fifo": "fifo"}
 _STREAMS = (PINGPONG.name, STREAM.name)
+# Channels several processes can read from, message by message: a work queue as well.
+_SHARED = (*_STREAMS, WORKQUEUE.name)
+# Why the others cannot be one work queue (skipped rows say so).
+_BYTE_STREAM = {WORKQUEUE.name: "several readers of one byte stream can split a message "
+                                "between them; a lock per message is what SimpleQueue adds"}
+_MAILBOX = {WORKQUEUE.name: "each of its channels is a mailbox or ring with exactly one "
+                            "reader, handed over by that reader's semaphores"}
 # A pool: one task's round trip, and one submitter mapping over N workers (1 -> N).
 _TASKS = (PINGPONG.name, FANOUT.name)
 
@@ -88,12 +100,14 @@ REGISTRY: dict[str, MechanismInfo] = {
             "multiprocessing.Pipe; 'bytes' = send_bytes/recv_bytes, 'pickle' = send/recv",
             "ipcbench.mechanisms.pipe",
             {"bytes": _STREAMS, "pickle": _STREAMS},
+            why_not={WORKQUEUE.name: "a Connection read by several processes at once can "
+                     "split a message between them; Queue adds the lock that prevents it"},
         ),
         _info(
             "queue",
             "multiprocessing.Queue (put/get; a feeder thread pickles and writes)",
             "ipcbench.mechanisms.queue",
-            {"default": _STREAMS},
+            {"default": _SHARED},
         ),
         _info(
             "value",
@@ -102,6 +116,7 @@ REGISTRY: dict[str, MechanismInfo] = {
             "under get_lock()",
             "ipcbench.mechanisms.value",
             {"array": _STREAMS, "locked": (COUNTER.name,)},
+            why_not=_MAILBOX,
         ),
         _info(
             "shm",
@@ -113,37 +128,41 @@ REGISTRY: dict[str, MechanismInfo] = {
             "ipcbench.mechanisms.shm",
             {"segment": _STREAMS, f"ring{RING_SLOTS}": _STREAMS,
              f"ring{RING_SLOTS}-spin": _STREAMS},
+            why_not=_MAILBOX,
         ),
         _info(
             "simplequeue",
             "multiprocessing.SimpleQueue (put/get pickle and write in the caller, no feeder "
             "thread)",
             "ipcbench.mechanisms.simplequeue",
-            {"default": _STREAMS},
+            {"default": _SHARED},
         ),
         _info(
             "manager-queue",
             "a Manager().Queue() proxy: every put/get is a round trip to the manager process",
             "ipcbench.mechanisms.manager_queue",
-            {"default": _STREAMS},
+            {"default": _SHARED},
         ),
         _info(
             "os-pipe",
             "raw os.pipe, fixed-size frames: os.write loops / os.readv into a private buffer",
             "ipcbench.mechanisms.os_pipe",
             {"raw": _STREAMS},
+            why_not=_BYTE_STREAM,
         ),
         _info(
             "socketpair",
             "socket.socketpair(AF_UNIX, SOCK_STREAM): sendall / recv_into loops",
             "ipcbench.mechanisms.socketpair",
             {"unix": _STREAMS},
+            why_not=_BYTE_STREAM,
         ),
         _info(
             "tcp",
             "loopback TCP on 127.0.0.1 with TCP_NODELAY: sendall / recv_into loops",
             "ipcbench.mechanisms.tcp",
             {"nodelay": _STREAMS},
+            why_not=_BYTE_STREAM,
         ),
         _info(
             "fifo",
@@ -151,6 +170,7 @@ REGISTRY: dict[str, MechanismInfo] = {
             "fixed-size frames, os.write loops / os.readv",
             "ipcbench.mechanisms.fifo",
             {"named": _STREAMS},
+            why_not=_BYTE_STREAM,
         ),
         _info(
             "mmap",
@@ -159,6 +179,7 @@ REGISTRY: dict[str, MechanismInfo] = {
             f"'ring8' = a ring of {RING_SLOTS} slots per channel",
             "ipcbench.mechanisms.mmap_slot",
             {"shared": _STREAMS, f"ring{RING_SLOTS}": _STREAMS},
+            why_not=_MAILBOX,
         ),
         _info(
             "array",
@@ -166,6 +187,7 @@ REGISTRY: dict[str, MechanismInfo] = {
             "get_obj() under get_lock(); 'raw' = RawArray; semaphores signal",
             "ipcbench.mechanisms.array",
             {"synchronized": _STREAMS, "raw": _STREAMS},
+            why_not=_MAILBOX,
         ),
         _info(
             "value-raw",
@@ -182,27 +204,30 @@ REGISTRY: dict[str, MechanismInfo] = {
             {"pool": _TASKS, "pool-chunk16": (FANOUT.name,), "ppe": _TASKS,
              "ppe-chunk16": (FANOUT.name,)},
             payloads=("bytes", "object", "numpy"),
+            why_not={WORKQUEUE.name: "a pool has one submitter; its map over procs workers "
+                                    "is the fanout pattern"},
         ),
         _info(
             "zmq",
-            "pyzmq (optional): PAIR for pingpong, PUSH/PULL for stream; 'ipc' = ipc:// in a "
+            "pyzmq (optional): PAIR for pingpong, PUSH/PULL for stream, every producer's "
+            "PUSH connected to every consumer's PULL for workqueue; 'ipc' = ipc:// in a "
             "temp dir, 'tcp' = tcp://127.0.0.1",
             "ipcbench.mechanisms.zeromq",
-            {"ipc": _STREAMS, "tcp": _STREAMS},
+            {"ipc": _SHARED, "tcp": _SHARED},
             requires="zmq",
         ),
         _info(
             "faster-fifo",
             "faster_fifo.Queue (optional): a shared-memory ring buffer, pickled messages",
             "ipcbench.mechanisms.fasterfifo",
-            {"default": _STREAMS},
+            {"default": _SHARED},
             requires="faster_fifo",
         ),
         _info(
             "fake",
             "in-process fake with an injected clock, for the project's own tests",
             "ipcbench.testing",
-            {"ideal": (*_STREAMS, COUNTER.name)},
+            {"ideal": (*_SHARED, COUNTER.name)},
             hidden=True,
         ),
     )
@@ -224,6 +249,13 @@ def patterns_of(name: str) -> list[str]:
 def _installed(module: str) -> bool:
     # Cached: a matrix asks once per case, and a miss scans all of sys.path.
     return importlib.util.find_spec(module) is not None
+
+
+def pattern_reason(name: str, pattern: str) -> str:
+    """Why no variant of `name` runs `pattern`, for its skipped rows."""
+    why = REGISTRY[name].why_not.get(pattern)
+    return (f"{name} does not support the {pattern} pattern (it supports: "
+            f"{', '.join(patterns_of(name))})" + (f": {why}" if why else ""))
 
 
 def payload_reason(name: str, payload: str) -> str:

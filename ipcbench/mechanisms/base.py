@@ -9,12 +9,26 @@ Process arguments (so they must pickle under spawn/forkserver) and used only the
 object for Pipe and Queue, the receiver's own reusable buffer for the shared-memory
 mechanisms. Every mechanism pays for that copy out, so a channel cannot look fast by
 handing out a view of memory the sender is about to overwrite.
+
+The workqueue pattern ends a stream with END, an empty message: every payload message
+is at least one byte long on the wire (an object payload is not bytes at all), so END
+can never be taken for one. Channels that support work_queue() carry it as they carry
+any message (a zero-length frame for zmq).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from multiprocessing.context import BaseContext
+
+# The workqueue's end-of-stream marker (see the module doc and roles.dequeue).
+END = b""
+
+
+def is_end(message) -> bool:
+    """True for the end-of-stream marker, never for a payload message (which has at
+    least one byte, or is an object)."""
+    return isinstance(message, bytes) and not message
 
 
 class Endpoint(ABC):
@@ -67,6 +81,16 @@ class Mechanism:
             receivers.append(receiver)
         return RoundRobin(senders), receivers
 
+    def work_queue(self, producers: int, consumers: int) -> tuple[list[Endpoint], list[Endpoint]]:
+        """`producers` send endpoints and `consumers` receive endpoints on one shared
+        channel (M -> N competing consumers): each message reaches exactly one consumer,
+        whichever takes it. The end of stream (each producer sends one END per consumer
+        after its messages; a consumer stops once it holds one END per producer) must be
+        sound: either all share one FIFO, or every producer deals its messages round-robin
+        over every consumer, exactly. Only channels several processes can read from,
+        message by message, implement it."""
+        raise NotImplementedError(f"{type(self).__name__} has no work queue")
+
     def counter(self):
         """A shared counter with get_lock() and .value (counter pattern)."""
         raise NotImplementedError(f"{type(self).__name__} has no counter")
@@ -98,7 +122,8 @@ class PutGetEndpoint(Endpoint):
 
 class QueueMechanism(Mechanism):
     """Mechanisms built from one-way queues of (outbox, inbox) endpoints: a pingpong pair
-    is two queues, a stream is one queue shared by every producer."""
+    is two queues, a stream is one queue shared by every producer, a work queue one
+    queue shared by every producer and every consumer."""
 
     endpoint_class: type[Endpoint]
 
@@ -116,6 +141,13 @@ class QueueMechanism(Mechanism):
         q = self._queue()
         senders = [self.endpoint_class(q, None) for _ in range(producers)]
         return senders, self.endpoint_class(None, q)
+
+    def work_queue(self, producers: int, consumers: int) -> tuple[list[Endpoint], list[Endpoint]]:
+        """One queue every producer puts to and every consumer gets from: its get() takes
+        one whole message under the queue's own lock, whoever calls it."""
+        q = self._queue()
+        senders = [self.endpoint_class(q, None) for _ in range(producers)]
+        return senders, [self.endpoint_class(None, q) for _ in range(consumers)]
 
 
 class RoundRobin(Endpoint):

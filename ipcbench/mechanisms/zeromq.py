@@ -1,5 +1,10 @@
 """ZeroMQ through pyzmq (optional extra `ipcbench[zmq]`): PAIR sockets for pingpong,
-PUSH -> PULL for stream (PULL fair-queues the producers itself).
+PUSH -> PULL for stream (PULL fair-queues the producers itself), and for the work queue
+every producer's PUSH connected to every consumer's PULL: PUSH deals its messages
+round-robin over the consumers it is connected to (zmq's load balancing is at the
+sender, so a slow consumer still gets its turn). With no high-water mark on those PUSH
+sockets no consumer is ever skipped, so a producer's one END per consumer reaches each
+consumer once, behind that producer's messages to it: the end of stream is exact.
 
 zmq contexts do not survive fork, so peers create their sockets in attach(), never
 the parent. The binding side binds (variant 'ipc': a socket file in a temp directory
@@ -19,7 +24,7 @@ import secrets
 import shutil
 import tempfile
 
-from ipcbench.mechanisms.base import Endpoint, Mechanism
+from ipcbench.mechanisms.base import END, Endpoint, Mechanism
 
 _RENDEZVOUS_TIMEOUT_S = 60.0  # the harness's start deadline ends a stuck case sooner
 _USER = "ipcbench"
@@ -27,15 +32,19 @@ _USER = "ipcbench"
 
 class ZmqEndpoint(Endpoint):
     def __init__(
-        self, socket_type: str, size_bytes: int, bind: str = "", announce=(), listen=None,
-        token: str = "",
+        self, socket_type: str, size_bytes: int, bind: str = "", announce=(), listen=(),
+        token: str = "", unbounded: bool = False,
     ) -> None:
         self.socket_type = socket_type  # a zmq constant's name: zmq is imported in peers only
         self.size_bytes = size_bytes
         self.bind = bind  # address to bind, or "" for the connecting side
         self.announce = list(announce)  # pipes to tell each connecting side the address
-        self.listen = listen  # pipe this connecting side learns the address from
+        # Pipes this connecting side learns the addresses to connect to from (one each).
+        self.listen = list(listen)
         self.token = token  # PLAIN password of the case (tcp); "" = no authentication
+        # No send high-water mark: PUSH then never skips a connected peer (exact
+        # round-robin, which the work queue's end of stream relies on).
+        self.unbounded = unbounded
 
     def attach(self) -> None:
         import zmq
@@ -45,17 +54,19 @@ class ZmqEndpoint(Endpoint):
         self._socket = self._context.socket(getattr(zmq, self.socket_type))
         if self.token:
             self._authenticate()
+        if self.unbounded:
+            self._socket.setsockopt(zmq.SNDHWM, 0)
         if self.bind:
             self._socket.bind(self.bind)
             address = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
             for conn in self.announce:
                 conn.send(address)
                 conn.close()
-        else:
-            if not self.listen.poll(_RENDEZVOUS_TIMEOUT_S):
+        for conn in self.listen:  # in order: the round-robin starts at the first
+            if not conn.poll(_RENDEZVOUS_TIMEOUT_S):
                 raise TimeoutError("the binding peer never announced its address")
-            self._socket.connect(self.listen.recv())
-            self.listen.close()
+            self._socket.connect(conn.recv())
+            conn.close()
         # The receiver's private buffer, allocated once (see base.py).
         self._buffer = bytearray(self.size_bytes)
         self._view = memoryview(self._buffer)
@@ -79,6 +90,8 @@ class ZmqEndpoint(Endpoint):
 
     def recv(self) -> memoryview:
         length = self._socket.recv_into(self._view)
+        if length == 0:
+            return END  # the work queue's end of stream (a payload is never empty)
         if length != self.size_bytes:  # recv_into truncates silently: check the length
             raise ValueError(f"zmq message of {length} bytes, expected {self.size_bytes}")
         return self._view
@@ -119,17 +132,27 @@ class ZmqMechanism(Mechanism):
             reader, writer = self._rendezvous()
             binder = ZmqEndpoint("PAIR", self.size_bytes, self._bind_address(), [writer],
                                  token=self._token)
-            result.append((binder, ZmqEndpoint("PAIR", self.size_bytes, listen=reader,
+            result.append((binder, ZmqEndpoint("PAIR", self.size_bytes, listen=[reader],
                                                token=self._token)))
         return result
 
     def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
         pipes = [self._rendezvous() for _ in range(producers)]
-        senders = [ZmqEndpoint("PUSH", self.size_bytes, listen=r, token=self._token)
+        senders = [ZmqEndpoint("PUSH", self.size_bytes, listen=[r], token=self._token)
                    for r, _ in pipes]
         consumer = ZmqEndpoint("PULL", self.size_bytes, self._bind_address(),
                                [w for _, w in pipes], token=self._token)
         return senders, consumer
+
+    def work_queue(self, producers: int, consumers: int) -> tuple[list[Endpoint], list[Endpoint]]:
+        """Every consumer binds a PULL; every producer's PUSH connects to all of them."""
+        pipes = [[self._rendezvous() for _ in range(consumers)] for _ in range(producers)]
+        senders = [ZmqEndpoint("PUSH", self.size_bytes, listen=[r for r, _ in row],
+                               token=self._token, unbounded=True) for row in pipes]
+        receivers = [ZmqEndpoint("PULL", self.size_bytes, self._bind_address(),
+                                 [row[c][1] for row in pipes], token=self._token)
+                     for c in range(consumers)]
+        return senders, receivers
 
     def after_start(self) -> None:
         for conn in self._conns:  # peers hold their own ends now

@@ -118,7 +118,7 @@ def latency_figure(run: Run) -> Figure | None:
 
 def throughput_figures(run: Run) -> dict[str, Figure]:
     """Aggregate throughput (bytes/s) vs size, one file per bytes/s pattern (stream,
-    fanout): memcpy bandwidth and the raw os.pipe stream as references."""
+    fanout, workqueue): memcpy bandwidth and the raw os.pipe stream as references."""
     figures = {}
     for name in patterns.throughput_names():
         figure = size_grid(run, GridSpec(
@@ -191,7 +191,7 @@ def _scaling_panel(ax, run: Run, rows: pd.DataFrame, kind: patterns.Pattern,
 
 
 def scaling_figure(run: Run) -> Figure | None:
-    """Aggregate throughput (stream, fanout) and counter increments/s vs process count,
+    """Aggregate throughput (the bytes/s patterns) and counter increments/s vs process count,
     at one size per pattern; a panel row per placement. Only measured panels."""
     rows, sizes = _scaling_rows(run)
     if rows.empty:
