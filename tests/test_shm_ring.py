@@ -11,7 +11,7 @@ from multiprocessing import get_context
 import pytest
 
 from ipcbench.mechanisms import REGISTRY, RING_SLOTS, ring_slots
-from ipcbench.mechanisms.handoff import CACHE_LINE_BYTES, RingLayout, SequenceError
+from ipcbench.mechanisms.handoff import CACHE_LINE_BYTES, CHUNK_BYTES, RingLayout, SequenceError
 from ipcbench.mechanisms.shm import ShmMechanism
 from ipcbench.runner import run_case
 from ipcbench.schema import Case
@@ -88,4 +88,22 @@ def test_ring_under_fork(meta, mechanism, variant, pattern, procs, size):
     Case("mmap", "ring8", "fanout", 4096, 2, "forkserver"),
 ], ids=lambda c: c.label)
 def test_ring_under_other_start_methods(meta, case):
+    assert_ok(run_case(case, SMALL, meta), case)
+
+
+def test_a_ring_slot_holds_at_most_a_chunk():
+    assert RingLayout(64, 8).slot_bytes == 64
+    assert RingLayout(16 << 20, 8).slot_bytes == CHUNK_BYTES
+    assert RingLayout(16 << 20, 8).total_bytes < 8 * (CHUNK_BYTES + 2 * CACHE_LINE_BYTES)
+    assert RingLayout(16 << 20).slot_bytes == 16 << 20  # a mailbox holds the whole message
+
+
+# Messages of several chunks, the last one partial: every byte lands in its place (the
+# checksum), in order (the sequences), also with two producers interleaving chunks.
+@pytest.mark.integration
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("mechanism", ["shm", "mmap"])
+@pytest.mark.parametrize("pattern, procs", [("pingpong", 1), ("stream", 2), ("fanout", 2)])
+def test_messages_larger_than_a_slot_travel_in_chunks(meta, mechanism, pattern, procs):
+    case = Case(mechanism, "ring8", pattern, 3 * CHUNK_BYTES + 5, procs, "fork")
     assert_ok(run_case(case, SMALL, meta), case)

@@ -15,7 +15,7 @@ from ipcbench.affinity import allowed_cpus, busy_poll_skip_reason
 from ipcbench.faults import Fault
 from ipcbench.matrix import expand
 from ipcbench.mechanisms import RING_SLOTS
-from ipcbench.mechanisms.handoff import SequenceError
+from ipcbench.mechanisms.handoff import CHUNK_BYTES, SequenceError
 from ipcbench.mechanisms.shm import ShmMechanism
 from ipcbench.mechanisms.spin import PartnerGone, receiver_states, sender_states
 from ipcbench.runner import run_case
@@ -120,7 +120,8 @@ def assert_ok(row, case: Case) -> None:
     Case(*SPIN, pattern, size, 1, method, "cross-core")
     for pattern in ("pingpong", "stream", "fanout") for size in (64, 64 << 10)
     for method in ("fork", "spawn")
-], ids=lambda c: c.label)
+] + [Case(*SPIN, pattern, 3 * CHUNK_BYTES + 5, 1, "fork", "cross-core")  # in chunks
+     for pattern in ("pingpong", "stream")], ids=lambda c: c.label)
 def test_spin_with_a_cpu_per_peer(meta, case):
     assert_ok(run_case(case, SMALL, meta), case)
 

@@ -46,13 +46,13 @@ class LockedSlotEndpoint(SlotEndpoint):
     """Holds the array's own lock around each copy (never around a semaphore wait,
     which would deadlock against the partner's copy)."""
 
-    def _write(self, payload) -> None:
+    def _write(self, chunk) -> None:
         with self.outbox.storage.array.get_lock():
-            super()._write(payload)
+            super()._write(chunk)
 
-    def _read(self, index: int) -> None:
+    def _read(self, index: int, offset: int = 0) -> None:
         with self.inboxes[index].storage.array.get_lock():
-            super()._read(index)
+            super()._read(index, offset)
 
 
 class ArrayMechanism(SlotMechanism):

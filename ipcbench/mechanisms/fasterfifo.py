@@ -5,6 +5,9 @@ put() writes into the buffer in the caller: there is no feeder thread."""
 
 from __future__ import annotations
 
+import time
+from queue import Empty
+
 from ipcbench.mechanisms.base import Endpoint, QueueMechanism
 
 # get()/put() default to a 10 s timeout and raise queue.Empty/Full after it; a slow
@@ -28,7 +31,15 @@ class FifoEndpoint(Endpoint):
         self.outbox.put(payload, timeout=_WAIT_S)
 
     def recv(self) -> bytes:
-        return self.inbox.get(timeout=_WAIT_S)
+        # With several consumers on one queue (workqueue), a get() woken for a message
+        # another consumer took first raises Empty long before its timeout: wait again.
+        end = time.monotonic() + _WAIT_S
+        while True:
+            try:
+                return self.inbox.get(timeout=max(0.0, end - time.monotonic()))
+            except Empty:
+                if time.monotonic() >= end:
+                    raise
 
 
 class FasterFifoMechanism(QueueMechanism):

@@ -53,8 +53,11 @@ class MmapStorage(SlotStorage):
             self._map = _map_file(self.path, self.layout.total_bytes, False)
 
     def payload(self, position: int = 0) -> np.ndarray:
-        return np.frombuffer(self._map, np.uint8, count=self.layout.size_bytes,
+        return np.frombuffer(self._map, np.uint8, count=self.layout.slot_bytes,
                              offset=self.layout.payload_offset(position))
+
+    def message_bytes(self) -> int:
+        return self.layout.size_bytes
 
     def sequence(self, position: int = 0) -> np.ndarray:
         return np.frombuffer(self._map, np.uint64, count=1,

@@ -84,8 +84,11 @@ class SegmentStorage(SlotStorage):
         self.segment.attach()
 
     def payload(self, position: int = 0) -> np.ndarray:
-        return np.ndarray(self.layout.size_bytes, np.uint8, buffer=self.segment.buf,
+        return np.ndarray(self.layout.slot_bytes, np.uint8, buffer=self.segment.buf,
                           offset=self.layout.payload_offset(position))
+
+    def message_bytes(self) -> int:
+        return self.layout.size_bytes
 
     def sequence(self, position: int = 0) -> np.ndarray:
         return np.ndarray(1, np.uint64, buffer=self.segment.buf,

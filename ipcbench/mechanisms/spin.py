@@ -93,7 +93,7 @@ class SpinEndpoint(SlotEndpoint):
         self._in_words = [[memoryview(seq) for seq in seqs] for seqs in self._in_seqs]
         self._pidfds: dict[int, int] = {}
 
-    def send(self, payload) -> None:
+    def _send_chunk(self, chunk) -> None:
         ring = len(self._out_words)
         word = self._out_words[self._sent % ring]
         free, busy = sender_states(self._sent, ring)
@@ -103,16 +103,19 @@ class SpinEndpoint(SlotEndpoint):
             if spins == LIVENESS_SPINS:
                 spins = 0
                 self._check(self.outbox, _RECEIVER, word[0], (free, busy))
-        self._write(payload)  # the payload, then the word that publishes it
+        self._write(chunk)  # the payload, then the word that publishes it
 
-    def recv(self) -> memoryview:
+    def _recv_chunk(self, wanted: int | None, offset: int) -> int:
+        """Poll for the next chunk of channel `wanted` (None: of any channel)."""
         words, received = self._in_words, self._received
-        index, count, spins = self._next, len(words), 0
+        index = self._next if wanted is None else wanted
+        count, spins = len(words), 0
         while True:
             ring = words[index]
             if ring[received[index] % len(ring)][0] == received[index] + 1:
                 break
-            index = index + 1 if index + 1 < count else 0
+            if wanted is None:
+                index = index + 1 if index + 1 < count else 0
             spins += 1
             if spins == LIVENESS_SPINS:
                 spins = 0
@@ -122,10 +125,10 @@ class SpinEndpoint(SlotEndpoint):
                     self._check(slot, _SENDER, word, receiver_states(received[i], len(ring)))
         # Round-robin start after the last served channel, so no producer is starved.
         self._next = index + 1 if index + 1 < count else 0
-        self._read(index)  # checks the sequence and copies out
+        self._read(index, offset)  # checks the sequence and copies out
         position = (received[index] - 1) % len(words[index])
         words[index][position][0] = received[index] | FREED_BIT  # the slot is free again
-        return memoryview(self._private)
+        return index
 
     def _check(self, slot: SpinSlot, partner: int, word: int, states: tuple[int, int]) -> None:
         """Between polls: a word no protocol step can produce is an error, and so is a
