@@ -156,6 +156,10 @@ class SlotEndpoint(Endpoint):
             index = self._take_filled()
         self._read(index)
         self.inboxes[index].empty.release()
+        return self._message()
+
+    def _message(self):
+        """What recv() hands out once the slot is released: the private copy."""
         return memoryview(self._private)
 
     # The two copies are hooks so a storage with its own lock (a synchronized Array)
