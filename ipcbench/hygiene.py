@@ -156,6 +156,10 @@ def _libc_mq_unlink():
     return None
 
 
+def is_queue_marker(name: str) -> bool:
+    return bool(_QUEUE_RE.match(name))
+
+
 def unlink_queue(name: str) -> bool:
     """mq_unlink("/" + name); True once no such queue exists (also when there was none)."""
     mq_unlink = _libc_mq_unlink()
@@ -168,7 +172,7 @@ def unlink_queue(name: str) -> bool:
 
 def mark_queue(name: str, shm_dir: Path = SHM_DIR) -> None:
     """Create the marker of queue "/" + name (before the queue itself: see the module doc)."""
-    if not _QUEUE_RE.match(name):
+    if not is_queue_marker(name):
         raise ValueError(f"{name!r} is not a queue name of ipcbench's form")
     fd = os.open(shm_dir / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     os.close(fd)
@@ -187,7 +191,7 @@ def remove_queue(name: str, shm_dir: Path = SHM_DIR) -> bool:
 
 
 def _remove(path: Path) -> bool:
-    if _QUEUE_RE.match(path.name) and not path.is_dir() and not unlink_queue(path.name):
+    if is_queue_marker(path.name) and not path.is_dir() and not unlink_queue(path.name):
         return False  # the queue is still there: keep its marker
     try:
         if path.is_dir() and not path.is_symlink():

@@ -274,16 +274,22 @@ def unavailable_reason(name: str) -> str:
     module = REGISTRY[name].requires
     if not module or _installed(module):
         return ""
-    extra = _EXTRAS.get(module, module)
-    return f"{name} needs the optional module {module!r} (pip install 'ipcbench[{extra}]')"
+    return f"{name} needs the optional module {module!r} ({install_hint(module)})"
+
+
+def install_hint(module: str) -> str:
+    return f"pip install 'ipcbench[{_EXTRAS.get(module, module)}]'"
 
 
 def install_state(name: str) -> str:
-    """For people: "" (standard library), "installed", or the install hint."""
+    """For people: "" (standard library only), else whether its optional module is
+    installed, and how to install it when it is not."""
     module = REGISTRY[name].requires
     if not module:
         return ""
-    return unavailable_reason(name) or f"optional module {module!r}: installed"
+    if _installed(module):
+        return f"module {module!r} installed"
+    return f"module {module!r} not installed ({install_hint(module)})"
 
 
 def limit_reason(case) -> str:

@@ -1,0 +1,411 @@
+"""Ray's object store (optional extra `ipcbench[ray]`): numpy arrays passed between Ray
+actors on this node.
+
+A message: the sending actor `ray.put`s its array (serialised into the node's shared
+object store), passes the ObjectRef to the receiving actor inside an actor call (the
+ref nested in a list, so the receiver resolves it itself), and the receiver `ray.get`s
+it (a read-only view of the store) and copies it into its own array (receiver-private
+memory, as every mechanism's recv() ends). That is how an ObjectRef travels between
+two actors: there is no channel without an actor call.
+
+What is timed, always inside the actors (the harness, Ray's driver, only starts repeats
+and collects the results, outside every clock):
+- pingpong: on the initiating actor's clock, each round trip: put, the echo call carrying
+  the ref, the echo actor's get + copy + put of its copy, the reply carrying that ref,
+  get + copy. Every round trip is a sample.
+- stream (N producers -> 1 consumer) / fanout (1 -> N, round-robin): from the earliest
+  sender's first put to the latest receiver's copy of its last message (both clocks are
+  CLOCK_MONOTONIC, one clock for the whole machine). A sender keeps at most `window`
+  messages in flight (put, not yet taken), at most RING_SLOTS and a quarter of the store,
+  so the store never fills and spills to disk.
+Every message's length is checked, every receiver's count is exact, and the last
+message of every repeat is checked by CRC-32 in the receiver.
+
+Ray starts once per run, lazily at the first ray case (a 256 MB object store, no
+dashboard, bound to 127.0.0.1, its session folder named with the run's prefix in the
+temp folder so `ipcbench clean` removes a killed run's), and stops at the run's end
+(END_RUN, called by the runner). Start-up and shut-down are bounded calls: past their
+deadline Ray's processes are killed, the case is a timeout row and every later ray case
+of the run fails at once with the same reason. Each session starts fresh actors (Ray
+worker processes, pinned per the placement; Ray's own daemons are not pinned) and kills
+them at its end. Their CPU time, and that of Ray's daemons (the object store lives in the
+raylet), is the row's CPU cost and is not counted as other load on the machine.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import pickle
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+from ipcbench import hygiene, patterns
+from ipcbench.affinity import allowed_cpus, cpus_for_peer
+from ipcbench.deadlines import CaseTimeout, call_within
+from ipcbench.faults import Fault
+from ipcbench.mechanisms import RING_SLOTS
+from ipcbench.payload import PayloadMismatch, PayloadSpec, verify
+from ipcbench.schema import Case
+from ipcbench.session import PeerFailed, RepeatOutcome, Workload
+
+STORE_BYTES = 256 << 20  # object store memory
+START_S = 90.0  # bound on starting Ray (about 3 s on the 2-core VM)
+STOP_S = 30.0  # bound on stopping actors, and Ray at the run's end
+_PROTOCOL = 5
+
+
+# -- inside the actors --------------------------------------------------------------------
+class Peer:
+    """One peer of a case, run as a Ray actor (ray.remote is applied in _peer_class, so
+    this module imports without Ray)."""
+
+    def __init__(self, cpus: tuple[int, ...], payload: PayloadSpec, checksum: int) -> None:
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+        self.value = payload.value()
+        self.size_bytes = payload.size_bytes
+        self.checksum = checksum
+        # The receiver's own array, touched now so no page fault lands in a timed repeat.
+        self.private = np.zeros_like(self.value)
+        self.count = 0
+        self.last_ns = 0
+
+    def ready(self) -> tuple[int, tuple[int, ...]]:
+        return os.getpid(), tuple(sorted(os.sched_getaffinity(0)))
+
+    def _take(self, array) -> None:
+        if array.nbytes != self.private.nbytes:
+            raise PayloadMismatch(f"received {array.nbytes} bytes of array, expected "
+                                  f"{self.private.nbytes}")
+        np.copyto(self.private, array)
+
+    def _check(self, where: str) -> None:
+        # The sender's array pickled in-band is the payload (payload.py); our copy is
+        # writable like it, so it pickles to the same bytes when it arrived intact.
+        verify(pickle.dumps(self.private, protocol=_PROTOCOL), self.size_bytes,
+               self.checksum, where)
+
+    # pingpong
+    def ping(self, partner, messages: int) -> np.ndarray:
+        import ray
+
+        samples_ns = np.empty(messages, dtype=np.int64)
+        clock = time.perf_counter_ns
+        for i in range(messages):
+            start = clock()
+            [reply] = ray.get(partner.echo.remote([ray.put(self.value)]))
+            self._take(ray.get(reply))
+            samples_ns[i] = clock() - start
+        self._check("echo")
+        return samples_ns
+
+    def echo(self, boxed: list):
+        import ray
+
+        self._take(ray.get(boxed[0]))
+        return [ray.put(self.private)]
+
+    # stream / fanout
+    def send(self, receivers: list, messages: int, window: int) -> int:
+        """Send `messages` round-robin to `receivers`; returns the first put's time."""
+        import ray
+
+        in_flight = []
+        start_ns = time.perf_counter_ns()
+        for i in range(messages):
+            if len(in_flight) >= window:
+                done, in_flight = ray.wait(in_flight, num_returns=1)
+                ray.get(done)  # a receiver's error surfaces here
+            in_flight.append(receivers[i % len(receivers)].take.remote([ray.put(self.value)]))
+        ray.get(in_flight)
+        return start_ns
+
+    def expect(self) -> None:
+        self.count, self.last_ns = 0, 0
+
+    def take(self, boxed: list) -> None:
+        import ray
+
+        self._take(ray.get(boxed[0]))
+        self.count += 1
+        self.last_ns = time.perf_counter_ns()
+
+    def finish(self) -> tuple[int, int]:
+        if self.count:
+            self._check("last message")
+        return self.count, self.last_ns
+
+
+# -- Ray's runtime, once per run -----------------------------------------------------------
+@dataclass
+class _Runtime:
+    up: bool = False
+    error: str = ""  # why Ray could not start in this run: later cases fail at once
+    top: list[psutil.Process] = field(default_factory=list)  # the processes ray.init started
+    temp_dir: str = ""
+    peer_class: object = None
+    exit_hook: bool = False
+
+
+_RUNTIME = _Runtime()
+
+
+def _children() -> list[psutil.Process]:
+    try:
+        return psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def ray_processes() -> list[psutil.Process]:
+    """Every live process of Ray's runtime: its daemons and their workers (actors)."""
+    found = {}
+    for process in _RUNTIME.top:
+        try:
+            if process.is_running():
+                found[process.pid] = process
+                found.update((p.pid, p) for p in process.children(recursive=True))
+        except psutil.Error:
+            continue
+    return list(found.values())
+
+
+def _kill(processes: list[psutil.Process]) -> None:
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(processes, timeout=STOP_S)
+
+
+def start_runtime() -> None:
+    """Start Ray for this run if it is not up (bounded: see the module doc)."""
+    rt = _RUNTIME
+    if rt.error:
+        raise PeerFailed(f"Ray could not start in this run: {rt.error}")
+    if rt.up:
+        return
+    import ray
+
+    # No usage report is sent anywhere; everything binds to loopback.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    rt.temp_dir = str(Path(tempfile.gettempdir()) / f"{hygiene.run_prefix()}0_ray")
+    before = {p.pid for p in _children()}
+
+    def started_by_ray() -> list[psutil.Process]:
+        return [p for p in _children() if p.pid not in before]
+
+    def start() -> None:
+        ray.init(num_cpus=len(allowed_cpus()), num_gpus=0, object_store_memory=STORE_BYTES,
+                 include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                 namespace="ipcbench", _node_ip_address="127.0.0.1", _temp_dir=rt.temp_dir)
+
+    if not rt.exit_hook:  # a run that never reaches its end still stops Ray
+        atexit.register(stop_runtime)
+        rt.exit_hook = True
+    try:
+        # In the harness's bounded-call thread, which never exits: Ray's daemons die with
+        # the thread that started them (parent-death signal), so never a short-lived one.
+        call_within(start, START_S, "starting Ray", lambda: _kill(started_by_ray()))
+    except Exception as exc:
+        rt.error = f"{type(exc).__name__}: {exc}"
+        _kill(started_by_ray())
+        shutil.rmtree(rt.temp_dir, ignore_errors=True)
+        if isinstance(exc, CaseTimeout):
+            raise
+        raise PeerFailed(f"Ray did not start: {rt.error}") from None
+    rt.top = started_by_ray()
+    rt.up = True
+
+
+def stop_runtime() -> None:
+    """Stop Ray (bounded; survivors are killed) and remove its session folder. The next
+    run starts it again."""
+    rt = _RUNTIME
+    if rt.up or rt.error:
+        import ray
+
+        processes = ray_processes()
+        try:
+            call_within(ray.shutdown, STOP_S, "stopping Ray", lambda: _kill(ray_processes()))
+        except Exception:  # noqa: BLE001 - at the run's end: whatever failed, kill below
+            pass
+        _kill([p for p in processes if p.is_running()])
+    if rt.temp_dir:
+        shutil.rmtree(rt.temp_dir, ignore_errors=True)
+    rt.up, rt.error, rt.top, rt.temp_dir = False, "", [], ""
+
+
+def _peer_class():
+    if _RUNTIME.peer_class is None:
+        import ray
+
+        # num_cpus=0: actors are never held back by Ray's CPU accounting (the placement
+        # decides where they run); no restarts: a dead actor fails the case.
+        _RUNTIME.peer_class = ray.remote(num_cpus=0, max_restarts=0)(Peer)
+    return _RUNTIME.peer_class
+
+
+def _cpu(processes: list[psutil.Process]) -> tuple[float, int]:
+    cpu_s, switches = 0.0, 0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+            ctx = process.num_ctx_switches()
+        except psutil.Error:
+            continue
+        cpu_s += times.user + times.system
+        switches += ctx.voluntary + ctx.involuntary
+    return cpu_s, switches
+
+
+def window_for(senders: int, size_bytes: int) -> int:
+    """Messages a sender keeps in flight: up to RING_SLOTS, all senders' together within
+    a quarter of the object store."""
+    return max(1, min(RING_SLOTS, STORE_BYTES // 4 // max(1, senders * size_bytes)))
+
+
+# -- one session of a case -----------------------------------------------------------------
+class RaySession:
+    """Fresh actors for one session of a case (the harness is Ray's driver)."""
+
+    def __init__(self, case: Case, workload: Workload, seed: int = 0,
+                 fault: Fault | None = None) -> None:
+        self.case = case
+        self.workload = workload
+        self.payload = PayloadSpec(case.size_bytes, seed, case.payload)
+        self.senders: list = []
+        self.receivers: list = []
+        self.pids: list[int] = []
+        # CPU seconds of Ray's processes during the session: the runner counts them as
+        # this case's, not as other load on the machine.
+        self.helper_cpu_s = 0.0
+        self._cpu_start_s = 0.0
+
+    def __enter__(self) -> RaySession:
+        try:
+            start_runtime()
+            self._cpu_start_s = _cpu(ray_processes())[0]
+            self._start_actors()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _start_actors(self) -> None:
+        peer, cpus, checksum = _peer_class(), allowed_cpus(), self.payload.checksum()
+        case, kind = self.case, self.case.kind
+        order = iter(range(case.peer_count))  # peer order = pinning order, as in session.py
+
+        def make():
+            return peer.remote(cpus_for_peer(case.placement, next(order), cpus),
+                               self.payload, checksum)
+
+        if kind.round_trip:
+            for _ in range(case.procs):
+                self.senders.append(make())
+                self.receivers.append(make())
+        elif kind is patterns.STREAM:  # N producers -> 1 consumer
+            self.senders = [make() for _ in range(case.procs)]
+            self.receivers = [make()]
+        else:  # fanout: 1 distributor -> N workers
+            self.senders = [make()]
+            self.receivers = [make() for _ in range(case.procs)]
+        ready = self._get([a.ready.remote() for a in self.senders + self.receivers],
+                          self.workload.start_deadline_s, "Ray actors to start")
+        self.pids = [pid for pid, _ in ready]
+
+    def _get(self, refs, timeout_s: float, what: str):
+        import ray
+
+        try:
+            return ray.get(refs, timeout=timeout_s)
+        except ray.exceptions.GetTimeoutError:
+            raise CaseTimeout(f"deadline of {timeout_s:.1f}s passed waiting for {what}") from None
+        except ray.exceptions.RayError as exc:
+            reason = str(exc).strip().splitlines()
+            raise PeerFailed(f"{what}: {type(exc).__name__}: "
+                             f"{reason[-1] if reason else ''}") from None
+
+    def run_repeat(self, index: int) -> RepeatOutcome:
+        processes = ray_processes()
+        cpu_before = _cpu(processes)
+        if self.case.kind.round_trip:
+            outcome = self._pingpong()
+        else:
+            outcome = self._flow()
+        cpu_after = _cpu(processes)
+        return replace(outcome, cpu_s=cpu_after[0] - cpu_before[0],
+                       ctx_switches=cpu_after[1] - cpu_before[1])
+
+    def _pingpong(self) -> RepeatOutcome:
+        messages = self.workload.messages
+        refs = [ping.ping.remote(pong, messages)
+                for ping, pong in zip(self.senders, self.receivers, strict=True)]
+        timing = self._get(refs, self.workload.repeat_deadline_s, "the round trips")
+        samples = np.concatenate(timing)
+        # Pairs run side by side: the repeat lasts as long as the slowest pair.
+        return RepeatOutcome(samples, int(samples.size), int(max(s.sum() for s in timing)))
+
+    def _flow(self) -> RepeatOutcome:
+        case, deadline_s = self.case, self.workload.repeat_deadline_s
+        total = self.workload.messages * case.procs
+        per_sender = total // len(self.senders)
+        per_receiver = total // len(self.receivers)
+        # Counters reset before any sender starts (calls from different callers are
+        # not ordered among themselves).
+        self._get([r.expect.remote() for r in self.receivers], deadline_s, "the receivers")
+        window = window_for(len(self.senders), self.payload.wire_bytes)
+        starts = self._get([s.send.remote(self.receivers, per_sender, window)
+                            for s in self.senders], deadline_s, "the senders")
+        ends = self._get([r.finish.remote() for r in self.receivers], deadline_s,
+                         "the receivers")
+        counts = [count for count, _ in ends]
+        if any(count != per_receiver for count in counts):
+            raise PeerFailed(f"receivers got {counts} messages, expected {per_receiver} each")
+        duration_ns = max(end for _, end in ends) - min(starts)
+        return RepeatOutcome(np.array([duration_ns / total]), total, int(duration_ns))
+
+    def close(self) -> None:
+        """Bounded: kill this session's actors and wait (at most STOP_S) for them to go."""
+        actors = self.senders + self.receivers
+        if not actors:
+            return
+        import ray
+
+        self.helper_cpu_s = max(0.0, _cpu(ray_processes())[0] - self._cpu_start_s)
+        processes = []
+        for pid in self.pids:
+            try:
+                processes.append(psutil.Process(pid))
+            except psutil.Error:
+                continue
+
+        def kill_actors() -> None:
+            for actor in actors:
+                ray.kill(actor, no_restart=True)
+
+        try:
+            call_within(kill_actors, STOP_S, "stopping Ray actors", lambda: _kill(processes))
+        except Exception:  # noqa: BLE001 - cleanup: the processes are killed below
+            pass
+        _, alive = psutil.wait_procs(processes, timeout=STOP_S)
+        _kill(alive)
+        self.senders, self.receivers, self.pids = [], [], []
+
+
+SESSION = RaySession
+MECHANISM = None  # no channel of its own: Ray's object store and actor calls are
+END_RUN = stop_runtime
