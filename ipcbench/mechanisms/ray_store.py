@@ -59,6 +59,7 @@ from ipcbench.session import PeerFailed, RepeatOutcome, Workload
 STORE_BYTES = 256 << 20  # object store memory
 START_S = 90.0  # bound on starting Ray (about 3 s on the 2-core VM)
 STOP_S = 30.0  # bound on stopping actors, and Ray at the run's end
+_GET_GRACE_S = 5.0  # past Ray's own timeout of a get (which normally ends it)
 _PROTOCOL = 5
 
 
@@ -328,10 +329,15 @@ class RaySession:
         self.pids = [pid for pid, _ in ready]
 
     def _get(self, refs, timeout_s: float, what: str):
+        """ray.get, bounded by Ray's own timeout, in the harness's bounded-call thread:
+        Ray runs Python's signal handlers from inside its C++ wait, where the harness's
+        Ctrl-C/SIGTERM exception turns into a SystemError; the main thread only waits
+        on an Event, which a signal interrupts cleanly."""
         import ray
 
         try:
-            return ray.get(refs, timeout=timeout_s)
+            return call_within(lambda: ray.get(refs, timeout=timeout_s),
+                               timeout_s + _GET_GRACE_S, what)
         except ray.exceptions.GetTimeoutError:
             raise CaseTimeout(f"deadline of {timeout_s:.1f}s passed waiting for {what}") from None
         except ray.exceptions.RayError as exc:
