@@ -18,6 +18,8 @@ An entry is removed only when all of these hold:
 - it is a plain file (a folder, for the temp folder) owned by this user (st_uid);
 - its run is dead: the sweeper can take that run's lock, or the run has no lock file.
   A lock says more than a pid: it holds across PID namespaces, where pid numbers repeat.
+Before a dead run's temp folder is removed, this user's processes still holding files
+in it are killed: helpers of that run (Ray's daemons) that outlived its harness.
 The multiprocessing leftovers (sem.mp-*, pymp-*) have no owner in their name: leaks.py
 decides those.
 """
@@ -33,6 +35,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import stat
 import tempfile
 from pathlib import Path
@@ -190,9 +193,36 @@ def remove_queue(name: str, shm_dir: Path = SHM_DIR) -> bool:
     return True
 
 
+def end_helpers(folder: Path, proc: Path = Path("/proc")) -> list[int]:
+    """SIGKILL this user's processes that hold a file open (or mapped, or as their
+    working folder) inside `folder`, a dead run's temp folder: helpers that run started
+    there and that outlive a SIGKILLed harness (Ray's agents are reparented to init and
+    linger for minutes, their command lines overwritten). Returns their pids."""
+    inside = str(folder) + os.sep
+    ended = []
+    for name in os.listdir(proc):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            if os.stat(proc / name).st_uid != os.getuid():
+                continue
+            paths = leaks.process_paths(proc / name)
+        except OSError:
+            continue  # gone, or not ours to inspect
+        if any(path.startswith(inside) for path in paths):
+            try:
+                os.kill(int(name), signal.SIGKILL)
+                ended.append(int(name))
+            except OSError:
+                pass
+    return ended
+
+
 def _remove(path: Path) -> bool:
     if is_queue_marker(path.name) and not path.is_dir() and not unlink_queue(path.name):
         return False  # the queue is still there: keep its marker
+    if path.is_dir() and not path.is_symlink():
+        end_helpers(path)
     try:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
