@@ -206,7 +206,10 @@ def start_runtime() -> None:
         return [p for p in _children() if p.pid not in before]
 
     def start() -> None:
-        ray.init(num_cpus=len(allowed_cpus()), num_gpus=0, object_store_memory=STORE_BYTES,
+        # address="local": always a new instance of our own, never a cluster that
+        # RAY_ADDRESS or a running `ray start` would otherwise connect to.
+        ray.init(address="local", num_cpus=len(allowed_cpus()), num_gpus=0,
+                 object_store_memory=STORE_BYTES,
                  include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
                  namespace="ipcbench", _node_ip_address="127.0.0.1", _temp_dir=rt.temp_dir)
 
@@ -243,7 +246,7 @@ def stop_runtime() -> None:
         _kill([p for p in processes if p.is_running()])
     if rt.temp_dir:
         shutil.rmtree(rt.temp_dir, ignore_errors=True)
-    rt.up, rt.error, rt.top, rt.temp_dir = False, "", [], ""
+    rt.up, rt.error, rt.top, rt.temp_dir, rt.peer_class = False, "", [], "", None
 
 
 def _peer_class():
