@@ -52,8 +52,9 @@ def expand(
     process count as a skipped case, so the omission is visible in the CSV, not silent;
     so is a placement this machine cannot provide, a mechanism whose optional module is
     missing, a payload kind that cannot be built that small, a busy-polling variant
-    without a CPU for every peer, and a case beyond a mechanism's system limits. The counter pattern
-    moves no payload: it ignores the size and payload axes (COUNTER_SIZE_BYTES, bytes)."""
+    without a CPU for every peer, and a case beyond a mechanism's system limits. The
+    counter pattern moves no payload: it ignores the size and payload axes
+    (COUNTER_SIZE_BYTES, bytes)."""
     cpus = allowed_cpus() if cpus is None else list(cpus)
     planned: list[PlannedCase] = []
     for placement, payload in itertools.product(placements, payloads):

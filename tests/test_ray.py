@@ -38,7 +38,7 @@ def _ray_folders() -> list[str]:
 def test_every_pattern_in_one_run_with_ray_started_once(meta, monkeypatch):
     import ray
 
-    from ipcbench.mechanisms import ray_store
+    from ipcbench.mechanisms import ray_runtime
 
     starts = []
     real_init = ray.init
@@ -59,24 +59,24 @@ def test_every_pattern_in_one_run_with_ray_started_once(meta, monkeypatch):
         assert row.cpu_s_per_msg > 0
     assert len(starts) == 1  # once per run, at the first ray case
     kwargs = starts[0]
-    assert kwargs["object_store_memory"] == ray_store.STORE_BYTES
+    assert kwargs["object_store_memory"] == ray_runtime.STORE_BYTES
     assert kwargs["include_dashboard"] is False
     assert kwargs["_node_ip_address"] == "127.0.0.1"
     # Stopped at the run's end: no Ray process, no session folder.
     assert not ray.is_initialized()
     assert _ray_folders() == []
-    assert ray_store.ray_processes() == []
+    assert ray_runtime.ray_processes() == []
 
 
 @needs_ray
 def test_a_hung_start_is_a_timeout_row_and_later_cases_fail_at_once(meta, monkeypatch):
     import ray
 
-    from ipcbench.mechanisms import ray_store
+    from ipcbench.mechanisms import ray_runtime
 
     release = threading.Event()
     monkeypatch.setattr(ray, "init", lambda **kw: release.wait(20))  # never comes up
-    monkeypatch.setattr(ray_store, "START_S", 1.0)
+    monkeypatch.setattr(ray_runtime, "START_S", 1.0)
     planned = expand(["ray"], ["pingpong", "stream"], [4096], [1], ["fork"],
                      payloads=["numpy"])
     rows = []
@@ -89,7 +89,7 @@ def test_a_hung_start_is_a_timeout_row_and_later_cases_fail_at_once(meta, monkey
     assert [r.status for r in rows] == ["timeout", "failed"]
     assert "starting Ray did not finish within 1.0s" in rows[0].reason
     assert rows[1].reason.startswith("Ray could not start in this run: CaseTimeout")
-    assert ray_store._RUNTIME.error == ""  # the run's end resets it for the next run
+    assert ray_runtime._RUNTIME.error == ""  # the run's end resets it for the next run
 
 
 @needs_ray
@@ -116,9 +116,9 @@ def test_only_the_numpy_payload_and_an_install_hint_without_the_module(monkeypat
 
 
 def test_no_ray_process_outlives_the_tests():
-    from ipcbench.mechanisms import ray_store
+    from ipcbench.mechanisms import ray_runtime
 
     names = {p.name() for p in psutil.Process().children(recursive=True)
              if p.is_running()}
     assert not names & {"raylet", "gcs_server"}
-    assert ray_store._RUNTIME.up is False
+    assert ray_runtime._RUNTIME.up is False

@@ -21,52 +21,52 @@ and collects the results, outside every clock):
 Every message's length is checked, every receiver's count is exact, and the last
 message of every repeat is checked by CRC-32 in the receiver.
 
-Ray starts once per run, lazily at the first ray case (a 256 MB object store, no
-dashboard, bound to 127.0.0.1, its session folder named with the run's prefix in the
-temp folder so `ipcbench clean` removes a killed run's), and stops at the run's end
-(END_RUN, called by the runner). Start-up and shut-down are bounded calls: past their
-deadline Ray's processes are killed, the case is a timeout row and every later ray case
-of the run fails at once with the same reason. Each session starts fresh actors (Ray
-worker processes, pinned per the placement; Ray's own daemons are not pinned) and kills
-them at its end. Their CPU time, and that of Ray's daemons (the object store lives in the
-raylet), is the row's CPU cost and is not counted as other load on the machine.
+Ray starts once per run, lazily at the first ray case, and stops at the run's end
+(END_RUN, called by the runner), both bounded (ray_runtime.py): a 256 MB object store, no
+dashboard, the node addressed as 127.0.0.1, its session folder named with the run's
+prefix. Each session starts fresh actors (Ray worker processes, pinned per the placement;
+Ray's own daemons are not pinned) and kills them at its end (bounded). Their CPU time,
+and that of Ray's daemons (the object store lives in the raylet), is the row's CPU cost,
+and is not counted as other load on the machine (helper_cpu_s).
 """
 
 from __future__ import annotations
 
-import atexit
-import logging
 import os
 import pickle
-import shutil
-import tempfile
 import time
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import replace
 
 import numpy as np
 import psutil
 
-from ipcbench import hygiene, patterns
+from ipcbench import patterns
 from ipcbench.affinity import allowed_cpus, cpus_for_peer
 from ipcbench.deadlines import CaseTimeout, call_within
 from ipcbench.faults import Fault
 from ipcbench.mechanisms import RING_SLOTS
+from ipcbench.mechanisms.ray_runtime import (
+    STOP_S,
+    STORE_BYTES,
+    cpu_of,
+    kill,
+    ray_processes,
+    remote_class,
+    start_runtime,
+    stop_runtime,
+)
 from ipcbench.payload import PayloadMismatch, PayloadSpec, verify
 from ipcbench.schema import Case
 from ipcbench.session import PeerFailed, RepeatOutcome, Workload
 
-STORE_BYTES = 256 << 20  # object store memory
-START_S = 90.0  # bound on starting Ray (about 3 s on the 2-core VM)
-STOP_S = 30.0  # bound on stopping actors, and Ray at the run's end
 _GET_GRACE_S = 5.0  # past Ray's own timeout of a get (which normally ends it)
 _PROTOCOL = 5
 
 
 # -- inside the actors --------------------------------------------------------------------
 class Peer:
-    """One peer of a case, run as a Ray actor (ray.remote is applied in _peer_class, so
-    this module imports without Ray)."""
+    """One peer of a case, run as a Ray actor (ray.remote is applied when a session
+    starts, so this module imports without Ray)."""
 
     def __init__(self, cpus: tuple[int, ...], payload: PayloadSpec, checksum: int) -> None:
         if cpus:
@@ -145,133 +145,6 @@ class Peer:
         return self.count, self.last_ns
 
 
-# -- Ray's runtime, once per run -----------------------------------------------------------
-@dataclass
-class _Runtime:
-    up: bool = False
-    error: str = ""  # why Ray could not start in this run: later cases fail at once
-    top: list[psutil.Process] = field(default_factory=list)  # the processes ray.init started
-    temp_dir: str = ""
-    peer_class: object = None
-    exit_hook: bool = False
-
-
-_RUNTIME = _Runtime()
-
-
-def _children() -> list[psutil.Process]:
-    try:
-        return psutil.Process().children(recursive=True)
-    except psutil.Error:
-        return []
-
-
-def ray_processes() -> list[psutil.Process]:
-    """Every live process of Ray's runtime: its daemons and their workers (actors)."""
-    found = {}
-    for process in _RUNTIME.top:
-        try:
-            if process.is_running():
-                found[process.pid] = process
-                found.update((p.pid, p) for p in process.children(recursive=True))
-        except psutil.Error:
-            continue
-    return list(found.values())
-
-
-def _kill(processes: list[psutil.Process]) -> None:
-    for process in processes:
-        try:
-            process.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(processes, timeout=STOP_S)
-
-
-def start_runtime() -> None:
-    """Start Ray for this run if it is not up (bounded: see the module doc)."""
-    rt = _RUNTIME
-    if rt.error:
-        raise PeerFailed(f"Ray could not start in this run: {rt.error}")
-    if rt.up:
-        return
-    import ray
-
-    # No usage report is sent anywhere; everything binds to loopback.
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    rt.temp_dir = str(Path(tempfile.gettempdir()) / f"{hygiene.run_prefix()}0_ray")
-    before = {p.pid for p in _children()}
-
-    def started_by_ray() -> list[psutil.Process]:
-        return [p for p in _children() if p.pid not in before]
-
-    def start() -> None:
-        # address="local": always a new instance of our own, never a cluster that
-        # RAY_ADDRESS or a running `ray start` would otherwise connect to.
-        ray.init(address="local", num_cpus=len(allowed_cpus()), num_gpus=0,
-                 object_store_memory=STORE_BYTES,
-                 include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-                 namespace="ipcbench", _node_ip_address="127.0.0.1", _temp_dir=rt.temp_dir)
-
-    if not rt.exit_hook:  # a run that never reaches its end still stops Ray
-        atexit.register(stop_runtime)
-        rt.exit_hook = True
-    try:
-        # In the harness's bounded-call thread, which never exits: Ray's daemons die with
-        # the thread that started them (parent-death signal), so never a short-lived one.
-        call_within(start, START_S, "starting Ray", lambda: _kill(started_by_ray()))
-    except Exception as exc:
-        rt.error = f"{type(exc).__name__}: {exc}"
-        _kill(started_by_ray())
-        shutil.rmtree(rt.temp_dir, ignore_errors=True)
-        if isinstance(exc, CaseTimeout):
-            raise
-        raise PeerFailed(f"Ray did not start: {rt.error}") from None
-    rt.top = started_by_ray()
-    rt.up = True
-
-
-def stop_runtime() -> None:
-    """Stop Ray (bounded; survivors are killed) and remove its session folder. The next
-    run starts it again."""
-    rt = _RUNTIME
-    if rt.up or rt.error:
-        import ray
-
-        processes = ray_processes()
-        try:
-            call_within(ray.shutdown, STOP_S, "stopping Ray", lambda: _kill(ray_processes()))
-        except Exception:  # noqa: BLE001 - at the run's end: whatever failed, kill below
-            pass
-        _kill([p for p in processes if p.is_running()])
-    if rt.temp_dir:
-        shutil.rmtree(rt.temp_dir, ignore_errors=True)
-    rt.up, rt.error, rt.top, rt.temp_dir, rt.peer_class = False, "", [], "", None
-
-
-def _peer_class():
-    if _RUNTIME.peer_class is None:
-        import ray
-
-        # num_cpus=0: actors are never held back by Ray's CPU accounting (the placement
-        # decides where they run); no restarts: a dead actor fails the case.
-        _RUNTIME.peer_class = ray.remote(num_cpus=0, max_restarts=0)(Peer)
-    return _RUNTIME.peer_class
-
-
-def _cpu(processes: list[psutil.Process]) -> tuple[float, int]:
-    cpu_s, switches = 0.0, 0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-            ctx = process.num_ctx_switches()
-        except psutil.Error:
-            continue
-        cpu_s += times.user + times.system
-        switches += ctx.voluntary + ctx.involuntary
-    return cpu_s, switches
-
-
 def window_for(senders: int, size_bytes: int) -> int:
     """Messages a sender keeps in flight: up to RING_SLOTS, all senders' together within
     a quarter of the object store."""
@@ -298,7 +171,7 @@ class RaySession:
     def __enter__(self) -> RaySession:
         try:
             start_runtime()
-            self._cpu_start_s = _cpu(ray_processes())[0]
+            self._cpu_start_s = cpu_of(ray_processes())[0]
             self._start_actors()
         except BaseException:
             self.close()
@@ -309,7 +182,10 @@ class RaySession:
         self.close()
 
     def _start_actors(self) -> None:
-        peer, cpus, checksum = _peer_class(), allowed_cpus(), self.payload.checksum()
+        # num_cpus=0: actors are never held back by Ray's CPU accounting (the placement
+        # decides where they run); no restarts: a dead actor fails the case.
+        peer = remote_class(Peer, num_cpus=0, max_restarts=0)
+        cpus, checksum = allowed_cpus(), self.payload.checksum()
         case, kind = self.case, self.case.kind
         order = iter(range(case.peer_count))  # peer order = pinning order, as in session.py
 
@@ -350,12 +226,12 @@ class RaySession:
 
     def run_repeat(self, index: int) -> RepeatOutcome:
         processes = ray_processes()
-        cpu_before = _cpu(processes)
+        cpu_before = cpu_of(processes)
         if self.case.kind.round_trip:
             outcome = self._pingpong()
         else:
             outcome = self._flow()
-        cpu_after = _cpu(processes)
+        cpu_after = cpu_of(processes)
         return replace(outcome, cpu_s=cpu_after[0] - cpu_before[0],
                        ctx_switches=cpu_after[1] - cpu_before[1])
 
@@ -394,7 +270,7 @@ class RaySession:
             return
         import ray
 
-        self.helper_cpu_s = max(0.0, _cpu(ray_processes())[0] - self._cpu_start_s)
+        self.helper_cpu_s = max(0.0, cpu_of(ray_processes())[0] - self._cpu_start_s)
         processes = []
         for pid in self.pids:
             try:
@@ -407,11 +283,11 @@ class RaySession:
                 ray.kill(actor, no_restart=True)
 
         try:
-            call_within(kill_actors, STOP_S, "stopping Ray actors", lambda: _kill(processes))
+            call_within(kill_actors, STOP_S, "stopping Ray actors", lambda: kill(processes))
         except Exception:  # noqa: BLE001 - cleanup: the processes are killed below
             pass
         _, alive = psutil.wait_procs(processes, timeout=STOP_S)
-        _kill(alive)
+        kill(alive)
         self.senders, self.receivers, self.pids = [], [], []
 
 
