@@ -135,7 +135,8 @@ def test_system_limits_become_skipped_rows(monkeypatch):
     monkeypatch.setattr(posix_mq, "read_limits", lambda: limits)
     assert limits.depth == 8
     reason = posix_mq.limit_reason(Case("posix-mq", "default", "stream", 65536, 1, "fork"))
-    assert "msgsize_max = 8192" in reason and "64KiB" in reason
+    assert reason == ("posix-mq: the message exceeds the system's largest, "
+                      "/proc/sys/fs/mqueue/msgsize_max = 8192 bytes")
     # 8 pairs = 16 queues of 8 x (8 KiB + overhead): above 800 KiB.
     reason = posix_mq.limit_reason(Case("posix-mq", "default", "pingpong", 8192, 8, "fork"))
     assert "RLIMIT_MSGQUEUE = 819200" in reason and "16 queue(s)" in reason

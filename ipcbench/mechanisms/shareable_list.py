@@ -29,7 +29,6 @@ import numpy as np
 from ipcbench.mechanisms.handoff import SequenceError, SlotEndpoint, SlotMechanism
 from ipcbench.payload import PayloadSpec
 from ipcbench.schema import Case
-from ipcbench.sizes import format_size
 
 SEQUENCE, MESSAGE = 0, 1
 _ALIGNMENT = 8  # ShareableList._alignment
@@ -42,9 +41,8 @@ _PAGE_BYTES = 4096
 def limit_reason(case: Case) -> str:
     message = PayloadSpec(case.size_bytes, kind=case.payload).wire_bytes
     if message > MAX_ITEM_BYTES:
-        return (f"shareable-list: a {format_size(message)} item exceeds ShareableList's "
-                f"largest, {MAX_ITEM_BYTES} bytes (an item's struct format must fit 8 "
-                "characters)")
+        return (f"shareable-list: the message exceeds ShareableList's largest item, "
+                f"{MAX_ITEM_BYTES} bytes (an item's struct format must fit 8 characters)")
     return ""
 
 
