@@ -81,12 +81,16 @@ def start_runtime() -> None:
         raise PeerFailed(f"Ray could not start in this run: {rt.error}")
     if rt.up:
         return
-    import ray
-
     # No usage report is sent anywhere. The node is addressed as 127.0.0.1, so all of
     # Ray's traffic stays on loopback (its gRPC ports still listen on every interface,
     # behind the token authentication Ray enables by default).
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Read when ray is first imported: Ray's C++ core would otherwise install a SIGTERM
+    # handler in the harness that prints a stack trace before the harness's own clean
+    # shutdown.
+    os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
+    import ray
+
     rt.temp_dir = str(Path(tempfile.gettempdir()) / f"{hygiene.run_prefix()}0_ray")
     before = {p.pid for p in _children()}
 

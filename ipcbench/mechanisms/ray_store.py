@@ -193,29 +193,32 @@ class RaySession:
             return peer.remote(cpus_for_peer(case.placement, next(order), cpus),
                                self.payload, checksum)
 
-        if kind.round_trip:
-            for _ in range(case.procs):
-                self.senders.append(make())
-                self.receivers.append(make())
-        elif kind is patterns.STREAM:  # N producers -> 1 consumer
-            self.senders = [make() for _ in range(case.procs)]
-            self.receivers = [make()]
-        else:  # fanout: 1 distributor -> N workers
-            self.senders = [make()]
-            self.receivers = [make() for _ in range(case.procs)]
-        ready = self._get([a.ready.remote() for a in self.senders + self.receivers],
-                          self.workload.start_deadline_s, "Ray actors to start")
+        def create() -> list:
+            if kind.round_trip:
+                for _ in range(case.procs):
+                    self.senders.append(make())
+                    self.receivers.append(make())
+            elif kind is patterns.STREAM:  # N producers -> 1 consumer
+                self.senders = [make() for _ in range(case.procs)]
+                self.receivers = [make()]
+            else:  # fanout: 1 distributor -> N workers
+                self.senders = [make()]
+                self.receivers = [make() for _ in range(case.procs)]
+            return [a.ready.remote() for a in self.senders + self.receivers]
+
+        ready = self._call(create, self.workload.start_deadline_s, "Ray actors to start")
         self.pids = [pid for pid, _ in ready]
 
-    def _get(self, refs, timeout_s: float, what: str):
-        """ray.get, bounded by Ray's own timeout, in the harness's bounded-call thread:
-        Ray runs Python's signal handlers from inside its C++ wait, where the harness's
-        Ctrl-C/SIGTERM exception turns into a SystemError; the main thread only waits
-        on an Event, which a signal interrupts cleanly."""
+    def _call(self, submit, timeout_s: float, what: str):
+        """ray.get(submit()), bounded by Ray's own timeout, in the harness's bounded-call
+        thread: submitting can wait on Ray's daemons (registering an actor), and Ray runs
+        Python's signal handlers from inside its C++ wait, where the harness's
+        Ctrl-C/SIGTERM exception turns into a SystemError; the main thread only waits on
+        an Event, which a signal interrupts cleanly."""
         import ray
 
         try:
-            return call_within(lambda: ray.get(refs, timeout=timeout_s),
+            return call_within(lambda: ray.get(submit(), timeout=timeout_s),
                                timeout_s + _GET_GRACE_S, what)
         except ray.exceptions.GetTimeoutError:
             raise CaseTimeout(f"deadline of {timeout_s:.1f}s passed waiting for {what}") from None
@@ -237,9 +240,9 @@ class RaySession:
 
     def _pingpong(self) -> RepeatOutcome:
         messages = self.workload.messages
-        refs = [ping.ping.remote(pong, messages)
-                for ping, pong in zip(self.senders, self.receivers, strict=True)]
-        timing = self._get(refs, self.workload.repeat_deadline_s, "the round trips")
+        pairs = list(zip(self.senders, self.receivers, strict=True))
+        timing = self._call(lambda: [ping.ping.remote(pong, messages) for ping, pong in pairs],
+                            self.workload.repeat_deadline_s, "the round trips")
         samples = np.concatenate(timing)
         # Pairs run side by side: the repeat lasts as long as the slowest pair.
         return RepeatOutcome(samples, int(samples.size), int(max(s.sum() for s in timing)))
@@ -251,12 +254,13 @@ class RaySession:
         per_receiver = total // len(self.receivers)
         # Counters reset before any sender starts (calls from different callers are
         # not ordered among themselves).
-        self._get([r.expect.remote() for r in self.receivers], deadline_s, "the receivers")
-        window = window_for(len(self.senders), self.payload.wire_bytes)
-        starts = self._get([s.send.remote(self.receivers, per_sender, window)
-                            for s in self.senders], deadline_s, "the senders")
-        ends = self._get([r.finish.remote() for r in self.receivers], deadline_s,
-                         "the receivers")
+        receivers, senders = self.receivers, self.senders
+        self._call(lambda: [r.expect.remote() for r in receivers], deadline_s, "the receivers")
+        window = window_for(len(senders), self.payload.wire_bytes)
+        starts = self._call(lambda: [s.send.remote(receivers, per_sender, window)
+                                     for s in senders], deadline_s, "the senders")
+        ends = self._call(lambda: [r.finish.remote() for r in receivers], deadline_s,
+                          "the receivers")
         counts = [count for count, _ in ends]
         if any(count != per_receiver for count in counts):
             raise PeerFailed(f"receivers got {counts} messages, expected {per_receiver} each")
