@@ -19,6 +19,7 @@ from ipcbench import hygiene
 from ipcbench.baselines import BaselineCache
 from ipcbench.machine import collect_metadata, write_machine_json
 from ipcbench.matrix import plan
+from ipcbench.mechanisms import end_run
 from ipcbench.render.runsummary import print_summary
 from ipcbench.results import CsvAppender
 from ipcbench.rows import RunMeta
@@ -99,7 +100,7 @@ class RunSink:
 
 
 @pytest.fixture(scope="session")
-def ipcbench_sink(request: pytest.FixtureRequest) -> RunSink:
+def ipcbench_sink(request: pytest.FixtureRequest):
     config = request.config
     meta = collect_metadata()
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -107,7 +108,8 @@ def ipcbench_sink(request: pytest.FixtureRequest) -> RunSink:
     sink = RunSink(Path(config.getoption("--ipcbench-out") or default), meta)
     hygiene.sweep()
     config.stash[_SINK] = sink
-    return sink
+    yield sink
+    end_run()  # what a mechanism keeps for the whole run (Ray's runtime)
 
 
 @pytest.fixture(scope="session")

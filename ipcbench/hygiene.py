@@ -1,9 +1,16 @@
 """What killed runs leave behind, and how to remove it without touching anyone else's.
 
 Every harness process names what it creates system-wide (shared-memory segments and
-mmap files in /dev/shm, zmq socket folders in the temp folder) with one prefix,
-`ipcb_<pid>_<random tag>_`, and holds an exclusive flock on `/dev/shm/<prefix>.lock` for
-its whole life (forked peers inherit the lock, so it lasts while any of them runs).
+mmap files in /dev/shm, zmq socket folders and Ray's session folder in the temp folder,
+POSIX message queues) with one prefix, `ipcb_<pid>_<random tag>_`, and holds an exclusive
+flock on `/dev/shm/<prefix>.lock` for its whole life (forked peers inherit the lock, so it
+lasts while any of them runs).
+
+POSIX message queues live in their own namespace, which can only be listed where the
+mqueue file system is mounted (often not in containers). So every queue has a marker: an
+empty file of the same name (`..._mq<n>`) in /dev/shm, created before the queue and
+removed after it. The sweep treats a marker like a segment of its run, and unlinks the
+queue (mq_unlink) before the marker, so a killed run's queues go with its segments.
 
 An entry is removed only when all of these hold:
 - its name has ipcbench's form (odd names, such as a directory called like a segment or
@@ -11,6 +18,8 @@ An entry is removed only when all of these hold:
 - it is a plain file (a folder, for the temp folder) owned by this user (st_uid);
 - its run is dead: the sweeper can take that run's lock, or the run has no lock file.
   A lock says more than a pid: it holds across PID namespaces, where pid numbers repeat.
+Before a dead run's temp folder is removed, this user's processes still holding files
+in it are killed: helpers of that run (Ray's daemons) that outlived its harness.
 The multiprocessing leftovers (sem.mp-*, pymp-*) have no owner in their name: leaks.py
 decides those.
 """
@@ -18,12 +27,15 @@ decides those.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import errno
 import fcntl
+import functools
 import os
 import re
 import secrets
 import shutil
+import signal
 import stat
 import tempfile
 from pathlib import Path
@@ -35,6 +47,8 @@ SEGMENT_PREFIX = "ipcb_"
 _RUN = rf"{SEGMENT_PREFIX}\d{{1,10}}_[0-9a-f]{{8}}"  # one harness process
 _ENTRY_RE = re.compile(rf"^({_RUN})_\d{{1,12}}_\w{{1,80}}$")
 _LOCK_RE = re.compile(rf"^({_RUN})\.lock$")
+# A POSIX message queue's marker: the queue is named "/" + the marker's name.
+_QUEUE_RE = re.compile(rf"^{_RUN}_\d{{1,12}}_mq\d{{1,6}}$")
 _LOCK_SUFFIX = ".lock"
 
 _held: dict[int, tuple[str, int]] = {}  # pid -> (this process's prefix, its lock's fd)
@@ -131,7 +145,84 @@ def _take_dead_lock(lock: Path) -> tuple[bool, int]:
     return True, fd
 
 
+@functools.cache
+def _libc_mq_unlink():
+    """mq_unlink from the C library (glibc < 2.34 keeps it in librt), without needing
+    the optional posix_ipc module: a killed run's queues are swept wherever they were made."""
+    for library in ("librt.so.1", None):
+        try:
+            function = ctypes.CDLL(library, use_errno=True).mq_unlink
+        except (OSError, AttributeError):
+            continue
+        function.argtypes = [ctypes.c_char_p]
+        return function
+    return None
+
+
+def is_queue_marker(name: str) -> bool:
+    return bool(_QUEUE_RE.match(name))
+
+
+def unlink_queue(name: str) -> bool:
+    """mq_unlink("/" + name); True once no such queue exists (also when there was none)."""
+    mq_unlink = _libc_mq_unlink()
+    if mq_unlink is None:
+        return False
+    if mq_unlink(f"/{name}".encode()) == 0:
+        return True
+    return ctypes.get_errno() == errno.ENOENT
+
+
+def mark_queue(name: str, shm_dir: Path = SHM_DIR) -> None:
+    """Create the marker of queue "/" + name (before the queue itself: see the module doc)."""
+    if not is_queue_marker(name):
+        raise ValueError(f"{name!r} is not a queue name of ipcbench's form")
+    fd = os.open(shm_dir / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    os.close(fd)
+
+
+def remove_queue(name: str, shm_dir: Path = SHM_DIR) -> bool:
+    """Unlink queue "/" + name, then its marker (kept when the queue could not be
+    unlinked, so a later sweep tries again). True when both are gone."""
+    if not unlink_queue(name):
+        return False
+    try:
+        os.unlink(shm_dir / name)
+    except FileNotFoundError:
+        pass
+    return True
+
+
+def end_helpers(folder: Path, proc: Path = Path("/proc")) -> list[int]:
+    """SIGKILL this user's processes that hold a file open (or mapped, or as their
+    working folder) inside `folder`, a dead run's temp folder: helpers that run started
+    there and that outlive a SIGKILLed harness (Ray's agents are reparented to init and
+    linger for minutes, their command lines overwritten). Returns their pids."""
+    inside = str(folder) + os.sep
+    ended = []
+    for name in os.listdir(proc):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            if os.stat(proc / name).st_uid != os.getuid():
+                continue
+            paths = leaks.process_paths(proc / name)
+        except OSError:
+            continue  # gone, or not ours to inspect
+        if any(path.startswith(inside) for path in paths):
+            try:
+                os.kill(int(name), signal.SIGKILL)
+                ended.append(int(name))
+            except OSError:
+                pass
+    return ended
+
+
 def _remove(path: Path) -> bool:
+    if is_queue_marker(path.name) and not path.is_dir() and not unlink_queue(path.name):
+        return False  # the queue is still there: keep its marker
+    if path.is_dir() and not path.is_symlink():
+        end_helpers(path)
     try:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)

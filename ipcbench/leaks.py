@@ -48,7 +48,7 @@ def _candidates(folder: Path, prefix: str, want_dir: bool, now_s: float,
     return found
 
 
-def _process_paths(pid_dir: Path) -> set[str]:
+def process_paths(pid_dir: Path) -> set[str]:
     """Every path a process maps, holds open or works in (raises OSError if hidden)."""
     paths = set()
     with open(pid_dir / "maps", encoding="utf-8", errors="replace") as handle:
@@ -76,7 +76,7 @@ def referenced_paths(proc: Path = Path("/proc")) -> set[str] | None:
         owner = -1
         try:
             owner = os.stat(pid_dir).st_uid
-            paths |= _process_paths(pid_dir)
+            paths |= process_paths(pid_dir)
         except (FileNotFoundError, ProcessLookupError):
             continue  # exited while we looked
         except OSError:

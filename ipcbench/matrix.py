@@ -1,8 +1,9 @@
 """Which cases to run: a named matrix, narrowed by the user's axes, expanded into cases.
 
 A combination that cannot run here (an unsupported pattern, a missing optional module, a
-placement this machine cannot provide, a payload that cannot be built that small) is kept
-as a skipped case with the reason, so the omission is visible in the CSV, not silent.
+placement this machine cannot provide, a payload that cannot be built that small, a
+message beyond a system limit of the mechanism) is kept as a skipped case with the
+reason, so the omission is visible in the CSV, not silent.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ipcbench.affinity import allowed_cpus, busy_poll_skip_reason, placement_ski
 from ipcbench.mechanisms import (
     REGISTRY,
     busy_polls,
+    limit_reason,
     pattern_reason,
     payload_reason,
     public_names,
@@ -49,9 +51,10 @@ def expand(
     """Cross every axis. A (mechanism, pattern) with no variant for it is kept once per
     process count as a skipped case, so the omission is visible in the CSV, not silent;
     so is a placement this machine cannot provide, a mechanism whose optional module is
-    missing, a payload kind that cannot be built that small, and a busy-polling variant
-    without a CPU for every peer. The counter pattern
-    moves no payload: it ignores the size and payload axes (COUNTER_SIZE_BYTES, bytes)."""
+    missing, a payload kind that cannot be built that small, a busy-polling variant
+    without a CPU for every peer, and a case beyond a mechanism's system limits. The
+    counter pattern moves no payload: it ignores the size and payload axes
+    (COUNTER_SIZE_BYTES, bytes)."""
     cpus = allowed_cpus() if cpus is None else list(cpus)
     planned: list[PlannedCase] = []
     for placement, payload in itertools.product(placements, payloads):
@@ -68,6 +71,7 @@ def expand(
                 or (busy_poll_skip_reason(placement, case.peer_count, cpus)
                     if busy_polls(case.variant) else "")
                 or PayloadSpec(case.size_bytes, kind=case.payload).check_buildable()
+                or limit_reason(case)  # e.g. posix-mq's msgsize_max
             )
             planned.append(PlannedCase(case, reason))
     return planned

@@ -14,7 +14,7 @@ from ipcbench.zerocopy import regions_for
 
 # Mechanisms whose buffers live in /dev/shm (SharedMemory segments; multiprocessing's
 # shared ctypes heap is backed by files there too).
-_SHM_BACKED = {"shm", "value"}
+_SHM_BACKED = {"shm", "value", "shareable-list"}
 
 
 def buffers_bytes(item: PlannedCase) -> int:

@@ -24,7 +24,7 @@ import numpy as np
 from ipcbench.baselines import BaselineCache
 from ipcbench.disturbance import between, our_cpu_s, read_cpu_times
 from ipcbench.matrix import PlannedCase
-from ipcbench.mechanisms import session_class
+from ipcbench.mechanisms import end_run, session_class
 from ipcbench.results import ResultRow
 from ipcbench.rows import RunMeta, base_row, ok_row
 from ipcbench.schema import Case
@@ -75,7 +75,10 @@ def measure_session(
             outcomes.append(session.run_repeat(settings.warmup + len(outcomes)))
 
         drive(repeat, settings.repeats)
-    disturbance = between(before, read_cpu_times(), our_cpu_s() - ours_before_s)
+    # Peers that are not this process's waited-for children (Ray's actors) are the
+    # session's own CPU too, not other load: a session class may report them.
+    ours_s = our_cpu_s() - ours_before_s + getattr(session, "helper_cpu_s", 0.0)
+    disturbance = between(before, read_cpu_times(), ours_s)
     return summarize_session(
         index,
         [np.asarray(o.samples_ns) for o in outcomes],
@@ -158,7 +161,17 @@ def run_planned(
     """Run every planned case in interleaved rounds of sessions (module doc), handing
     each finished row to `on_row` at once. Skipped cases are written first. With
     meta.order_seed >= 0 every round's order is shuffled (seeded, recorded in every row).
-    `done_sessions` resumes cases whose first sessions a killed run already measured."""
+    `done_sessions` resumes cases whose first sessions a killed run already measured.
+    What a mechanism keeps for the whole run (Ray) is released at the end, however it ends."""
+    try:
+        _run_rounds(planned, settings, meta, on_row, make_session, before_session,
+                    baseline_cache, on_session, done_sessions)
+    finally:
+        end_run()
+
+
+def _run_rounds(planned, settings, meta, on_row, make_session, before_session, baseline_cache,
+                on_session, done_sessions) -> None:
     pending = []
     for item in planned:
         if item.skip_reason:

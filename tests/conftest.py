@@ -1,6 +1,7 @@
 """Shared fixtures. The autouse `no_leftovers` fixture checks after every test that no
-child process and no shared-memory segment of this process survived it, and cleans up
-whatever did (also after a failing test), so one leak does not cascade into the next.
+child process and no shared-memory segment (nor POSIX message queue, through its marker
+in /dev/shm) of this process survived it, and cleans up whatever did (also after a
+failing test), so one leak does not cascade into the next.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def _kill(processes: list[psutil.Process]) -> None:
 
 def _unlink(names: list[str]) -> None:
     for name in names:
+        if hygiene.is_queue_marker(name):
+            hygiene.remove_queue(name)  # the queue first, then (below) its marker
         try:
             (hygiene.SHM_DIR / name).unlink()
         except FileNotFoundError:

@@ -230,3 +230,30 @@ def test_resume_without_a_manifest_gives_one_line(tmp_path, capsys):
     assert err.splitlines() == [f"ipcbench: error: cannot resume {str(run)!r}: no manifest.json "
                                 "(not an ipcbench run folder, or written by an ipcbench without "
                                 "manifests)"]
+
+
+def test_list_shows_optional_mechanisms_with_their_install_state(capsys, monkeypatch):
+    import dataclasses
+
+    from ipcbench.mechanisms import REGISTRY, unavailable_reason
+
+    monkeypatch.setitem(REGISTRY, "ray",
+                        dataclasses.replace(REGISTRY["ray"], requires="ipcbench_no_ray"))
+    assert main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+
+    def block(name: str) -> list[str]:
+        """The mechanism's line and the indented lines under it."""
+        start = next(i for i, line in enumerate(lines) if line.startswith(f"{name}:"))
+        end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith(" ")),
+                   len(lines))
+        return lines[start:end]
+
+    assert any("optional: module 'ipcbench_no_ray' not installed (pip install 'ipcbench["
+               in line for line in block("ray"))
+    assert "    payloads: numpy" in block("ray")
+    posix = "installed" if not unavailable_reason("posix-mq") else "not installed"
+    assert any(line.startswith(f"    optional: module 'posix_ipc' {posix}")
+               for line in block("posix-mq"))
+    assert not any("optional:" in line for line in block("shareable-list"))  # stdlib
+    assert any(line.split()[:1] == ["mailbox"] for line in block("shareable-list"))

@@ -147,3 +147,33 @@ def test_missing_shm_dir_is_not_an_error(tmp_path):
     assert hygiene.stale_segments(tmp_path / "absent") == []
     assert hygiene.sweep(tmp_path / "absent", tmp_path / "absent") == []
     assert hygiene.own_segments(tmp_path / "absent") == []
+
+
+def test_helpers_holding_files_in_a_dead_runs_folder_are_ended_first(tmp_path):
+    """Ray's agents outlive a SIGKILLed harness (reparented to init, their command lines
+    overwritten): a process of this user with a file open in a dead run's temp folder is
+    that run's helper. A live run's helpers are left alone."""
+    shm, tmp = tmp_path / "shm", tmp_path / "tmp"
+    shm.mkdir()
+    tmp.mkdir()
+    holder = _hold_lock(shm, LIVE)
+    helpers = {}
+    try:
+        for run in (DEAD, LIVE):
+            folder = tmp / f"{run}_0_ray"
+            folder.mkdir()
+            script = (f"import sys,time; f=open({str(folder / 'agent.log')!r},'w');"
+                      " print('ok',flush=True); time.sleep(60)")
+            helpers[run] = subprocess.Popen([sys.executable, "-c", script],
+                                            stdout=subprocess.PIPE, text=True)
+            assert helpers[run].stdout.readline().strip() == "ok"
+        assert hygiene.sweep(shm, tmp) == [f"{DEAD}_0_ray"]
+        assert helpers[DEAD].wait(10) == -9  # SIGKILL
+        assert helpers[LIVE].poll() is None
+        assert [p.name for p in tmp.iterdir()] == [f"{LIVE}_0_ray"]
+    finally:
+        for helper in helpers.values():
+            helper.kill()
+            helper.wait(10)
+        holder.stdin.close()
+        holder.wait(10)

@@ -37,7 +37,7 @@ SMALL = Settings(sessions=1, repeats=2, warmup=1, target_bytes=256 << 10, min_me
 WORKQUEUE = patterns.WORKQUEUE.name
 # The channels several processes can read from, message by message.
 SHARED = {("queue", "default"), ("simplequeue", "default"), ("manager-queue", "default"),
-          ("zmq", "ipc"), ("zmq", "tcp"), ("faster-fifo", "default")}
+          ("zmq", "ipc"), ("zmq", "tcp"), ("faster-fifo", "default"), ("posix-mq", "default")}
 
 
 def _needs(mechanism: str) -> list:
@@ -212,8 +212,10 @@ def test_consumers_together_must_hold_each_message_once():
 # -- real peers --------------------------------------------------------------------------
 
 def _cases(start_method: str = "fork") -> list[Case]:
+    # posix-mq: messages up to the system's msgsize_max (8 KiB by default).
     return [Case(m, v, WORKQUEUE, size, procs, start_method)
-            for m, v in sorted(SHARED) for size in (64, 64 << 10) for procs in (1, 2)]
+            for m, v in sorted(SHARED) for size in (64, 4096 if m == "posix-mq" else 64 << 10)
+            for procs in (1, 2)]
 
 
 @pytest.mark.parametrize("case", _params(_cases()))

@@ -8,7 +8,7 @@ import sys
 
 from ipcbench import patterns
 from ipcbench.cli.args import choices, split
-from ipcbench.mechanisms import REGISTRY, public_names
+from ipcbench.mechanisms import REGISTRY, install_state, public_names
 from ipcbench.schema import PLACEMENTS
 from ipcbench.units import format_rate_bytes
 
@@ -17,6 +17,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name in public_names():
         info = REGISTRY[name]
         print(f"{name}: {info.description}")
+        if install_state(name):
+            print(f"    optional: {install_state(name)}")
+        if info.payloads:
+            print(f"    payloads: {', '.join(info.payloads)}")
         for variant, names in info.variants.items():
             print(f"    {variant:<10} patterns: {', '.join(names)}")
     for kind in patterns.PATTERNS.values():

@@ -11,6 +11,7 @@ import functools
 import importlib
 import importlib.util
 import re
+import sys
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -37,6 +38,10 @@ class MechanismInfo:
     payloads: tuple[str, ...] | None = None
     # pattern -> why this channel cannot run it, for the skipped rows (when not obvious).
     why_not: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    # True: the module has `limit_reason(case) -> str`, the machine's limits that rule a
+    # case out (a message-size cap, a per-item cap), decided while planning; its module
+    # then must import cheaply (optional modules only inside functions).
+    limits: bool = False
 
 
 def _info(
@@ -48,6 +53,7 @@ def _info(
     requires: str = "",
     payloads: tuple[str, ...] | None = None,
     why_not: dict | None = None,
+    limits: bool = False,
 ):
     # Every channel that can stream can fan out (Mechanism.fan_out builds one stream
     # channel per consumer), so `fanout` is added wherever `stream` is. Patterns are
@@ -58,7 +64,7 @@ def _info(
         for variant, patterns in variants.items()
     }
     return MechanismInfo(name, description, module, MappingProxyType(variants), hidden, requires,
-                         payloads, MappingProxyType(why_not or {}))
+                         payloads, MappingProxyType(why_not or {}), limits)
 
 
 # Slots of the ring variants (`ring8`): enough for a sender to run well ahead of a
@@ -79,7 +85,7 @@ def busy_polls(variant: str) -> bool:
 
 
 # Optional module -> the ipcbench extra that installs it (pyproject optional-dependencies).
-_EXTRAS = {"zmq": "zmq", "faster_fifo": "fifo"}
+_EXTRAS = {"zmq": "zmq", "faster_fifo": "fifo", "posix_ipc": "posix-mq", "ray": "ray"}
 _STREAMS = (PINGPONG.name, STREAM.name)
 # Channels several processes can read from, message by message: a work queue as well.
 _SHARED = (*_STREAMS, WORKQUEUE.name)
@@ -224,6 +230,38 @@ REGISTRY: dict[str, MechanismInfo] = {
             requires="faster_fifo",
         ),
         _info(
+            "posix-mq",
+            "POSIX message queues through posix_ipc (optional): mq_send / mq_receive of whole "
+            "messages, a queue per direction and pair, one shared by every producer; up to "
+            "the system's msgsize_max (8 KiB by default)",
+            "ipcbench.mechanisms.posix_mq",
+            {"default": _SHARED},
+            requires="posix_ipc",
+            limits=True,
+        ),
+        _info(
+            "shareable-list",
+            "multiprocessing.shared_memory.ShareableList as a one-slot mailbox [sequence, "
+            "message bytes], item get/set through its own API, semaphores signal; items "
+            "up to 9,999,991 bytes",
+            "ipcbench.mechanisms.shareable_list",
+            {"mailbox": _STREAMS},
+            why_not=_MAILBOX,
+            limits=True,
+        ),
+        _info(
+            "ray",
+            "Ray's object store (optional): an actor ray.puts a numpy array and passes its "
+            "ObjectRef in an actor call, the receiving actor ray.gets it and copies it out; "
+            "Ray starts once per run (256 MB store, no dashboard)",
+            "ipcbench.mechanisms.ray_store",
+            {"actors": _STREAMS},
+            requires="ray",
+            why_not={WORKQUEUE.name: "Ray schedules its own tasks: a work queue of actors "
+                                     "would measure Ray's scheduler, not a channel"},
+            payloads=("numpy",),
+        ),
+        _info(
             "fake",
             "in-process fake with an injected clock, for the project's own tests",
             "ipcbench.testing",
@@ -271,8 +309,39 @@ def unavailable_reason(name: str) -> str:
     module = REGISTRY[name].requires
     if not module or _installed(module):
         return ""
-    extra = _EXTRAS.get(module, module)
-    return f"{name} needs the optional module {module!r} (pip install 'ipcbench[{extra}]')"
+    return f"{name} needs the optional module {module!r} ({install_hint(module)})"
+
+
+def install_hint(module: str) -> str:
+    return f"pip install 'ipcbench[{_EXTRAS.get(module, module)}]'"
+
+
+def install_state(name: str) -> str:
+    """For people: "" (standard library only), else whether its optional module is
+    installed, and how to install it when it is not."""
+    module = REGISTRY[name].requires
+    if not module:
+        return ""
+    if _installed(module):
+        return f"module {module!r} installed"
+    return f"module {module!r} not installed ({install_hint(module)})"
+
+
+def limit_reason(case) -> str:
+    """Why this machine's limits rule `case` out ("" when they do not; see `limits`)."""
+    info = REGISTRY[case.mechanism]
+    if not info.limits:
+        return ""
+    return importlib.import_module(info.module).limit_reason(case)
+
+
+def end_run() -> None:
+    """Release what a mechanism keeps for a whole run (Ray's runtime): calls the END_RUN
+    of every mechanism module this process imported (never imports one to do so)."""
+    for info in REGISTRY.values():
+        hook = getattr(sys.modules.get(info.module), "END_RUN", None)
+        if hook is not None:
+            hook()
 
 
 def load(name: str) -> type[Mechanism]:
@@ -283,5 +352,5 @@ def load(name: str) -> type[Mechanism]:
 
 def session_class(name: str):
     """The session class a mechanism's module brings (SESSION), or None for the real
-    peer-process session. Only the test fake has one."""
+    peer-process session (the test fake, the executors and Ray bring one)."""
     return getattr(importlib.import_module(REGISTRY[name].module), "SESSION", None)

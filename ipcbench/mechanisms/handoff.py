@@ -169,7 +169,7 @@ class SlotEndpoint(Endpoint):
         index = self._recv_chunk(None, 0)  # whichever channel is ready first
         for offset in range(self._in_chunk, self._private.size, self._in_chunk):
             self._recv_chunk(index, offset)  # the rest of that message, in order
-        return memoryview(self._private)
+        return self._message()
 
     def _send_chunk(self, chunk: np.ndarray) -> None:
         slot = self.outbox
@@ -194,6 +194,10 @@ class SlotEndpoint(Endpoint):
         self._read(index, offset)
         self.inboxes[index].empty.release()
         return index
+
+    def _message(self):
+        """What recv() hands out once the slot is released: the private copy."""
+        return memoryview(self._private)
 
     # The two copies are hooks so a storage with its own lock (a synchronized Array)
     # can hold it around exactly the shared-memory accesses, never around a wait.
