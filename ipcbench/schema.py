@@ -21,7 +21,9 @@ PLACEMENTS = ("unpinned", "same-core", "cross-core")
 START_METHODS = ("fork", "spawn", "forkserver")
 # How the sender holds a message (payload.py says what each one means on the wire).
 SHM_VIEW = "shm-view"
-PAYLOAD_KINDS = ("bytes", "object", "numpy", SHM_VIEW)
+# Pairs that compare serializers on the same data: object vs msgpack (pickle vs msgpack),
+# dataframe vs arrow (a pickled DataFrame vs Arrow IPC, read zero-copy).
+PAYLOAD_KINDS = ("bytes", "object", "msgpack", "numpy", "dataframe", "arrow", SHM_VIEW)
 # Kinds that older ipcbench versions measured and that mean something else now: the
 # readers rename them (results.read_results) so that compare never matches an old row
 # with a new kind. `numpy-shm` sent a descriptor of an array that never changed and

@@ -80,6 +80,8 @@ def busy_polls(variant: str) -> bool:
 
 # Optional module -> the ipcbench extra that installs it (pyproject optional-dependencies).
 _EXTRAS = {"zmq": "zmq", "faster_fifo": "fifo"}
+# Payload kinds that need an optional module: kind -> (module, the extra installing it).
+PAYLOAD_REQUIRES = {"msgpack": ("msgpack", "msgpack"), "arrow": ("pyarrow", "arrow")}
 _STREAMS = (PINGPONG.name, STREAM.name)
 # Channels several processes can read from, message by message: a work queue as well.
 _SHARED = (*_STREAMS, WORKQUEUE.name)
@@ -273,6 +275,16 @@ def unavailable_reason(name: str) -> str:
         return ""
     extra = _EXTRAS.get(module, module)
     return f"{name} needs the optional module {module!r} (pip install 'ipcbench[{extra}]')"
+
+
+def payload_unavailable_reason(payload: str) -> str:
+    """Why payload kind `payload` cannot run here ("" when it can): a missing optional
+    module (msgpack, pyarrow)."""
+    module, extra = PAYLOAD_REQUIRES.get(payload, ("", ""))
+    if not module or _installed(module):
+        return ""
+    return (f"payload {payload} needs the optional module {module!r} "
+            f"(pip install 'ipcbench[{extra}]')")
 
 
 def load(name: str) -> type[Mechanism]:
