@@ -183,5 +183,8 @@ class Wire:
         verify(data, size, self.checksum, where)
 
     def close(self) -> None:
+        # An arrow body holds views of the last message (the channel's receive buffer,
+        # maybe in shared memory): let it go before the endpoint releases that memory.
+        self.last_body = None
         if self._views is not None:
             self._views.close()
