@@ -20,6 +20,7 @@ from ipcbench.mechanisms import (
     limit_reason,
     pattern_reason,
     payload_reason,
+    payload_unavailable_reason,
     public_names,
     unavailable_reason,
 )
@@ -51,10 +52,10 @@ def expand(
     """Cross every axis. A (mechanism, pattern) with no variant for it is kept once per
     process count as a skipped case, so the omission is visible in the CSV, not silent;
     so is a placement this machine cannot provide, a mechanism whose optional module is
-    missing, a payload kind that cannot be built that small, a busy-polling variant
-    without a CPU for every peer, and a case beyond a mechanism's system limits. The
-    counter pattern moves no payload: it ignores the size and payload axes
-    (COUNTER_SIZE_BYTES, bytes)."""
+    missing (or a payload kind's: msgpack, pyarrow), a payload kind that cannot be built
+    that small, a busy-polling variant without a CPU for every peer, and a case beyond a
+    mechanism's system limits. The counter pattern moves no payload: it ignores the size
+    and payload axes (COUNTER_SIZE_BYTES, bytes)."""
     cpus = allowed_cpus() if cpus is None else list(cpus)
     planned: list[PlannedCase] = []
     for placement, payload in itertools.product(placements, payloads):
@@ -67,6 +68,7 @@ def expand(
                 item.skip_reason
                 or unavailable_reason(case.mechanism)  # e.g. pyzmq not installed
                 or payload_reason(case.mechanism, case.payload)
+                or payload_unavailable_reason(case.payload)  # e.g. pyarrow not installed
                 or placement_reason
                 or (busy_poll_skip_reason(placement, case.peer_count, cpus)
                     if busy_polls(case.variant) else "")

@@ -33,6 +33,8 @@ step to _MIGRATIONS so older files still load):
       `lat_samples` and `lat_p50_ns` .. `lat_max_ns` (per-message one-way latency of
       stream and fanout rows, from send or due time to message in hand), `samples_file`
       (the raw latencies, with --samples). v4 files load as rate_per_s=0, no latencies.
+      Within version 5 (no column changed): new values of `payload`: `msgpack`,
+      `dataframe` and `arrow` (codecs.py).
 """
 
 from __future__ import annotations

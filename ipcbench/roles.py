@@ -10,9 +10,11 @@ taken in one process).
 
 One-way latency (framing.py): the sender stamps each message just before it builds it
 (closed loop) or with the time it was due (open loop, `rate_per_s`); the receiver reads
-its clock once the message is in hand and decoded. So for `object` and `numpy` both
-pickling and unpickling fall inside the interval; for `bytes` only the transfer (and
-the header's pack/unpack); for `shm-view` the write into shared memory, the descriptor's
+its clock once the message is in hand and decoded. So for `object`, `numpy` and
+`dataframe` both pickling and unpickling fall inside the interval, for `msgpack` packing
+and unpacking, for `arrow` the DataFrame's conversion and IPC write and the zero-copy
+open into a DataFrame (codecs.py); for `bytes` only the transfer (and the header's
+pack/unpack); for `shm-view` the write into shared memory, the descriptor's
 trip and the in-place read of every byte.
 """
 

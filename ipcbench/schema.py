@@ -21,7 +21,22 @@ PLACEMENTS = ("unpinned", "same-core", "cross-core")
 START_METHODS = ("fork", "spawn", "forkserver")
 # How the sender holds a message (payload.py says what each one means on the wire).
 SHM_VIEW = "shm-view"
-PAYLOAD_KINDS = ("bytes", "object", "numpy", SHM_VIEW)
+# Pairs that compare serializers on the same data: object vs msgpack (pickle vs msgpack),
+# dataframe vs arrow (a pickled DataFrame vs Arrow IPC, read zero-copy).
+PAYLOAD_KINDS = ("bytes", "object", "msgpack", "numpy", "dataframe", "arrow", SHM_VIEW)
+# One line each, for `ipcbench list` (payload.py and codecs.py say it in full).
+PAYLOAD_SUMMARIES = {
+    "bytes": "raw bytes, the header in the first 8 (the default everywhere)",
+    "object": "a dict of (int, str, float) tuples, pickled with the header",
+    "msgpack": "the object kind's dict, msgpack-packed with the header (bytes on every "
+               "channel)",
+    "numpy": "a uint8 numpy array, pickled with the header",
+    "dataframe": "a numeric pandas DataFrame, pickled with the header",
+    "arrow": "the same DataFrame as an Arrow IPC stream behind the header, opened "
+             "zero-copy into a DataFrame (bytes on every channel)",
+    SHM_VIEW: "written into shared memory, a 64-byte descriptor on the channel, read in "
+              "place",
+}
 # Kinds that older ipcbench versions measured and that mean something else now: the
 # readers rename them (results.read_results) so that compare never matches an old row
 # with a new kind. `numpy-shm` sent a descriptor of an array that never changed and

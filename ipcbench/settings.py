@@ -86,30 +86,36 @@ class Matrix:
 QUICK = Settings(sessions=3, repeats=2, warmup=1, target_bytes=4 << 20, max_messages=250,
                  increments=2000)
 
+# Every kind but raw bytes (which every case measures); the codec kinds (msgpack, arrow)
+# become skipped rows where their optional module is missing.
+EXTRA_PAYLOADS = ("object", "msgpack", "numpy", "dataframe", "arrow", "shm-view")
+
 MATRICES = {
     # <= 60 s on 2 cores: every mechanism and pattern, 3 sizes, 2 process counts, one
     # (reproducible) placement, raw bytes only; the work queue with the seed's Queue only.
     "quick": Matrix((64, 64 * KiB, 1 * MiB), (1, 2), QUICK, ("same-core",),
                     pattern_mechanisms=MappingProxyType({WORKQUEUE.name: ("queue",)})),
     # 64 B .. 16 MiB in steps of 16x, 1/2/4 processes, both pinned placements, every
-    # payload kind at 4 KiB and 1 MiB; 3 sessions a case. (With 3..8 sessions the 95% CI
-    # of the median is [min, max]: a 4th or 5th session can only widen it, so extra
-    # sessions pay off only from 9 on, as in the full matrix.)
+    # payload kind at 4 KiB and 1 MiB (pickle vs msgpack, and pickle vs Arrow for a
+    # DataFrame, are asked at those sizes); 3 sessions a case. (With 3..8 sessions the
+    # 95% CI of the median is [min, max]: a 4th or 5th session can only widen it, so
+    # extra sessions pay off only from 9 on, as in the full matrix.)
     "default": Matrix(
         (64, 4 * KiB, 64 * KiB, 1 * MiB, 16 * MiB),
         (1, 2, 4),
         Settings(sessions=3, repeats=2, budget_s=0.8, target_bytes=16 << 20,
                  max_messages=1000),
-        extra_payloads=("object", "numpy", "shm-view"),
+        extra_payloads=EXTRA_PAYLOADS,
         payload_sizes_bytes=(4 * KiB, 1 * MiB),
     ),
-    # 64 B .. 16 MiB in steps of 4x, 1/2/4/8 processes, every placement and payload kind.
+    # 64 B .. 16 MiB in steps of 4x, 1/2/4/8 processes, every placement and payload kind
+    # (dataframe and arrow are skipped rows at 256 B: a DataFrame needs ~1.5 KiB).
     "full": Matrix(
         tuple(64 * 4**i for i in range(10)),
         (1, 2, 4, 8),
         Settings(sessions=5, max_sessions=12, repeats=3, budget_s=5.0, warmup=2),
         ("same-core", "cross-core", "unpinned"),
-        extra_payloads=("object", "numpy", "shm-view"),
+        extra_payloads=EXTRA_PAYLOADS,
         payload_sizes_bytes=(256, 4 * KiB, 64 * KiB, 1 * MiB, 16 * MiB),
     ),
 }

@@ -1,12 +1,22 @@
 """The Wire: how one peer puts the payload kind on its channel, with the header of
-framing.py, and opens what arrives (payload.py says what each kind means on the wire)."""
+framing.py, and opens what arrives (payload.py says what each kind means on the wire,
+codecs.py the msgpack and Arrow encodings)."""
 
 from __future__ import annotations
 
 import pickle
 
+from ipcbench import codecs
 from ipcbench.framing import HEADER, HEADER_BYTES, STAMP_MASK, Expected, tag
-from ipcbench.payload import DESCRIPTOR_BYTES, PayloadSpec, corrupted, framed_pickle, verify
+from ipcbench.payload import (
+    DESCRIPTOR_BYTES,
+    PayloadMismatch,
+    PayloadSpec,
+    corrupted,
+    corrupted_value,
+    framed_pickle,
+    verify,
+)
 from ipcbench.schema import SHM_VIEW
 from ipcbench.zerocopy import InPlace
 
@@ -16,9 +26,10 @@ class Wire:
 
     - message(stamp_ns): the next message to send, carrying the header (framing.py) with
       this peer's sender index, its next sequence number and `stamp_ns`.
-    - open(message): decode one received message (unpickle; shm-view: read and check the
-      region in place) and return its header words (word, stamp); the body of the last
-      one stays in `last_body` for `check`.
+    - open(message): decode one received message (unpickle, unpack; arrow: open the
+      stream in place and make a DataFrame of it; shm-view: read and check the region in
+      place) and return its header words (word, stamp); the body of the last one stays
+      in `last_body` for `check`.
     An unframed wire (raw bytes below 8 bytes) sends the payload as is; open() then
     returns (0, 0) and there is no one-way latency to report.
     """
@@ -35,10 +46,11 @@ class Wire:
         self.last_body = None
         self._views = None
         self._pickles = False
+        self._codec = None
         # Length of the body `check` verifies (None: objects, whose pickle is checked).
         self._body_bytes = payload.size_bytes - (HEADER_BYTES if payload.framed else 0)
-        if corrupt and self.kind != "bytes":
-            raise ValueError("the corrupt fault applies to the bytes payload only")
+        if corrupt and self.kind == SHM_VIEW:
+            raise ValueError("the corrupt fault does not apply to the shm-view payload")
         if self.kind == SHM_VIEW:
             self._views = InPlace(pools, pool, payload.raw())
             self.wire_bytes: int | None = DESCRIPTOR_BYTES
@@ -62,8 +74,16 @@ class Wire:
                 self._buffer = bytearray(raw)
                 self.message, self.open = self._bytes_message, self._bytes_open
             return
-        self._body = value
+        self._body = corrupted_value(value) if corrupt else value
         self._body_bytes = None
+        if self.kind in codecs.CODEC_KINDS:
+            # Encoded by the sender on every channel, also those that pickle by
+            # themselves: they are given (and move) the encoded bytes.
+            codec = codecs.MsgpackCodec if self.kind == "msgpack" else codecs.ArrowCodec
+            self._codec = codec(payload.size_bytes, value)
+            self.wire_bytes = payload.size_bytes
+            self.message, self.open = self._codec_message, self._codec_open
+            return
         if objects:
             self.wire_bytes = None
             self.message, self.open = self._pair_message, self._pair_open
@@ -111,6 +131,14 @@ class Wire:
         header, self.last_body = pickle.loads(message)
         return HEADER.unpack(header)
 
+    # codec kinds (msgpack, arrow): encoded here into exactly size_bytes, header inside
+    def _codec_message(self, stamp_ns: int):
+        return self._codec.encode(self._next_word(), stamp_ns & STAMP_MASK, self._body)
+
+    def _codec_open(self, message) -> tuple[int, int]:
+        word, stamp, self.last_body = self._codec.decode(message)
+        return word, stamp
+
     # shm-view: the message goes into shared memory, the header into the descriptor
     def _view_message(self, stamp_ns: int):
         return self._views.write(self._next_word(), stamp_ns & STAMP_MASK)
@@ -126,6 +154,8 @@ class Wire:
             return self._views.write(word, stamp)
         if self._pickles:
             return framed_pickle(HEADER.pack(word, stamp), self.last_body)
+        if self._codec is not None:
+            return self._codec.encode(word, stamp, self.last_body)
         return message
 
     def check(self, where: str) -> None:
@@ -137,6 +167,12 @@ class Wire:
                 raise ValueError(f"{where}: no shm-view message was read")
             return
         body = self.last_body
+        if self._codec is not None:
+            actual = self._codec.checksum(body)
+            if actual != self.checksum:
+                raise PayloadMismatch(f"{where}: checksum {actual:#010x}, expected "
+                                      f"{self.checksum:#010x} ({self.kind} value)")
+            return
         if self._body_bytes is None:
             data = pickle.dumps(body, protocol=5)
         elif self.framed and self.wire_bytes is not None:  # the header is still in front
@@ -147,5 +183,8 @@ class Wire:
         verify(data, size, self.checksum, where)
 
     def close(self) -> None:
+        # An arrow body holds views of the last message (the channel's receive buffer,
+        # maybe in shared memory): let it go before the endpoint releases that memory.
+        self.last_body = None
         if self._views is not None:
             self._views.close()

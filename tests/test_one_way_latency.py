@@ -1,7 +1,8 @@
 """One-way latency and open-loop load (the message header of framing.py).
 
-- the header round trip on every mechanism x payload kind: every message of a stream
-  row has a latency (lat_samples == messages), sequences checked per sender;
+- the header round trip on every mechanism x payload kind (msgpack, dataframe and arrow
+  included): every message of a stream row has a latency (lat_samples == messages),
+  sequences checked per sender;
 - the sequence check on its own: foreign, lost, duplicated, reordered messages;
 - duplicated / dropped messages on a real channel end the case;
 - coordinated omission with a virtual clock: a stall counts against every message it
@@ -19,6 +20,7 @@ import numpy as np
 import pytest
 
 from ipcbench import samples
+from ipcbench.codecs import FRAME_KINDS
 from ipcbench.faults import Fault
 from ipcbench.framing import HEADER, STAMP_MASK, Expected, SequenceError, one_way_ns, tag
 from ipcbench.matrix import expand, with_rates
@@ -155,7 +157,9 @@ def _stream_cases() -> list:
             if "stream" not in supported:
                 continue
             for payload in PAYLOAD_KINDS:
-                [planned] = expand([name], ["stream"], [256], [2], ["fork"], [variant],
+                # A DataFrame needs about 1.5 KiB of its own (codecs.FRAME_RESERVE_BYTES).
+                size = 2048 if payload in FRAME_KINDS else 256
+                [planned] = expand([name], ["stream"], [size], [2], ["fork"], [variant],
                                    payloads=[payload], cpus=[0])
                 if planned.skip_reason:
                     continue

@@ -20,7 +20,12 @@ from ipcbench import patterns
 from ipcbench.faults import Fault
 from ipcbench.framing import SequenceError, Shares, tag
 from ipcbench.matrix import expand, plan
-from ipcbench.mechanisms import REGISTRY, public_names, unavailable_reason
+from ipcbench.mechanisms import (
+    PAYLOAD_REQUIRES,
+    REGISTRY,
+    public_names,
+    unavailable_reason,
+)
 from ipcbench.mechanisms.base import END, Endpoint, is_end
 from ipcbench.payload import DESCRIPTOR_BYTES, PayloadSpec
 from ipcbench.roles import receive_until_ends
@@ -156,12 +161,16 @@ def test_pattern_record_states_the_procs_mapping():
 
 @pytest.mark.parametrize("kind", PAYLOAD_KINDS)
 def test_end_marker_is_never_a_payload_message(kind):
-    spec = PayloadSpec(1 if kind == "bytes" else 256, kind=kind)
+    if PAYLOAD_REQUIRES.get(kind):
+        pytest.importorskip(PAYLOAD_REQUIRES[kind][0])
+    size = {"bytes": 1, "dataframe": 2048, "arrow": 2048}.get(kind, 256)
+    spec = PayloadSpec(size, kind=kind)
     if kind == "shm-view":
         candidates = [bytes(DESCRIPTOR_BYTES)]
     else:
         value = spec.value()
-        candidates = [value, pickle.dumps(value, protocol=5)]
+        message = Wire(spec, spec.checksum(), carries_objects=False).message(0)
+        candidates = [value, pickle.dumps(value, protocol=5), message]
     for message in candidates:
         assert not is_end(message)
     assert not is_end(b"\0") and not is_end(bytearray()) and not is_end(memoryview(b""))

@@ -1,5 +1,6 @@
-"""The small commands: `list` (mechanisms, variants, patterns), `machine` (metadata as
-JSON), `clean` (what dead runs of this user left), `selfcheck` (harness vs hand-written loops)."""
+"""The small commands: `list` (mechanisms, variants, patterns, payload kinds), `machine`
+(metadata as JSON), `clean` (what dead runs of this user left), `selfcheck` (harness vs
+hand-written loops)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,14 @@ import sys
 
 from ipcbench import patterns
 from ipcbench.cli.args import choices, split
-from ipcbench.mechanisms import REGISTRY, install_state, public_names
-from ipcbench.schema import PLACEMENTS
+from ipcbench.mechanisms import (
+    PAYLOAD_REQUIRES,
+    REGISTRY,
+    install_state,
+    payload_unavailable_reason,
+    public_names,
+)
+from ipcbench.schema import PAYLOAD_KINDS, PAYLOAD_SUMMARIES, PLACEMENTS
 from ipcbench.units import format_rate_bytes
 
 
@@ -25,6 +32,11 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"    {variant:<10} patterns: {', '.join(names)}")
     for kind in patterns.PATTERNS.values():
         print(f"pattern {kind.name}: {kind.summary} (--procs N: N {kind.procs_label})")
+    for payload in PAYLOAD_KINDS:
+        module, extra = PAYLOAD_REQUIRES.get(payload, ("", ""))
+        missing = payload_unavailable_reason(payload)
+        print(f"payload {payload}: {PAYLOAD_SUMMARIES[payload]}"
+              + (f" [needs {module}: pip install 'ipcbench[{extra}]']" if missing else ""))
     return 0
 
 
@@ -72,8 +84,8 @@ def cmd_selfcheck(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser("list", help="mechanisms, their variants and patterns, and what each "
-                               "pattern measures").set_defaults(
+    sub.add_parser("list", help="mechanisms, their variants and patterns, what each "
+                               "pattern measures, and the payload kinds").set_defaults(
         func=cmd_list
     )
     sub.add_parser("machine", help="print this machine's metadata").set_defaults(func=cmd_machine)

@@ -343,8 +343,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="unpinned, same-core and/or cross-core (default: the two pinned ones)",
     )
     run.add_argument("--payload", **many,
-                     help="bytes, object, numpy and/or shm-view (default: bytes everywhere, "
-                          "the other kinds at a few sizes)")
+                     help=f"one or more of {', '.join(PAYLOAD_KINDS)} (default: bytes "
+                          "everywhere, the other kinds at a few sizes; see `ipcbench list`)")
     run.add_argument("--rate", **many,
                      help="open loop: messages per second per sender (stream, fanout), "
                           "e.g. 1000 5000 20000; `max` = as fast as possible (default)")
