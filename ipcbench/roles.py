@@ -137,15 +137,16 @@ def receive_until_ends(endpoint, wire: Wire, ends: int, where: str) -> Arrivals:
 def ping(spec, endpoint, wire: Wire, barrier) -> np.ndarray:
     samples_ns = np.empty(spec.messages, dtype=np.int64)
     clock, message, open_ = time.perf_counter_ns, wire.message, wire.open
-    send, recv = endpoint.send, endpoint.recv
+    send, recv, framed, base = endpoint.send, endpoint.recv, wire.framed, tag(wire.sender, 0)
     for i in range(spec.messages):
         start = clock()
+        request = wire.sent
         send(message(start))
         word, _ = open_(recv())
         samples_ns[i] = clock() - start
-        if wire.framed and word != tag(wire.sender, wire.sent - 1):
+        if framed and word != base | (request & SEQUENCE_MASK):
             raise SequenceError(f"{spec.name}: reply {word & SEQUENCE_MASK} to request "
-                                f"{(wire.sent - 1) & SEQUENCE_MASK} (stale or foreign)")
+                                f"{request & SEQUENCE_MASK} (stale or foreign)")
     # The echo of the last round trip must be exactly what was sent.
     wire.check(f"{spec.name} echo")
     return samples_ns

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pickle
 
 from ipcbench import codecs
-from ipcbench.framing import HEADER, HEADER_BYTES, STAMP_MASK, Expected, tag
+from ipcbench.framing import HEADER, HEADER_BYTES, SEQUENCE_MASK, STAMP_MASK, Expected, tag
 from ipcbench.payload import (
     DESCRIPTOR_BYTES,
     PayloadMismatch,
@@ -19,6 +19,8 @@ from ipcbench.payload import (
 )
 from ipcbench.schema import SHM_VIEW
 from ipcbench.zerocopy import InPlace
+
+_pack_into, _unpack_from = HEADER.pack_into, HEADER.unpack_from
 
 
 class Wire:
@@ -41,6 +43,7 @@ class Wire:
         self.kind = payload.kind
         self.framed = payload.framed
         self.sender = sender
+        self._word_base = tag(sender, 0)
         self.sent = 0  # sequence numbers run on over the repeats of a session
         self.expected: Expected | None = None  # a receiver's, set by its role
         self.last_body = None
@@ -106,14 +109,18 @@ class Wire:
         self.last_body = message
         return 0, 0
 
-    # bytes on a byte channel: the header in the message's first 8 bytes
+    # bytes on a byte channel: the header in the message's first 8 bytes (tag() inlined:
+    # at 1 µs per message on the fastest channels every call shows)
     def _bytes_message(self, stamp_ns: int):
-        HEADER.pack_into(self._buffer, 0, self._next_word(), stamp_ns & STAMP_MASK)
+        sent = self.sent
+        self.sent = sent + 1
+        _pack_into(self._buffer, 0, self._word_base | (sent & SEQUENCE_MASK),
+                   stamp_ns & STAMP_MASK)
         return self._buffer
 
     def _bytes_open(self, message) -> tuple[int, int]:
         self.last_body = message
-        return HEADER.unpack_from(message)
+        return _unpack_from(message)
 
     # channels that pickle by themselves: the pair (header, body)
     def _pair_message(self, stamp_ns: int):

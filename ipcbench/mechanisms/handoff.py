@@ -160,15 +160,19 @@ class SlotEndpoint(Endpoint):
         return ([self.outbox] if self.outbox else []) + self.inboxes
 
     def send(self, payload: bytes) -> None:
-        data = np.frombuffer(payload, dtype=np.uint8)
         step = self._out_chunk
-        for start in range(0, data.size, step):  # one chunk unless the ring slots are smaller
+        if len(payload) <= step:  # the common case: the message fits one slot
+            self._send_chunk(payload)
+            return
+        data = np.frombuffer(payload, dtype=np.uint8)
+        for start in range(0, data.size, step):
             self._send_chunk(data[start:start + step])
 
     def recv(self) -> memoryview:
         index = self._recv_chunk(None, 0)  # whichever channel is ready first
-        for offset in range(self._in_chunk, self._private.size, self._in_chunk):
-            self._recv_chunk(index, offset)  # the rest of that message, in order
+        if self._private.size > self._in_chunk:
+            for offset in range(self._in_chunk, self._private.size, self._in_chunk):
+                self._recv_chunk(index, offset)  # the rest of that message, in order
         return self._message()
 
     def _send_chunk(self, chunk: np.ndarray) -> None:
@@ -201,9 +205,13 @@ class SlotEndpoint(Endpoint):
 
     # The two copies are hooks so a storage with its own lock (a synchronized Array)
     # can hold it around exactly the shared-memory accesses, never around a wait.
-    def _write(self, chunk: np.ndarray) -> None:
+    def _write(self, chunk) -> None:
         position = self._sent % len(self._out_views)
-        self._out_views[position][:chunk.size] = chunk
+        view = self._out_views[position]
+        if len(chunk) == view.size:
+            view[:] = np.frombuffer(chunk, dtype=np.uint8)
+        else:  # the last, shorter chunk of a message
+            view[:len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
         self._sent += 1
         self._out_seqs[position][0] = self._sent
 
@@ -216,8 +224,12 @@ class SlotEndpoint(Endpoint):
                 f"channel {index} slot {position}: expected sequence {received + 1}, got {seq}"
             )
         self._received[index] = seq
-        length = min(self._in_chunk, self._private.size - offset)
-        np.copyto(self._private[offset:offset + length], self._in_views[index][position][:length])
+        view = self._in_views[index][position]
+        if offset == 0 and view.size == self._private.size:  # a whole message
+            np.copyto(self._private, view)
+            return
+        length = min(view.size, self._private.size - offset)
+        np.copyto(self._private[offset:offset + length], view[:length])
 
     def _take_filled(self) -> int:
         # notify was posted after some slot's `filled`, so one scan always finds one;
