@@ -89,15 +89,18 @@ QUICK = Settings(sessions=3, repeats=2, warmup=1, target_bytes=4 << 20, max_mess
 # Every kind but raw bytes (which every case measures); the codec kinds (msgpack, arrow)
 # become skipped rows where their optional module is missing.
 EXTRA_PAYLOADS = ("object", "msgpack", "numpy", "dataframe", "arrow", "shm-view")
+# The default matrix's: the serialiser comparisons (msgpack, dataframe vs arrow) cost
+# 0.3 to 0.9 s a session at 1 MiB and would add ~15% of cases and ~40% of the time; they
+# are in the full matrix and one flag away (--payload dataframe arrow).
+DEFAULT_EXTRA_PAYLOADS = ("object", "numpy", "shm-view")
 
 MATRICES = {
     # <= 60 s on 2 cores: every mechanism and pattern, 3 sizes, 2 process counts, one
     # (reproducible) placement, raw bytes only; the work queue with the seed's Queue only.
     "quick": Matrix((64, 64 * KiB, 1 * MiB), (1, 2), QUICK, ("same-core",),
                     pattern_mechanisms=MappingProxyType({WORKQUEUE.name: ("queue",)})),
-    # 64 B .. 16 MiB in steps of 16x, 1/2/4 processes, both pinned placements, every
-    # payload kind at 4 KiB and 1 MiB (pickle vs msgpack, and pickle vs Arrow for a
-    # DataFrame, are asked at those sizes); 3 sessions a case. (With 3..8 sessions the
+    # 64 B .. 16 MiB in steps of 16x, 1/2/4 processes, both pinned placements, the
+    # object, numpy and shm-view payloads at 4 KiB and 1 MiB; 3 sessions a case. (With 3..8 sessions the
     # 95% CI of the median is [min, max]: a 4th or 5th session can only widen it, so
     # extra sessions pay off only from 9 on, as in the full matrix.)
     "default": Matrix(
@@ -105,7 +108,7 @@ MATRICES = {
         (1, 2, 4),
         Settings(sessions=3, repeats=2, budget_s=0.8, target_bytes=16 << 20,
                  max_messages=1000),
-        extra_payloads=EXTRA_PAYLOADS,
+        extra_payloads=DEFAULT_EXTRA_PAYLOADS,
         payload_sizes_bytes=(4 * KiB, 1 * MiB),
     ),
     # 64 B .. 16 MiB in steps of 4x, 1/2/4/8 processes, every placement and payload kind
