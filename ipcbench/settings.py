@@ -100,9 +100,9 @@ MATRICES = {
     "quick": Matrix((64, 64 * KiB, 1 * MiB), (1, 2), QUICK, ("same-core",),
                     pattern_mechanisms=MappingProxyType({WORKQUEUE.name: ("queue",)})),
     # 64 B .. 16 MiB in steps of 16x, 1/2/4 processes, both pinned placements, the
-    # object, numpy and shm-view payloads at 4 KiB and 1 MiB; 3 sessions a case. (With 3..8 sessions the
-    # 95% CI of the median is [min, max]: a 4th or 5th session can only widen it, so
-    # extra sessions pay off only from 9 on, as in the full matrix.)
+    # object, numpy and shm-view payloads at 4 KiB and 1 MiB; 3 sessions a case. (With
+    # 3..8 sessions the 95% CI of the median is [min, max]: a 4th or 5th session can only
+    # widen it, so extra sessions pay off only from 9 on, as in the full matrix.)
     "default": Matrix(
         (64, 4 * KiB, 64 * KiB, 1 * MiB, 16 * MiB),
         (1, 2, 4),
