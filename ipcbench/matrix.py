@@ -150,6 +150,25 @@ def with_rates(planned: list[PlannedCase], rates: Sequence[int]) -> list[Planned
     return crossed
 
 
+def _extra_shapes(matrix, planned, common, patterns, sizes, procs, payloads) -> list:
+    """The matrix's extra (mechanism, pattern, procs) shapes the narrowing flags still
+    allow (raw bytes, every size), without repeating a case already planned."""
+    if procs is not None or payloads:
+        return []  # explicit process counts or payloads: exactly what was asked
+    seen = {p.case for p in planned}
+    extra = []
+    for mechanism, pattern, count in matrix.extra_shapes:
+        if mechanism not in common["mechanisms"] or pattern not in patterns:
+            continue
+        extra += [p for p in expand(mechanisms=[mechanism], patterns=[pattern],
+                                    sizes_bytes=sizes, procs=[count],
+                                    start_methods=common["start_methods"],
+                                    variants=common["variants"],
+                                    placements=common["placements"])
+                  if p.case not in seen]
+    return extra
+
+
 def _plan(matrix, start_methods, mechanisms, patterns, variants, sizes_bytes, procs,
           placements, payloads) -> list[PlannedCase]:
     common = {
@@ -175,6 +194,7 @@ def _plan(matrix, start_methods, mechanisms, patterns, variants, sizes_bytes, pr
                 payloads=matrix.extra_payloads,
                 **common,
             )
+    planned += _extra_shapes(matrix, planned, common, patterns, sizes, procs, payloads)
     if mechanisms:
         return planned
     scope = matrix.pattern_mechanisms

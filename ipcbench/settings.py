@@ -80,6 +80,9 @@ class Matrix:
     # mechanisms (-m): keeps a small matrix small. Patterns not listed: every mechanism.
     pattern_mechanisms: Mapping[str, tuple[str, ...]] = field(
         default_factory=lambda: MappingProxyType({}))
+    # (mechanism, pattern, procs) shapes measured beside the grid at every size, raw
+    # bytes: the seed's Queue with 3 producers and 1 consumer, which 1/2/4 would miss.
+    extra_shapes: tuple[tuple[str, str, int], ...] = ()
 
 
 # Small enough for <= 60 s on 2 cores with every mechanism: 3 sessions of 2 repeats.
@@ -110,6 +113,7 @@ MATRICES = {
                  max_messages=1000),
         extra_payloads=DEFAULT_EXTRA_PAYLOADS,
         payload_sizes_bytes=(4 * KiB, 1 * MiB),
+        extra_shapes=(("queue", "stream", 3),),
     ),
     # 64 B .. 16 MiB in steps of 4x, 1/2/4/8 processes, every placement and payload kind
     # (dataframe and arrow are skipped rows at 256 B: a DataFrame needs ~1.5 KiB).

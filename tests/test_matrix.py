@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ipcbench.matrix import expand, runnable_cases
+from ipcbench.matrix import expand, plan, runnable_cases
 from ipcbench.patterns import COUNTER_SIZE_BYTES
 from ipcbench.schema import MAX_PROCS, Case
 
@@ -93,3 +93,17 @@ def test_case_rejects_bad_values(kwargs, needle):
               "procs": 1, "start_method": "fork"}
     with pytest.raises(ValueError, match=needle):
         Case(**{**fields, **kwargs})
+
+
+def test_the_default_matrix_keeps_the_seeds_three_producers_on_one_queue():
+    from ipcbench.settings import MATRICES
+
+    default = MATRICES["default"]
+    planned = plan(default, ["fork"])
+    seed = {(p.case.size_bytes, p.case.placement) for p in planned
+            if (p.case.mechanism, p.case.pattern, p.case.procs) == ("queue", "stream", 3)}
+    assert seed == {(s, pl) for s in default.sizes_bytes for pl in default.placements}
+    assert any(p.case.pattern == "counter" and p.case.procs == 4 for p in planned)
+    # Explicit process counts or another mechanism: exactly what was asked.
+    assert not [p for p in plan(default, ["fork"], procs=[1]) if p.case.procs == 3]
+    assert not [p for p in plan(default, ["fork"], mechanisms=["pipe"]) if p.case.procs == 3]
