@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 import pytest
-from synthetic_runs import SMALL, ok_row, write_model_run, write_run
+from synthetic_runs import MACHINE, SMALL, ok_row, write_model_run, write_run
 
 from ipcbench.analysis.compare import (
     compare_frames,
@@ -323,3 +323,28 @@ def test_changes_are_listed_by_effect_size_and_never_one_x_faster(tmp_path, caps
         "mechanism": ["pipe"], "both_ok": [True], "median_ns_a": [100.0], "median_ns_b": [99.0],
         "efficiency_a": [0.5], "efficiency_b": [0.5]})])
     assert sentences[0].startswith("B is about as fast as A")
+
+
+def _drift_runs(tmp_path, factor: float, machine_b: str | None = None):
+    def rows(scale: float, machine: str) -> list:
+        return [ok_row("baseline", "os-pipe", "pingpong", 64, 1, 6000.0 * scale,
+                       machine_id=machine),
+                ok_row("baseline", "lock", "counter", 8, 1, 400.0 * scale, machine_id=machine),
+                ok_row("pipe", "bytes", "pingpong", 64, 1, 15000.0 * scale, machine_id=machine)]
+    machine = machine_b or MACHINE["machine_id"]
+    a = write_run(tmp_path / "a", rows(1.0, MACHINE["machine_id"]))
+    b = write_run(tmp_path / "b", rows(factor, machine), {**MACHINE, "machine_id": machine})
+    return compare_runs([load_run(a), load_run(b)])
+
+
+def test_compare_names_a_drift_of_the_machine_from_its_own_baselines(tmp_path):
+    comparison = _drift_runs(tmp_path, 0.936)
+    assert comparison.settings_notes == ("warning: B's own baselines ran 6% faster "
+                                         "(same machine)",)
+    assert "0.936" in comparison.settings_details[0]
+    assert len(comparison.settings_notes[0]) <= 80
+
+
+@pytest.mark.parametrize("factor, machine", [(0.97, None), (1.04, None), (0.5, "other")])
+def test_no_drift_note_for_small_drifts_or_other_machines(tmp_path, factor, machine):
+    assert _drift_runs(tmp_path, factor, machine).settings_notes == ()

@@ -5,11 +5,18 @@ with the method's, so compare says so in one line before any verdict.
 The run manifest (manifest.json in the run folder: at least "settings" and "matrix")
 says it directly; runs without one are judged from their rows: the per-case `sessions`,
 `repeats`, `warmup` and `messages` of the cases both runs measured ok.
+
+Was the machine the same? Two runs on one machine can still find it in another state
+(clock frequency, neighbours on the host): back to back on the 2-core VM, a second run
+ran 6% faster in every case, and its raw-loop baselines (os.pipe round trip 0.94x,
+uncontended lock 0.93x) said so. compare then says so in one line too; the verdicts are
+left as they are, since a real change (another Python) moves those loops as well.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -73,4 +80,40 @@ def settings_difference(base: Run, other: Run, matched: pd.DataFrame,
     line = f"warning: A and {tag} differ in settings ({names})"  # one line at 80 columns
     detail = (f"{line}; from the {source}: {'; '.join(differ)}. Differences mix the "
               "channels with the method.")
+    return line, detail
+
+
+# Baselines that are raw CPU-bound loops (no memory bandwidth, no payload): their ratio
+# between two runs is the machine's own drift.
+DRIFT_BASELINES = (("os-pipe", "pingpong"), ("lock", "counter"))
+DRIFT_NOTE = 0.05  # the verdict's minimum effect: a smaller drift cannot make a call alone
+
+
+def machine_drift(base: Run, other: Run, tag: str = "B") -> tuple[str, str]:
+    """(one line, the detail) when `other` ran on the same machine as `base` but its
+    raw-loop baselines ran faster or slower by DRIFT_NOTE or more; ("", "") otherwise."""
+    if base.machine_id != other.machine_id:
+        return "", ""  # other machines differ by design: that is what compare shows
+    keys = ["variant", "pattern", "size_bytes", "placement"]
+    if base.baselines.empty or other.baselines.empty:
+        return "", ""
+    columns = [*keys, "median_ns"]
+    both = base.baselines[columns].merge(other.baselines[columns], on=keys,
+                                         suffixes=("_a", "_b"))
+    refs = both[[(v, p) in DRIFT_BASELINES
+                 for v, p in zip(both["variant"], both["pattern"], strict=True)]]
+    ratios = (pd.to_numeric(refs["median_ns_b"], errors="coerce")
+              / pd.to_numeric(refs["median_ns_a"], errors="coerce"))
+    ratios = ratios[(ratios > 0) & (ratios < math.inf)]
+    if ratios.empty:
+        return "", ""
+    factor = math.exp(float(ratios.map(math.log).mean()))  # B's time / A's time
+    if abs(factor - 1) < DRIFT_NOTE:
+        return "", ""
+    word = "faster" if factor < 1 else "slower"
+    line = f"warning: {tag}'s own baselines ran {abs(1 - factor):.0%} {word} (same machine)"
+    detail = (f"{line}: geometric mean of {len(ratios)} raw-loop baseline ratios "
+              f"(os.pipe round trip, uncontended lock; {tag}/A time) {factor:.3f}. A change "
+              "of about that size in every case is the machine's state (clock, neighbours "
+              "on the host), not the channels.")
     return line, detail
