@@ -19,6 +19,8 @@ import signal
 import threading
 from collections.abc import Callable
 
+import psutil
+
 # After on_overrun, how long the blocked call gets to notice its helper died.
 GIVE_UP_GRACE_S = 5.0
 
@@ -98,3 +100,14 @@ def start_process(process: multiprocessing.process.BaseProcess, start_method: st
         return
     call_within(process.start, deadline_s, f"starting {process.name} (forkserver)",
                 kill_forkserver)
+
+
+def kill_processes(processes: list[psutil.Process], timeout_s: float) -> None:
+    """SIGKILL every process (gone ones are skipped), then wait up to `timeout_s` for
+    them to be reaped: what the pool, Ray and the tests' leak check each did alike."""
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(processes, timeout=timeout_s)

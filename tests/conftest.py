@@ -6,12 +6,15 @@ failing test), so one leak does not cascade into the next.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 
 import psutil
 import pytest
 
 from ipcbench import hygiene
+from ipcbench.deadlines import kill_processes
 from ipcbench.rows import RunMeta
 
 # multiprocessing's fork server and resource tracker are started on first use and
@@ -59,15 +62,6 @@ def _describe(process: psutil.Process) -> str:
         return f"pid {process.pid} (gone)"
 
 
-def _kill(processes: list[psutil.Process]) -> None:
-    for process in processes:
-        try:
-            process.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(processes, timeout=_EXIT_GRACE_S)
-
-
 def _unlink(names: list[str]) -> None:
     for name in names:
         if hygiene.is_queue_marker(name):
@@ -83,7 +77,7 @@ def no_leftovers():
     yield
     children = leftover_children()
     described = [_describe(p) for p in children]
-    _kill(children)
+    kill_processes(children, _EXIT_GRACE_S)
     segments = hygiene.own_segments()
     _unlink(segments)
     assert not described, f"child processes left running: {described}"
@@ -93,3 +87,13 @@ def no_leftovers():
 @pytest.fixture
 def meta() -> RunMeta:
     return RunMeta(machine_id="test-machine", run_id="testrun0001", python="3.11.0")
+
+
+@pytest.fixture
+def no_temp_dirs_left():
+    """zmq's ipc:// sockets (and Ray's session folders) live in temp dirs named with the
+    harness's prefix: none may outlive a test. Used by the modules that start them."""
+    yield
+    prefix = f"ipcb_{os.getpid()}_"
+    left = [n for n in os.listdir(tempfile.gettempdir()) if n.startswith(prefix)]
+    assert not left, f"temp directories left behind: {left}"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
-import tempfile
 import threading
 import time
 from dataclasses import replace
@@ -28,7 +27,8 @@ from ipcbench.runner import run_case
 from ipcbench.schema import Case
 from ipcbench.settings import Settings
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90),
+              pytest.mark.usefixtures("no_temp_dirs_left")]
 
 SMALL = Settings(sessions=1, repeats=2,
                  warmup=1, target_bytes=256 << 10, min_messages=4, max_messages=40,
@@ -73,15 +73,6 @@ def assert_ok(row, case: Case, settings: Settings = SMALL) -> None:
         case.mechanism, case.variant, case.pattern, case.size_bytes, case.procs)
     assert row.min_ns <= row.median_ns <= row.max_ns
     assert row.msgs_per_s > 0
-
-
-@pytest.fixture(autouse=True)
-def no_temp_dirs_left():
-    """zmq's ipc:// sockets live in a temp dir named with the harness's prefix."""
-    yield
-    prefix = f"ipcb_{os.getpid()}_"
-    left = [n for n in os.listdir(tempfile.gettempdir()) if n.startswith(prefix)]
-    assert not left, f"temp directories left behind: {left}"
 
 
 def test_every_other_mechanism_is_registered_with_its_patterns():

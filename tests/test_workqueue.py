@@ -9,9 +9,7 @@ Structure and correctness only, never speed."""
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from dataclasses import replace
 
 import pytest
@@ -35,7 +33,8 @@ from ipcbench.session import CaseSession, derive_workload
 from ipcbench.settings import MATRICES, Settings
 from ipcbench.wire import Wire
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90),
+              pytest.mark.usefixtures("no_temp_dirs_left")]
 
 SMALL = Settings(sessions=1, repeats=2, warmup=1, target_bytes=256 << 10, min_messages=4,
                  max_messages=40)
@@ -95,14 +94,6 @@ def assert_exact(row, case: Case, log: list[list[int]], consumers: int,
         assert all(isinstance(n, int) and n >= 0 for n in counts)
         assert sum(counts) == per_repeat, counts
     assert row.msgs_per_s > 0 and row.bytes_per_s > 0
-
-
-@pytest.fixture(autouse=True)
-def no_temp_dirs_left():
-    yield
-    prefix = f"ipcb_{os.getpid()}_"
-    left = [n for n in os.listdir(tempfile.gettempdir()) if n.startswith(prefix)]
-    assert not left, f"temp directories left behind: {left}"
 
 
 # -- which channels can be a work queue ----------------------------------------------

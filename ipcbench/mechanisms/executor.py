@@ -31,7 +31,7 @@ import numpy as np
 import psutil
 
 from ipcbench.affinity import allowed_cpus, cpus_for_peer
-from ipcbench.deadlines import CaseTimeout, call_within
+from ipcbench.deadlines import CaseTimeout, call_within, kill_processes
 from ipcbench.faults import Fault
 from ipcbench.payload import PayloadSpec
 from ipcbench.schema import Case
@@ -138,10 +138,11 @@ class ExecutorSession:
                 def stop() -> None:
                     self.pool.shutdown(wait=True, cancel_futures=True)
             try:
-                call_within(stop, STOP_S, "stopping the pool", lambda: _kill(workers))
+                call_within(stop, STOP_S, "stopping the pool",
+                            lambda: kill_processes(workers, STOP_S))
             except CaseTimeout:
                 pass  # cleanup: the workers are killed below either way
-            _kill(workers)
+            kill_processes(workers, STOP_S)
             self.pool = None
         if self._saved_cpus:
             os.sched_setaffinity(0, self._saved_cpus)
@@ -204,15 +205,6 @@ class ExecutorSession:
         if crc != task_checksum(self.value):
             raise PeerFailed(f"a worker saw checksum {crc:#010x}, expected "
                              f"{task_checksum(self.value):#010x}")
-
-
-def _kill(workers: list[psutil.Process]) -> None:
-    for worker in workers:
-        try:
-            worker.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(workers, timeout=STOP_S)
 
 
 def _cpu_s(workers: list[psutil.Process]) -> float:

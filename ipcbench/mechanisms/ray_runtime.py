@@ -24,7 +24,7 @@ import psutil
 
 from ipcbench import hygiene
 from ipcbench.affinity import allowed_cpus
-from ipcbench.deadlines import CaseTimeout, call_within
+from ipcbench.deadlines import CaseTimeout, call_within, kill_processes
 from ipcbench.session import PeerFailed
 
 STORE_BYTES = 256 << 20  # object store memory
@@ -66,12 +66,7 @@ def ray_processes() -> list[psutil.Process]:
 
 
 def kill(processes: list[psutil.Process]) -> None:
-    for process in processes:
-        try:
-            process.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(processes, timeout=STOP_S)
+    kill_processes(processes, STOP_S)
 
 
 def start_runtime() -> None:
