@@ -5,7 +5,8 @@ start barrier; kill: SIGKILL itself half-way through the repeat (mid-transfer; t
 counter's incrementer does it while holding the lock); burn: spend BURN_CPU_S of CPU
 inside the measured region (checks the CPU-cost accounting); duplicate / drop: send
 one message of the repeat twice, or not at all, half-way through (checks that the
-sequence numbers catch it).
+sequence numbers catch it); slow: spin SLOW_NS before every message it sends (a known
+difference, for the A/B check that `compare` finds a real change).
 Never reachable from the CLI: faults are set by tests through Settings(fault=...).
 """
 
@@ -15,8 +16,9 @@ from dataclasses import dataclass
 
 from ipcbench.schema import check_choice
 
-FAULTS = ("corrupt", "raise", "hang", "exit", "kill", "burn", "duplicate", "drop")
+FAULTS = ("corrupt", "raise", "hang", "exit", "kill", "burn", "duplicate", "drop", "slow")
 BURN_CPU_S = 0.2
+SLOW_NS = 5_000
 
 
 @dataclass(frozen=True)

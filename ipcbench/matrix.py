@@ -131,7 +131,8 @@ def plan(
     Open-loop `rates` are crossed with the cases of patterns that have a sender schedule;
     any other pattern asked for with them is a skipped row saying so. Unless mechanisms
     are given, a pattern the matrix scopes (Matrix.pattern_mechanisms) is planned for its
-    mechanisms only."""
+    mechanisms only; unless process counts are given, one it scopes with
+    Matrix.pattern_procs for those counts only."""
     planned = _plan(matrix, start_methods, mechanisms, patterns, variants, sizes_bytes, procs,
                     placements, payloads)
     return planned if rates is None else with_rates(planned, rates)
@@ -195,6 +196,10 @@ def _plan(matrix, start_methods, mechanisms, patterns, variants, sizes_bytes, pr
                 **common,
             )
     planned += _extra_shapes(matrix, planned, common, patterns, sizes, procs, payloads)
+    if procs is None:
+        counts_of = matrix.pattern_procs
+        planned = [p for p in planned
+                   if p.case.procs in counts_of.get(p.case.pattern, (p.case.procs,))]
     if mechanisms:
         return planned
     scope = matrix.pattern_mechanisms

@@ -25,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from ipcbench.faults import BURN_CPU_S
+from ipcbench.faults import BURN_CPU_S, SLOW_NS
 from ipcbench.mechanisms.base import Endpoint
 from ipcbench.payload import PayloadSpec
 from ipcbench.roles import BARRIER_TIMEOUT_S, ROLES
@@ -61,12 +61,44 @@ class PeerSpec:
         return f"{self.role}#{self.index}"
 
 
+# glibc's mallopt parameters, and what this peer sets them to (see _steady_heap); 32 MiB
+# is glibc's documented maximum mmap threshold on 64-bit.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_TRIM_THRESHOLD_BYTES, _MMAP_THRESHOLD_BYTES = 1 << 30, 32 << 20
+
+
+def steady_heap() -> None:
+    """_steady_heap for the calling process, and every process it forks later: the
+    harness calls it once, so processes a mechanism starts itself (a pool's workers, a
+    manager's server) keep their heap steady as peers do. Linux only; never fails."""
+    if sys.platform.startswith("linux"):
+        try:
+            _steady_heap(ctypes.CDLL(None))
+        except (OSError, AttributeError):
+            pass
+
+
+def _steady_heap(libc) -> None:
+    """Keep freed message memory in this process's heap. By default glibc returns a
+    heap top beyond 2x the largest freed block to the kernel and serves some large
+    blocks with fresh mmaps; whether a 1 MiB message's buffer is then reused or faulted
+    in anew depends on the heap's layout, which a forked peer inherits from the harness,
+    so sessions of one case landed in modes up to 3x apart (queue ping-pong at 1 MiB:
+    0.51x to 1.6x of the median over 15 sessions; with these settings 0.95x to 1.04x).
+    A long-running process reaches this steady state by itself; a peer lives a session.
+    Both knobs are glibc's; another libc ignores or lacks them (no error)."""
+    libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_BYTES)
+    libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
+
+
 def _linux_setup(spec: PeerSpec) -> None:
-    """Ask Linux to SIGKILL this peer when the harness dies, so none outlives it, and
-    name the process after its role so `ps`/`top` show what each peer is."""
+    """Ask Linux to SIGKILL this peer when the harness dies, so none outlives it, name
+    the process after its role so `ps`/`top` show what each peer is, and keep its heap
+    steady (_steady_heap)."""
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
+            _steady_heap(libc)
             pr_set_pdeathsig, pr_set_name = 1, 15
             libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
             libc.prctl(pr_set_name, f"ipcb-{spec.role[:5]}{spec.index}".encode()[:15], 0, 0, 0)
@@ -125,6 +157,29 @@ class _Misdeliver:
         return getattr(self.endpoint, "carries_objects", False)
 
 
+class _Slow:
+    """Endpoint wrapper for the 'slow' fault: spin SLOW_NS before every send, a fixed
+    cost per message (a ping-pong round trip of 15 us becomes 20 us)."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.spun = 0  # sends delayed, for the tests
+
+    def send(self, payload) -> None:
+        until = time.perf_counter_ns() + SLOW_NS
+        while time.perf_counter_ns() < until:
+            pass
+        self.spun += 1
+        self.endpoint.send(payload)
+
+    def recv(self):
+        return self.endpoint.recv()
+
+    @property
+    def carries_objects(self) -> bool:
+        return getattr(self.endpoint, "carries_objects", False)
+
+
 def _watch_harness(harness_pid: int) -> None:
     """Under forkserver our parent is the fork server, not the harness: poll instead."""
 
@@ -160,6 +215,8 @@ def peer_main(spec: PeerSpec, endpoint, control, barrier, harness_pid: int) -> N
         if spec.fault in ("duplicate", "drop") and isinstance(endpoint, Endpoint):
             copies = 2 if spec.fault == "duplicate" else 0
             channel = _Misdeliver(endpoint, max(1, spec.messages // 2), copies)
+        if spec.fault == "slow" and isinstance(endpoint, Endpoint):
+            channel = _Slow(endpoint)
         # Report the affinity actually in force, read back, not the one requested.
         control.send(("ready", _affinity()))
         while True:

@@ -46,8 +46,10 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where files are read, never while measuring:
+    import pandas as pd  # forking a harness that holds it costs ~3 ms per peer (runner.py)
 
 from ipcbench.safefile import open_fd, refuse_link, safe_dir
 from ipcbench.schema import (
@@ -317,6 +319,8 @@ def read_results(path: str | os.PathLike[str], allow_empty: bool = False) -> pd.
 
     Raises ResultsError with a one-line message for a missing, foreign, newer-schema or
     (unless `allow_empty`: a resumed run killed before its first row) empty file."""
+    import pandas as pd
+
     path = Path(path)
     if path.is_dir():
         path = path / "results.csv"
@@ -378,6 +382,8 @@ def check_figures(frame: pd.DataFrame, path: str | os.PathLike[str]) -> pd.DataF
     """`frame` if its ok rows carry usable figures, else a one-line ResultsError naming
     the column and value (a NaN, zero or negative time would crash a chart or turn into
     a negative round trip in advice)."""
+    import pandas as pd
+
     missing = [c for c in FIGURE_COLUMNS if c not in frame]
     if missing:
         raise ResultsError(f"{path} is not an ipcbench results CSV (missing {', '.join(missing)})")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from ipcbench.faults import Fault
-from ipcbench.patterns import WORKQUEUE
+from ipcbench.patterns import FANOUT, PINGPONG, WORKQUEUE
 from ipcbench.schema import Case
 
 KiB, MiB = 1 << 10, 1 << 20
@@ -80,14 +80,21 @@ class Matrix:
     # mechanisms (-m): keeps a small matrix small. Patterns not listed: every mechanism.
     pattern_mechanisms: Mapping[str, tuple[str, ...]] = field(
         default_factory=lambda: MappingProxyType({}))
+    # pattern -> the only process counts the matrix measures it with when the run names
+    # none (-n). Patterns not listed: every count in `procs`.
+    pattern_procs: Mapping[str, tuple[int, ...]] = field(
+        default_factory=lambda: MappingProxyType({}))
     # (mechanism, pattern, procs) shapes measured beside the grid at every size, raw
     # bytes: the seed's Queue with 3 producers and 1 consumer, which 1/2/4 would miss.
     extra_shapes: tuple[tuple[str, str, int], ...] = ()
 
 
-# Small enough for <= 60 s on 2 cores with every mechanism: 3 sessions of 2 repeats.
-QUICK = Settings(sessions=3, repeats=2, warmup=1, target_bytes=4 << 20, max_messages=250,
-                 increments=2000)
+# Small enough for <= 60 s on 2 cores. Each repeat moves 16 MiB (at least 16 messages,
+# at most 250): a 1 MiB case timed over 4 messages landed 1.5x apart between two runs
+# in 40% of cases. A case whose 3 sessions disagree gets up to 2 more, so one session in
+# a slow mode no longer decides its median.
+QUICK = Settings(sessions=3, max_sessions=5, repeats=4, warmup=1, budget_s=1.0,
+                 target_bytes=16 << 20, min_messages=16, max_messages=250, increments=2000)
 
 # Every kind but raw bytes (which every case measures); the codec kinds (msgpack, arrow)
 # become skipped rows where their optional module is missing.
@@ -98,10 +105,15 @@ EXTRA_PAYLOADS = ("object", "msgpack", "numpy", "dataframe", "arrow", "shm-view"
 DEFAULT_EXTRA_PAYLOADS = ("object", "numpy", "shm-view")
 
 MATRICES = {
-    # <= 60 s on 2 cores: every mechanism and pattern, 3 sizes, 2 process counts, one
-    # (reproducible) placement, raw bytes only; the work queue with the seed's Queue only.
+    # <= 60 s on 2 cores: every mechanism with one ping-pong pair and with 1 and 2
+    # producers streaming, 3 sizes, one (reproducible) placement, raw bytes only; fan-out
+    # and the work queue with the seed's mechanisms only. (Two ping-pong pairs on one core
+    # took 40% of the time and were the least reproducible cases: the default matrix
+    # has them.)
     "quick": Matrix((64, 64 * KiB, 1 * MiB), (1, 2), QUICK, ("same-core",),
-                    pattern_mechanisms=MappingProxyType({WORKQUEUE.name: ("queue",)})),
+                    pattern_mechanisms=MappingProxyType({WORKQUEUE.name: ("queue",),
+                                                        FANOUT.name: ("pipe", "queue", "shm")}),
+                    pattern_procs=MappingProxyType({PINGPONG.name: (1,)})),
     # 64 B .. 16 MiB in steps of 16x, 1/2/4 processes, both pinned placements, the
     # object, numpy and shm-view payloads at 4 KiB and 1 MiB; 3 sessions a case. (With
     # 3..8 sessions the 95% CI of the median is [min, max]: a 4th or 5th session can only

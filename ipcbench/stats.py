@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from statistics import fmean
 
 import numpy as np
@@ -84,18 +85,28 @@ def median_ci(values: list[float] | np.ndarray, confidence: float = 0.95) -> tup
     between order statistics k and n-k+1 covers it with probability >= `confidence`.
     Few samples give a wide interval (5 samples: [min, max] at 95%), never a false one.
     """
-    from scipy.stats import binom
-
     ordered = np.sort(np.asarray(values, dtype=np.float64))
     n = ordered.size
     if n == 0:
         raise ValueError("confidence interval of no samples")
     # k = the largest rank with P(X <= k-1) < alpha/2; bounds are the k-th smallest and
     # k-th largest samples (n=10: 2nd and 9th, n=50: 18th and 33rd, as in the tables).
-    k = int(binom.ppf((1.0 - confidence) / 2.0, n, 0.5))
+    k = _binomial_half_ppf((1.0 - confidence) / 2.0, n)
     if k < 1:
         return float(ordered[0]), float(ordered[-1])
     return float(ordered[k - 1]), float(ordered[n - k])
+
+
+def _binomial_half_ppf(q: float, n: int) -> int:
+    """The smallest k with P(X <= k) >= q for X ~ Binomial(n, 1/2) (scipy's binom.ppf),
+    computed exactly: the runner asks this after every session, and importing scipy
+    into the harness would make every peer's fork dearer (runner.py)."""
+    cumulative, wanted = 0, Fraction(q) * 2**n  # exact: no float overflow at large n
+    for k in range(n + 1):
+        cumulative += math.comb(n, k)
+        if cumulative >= wanted:
+            return k
+    return n
 
 
 def ci_half_width(values: list[float] | np.ndarray, confidence: float = 0.95) -> float:

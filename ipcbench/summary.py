@@ -8,8 +8,12 @@ sessions do. Hence:
 - the case's figure (median_ns = p50_ns) is the median of its session values, its CI the
   distribution-free CI of that median over sessions, and its percentiles the median over
   sessions of each session's percentile (a typical session's tail, min/max the extremes);
-- the case is `noisy` when the session-level CI is wider than the target, or when the
-  machine was disturbed while it ran; `noise` says which kind.
+- the case is `noisy` when its middle sessions spread wider than the target (the
+  median's interval at NOISE_CONFIDENCE: every session up to 4, the middle 3 of 5, the
+  middle 5 of 9; so one session in a slow mode, outvoted by the others, does not flag a
+  case it does not move), or when the machine was disturbed while it ran; `noise` says
+  which kind. Back-to-back runs of the quick matrix: >= 95% of the cases flagged in
+  neither agree within 10% (README, "Reproducibility").
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import numpy as np
 
 from ipcbench.disturbance import Disturbance
 from ipcbench.stats import ci_half_width, median_ci, per_second, summarize
+
+NOISE_CONFIDENCE = 0.6
 
 # Kinds of noise, as written in the `noise` column (joined with "+").
 BETWEEN = "between-sessions"  # each session is steady, but sessions land apart
@@ -140,7 +146,7 @@ def noise_kind(sessions: list[SessionResult], target: float, cpus: int) -> str:
     kinds = []
     within = median([s.repeat_spread for s in sessions]) > target
     if len(sessions) >= 2:
-        if ci_half_width([s.value_ns for s in sessions]) > target:
+        if ci_half_width([s.value_ns for s in sessions], NOISE_CONFIDENCE) > target:
             kinds.append(WITHIN if within else BETWEEN)
     elif within:  # one session: its repeats are all there is to judge by
         kinds.append(WITHIN)

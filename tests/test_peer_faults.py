@@ -81,3 +81,32 @@ def test_fault_under_spawn_is_reported_too(meta):
     row = run_case(case, replace(SMALL, fault=Fault("corrupt", "ping")), meta)
     assert row.status == "failed"
     assert "PayloadMismatch" in row.reason
+
+
+def test_slow_fault_delays_every_send_by_a_fixed_spin():
+    """The known difference of the real A/B check (README, "Reproducibility"): every
+    send of the faulty peer waits SLOW_NS first; nothing else changes."""
+    from ipcbench.faults import SLOW_NS
+    from ipcbench.peers import _Slow
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.sent = []
+
+        def send(self, payload) -> None:
+            self.sent.append(payload)
+
+    inner = Recorder()
+    slow = _Slow(inner)
+    started = time.perf_counter_ns()
+    for payload in (b"a", b"b", b"c"):
+        slow.send(payload)
+    assert time.perf_counter_ns() - started >= 3 * SLOW_NS  # a spin never ends early
+    assert inner.sent == [b"a", b"b", b"c"] and slow.spun == 3
+
+
+@pytest.mark.parametrize("case", FAULT_CASES[:3], ids=lambda c: c.label)
+def test_a_slow_peer_still_moves_every_message_intact(meta, case):
+    row = run_case(case, _with_fault(case, "slow"), meta)
+    assert row.status == "ok", row.reason
+    assert row.verified is True

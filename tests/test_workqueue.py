@@ -39,6 +39,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(90),
 SMALL = Settings(sessions=1, repeats=2, warmup=1, target_bytes=256 << 10, min_messages=4,
                  max_messages=40)
 WORKQUEUE = patterns.WORKQUEUE.name
+FANOUT, PINGPONG, STREAM = patterns.FANOUT.name, patterns.PINGPONG.name, patterns.STREAM.name
 # The channels several processes can read from, message by message.
 SHARED = {("queue", "default"), ("simplequeue", "default"), ("manager-queue", "default"),
           ("zmq", "ipc"), ("zmq", "tcp"), ("faster-fifo", "default"), ("posix-mq", "default")}
@@ -136,6 +137,34 @@ def test_quick_matrix_measures_the_work_queue_with_queue_only():
     default = plan(MATRICES["default"], ["fork"], patterns=[WORKQUEUE])
     assert {p.case.mechanism for p in default if not p.skip_reason} >= {
         "queue", "simplequeue", "manager-queue"}
+
+
+def test_the_command_line_keeps_the_quick_matrix_scope():
+    """`ipcbench run --quick` names no mechanism: the matrix's scope applies (it once
+    passed every mechanism on, which measured the work queue and fan-out with all 18),
+    and no process count: ping-pong runs with one pair."""
+    from ipcbench.cli import build_parser
+    from ipcbench.cli.run import plan_from_args
+
+    def planned(*argv: str, key: str = "mechanism") -> dict[str, set]:
+        cases, _ = plan_from_args(build_parser().parse_args(["run", *argv]))
+        found: dict[str, set] = {}
+        for p in cases:
+            found.setdefault(p.case.pattern, set()).add(getattr(p.case, key))
+        return found
+
+    def mechanisms(*argv: str) -> dict[str, set]:
+        return planned(*argv)
+
+    quick = mechanisms("--quick")
+    assert quick[WORKQUEUE] == {"queue"}
+    assert quick[FANOUT] == {"pipe", "queue", "shm"}
+    assert {"zmq", "tcp", "os-pipe"} <= quick[PINGPONG] & quick[STREAM]
+    assert mechanisms("--quick", "-m", "zmq", "-p", FANOUT) == {FANOUT: {"zmq"}}
+    # One ping-pong pair unless -n says otherwise; every other pattern 1 and 2.
+    procs = planned("--quick", key="procs")
+    assert procs[PINGPONG] == {1} and procs[STREAM] == procs[FANOUT] == {1, 2}
+    assert planned("--quick", "-p", PINGPONG, "-n", "2", key="procs") == {PINGPONG: {2}}
 
 
 def test_pattern_record_states_the_procs_mapping():

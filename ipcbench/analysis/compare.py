@@ -25,6 +25,7 @@ from ipcbench.analysis.verdict import (
     ALPHA,
     FASTER,
     LESS_EFFICIENT,
+    METRICS,
     MIN_EFFECT,
     MORE_EFFICIENT,
     NOT_MEASURED,
@@ -37,8 +38,6 @@ from ipcbench.analysis.verdict import (
 )
 from ipcbench.results import ResultsError
 from ipcbench.schema import BASELINE_MECHANISM
-
-METRICS = ("time", "efficiency")
 
 
 def run_tags(count: int) -> list[str]:

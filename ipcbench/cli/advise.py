@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ipcbench import patterns
-from ipcbench.analysis.advise import advise_run
 from ipcbench.cli.args import RESULTS_HELP, procs, rate
-from ipcbench.render.terminal import advice_text
 from ipcbench.sizes import parse_size
 
 
@@ -20,6 +18,9 @@ def cmd_advise(args: argparse.Namespace) -> int:
     count = procs(args.procs)
     if args.rate is not None:
         return _advise_at_rate(args, size_bytes, count)
+    from ipcbench.analysis.advise import advise_run  # pandas: read results lazily
+    from ipcbench.render.terminal import advice_text
+
     advice = advise_run(args.results, size_bytes, count, args.pattern, args.placement,
                         args.payload, args.start_method)
     print(advice_text(advice, size_bytes, count))

@@ -11,7 +11,7 @@ import argparse
 import math
 from collections.abc import Sequence
 
-from ipcbench.plotting import FORMATS
+from ipcbench.chart_formats import FORMATS
 from ipcbench.schema import MAX_PROCS, MAX_RATE_PER_S, check_choice
 
 CHART_FORMATS = (*FORMATS, "pdf")

@@ -6,18 +6,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ipcbench.analysis.compare import METRICS, compare_runs
-from ipcbench.analysis.runs import load_runs
-from ipcbench.analysis.verdict import ALPHA, MIN_EFFECT
+from ipcbench.analysis.verdict import ALPHA, METRICS, MIN_EFFECT
+from ipcbench.chart_formats import DEFAULT_FORMATS
 from ipcbench.cli.args import FORMATS_HELP, RESULTS_HELP, chart_formats, fraction, print_paths
-from ipcbench.plotting import DEFAULT_FORMATS
-from ipcbench.render.markdown import write_comparison
-from ipcbench.render.terminal import print_compare
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     if len(args.results) < 2:
         raise ValueError("compare needs at least two result sets (baseline first)")
+    # pandas, scipy, matplotlib: imported by the commands that read results, never by
+    # `ipcbench run` before it has measured (see tests/test_lean_harness.py).
+    from ipcbench.analysis.compare import compare_runs
+    from ipcbench.analysis.runs import load_runs
+    from ipcbench.render.markdown import write_comparison
+    from ipcbench.render.terminal import print_compare
+
     comparison = compare_runs(load_runs(args.results), min_effect=args.min_effect,
                               alpha=args.alpha, metric=args.metric,
                               mechanisms=args.mechanism or ())

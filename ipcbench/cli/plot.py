@@ -6,9 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
-from ipcbench.analysis.runs import load_run
+from ipcbench.chart_formats import DEFAULT_FORMATS
 from ipcbench.cli.args import FORMATS_HELP, RESULTS_HELP, chart_formats, print_paths
-from ipcbench.plotting import DEFAULT_FORMATS, plot_run, plot_runs
 
 
 def run_plots_after_run(run_dir: str | os.PathLike[str]) -> list[Path]:
@@ -16,6 +15,9 @@ def run_plots_after_run(run_dir: str | os.PathLike[str]) -> list[Path]:
 
     Returns [] when the run has no ok rows (a run where everything was skipped is
     still a finished run, not an error); raises ResultsError for an unreadable run."""
+    from ipcbench.analysis.runs import load_run  # pandas, matplotlib: after measuring
+    from ipcbench.plotting import plot_run
+
     run = load_run(run_dir)
     if run.ok.empty and run.open_loop.empty:
         return []
@@ -23,6 +25,8 @@ def run_plots_after_run(run_dir: str | os.PathLike[str]) -> list[Path]:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    from ipcbench.plotting import plot_runs
+
     print_paths(plot_runs(args.results, args.out, formats=args.formats))
     return 0
 

@@ -6,10 +6,11 @@ import argparse
 from pathlib import Path
 
 from ipcbench.cli.args import RESULTS_HELP
-from ipcbench.render.html import write_report
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from ipcbench.render.html import write_report
+
     print(write_report(args.runs, args.out))
     return 0
 

@@ -69,7 +69,10 @@ def plan_from_args(args: argparse.Namespace):
         ("sessions", args.sessions), ("repeats", args.repeats), ("warmup", args.warmup),
         ("deadline_s", args.deadline)) if value is not None}
     settings = matrix.settings.with_changes(**changes)
-    planned = plan(matrix, methods, mechanisms, patterns, variants, sizes, procs, placements,
+    # Mechanisms the user named, or None: a matrix scopes some patterns to a few
+    # mechanisms (quick: the work queue and fan-out with the seed's) only when none are named.
+    named = mechanisms if args.mechanism else None
+    planned = plan(matrix, methods, named, patterns, variants, sizes, procs, placements,
                    payloads, rates)
     check_resources(planned)
     return planned, settings
@@ -280,7 +283,6 @@ def _measure(args, job: Job, rows: list) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from ipcbench import hygiene
     from ipcbench.machine import warn_unfit
-    from ipcbench.render.terminal import print_summary
 
     job = _resume_job(args) if args.resume else _new_job(args)
     install_signal_handlers()
@@ -300,6 +302,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return exc.exit_code
     finally:
         hygiene.sweep()
+    # Only now: the summary's imports (pandas among them) would make every fork of the
+    # harness, and every peer's exit, ~3-4 ms dearer (tests/test_lean_harness.py).
+    from ipcbench.render.terminal import print_summary
+
     print_summary(rows)
     if not args.no_charts:
         _draw_charts(job.out)

@@ -35,7 +35,7 @@ class ZmqEndpoint(Endpoint):
         self, socket_type: str, size_bytes: int, bind: str = "", announce=(), listen=(),
         token: str = "", unbounded: bool = False,
     ) -> None:
-        self.socket_type = socket_type  # a zmq constant's name: zmq is imported in peers only
+        self.socket_type = socket_type  # a zmq constant's name: contexts live in peers only
         self.size_bytes = size_bytes
         self.bind = bind  # address to bind, or "" for the connecting side
         self.announce = list(announce)  # pipes to tell each connecting side the address
@@ -107,6 +107,10 @@ class ZmqEndpoint(Endpoint):
 class ZmqMechanism(Mechanism):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # The module, never a context, in the harness: forked peers inherit it instead of
+        # each importing it (16 ms, one peer after another on a shared core).
+        import zmq  # noqa: F401
+
         self._tempdir = ""
         self._conns = []
         self._binds = 0

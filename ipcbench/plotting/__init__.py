@@ -21,6 +21,7 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from ipcbench.analysis.runs import Run, load_run, load_runs, require_ok_rows
+from ipcbench.chart_formats import DEFAULT_FORMATS, FORMATS
 from ipcbench.plotting.best import best_map_figure, best_table
 from ipcbench.plotting.charts import latency_figure, scaling_figure, throughput_figures
 from ipcbench.plotting.cost import cpu_figure, efficiency_figure
@@ -51,9 +52,6 @@ __all__ = [
     "throughput_figures",
 ]
 
-FORMATS = ("png", "svg")
-# PNG only unless asked: SVG of a many-line chart costs as much again to write.
-DEFAULT_FORMATS = ("png",)
 
 # Name -> builder (one figure, or several by file stem). Order is the order a reader
 # should look at them in: the answer first, then the curves behind it.
