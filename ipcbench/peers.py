@@ -68,9 +68,10 @@ _TRIM_THRESHOLD_BYTES, _MMAP_THRESHOLD_BYTES = 1 << 30, 32 << 20
 
 
 def steady_heap() -> None:
-    """_steady_heap for the calling process, and every process it forks later: the
-    harness calls it once, so processes a mechanism starts itself (a pool's workers, a
-    manager's server) keep their heap steady as peers do. Linux only; never fails."""
+    """_steady_heap for the calling process: what peers do, for the processes a mechanism
+    starts itself (a pool's workers, a manager's server). Never in the harness: a heap
+    that keeps what it frees grew it to 1 GB over a default run, and every fork copies
+    the page tables of all of it. Linux only; never fails."""
     if sys.platform.startswith("linux"):
         try:
             _steady_heap(ctypes.CDLL(None))

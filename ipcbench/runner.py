@@ -25,7 +25,6 @@ from ipcbench.baselines import BaselineCache
 from ipcbench.disturbance import between, our_cpu_s, read_cpu_times
 from ipcbench.matrix import PlannedCase
 from ipcbench.mechanisms import end_run, session_class
-from ipcbench.peers import steady_heap
 from ipcbench.results import ResultRow
 from ipcbench.rows import RunMeta, base_row, ok_row
 from ipcbench.schema import Case
@@ -164,7 +163,6 @@ def run_planned(
     meta.order_seed >= 0 every round's order is shuffled (seeded, recorded in every row).
     `done_sessions` resumes cases whose first sessions a killed run already measured.
     What a mechanism keeps for the whole run (Ray) is released at the end, however it ends."""
-    steady_heap()  # before the first fork: every process of the run inherits it
     try:
         _run_rounds(planned, settings, meta, on_row, make_session, before_session,
                     baseline_cache, on_session, done_sessions)

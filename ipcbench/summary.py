@@ -13,7 +13,7 @@ sessions do. Hence:
   middle 5 of 9; so one session in a slow mode, outvoted by the others, does not flag a
   case it does not move), or when the machine was disturbed while it ran; `noise` says
   which kind. Back-to-back runs of the quick matrix: >= 95% of the cases flagged in
-  neither agree within 10% (README, "Reproducibility").
+  neither agree within 10% (README, "Reading numbers on a noisy machine").
 """
 
 from __future__ import annotations

@@ -32,6 +32,19 @@ def test_median_ci_uses_the_binomial_order_statistics(n, expected):
     assert median_ci(list(range(1, n + 1))) == expected
 
 
+def test_median_ci_ranks_match_scipy_without_importing_it():
+    """The harness computes the binomial quantile itself (no scipy before measuring:
+    tests/test_lean_harness.py); it must agree with scipy's binom.ppf everywhere."""
+    from scipy.stats import binom
+
+    from ipcbench.stats import _binomial_half_ppf
+
+    for confidence in (0.5, 0.6, 0.9, 0.95, 0.99):
+        q = (1.0 - confidence) / 2.0
+        for n in [*range(1, 200), 1500]:
+            assert _binomial_half_ppf(q, n) == int(binom.ppf(q, n, 0.5)), (confidence, n)
+
+
 def test_median_ci_is_order_independent_and_rejects_nothing():
     values = [5.0, 1.0, 4.0, 2.0, 3.0, 9.0, 7.0, 8.0, 6.0, 10.0]
     assert median_ci(values) == median_ci(sorted(values)) == (2.0, 9.0)

@@ -110,3 +110,22 @@ def test_a_slow_peer_still_moves_every_message_intact(meta, case):
     row = run_case(case, _with_fault(case, "slow"), meta)
     assert row.status == "ok", row.reason
     assert row.verified is True
+
+
+def test_every_process_of_a_session_keeps_a_steady_heap():
+    """glibc's trim and mmap thresholds raised (peers.py: _steady_heap) by every peer,
+    pool worker and manager server; never by the harness."""
+    from ipcbench import peers
+
+    class Libc:
+        def __init__(self) -> None:
+            self.calls = []
+
+        def mallopt(self, param: int, value: int) -> int:
+            self.calls.append((param, value))
+            return 1
+
+    libc = Libc()
+    peers._steady_heap(libc)
+    assert libc.calls == [(-1, 1 << 30), (-3, 32 << 20)]  # M_TRIM_THRESHOLD, M_MMAP_THRESHOLD
+    peers.steady_heap()  # the real libc: accepted, or silently absent off glibc

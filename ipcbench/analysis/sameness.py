@@ -86,7 +86,9 @@ def settings_difference(base: Run, other: Run, matched: pd.DataFrame,
 # Baselines that are raw CPU-bound loops (no memory bandwidth, no payload): their ratio
 # between two runs is the machine's own drift.
 DRIFT_BASELINES = (("os-pipe", "pingpong"), ("lock", "counter"))
-DRIFT_NOTE = 0.05  # the verdict's minimum effect: a smaller drift cannot make a call alone
+# Half the verdict's minimum effect (10%): a drift this size plus a case's own noise
+# can carry it over; a smaller one is not worth a line.
+DRIFT_NOTE = 0.05
 
 
 def machine_drift(base: Run, other: Run, tag: str = "B") -> tuple[str, str]:
