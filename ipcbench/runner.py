@@ -17,7 +17,7 @@ import itertools
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -197,8 +197,11 @@ def _run_rounds(planned, settings, meta, on_row, make_session, before_session, b
                 pending.remove(item)  # a case that fails once is reported, not retried
                 on_row(failure_row(item.case, meta, exc))
                 continue
-            on_session(item.case, result)
-            item.sessions.append(result)
+            on_session(item.case, result)  # the raw latencies, if kept, are on disk now
+            # Cases wait for their next round with their sessions in memory: without the
+            # raw latencies (the row needs their percentiles only), else a default run's
+            # harness grew by ~300 MB and every fork copied its page tables (session.py).
+            item.sessions.append(replace(result, latencies_ns=None))
             if not wants_session(item.sessions, settings):
                 pending.remove(item)
                 _finish(item, settings, meta, on_row, baseline_cache)
