@@ -25,6 +25,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from ipcbench import heap
 from ipcbench.faults import BURN_CPU_S, SLOW_NS
 from ipcbench.mechanisms.base import Endpoint
 from ipcbench.payload import PayloadSpec
@@ -61,45 +62,14 @@ class PeerSpec:
         return f"{self.role}#{self.index}"
 
 
-# glibc's mallopt parameters, and what this peer sets them to (see _steady_heap); 32 MiB
-# is glibc's documented maximum mmap threshold on 64-bit.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_TRIM_THRESHOLD_BYTES, _MMAP_THRESHOLD_BYTES = 1 << 30, 32 << 20
-
-
-def steady_heap() -> None:
-    """_steady_heap for the calling process: what peers do, for the processes a mechanism
-    starts itself (a pool's workers, a manager's server). Never in the harness: a heap
-    that keeps what it frees grew it to 1 GB over a default run, and every fork copies
-    the page tables of all of it. Linux only; never fails."""
-    if sys.platform.startswith("linux"):
-        try:
-            _steady_heap(ctypes.CDLL(None))
-        except (OSError, AttributeError):
-            pass
-
-
-def _steady_heap(libc) -> None:
-    """Keep freed message memory in this process's heap. By default glibc returns a
-    heap top beyond 2x the largest freed block to the kernel and serves some large
-    blocks with fresh mmaps; whether a 1 MiB message's buffer is then reused or faulted
-    in anew depends on the heap's layout, which a forked peer inherits from the harness,
-    so sessions of one case landed in modes up to 3x apart (queue ping-pong at 1 MiB:
-    0.51x to 1.6x of the median over 15 sessions; with these settings 0.95x to 1.04x).
-    A long-running process reaches this steady state by itself; a peer lives a session.
-    Both knobs are glibc's; another libc ignores or lacks them (no error)."""
-    libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_BYTES)
-    libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
-
-
 def _linux_setup(spec: PeerSpec) -> None:
     """Ask Linux to SIGKILL this peer when the harness dies, so none outlives it, name
     the process after its role so `ps`/`top` show what each peer is, and keep its heap
-    steady (_steady_heap)."""
+    steady (heap.py)."""
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
-            _steady_heap(libc)
+            heap.set_steady(libc)
             pr_set_pdeathsig, pr_set_name = 1, 15
             libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
             libc.prctl(pr_set_name, f"ipcb-{spec.role[:5]}{spec.index}".encode()[:15], 0, 0, 0)

@@ -290,3 +290,30 @@ def test_work_queue_consumers_report_every_message_and_keep_to_a_rate(meta):
     assert row.status == "ok", row.reason
     assert row.lat_samples == row.messages
     assert row.rate_per_s == 2000 and row.achieved_per_s > 0
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(90)
+def test_sessions_waiting_for_their_next_round_hold_no_raw_latencies(meta, monkeypatch):
+    """on_session gets every raw latency (for --samples); the sessions kept for the row
+    do not: a default run held ~300 MB of them and every fork copied its page tables."""
+    from ipcbench import runner
+
+    seen, kept = [], []
+    real_ok_row = runner.ok_row
+
+    def ok_row(case, meta_, sessions, *args):
+        kept.extend(sessions)
+        return real_ok_row(case, meta_, sessions, *args)
+
+    monkeypatch.setattr(runner, "ok_row", ok_row)
+    planned = expand(["pipe"], ["stream"], [256], [1], ["fork"], variants=["bytes"])
+    rows = []
+    runner.run_planned(planned, replace(SMALL, sessions=2), meta, rows.append,
+                       on_session=lambda case, result: seen.append(result))
+    assert [r.status for r in rows] == ["ok"]
+    assert len(seen) == len(kept) == 2
+    assert all(s.latencies_ns is not None and s.latencies_ns.size == s.lat_samples > 0
+               for s in seen)
+    assert all(s.latencies_ns is None for s in kept)
+    assert rows[0].lat_samples == sum(s.lat_samples for s in seen)

@@ -113,9 +113,9 @@ def test_a_slow_peer_still_moves_every_message_intact(meta, case):
 
 
 def test_every_process_of_a_session_keeps_a_steady_heap():
-    """glibc's trim and mmap thresholds raised (peers.py: _steady_heap) by every peer,
-    pool worker and manager server; never by the harness."""
-    from ipcbench import peers
+    """glibc's trim and mmap thresholds raised (heap.py) by every peer, pool worker and
+    manager server; the harness only gives memory back (trim), never keeps it."""
+    from ipcbench import heap
 
     class Libc:
         def __init__(self) -> None:
@@ -126,6 +126,5 @@ def test_every_process_of_a_session_keeps_a_steady_heap():
             return 1
 
     libc = Libc()
-    peers._steady_heap(libc)
+    heap.set_steady(libc)
     assert libc.calls == [(-1, 1 << 30), (-3, 32 << 20)]  # M_TRIM_THRESHOLD, M_MMAP_THRESHOLD
-    peers.steady_heap()  # the real libc: accepted, or silently absent off glibc

@@ -33,8 +33,8 @@ import psutil
 from ipcbench.affinity import allowed_cpus, cpus_for_peer
 from ipcbench.deadlines import CaseTimeout, call_within, kill_processes
 from ipcbench.faults import Fault
+from ipcbench.heap import steady_heap
 from ipcbench.payload import PayloadSpec
-from ipcbench.peers import steady_heap
 from ipcbench.schema import Case
 from ipcbench.session import PeerFailed, RepeatOutcome, Workload
 
@@ -65,7 +65,7 @@ def _worker_setup(cpus: tuple[int, ...]) -> None:
     so restore the default, and leave Ctrl-C to the harness as every peer does."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    steady_heap()  # as every peer (peers.py)
+    steady_heap()  # as every peer (heap.py)
     if cpus:
         os.sched_setaffinity(0, cpus)
 

@@ -17,8 +17,8 @@ import sys
 from multiprocessing.managers import SyncManager
 
 from ipcbench.deadlines import call_within, kill_pid
+from ipcbench.heap import steady_heap
 from ipcbench.mechanisms.base import PutGetEndpoint, QueueMechanism
-from ipcbench.peers import steady_heap
 
 # Generous for a loaded 2-core machine (a spawn start imports the interpreter), short
 # enough that a wedged manager costs seconds, not the run.
@@ -31,7 +31,7 @@ def _server_setup() -> None:
     decides when the manager stops (as it does for peers), and on Linux the manager
     dies with its parent instead of outliving a SIGKILLed harness."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    steady_heap()  # as every peer (peers.py)
+    steady_heap()  # as every peer (heap.py)
     if sys.platform.startswith("linux"):
         try:
             import ctypes
