@@ -25,7 +25,7 @@ from ipcbench import heap
 from ipcbench.baselines import BaselineCache
 from ipcbench.disturbance import between, our_cpu_s, read_cpu_times
 from ipcbench.matrix import PlannedCase
-from ipcbench.mechanisms import end_run, session_class
+from ipcbench.mechanisms import end_run, runs_last, session_class
 from ipcbench.results import ResultRow
 from ipcbench.rows import RunMeta, base_row, ok_row
 from ipcbench.schema import Case
@@ -184,6 +184,18 @@ def _run_rounds(planned, settings, meta, on_row, make_session, before_session, b
             pending.append(resumed)
         else:  # a killed run measured every session but had not written the row yet
             _finish(resumed, settings, meta, on_row, baseline_cache)
+    # A mechanism that keeps a runtime in the harness (Ray: ~400 MB) goes after every
+    # other case, so theirs fork from a lean harness (heap.py); each group interleaved.
+    flags = [runs_last(p.case.mechanism) for p in pending]
+    for later in (False, True):
+        group = [p for p, flag in zip(pending, flags, strict=True) if flag == later]
+        _interleave(group, settings, meta, on_row, make_session, before_session,
+                    baseline_cache, on_session)
+
+
+def _interleave(pending, settings, meta, on_row, make_session, before_session, baseline_cache,
+                on_session) -> None:
+    """Rounds over `pending`: one session per case and round, in a shuffled order."""
     for round_index in itertools.count():
         if not pending:
             return
@@ -202,7 +214,7 @@ def _run_rounds(planned, settings, meta, on_row, make_session, before_session, b
             on_session(item.case, result)  # the raw latencies, if kept, are on disk now
             # Cases wait for their next round with their sessions in memory: without the
             # raw latencies (the row needs their percentiles only), else a default run's
-            # harness grew by ~300 MB and every fork copied its page tables (session.py).
+            # harness grew by ~300 MB and every fork copied its page tables (heap.py).
             item.sessions.append(replace(result, latencies_ns=None))
             if not wants_session(item.sessions, settings):
                 pending.remove(item)

@@ -120,6 +120,24 @@ def test_run_planned_interleaves_sessions_in_rounds(meta):
                       ("pingpong", 2), ("row", "pingpong"), ("stream", 2), ("row", "stream")]
 
 
+def test_a_mechanism_that_keeps_a_runtime_runs_after_every_other_case(meta, monkeypatch):
+    """Ray's driver stays in the harness once started (~400 MB whose page tables every
+    later fork copies): its cases come last, interleaved among themselves."""
+    from ipcbench import runner
+    from ipcbench.mechanisms import runs_last
+
+    assert runs_last("ray") and not runs_last("pipe") and not runs_last("fake")
+    planned = expand(["fake"], ["pingpong", "stream"], [64], [1], ["fork"])
+    flags = iter([False, True])  # asked once per case, in plan order: stream stands for Ray
+    monkeypatch.setattr(runner, "runs_last", lambda name: next(flags))
+    events = []
+    run_planned(planned, SETTINGS, meta, lambda row: events.append(("row", row.pattern)),
+                make_session=fake_factory(),
+                before_session=lambda case, index: events.append((case.pattern, index)))
+    assert events == [("pingpong", 0), ("pingpong", 1), ("pingpong", 2), ("row", "pingpong"),
+                      ("stream", 0), ("stream", 1), ("stream", 2), ("row", "stream")]
+
+
 def test_default_session_for_fake_runs_without_processes(meta):
     # session_for picks FakeSession for the hidden mechanism (real clock: check structure).
     case = Case("fake", "ideal", "stream", 64, 2, "fork")

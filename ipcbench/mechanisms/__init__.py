@@ -42,6 +42,10 @@ class MechanismInfo:
     # case out (a message-size cap, a per-item cap), decided while planning; its module
     # then must import cheaply (optional modules only inside functions).
     limits: bool = False
+    # True: its first case starts a runtime inside the harness that stays for the rest
+    # of the run (Ray's driver threads: ~400 MB). Its cases run after every other case,
+    # so those fork their peers from a lean harness (the fork copies its page tables).
+    runs_last: bool = False
 
 
 def _info(
@@ -54,6 +58,7 @@ def _info(
     payloads: tuple[str, ...] | None = None,
     why_not: dict | None = None,
     limits: bool = False,
+    runs_last: bool = False,
 ):
     # Every channel that can stream can fan out (Mechanism.fan_out builds one stream
     # channel per consumer), so `fanout` is added wherever `stream` is. Patterns are
@@ -64,7 +69,7 @@ def _info(
         for variant, patterns in variants.items()
     }
     return MechanismInfo(name, description, module, MappingProxyType(variants), hidden, requires,
-                         payloads, MappingProxyType(why_not or {}), limits)
+                         payloads, MappingProxyType(why_not or {}), limits, runs_last)
 
 
 # Slots of the ring variants (`ring8`): enough for a sender to run well ahead of a
@@ -262,6 +267,7 @@ REGISTRY: dict[str, MechanismInfo] = {
             why_not={WORKQUEUE.name: "Ray schedules its own tasks: a work queue of actors "
                                      "would measure Ray's scheduler, not a channel"},
             payloads=("numpy",),
+            runs_last=True,
         ),
         _info(
             "fake",
@@ -360,6 +366,12 @@ def load(name: str) -> type[Mechanism]:
     """Import and return the Mechanism class registered under `name`."""
     module = importlib.import_module(REGISTRY[name].module)
     return module.MECHANISM
+
+
+def runs_last(name: str) -> bool:
+    """Whether `name`'s cases run after all others (MechanismInfo.runs_last)."""
+    info = REGISTRY.get(name)
+    return bool(info and info.runs_last)
 
 
 def session_class(name: str):
