@@ -50,6 +50,9 @@ TOP_LINES = 6
 # Spread bands of more lines than this overlap into one tinted mass.
 MAX_BANDS = 3
 PANEL_WIDTH_IN, PANEL_HEIGHT_IN = 4.3, 2.9
+# A one-panel chart (the quick matrix's single ping-pong pair) still needs the width of
+# its title and its legend's columns, or both are cut at the edges.
+MIN_FIGURE_WIDTH_IN = 9.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,19 @@ def top_series(rows: pd.DataFrame, columns: list[str], higher_is_better: bool,
         scored.append((float(part["_score"].mean()) + (1 - coverage), series_label(key), key))
     scored.sort(key=lambda item: item[:2])
     return [key for _, _, key in scored[:top]]
+
+
+def _panel_bests(facet_list, spec, columns: list[str], shown: list[dict]) -> list[dict]:
+    """The best series of every panel none of the `shown` ones is in (the seed's Queue
+    with 3 producers is the only channel of its panels): a panel with rows is never
+    drawn empty."""
+    extra: list[dict] = []
+    for _, facet_rows in facet_list:
+        for _, panel in facet_rows.groupby(spec.col_dim, sort=False):
+            keys = [key for key, _ in iter_series(panel, columns)]
+            if keys and not any(key in shown or key in extra for key in keys):
+                extra += top_series(panel, columns, spec.higher_is_better, top=1)
+    return extra
 
 
 def _draw_panel(ax, panel: pd.DataFrame, columns: list[str], shown: list[dict],
@@ -206,7 +222,9 @@ def size_grid(run: Run, spec: GridSpec) -> Figure | None:
     shown = top_series(rows, columns, spec.higher_is_better)
     col_values = in_reading_order(spec.col_dim, rows[spec.col_dim])
     facet_list = list(iter_facets(rows, row_facets))
-    fig = Figure(figsize=(PANEL_WIDTH_IN * len(col_values) + 1.0,
+    fillers = _panel_bests(facet_list, spec, columns, shown)
+    top, shown = len(shown), shown + fillers
+    fig = Figure(figsize=(max(PANEL_WIDTH_IN * len(col_values) + 1.0, MIN_FIGURE_WIDTH_IN),
                           PANEL_HEIGHT_IN * len(facet_list) + 2.6), layout="constrained")
     grid = fig.subplots(len(facet_list), len(col_values), squeeze=False, sharey=True)
     drawn, ref_values, banded = [], [], False
@@ -243,7 +261,8 @@ def size_grid(run: Run, spec: GridSpec) -> Figure | None:
     if spec.band is not None and not banded:
         caption += f"; spread bands only with at most {MAX_BANDS} lines"
     if total > len(shown):
-        caption += (f"; the {len(shown)} best of {total} channels over all panels (every "
+        also = " and the best of any panel without one of them" if fillers else ""
+        caption += (f"; the {top} best of {total} channels over all panels{also} (every "
                     "channel: ranking charts and the report)")
     dress(fig, spec.title, run_line(run), caption + payload_note + noisy_note(rows) + spec.note)
     legend_below(fig, drawn, noisy=bool(rows["_hollow"].any()))
