@@ -347,6 +347,28 @@ def test_compare_names_a_drift_of_the_machine_from_its_own_baselines(tmp_path):
     assert len(comparison.settings_notes[0]) <= 80
 
 
+def test_compare_names_a_drift_of_the_memory_bandwidth_from_the_memcpy_baseline(tmp_path):
+    """The CPU-bound baselines held still, the out-of-cache memcpy ran 1.3x faster: the
+    large-message cases called faster are the machine, and compare says so."""
+    def rows(copy_ns: float, machine: str) -> list:
+        return [ok_row("baseline", "os-pipe", "pingpong", 64, 1, 6000.0, machine_id=machine),
+                ok_row("baseline", "memcpy", "stream", 64 << 20, 1, copy_ns,
+                       machine_id=machine),
+                ok_row("baseline", "memcpy", "stream", 64 << 10, 1, 2000.0,
+                       machine_id=machine),
+                ok_row("pipe", "bytes", "pingpong", 1 << 20, 1, 150000.0, machine_id=machine)]
+    machine = MACHINE["machine_id"]
+    a = write_run(tmp_path / "a", rows(3.92e6, machine))
+    b = write_run(tmp_path / "b", rows(3.03e6, machine))
+    comparison = compare_runs([load_run(a), load_run(b)])
+    assert comparison.settings_notes == ("warning: B's memcpy of 64MiB ran 23% faster "
+                                         "(same machine)",)
+    assert "the machine, not the channels" in comparison.settings_details[0]
+    assert len(comparison.settings_notes[0]) <= 80
+    steady = write_run(tmp_path / "c", rows(3.9e6, machine))
+    assert compare_runs([load_run(a), load_run(steady)]).settings_notes == ()
+
+
 @pytest.mark.parametrize("factor, machine", [(0.97, None), (1.04, None), (0.5, "other")])
 def test_no_drift_note_for_small_drifts_or_other_machines(tmp_path, factor, machine):
     assert _drift_runs(tmp_path, factor, machine).settings_notes == ()

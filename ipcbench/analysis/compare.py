@@ -20,7 +20,7 @@ import pandas as pd
 
 from ipcbench.analysis.frames import case_keys, unique_cases
 from ipcbench.analysis.runs import Run
-from ipcbench.analysis.sameness import machine_drift, settings_difference
+from ipcbench.analysis.sameness import machine_drift, memory_drift, settings_difference
 from ipcbench.analysis.verdict import (
     ALPHA,
     FASTER,
@@ -151,8 +151,8 @@ def compare_runs(runs: Sequence[Run], *, min_effect: float = MIN_EFFECT,
     tags = run_tags(len(runs))
     notes = [settings_difference(runs[0], run, matching.matched, tag)
              for tag, run, matching in zip(tags[1:], runs[1:], matchings, strict=True)]
-    notes += [machine_drift(runs[0], run, tag) for tag, run in zip(tags[1:], runs[1:],
-                                                                 strict=True)]
+    notes += [drift(runs[0], run, tag) for tag, run in zip(tags[1:], runs[1:], strict=True)
+              for drift in (machine_drift, memory_drift)]
     notes = [n for n in notes if n[0]]
     return Comparison(list(runs), tables, matchings, min_effect, alpha, metric,
                       tuple(mechanisms), tuple(n[0] for n in notes), tuple(n[1] for n in notes))

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from ipcbench.analysis.runs import Run
+from ipcbench.sizes import format_size
 
 MANIFEST = "manifest.json"
 ROW_SETTINGS = ("sessions", "repeats", "warmup", "messages")
@@ -118,4 +119,41 @@ def machine_drift(base: Run, other: Run, tag: str = "B") -> tuple[str, str]:
               f"(os.pipe round trip, uncontended lock; {tag}/A time) {factor:.3f}. A change "
               "of about that size in every case is the machine's state (clock, neighbours "
               "on the host), not the channels.")
+    return line, detail
+
+
+MEMCPY_BASELINE = "memcpy"
+
+
+def memory_drift(base: Run, other: Run, tag: str = "B") -> tuple[str, str]:
+    """(one line, the detail) when `other` ran on the same machine as `base` but its
+    memcpy baseline at the largest size both measured (out of the caches) ran faster or
+    slower by DRIFT_NOTE or more: the machine's memory bandwidth moved (a VM's
+    neighbours share it), and every case moving large messages moves with it. Seen on
+    the project's VM: 1.3x between two runs a minute apart, the CPU-bound baselines
+    within 1%, and all 22 cases called different were at 1 MiB."""
+    if base.machine_id != other.machine_id or base.baselines.empty or other.baselines.empty:
+        return "", ""
+    keys = ["variant", "pattern", "size_bytes", "placement"]
+    columns = [*keys, "median_ns"]
+    both = base.baselines[columns].merge(other.baselines[columns], on=keys,
+                                         suffixes=("_a", "_b"))
+    copies = both[both["variant"] == MEMCPY_BASELINE]
+    if copies.empty:
+        return "", ""
+    largest = copies[copies["size_bytes"] == copies["size_bytes"].max()]
+    ratios = (pd.to_numeric(largest["median_ns_b"], errors="coerce")
+              / pd.to_numeric(largest["median_ns_a"], errors="coerce"))
+    ratios = ratios[(ratios > 0) & (ratios < math.inf)]
+    if ratios.empty:
+        return "", ""
+    factor = math.exp(float(ratios.map(math.log).mean()))  # B's time / A's time
+    if abs(factor - 1) < DRIFT_NOTE:
+        return "", ""
+    size = format_size(int(largest["size_bytes"].iloc[0]))
+    word = "faster" if factor < 1 else "slower"
+    line = f"warning: {tag}'s memcpy of {size} ran {abs(1 - factor):.0%} {word} (same machine)"
+    detail = (f"{line}: {tag}/A time {factor:.3f}. The machine's memory bandwidth moved; "
+              "cases that move large messages move with it, so a change of about that "
+              "size there is the machine, not the channels: run both again to tell.")
     return line, detail
