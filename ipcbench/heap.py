@@ -1,17 +1,16 @@
-"""glibc heap policy, per kind of process: steady in those that move messages, lean in
-the harness that forks them. Linux/glibc only; elsewhere every call does nothing.
+"""glibc heap policy of the processes that move messages. Linux/glibc only; elsewhere
+every call does nothing.
 
-- Peers, pool workers and a manager's server keep freed memory (steady_heap). By default
-  glibc returns a heap top beyond 2x the largest freed block to the kernel and serves
-  some large blocks with fresh mmaps; whether a 1 MiB message's buffer is then reused or
-  faulted in anew depends on the heap's layout, which a forked peer inherits from the
-  harness, so sessions of one case landed in modes up to 3x apart (queue ping-pong at
-  1 MiB: 0.51x to 1.6x of the median over 15 sessions; with steady_heap 0.95x to 1.04x).
-  A long-running process reaches this steady state by itself; a peer lives a session.
-- The harness gives freed memory back after every session (trim). Its helper threads
-  (pool feeders, bounded waits) each get a malloc arena that kept ~32 MiB of 16 MiB
-  payloads: a default run's harness reached 550 MB, and a fork copies the page tables
-  of all of it (~3 ms per peer at 200 MB, against 0.25 ms at 40 MB).
+Peers, pool workers and a manager's server keep freed memory (steady_heap). By default
+glibc returns a heap top beyond 2x the largest freed block to the kernel and serves
+some large blocks with fresh mmaps; whether a 1 MiB message's buffer is then reused or
+faulted in anew depends on the heap's layout, which a forked peer inherits from the
+harness, so sessions of one case landed in modes up to 3x apart (queue ping-pong at
+1 MiB: 0.51x to 1.6x of the median over 15 sessions; with steady_heap 0.95x to 1.04x).
+A long-running process reaches this steady state by itself; a peer lives a session.
+Never the harness: a harness that keeps what it frees grew to 1 GB over a default run,
+and every fork copies the page tables of all of it (~3 ms per peer at 200 MB, against
+0.25 ms at 40 MB).
 """
 
 from __future__ import annotations
@@ -50,13 +49,3 @@ def steady_heap() -> None:
     except AttributeError:  # not glibc
         pass
 
-
-def trim() -> None:
-    """Give the free memory of every arena back to the kernel (glibc's malloc_trim):
-    the harness, between sessions, outside every timed interval. Never fails."""
-    libc = _libc()
-    try:
-        if libc is not None:
-            libc.malloc_trim(0)
-    except AttributeError:
-        pass

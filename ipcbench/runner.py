@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ipcbench import heap
 from ipcbench.baselines import BaselineCache
 from ipcbench.disturbance import between, our_cpu_s, read_cpu_times
 from ipcbench.matrix import PlannedCase
@@ -80,7 +79,6 @@ def measure_session(
     # session's own CPU too, not other load: a session class may report them.
     ours_s = our_cpu_s() - ours_before_s + getattr(session, "helper_cpu_s", 0.0)
     disturbance = between(before, read_cpu_times(), ours_s)
-    heap.trim()  # the next session forks from a lean harness (heap.py)
     return summarize_session(
         index,
         [np.asarray(o.samples_ns) for o in outcomes],

@@ -114,7 +114,7 @@ def test_a_slow_peer_still_moves_every_message_intact(meta, case):
 
 def test_every_process_of_a_session_keeps_a_steady_heap():
     """glibc's trim and mmap thresholds raised (heap.py) by every peer, pool worker and
-    manager server; the harness only gives memory back (trim), never keeps it."""
+    manager server; never by the harness."""
     from ipcbench import heap
 
     class Libc:

@@ -43,8 +43,9 @@ class MechanismInfo:
     # then must import cheaply (optional modules only inside functions).
     limits: bool = False
     # True: its first case starts a runtime inside the harness that stays for the rest
-    # of the run (Ray's driver threads: ~400 MB). Its cases run after every other case,
-    # so those fork their peers from a lean harness (the fork copies its page tables).
+    # of the run (Ray's driver: the harness went from ~170 MB to ~430 MB). Its cases run
+    # after every other case, so those fork their peers from a lean harness (a fork
+    # copies the page tables of all of it).
     runs_last: bool = False
 
 
