@@ -92,30 +92,39 @@ DRIFT_BASELINES = (("os-pipe", "pingpong"), ("lock", "counter"))
 DRIFT_NOTE = 0.05
 
 
-def machine_drift(base: Run, other: Run, tag: str = "B") -> tuple[str, str]:
-    """(one line, the detail) when `other` ran on the same machine as `base` but its
-    raw-loop baselines ran faster or slower by DRIFT_NOTE or more; ("", "") otherwise."""
-    if base.machine_id != other.machine_id:
-        return "", ""  # other machines differ by design: that is what compare shows
+def _baseline_drift(base: Run, other: Run, select) -> tuple[float, pd.DataFrame] | None:
+    """(B's time / A's time as the geometric mean over the baseline rows `select` keeps
+    of those both runs measured, those rows) when both ran on the same machine; None
+    when they did not or no such pair of rows has usable times."""
+    if base.machine_id != other.machine_id or base.baselines.empty or other.baselines.empty:
+        return None  # other machines differ by design: that is what compare shows
     keys = ["variant", "pattern", "size_bytes", "placement"]
-    if base.baselines.empty or other.baselines.empty:
-        return "", ""
     columns = [*keys, "median_ns"]
     both = base.baselines[columns].merge(other.baselines[columns], on=keys,
                                          suffixes=("_a", "_b"))
-    refs = both[[(v, p) in DRIFT_BASELINES
-                 for v, p in zip(both["variant"], both["pattern"], strict=True)]]
+    refs = select(both)
+    if refs.empty:
+        return None
     ratios = (pd.to_numeric(refs["median_ns_b"], errors="coerce")
               / pd.to_numeric(refs["median_ns_a"], errors="coerce"))
-    ratios = ratios[(ratios > 0) & (ratios < math.inf)]
-    if ratios.empty:
+    usable = (ratios > 0) & (ratios < math.inf)
+    if not usable.any():
+        return None
+    return math.exp(float(ratios[usable].map(math.log).mean())), refs[usable]
+
+
+def machine_drift(base: Run, other: Run, tag: str = "B") -> tuple[str, str]:
+    """(one line, the detail) when `other` ran on the same machine as `base` but its
+    raw-loop baselines ran faster or slower by DRIFT_NOTE or more; ("", "") otherwise."""
+    drift = _baseline_drift(base, other, lambda both: both[[
+        (v, p) in DRIFT_BASELINES
+        for v, p in zip(both["variant"], both["pattern"], strict=True)]])
+    if drift is None or abs(drift[0] - 1) < DRIFT_NOTE:
         return "", ""
-    factor = math.exp(float(ratios.map(math.log).mean()))  # B's time / A's time
-    if abs(factor - 1) < DRIFT_NOTE:
-        return "", ""
+    factor, refs = drift
     word = "faster" if factor < 1 else "slower"
     line = f"warning: {tag}'s own baselines ran {abs(1 - factor):.0%} {word} (same machine)"
-    detail = (f"{line}: geometric mean of {len(ratios)} raw-loop baseline ratios "
+    detail = (f"{line}: geometric mean of {len(refs)} raw-loop baseline ratios "
               f"(os.pipe round trip, uncontended lock; {tag}/A time) {factor:.3f}. A change "
               "of about that size in every case is the machine's state (clock, neighbours "
               "on the host), not the channels.")
@@ -125,6 +134,11 @@ def machine_drift(base: Run, other: Run, tag: str = "B") -> tuple[str, str]:
 MEMCPY_BASELINE = "memcpy"
 
 
+def _largest_memcpy(both: pd.DataFrame) -> pd.DataFrame:
+    copies = both[both["variant"] == MEMCPY_BASELINE]
+    return copies[copies["size_bytes"] == copies["size_bytes"].max()]
+
+
 def memory_drift(base: Run, other: Run, tag: str = "B") -> tuple[str, str]:
     """(one line, the detail) when `other` ran on the same machine as `base` but its
     memcpy baseline at the largest size both measured (out of the caches) ran faster or
@@ -132,25 +146,11 @@ def memory_drift(base: Run, other: Run, tag: str = "B") -> tuple[str, str]:
     neighbours share it), and every case moving large messages moves with it. Seen on
     the project's VM: 1.3x between two runs a minute apart, the CPU-bound baselines
     within 1%, and all 22 cases called different were at 1 MiB."""
-    if base.machine_id != other.machine_id or base.baselines.empty or other.baselines.empty:
+    drift = _baseline_drift(base, other, _largest_memcpy)
+    if drift is None or abs(drift[0] - 1) < DRIFT_NOTE:
         return "", ""
-    keys = ["variant", "pattern", "size_bytes", "placement"]
-    columns = [*keys, "median_ns"]
-    both = base.baselines[columns].merge(other.baselines[columns], on=keys,
-                                         suffixes=("_a", "_b"))
-    copies = both[both["variant"] == MEMCPY_BASELINE]
-    if copies.empty:
-        return "", ""
-    largest = copies[copies["size_bytes"] == copies["size_bytes"].max()]
-    ratios = (pd.to_numeric(largest["median_ns_b"], errors="coerce")
-              / pd.to_numeric(largest["median_ns_a"], errors="coerce"))
-    ratios = ratios[(ratios > 0) & (ratios < math.inf)]
-    if ratios.empty:
-        return "", ""
-    factor = math.exp(float(ratios.map(math.log).mean()))  # B's time / A's time
-    if abs(factor - 1) < DRIFT_NOTE:
-        return "", ""
-    size = format_size(int(largest["size_bytes"].iloc[0]))
+    factor, refs = drift
+    size = format_size(int(refs["size_bytes"].iloc[0]))
     word = "faster" if factor < 1 else "slower"
     line = f"warning: {tag}'s memcpy of {size} ran {abs(1 - factor):.0%} {word} (same machine)"
     detail = (f"{line}: {tag}/A time {factor:.3f}. The machine's memory bandwidth moved; "
