@@ -82,18 +82,12 @@ def _linux_setup(spec: PeerSpec) -> None:
             pass
 
 
-class _KillMidway:
-    """Endpoint wrapper for the 'kill' fault: SIGKILL this peer after `after` sends."""
+class _FaultyEndpoint:
+    """An endpoint that misbehaves on send (the faults below); receives are the real
+    endpoint's."""
 
-    def __init__(self, endpoint: Endpoint, after: int) -> None:
+    def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        self.left = after
-
-    def send(self, payload) -> None:
-        self.endpoint.send(payload)
-        self.left -= 1
-        if self.left <= 0:
-            os.kill(os.getpid(), signal.SIGKILL)
 
     def recv(self):
         return self.endpoint.recv()
@@ -103,13 +97,27 @@ class _KillMidway:
         return getattr(self.endpoint, "carries_objects", False)
 
 
-class _Misdeliver:
-    """Endpoint wrapper for the 'duplicate' and 'drop' faults: the peer's message `at`
-    (in its first repeat) is sent twice, or silently not at all; the receiver's sequence
-    check (or, for a drop, the deadline) must end the case."""
+class _KillMidway(_FaultyEndpoint):
+    """The 'kill' fault: SIGKILL this peer after `after` sends."""
+
+    def __init__(self, endpoint: Endpoint, after: int) -> None:
+        super().__init__(endpoint)
+        self.left = after
+
+    def send(self, payload) -> None:
+        self.endpoint.send(payload)
+        self.left -= 1
+        if self.left <= 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class _Misdeliver(_FaultyEndpoint):
+    """The 'duplicate' and 'drop' faults: the peer's message `at` (in its first repeat)
+    is sent twice, or silently not at all; the receiver's sequence check (or, for a
+    drop, the deadline) must end the case."""
 
     def __init__(self, endpoint: Endpoint, at: int, copies: int) -> None:
-        self.endpoint = endpoint
+        super().__init__(endpoint)
         self.at = at
         self.copies = copies
         self.count = 0
@@ -120,20 +128,13 @@ class _Misdeliver:
         for _ in range(copies):
             self.endpoint.send(payload)
 
-    def recv(self):
-        return self.endpoint.recv()
 
-    @property
-    def carries_objects(self) -> bool:
-        return getattr(self.endpoint, "carries_objects", False)
-
-
-class _Slow:
-    """Endpoint wrapper for the 'slow' fault: spin SLOW_NS before every send, a fixed
-    cost per message (a ping-pong round trip of 15 us becomes 20 us)."""
+class _Slow(_FaultyEndpoint):
+    """The 'slow' fault: spin SLOW_NS before every send, a fixed cost per message (a
+    ping-pong round trip of 15 us becomes 20 us)."""
 
     def __init__(self, endpoint: Endpoint) -> None:
-        self.endpoint = endpoint
+        super().__init__(endpoint)
         self.spun = 0  # sends delayed, for the tests
 
     def send(self, payload) -> None:
@@ -142,13 +143,6 @@ class _Slow:
             pass
         self.spun += 1
         self.endpoint.send(payload)
-
-    def recv(self):
-        return self.endpoint.recv()
-
-    @property
-    def carries_objects(self) -> bool:
-        return getattr(self.endpoint, "carries_objects", False)
 
 
 def _watch_harness(harness_pid: int) -> None:
