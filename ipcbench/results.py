@@ -48,8 +48,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # pandas is imported where files are read, never while measuring:
-    import pandas as pd  # forking a harness that holds it costs ~3 ms per peer (runner.py)
+if TYPE_CHECKING:  # pandas is imported where files are read, never while measuring: a
+    import pandas as pd  # harness holding it paid ~3 ms per fork (test_lean_harness.py)
 
 from ipcbench.safefile import open_fd, refuse_link, safe_dir
 from ipcbench.schema import (

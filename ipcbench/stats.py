@@ -100,7 +100,7 @@ def median_ci(values: list[float] | np.ndarray, confidence: float = 0.95) -> tup
 def _binomial_half_ppf(q: float, n: int) -> int:
     """The smallest k with P(X <= k) >= q for X ~ Binomial(n, 1/2) (scipy's binom.ppf),
     computed exactly: the runner asks this after every session, and importing scipy
-    into the harness would make every peer's fork dearer (runner.py)."""
+    into the harness would make every peer's fork dearer (tests/test_lean_harness.py)."""
     cumulative, wanted = 0, Fraction(q) * 2**n  # exact: no float overflow at large n
     for k in range(n + 1):
         cumulative += math.comb(n, k)
