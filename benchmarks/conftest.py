@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from ipcbench import hygiene
-from ipcbench.baselines import BaselineCache
-from ipcbench.machine import collect_metadata, write_machine_json
-from ipcbench.matrix import plan
+from ipcbench.core.results import CsvAppender
+from ipcbench.core.settings import MATRICES
+from ipcbench.core.sizes import format_size
+from ipcbench.harness.baselines import BaselineCache
+from ipcbench.harness.plan import plan
+from ipcbench.harness.rows import RunMeta
 from ipcbench.mechanisms import end_run
-from ipcbench.render.runsummary import print_summary
-from ipcbench.results import CsvAppender
-from ipcbench.rows import RunMeta
-from ipcbench.settings import MATRICES
-from ipcbench.sizes import format_size
+from ipcbench.render.run_table import print_summary
+from ipcbench.system import hygiene
+from ipcbench.system.machine import collect_metadata, write_machine_json
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -6,18 +6,18 @@ pytest-benchmark's own columns (Min, Mean, ..., OPS) are therefore per REPEAT of
 messages, seen from the parent (waking the peers included), and OPS is repeats per
 second. The figures per message, from the peers' own timestamps over every session of the
 case (what ipcbench reports), are in extra_info (`per_message`, `p50_per_message`, ...:
-scaled by ipcbench.units) and in the ipcbench summary printed at the end of the session.
+scaled by ipcbench.core.units) and in the ipcbench summary printed at the end of the session.
 Unlike `ipcbench run`, a case's sessions run back to back here."""
 
 from __future__ import annotations
 
 import pytest
 
-from ipcbench.rows import base_row
-from ipcbench.runner import run_case
-from ipcbench.schema import CASE_KEYS, DEFAULT_PAYLOAD
-from ipcbench.sizes import format_size
-from ipcbench.units import format_rate_msgs, format_time_ns
+from ipcbench.core.schema import CASE_KEYS, DEFAULT_PAYLOAD
+from ipcbench.core.sizes import format_size
+from ipcbench.core.units import format_rate_msgs, format_time_ns
+from ipcbench.harness.rows import base_row
+from ipcbench.harness.runner import run_case
 
 # The row's case key and the figures a pytest-benchmark reader most wants, by column name.
 EXTRA_INFO = (

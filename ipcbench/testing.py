@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ipcbench.faults import Fault
-from ipcbench.payload import PayloadMismatch, PayloadSpec, verify
-from ipcbench.schema import Case
-from ipcbench.session import PeerFailed, RepeatOutcome, Workload
+from ipcbench.core.faults import Fault
+from ipcbench.core.schema import Case
+from ipcbench.mechanisms.base import PeerFailed, RepeatOutcome, Workload
+from ipcbench.payload.spec import PayloadMismatch, PayloadSpec, verify
 
 
 class FakeClock:

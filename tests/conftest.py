@@ -13,9 +13,9 @@ import time
 import psutil
 import pytest
 
-from ipcbench import hygiene
-from ipcbench.deadlines import kill_processes
-from ipcbench.rows import RunMeta
+from ipcbench.harness.rows import RunMeta
+from ipcbench.system import hygiene
+from ipcbench.system.deadlines import kill_processes
 
 # multiprocessing's fork server and resource tracker are started on first use and
 # live as long as the test process: they are helpers, not leaks.

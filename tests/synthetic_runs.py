@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterable
 from pathlib import Path
 
-from ipcbench.results import COLUMNS, SCHEMA_VERSION, CsvAppender, ResultRow
+from ipcbench.core.results import COLUMNS, SCHEMA_VERSION, CsvAppender, ResultRow
 
 # (mechanism, variant) -> (overhead ns per message, bandwidth bytes per ns)
 MODEL = {

@@ -10,7 +10,7 @@ from synthetic_runs import ok_row, write_model_run, write_run
 
 from ipcbench.analysis.advise import advise, advise_run
 from ipcbench.cli import main
-from ipcbench.results import ResultsError
+from ipcbench.core.results import ResultsError
 
 
 def _frame(rows) -> pd.DataFrame:

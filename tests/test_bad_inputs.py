@@ -13,9 +13,9 @@ import pytest
 from synthetic_runs import bad_row, ok_row, write_run
 
 from ipcbench.analysis.runs import load_run
+from ipcbench.core.results import read_results
 from ipcbench.plotting import run_figures, save_figure
 from ipcbench.render.markdown import write_compare
-from ipcbench.results import read_results
 
 ROWS = [ok_row("pipe", "bytes", "pingpong", 64, 1, 9000.0),
         ok_row("shm", "segment", "pingpong", 64, 1, 7000.0),

@@ -17,10 +17,11 @@ import psutil
 import pytest
 from test_harness_faults import _assert_group_gone, _assert_rows_intact
 
-from ipcbench.deadlines import CaseTimeout, forkserver_pid
-from ipcbench.results import read_results
-from ipcbench.schema import Case
-from ipcbench.session import CaseSession, Workload
+from ipcbench.core.results import read_results
+from ipcbench.core.schema import Case
+from ipcbench.harness.session import CaseSession
+from ipcbench.mechanisms.base import Workload
+from ipcbench.system.deadlines import CaseTimeout, forkserver_pid
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from ipcbench.cli import main
-from ipcbench.results import read_results
+from ipcbench.core.results import read_results
 
 REQUIRED_COLUMNS = (
     "schema_version", "run_id", "timestamp_utc", "machine_id", "mechanism", "variant", "pattern",

@@ -13,16 +13,17 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from ipcbench import codecs, mechanisms
+from ipcbench import mechanisms
 from ipcbench.cli import main
-from ipcbench.faults import Fault
-from ipcbench.framing import HEADER, HEADER_BYTES, tag
-from ipcbench.matrix import expand, plan
-from ipcbench.payload import PayloadMismatch, PayloadSpec, PayloadTooSmall, framed_pickle
-from ipcbench.runner import run_case
-from ipcbench.schema import PAYLOAD_KINDS, Case
-from ipcbench.settings import MATRICES, Settings
-from ipcbench.wire import Wire
+from ipcbench.core.faults import Fault
+from ipcbench.core.schema import PAYLOAD_KINDS, Case
+from ipcbench.core.settings import MATRICES, Settings
+from ipcbench.harness.plan import expand, plan
+from ipcbench.harness.runner import run_case
+from ipcbench.payload import codecs
+from ipcbench.payload.framing import HEADER, HEADER_BYTES, tag
+from ipcbench.payload.spec import PayloadMismatch, PayloadSpec, PayloadTooSmall, framed_pickle
+from ipcbench.payload.wire import Wire
 
 msgpack = pytest.importorskip("msgpack")
 pa = pytest.importorskip("pyarrow")

@@ -31,11 +31,11 @@ from ipcbench.analysis.verdict import (
     efficiency_verdict,
 )
 from ipcbench.cli import build_parser
+from ipcbench.core.results import CASE_KEYS, ResultsError
 from ipcbench.plotting.overlay import overlay_figure, overlay_figures
 from ipcbench.plotting.style import figure_caption
 from ipcbench.render.markdown import write_compare
 from ipcbench.render.tables import summary_sentences
-from ipcbench.results import CASE_KEYS, ResultsError
 
 
 def _row(median_ns=1000.0, stdev_ns=20.0, repeats=5, status="ok", **extra) -> dict:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import psutil
 import pytest
 
-from ipcbench.matrix import expand
+from ipcbench.core.schema import Case
+from ipcbench.core.settings import Settings
+from ipcbench.harness.plan import expand
+from ipcbench.harness.runner import run_case
 from ipcbench.mechanisms import REGISTRY
-from ipcbench.runner import run_case
-from ipcbench.schema import Case
-from ipcbench.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -64,8 +64,8 @@ def test_a_chunk_of_tasks_carries_every_payload_not_back_references(payload):
     16 references to one payload in a map chunk would move its bytes once."""
     import pickle
 
+    from ipcbench.mechanisms.base import Workload
     from ipcbench.mechanisms.executor import ExecutorSession
-    from ipcbench.session import Workload
 
     case = Case("executor", "pool-chunk16", "fanout", 4096, 1, "fork", payload=payload)
     session = ExecutorSession(case, Workload(32, 30.0, 30.0))

@@ -16,12 +16,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ipcbench import hygiene
-from ipcbench.faults import Fault
-from ipcbench.results import COLUMNS, read_results
-from ipcbench.runner import run_case
-from ipcbench.schema import Case
-from ipcbench.settings import Settings
+from ipcbench.core.faults import Fault
+from ipcbench.core.results import COLUMNS, read_results
+from ipcbench.core.schema import Case
+from ipcbench.core.settings import Settings
+from ipcbench.harness.runner import run_case
+from ipcbench.system import hygiene
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

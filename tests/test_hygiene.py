@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from ipcbench import hygiene, leaks
+from ipcbench.system import hygiene, leaks
 
 LIVE = "ipcb_4242_0badcafe"
 DEAD = "ipcb_4243_deadbeef"

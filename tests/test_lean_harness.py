@@ -18,7 +18,7 @@ HEAVY = ("pandas", "scipy", "matplotlib")
 # then runs the real command line on one small case.
 _DRIVER = """
 import json, sys
-import ipcbench.session as session
+import ipcbench.harness.session as session
 seen = []
 original = session.CaseSession.start
 def start(self):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ipcbench.matrix import expand, plan, runnable_cases
-from ipcbench.patterns import COUNTER_SIZE_BYTES
-from ipcbench.schema import MAX_PROCS, Case
+from ipcbench.core.patterns import COUNTER_SIZE_BYTES
+from ipcbench.core.schema import MAX_PROCS, Case
+from ipcbench.harness.plan import expand, plan, runnable_cases
 
 
 def _expand_pipe_value(**overrides):
@@ -96,7 +96,7 @@ def test_case_rejects_bad_values(kwargs, needle):
 
 
 def test_the_default_matrix_keeps_the_seeds_three_producers_on_one_queue():
-    from ipcbench.settings import MATRICES
+    from ipcbench.core.settings import MATRICES
 
     default = MATRICES["default"]
     planned = plan(default, ["fork"])

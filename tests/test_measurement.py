@@ -10,16 +10,17 @@ from dataclasses import replace
 
 import pytest
 
-from ipcbench.affinity import allowed_cpus
-from ipcbench.baselines import BaselineCache, Baselines, efficiency
-from ipcbench.faults import BURN_CPU_S, Fault
-from ipcbench.matrix import expand
-from ipcbench.rows import RunMeta, base_row
-from ipcbench.runner import run_case, run_planned
-from ipcbench.schema import Case
-from ipcbench.session import CaseSession, Workload, derive_workload
-from ipcbench.settings import Settings
-from ipcbench.stats import ci_half_width, median_ci, should_stop
+from ipcbench.core.faults import BURN_CPU_S, Fault
+from ipcbench.core.schema import Case
+from ipcbench.core.settings import Settings
+from ipcbench.core.stats import ci_half_width, median_ci, should_stop
+from ipcbench.harness.baselines import BaselineCache, Baselines, efficiency
+from ipcbench.harness.plan import expand
+from ipcbench.harness.rows import RunMeta, base_row
+from ipcbench.harness.runner import run_case, run_planned
+from ipcbench.harness.session import CaseSession, derive_workload
+from ipcbench.mechanisms.base import Workload
+from ipcbench.system.affinity import allowed_cpus
 from ipcbench.testing import FakeClock, FakeSession
 
 
@@ -37,7 +38,7 @@ def test_median_ci_ranks_match_scipy_without_importing_it():
     tests/test_lean_harness.py); it must agree with scipy's binom.ppf everywhere."""
     from scipy.stats import binom
 
-    from ipcbench.stats import _binomial_half_ppf
+    from ipcbench.core.stats import _binomial_half_ppf
 
     for confidence in (0.5, 0.6, 0.9, 0.95, 0.99):
         q = (1.0 - confidence) / 2.0
@@ -234,7 +235,7 @@ def test_default_meta_is_not_shuffled():
 
 @pytest.mark.integration
 def test_selfcheck_compares_the_harness_with_hand_written_loops():
-    from ipcbench.selfcheck import run_selfcheck
+    from ipcbench.harness.selfcheck import run_selfcheck
 
     comparisons = run_selfcheck(rounds=1, placement="same-core")
     assert [c.unit for c in comparisons] == ["ns", "B/s"]

@@ -1,5 +1,5 @@
 """The same figure reads the same in every output: run summary, advise, charts,
-compare.md and report.html all write numbers through ipcbench.units."""
+compare.md and report.html all write numbers through ipcbench.core.units."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from rich.console import Console
 from synthetic_runs import ok_row, write_run
 
-from ipcbench import units
 from ipcbench.analysis.advise import advise
 from ipcbench.analysis.runs import load_run
+from ipcbench.core import units
 from ipcbench.plotting.best import best_map_figure
 from ipcbench.render.html import write_report
 from ipcbench.render.markdown import write_compare

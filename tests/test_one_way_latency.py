@@ -19,20 +19,20 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from ipcbench import samples
-from ipcbench.codecs import FRAME_KINDS
-from ipcbench.faults import Fault
-from ipcbench.framing import HEADER, STAMP_MASK, Expected, SequenceError, one_way_ns, tag
-from ipcbench.matrix import expand, with_rates
+from ipcbench.core import samples
+from ipcbench.core.faults import Fault
+from ipcbench.core.schema import PAYLOAD_KINDS, Case
+from ipcbench.core.settings import Settings
+from ipcbench.core.stats import summarize
+from ipcbench.harness.plan import expand, with_rates
+from ipcbench.harness.rows import is_saturated
+from ipcbench.harness.runner import run_case
 from ipcbench.mechanisms import REGISTRY, public_names, session_class, unavailable_reason
-from ipcbench.payload import PayloadSpec
-from ipcbench.roles import send_many
-from ipcbench.rows import is_saturated
-from ipcbench.runner import run_case
-from ipcbench.schema import PAYLOAD_KINDS, Case
-from ipcbench.settings import Settings
-from ipcbench.stats import summarize
-from ipcbench.wire import Wire
+from ipcbench.payload.codecs import FRAME_KINDS
+from ipcbench.payload.framing import HEADER, STAMP_MASK, Expected, SequenceError, one_way_ns, tag
+from ipcbench.payload.spec import PayloadSpec
+from ipcbench.payload.wire import Wire
+from ipcbench.peer.roles import send_many
 
 SMALL = Settings(sessions=1, repeats=2, warmup=1, target_bytes=64 << 10, min_messages=6,
                  max_messages=24)
@@ -249,7 +249,7 @@ def test_rates_cross_only_patterns_with_a_sender_schedule():
 @pytest.mark.integration
 @pytest.mark.timeout(90)
 def test_samples_are_kept_per_session_then_gathered_per_case(tmp_path, meta):
-    from ipcbench.runner import measure_session
+    from ipcbench.harness.runner import measure_session
 
     case = Case("pipe", "bytes", "stream", 256, 1, "fork")
     sessions = [measure_session(case, SMALL, index) for index in range(2)]
@@ -265,7 +265,7 @@ def test_samples_are_kept_per_session_then_gathered_per_case(tmp_path, meta):
 
 def test_load_plans_each_unthrottled_case_at_shares_of_its_own_rate(meta):
     from ipcbench.cli.run import load_cases
-    from ipcbench.rows import base_row
+    from ipcbench.harness.rows import base_row
 
     def row(pattern: str, rate: int, achieved: float, status: str = "ok"):
         case = Case("pipe", "bytes", pattern, 64, 1, "fork", "same-core", "bytes", rate)
@@ -297,7 +297,7 @@ def test_work_queue_consumers_report_every_message_and_keep_to_a_rate(meta):
 def test_sessions_waiting_for_their_next_round_hold_no_raw_latencies(meta, monkeypatch):
     """on_session gets every raw latency (for --samples); the sessions kept for the row
     do not: a default run held ~300 MB of them and every fork copied its page tables."""
-    from ipcbench import runner
+    from ipcbench.harness import runner
 
     seen, kept = [], []
     real_ok_row = runner.ok_row

@@ -7,14 +7,14 @@ from dataclasses import replace
 
 import pytest
 
-from ipcbench.faults import Fault
-from ipcbench.framing import HEADER, tag
-from ipcbench.matrix import expand
+from ipcbench.core.faults import Fault
+from ipcbench.core.schema import Case
+from ipcbench.core.settings import Settings
+from ipcbench.harness.plan import expand
+from ipcbench.harness.runner import run_case
 from ipcbench.mechanisms import payload_unavailable_reason
-from ipcbench.payload import DESCRIPTOR_BYTES, PAYLOAD_KINDS, PayloadSpec, framed_pickle
-from ipcbench.runner import run_case
-from ipcbench.schema import Case
-from ipcbench.settings import Settings
+from ipcbench.payload.framing import HEADER, tag
+from ipcbench.payload.spec import DESCRIPTOR_BYTES, PAYLOAD_KINDS, PayloadSpec, framed_pickle
 
 SMALL = Settings(sessions=1, repeats=2,
                  warmup=1, target_bytes=256 << 10, min_messages=4, max_messages=30)

@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import pytest
 
-from ipcbench.faults import Fault
-from ipcbench.runner import run_case
-from ipcbench.schema import Case
-from ipcbench.settings import Settings
+from ipcbench.core.faults import Fault
+from ipcbench.core.schema import Case
+from ipcbench.core.settings import Settings
+from ipcbench.harness.runner import run_case
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -86,8 +86,8 @@ def test_fault_under_spawn_is_reported_too(meta):
 def test_slow_fault_delays_every_send_by_a_fixed_spin():
     """The known difference of the real A/B check (README, "Reproducibility"): every
     send of the faulty peer waits SLOW_NS first; nothing else changes."""
-    from ipcbench.faults import SLOW_NS
-    from ipcbench.peers import _Slow
+    from ipcbench.core.faults import SLOW_NS
+    from ipcbench.peer.main import _Slow
 
     class Recorder:
         def __init__(self) -> None:
@@ -115,7 +115,7 @@ def test_a_slow_peer_still_moves_every_message_intact(meta, case):
 def test_every_process_of_a_session_keeps_a_steady_heap():
     """glibc's trim and mmap thresholds raised (heap.py) by every peer, pool worker and
     manager server; never by the harness."""
-    from ipcbench import heap
+    from ipcbench.system import heap
 
     class Libc:
         def __init__(self) -> None:

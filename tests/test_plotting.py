@@ -15,6 +15,8 @@ from ipcbench.analysis.frames import series_columns
 from ipcbench.analysis.runs import left_out_note, load_run
 from ipcbench.cli import build_parser
 from ipcbench.cli.plot import run_plots_after_run
+from ipcbench.core.results import SCHEMA_VERSION, ResultsError
+from ipcbench.core.units import format_rate_bytes, format_time_ns
 from ipcbench.mechanisms import REGISTRY, public_names
 from ipcbench.plotting import plot_run, plot_runs, run_figures
 from ipcbench.plotting.best import best_table
@@ -27,8 +29,6 @@ from ipcbench.plotting.style import (
     mechanism_color,
     series_style,
 )
-from ipcbench.results import SCHEMA_VERSION, ResultsError
-from ipcbench.units import format_rate_bytes, format_time_ns
 
 
 @pytest.fixture(scope="module")

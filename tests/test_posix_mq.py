@@ -14,13 +14,13 @@ from multiprocessing import get_context
 
 import pytest
 
-from ipcbench import hygiene
-from ipcbench.faults import Fault
-from ipcbench.matrix import expand
+from ipcbench.core.faults import Fault
+from ipcbench.core.schema import Case
+from ipcbench.core.settings import Settings
+from ipcbench.harness.plan import expand
+from ipcbench.harness.runner import run_case
 from ipcbench.mechanisms import REGISTRY, unavailable_reason
-from ipcbench.runner import run_case
-from ipcbench.schema import Case
-from ipcbench.settings import Settings
+from ipcbench.system import hygiene
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 needs_posix_ipc = pytest.mark.skipif(bool(unavailable_reason("posix-mq")),

@@ -15,10 +15,10 @@ import time
 import psutil
 import pytest
 
-from ipcbench.matrix import expand
+from ipcbench.core.settings import Settings
+from ipcbench.harness.plan import expand
+from ipcbench.harness.runner import run_planned
 from ipcbench.mechanisms import REGISTRY, unavailable_reason
-from ipcbench.runner import run_planned
-from ipcbench.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 needs_ray = pytest.mark.skipif(bool(unavailable_reason("ray")),

@@ -9,8 +9,8 @@ import pytest
 from synthetic_runs import SMALL, bad_row, ok_row, write_model_run, write_run
 
 from ipcbench.cli import build_parser
+from ipcbench.core.results import ResultsError
 from ipcbench.render.html import write_report
-from ipcbench.results import ResultsError
 
 
 def _cli(argv: list[str]) -> int:

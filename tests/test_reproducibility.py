@@ -10,17 +10,8 @@ import numpy as np
 import pytest
 
 from ipcbench.analysis.verdict import FASTER, SLOWER, case_verdict
-from ipcbench.disturbance import CpuTimes, Disturbance, between
-from ipcbench.fitness import check_cpus, check_governor, check_load
-from ipcbench.matrix import expand
-from ipcbench.rows import RunMeta
-from ipcbench.runner import run_planned
-from ipcbench.schema import Case
-from ipcbench.session import Workload
-from ipcbench.sessionlog import SessionLog, read_sessions
-from ipcbench.settings import Settings
-from ipcbench.stats import log_spread_from_ci, median_ci
-from ipcbench.summary import (
+from ipcbench.core.schema import Case
+from ipcbench.core.session_stats import (
     BETWEEN,
     MACHINE,
     WITHIN,
@@ -28,6 +19,15 @@ from ipcbench.summary import (
     pooled_stdev,
     summarize_session,
 )
+from ipcbench.core.settings import Settings
+from ipcbench.core.stats import log_spread_from_ci, median_ci
+from ipcbench.harness.plan import expand
+from ipcbench.harness.rows import RunMeta
+from ipcbench.harness.runner import run_planned
+from ipcbench.harness.sessionlog import SessionLog, read_sessions
+from ipcbench.mechanisms.base import Workload
+from ipcbench.system.disturbance import CpuTimes, Disturbance, between
+from ipcbench.system.fitness import check_cpus, check_governor, check_load
 from ipcbench.testing import FakeClock, FakeSession
 
 

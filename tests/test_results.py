@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ipcbench.results import (
+from ipcbench.core.results import (
     CASE_KEYS,
     COLUMNS,
     SCHEMA_VERSION,

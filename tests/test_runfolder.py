@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from ipcbench.results import CASE_KEYS, read_results
-from ipcbench.runfolder import RunLock, new_default_folder
+from ipcbench.core.results import CASE_KEYS, read_results
+from ipcbench.harness.runfolder import RunLock, new_default_folder
 
 # The reproduction, made tiny: 2 mechanisms x 2 patterns x 1 size (x 2 variants
 # of pipe) = 6 cases, one session of one repeat each.

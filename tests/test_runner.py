@@ -7,11 +7,11 @@ import math
 
 import pytest
 
-from ipcbench.matrix import expand
-from ipcbench.runner import run_case, run_planned
-from ipcbench.schema import Case
-from ipcbench.session import Workload
-from ipcbench.settings import Settings
+from ipcbench.core.schema import Case
+from ipcbench.core.settings import Settings
+from ipcbench.harness.plan import expand
+from ipcbench.harness.runner import run_case, run_planned
+from ipcbench.mechanisms.base import Workload
 from ipcbench.testing import FakeClock, FakeSession
 
 STEP_NS = 1000
@@ -123,7 +123,7 @@ def test_run_planned_interleaves_sessions_in_rounds(meta):
 def test_a_mechanism_that_keeps_a_runtime_runs_after_every_other_case(meta, monkeypatch):
     """Ray's driver stays in the harness once started (~400 MB whose page tables every
     later fork copies): its cases come last, interleaved among themselves."""
-    from ipcbench import runner
+    from ipcbench.harness import runner
     from ipcbench.mechanisms import runs_last
 
     assert runs_last("ray") and not runs_last("pipe") and not runs_last("fake")

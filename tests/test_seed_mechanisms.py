@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from ipcbench.matrix import expand
-from ipcbench.runner import run_case
-from ipcbench.schema import Case
-from ipcbench.session import CaseSession, derive_workload
-from ipcbench.settings import Settings
+from ipcbench.core.schema import Case
+from ipcbench.core.settings import Settings
+from ipcbench.harness.plan import expand
+from ipcbench.harness.runner import run_case
+from ipcbench.harness.session import CaseSession, derive_workload
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

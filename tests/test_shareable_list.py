@@ -12,8 +12,11 @@ from multiprocessing.shared_memory import ShareableList
 
 import pytest
 
-from ipcbench.faults import Fault
-from ipcbench.matrix import expand
+from ipcbench.core.faults import Fault
+from ipcbench.core.schema import Case
+from ipcbench.core.settings import Settings
+from ipcbench.harness.plan import expand
+from ipcbench.harness.runner import run_case
 from ipcbench.mechanisms import REGISTRY
 from ipcbench.mechanisms.handoff import SequenceError, Slot
 from ipcbench.mechanisms.shareable_list import (
@@ -24,10 +27,7 @@ from ipcbench.mechanisms.shareable_list import (
     ListStorage,
     exact,
 )
-from ipcbench.payload import PayloadSpec, verify
-from ipcbench.runner import run_case
-from ipcbench.schema import Case
-from ipcbench.settings import Settings
+from ipcbench.payload.spec import PayloadSpec, verify
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

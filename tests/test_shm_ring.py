@@ -10,12 +10,13 @@ from multiprocessing import get_context
 
 import pytest
 
-from ipcbench.mechanisms import REGISTRY, RING_SLOTS, ring_slots
+from ipcbench.core.schema import Case
+from ipcbench.core.settings import Settings
+from ipcbench.harness.runner import run_case
+from ipcbench.mechanisms import REGISTRY
+from ipcbench.mechanisms.base import RING_SLOTS, ring_slots
 from ipcbench.mechanisms.handoff import CACHE_LINE_BYTES, CHUNK_BYTES, RingLayout, SequenceError
 from ipcbench.mechanisms.shm import ShmMechanism
-from ipcbench.runner import run_case
-from ipcbench.schema import Case
-from ipcbench.settings import Settings
 
 SMALL = Settings(sessions=1, repeats=2, warmup=1, target_bytes=256 << 10, min_messages=4,
                  max_messages=40)

@@ -11,16 +11,16 @@ from multiprocessing import get_context
 
 import pytest
 
-from ipcbench.affinity import allowed_cpus, busy_poll_skip_reason
-from ipcbench.faults import Fault
-from ipcbench.matrix import expand
-from ipcbench.mechanisms import RING_SLOTS
+from ipcbench.core.faults import Fault
+from ipcbench.core.schema import Case
+from ipcbench.core.settings import Settings
+from ipcbench.harness.plan import expand
+from ipcbench.harness.runner import run_case
+from ipcbench.mechanisms.base import RING_SLOTS
 from ipcbench.mechanisms.handoff import CHUNK_BYTES, SequenceError
 from ipcbench.mechanisms.shm import ShmMechanism
 from ipcbench.mechanisms.spin import PartnerGone, receiver_states, sender_states
-from ipcbench.runner import run_case
-from ipcbench.schema import Case
-from ipcbench.settings import Settings
+from ipcbench.system.affinity import allowed_cpus, busy_poll_skip_reason
 
 SMALL = Settings(sessions=1, repeats=2, warmup=1, target_bytes=256 << 10, min_messages=4,
                  max_messages=40)

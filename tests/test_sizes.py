@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ipcbench.sizes import MAX_SIZE_BYTES, format_size, parse_size
+from ipcbench.core.sizes import MAX_SIZE_BYTES, format_size, parse_size
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ipcbench.stats import median, per_second, summarize
+from ipcbench.core.stats import median, per_second, summarize
 
 
 def test_median_odd_and_even():

@@ -12,9 +12,9 @@ from rich.console import Console
 from synthetic_runs import bad_row, ok_row
 
 from ipcbench.cli.run import resume_command
-from ipcbench.progress import RunProgress, SessionCounter
-from ipcbench.render.runsummary import groups, print_summary, unsupported
-from ipcbench.schema import Case
+from ipcbench.core.schema import Case
+from ipcbench.harness.progress import RunProgress, SessionCounter
+from ipcbench.render.run_table import groups, print_summary, unsupported
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,13 @@ from dataclasses import replace
 
 import pytest
 
-from ipcbench import patterns
-from ipcbench.faults import Fault
-from ipcbench.framing import SequenceError, Shares, tag
-from ipcbench.matrix import expand, plan
+from ipcbench.core import patterns
+from ipcbench.core.faults import Fault
+from ipcbench.core.schema import PAYLOAD_KINDS, Case
+from ipcbench.core.settings import MATRICES, Settings
+from ipcbench.harness.plan import expand, plan
+from ipcbench.harness.runner import run_case, run_planned
+from ipcbench.harness.session import CaseSession, derive_workload
 from ipcbench.mechanisms import (
     PAYLOAD_REQUIRES,
     REGISTRY,
@@ -25,13 +28,10 @@ from ipcbench.mechanisms import (
     unavailable_reason,
 )
 from ipcbench.mechanisms.base import END, Endpoint, is_end
-from ipcbench.payload import DESCRIPTOR_BYTES, PayloadSpec
-from ipcbench.roles import receive_until_ends
-from ipcbench.runner import run_case, run_planned
-from ipcbench.schema import PAYLOAD_KINDS, Case
-from ipcbench.session import CaseSession, derive_workload
-from ipcbench.settings import MATRICES, Settings
-from ipcbench.wire import Wire
+from ipcbench.payload.framing import SequenceError, Shares, tag
+from ipcbench.payload.spec import DESCRIPTOR_BYTES, PayloadSpec
+from ipcbench.payload.wire import Wire
+from ipcbench.peer.roles import receive_until_ends
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90),
               pytest.mark.usefixtures("no_temp_dirs_left")]

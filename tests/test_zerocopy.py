@@ -10,14 +10,14 @@ from multiprocessing import get_context
 import numpy as np
 import pytest
 
-from ipcbench.payload import PayloadMismatch
-from ipcbench.results import read_results, write_rows
-from ipcbench.rows import base_row
-from ipcbench.runner import run_case
-from ipcbench.schema import Case
-from ipcbench.settings import Settings
-from ipcbench.zerocopy import _DESCRIPTOR as DESCRIPTOR
-from ipcbench.zerocopy import InPlace, RegionPool, regions_for, word_sum
+from ipcbench.core.results import read_results, write_rows
+from ipcbench.core.schema import Case
+from ipcbench.core.settings import Settings
+from ipcbench.harness.rows import base_row
+from ipcbench.harness.runner import run_case
+from ipcbench.payload.spec import PayloadMismatch
+from ipcbench.payload.zerocopy import _DESCRIPTOR as DESCRIPTOR
+from ipcbench.payload.zerocopy import InPlace, RegionPool, regions_for, word_sum
 
 SMALL = Settings(sessions=1, repeats=2, warmup=1, target_bytes=256 << 10, min_messages=4,
                  max_messages=40)

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ipcbench import patterns
 from ipcbench.analysis.verdict import intervals_overlap
-from ipcbench.results import ResultsError, check_figures, read_results
-from ipcbench.schema import (
+from ipcbench.core import patterns
+from ipcbench.core.results import ResultsError, check_figures, read_results
+from ipcbench.core.schema import (
     BASELINE_MECHANISM,
     DEFAULT_PAYLOAD,
     DEFAULT_PLACEMENT,
@@ -31,7 +31,7 @@ from ipcbench.schema import (
     START_METHODS,
     check_choice,
 )
-from ipcbench.sizes import format_size
+from ipcbench.core.sizes import format_size
 
 TOP_N = 3
 # dimension -> (value of a row without it and preferred value when the user left it

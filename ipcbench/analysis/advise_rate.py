@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ipcbench import patterns
 from ipcbench.analysis.advise import _DIMS, Cell, _check_inputs, _nearest_cells, _pick
-from ipcbench.results import ResultsError
-from ipcbench.schema import BASELINE_MECHANISM
+from ipcbench.core import patterns
+from ipcbench.core.results import ResultsError
+from ipcbench.core.schema import BASELINE_MECHANISM
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def advise_rate(frame: pd.DataFrame, size_bytes: int, procs: int, pattern: str,
 
 
 def rate_advice_text(advice: RateAdvice) -> str:
-    from ipcbench.units import format_rate_msgs, format_time_ns
+    from ipcbench.core.units import format_rate_msgs, format_time_ns
 
     cell = advice.cell.describe()
     lines = []

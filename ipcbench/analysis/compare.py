@@ -5,7 +5,7 @@ Pure: Run records in, DataFrames and records out. Writers are in ipcbench.render
 
 Speed and efficiency can disagree: a machine with a faster memory system is faster on
 every case yet may get a smaller share of its own hardware (efficiency = figure / the
-same run's in-run baseline, see ipcbench/baselines.py). Issue 5: "compare can rank two
+same run's in-run baseline, see ipcbench/harness/baselines.py). Issue 5: "compare can rank two
 machines by efficiency".
 """
 
@@ -36,8 +36,8 @@ from ipcbench.analysis.verdict import (
     efficiency_verdict,
     row_value,
 )
-from ipcbench.results import ResultsError
-from ipcbench.schema import BASELINE_MECHANISM
+from ipcbench.core.results import ResultsError
+from ipcbench.core.schema import BASELINE_MECHANISM
 
 
 def run_tags(count: int) -> list[str]:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ipcbench import units
-from ipcbench.results import ResultsError, check_figures, read_results
-from ipcbench.schema import BASELINE_MECHANISM
+from ipcbench.core import units
+from ipcbench.core.results import ResultsError, check_figures, read_results
+from ipcbench.core.schema import BASELINE_MECHANISM
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from ipcbench.analysis.runs import Run
-from ipcbench.sizes import format_size
+from ipcbench.core.sizes import format_size
 
 MANIFEST = "manifest.json"
 ROW_SETTINGS = ("sessions", "repeats", "warmup", "messages")

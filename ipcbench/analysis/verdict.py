@@ -27,8 +27,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ipcbench.stats import session_p_value
-from ipcbench.units import format_fraction
+from ipcbench.core.stats import session_p_value
+from ipcbench.core.units import format_fraction
 
 SAME = "no significant difference"
 FASTER = "faster"

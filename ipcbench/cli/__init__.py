@@ -15,7 +15,7 @@ import sys
 from ipcbench import __version__
 from ipcbench.cli import advise, compare, info, plot, report, run
 from ipcbench.cli.run import Interrupted
-from ipcbench.results import ResultsError
+from ipcbench.core.results import ResultsError
 
 EXIT_USAGE = 2
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ipcbench import patterns
 from ipcbench.cli.args import RESULTS_HELP, procs, rate
-from ipcbench.sizes import parse_size
+from ipcbench.core import patterns
+from ipcbench.core.sizes import parse_size
 
 
 def cmd_advise(args: argparse.Namespace) -> int:
@@ -29,7 +29,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
 
 def _advise_at_rate(args: argparse.Namespace, size_bytes: int, count: int) -> int:
     from ipcbench.analysis.advise_rate import advise_rate, rate_advice_text
-    from ipcbench.results import check_figures, read_results
+    from ipcbench.core.results import check_figures, read_results
 
     load = rate(args.rate)
     if load == 0:

@@ -11,8 +11,8 @@ import argparse
 import math
 from collections.abc import Sequence
 
-from ipcbench.chart_formats import FORMATS
-from ipcbench.schema import MAX_PROCS, MAX_RATE_PER_S, check_choice
+from ipcbench.core.chart_formats import FORMATS
+from ipcbench.core.schema import MAX_PROCS, MAX_RATE_PER_S, check_choice
 
 CHART_FORMATS = (*FORMATS, "pdf")
 

@@ -7,8 +7,8 @@ import argparse
 from pathlib import Path
 
 from ipcbench.analysis.verdict import ALPHA, METRICS, MIN_EFFECT
-from ipcbench.chart_formats import DEFAULT_FORMATS
 from ipcbench.cli.args import FORMATS_HELP, RESULTS_HELP, chart_formats, fraction, print_paths
+from ipcbench.core.chart_formats import DEFAULT_FORMATS
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

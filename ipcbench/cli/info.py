@@ -7,8 +7,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ipcbench import patterns
 from ipcbench.cli.args import choices, split
+from ipcbench.core import patterns
+from ipcbench.core.schema import PAYLOAD_KINDS, PAYLOAD_SUMMARIES, PLACEMENTS
+from ipcbench.core.units import format_rate_bytes
 from ipcbench.mechanisms import (
     PAYLOAD_REQUIRES,
     REGISTRY,
@@ -16,8 +18,6 @@ from ipcbench.mechanisms import (
     payload_unavailable_reason,
     public_names,
 )
-from ipcbench.schema import PAYLOAD_KINDS, PAYLOAD_SUMMARIES, PLACEMENTS
-from ipcbench.units import format_rate_bytes
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -43,7 +43,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_machine(args: argparse.Namespace) -> int:
     import json
 
-    from ipcbench.machine import collect_metadata, warn_unfit
+    from ipcbench.system.machine import collect_metadata, warn_unfit
 
     meta = collect_metadata(("same-core", "cross-core"))
     warn_unfit(meta)
@@ -52,7 +52,7 @@ def cmd_machine(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from ipcbench import hygiene
+    from ipcbench.system import hygiene
 
     # Only this user's entries of dead runs (see hygiene.py for how that is decided).
     removed = hygiene.sweep()
@@ -64,7 +64,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 
 def cmd_selfcheck(args: argparse.Namespace) -> int:
-    from ipcbench.selfcheck import copy_bandwidth_bytes_per_s, run_selfcheck
+    from ipcbench.harness.selfcheck import copy_bandwidth_bytes_per_s, run_selfcheck
 
     if args.rounds < 1:
         raise ValueError(f"invalid rounds {args.rounds!r}: must be at least 1")

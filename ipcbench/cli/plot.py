@@ -6,8 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
-from ipcbench.chart_formats import DEFAULT_FORMATS
 from ipcbench.cli.args import FORMATS_HELP, RESULTS_HELP, chart_formats, print_paths
+from ipcbench.core.chart_formats import DEFAULT_FORMATS
 
 
 def run_plots_after_run(run_dir: str | os.PathLike[str]) -> list[Path]:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from ipcbench.cli.args import choices, load_share, procs_list, rate, split
 from ipcbench.cli.signals import Interrupted, check_interrupted, install_signal_handlers
+from ipcbench.core.patterns import PATTERN_NAMES, PATTERNS
+from ipcbench.core.results import ResultsError
+from ipcbench.core.schema import PAYLOAD_KINDS, PLACEMENTS
 from ipcbench.mechanisms import REGISTRY, public_names
-from ipcbench.patterns import PATTERN_NAMES, PATTERNS
-from ipcbench.results import ResultsError
-from ipcbench.schema import PAYLOAD_KINDS, PLACEMENTS
 
 __all__ = ["Interrupted", "cmd_run", "plan_from_args", "register"]
 
@@ -32,10 +32,10 @@ MATRIX_FLAGS = ("mechanism", "variant", "pattern", "size", "procs", "start_metho
 def plan_from_args(args: argparse.Namespace):
     """Validate every matrix flag and expand the matrix: (planned cases, settings).
     A flag given with an empty value is refused, never read as "the default"."""
-    from ipcbench.matrix import plan
-    from ipcbench.resources import check_resources
-    from ipcbench.settings import MATRICES
-    from ipcbench.sizes import parse_size
+    from ipcbench.core.settings import MATRICES
+    from ipcbench.core.sizes import parse_size
+    from ipcbench.harness.plan import plan
+    from ipcbench.harness.resources import check_resources
 
     matrix = MATRICES["quick" if args.quick else "full" if args.full else "default"]
     # The test fake is not a choice: only public mechanisms are reachable from the CLI.
@@ -87,8 +87,8 @@ def load_cases(shares: list[float], rows) -> list:
     case at each share of the rate its senders reached (rounded, at least 1 per second),
     unless a row of it exists already. Deterministic in the rows, so a resumed run plans
     the same cases again."""
-    from ipcbench.matrix import PlannedCase
-    from ipcbench.schema import BASELINE_MECHANISM
+    from ipcbench.core.schema import BASELINE_MECHANISM
+    from ipcbench.harness.plan import PlannedCase
 
     done = {row.case.key for row in rows}
     planned: dict = {}
@@ -131,7 +131,7 @@ class Job:
 def _meta_for(planned) -> dict:
     """Machine metadata; its fitness warnings are printed by cmd_run once the folder is
     claimed (a refused run prints its one error line and nothing else)."""
-    from ipcbench.machine import collect_metadata
+    from ipcbench.system.machine import collect_metadata
 
     return collect_metadata({p.case.placement for p in planned},
                             max((p.case.procs for p in planned), default=1))
@@ -139,7 +139,7 @@ def _meta_for(planned) -> dict:
 
 def _new_job(args: argparse.Namespace) -> Job:
     """Plan from the flags, create and lock the folder, write the manifest."""
-    from ipcbench import runfolder
+    from ipcbench.harness import runfolder
 
     planned, settings = plan_from_args(args)
     seed = _order_seed(args)
@@ -162,9 +162,9 @@ def _new_job(args: argparse.Namespace) -> Job:
 
 def _resume_job(args: argparse.Namespace) -> Job:
     """The manifest's plan minus the cases with a complete row, under the folder's lock."""
-    from ipcbench import runfolder
-    from ipcbench.results import done_case_keys, rows_from_frame
-    from ipcbench.sessionlog import read_sessions
+    from ipcbench.core.results import done_case_keys, rows_from_frame
+    from ipcbench.harness import runfolder
+    from ipcbench.harness.sessionlog import read_sessions
 
     out = Path(args.resume)
     given = [f"--{n.replace('_', '-')}" for n in MATRIX_FLAGS if getattr(args, n) not in
@@ -198,7 +198,7 @@ def _resume_job(args: argparse.Namespace) -> Job:
 def _existing_results(out: Path):
     """The complete rows of a resumed folder (None when it has none yet: a run killed
     before its first row). A torn last row is dropped first, so its case runs again."""
-    from ipcbench.results import CsvAppender, read_results
+    from ipcbench.core.results import CsvAppender, read_results
 
     path = out / "results.csv"
     if not path.exists() or path.stat().st_size == 0:  # killed before its header
@@ -210,8 +210,8 @@ def _existing_results(out: Path):
 
 
 def _prepare_folder(job: Job) -> None:
-    from ipcbench import hygiene
-    from ipcbench.machine import write_machine_json
+    from ipcbench.system import hygiene
+    from ipcbench.system.machine import write_machine_json
 
     removed = hygiene.sweep()
     if removed:
@@ -233,14 +233,14 @@ def _measure(args, job: Job, rows: list) -> None:
     """Run the planned cases, each row appended (and fsynced) to results.csv and to
     `rows` as it arrives, each finished session to sessions.csv; Interrupted propagates
     with everything so far safe on disk."""
-    from ipcbench import samples
-    from ipcbench.baselines import BaselineCache
-    from ipcbench.progress import RunProgress
-    from ipcbench.results import CsvAppender
-    from ipcbench.rows import RunMeta
-    from ipcbench.runner import run_planned
-    from ipcbench.schema import BASELINE_MECHANISM as BASELINE
-    from ipcbench.sessionlog import SessionLog
+    from ipcbench.core import samples
+    from ipcbench.core.results import CsvAppender
+    from ipcbench.core.schema import BASELINE_MECHANISM as BASELINE
+    from ipcbench.harness.baselines import BaselineCache
+    from ipcbench.harness.progress import RunProgress
+    from ipcbench.harness.rows import RunMeta
+    from ipcbench.harness.runner import run_planned
+    from ipcbench.harness.sessionlog import SessionLog
 
     appender = CsvAppender(job.out / "results.csv")
     session_log = SessionLog(job.out)
@@ -281,8 +281,8 @@ def _measure(args, job: Job, rows: list) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ipcbench import hygiene
-    from ipcbench.machine import warn_unfit
+    from ipcbench.system import hygiene
+    from ipcbench.system.machine import warn_unfit
 
     job = _resume_job(args) if args.resume else _new_job(args)
     install_signal_handlers()

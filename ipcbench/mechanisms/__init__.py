@@ -10,13 +10,13 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
-import re
 import sys
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from ipcbench.patterns import COUNTER, FANOUT, PATTERN_NAMES, PINGPONG, STREAM, WORKQUEUE
+from ipcbench.core.patterns import COUNTER, FANOUT, PATTERN_NAMES, PINGPONG, STREAM, WORKQUEUE
+from ipcbench.mechanisms.base import RING_SLOTS, busy_polls, ring_slots  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from ipcbench.mechanisms.base import Mechanism
@@ -71,23 +71,6 @@ def _info(
     }
     return MechanismInfo(name, description, module, MappingProxyType(variants), hidden, requires,
                          payloads, MappingProxyType(why_not or {}), limits, runs_last)
-
-
-# Slots of the ring variants (`ring8`): enough for a sender to run well ahead of a
-# receiver woken by the scheduler, small enough that 8 x 16 MiB stays a modest mapping.
-RING_SLOTS = 8
-
-
-def ring_slots(variant: str) -> int:
-    """Slots per channel of a variant: `ringN` / `ringN-...` -> N, any other -> 1."""
-    match = re.match(r"ring(\d+)", variant)
-    return int(match.group(1)) if match else 1
-
-
-def busy_polls(variant: str) -> bool:
-    """Variants named `...-spin` busy-poll shared memory instead of sleeping in the
-    kernel: only fair where every peer has its own CPU (affinity.busy_poll_skip_reason)."""
-    return variant.endswith("-spin")
 
 
 # Optional module -> the ipcbench extra that installs it (pyproject optional-dependencies).

@@ -18,8 +18,12 @@ any message (a zero-length frame for zmq).
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from multiprocessing.context import BaseContext
+
+import numpy as np
 
 # The workqueue's end-of-stream marker (see the module doc and roles.dequeue).
 END = b""
@@ -29,6 +33,54 @@ def is_end(message) -> bool:
     """True for the end-of-stream marker, never for a payload message (which has at
     least one byte, or is an object)."""
     return isinstance(message, bytes) and not message
+
+
+# Slots of the ring variants (`ring8`): enough for a sender to run well ahead of a
+# receiver woken by the scheduler, small enough that 8 x 16 MiB stays a modest mapping.
+RING_SLOTS = 8
+
+
+def ring_slots(variant: str) -> int:
+    """Slots per channel of a variant: `ringN` / `ringN-...` -> N, any other -> 1."""
+    match = re.match(r"ring(\d+)", variant)
+    return int(match.group(1)) if match else 1
+
+
+def busy_polls(variant: str) -> bool:
+    """Variants named `...-spin` busy-poll shared memory instead of sleeping in the
+    kernel: only fair where every peer has its own CPU (affinity.busy_poll_skip_reason)."""
+    return variant.endswith("-spin")
+
+
+
+# -- what a session reports to the runner (the harness's CaseSession, and the sessions
+# the executor and Ray mechanisms bring, implement the same run_repeat contract) --------
+
+class PeerFailed(RuntimeError):
+    """A peer raised, exited or was killed; the message names it and how."""
+
+
+@dataclass(frozen=True)
+class RepeatOutcome:
+    """One repeat, as the timing peers measured it."""
+
+    samples_ns: np.ndarray  # per-message times (pingpong: every round trip)
+    messages: int  # messages (round trips, increments) timed in this repeat
+    duration_ns: int  # wall time of the repeat, for aggregate rates
+    cpu_s: float = 0.0  # user + system CPU of every peer during the repeat
+    ctx_switches: int = 0  # context switches of every peer during the repeat
+    # One-way latency of every message (stream, fanout; empty where there is none).
+    latencies_ns: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class Workload:
+    """How much each peer does per repeat, and how long the harness waits for it."""
+
+    messages: int  # per timing peer: round trips, messages per producer, increments
+    repeat_deadline_s: float
+    start_deadline_s: float
+
 
 
 class Endpoint(ABC):

@@ -30,13 +30,13 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 import psutil
 
-from ipcbench.affinity import allowed_cpus, cpus_for_peer
-from ipcbench.deadlines import CaseTimeout, call_within, kill_processes
-from ipcbench.faults import Fault
-from ipcbench.heap import steady_heap
-from ipcbench.payload import PayloadSpec
-from ipcbench.schema import Case
-from ipcbench.session import PeerFailed, RepeatOutcome, Workload
+from ipcbench.core.faults import Fault
+from ipcbench.core.schema import Case
+from ipcbench.mechanisms.base import PeerFailed, RepeatOutcome, Workload
+from ipcbench.payload.spec import PayloadSpec
+from ipcbench.system.affinity import allowed_cpus, cpus_for_peer
+from ipcbench.system.deadlines import CaseTimeout, call_within, kill_processes
+from ipcbench.system.heap import steady_heap
 
 STOP_S = 5.0  # bound on stopping a pool at the end of a session
 

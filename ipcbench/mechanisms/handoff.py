@@ -25,8 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ipcbench.mechanisms import ring_slots
-from ipcbench.mechanisms.base import Endpoint, Mechanism
+from ipcbench.mechanisms.base import Endpoint, Mechanism, ring_slots
 
 
 class SequenceError(RuntimeError):

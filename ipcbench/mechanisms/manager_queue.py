@@ -16,9 +16,9 @@ import signal
 import sys
 from multiprocessing.managers import SyncManager
 
-from ipcbench.deadlines import call_within, kill_pid
-from ipcbench.heap import steady_heap
 from ipcbench.mechanisms.base import PutGetEndpoint, QueueMechanism
+from ipcbench.system.deadlines import call_within, kill_pid
+from ipcbench.system.heap import steady_heap
 
 # Generous for a loaded 2-core machine (a spawn start imports the interpreter), short
 # enough that a wedged manager costs seconds, not the run.

@@ -27,12 +27,12 @@ import resource
 from dataclasses import dataclass
 from pathlib import Path
 
-from ipcbench import hygiene, patterns
-from ipcbench.mechanisms import RING_SLOTS
-from ipcbench.mechanisms.base import Endpoint, QueueMechanism
-from ipcbench.payload import PayloadSpec
-from ipcbench.schema import Case
-from ipcbench.sizes import format_size
+from ipcbench.core import patterns
+from ipcbench.core.schema import Case
+from ipcbench.core.sizes import format_size
+from ipcbench.mechanisms.base import RING_SLOTS, Endpoint, QueueMechanism
+from ipcbench.payload.spec import PayloadSpec
+from ipcbench.system import hygiene
 
 LIMITS_DIR = Path("/proc/sys/fs/mqueue")
 # What the kernel charges against RLIMIT_MSGQUEUE per message beyond its bytes (a struct

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import psutil
 
-from ipcbench import hygiene
-from ipcbench.affinity import allowed_cpus
-from ipcbench.deadlines import CaseTimeout, call_within, kill_processes
-from ipcbench.session import PeerFailed
+from ipcbench.mechanisms.base import PeerFailed
+from ipcbench.system import hygiene
+from ipcbench.system.affinity import allowed_cpus
+from ipcbench.system.deadlines import CaseTimeout, call_within, kill_processes
 
 STORE_BYTES = 256 << 20  # object store memory
 START_S = 90.0  # bound on starting Ray (about 3 s on the 2-core VM)

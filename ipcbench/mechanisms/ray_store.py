@@ -40,11 +40,10 @@ from dataclasses import replace
 import numpy as np
 import psutil
 
-from ipcbench import patterns
-from ipcbench.affinity import allowed_cpus, cpus_for_peer
-from ipcbench.deadlines import CaseTimeout, call_within
-from ipcbench.faults import Fault
-from ipcbench.mechanisms import RING_SLOTS
+from ipcbench.core import patterns
+from ipcbench.core.faults import Fault
+from ipcbench.core.schema import Case
+from ipcbench.mechanisms.base import RING_SLOTS, PeerFailed, RepeatOutcome, Workload
 from ipcbench.mechanisms.ray_runtime import (
     STOP_S,
     STORE_BYTES,
@@ -55,9 +54,9 @@ from ipcbench.mechanisms.ray_runtime import (
     start_runtime,
     stop_runtime,
 )
-from ipcbench.payload import PayloadMismatch, PayloadSpec, verify
-from ipcbench.schema import Case
-from ipcbench.session import PeerFailed, RepeatOutcome, Workload
+from ipcbench.payload.spec import PayloadMismatch, PayloadSpec, verify
+from ipcbench.system.affinity import allowed_cpus, cpus_for_peer
+from ipcbench.system.deadlines import CaseTimeout, call_within
 
 _GET_GRACE_S = 5.0  # past Ray's own timeout of a get (which normally ends it)
 _PROTOCOL = 5

@@ -26,9 +26,9 @@ from multiprocessing.shared_memory import ShareableList
 
 import numpy as np
 
+from ipcbench.core.schema import Case
 from ipcbench.mechanisms.handoff import SequenceError, SlotEndpoint, SlotMechanism
-from ipcbench.payload import PayloadSpec
-from ipcbench.schema import Case
+from ipcbench.payload.spec import PayloadSpec
 
 SEQUENCE, MESSAGE = 0, 1
 _ALIGNMENT = 8  # ShareableList._alignment

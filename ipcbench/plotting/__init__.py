@@ -21,14 +21,14 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from ipcbench.analysis.runs import Run, load_run, load_runs, require_ok_rows
-from ipcbench.chart_formats import DEFAULT_FORMATS, FORMATS
+from ipcbench.core.chart_formats import DEFAULT_FORMATS, FORMATS
 from ipcbench.plotting.best import best_map_figure, best_table
 from ipcbench.plotting.charts import latency_figure, scaling_figure, throughput_figures
 from ipcbench.plotting.cost import cpu_figure, efficiency_figure
-from ipcbench.plotting.load import distribution_figure, load_figures
+from ipcbench.plotting.open_loop import distribution_figure, load_figures
 from ipcbench.plotting.ranking import ranking_figures
 from ipcbench.plotting.style import mechanism_color
-from ipcbench.safefile import safe_dir, write_via_temp
+from ipcbench.system.safefile import safe_dir, write_via_temp
 
 __all__ = [
     "CHARTS",

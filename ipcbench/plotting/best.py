@@ -11,7 +11,6 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ipcbench import patterns
 from ipcbench.analysis.frames import (
     SPLIT_COLUMNS,
     facet_columns,
@@ -22,10 +21,11 @@ from ipcbench.analysis.frames import (
     unique_cases,
 )
 from ipcbench.analysis.runs import Run, left_out_note, measured
+from ipcbench.core import patterns
+from ipcbench.core.schema import DEFAULT_PAYLOAD
+from ipcbench.core.sizes import format_size
+from ipcbench.core.units import format_fraction
 from ipcbench.plotting.style import channel_color, dress, legend_block, run_line
-from ipcbench.schema import DEFAULT_PAYLOAD
-from ipcbench.sizes import format_size
-from ipcbench.units import format_fraction
 
 # Below this margin the "winner" is within run-to-run noise on this machine class.
 TIE_MARGIN = 0.05

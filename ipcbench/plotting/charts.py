@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ipcbench import patterns, units
 from ipcbench.analysis.frames import (
     in_reading_order,
     iter_series,
@@ -22,6 +21,8 @@ from ipcbench.analysis.frames import (
     unique_cases,
 )
 from ipcbench.analysis.runs import Run, baseline_value, left_out_note
+from ipcbench.core import patterns, units
+from ipcbench.core.sizes import format_size
 from ipcbench.plotting.grid import (
     TOP_LINES,
     GridSpec,
@@ -42,7 +43,6 @@ from ipcbench.plotting.style import (
     setup_log_y,
     wide_ci,
 )
-from ipcbench.sizes import format_size
 
 # The second reference line on throughput charts: what the kernel pipe itself moves with
 # large writes (no pattern's efficiency baseline, so it is named here, once).

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ipcbench import patterns
 from ipcbench.analysis.runs import Run
+from ipcbench.core import patterns
+from ipcbench.core.units import format_fraction, format_time_ns
 from ipcbench.plotting.grid import GridSpec, Reference, size_grid
-from ipcbench.units import format_fraction, format_time_ns
 
 
 def _unity(run: Run, pattern: str, placement: str | None) -> list[Reference]:

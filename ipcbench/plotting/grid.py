@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ipcbench import patterns
 from ipcbench.analysis.frames import (
     SPLIT_COLUMNS,
     facet_columns,
@@ -31,6 +30,8 @@ from ipcbench.analysis.frames import (
     unique_cases,
 )
 from ipcbench.analysis.runs import Run, left_out_note
+from ipcbench.core import patterns
+from ipcbench.core.schema import DEFAULT_PAYLOAD
 from ipcbench.plotting.style import (
     REFERENCE_COLOR,
     draw_series,
@@ -43,7 +44,6 @@ from ipcbench.plotting.style import (
     setup_size_axis,
     wide_ci,
 )
-from ipcbench.schema import DEFAULT_PAYLOAD
 
 # Lines per panel: more than this and a reader cannot follow one channel across panels.
 TOP_LINES = 6

@@ -18,7 +18,6 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ipcbench import patterns
 from ipcbench.analysis.compare import run_tags
 from ipcbench.analysis.frames import (
     SPLIT_COLUMNS,
@@ -31,8 +30,9 @@ from ipcbench.analysis.frames import (
     unique_cases,
 )
 from ipcbench.analysis.runs import Run
+from ipcbench.core import patterns
+from ipcbench.core.units import format_fraction
 from ipcbench.plotting.style import legend_block, run_color, setup_log_y, setup_size_axis
-from ipcbench.units import format_fraction
 
 TOP = 12
 COLUMNS = 4

@@ -16,12 +16,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ipcbench import patterns, units
 from ipcbench.analysis.frames import in_reading_order, unique_cases
 from ipcbench.analysis.runs import Run
+from ipcbench.core import patterns, units
+from ipcbench.core.sizes import format_size
 from ipcbench.plotting.grid import bytes_payload
 from ipcbench.plotting.style import channel_color, dress, run_line
-from ipcbench.sizes import format_size
 
 BAR_HEIGHT_IN = 0.17
 

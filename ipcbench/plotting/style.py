@@ -1,5 +1,5 @@
 """Colours, line styles and figure furniture shared by every chart (numbers on axes
-and in labels are written by ipcbench.units, like every other output).
+and in labels are written by ipcbench.core.units, like every other output).
 
 Colours are keyed on the mechanism name through the registry order, so "pipe" is the
 same blue on every chart of every run and machine; variants differ by line style.
@@ -19,8 +19,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
+from ipcbench.core.sizes import format_size
 from ipcbench.mechanisms import REGISTRY, public_names
-from ipcbench.sizes import format_size
 
 # Registered mechanisms take colours in registry order (new ones are appended to the
 # registry, so existing colours never shift): tab10 first, then hues picked from

@@ -20,12 +20,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from ipcbench import patterns
 from ipcbench.analysis.compare import Comparison, compare_runs, one_sided, run_tags
 from ipcbench.analysis.frames import unique_cases
 from ipcbench.analysis.runs import Run, load_runs, metadata_table, require_ok_rows
+from ipcbench.core import patterns
+from ipcbench.core.sizes import format_size
+from ipcbench.core.units import (
+    MISSING,
+    format_fraction,
+    format_rate_bytes,
+    format_rate_msgs,
+    format_time_ns,
+)
 from ipcbench.plotting.best import best_map_figure, best_table
-from ipcbench.plotting.load import load_figures
+from ipcbench.plotting.open_loop import load_figures
 from ipcbench.plotting.overlay import overlay_figures
 from ipcbench.render.interactive import explorer_html, script_html
 from ipcbench.render.tables import (
@@ -37,15 +45,7 @@ from ipcbench.render.tables import (
     summary_table,
     verdict_summary,
 )
-from ipcbench.safefile import safe_dir, write_atomic
-from ipcbench.sizes import format_size
-from ipcbench.units import (
-    MISSING,
-    format_fraction,
-    format_rate_bytes,
-    format_rate_msgs,
-    format_time_ns,
-)
+from ipcbench.system.safefile import safe_dir, write_atomic
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222; }

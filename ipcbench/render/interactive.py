@@ -2,7 +2,7 @@
 small hand-written SVG layer (hover for values, toggle channels, switch pattern,
 placement, payload, procs and size) that works offline from the one HTML file.
 
-Every number the page shows is written here by ipcbench.units (the one formatter) and
+Every number the page shows is written here by ipcbench.core.units (the one formatter) and
 shipped as text; the script only positions and draws. Tick labels likewise come as a
 table of formatted 1-2-5 steps per unit.
 """
@@ -16,12 +16,12 @@ from importlib import resources
 
 import pandas as pd
 
-from ipcbench import patterns, units
 from ipcbench.analysis.frames import in_reading_order, unique_cases
 from ipcbench.analysis.runs import Run
+from ipcbench.core import patterns, units
+from ipcbench.core.sizes import format_size
 from ipcbench.plotting.ranking import metric_interval
 from ipcbench.plotting.style import channel_color
-from ipcbench.sizes import format_size
 
 FIELDS = ("channel", "pattern", "size", "procs", "placement", "payload", "value", "low",
           "high", "text", "ci", "p99", "cpu_ns", "cpu", "eff", "eff_text", "noisy")

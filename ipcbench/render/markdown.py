@@ -19,6 +19,7 @@ from ipcbench.analysis.compare import (
     ranking,
 )
 from ipcbench.analysis.runs import load_runs, metadata_table
+from ipcbench.core.units import format_ratio
 from ipcbench.plotting import FORMATS, save_figure
 from ipcbench.plotting.overlay import overlay_figures
 from ipcbench.render.tables import (
@@ -29,8 +30,7 @@ from ipcbench.render.tables import (
     summary_table,
     verdict_summary,
 )
-from ipcbench.safefile import write_atomic
-from ipcbench.units import format_ratio
+from ipcbench.system.safefile import write_atomic
 
 
 def md_text(value: object) -> str:

@@ -1,7 +1,7 @@
 // ipcbench report explorer: draws each run's rows (JSON written by interactive.py) as
 // an SVG line chart (figure vs message size) and a ranking (bars with CI whiskers).
 // No library and no network: the page must work offline from one file. Every number
-// shown arrives formatted by ipcbench.units; this script only positions and draws.
+// shown arrives formatted by ipcbench.core.units; this script only positions and draws.
 (function () {
   "use strict";
   var NS = "http://www.w3.org/2000/svg";

@@ -1,6 +1,6 @@
 """Display frames and sentences shared by the terminal, markdown and HTML writers.
 
-Every number goes through ipcbench.units, so a figure reads the same in compare.md,
+Every number goes through ipcbench.core.units, so a figure reads the same in compare.md,
 report.html and on the terminal.
 """
 
@@ -18,8 +18,8 @@ from ipcbench.analysis.compare import (
     verdict_counts,
 )
 from ipcbench.analysis.verdict import MIN_EFFECT
-from ipcbench.sizes import format_size
-from ipcbench.units import MISSING, format_fraction, format_ratio, format_time_ns
+from ipcbench.core.sizes import format_size
+from ipcbench.core.units import MISSING, format_fraction, format_ratio, format_time_ns
 
 SUMMARY_COLUMNS = ("run", "cases", "speed vs A", "efficiency vs A", "faster", "more efficient")
 

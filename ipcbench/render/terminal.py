@@ -1,5 +1,5 @@
 """Plain text for the terminal: the end-of-run summary table (rich), advise's answer,
-and compare's one-screen verdict lines. Numbers only through ipcbench.units."""
+and compare's one-screen verdict lines. Numbers only through ipcbench.core.units."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ from rich.table import Table
 from ipcbench.analysis.advise import Advice
 from ipcbench.analysis.compare import Comparison, by_effect, not_measured, verdict_counts
 from ipcbench.analysis.verdict import SIGNIFICANT
-from ipcbench.render.runsummary import SHORT_PLACEMENT, print_summary
-from ipcbench.render.tables import change_text, summary_sentences
-from ipcbench.schema import DEFAULT_PAYLOAD
-from ipcbench.sizes import format_size
-from ipcbench.units import (
+from ipcbench.core.schema import DEFAULT_PAYLOAD
+from ipcbench.core.sizes import format_size
+from ipcbench.core.units import (
     MISSING,
     format_fraction,
     format_ratio,
     format_time_ns,
 )
+from ipcbench.render.run_table import SHORT_PLACEMENT, print_summary
+from ipcbench.render.tables import change_text, summary_sentences
 
 __all__ = ["advice_text", "compare_lines", "print_summary"]
 

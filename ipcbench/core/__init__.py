@@ -1,0 +1,7 @@
+"""The vocabulary every floor shares: a case and its axes (schema), patterns, named
+matrices and run settings, the result row and its versioned CSV format (with migrations),
+the raw-latency file, session statistics, units, sizes and pure statistics.
+
+May import `ipcbench.system` only (safe file writes, disturbance records). No processes,
+no channels: the harness side and the analysis side meet here and nowhere else.
+"""

@@ -1,0 +1,187 @@
+"""The traffic patterns: everything ipcbench knows about each, stated once.
+
+A Pattern says who talks to whom (roles, peers for N procs), how much a message moves,
+which figure ranks channels for it (its figure of merit, direction and unit), which
+in-run baseline its efficiency is measured against, and how people read it (labels,
+titles). The runner, the session, the charts, compare and advise all read these records;
+no other module compares pattern names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ipcbench.core import units
+
+
+@dataclass(frozen=True)
+class BaselineRef:
+    """The in-run baseline row a pattern's efficiency divides by (mechanism `baseline`)."""
+
+    variant: str  # memcpy, os-pipe, lock
+    pattern: str  # the baseline row's pattern column
+    column: str  # its figure
+    label: str  # for people: "memcpy bandwidth"
+    # True: measured at each message size a run uses (a row of that size_bytes), and a
+    # case is judged against the figure at its own size; False: one fixed-size row.
+    per_size: bool = False
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str
+    summary: str
+    # Roles of the peers, in start (and pinning) order; see roles.ROLES.
+    sender: str
+    receiver: str
+    # The peer whose clock times a repeat (pingpong: every round trip at the initiator).
+    timing_role: str
+    # Peers for --procs N: pairs (2N), N senders + 1 receiver, 1 + N, N alike, or N
+    # senders + N receivers (workqueue).
+    peers_per_proc: int
+    extra_peers: int
+    # A message goes there and back (pingpong): it moves its payload twice.
+    round_trip: bool
+    # False for the counter: its "message" is one increment of an int64, no payload.
+    moves_payload: bool
+    # Figure of merit: the row column that ranks channels, its direction and unit.
+    metric: str
+    higher_is_better: bool
+    unit: str
+    metric_label: str
+    title: str
+    procs_label: str  # what --procs counts for this pattern
+    baseline: BaselineRef
+    # Crossed with the matrix's extra payload kinds (object, numpy, ...) by default.
+    in_payload_matrix: bool
+    # Receivers record every message's one-way latency (the lat_* columns), and senders
+    # can keep to a schedule (--rate): messages flow one way, from senders that do not
+    # wait for an answer.
+    open_loop: bool = False
+    one_sender: bool = False  # fanout: one distributor whatever --procs says
+
+    def peers(self, procs: int) -> int:
+        """Processes a case of this pattern starts."""
+        return self.peers_per_proc * procs + self.extra_peers
+
+    def senders(self, procs: int) -> int:
+        """Peers in the sender role: one distributor, else one per proc."""
+        return 1 if self.one_sender else procs
+
+    def bytes_per_step(self, size_bytes: int, procs: int) -> int:
+        """Bytes all peers move while the timing peer advances one message: there and
+        back per pair for pingpong (pairs run side by side), one message from every
+        producer or to every worker for stream/fanout/workqueue."""
+        if not self.moves_payload:
+            return 0
+        return size_bytes * (2 if self.round_trip else procs)
+
+    def bytes_per_message(self, size_bytes: int) -> int:
+        """Payload bytes one timed message moves (pingpong: there and back)."""
+        if not self.moves_payload:
+            return 0
+        return size_bytes * (2 if self.round_trip else 1)
+
+    def efficiency(self, figure: float, baseline_figure: float) -> float:
+        """Pure: the figure relative to its baseline, 1.0 = the hardware's figure."""
+        if self.higher_is_better:
+            return figure / baseline_figure
+        return baseline_figure / figure
+
+    @property
+    def sized(self) -> bool:
+        """Charted and matched against message size (the counter has none)."""
+        return self.moves_payload
+
+    def format(self, value: float) -> str:
+        return units.format_value(value, self.unit)
+
+
+# A copy of a cache-resident message runs far above the 64 MiB figure: only memcpy at
+# the case's own size keeps a correct channel's efficiency at or below about 1.
+_COPY = BaselineRef("memcpy", "stream", "bytes_per_s", "memcpy bandwidth at the message size",
+                    per_size=True)
+_PIPE_RTT = BaselineRef("os-pipe", "pingpong", "p50_ns", "raw os.pipe round trip")
+_LOCK = BaselineRef("lock", "counter", "msgs_per_s", "uncontended lock increments")
+
+PINGPONG = Pattern(
+    name="pingpong",
+    summary="round-trip latency: one process sends, its partner echoes; N pairs side by side",
+    sender="ping", receiver="pong", timing_role="ping", peers_per_proc=2, extra_peers=0,
+    round_trip=True, moves_payload=True,
+    metric="p50_ns", higher_is_better=False, unit=units.TIME_NS,
+    metric_label="p50 round trip", title="Ping-pong p50 latency (lower is better)",
+    procs_label="pairs of processes", baseline=_PIPE_RTT, in_payload_matrix=True,
+)
+STREAM = Pattern(
+    name="stream",
+    summary="N producers -> 1 consumer, aggregate throughput timed at the consumer",
+    sender="producer", receiver="consumer", timing_role="consumer", peers_per_proc=1,
+    extra_peers=1, round_trip=False, moves_payload=True,
+    metric="bytes_per_s", higher_is_better=True, unit=units.BYTES_PER_S,
+    metric_label="throughput", title="Stream throughput (higher is better)",
+    procs_label="producer processes", baseline=_COPY, in_payload_matrix=True,
+    open_loop=True,
+)
+FANOUT = Pattern(
+    name="fanout",
+    summary="1 producer -> N consumers, one channel each, served round-robin",
+    sender="distributor", receiver="worker", timing_role="distributor", peers_per_proc=1,
+    extra_peers=1, round_trip=False, moves_payload=True,
+    metric="bytes_per_s", higher_is_better=True, unit=units.BYTES_PER_S,
+    metric_label="throughput", title="Fanout throughput (higher is better)",
+    procs_label="consumer processes", baseline=_COPY, in_payload_matrix=False,
+    open_loop=True, one_sender=True,
+)
+# Work queue: `procs` = N producers and as many consumers, all on one shared channel
+# (competing consumers: each message goes to whichever consumer takes it first). Each
+# producer sends its share, then one end-of-stream marker per consumer; each consumer
+# takes messages until it holds one marker per producer and reports how many it took;
+# the total must be exactly N x messages. Producer #0 times from the start barrier to an
+# end barrier every peer reaches when done (like fanout's distributor).
+WORKQUEUE = Pattern(
+    name="workqueue",
+    summary="N producers -> N consumers on one shared channel, each message taken by "
+            "whichever consumer is free; exact total count",
+    sender="enqueuer", receiver="dequeuer", timing_role="enqueuer", peers_per_proc=2,
+    extra_peers=0, round_trip=False, moves_payload=True,
+    metric="bytes_per_s", higher_is_better=True, unit=units.BYTES_PER_S,
+    metric_label="throughput", title="Work queue throughput (higher is better)",
+    procs_label="producers (and as many consumers)", baseline=_COPY, in_payload_matrix=False,
+    open_loop=True,
+)
+COUNTER = Pattern(
+    name="counter",
+    summary="N processes increment one shared counter under its lock; exact final count",
+    sender="incrementer", receiver="incrementer", timing_role="incrementer",
+    peers_per_proc=1, extra_peers=0, round_trip=False, moves_payload=False,
+    metric="msgs_per_s", higher_is_better=True, unit=units.MSGS_PER_S,
+    metric_label="increments/s", title="Locked counter increments/s (higher is better)",
+    procs_label="incrementing processes", baseline=_LOCK, in_payload_matrix=False,
+)
+
+PATTERNS: dict[str, Pattern] = {
+    p.name: p for p in (PINGPONG, STREAM, FANOUT, WORKQUEUE, COUNTER)
+}
+PATTERN_NAMES: tuple[str, ...] = tuple(PATTERNS)
+# The counter's "message" is one increment of an int64: its size axis is this one value.
+COUNTER_SIZE_BYTES = 8
+
+
+def get(name: str) -> Pattern:
+    """The Pattern named `name`; a one-line ValueError naming it otherwise."""
+    try:
+        return PATTERNS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown pattern {name!r} (choose from {', '.join(PATTERN_NAMES)})"
+        ) from None
+
+
+def sized_names() -> tuple[str, ...]:
+    return tuple(p.name for p in PATTERNS.values() if p.sized)
+
+
+def throughput_names() -> tuple[str, ...]:
+    """Patterns whose figure of merit is bytes/s."""
+    return tuple(p.name for p in PATTERNS.values() if p.unit == units.BYTES_PER_S)

@@ -1,0 +1,428 @@
+"""Result rows and their CSV form: schema version, crash-safe appends, validated reads.
+
+SCHEMA_VERSION history (bump on any change to COLUMNS or their meaning, and add a
+step to _MIGRATIONS so older files still load):
+  1 - first release: identity, case keys, status/reason, per-message stats in ns,
+      throughput (bytes_per_s, msgs_per_s), verification flag.
+  2 - measurement fidelity: `placement` (part of the case key), `order_seed` (the
+      shuffled case order), `ci_low_ns`/`ci_high_ns` (95% CI of the median over
+      repeats) and `noisy` (CI target not reached), `cpu_s_per_msg` and
+      `ctx_switches_per_msg` (all peers), `efficiency` (vs the run's baseline rows).
+      v1 files load as placement=unpinned, order_seed=-1, the rest empty/False.
+  3 - breadth: `payload` (bytes, object, numpy, numpy-shm; part of the case key) and
+      the `fanout` pattern. v2 files load as payload=bytes.
+  4 - reproducibility: each case is measured in several independent sessions; the
+      figure, percentiles, CI and `noisy` come from session-level values (summary.py).
+      New: `sessions`, `noise` (why a row is noisy: between-sessions, within-session,
+      machine), `foreign_cpu_frac` and `steal_frac` (other load and CPU steal while the
+      case ran). v3 files load as sessions=1, noise="within-session" where noisy (their
+      CI was over repeats of one session), the fractions empty.
+      Within version 4 (no column changed): the `numpy-shm` payload (a 64-byte descriptor
+      of an array that never changed: no payload moved, up to 15x memcpy) is replaced by
+      `shm-view` (the producer writes every message into shared memory, the consumer
+      reads every byte in place). Rows of any version that say `numpy-shm` load as
+      `numpy-shm-v3`, so compare and charts never match them with the new kind; and
+      stream/fanout `efficiency` is now relative to memcpy at the row's message size
+      (baseline rows `memcpy` at each size), no longer to one 64 MiB copy. The
+      `workqueue` pattern (N producers and N consumers on one shared channel) is a new
+      value of `pattern`, read like `stream`.
+  5 - one-way latency and load: every message carries a header (sender, sequence, send
+      time; framing.py). New: `rate_per_s` (part of the case key: the open-loop rate of
+      each sender, 0 = closed loop), `achieved_per_s` (messages per second per sender
+      actually reached), `saturated` (an open-loop case below 95% of its rate),
+      `lat_samples` and `lat_p50_ns` .. `lat_max_ns` (per-message one-way latency of
+      stream and fanout rows, from send or due time to message in hand), `samples_file`
+      (the raw latencies, with --samples). v4 files load as rate_per_s=0, no latencies.
+      Within version 5 (no column changed): new values of `payload`: `msgpack`,
+      `dataframe` and `arrow` (codecs.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas is imported where files are read, never while measuring: a
+    import pandas as pd  # harness holding it paid ~3 ms per fork (test_lean_harness.py)
+
+from ipcbench.core.schema import (
+    CASE_KEYS,
+    DEFAULT_PAYLOAD,
+    DEFAULT_PLACEMENT,
+    RENAMED_PAYLOADS,
+    STATUSES,
+    Case,
+)
+from ipcbench.system.safefile import open_fd, refuse_link, safe_dir
+
+SCHEMA_VERSION = 5
+
+
+class ResultsError(ValueError):
+    """A results file that cannot be used; the message is one line meant for the user."""
+
+
+@dataclass(frozen=True, kw_only=True)  # keyword-only: 40 positional fields would be a trap
+class ResultRow:
+    """One finished case. Validated at construction so a bad row never reaches a file.
+
+    The `_ns` figures are per message (pingpong: per round trip, counter: per increment),
+    built from session-level values (summary.case_figures). For pingpong a session's
+    samples are its round trips; for the other patterns each sample is one
+    repeat's mean time per message, so their percentiles describe repeat-to-repeat spread.
+    """
+
+    schema_version: int
+    run_id: str
+    timestamp_utc: str
+    machine_id: str
+    mechanism: str
+    variant: str
+    pattern: str
+    size_bytes: int
+    procs: int
+    start_method: str
+    placement: str = DEFAULT_PLACEMENT
+    payload: str = DEFAULT_PAYLOAD
+    rate_per_s: int = 0
+    status: str
+    reason: str = ""
+    repeats: int = 0
+    warmup: int = 0
+    messages: int = 0
+    duration_ns: float = math.nan
+    median_ns: float = math.nan
+    mean_ns: float = math.nan
+    stdev_ns: float = math.nan
+    min_ns: float = math.nan
+    p50_ns: float = math.nan
+    p90_ns: float = math.nan
+    p99_ns: float = math.nan
+    p999_ns: float = math.nan
+    max_ns: float = math.nan
+    cv: float = math.nan
+    bytes_per_s: float = math.nan
+    msgs_per_s: float = math.nan
+    verified: bool = False
+    ci_low_ns: float = math.nan
+    ci_high_ns: float = math.nan
+    noisy: bool = False
+    cpu_s_per_msg: float = math.nan
+    ctx_switches_per_msg: float = math.nan
+    # Throughput cases: bytes_per_s / memcpy bandwidth; latency cases: the raw os.pipe
+    # round trip / this round trip; counter: increments/s / uncontended lock increments/s.
+    efficiency: float = math.nan
+    order_seed: int = -1
+    sessions: int = 0
+    noise: str = ""
+    foreign_cpu_frac: float = math.nan
+    steal_frac: float = math.nan
+    # Per sender: messages per second reached (open loop: against rate_per_s).
+    achieved_per_s: float = math.nan
+    saturated: bool = False
+    # One-way latency of every message (stream, fanout): percentiles are medians over
+    # sessions of each session's percentile, max the largest seen.
+    lat_samples: int = 0
+    lat_p50_ns: float = math.nan
+    lat_p90_ns: float = math.nan
+    lat_p99_ns: float = math.nan
+    lat_p999_ns: float = math.nan
+    lat_max_ns: float = math.nan
+    samples_file: str = ""
+    python: str = ""
+    ipcbench_version: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"invalid status {self.status!r} (one of {', '.join(STATUSES)})")
+        if self.status == "ok":
+            if not self.verified:
+                raise ValueError("an ok row must have a verified payload")
+            if math.isnan(self.median_ns) or self.messages <= 0:
+                raise ValueError("an ok row needs timed messages and a median")
+        elif not self.reason:
+            raise ValueError(f"a {self.status} row needs a reason")
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @property
+    def case(self) -> Case:
+        return Case(**{name: getattr(self, name) for name in CASE_KEYS})
+
+
+# The case key is declared once (schema.Case); the row must carry it, in that order.
+assert [f.name for f in fields(ResultRow) if f.name in CASE_KEYS] == list(CASE_KEYS)
+
+
+COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ResultRow))
+_INT_COLUMNS = (
+    "schema_version",
+    "size_bytes",
+    "procs",
+    "repeats",
+    "warmup",
+    "messages",
+    "order_seed",
+    "sessions",
+    "rate_per_s",
+    "lat_samples",
+)
+_BOOL_COLUMNS = ("verified", "noisy", "saturated")
+# Read as text, never guessed: "3.10" is not the float 3.1, and a hex run id such as
+# "123e45678901" is not a number.
+_TEXT_COLUMNS = tuple(f.name for f in fields(ResultRow) if f.type == "str")
+
+
+def _format(value: object) -> object:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    return value
+
+
+def row_to_csv_line(row: ResultRow) -> str:
+    return values_to_csv_line(asdict(row).values())
+
+
+def values_to_csv_line(values: Iterable[object]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([_format(v) for v in values])
+    return buffer.getvalue()
+
+
+class CsvAppender:
+    """Appends rows to results.csv so that a crash at any moment leaves only whole rows.
+
+    Each row is one os.write of one complete line on an O_APPEND descriptor, then
+    fsync: earlier rows are never rewritten, and a killed run loses at most the row
+    being written (and never half of it, for lines below the pipe/page size)."""
+
+    def __init__(self, path: Path, columns: tuple[str, ...] = COLUMNS) -> None:
+        self.path = refuse_link(Path(path))  # never write through a planted link
+        self.columns = columns
+        safe_dir(self.path.parent)
+        if self.path.exists() and self.path.stat().st_size > 0:
+            if check_header(self.path) != list(columns):
+                # Mixed headers would make the file unreadable: never append across schemas.
+                raise ResultsError(
+                    f"{self.path} was written with other columns (an older or newer "
+                    f"ipcbench, schema != {SCHEMA_VERSION}); write to a new run folder"
+                )
+            _repair_torn_tail(self.path)
+        else:
+            self._write(",".join(columns) + "\n")
+
+    def append(self, row: ResultRow) -> None:
+        self._write(row_to_csv_line(row))
+
+    def append_values(self, values: dict[str, object]) -> None:
+        """One record of another table (sessions.csv), in this file's column order."""
+        self._write(values_to_csv_line(values[name] for name in self.columns))
+
+    def _write(self, text: str) -> None:
+        data = text.encode("utf-8")
+        fd = open_fd(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            written = os.write(fd, data)
+            if written != len(data):
+                raise OSError(f"short write to {self.path}: {written} of {len(data)} bytes")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _repair_torn_tail(path: Path) -> None:
+    """Drop a final line with no newline (a write cut short by a crash)."""
+    fd = open_fd(path, os.O_RDWR)
+    try:
+        size = os.fstat(fd).st_size
+        data = os.pread(fd, size, 0)
+        if data and not data.endswith(b"\n"):
+            os.ftruncate(fd, data.rfind(b"\n") + 1)
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def check_header(path: Path) -> list[str]:
+    # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name.
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        header = next(csv.reader(handle), [])
+    if "schema_version" not in header or "mechanism" not in header:
+        raise ResultsError(f"{path} is not an ipcbench results CSV (no schema_version column)")
+    return header
+
+
+def _v1_to_v2(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.insert(frame.columns.get_loc("start_method") + 1, "placement", "unpinned")
+    frame["order_seed"] = -1
+    frame["noisy"] = False
+    for column in (
+        "ci_low_ns",
+        "ci_high_ns",
+        "cpu_s_per_msg",
+        "ctx_switches_per_msg",
+        "efficiency",
+    ):
+        frame[column] = math.nan
+    return frame
+
+
+# version -> function upgrading a frame from that version to version + 1 (asv's way:
+# step by step, so each migration only ever knows two adjacent versions).
+def _v2_to_v3(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.insert(frame.columns.get_loc("placement") + 1, "payload", "bytes")
+    return frame
+
+
+def _v3_to_v4(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    at = frame.columns.get_loc("order_seed") + 1
+    noisy = frame["noisy"].astype(str).str.lower() == "true"
+    frame.insert(at, "sessions", (frame["status"] == "ok").astype(int))
+    frame.insert(at + 1, "noise", noisy.map({True: "within-session", False: ""}))
+    frame.insert(at + 2, "foreign_cpu_frac", math.nan)
+    frame.insert(at + 3, "steal_frac", math.nan)
+    return frame
+
+
+def _v4_to_v5(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.insert(frame.columns.get_loc("payload") + 1, "rate_per_s", 0)
+    at = frame.columns.get_loc("steal_frac") + 1
+    added = {"achieved_per_s": math.nan, "saturated": False, "lat_samples": 0,
+             "lat_p50_ns": math.nan, "lat_p90_ns": math.nan, "lat_p99_ns": math.nan,
+             "lat_p999_ns": math.nan, "lat_max_ns": math.nan, "samples_file": ""}
+    for offset, (column, value) in enumerate(added.items()):
+        frame.insert(at + offset, column, value)
+    return frame
+
+
+_MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+    4: _v4_to_v5,
+}
+
+
+def read_results(path: str | os.PathLike[str], allow_empty: bool = False) -> pd.DataFrame:
+    """Load results.csv (or a run folder holding one), upgrading older schema versions.
+
+    Raises ResultsError with a one-line message for a missing, foreign, newer-schema or
+    (unless `allow_empty`: a resumed run killed before its first row) empty file."""
+    import pandas as pd
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.csv"
+    if not path.is_file():
+        raise ResultsError(f"no results file at {path}")
+    header = check_header(path)
+    # Columns every version has (placement, payload, rate came later; migrations add them).
+    required = (
+        "schema_version",
+        *(k for k in CASE_KEYS if k not in ("placement", "payload", "rate_per_s")),
+        "status",
+    )
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ResultsError(f"{path} is not an ipcbench results CSV (missing {', '.join(missing)})")
+    try:
+        text = {c: str for c in _TEXT_COLUMNS if c in header}
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=text,
+                            encoding="utf-8-sig")
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path} is malformed: {str(exc).splitlines()[0]}") from None
+    if frame.empty:
+        if allow_empty:
+            return frame
+        raise ResultsError(f"{path} holds no result rows")
+    versions = pd.to_numeric(frame["schema_version"], errors="coerce")
+    if versions.isna().any():
+        raise ResultsError(f"{path} has a non-numeric schema_version")
+    newest = int(versions.max())
+    if newest > SCHEMA_VERSION:
+        raise ResultsError(
+            f"{path} has schema_version {newest}, newer than this ipcbench reads "
+            f"({SCHEMA_VERSION}); upgrade ipcbench"
+        )
+    # One file has one header, hence one version (CsvAppender never mixes them).
+    for version in range(int(versions.min()), SCHEMA_VERSION):
+        frame = _MIGRATIONS[version](frame)
+    frame["schema_version"] = SCHEMA_VERSION
+    # Old kinds whose meaning changed keep their rows, under a name of their own.
+    frame["payload"] = frame["payload"].replace(RENAMED_PAYLOADS)
+    for column in ("reason", "noise", "samples_file"):
+        frame[column] = frame[column].fillna("")
+    for column in _BOOL_COLUMNS:
+        if column in frame:
+            frame[column] = frame[column].astype(str).str.lower() == "true"
+    for column in _INT_COLUMNS:
+        if column in frame:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(0).astype(int)
+    return frame
+
+
+# What every reader of ok rows (charts, report, advise) draws or ranks: present, and in
+# ok rows a finite positive number, or the file is refused in one line.
+FIGURE_COLUMNS = ("median_ns", "p50_ns")
+_RATE_COLUMNS = ("bytes_per_s", "msgs_per_s")
+
+
+def check_figures(frame: pd.DataFrame, path: str | os.PathLike[str]) -> pd.DataFrame:
+    """`frame` if its ok rows carry usable figures, else a one-line ResultsError naming
+    the column and value (a NaN, zero or negative time would crash a chart or turn into
+    a negative round trip in advice)."""
+    import pandas as pd
+
+    missing = [c for c in FIGURE_COLUMNS if c not in frame]
+    if missing:
+        raise ResultsError(f"{path} is not an ipcbench results CSV (missing {', '.join(missing)})")
+    ok = frame[frame["status"] == "ok"]
+    for column in FIGURE_COLUMNS + tuple(c for c in _RATE_COLUMNS if c in frame):
+        values = pd.to_numeric(ok[column], errors="coerce").astype(float)
+        if column in _RATE_COLUMNS:  # may be empty (not every pattern has a rate)
+            bad = (values < 0) | (values == math.inf)
+        else:
+            bad = ~((values > 0) & (values < math.inf))
+        if bad.any():
+            first = ok[bad].iloc[0]
+            raise ResultsError(
+                f"{path}: ok row {first['mechanism']}/{first['variant']} {first['pattern']} "
+                f"has {column} {str(first[column])!r} (must be a positive number)")
+    return frame
+
+
+def rows_from_frame(frame: pd.DataFrame) -> list[ResultRow]:
+    """Rebuild validated ResultRow records (the inverse of writing them)."""
+    text_columns = {f.name for f in fields(ResultRow) if f.type == "str"}
+    records = []
+    for record in frame.to_dict("records"):
+        kwargs = {name: record[name] for name in COLUMNS if name in record}
+        for name in text_columns & kwargs.keys():
+            value = kwargs[name]
+            kwargs[name] = "" if value is None or value != value else str(value)  # NaN -> ""
+        for name in _BOOL_COLUMNS:
+            kwargs[name] = str(kwargs.get(name)).lower() == "true"
+        records.append(ResultRow(**kwargs))
+    return records
+
+
+def done_case_keys(frame: pd.DataFrame) -> set[tuple[object, ...]]:
+    """Case keys already present with a final status (used by --resume)."""
+    return {tuple(r) for r in frame[list(CASE_KEYS)].itertuples(index=False, name=None)}
+
+
+def write_rows(path: Path, rows: Iterable[ResultRow]) -> None:
+    appender = CsvAppender(path)
+    for row in rows:
+        appender.append(row)

@@ -1,0 +1,121 @@
+"""The result vocabulary, declared once: the case key and every closed set of choices.
+
+A Case is one cell of the matrix and the identity of a result row; CASE_KEYS (the columns
+that identify a case in results.csv, compare and charts) is derived from its fields, so
+the key cannot be spelled two ways. Everything that needs a choice set (the CLI's
+validation, the matrix, the readers) imports it from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from ipcbench.core import patterns
+from ipcbench.core.sizes import format_size
+
+STATUSES = ("ok", "skipped", "failed", "timeout")
+# Where peers run: left to the scheduler, all on one CPU, or spread over distinct CPUs.
+# On small VMs a cross-core wakeup costs ~10x a same-core one, so this is recorded in
+# every row and part of a case's identity.
+PLACEMENTS = ("unpinned", "same-core", "cross-core")
+START_METHODS = ("fork", "spawn", "forkserver")
+# How the sender holds a message (payload.py says what each one means on the wire).
+SHM_VIEW = "shm-view"
+# Pairs that compare serializers on the same data: object vs msgpack (pickle vs msgpack),
+# dataframe vs arrow (a pickled DataFrame vs Arrow IPC, read zero-copy).
+PAYLOAD_KINDS = ("bytes", "object", "msgpack", "numpy", "dataframe", "arrow", SHM_VIEW)
+# One line each, for `ipcbench list` (payload.py and codecs.py say it in full).
+PAYLOAD_SUMMARIES = {
+    "bytes": "raw bytes, the header in the first 8 (the default everywhere)",
+    "object": "a dict of (int, str, float) tuples, pickled with the header",
+    "msgpack": "the object kind's dict, msgpack-packed with the header (bytes on every "
+               "channel)",
+    "numpy": "a uint8 numpy array, pickled with the header",
+    "dataframe": "a numeric pandas DataFrame, pickled with the header",
+    "arrow": "the same DataFrame as an Arrow IPC stream behind the header, opened "
+             "zero-copy into a DataFrame (bytes on every channel)",
+    SHM_VIEW: "written into shared memory, a 64-byte descriptor on the channel, read in "
+              "place",
+}
+# Kinds that older ipcbench versions measured and that mean something else now: the
+# readers rename them (results.read_results) so that compare never matches an old row
+# with a new kind. `numpy-shm` sent a descriptor of an array that never changed and
+# timed no payload movement at all; `shm-view` writes and reads every message's bytes.
+RENAMED_PAYLOADS = {"numpy-shm": "numpy-shm-v3"}
+# What a result row may carry: every kind that runs, plus the renamed old ones.
+READABLE_PAYLOAD_KINDS = PAYLOAD_KINDS + tuple(RENAMED_PAYLOADS.values())
+DEFAULT_PAYLOAD = "bytes"
+DEFAULT_PLACEMENT = "unpinned"
+# Rows of the in-run hardware baselines (baselines.py) carry this mechanism name.
+BASELINE_MECHANISM = "baseline"
+# Upper bound on --procs: 64 peers on 2 cores is the documented stress point; far
+# beyond that the OS, not the channel, is being measured.
+MAX_PROCS = 256
+# Upper bound on --rate: a Python sender cannot keep 10 M messages/s; above it a typo.
+MAX_RATE_PER_S = 10_000_000
+
+
+def check_choice(kind: str, value: str, allowed: tuple[str, ...] | list[str]) -> str:
+    """`value` if it is one of `allowed`, else a one-line ValueError naming it."""
+    if value not in allowed:
+        raise ValueError(f"unknown {kind} {value!r} (choose from {', '.join(allowed)})")
+    return value
+
+
+@dataclass(frozen=True)
+class Case:
+    """One cell of the matrix. Immutable and hashable, so it can key results."""
+
+    mechanism: str
+    variant: str
+    pattern: str
+    size_bytes: int
+    procs: int
+    start_method: str
+    placement: str = DEFAULT_PLACEMENT
+    payload: str = DEFAULT_PAYLOAD
+    # Open loop: messages per second each sender keeps to (0 = as fast as it can, the
+    # closed loop every pattern runs by default). Only patterns with a sender schedule.
+    rate_per_s: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("payload", self.payload, READABLE_PAYLOAD_KINDS)
+        check_choice("placement", self.placement, PLACEMENTS)
+        check_choice("pattern", self.pattern, patterns.PATTERN_NAMES)
+        if self.size_bytes < 1:
+            raise ValueError(f"invalid size {self.size_bytes!r}: must be at least 1 byte")
+        if not 1 <= self.procs <= MAX_PROCS:
+            raise ValueError(f"invalid procs {self.procs!r}: must be between 1 and {MAX_PROCS}")
+        if not 0 <= self.rate_per_s <= MAX_RATE_PER_S:
+            raise ValueError(f"invalid rate {self.rate_per_s!r}: must be between 0 and "
+                             f"{MAX_RATE_PER_S} messages per second")
+        if self.rate_per_s and not self.kind.open_loop:
+            raise ValueError(f"pattern {self.pattern} has no sender schedule: a rate "
+                             "applies to stream and fanout")
+
+    @property
+    def kind(self) -> patterns.Pattern:
+        """The Pattern record of this case (roles, figure of merit, units)."""
+        return patterns.PATTERNS[self.pattern]
+
+    @property
+    def key(self) -> tuple:
+        """The values of CASE_KEYS, in order (how rows are matched and resumed)."""
+        return tuple(getattr(self, name) for name in CASE_KEYS)
+
+    @property
+    def label(self) -> str:
+        """Short, stable, human-readable id (also the pytest parameter id)."""
+        return (
+            f"{self.mechanism}-{self.variant}-{self.pattern}-{format_size(self.size_bytes)}"
+            f"-p{self.procs}-{self.start_method}-{self.placement}"
+            + ("" if self.payload == DEFAULT_PAYLOAD else f"-{self.payload}")
+            + (f"-r{self.rate_per_s}" if self.rate_per_s else "")
+        )
+
+    @property
+    def peer_count(self) -> int:
+        return self.kind.peers(self.procs)
+
+
+CASE_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Case))

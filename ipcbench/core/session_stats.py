@@ -1,0 +1,217 @@
+"""Pure: per-message samples -> one session's summary -> a case's figures and noise.
+
+A case is measured in several sessions (fresh peers, fresh channel, interleaved with the
+other cases of the run). Repeats inside one session share memory layout, page placement
+and cache state, so their agreement says little about whether the figure reproduces;
+sessions do. Hence:
+- a session's value is the median of its per-message samples (its p50);
+- the case's figure (median_ns = p50_ns) is the median of its session values, its CI the
+  distribution-free CI of that median over sessions, and its percentiles the median over
+  sessions of each session's percentile (a typical session's tail, min/max the extremes);
+- the case is `noisy` when its middle sessions spread wider than the target (the
+  median's interval at NOISE_CONFIDENCE: every session up to 4, the middle 3 of 5, the
+  middle 5 of 9; so one session in a slow mode, outvoted by the others, does not flag a
+  case it does not move), or when the machine was disturbed while it ran; `noise` says
+  which kind. Back-to-back runs of the quick matrix: >= 95% of the cases flagged in
+  neither agree within 10% (README, "Reading numbers on a noisy machine").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from statistics import median
+
+import numpy as np
+
+from ipcbench.core.stats import ci_half_width, median_ci, per_second, summarize
+from ipcbench.system.disturbance import Disturbance
+
+NOISE_CONFIDENCE = 0.6
+
+# Kinds of noise, as written in the `noise` column (joined with "+").
+BETWEEN = "between-sessions"  # each session is steady, but sessions land apart
+WITHIN = "within-session"  # the repeats of a session already disagree
+MACHINE = "machine"  # other load or CPU steal while the case ran
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    """One session of a case, reduced to what the row and a resumed run need."""
+
+    index: int
+    samples: int
+    p50_ns: float
+    p90_ns: float
+    p99_ns: float
+    p999_ns: float
+    min_ns: float
+    max_ns: float
+    mean_ns: float
+    stdev_ns: float
+    repeats: int
+    messages: int
+    duration_ns: float
+    cpu_s: float
+    ctx_switches: int
+    repeat_spread: float  # half the relative range of the repeats' values
+    wall_s: float  # the whole session, start-up included (what the budget counts)
+    disturbance: Disturbance = field(default_factory=Disturbance)
+    # One-way latency of the session's messages (stream, fanout); all 0 where there is
+    # none (0, not NaN: a logged session must compare equal to itself read back).
+    lat_samples: int = 0
+    lat_p50_ns: float = 0.0
+    lat_p90_ns: float = 0.0
+    lat_p99_ns: float = 0.0
+    lat_p999_ns: float = 0.0
+    lat_max_ns: float = 0.0
+    # The raw latencies, for --samples; never logged, never compared.
+    latencies_ns: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def value_ns(self) -> float:
+        return self.p50_ns
+
+    @property
+    def msgs_per_s(self) -> float:
+        return per_second(self.messages, self.duration_ns)
+
+
+def summarize_session(
+    index: int,
+    samples_per_repeat: list[np.ndarray],
+    messages: int,
+    duration_ns: float,
+    cpu_s: float,
+    ctx_switches: int,
+    wall_s: float,
+    disturbance: Disturbance | None = None,
+    latencies_ns: np.ndarray | None = None,
+) -> SessionResult:
+    """Pure: one session's timed repeats (their per-message samples, and the one-way
+    latencies of every message where the pattern has them) -> its summary."""
+    summary = summarize(np.concatenate(samples_per_repeat))
+    repeat_values = [float(np.median(s)) for s in samples_per_repeat]
+    latency = {}
+    if latencies_ns is not None and len(latencies_ns):
+        one_way = summarize(latencies_ns)
+        latency = {"lat_samples": one_way.count, "lat_p50_ns": one_way.p50_ns,
+                   "lat_p90_ns": one_way.p90_ns, "lat_p99_ns": one_way.p99_ns,
+                   "lat_p999_ns": one_way.p999_ns, "lat_max_ns": one_way.max_ns,
+                   "latencies_ns": np.asarray(latencies_ns)}
+    return SessionResult(
+        index=index,
+        samples=summary.count,
+        p50_ns=summary.p50_ns,
+        p90_ns=summary.p90_ns,
+        p99_ns=summary.p99_ns,
+        p999_ns=summary.p999_ns,
+        min_ns=summary.min_ns,
+        max_ns=summary.max_ns,
+        mean_ns=summary.mean_ns,
+        stdev_ns=summary.stdev_ns,
+        repeats=len(samples_per_repeat),
+        messages=messages,
+        duration_ns=float(duration_ns),
+        cpu_s=cpu_s,
+        ctx_switches=ctx_switches,
+        repeat_spread=relative_spread(repeat_values),
+        wall_s=wall_s,
+        disturbance=disturbance or Disturbance(),
+        **latency,
+    )
+
+
+def relative_spread(values: list[float]) -> float:
+    """Half the range relative to the median (0 for a single value)."""
+    if len(values) < 2:
+        return 0.0
+    mid = median(values)
+    return (max(values) - min(values)) / 2.0 / mid if mid else math.inf
+
+
+def pooled_stdev(sessions: list[SessionResult]) -> float:
+    """Exact standard deviation of all samples, from each session's count/mean/stdev."""
+    total = sum(s.samples for s in sessions)
+    if total < 2:
+        return 0.0
+    mean = sum(s.mean_ns * s.samples for s in sessions) / total
+    squares = sum((s.samples - 1) * s.stdev_ns**2 + s.samples * (s.mean_ns - mean) ** 2
+                  for s in sessions)
+    return math.sqrt(squares / (total - 1))
+
+
+def noise_kind(sessions: list[SessionResult], target: float, cpus: int) -> str:
+    """Which kind of noise makes this case's figure doubtful ("" = none)."""
+    kinds = []
+    within = median([s.repeat_spread for s in sessions]) > target
+    if len(sessions) >= 2:
+        if ci_half_width([s.value_ns for s in sessions], NOISE_CONFIDENCE) > target:
+            kinds.append(WITHIN if within else BETWEEN)
+    elif within:  # one session: its repeats are all there is to judge by
+        kinds.append(WITHIN)
+    if total_disturbance(sessions).disturbed(cpus):
+        kinds.append(MACHINE)
+    return "+".join(kinds)
+
+
+def total_disturbance(sessions: list[SessionResult]) -> Disturbance:
+    total = Disturbance()
+    for session in sessions:
+        total = total + session.disturbance
+    return total
+
+
+def case_figures(sessions: list[SessionResult], target: float, cpus: int) -> dict[str, object]:
+    """Pure: the sessions of one case -> the figure columns of its row (see module doc)."""
+    if not sessions:
+        raise ValueError("a case needs at least one session")
+    values = [s.value_ns for s in sessions]
+    ci_low_ns, ci_high_ns = median_ci(values)
+    messages = sum(s.messages for s in sessions)
+    mean_ns = sum(s.mean_ns * s.samples for s in sessions) / sum(s.samples for s in sessions)
+    stdev_ns = pooled_stdev(sessions)
+    noise = noise_kind(sessions, target, cpus)
+    disturbance = total_disturbance(sessions)
+    return {
+        "sessions": len(sessions),
+        "repeats": sum(s.repeats for s in sessions),
+        "messages": messages,
+        "duration_ns": float(sum(s.duration_ns for s in sessions)),
+        "median_ns": median(values),
+        "p50_ns": median(values),
+        "p90_ns": median([s.p90_ns for s in sessions]),
+        "p99_ns": median([s.p99_ns for s in sessions]),
+        "p999_ns": median([s.p999_ns for s in sessions]),
+        "min_ns": min(s.min_ns for s in sessions),
+        "max_ns": max(s.max_ns for s in sessions),
+        "mean_ns": mean_ns,
+        "stdev_ns": stdev_ns,
+        "cv": stdev_ns / mean_ns if mean_ns else math.nan,
+        "msgs_per_s": median([s.msgs_per_s for s in sessions]),
+        "ci_low_ns": ci_low_ns,
+        "ci_high_ns": ci_high_ns,
+        "noisy": bool(noise),
+        "noise": noise,
+        "cpu_s_per_msg": sum(s.cpu_s for s in sessions) / messages,
+        "ctx_switches_per_msg": sum(s.ctx_switches for s in sessions) / messages,
+        "foreign_cpu_frac": disturbance.foreign_frac,
+        "steal_frac": disturbance.steal_frac,
+        **latency_figures(sessions),
+    }
+
+
+def latency_figures(sessions: list[SessionResult]) -> dict[str, object]:
+    """The lat_* columns: each percentile the median over sessions of the session's
+    percentile (like the round-trip figures), the max the largest of all."""
+    timed = [s for s in sessions if s.lat_samples > 0]
+    if not timed:
+        return {}
+    return {
+        "lat_samples": sum(s.lat_samples for s in timed),
+        "lat_p50_ns": median([s.lat_p50_ns for s in timed]),
+        "lat_p90_ns": median([s.lat_p90_ns for s in timed]),
+        "lat_p99_ns": median([s.lat_p99_ns for s in timed]),
+        "lat_p999_ns": median([s.lat_p999_ns for s in timed]),
+        "lat_max_ns": max(s.lat_max_ns for s in timed),
+    }

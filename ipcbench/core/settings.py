@@ -1,0 +1,141 @@
+"""How hard to measure: the Settings record and the named matrices (quick/default/full).
+
+Every case is measured in several independent sessions (fresh peers, fresh channel),
+interleaved with the other cases of the run: between-session spread is what decides
+whether a figure reproduces, so the row's figure, CI and noise flag are built from
+session-level values (see summary.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from ipcbench.core.faults import Fault
+from ipcbench.core.patterns import FANOUT, PINGPONG, WORKQUEUE
+from ipcbench.core.schema import Case
+
+KiB, MiB = 1 << 10, 1 << 20
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Message counts scale with size so every session moves about `target_bytes` per
+    repeat, within [min_messages, max_messages]."""
+
+    sessions: int = 3  # independent sessions per case, the minimum
+    max_sessions: int = 0  # <= sessions: exactly `sessions`; else more while too noisy
+    repeats: int = 3  # timed repeats per session
+    warmup: int = 1  # untimed repeats per session, before them
+    target_ci: float = 0.05  # a figure reproduces when its session-level CI is within +/-5%
+    budget_s: float = 2.0  # a case gets no more sessions once it has used this wall time
+    target_bytes: int = 32 << 20
+    min_messages: int = 4
+    max_messages: int = 2000
+    increments: int = 5000  # counter pattern, per process and repeat
+    deadline_s: float | None = None  # per repeat; None = derived from the case
+    seed: int = 0
+    fault: Fault | None = None  # the project's own tests only
+
+    def __post_init__(self) -> None:
+        for name in ("sessions", "repeats"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"invalid {name} {value!r}: must be a whole number >= 1")
+        if self.max_sessions < self.sessions:
+            object.__setattr__(self, "max_sessions", self.sessions)
+        if self.warmup < 0:
+            raise ValueError(f"invalid warmup {self.warmup!r}: must be 0 or more")
+        if self.deadline_s is not None and not 0 < self.deadline_s <= 3600:
+            raise ValueError(
+                f"invalid deadline {self.deadline_s!r}: must be seconds in (0, 3600]"
+            )
+
+    def messages_for(self, case: Case) -> int:
+        """Messages per timing peer and repeat (round trips, per producer, increments)."""
+        pattern = case.kind
+        if not pattern.moves_payload:
+            return self.increments
+        wanted = self.target_bytes // pattern.bytes_per_step(case.size_bytes, case.procs)
+        return int(min(max(wanted, self.min_messages), self.max_messages))
+
+    def with_changes(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Matrix:
+    sizes_bytes: tuple[int, ...]
+    procs: tuple[int, ...]
+    settings: Settings
+    # Pinned placements are the reproducible ones; `--placement unpinned` shows what an
+    # application left to the scheduler sees (and how much it varies).
+    placements: tuple[str, ...] = ("same-core", "cross-core")
+    # Payload kinds other than raw bytes answer "is pickling my cost, or the transport?":
+    # measured at a few sizes with one process per side, for pingpong and stream.
+    extra_payloads: tuple[str, ...] = ()
+    payload_sizes_bytes: tuple[int, ...] = ()
+    # pattern -> the only mechanisms the matrix measures it with when the run names no
+    # mechanisms (-m): keeps a small matrix small. Patterns not listed: every mechanism.
+    pattern_mechanisms: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({}))
+    # pattern -> the only process counts the matrix measures it with when the run names
+    # none (-n). Patterns not listed: every count in `procs`.
+    pattern_procs: Mapping[str, tuple[int, ...]] = field(
+        default_factory=lambda: MappingProxyType({}))
+    # (mechanism, pattern, procs) shapes measured beside the grid at every size, raw
+    # bytes: the seed's Queue with 3 producers and 1 consumer, which 1/2/4 would miss.
+    extra_shapes: tuple[tuple[str, str, int], ...] = ()
+
+
+# Small enough for <= 60 s on 2 cores. Each repeat moves 16 MiB (at least 16 messages,
+# at most 250): a 1 MiB case timed over 4 messages landed 1.5x apart between two runs
+# in 40% of cases. A case whose 3 sessions disagree gets up to 2 more, so one session in
+# a slow mode no longer decides its median.
+QUICK = Settings(sessions=3, max_sessions=5, repeats=4, warmup=1, budget_s=1.0,
+                 target_bytes=16 << 20, min_messages=16, max_messages=250, increments=2000)
+
+# Every kind but raw bytes (which every case measures); the codec kinds (msgpack, arrow)
+# become skipped rows where their optional module is missing.
+EXTRA_PAYLOADS = ("object", "msgpack", "numpy", "dataframe", "arrow", "shm-view")
+# The default matrix's: the serialiser comparisons (msgpack, dataframe vs arrow) cost
+# 0.3 to 0.9 s a session at 1 MiB and would add ~15% of cases and ~40% of the time; they
+# are in the full matrix and one flag away (--payload dataframe arrow).
+DEFAULT_EXTRA_PAYLOADS = ("object", "numpy", "shm-view")
+
+MATRICES = {
+    # <= 60 s on 2 cores: every mechanism with one ping-pong pair and with 1 and 2
+    # producers streaming, 3 sizes, one (reproducible) placement, raw bytes only; fan-out
+    # and the work queue with the seed's mechanisms only. (Two ping-pong pairs on one core
+    # took 40% of the time and were the least reproducible cases: the default matrix
+    # has them.)
+    "quick": Matrix((64, 64 * KiB, 1 * MiB), (1, 2), QUICK, ("same-core",),
+                    pattern_mechanisms=MappingProxyType({WORKQUEUE.name: ("queue",),
+                                                        FANOUT.name: ("pipe", "queue", "shm")}),
+                    pattern_procs=MappingProxyType({PINGPONG.name: (1,)})),
+    # 64 B .. 16 MiB in steps of 16x, 1/2/4 processes, both pinned placements, the
+    # object, numpy and shm-view payloads at 4 KiB and 1 MiB; 3 sessions a case, up to 5
+    # when they disagree. (The 95% CI of the median stays [min, max] up to 8 sessions,
+    # but the median of 5 is not decided by one session in a slow mode, and the noise
+    # flag reads their middle three.)
+    "default": Matrix(
+        (64, 4 * KiB, 64 * KiB, 1 * MiB, 16 * MiB),
+        (1, 2, 4),
+        Settings(sessions=3, max_sessions=5, repeats=2, budget_s=0.8, target_bytes=16 << 20,
+                 max_messages=1000),
+        extra_payloads=DEFAULT_EXTRA_PAYLOADS,
+        payload_sizes_bytes=(4 * KiB, 1 * MiB),
+        extra_shapes=(("queue", "stream", 3),),
+    ),
+    # 64 B .. 16 MiB in steps of 4x, 1/2/4/8 processes, every placement and payload kind
+    # (dataframe and arrow are skipped rows at 256 B: a DataFrame needs ~1.5 KiB).
+    "full": Matrix(
+        tuple(64 * 4**i for i in range(10)),
+        (1, 2, 4, 8),
+        Settings(sessions=5, max_sessions=12, repeats=3, budget_s=5.0, warmup=2),
+        ("same-core", "cross-core", "unpinned"),
+        extra_payloads=EXTRA_PAYLOADS,
+        payload_sizes_bytes=(256, 4 * KiB, 64 * KiB, 1 * MiB, 16 * MiB),
+    ),
+}

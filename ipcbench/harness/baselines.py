@@ -1,0 +1,314 @@
+"""In-run hardware baselines: the floor and ceiling every case is judged against.
+
+Measured in the same run, under the same placement as the cases, and written as rows
+of their own (mechanism `baseline`):
+- `memcpy` / stream: numpy copy bandwidth (np.copyto, one core, call overhead included),
+  the ceiling for any throughput (an IPC transfer copies at least once): once at 64 MiB,
+  larger than the caches (the memory figure charts draw), and once at every message
+  size a stream/fanout/workqueue case of the run uses, measured the first time one needs
+  it. Cache-resident sizes copy far faster than 64 MiB, so a case is judged against the
+  copy of its own size (Pattern.baseline.per_size), which keeps a correct channel's
+  efficiency at or below about 1;
+- `os-pipe` / pingpong: a raw os.pipe round trip of 64 B between two processes, the
+  floor for any pipe-based channel's latency;
+- `os-pipe` / stream: raw os.pipe throughput in 1 MiB writes;
+- `lock` / counter: uncontended increments of a multiprocessing.Value under its lock in
+  one process, the ceiling for the shared counter.
+Every case row then gets `efficiency` = its figure relative to the baseline its pattern
+names (Pattern.baseline), so two machines can be compared on how close each gets to its
+own hardware. BaselineCache measures them once per placement (and size, for memcpy), the
+first time a case needs them.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ipcbench.core import patterns
+from ipcbench.core.results import ResultRow
+from ipcbench.core.schema import BASELINE_MECHANISM, Case
+from ipcbench.harness.rows import RunMeta, base_row, baseline_row
+from ipcbench.system.affinity import allowed_cpus, cpus_for_peer, pinned, with_child
+
+COPY_BYTES = 64 << 20
+# Each memcpy sample times enough copies to move about this much (at most MAX_COPIES),
+# so small sizes are not timer noise and the whole set stays well under a second.
+COPY_SAMPLE_BYTES = 16 << 20
+MAX_COPIES = 100_000
+RTT_SIZE_BYTES = 64
+RTT_COUNT = 2000
+STREAM_CHUNK_BYTES = 1 << 20
+STREAM_CHUNKS = 64
+LOCK_INCREMENTS = 20000
+REPEATS = 5
+
+
+@dataclass(frozen=True)
+class Baselines:
+    """The baseline figures of one placement: `figures` keyed (variant, pattern) as in
+    their rows (for memcpy, the 64 MiB row); `sized` keyed (variant, pattern, size_bytes)
+    for the baselines measured per message size (memcpy)."""
+
+    figures: dict[tuple[str, str], float]
+    sized: dict[tuple[str, str, int], float] = field(default_factory=dict)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[ResultRow]) -> Baselines:
+        """KeyError when a baseline a pattern needs is missing from `rows`."""
+        rows = sorted(rows, key=lambda r: r.size_bytes)
+        by_kind = {(r.variant, r.pattern): r for r in rows}  # the largest size of each
+        figures, sized = {}, {}
+        for pattern in patterns.PATTERNS.values():
+            ref = pattern.baseline
+            figures[(ref.variant, ref.pattern)] = getattr(by_kind[(ref.variant, ref.pattern)],
+                                                          ref.column)
+            if ref.per_size:
+                sized.update({(r.variant, r.pattern, r.size_bytes): getattr(r, ref.column)
+                              for r in rows if (r.variant, r.pattern) == (ref.variant,
+                                                                          ref.pattern)})
+        return cls(figures, sized)
+
+    def for_case(self, pattern: patterns.Pattern, size_bytes: int) -> float:
+        """The figure a case of this pattern and size is judged against (KeyError when a
+        per-size baseline was not measured at that size)."""
+        ref = pattern.baseline
+        if ref.per_size:
+            return self.sized[(ref.variant, ref.pattern, size_bytes)]
+        return self.figures[(ref.variant, ref.pattern)]
+
+    def has(self, pattern: patterns.Pattern, size_bytes: int) -> bool:
+        ref = pattern.baseline
+        return not ref.per_size or (ref.variant, ref.pattern, size_bytes) in self.sized
+
+
+def efficiency(row: ResultRow, base: Baselines) -> float:
+    """Pure: how close a case gets to its baseline (1.0 = the hardware's figure)."""
+    if row.status != "ok":
+        return math.nan
+    pattern = patterns.get(row.pattern)
+    return pattern.efficiency(getattr(row, pattern.metric),
+                              base.for_case(pattern, row.size_bytes))
+
+
+# -- raw loops ------------------------------------------------------------------------
+def _read_exact(fd: int, view: memoryview) -> None:
+    got = 0
+    while got < len(view):
+        n = os.readv(fd, [view[got:]])
+        if n == 0:
+            raise EOFError("pipe closed")
+        got += n
+
+
+def _write_all(fd: int, view: memoryview) -> None:
+    sent = 0
+    while sent < len(view):
+        sent += os.write(fd, view[sent:])
+
+
+def _echo(rfd: int, wfd: int, size: int, count: int, cpus: tuple[int, ...]) -> None:
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    view = memoryview(bytearray(size))
+    for _ in range(count):
+        _read_exact(rfd, view)
+        _write_all(wfd, view)
+
+
+def _sink(rfd: int, size: int, count: int, cpus: tuple[int, ...]) -> None:
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    view = memoryview(bytearray(size))
+    for _ in range(count):
+        _read_exact(rfd, view)
+
+
+def _fork():
+    # The raw pipe fds reach the child only by inheritance: fork, whatever the run uses.
+    return multiprocessing.get_context("fork")
+
+
+def pipe_rtt_samples_ns(placement: str) -> np.ndarray:
+    cpus = allowed_cpus()
+    there, back = os.pipe(), os.pipe()
+    payload = memoryview(bytes(range(RTT_SIZE_BYTES)))
+    reply = memoryview(bytearray(RTT_SIZE_BYTES))
+    count = RTT_COUNT * (REPEATS + 1)
+
+    def work() -> np.ndarray:
+        samples = np.empty(count, dtype=np.int64)
+        for i in range(count):
+            start = time.perf_counter_ns()
+            _write_all(there[1], payload)
+            _read_exact(back[0], reply)
+            samples[i] = time.perf_counter_ns() - start
+        if bytes(reply) != bytes(payload):
+            raise RuntimeError("os.pipe baseline: echo differs from what was sent")
+        return samples[RTT_COUNT:]  # the first RTT_COUNT are warm-up
+
+    try:
+        child_args = (there[0], back[1], RTT_SIZE_BYTES, count, cpus_for_peer(placement, 1, cpus))
+        return with_child(_fork(), _echo, child_args, cpus_for_peer(placement, 0, cpus), work)
+    finally:
+        for fd in (*there, *back):
+            os.close(fd)
+
+
+def pipe_stream_samples_ns(placement: str) -> np.ndarray:
+    """Per-chunk ns, one sample per repeat."""
+    cpus = allowed_cpus()
+    rfd, wfd = os.pipe()
+    chunk = memoryview(np.random.default_rng(0).integers(0, 256, STREAM_CHUNK_BYTES, np.uint8))
+    total = STREAM_CHUNKS * (REPEATS + 1)
+
+    def work() -> np.ndarray:
+        samples = []
+        for _ in range(REPEATS + 1):
+            start = time.perf_counter_ns()
+            for _ in range(STREAM_CHUNKS):
+                _write_all(wfd, chunk)
+            samples.append((time.perf_counter_ns() - start) / STREAM_CHUNKS)
+        return np.array(samples[1:])
+
+    try:
+        child_args = (rfd, STREAM_CHUNK_BYTES, total, cpus_for_peer(placement, 1, cpus))
+        return with_child(_fork(), _sink, child_args, cpus_for_peer(placement, 0, cpus), work)
+    finally:
+        os.close(rfd)
+        os.close(wfd)
+
+
+def copies_per_sample(size_bytes: int) -> int:
+    return max(1, min(MAX_COPIES, COPY_SAMPLE_BYTES // size_bytes))
+
+
+def copy_samples_ns(size_bytes: int = COPY_BYTES) -> np.ndarray:
+    """Per-copy ns of np.copyto between two buffers of `size_bytes` (the copy every
+    shared-memory receiver makes), each sample the mean of copies_per_sample copies.
+    The same two buffers every time: cache-resident when they fit, as a channel's
+    reused buffers are."""
+    source = np.random.default_rng(0).integers(0, 256, size_bytes, dtype=np.uint8)
+    target = np.empty_like(source)
+    copies = copies_per_sample(size_bytes)
+    samples = []
+    for _ in range(REPEATS + 1):
+        start = time.perf_counter_ns()
+        for _ in range(copies):
+            np.copyto(target, source)
+        samples.append((time.perf_counter_ns() - start) / copies)
+    if not np.array_equal(source[-4096:], target[-4096:]):
+        raise RuntimeError("memcpy baseline: copy differs")
+    return np.array(samples[1:], dtype=np.float64)
+
+
+def lock_samples_ns() -> np.ndarray:
+    counter = multiprocessing.Value("q", 0)
+    samples = []
+    for _ in range(REPEATS + 1):
+        start = time.perf_counter_ns()
+        for _ in range(LOCK_INCREMENTS):
+            with counter.get_lock():
+                counter.value += 1
+        samples.append((time.perf_counter_ns() - start) / LOCK_INCREMENTS)
+    if counter.value != LOCK_INCREMENTS * (REPEATS + 1):
+        raise RuntimeError("lock baseline: lost increments")
+    return np.array(samples[1:])
+
+
+# -- rows -------------------------------------------------------------------------------
+def measure(placement: str, start_method: str, meta: RunMeta) -> tuple[Baselines, list[ResultRow]]:
+    """Measure every baseline for `placement`: its figures and its rows."""
+    here = cpus_for_peer(placement, 0, allowed_cpus())
+
+    def case(variant: str, pattern: patterns.Pattern, size: int) -> Case:
+        return Case(BASELINE_MECHANISM, variant, pattern.name, size, 1, start_method, placement)
+
+    rows = [
+        baseline_row(case("memcpy", patterns.STREAM, COPY_BYTES), meta,
+                     pinned(here, copy_samples_ns), copies_per_sample(COPY_BYTES)),
+        baseline_row(case("os-pipe", patterns.PINGPONG, RTT_SIZE_BYTES), meta,
+                     pipe_rtt_samples_ns(placement), 1),
+        baseline_row(case("os-pipe", patterns.STREAM, STREAM_CHUNK_BYTES), meta,
+                     pipe_stream_samples_ns(placement), STREAM_CHUNKS),
+        baseline_row(case("lock", patterns.COUNTER, patterns.COUNTER_SIZE_BYTES), meta,
+                     pinned(here, lock_samples_ns), LOCK_INCREMENTS),
+    ]
+    return Baselines.from_rows(rows), rows
+
+
+class BaselineCache:
+    """Measures the baselines of a placement the first time a case needs them, hands
+    their rows to `on_row` (so they precede the cases they anchor) and keeps the figures."""
+
+    def __init__(self, meta: RunMeta, on_row: Callable[[ResultRow], None]) -> None:
+        self.meta = meta
+        self.on_row = on_row
+        self._by_placement: dict[str, Baselines | None] = {}
+
+    def preload(self, rows: Iterable[ResultRow]) -> None:
+        """Reuse the baselines already in a run folder (--resume): the resumed cases are
+        judged against the same figures, and the CSV holds one set per placement."""
+        found: dict[str, list[ResultRow]] = {}
+        for row in rows:
+            if row.mechanism == BASELINE_MECHANISM and row.status == "ok":
+                found.setdefault(row.placement, []).append(row)
+        for placement, placement_rows in found.items():
+            try:
+                self._by_placement[placement] = Baselines.from_rows(placement_rows)
+            except KeyError:
+                continue  # incomplete set (run killed while measuring): measure again
+
+    def get(self, placement: str, start_method: str) -> Baselines | None:
+        if placement not in self._by_placement:
+            try:
+                base, rows = measure(placement, start_method, self.meta)
+            except (OSError, RuntimeError, ValueError) as exc:
+                case = Case(BASELINE_MECHANISM, "all", patterns.STREAM.name, 1, 1, start_method,
+                            placement)
+                base, rows = None, [base_row(case, self.meta, "failed", f"baseline: {exc}")]
+            for row in rows:
+                self.on_row(row)
+            self._by_placement[placement] = base
+        return self._by_placement[placement]
+
+    def annotate(self, row: ResultRow) -> ResultRow:
+        """The row with its efficiency against this run's baselines (ok rows only),
+        measuring a per-size baseline at the row's size first if needed."""
+        if row.status != "ok":
+            return row
+        base = self.get(row.placement, row.start_method)
+        if base is None:
+            return row
+        if not base.has(row.case.kind, row.size_bytes):
+            base = self._measure_copy(row.case.kind.baseline, row, base)
+        return replace(row, efficiency=efficiency(row, base))
+
+    def _measure_copy(self, ref: patterns.BaselineRef, row: ResultRow,
+                      base: Baselines) -> Baselines:
+        """memcpy at the row's size under its placement: the baseline row goes out (just
+        before the case row it anchors), the figure into this placement's Baselines (NaN
+        when it could not be measured, so a failure is reported once, not per row)."""
+        if ref.variant != "memcpy":
+            raise ValueError(f"no per-size measurement for baseline {ref.variant!r}")
+        case = Case(BASELINE_MECHANISM, ref.variant, ref.pattern, row.size_bytes, 1,
+                    row.start_method, row.placement)
+        here = cpus_for_peer(row.placement, 0, allowed_cpus())
+        try:
+            samples = pinned(here, lambda: copy_samples_ns(row.size_bytes))
+        except (OSError, RuntimeError, ValueError, MemoryError) as exc:
+            self.on_row(base_row(case, self.meta, "failed", f"baseline: {exc}"))
+            figure = math.nan
+        else:
+            measured = baseline_row(case, self.meta, samples, copies_per_sample(row.size_bytes))
+            self.on_row(measured)
+            figure = getattr(measured, ref.column)
+        sized = {**base.sized, (ref.variant, ref.pattern, row.size_bytes): figure}
+        self._by_placement[row.placement] = base = replace(base, sized=sized)
+        return base

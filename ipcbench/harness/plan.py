@@ -1,0 +1,207 @@
+"""Which cases to run: a named matrix, narrowed by the user's axes, expanded into cases.
+
+A combination that cannot run here (an unsupported pattern, a missing optional module, a
+placement this machine cannot provide, a payload that cannot be built that small, a
+message beyond a system limit of the mechanism) is kept as a skipped case with the
+reason, so the omission is visible in the CSV, not silent.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+
+from ipcbench.core import patterns as pattern_kinds
+from ipcbench.core.patterns import COUNTER_SIZE_BYTES
+from ipcbench.core.schema import DEFAULT_PAYLOAD, Case
+from ipcbench.core.settings import Matrix
+from ipcbench.mechanisms import (
+    REGISTRY,
+    limit_reason,
+    pattern_reason,
+    payload_reason,
+    payload_unavailable_reason,
+    public_names,
+    unavailable_reason,
+)
+from ipcbench.mechanisms.base import busy_polls
+from ipcbench.payload.spec import PayloadSpec
+from ipcbench.system.affinity import allowed_cpus, busy_poll_skip_reason, placement_skip_reason
+
+
+@dataclass(frozen=True)
+class PlannedCase:
+    """A case and, when it cannot run, why (it then becomes a `skipped` row)."""
+
+    case: Case
+    skip_reason: str = ""
+
+
+def expand(
+    mechanisms: Sequence[str],
+    patterns: Sequence[str],
+    sizes_bytes: Sequence[int],
+    procs: Sequence[int],
+    start_methods: Sequence[str],
+    variants: Sequence[str] | None = None,
+    placements: Sequence[str] = ("unpinned",),
+    cpus: Sequence[int] | None = None,
+    payloads: Sequence[str] = (DEFAULT_PAYLOAD,),
+) -> list[PlannedCase]:
+    """Cross every axis. A (mechanism, pattern) with no variant for it is kept once per
+    process count as a skipped case, so the omission is visible in the CSV, not silent;
+    so is a placement this machine cannot provide, a mechanism whose optional module is
+    missing (or a payload kind's: msgpack, pyarrow), a payload kind that cannot be built
+    that small, a busy-polling variant without a CPU for every peer, and a case beyond a
+    mechanism's system limits. The counter pattern moves no payload: it ignores the size
+    and payload axes (COUNTER_SIZE_BYTES, bytes)."""
+    cpus = allowed_cpus() if cpus is None else list(cpus)
+    planned: list[PlannedCase] = []
+    for placement, payload in itertools.product(placements, payloads):
+        placement_reason = placement_skip_reason(placement, cpus)
+        for item in _expand_one(
+            mechanisms, patterns, sizes_bytes, procs, start_methods, variants, placement, payload
+        ):
+            case = item.case
+            reason = (
+                item.skip_reason
+                or unavailable_reason(case.mechanism)  # e.g. pyzmq not installed
+                or payload_reason(case.mechanism, case.payload)
+                or payload_unavailable_reason(case.payload)  # e.g. pyarrow not installed
+                or placement_reason
+                or (busy_poll_skip_reason(placement, case.peer_count, cpus)
+                    if busy_polls(case.variant) else "")
+                or PayloadSpec(case.size_bytes, kind=case.payload).check_buildable()
+                or limit_reason(case)  # e.g. posix-mq's msgsize_max
+            )
+            planned.append(PlannedCase(case, reason))
+    return planned
+
+
+def _expand_one(
+    mechanisms, patterns, sizes_bytes, procs, start_methods, variants, placement, payload
+):
+    planned: list[PlannedCase] = []
+    seen: set[Case] = set()
+    for start_method, mechanism, pattern in itertools.product(start_methods, mechanisms, patterns):
+        kind = pattern_kinds.get(pattern)
+        if not kind.moves_payload and payload != DEFAULT_PAYLOAD:
+            continue  # counter rows exist once, under the bytes payload
+        info = REGISTRY[mechanism]
+        chosen = [v for v in info.variants if variants is None or v in variants]
+        runnable = [v for v in chosen if pattern in info.variants[v]]
+        sizes = list(sizes_bytes) if kind.moves_payload else [COUNTER_SIZE_BYTES]
+        for size_bytes, n in itertools.product(sizes, procs):
+            keys = (pattern, size_bytes, n, start_method, placement, payload)
+            if runnable:
+                for variant in runnable:
+                    _add(planned, seen, Case(mechanism, variant, *keys))
+            elif chosen:
+                _add(planned, seen, Case(mechanism, chosen[0], *keys),
+                     pattern_reason(mechanism, pattern))
+    return planned
+
+
+def _add(planned: list[PlannedCase], seen: set[Case], case: Case, reason: str = "") -> None:
+    if case not in seen:
+        seen.add(case)
+        planned.append(PlannedCase(case, reason))
+
+
+def runnable_cases(planned: Iterable[PlannedCase]) -> Iterator[Case]:
+    return (p.case for p in planned if not p.skip_reason)
+
+
+def plan(
+    matrix: Matrix,
+    start_methods: Sequence[str],
+    mechanisms: Sequence[str] | None = None,
+    patterns: Sequence[str] | None = None,
+    variants: Sequence[str] | None = None,
+    sizes_bytes: Sequence[int] | None = None,
+    procs: Sequence[int] | None = None,
+    placements: Sequence[str] | None = None,
+    payloads: Sequence[str] | None = None,
+    rates: Sequence[int] | None = None,
+) -> list[PlannedCase]:
+    """The cases of `matrix`, narrowed by whatever axes are given. Payload kinds given
+    explicitly are crossed with every size and process count; otherwise raw bytes get the
+    full matrix and the matrix's extra payload kinds its payload sizes, one process.
+    Open-loop `rates` are crossed with the cases of patterns that have a sender schedule;
+    any other pattern asked for with them is a skipped row saying so. Unless mechanisms
+    are given, a pattern the matrix scopes (Matrix.pattern_mechanisms) is planned for its
+    mechanisms only; unless process counts are given, one it scopes with
+    Matrix.pattern_procs for those counts only."""
+    planned = _plan(matrix, start_methods, mechanisms, patterns, variants, sizes_bytes, procs,
+                    placements, payloads)
+    return planned if rates is None else with_rates(planned, rates)
+
+
+def with_rates(planned: list[PlannedCase], rates: Sequence[int]) -> list[PlannedCase]:
+    open_loop = ", ".join(p.name for p in pattern_kinds.PATTERNS.values() if p.open_loop)
+    crossed = []
+    for item in planned:
+        case = item.case
+        if not case.kind.open_loop:  # measured once, at full speed, if that was asked
+            crossed.append(item if 0 in rates else PlannedCase(case, item.skip_reason or (
+                f"{case.pattern} has no sender schedule (--rate applies to {open_loop})")))
+            continue
+        crossed += [PlannedCase(replace(case, rate_per_s=r), item.skip_reason) for r in rates]
+    return crossed
+
+
+def _extra_shapes(matrix, planned, common, patterns, sizes, procs, payloads) -> list:
+    """The matrix's extra (mechanism, pattern, procs) shapes the narrowing flags still
+    allow (raw bytes, every size), without repeating a case already planned."""
+    if procs is not None or payloads:
+        return []  # explicit process counts or payloads: exactly what was asked
+    seen = {p.case for p in planned}
+    extra = []
+    for mechanism, pattern, count in matrix.extra_shapes:
+        if mechanism not in common["mechanisms"] or pattern not in patterns:
+            continue
+        extra += [p for p in expand(mechanisms=[mechanism], patterns=[pattern],
+                                    sizes_bytes=sizes, procs=[count],
+                                    start_methods=common["start_methods"],
+                                    variants=common["variants"],
+                                    placements=common["placements"])
+                  if p.case not in seen]
+    return extra
+
+
+def _plan(matrix, start_methods, mechanisms, patterns, variants, sizes_bytes, procs,
+          placements, payloads) -> list[PlannedCase]:
+    common = {
+        "mechanisms": list(mechanisms or public_names()),
+        "start_methods": list(start_methods),
+        "variants": variants,
+        "placements": tuple(placements or matrix.placements),
+    }
+    patterns = list(patterns or pattern_kinds.PATTERN_NAMES)
+    sizes = list(sizes_bytes or matrix.sizes_bytes)
+    counts = list(procs or matrix.procs)
+    if payloads:
+        planned = expand(patterns=patterns, sizes_bytes=sizes, procs=counts, payloads=payloads,
+                         **common)
+    else:
+        planned = expand(patterns=patterns, sizes_bytes=sizes, procs=counts, **common)
+        extra_patterns = [p for p in patterns if pattern_kinds.get(p).in_payload_matrix]
+        if matrix.extra_payloads and extra_patterns:
+            planned += expand(
+                patterns=extra_patterns,
+                sizes_bytes=list(sizes_bytes or matrix.payload_sizes_bytes),
+                procs=[1] if procs is None else counts,
+                payloads=matrix.extra_payloads,
+                **common,
+            )
+    planned += _extra_shapes(matrix, planned, common, patterns, sizes, procs, payloads)
+    if procs is None:
+        counts_of = matrix.pattern_procs
+        planned = [p for p in planned
+                   if p.case.procs in counts_of.get(p.case.pattern, (p.case.procs,))]
+    if mechanisms:
+        return planned
+    scope = matrix.pattern_mechanisms
+    return [p for p in planned
+            if p.case.mechanism in scope.get(p.case.pattern, (p.case.mechanism,))]

@@ -1,0 +1,346 @@
+"""Peer-process lifecycle for one case: start, handshake, drive repeats, tear down.
+
+Every wait in here is bounded and also watches every peer's sentinel, so a peer that
+dies, raises or hangs ends the case with a reason instead of hanging the harness.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import multiprocessing
+import os
+import signal
+import time
+from dataclasses import replace
+from multiprocessing.connection import wait
+
+import numpy as np
+
+from ipcbench.core import patterns
+from ipcbench.core.faults import Fault
+from ipcbench.core.schema import SHM_VIEW, Case
+from ipcbench.mechanisms import load
+from ipcbench.mechanisms.base import PeerFailed, RepeatOutcome, Workload
+from ipcbench.payload.framing import SequenceError, Shares
+from ipcbench.payload.spec import PayloadSpec
+from ipcbench.payload.zerocopy import RegionPool, regions_for
+from ipcbench.peer.main import PeerSpec, peer_main
+from ipcbench.system import hygiene
+from ipcbench.system.affinity import allowed_cpus, cpus_for_peer
+from ipcbench.system.deadlines import CaseTimeout, kill_forkserver, start_process
+
+# Segment names: "ipcb_<harness pid>_<tag>_<case serial>_<n>"; hygiene.py relies on it.
+_case_serial = itertools.count()
+_TERM_GRACE_S = 1.0  # after SIGTERM, before SIGKILL
+_KILL_GRACE_S = 5.0  # after SIGKILL; only a wedged fork server makes this wait run out
+
+
+def describe_exit(process: multiprocessing.process.BaseProcess) -> str:
+    code = process.exitcode
+    if code is None:
+        return "is still running"
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+class CaseSession:
+    """Context manager owning the peers and channels of one case."""
+
+    def __init__(
+        self, case: Case, workload: Workload, seed: int = 0, fault: Fault | None = None
+    ) -> None:
+        self.case = case
+        self.workload = workload
+        self.payload = PayloadSpec(case.size_bytes, seed, case.payload)
+        self.fault = fault
+        self.name_prefix = f"{hygiene.run_prefix()}{next(_case_serial)}_"
+        self.processes: list[multiprocessing.process.BaseProcess] = []
+        self.specs: list[PeerSpec] = []
+        self.conns = []
+        self.mechanism = None
+        self.counter = None
+        self.peer_cpus: list[tuple[int, ...]] = []  # affinity each peer reported
+        self.pools: list[RegionPool] = []  # shm-view: one per sending peer
+        # workqueue: what the consumers of each repeat must hold between them
+        self._shares = Shares(case.procs, workload.messages)
+
+    # -- lifecycle ---------------------------------------------------------------
+    def __enter__(self) -> CaseSession:
+        try:
+            self.start()
+        except BaseException:
+            self.close(graceful=False)
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(graceful=exc_type is None)
+
+    def start(self) -> None:
+        case = self.case
+        ctx = multiprocessing.get_context(case.start_method)
+        # The channel moves wire-size messages (a shm-view descriptor is 64 bytes).
+        self.mechanism = load(case.mechanism)(
+            ctx, case.variant, self.payload.wire_bytes, self.name_prefix
+        )
+        peers = self._peers()
+        if case.payload == SHM_VIEW:
+            peers = self._with_pools(ctx, peers)
+        barrier = ctx.Barrier(len(peers))
+        for spec, endpoint in peers:
+            parent_end, child_end = ctx.Pipe(duplex=True)
+            process = ctx.Process(
+                target=peer_main,
+                args=(spec, endpoint, child_end, barrier, os.getpid()),
+                name=f"ipcbench-{spec.name}",
+                daemon=True,  # ended by multiprocessing at a normal harness exit
+            )
+            # Kept before start: close() must see (and stop) it whether or not it started.
+            self.processes.append(process)
+            self.specs.append(spec)
+            self.conns.append(parent_end)
+            try:
+                start_process(process, case.start_method, self.workload.start_deadline_s)
+            finally:
+                child_end.close()
+        self.mechanism.after_start()
+        self.peer_cpus = [r[0] for r in self._collect("ready", self.workload.start_deadline_s)]
+
+    def _with_pools(self, ctx, peers: list[tuple[PeerSpec, object]]):
+        """shm-view: a region pool for every peer that sends (the pattern's sender role,
+        and both ends of a round trip), made and later unlinked here; every peer maps
+        all of them, so a receiver can read whichever pool a descriptor names."""
+        kind, size = self.case.kind, self.payload.size_bytes
+        owner = {}
+        for i, (spec, _) in enumerate(peers):
+            if spec.role == kind.sender or kind.round_trip:
+                owner[i] = len(self.pools)
+                self.pools.append(RegionPool(ctx, f"{self.name_prefix}view{owner[i]}", size,
+                                             regions_for(size)))
+        pools = tuple(self.pools)
+        return [(replace(spec, pools=pools, pool=owner.get(i, -1)), endpoint)
+                for i, (spec, endpoint) in enumerate(peers)]
+
+    def _peers(self) -> list[tuple[PeerSpec, object]]:
+        case, checksum = self.case, self.payload.checksum()
+        n = self.workload.messages
+        cpus = allowed_cpus()
+        serial = itertools.count()  # peer order = pinning order (see cpus_for_peer)
+
+        def spec(role: str, index: int, messages: int, ends: int = 0) -> PeerSpec:
+            fault = self.fault.kind if self.fault and self.fault.applies_to(role, index) else ""
+            pinned = cpus_for_peer(case.placement, next(serial), cpus)
+            rate = case.rate_per_s if role == kind.sender else 0
+            return PeerSpec(role, index, messages, self.payload, checksum, fault, pinned,
+                            fan=case.procs, rate_per_s=rate, ends=ends)
+
+        kind = case.kind
+        if kind is patterns.PINGPONG:
+            peers = []
+            for i, (a, b) in enumerate(self.mechanism.pairs(case.procs)):
+                peers += [(spec(kind.sender, i, n), a), (spec(kind.receiver, i, n), b)]
+            return peers
+        if kind is patterns.STREAM:
+            senders, receiver = self.mechanism.stream(case.procs)
+            peers = [(spec(kind.sender, i, n), ep) for i, ep in enumerate(senders)]
+            return peers + [(spec(kind.receiver, 0, n * case.procs), receiver)]
+        if kind is patterns.FANOUT:
+            sender, receivers = self.mechanism.fan_out(case.procs)
+            peers = [(spec(kind.sender, 0, n * case.procs), sender)]
+            return peers + [(spec(kind.receiver, i, n), ep) for i, ep in enumerate(receivers)]
+        if kind is patterns.WORKQUEUE:
+            producers, consumers = case.procs, self.work_queue_consumers()
+            senders, receivers = self.mechanism.work_queue(producers, consumers)
+            # Producers: n messages then one END per consumer; consumers: as many
+            # messages as they get (0 = not known), until one END per producer.
+            peers = [(spec(kind.sender, i, n, ends=consumers), ep)
+                     for i, ep in enumerate(senders)]
+            return peers + [(spec(kind.receiver, i, 0, ends=producers), ep)
+                            for i, ep in enumerate(receivers)]
+        self.counter = self.mechanism.counter()
+        return [(spec(kind.sender, i, n), self.counter) for i in range(case.procs)]
+
+    def work_queue_consumers(self) -> int:
+        """Consumers of a workqueue case: as many as its procs producers (see
+        patterns.WORKQUEUE). The project's tests override it for other shapes (1 x 3)."""
+        return self.case.procs
+
+    def close(self, graceful: bool = True) -> None:
+        """Stop every peer (politely if `graceful`), escalate terminate -> kill, and free
+        the mechanism's resources. Safe to call more than once."""
+        if graceful:
+            for conn in self.conns:
+                try:
+                    conn.send(("stop",))
+                except OSError:
+                    pass
+            deadline = time.monotonic() + 5.0
+            for process in self.processes:
+                process.join(max(0.0, deadline - time.monotonic()))
+        stuck = [p for p in self.processes if not _stop(p)]
+        if stuck and self.case.start_method == "forkserver":
+            # Killed, yet never reported dead: only a wedged fork server withholds a
+            # child's exit status. It is ours; multiprocessing starts a new one.
+            kill_forkserver()
+        for conn in self.conns:
+            conn.close()
+        self.conns = []
+        self.processes = []
+        if self.mechanism is not None:
+            self.mechanism.close()
+            self.mechanism = None
+        for pool in self.pools:
+            pool.unlink()
+        self.pools = []
+
+    # -- one repeat ---------------------------------------------------------------
+    def run_repeat(self, index: int) -> RepeatOutcome:
+        if self.counter is not None:
+            with self.counter.get_lock():
+                self.counter.value = 0
+        for conn in self.conns:
+            conn.send(("go", index))
+        replies = self._collect("result", self.workload.repeat_deadline_s)
+        outcome = self._outcome([r[0] for r in replies])
+        return replace(
+            outcome,
+            cpu_s=float(sum(r[1] for r in replies)),
+            ctx_switches=int(sum(r[2] for r in replies)),
+        )
+
+    def _outcome(self, replies: list[object]) -> RepeatOutcome:
+        case, kind = self.case, self.case.kind
+        if kind.round_trip:
+            timing = [r for s, r in zip(self.specs, replies, strict=True)
+                      if s.role == kind.timing_role]
+            all_ns = np.concatenate(timing)
+            # Pairs run concurrently: the repeat lasts as long as the slowest pair.
+            duration_ns = int(max(s.sum() for s in timing))
+            return RepeatOutcome(all_ns, int(all_ns.size), duration_ns)
+        # One timing peer (the consumer, the distributor, incrementer #0) measured the
+        # whole repeat on its own clock; receivers return their messages' latencies.
+        timing_index = next(i for i, s in enumerate(self.specs) if s.role == kind.timing_role
+                            and s.index == 0)
+        messages = self.workload.messages * case.procs
+        latencies = []
+        if kind.open_loop and kind.timing_role == kind.receiver:  # stream: the consumer
+            duration_ns, consumer_latencies = replies[timing_index]
+            latencies.append(consumer_latencies)
+        else:
+            duration_ns = replies[timing_index]
+            received = [r for s, r in zip(self.specs, replies, strict=True)
+                        if s.role == kind.receiver]
+            if kind is patterns.WORKQUEUE:
+                latencies += self._work_queue_shares(received, messages)
+            elif kind.open_loop:  # fanout: every worker
+                latencies += received
+        duration_ns = int(duration_ns)
+        if self.counter is not None:
+            final = self.counter.value
+            if final != messages:
+                raise PeerFailed(f"shared counter ended at {final}, expected exactly {messages}")
+        all_latencies = (np.concatenate(latencies).astype(np.int64) if latencies
+                         else np.empty(0, dtype=np.int64))
+        return RepeatOutcome(np.array([duration_ns / messages]), messages, duration_ns,
+                             latencies_ns=all_latencies)
+
+    def _work_queue_shares(self, received: list, messages: int) -> list[np.ndarray]:
+        """Exact accounting of a work queue: every message taken once, by whichever
+        consumer got it (the counts add up, and together the consumers hold each
+        producer's sequence numbers of this repeat exactly once); their latencies."""
+        taken = [int(count) for count, _, _ in received]
+        if sum(taken) != messages:
+            raise PeerFailed(f"consumers took {sum(taken)} messages "
+                             f"({' + '.join(map(str, taken))}), expected exactly {messages}")
+        if self.payload.framed:
+            try:
+                self._shares.check([words for _, words, _ in received], "consumers")
+            except SequenceError as exc:
+                raise PeerFailed(str(exc)) from None
+        return [latencies for _, _, latencies in received]
+
+    def _collect(self, expected: str, deadline_s: float) -> list[object]:
+        """Wait for one `expected` message from every peer, watching their sentinels."""
+        replies: list[object] = [None] * len(self.conns)
+        pending = dict(enumerate(self.conns))
+        sentinels = {p.sentinel: i for i, p in enumerate(self.processes)}
+        end = time.monotonic() + deadline_s
+        while pending:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                names = ", ".join(self.specs[i].name for i in pending)
+                raise CaseTimeout(f"deadline of {deadline_s:.1f}s passed waiting for {names}")
+            ready = wait(list(pending.values()) + list(sentinels), timeout=remaining)
+            for i in [i for i, c in pending.items() if c in ready]:
+                replies[i] = self._receive(i, expected)
+                del pending[i]
+            for sentinel in ready:
+                if sentinel in sentinels:
+                    self._raise_dead(sentinels[sentinel])
+        return replies
+
+    def _receive(self, i: int, expected: str) -> object:
+        try:
+            message = self.conns[i].recv()
+        except (EOFError, OSError):
+            self.processes[i].join(1.0)
+            self._raise_dead(i)
+        if message[0] == "error":
+            raise PeerFailed(f"peer {self.specs[i].name} raised {message[1]}")
+        if message[0] != expected:
+            raise PeerFailed(
+                f"peer {self.specs[i].name} sent {message[0]!r}, expected {expected!r}"
+            )
+        return message[1:]
+
+    def _raise_dead(self, i: int) -> None:
+        conn = self.conns[i]
+        # A peer that raised sends its error just before exiting: prefer that reason.
+        if conn.poll():
+            try:
+                message = conn.recv()
+                if message[0] == "error":
+                    raise PeerFailed(f"peer {self.specs[i].name} raised {message[1]}")
+            except (EOFError, OSError):
+                pass
+        process = self.processes[i]
+        process.join(1.0)
+        raise PeerFailed(f"peer {self.specs[i].name} (pid {process.pid}) {describe_exit(process)}")
+
+
+def _stop(process: multiprocessing.process.BaseProcess) -> bool:
+    """Terminate -> kill escalation, every wait bounded; True once the process is known
+    to have ended. Under forkserver the exit status comes from the fork server, so a
+    wedged server makes is_alive() stay True: give up after the bounded waits."""
+    try:
+        if process.pid is None:
+            return True  # its start failed: there is nothing to stop
+        if process.is_alive():
+            process.terminate()
+        process.join(_TERM_GRACE_S)
+        if process.is_alive():
+            process.kill()  # also ends a SIGSTOPped peer
+            process.join(_KILL_GRACE_S)
+        return not process.is_alive()
+    except (OSError, ValueError, EOFError):
+        return False
+
+
+def derive_workload(case: Case, messages: int, deadline_s: float | None) -> Workload:
+    """Deadlines grow with the work: generous enough for a slow, oversubscribed machine
+    (1 ms per message, 10 MB/s), tight enough that a hang ends the case in seconds."""
+    if deadline_s is None:
+        per_repeat_messages = messages * case.procs
+        volume_bytes = per_repeat_messages * case.kind.bytes_per_message(case.size_bytes)
+        deadline_s = 10.0 + per_repeat_messages * 1e-3 + volume_bytes / 10e6
+        if case.rate_per_s:  # a sender on a schedule takes messages / rate at least
+            deadline_s += 2.0 * messages / case.rate_per_s
+    start_s = (
+        30.0 + 2.0 * case.peer_count if case.start_method != "fork" else 10.0 + case.peer_count
+    )
+    return Workload(messages, float(math.ceil(deadline_s)), start_s)

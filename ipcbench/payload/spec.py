@@ -1,0 +1,242 @@
+"""Payloads: what a sender has, how it goes on the wire, and how arrival is verified.
+
+Payload kinds split serialisation cost from transport cost:
+- `bytes`: raw bytes; the wire message is the payload.
+- `object`: a dict of (int, str, float) tuples, pickled (protocol 5) by the sender and
+  unpickled by the receiver on every message.
+- `numpy`: a numpy array, pickled with protocol 5 (in-band buffer) on every message.
+- `msgpack`: the `object` kind's structure, packed with msgpack (codecs.py).
+- `dataframe`: a pandas DataFrame of numeric columns, pickled (protocol 5) on every
+  message; `arrow`: the same DataFrame as an Arrow IPC stream, read zero-copy by the
+  receiver (codecs.py). Both carry the same rows at every size.
+- `shm-view`: the sender writes each message into a region of shared memory it owns
+  (one copy in, a sequence stamp in its first 8 bytes), the message on the channel is a
+  fixed 64-byte descriptor, and the receiver reads every byte in place (no copy out) and
+  releases the region (zerocopy.py). It replaced `numpy-shm`, whose array never changed
+  and was never read: old rows load as `numpy-shm-v3` (schema.RENAMED_PAYLOADS).
+Every message carries the 8-byte header of framing.py (sender, sequence, send time):
+- `bytes`: the header overwrites the payload's first 8 bytes (the message stays
+  `size_bytes` long); below 8 bytes there is no room and no header (no one-way latency,
+  no sequence check: the count and checksum still apply).
+- `object`, `numpy`, `dataframe`: the message is the pair (header bytes, value), pickled as one;
+  the value is padded so that the pickle of that pair is exactly `size_bytes` long, so
+  every channel moves the same byte count as with `bytes`. Channels that pickle by
+  themselves (Queue, Pipe send/recv, ...) are given the pair as users would give their
+  object (and, for `bytes`, the pair (header, the other size-8 bytes)). The DataFrame
+  of `dataframe` is padded through its `attrs` (pickled with it).
+- `msgpack`, `arrow`: encoded by the sender into exactly `size_bytes` with the header
+  (codecs.py), on every channel, including those that pickle by themselves.
+- `shm-view`: the header travels in the descriptor.
+
+Verification: length of every wire message, sequence of every message, CRC-32 of the
+last one's body (the payload less its header) against the sender's, so a corrupted or
+stale transfer fails the case (shm-view: stamp and word sum of every message, in place;
+msgpack: the re-packed value; arrow: the DataFrame's column values).
+"""
+
+from __future__ import annotations
+
+import pickle
+import zlib
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from ipcbench.core.schema import PAYLOAD_KINDS, SHM_VIEW, check_choice
+from ipcbench.payload import codecs
+from ipcbench.payload.framing import HEADER_BYTES
+
+DESCRIPTOR_BYTES = 64  # shm-view wire message: sequence, pool, region, zero-padded
+_STAMP_BYTES = 8  # shm-view: the per-message sequence stamp (zerocopy.STAMP_BYTES)
+_PROTOCOL = 5
+
+
+class PayloadMismatch(RuntimeError):
+    """What arrived is not what was sent."""
+
+
+class PayloadTooSmall(ValueError):
+    """The kind's structure cannot be made this small."""
+
+
+# Kinds whose value is pickled as one with the header (the Wire's pickled paths).
+PICKLED_KINDS = ("object", "numpy", "dataframe")
+
+
+def _object(size_bytes: int, items: int, pad: int) -> dict:
+    return {
+        "items": [(i, f"k{i}", i * 0.5) for i in range(items)],
+        "pad": b"\x5a" * pad,
+    }
+
+
+def _framed_pickle_length(value) -> int:
+    return len(framed_pickle(bytes(HEADER_BYTES), value))
+
+
+def framed_pickle(header: bytes, value) -> bytes:
+    """The wire form of an object message: (header, value), pickled as one."""
+    return pickle.dumps((header, value), protocol=_PROTOCOL)
+
+
+def _fit(size_bytes: int, build, length_of=_framed_pickle_length, what: str = "pickle"):
+    """Find the padding that makes the framed encoding (pickle, or msgpack with
+    `length_of=codecs.packed_length`) of build(pad) exactly size_bytes."""
+    pad = 0
+    for _ in range(8):  # length field widths change at 256 B, 64 KiB, 4 GiB: a few steps
+        length = length_of(build(pad))
+        if length == size_bytes:
+            return build(pad)
+        pad += size_bytes - length
+        if pad < 0:
+            break
+    raise PayloadTooSmall(f"cannot build an exact {size_bytes}-byte {what}")
+
+
+def _fit_items(size_bytes: int, length_of, what: str) -> dict:
+    """The object structure fitted to size_bytes. A size that falls in the gap where the
+    pad's length field widens (msgpack: bin8 -> bin16 at 256 bytes) takes one item less."""
+    items = max(0, size_bytes // 96)  # about half structure, half padding
+    for count in range(items, max(-1, items - 3), -1):
+        try:
+            return _fit(size_bytes, lambda pad, n=count: _object(size_bytes, n, pad),
+                        length_of, what)
+        except PayloadTooSmall:
+            continue
+    raise PayloadTooSmall(f"cannot build an exact {size_bytes}-byte {what}")
+
+
+def _padded_frame(data, pad: int):
+    """The `dataframe` kind's DataFrame, padded in its attrs (which pickle with it)."""
+    data.attrs = {"pad": b"\x5a" * pad}
+    return data
+
+
+@dataclass(frozen=True)
+class PayloadSpec:
+    size_bytes: int
+    seed: int = 0
+    kind: str = "bytes"
+
+    def __post_init__(self) -> None:
+        check_choice("payload", self.kind, PAYLOAD_KINDS)
+
+    @property
+    def framed(self) -> bool:
+        """Whether messages carry the header (a raw message below 8 bytes cannot)."""
+        return self.kind != "bytes" or self.size_bytes >= HEADER_BYTES
+
+    @property
+    def wire_bytes(self) -> int:
+        """Length of every message on the channel."""
+        return DESCRIPTOR_BYTES if self.kind == SHM_VIEW else self.size_bytes
+
+    def raw(self) -> bytes:
+        # Random, not zeros: a zero page can be shared or compressed away somewhere
+        # along the path and make a copy look free.
+        rng = np.random.default_rng(self.seed)
+        return rng.integers(0, 256, self.size_bytes, dtype=np.uint8).tobytes()
+
+    def value(self):
+        """What the sending application holds (shm-view: the bytes it writes into shared
+        memory for every message)."""
+        if self.kind in ("bytes", SHM_VIEW):
+            return self.raw()
+        if self.kind == "object":
+            return _fit_items(self.size_bytes, _framed_pickle_length, "pickle")
+        if self.kind == "msgpack":
+            return _fit_items(self.size_bytes, codecs.packed_length, "msgpack message")
+        if self.kind in codecs.FRAME_KINDS:
+            rows = codecs.frame_rows(self.size_bytes)
+            if rows < 1:
+                raise PayloadTooSmall(self._frame_too_small())
+            data = codecs.frame(rows, self.seed)
+            if self.kind == "arrow":
+                return data  # the sender converts it for every message (codecs.ArrowCodec)
+            return _fit(self.size_bytes, lambda pad: _padded_frame(data, pad))
+        return _fit(
+            self.size_bytes,
+            lambda pad: np.random.default_rng(self.seed).integers(
+                0, 256, max(pad, 0), dtype=np.uint8
+            ),
+        )
+
+    def __getstate__(self) -> dict:
+        # Peers rebuild the payload themselves: never ship a cached value to every peer.
+        return {k: v for k, v in self.__dict__.items() if k != "_checksum"}
+
+    @cached_property
+    def _checksum(self) -> int:
+        value = self.value()
+        if self.kind in PICKLED_KINDS:
+            return zlib.crc32(pickle.dumps(value, protocol=_PROTOCOL))
+        if self.kind == "msgpack":
+            return codecs.msgpack_checksum(value)
+        if self.kind == "arrow":
+            return codecs.frame_checksum(value)
+        return zlib.crc32(value[HEADER_BYTES:] if self.kind == "bytes" and self.framed
+                          else value)
+
+    def checksum(self) -> int:
+        """CRC-32 of the body as it must arrive: bytes less the header, the pickle of
+        an object's value, the msgpack packing of msgpack's, the column values of
+        arrow's DataFrame, shm-view's unstamped bytes."""
+        return self._checksum
+
+    def _frame_too_small(self) -> str:
+        return (f"payload {self.kind} needs at least {codecs.min_frame_bytes()} bytes "
+                "(a DataFrame's own overhead, and one row)")
+
+    def check_buildable(self) -> str:
+        """'' when this kind can be built at this size, else the reason it cannot."""
+        if self.kind == SHM_VIEW and self.size_bytes < _STAMP_BYTES:
+            return f"payload {self.kind} needs at least {_STAMP_BYTES} bytes (its stamp)"
+        if self.kind in codecs.FRAME_KINDS:
+            return self._frame_too_small() if codecs.frame_rows(self.size_bytes) < 1 else ""
+        if self.kind in ("bytes", SHM_VIEW) or self.size_bytes >= 1024:
+            return ""  # structures need < 200 bytes of overhead: only tiny sizes can fail
+        try:
+            self.checksum()
+        except PayloadTooSmall:
+            return f"payload {self.kind} needs more than {self.size_bytes} bytes"
+        return ""
+
+
+def verify(data, size_bytes: int, checksum: int, where: str) -> None:
+    """Raise PayloadMismatch naming `where` when length or CRC-32 differ."""
+    length = data.nbytes if isinstance(data, (memoryview, np.ndarray)) else len(data)
+    if length != size_bytes:
+        raise PayloadMismatch(f"{where}: received {length} bytes, expected {size_bytes}")
+    actual = zlib.crc32(data)
+    if actual != checksum:
+        raise PayloadMismatch(f"{where}: checksum {actual:#010x}, expected {checksum:#010x}")
+
+
+def corrupted(payload: bytes) -> bytes:
+    """The payload with its last byte flipped (fault injection for tests)."""
+    return payload[:-1] + bytes([payload[-1] ^ 0xFF])
+
+
+def corrupted_value(value):
+    """A value of the same encoded size with one byte of its data changed (fault
+    injection for tests): bytes and arrays flip their last byte, an object its padding
+    (or last item), a DataFrame its last `x` (keeping attrs)."""
+    if isinstance(value, (bytes, bytearray)):
+        return corrupted(bytes(value))
+    if isinstance(value, np.ndarray):
+        changed = value.copy()
+        changed.view(np.uint8)[-1] ^= 0xFF
+        return changed
+    if codecs.is_frame(value):
+        changed = value.copy()
+        changed.attrs = dict(value.attrs)
+        changed.loc[changed.index[-1], "x"] = -changed["x"].iloc[-1] - 1.0
+        return changed
+    changed = dict(value)
+    if changed["pad"]:
+        changed["pad"] = corrupted(changed["pad"])
+    else:
+        i, key, number = changed["items"][-1]
+        changed["items"] = [*changed["items"][:-1], (i, key, -number - 1.0)]
+    return changed
