@@ -238,3 +238,10 @@ def test_a_schema_3_run_reads_as_one_session_per_case():
     assert (ok["noise"] == ok["noisy"].map({True: "within-session", False: ""})).all()
     assert ok["foreign_cpu_frac"].isna().all() and ok["steal_frac"].isna().all()
     assert list(frame.columns) == list(COLUMNS)
+
+
+def test_every_older_schema_version_has_an_upgrade_step():
+    # A SCHEMA_VERSION bump without its step would leave the newest files unreadable.
+    from ipcbench.core.migrations import _MIGRATIONS
+
+    assert sorted(_MIGRATIONS) == list(range(1, SCHEMA_VERSION))

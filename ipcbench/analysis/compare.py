@@ -5,8 +5,8 @@ Pure: Run records in, DataFrames and records out. Writers are in ipcbench.render
 
 Speed and efficiency can disagree: a machine with a faster memory system is faster on
 every case yet may get a smaller share of its own hardware (efficiency = figure / the
-same run's in-run baseline, see ipcbench/harness/baselines.py). Issue 5: "compare can rank two
-machines by efficiency".
+same run's in-run baseline, see ipcbench/harness/baselines.py), so both are given: a
+machine can be ranked by either.
 """
 
 from __future__ import annotations

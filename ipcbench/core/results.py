@@ -1,40 +1,7 @@
-"""Result rows and their CSV form: schema version, crash-safe appends, validated reads.
+"""Result rows and their CSV form: crash-safe appends, validated reads.
 
-SCHEMA_VERSION history (bump on any change to COLUMNS or their meaning, and add a
-step to _MIGRATIONS so older files still load):
-  1 - first release: identity, case keys, status/reason, per-message stats in ns,
-      throughput (bytes_per_s, msgs_per_s), verification flag.
-  2 - measurement fidelity: `placement` (part of the case key), `order_seed` (the
-      shuffled case order), `ci_low_ns`/`ci_high_ns` (95% CI of the median over
-      repeats) and `noisy` (CI target not reached), `cpu_s_per_msg` and
-      `ctx_switches_per_msg` (all peers), `efficiency` (vs the run's baseline rows).
-      v1 files load as placement=unpinned, order_seed=-1, the rest empty/False.
-  3 - breadth: `payload` (bytes, object, numpy, numpy-shm; part of the case key) and
-      the `fanout` pattern. v2 files load as payload=bytes.
-  4 - reproducibility: each case is measured in several independent sessions; the
-      figure, percentiles, CI and `noisy` come from session-level values (summary.py).
-      New: `sessions`, `noise` (why a row is noisy: between-sessions, within-session,
-      machine), `foreign_cpu_frac` and `steal_frac` (other load and CPU steal while the
-      case ran). v3 files load as sessions=1, noise="within-session" where noisy (their
-      CI was over repeats of one session), the fractions empty.
-      Within version 4 (no column changed): the `numpy-shm` payload (a 64-byte descriptor
-      of an array that never changed: no payload moved, up to 15x memcpy) is replaced by
-      `shm-view` (the producer writes every message into shared memory, the consumer
-      reads every byte in place). Rows of any version that say `numpy-shm` load as
-      `numpy-shm-v3`, so compare and charts never match them with the new kind; and
-      stream/fanout `efficiency` is now relative to memcpy at the row's message size
-      (baseline rows `memcpy` at each size), no longer to one 64 MiB copy. The
-      `workqueue` pattern (N producers and N consumers on one shared channel) is a new
-      value of `pattern`, read like `stream`.
-  5 - one-way latency and load: every message carries a header (sender, sequence, send
-      time; framing.py). New: `rate_per_s` (part of the case key: the open-loop rate of
-      each sender, 0 = closed loop), `achieved_per_s` (messages per second per sender
-      actually reached), `saturated` (an open-loop case below 95% of its rate),
-      `lat_samples` and `lat_p50_ns` .. `lat_max_ns` (per-message one-way latency of
-      stream and fanout rows, from send or due time to message in hand), `samples_file`
-      (the raw latencies, with --samples). v4 files load as rate_per_s=0, no latencies.
-      Within version 5 (no column changed): new values of `payload`: `msgpack`,
-      `dataframe` and `arrow` (codecs.py).
+A file records its `schema_version`; older versions are upgraded on read one step at a
+time (migrations.py, which also lists what each version changed), newer ones refused.
 """
 
 from __future__ import annotations
@@ -43,7 +10,7 @@ import csv
 import io
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,6 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pandas is imported where files are read, never while measuring: a
     import pandas as pd  # harness holding it paid ~3 ms per fork (test_lean_harness.py)
 
+from ipcbench.core.migrations import upgrade
 from ipcbench.core.schema import (
     CASE_KEYS,
     DEFAULT_PAYLOAD,
@@ -61,6 +29,7 @@ from ipcbench.core.schema import (
 )
 from ipcbench.system.safefile import open_fd, refuse_link, safe_dir
 
+# Bump on any change to COLUMNS or their meaning, with a step in migrations.py.
 SCHEMA_VERSION = 5
 
 
@@ -259,61 +228,6 @@ def check_header(path: Path) -> list[str]:
     return header
 
 
-def _v1_to_v2(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.copy()
-    frame.insert(frame.columns.get_loc("start_method") + 1, "placement", "unpinned")
-    frame["order_seed"] = -1
-    frame["noisy"] = False
-    for column in (
-        "ci_low_ns",
-        "ci_high_ns",
-        "cpu_s_per_msg",
-        "ctx_switches_per_msg",
-        "efficiency",
-    ):
-        frame[column] = math.nan
-    return frame
-
-
-# version -> function upgrading a frame from that version to version + 1 (asv's way:
-# step by step, so each migration only ever knows two adjacent versions).
-def _v2_to_v3(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.copy()
-    frame.insert(frame.columns.get_loc("placement") + 1, "payload", "bytes")
-    return frame
-
-
-def _v3_to_v4(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.copy()
-    at = frame.columns.get_loc("order_seed") + 1
-    noisy = frame["noisy"].astype(str).str.lower() == "true"
-    frame.insert(at, "sessions", (frame["status"] == "ok").astype(int))
-    frame.insert(at + 1, "noise", noisy.map({True: "within-session", False: ""}))
-    frame.insert(at + 2, "foreign_cpu_frac", math.nan)
-    frame.insert(at + 3, "steal_frac", math.nan)
-    return frame
-
-
-def _v4_to_v5(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.copy()
-    frame.insert(frame.columns.get_loc("payload") + 1, "rate_per_s", 0)
-    at = frame.columns.get_loc("steal_frac") + 1
-    added = {"achieved_per_s": math.nan, "saturated": False, "lat_samples": 0,
-             "lat_p50_ns": math.nan, "lat_p90_ns": math.nan, "lat_p99_ns": math.nan,
-             "lat_p999_ns": math.nan, "lat_max_ns": math.nan, "samples_file": ""}
-    for offset, (column, value) in enumerate(added.items()):
-        frame.insert(at + offset, column, value)
-    return frame
-
-
-_MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {
-    1: _v1_to_v2,
-    2: _v2_to_v3,
-    3: _v3_to_v4,
-    4: _v4_to_v5,
-}
-
-
 def read_results(path: str | os.PathLike[str], allow_empty: bool = False) -> pd.DataFrame:
     """Load results.csv (or a run folder holding one), upgrading older schema versions.
 
@@ -356,8 +270,7 @@ def read_results(path: str | os.PathLike[str], allow_empty: bool = False) -> pd.
             f"({SCHEMA_VERSION}); upgrade ipcbench"
         )
     # One file has one header, hence one version (CsvAppender never mixes them).
-    for version in range(int(versions.min()), SCHEMA_VERSION):
-        frame = _MIGRATIONS[version](frame)
+    frame = upgrade(frame, int(versions.min()))
     frame["schema_version"] = SCHEMA_VERSION
     # Old kinds whose meaning changed keep their rows, under a name of their own.
     frame["payload"] = frame["payload"].replace(RENAMED_PAYLOADS)

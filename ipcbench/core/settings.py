@@ -3,7 +3,7 @@
 Every case is measured in several independent sessions (fresh peers, fresh channel),
 interleaved with the other cases of the run: between-session spread is what decides
 whether a figure reproduces, so the row's figure, CI and noise flag are built from
-session-level values (see summary.py).
+session-level values (see session_stats.py).
 """
 
 from __future__ import annotations

@@ -120,8 +120,8 @@ def top_series(rows: pd.DataFrame, columns: list[str], higher_is_better: bool,
 
 
 def _panel_bests(facet_list, spec, columns: list[str], shown: list[dict]) -> list[dict]:
-    """The best series of every panel none of the `shown` ones is in (the seed's Queue
-    with 3 producers is the only channel of its panels): a panel with rows is never
+    """The best series of every panel none of the `shown` ones is in (Queue with 3
+    producers is the only channel of its panels): a panel with rows is never
     drawn empty."""
     extra: list[dict] = []
     for _, facet_rows in facet_list:

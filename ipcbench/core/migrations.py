@@ -1,0 +1,87 @@
+"""Upgrades of older results files, one schema version at a time.
+
+What each version changed (results.SCHEMA_VERSION is the newest; readers refuse newer):
+  1  identity, case keys, status/reason, per-message stats in ns, bytes_per_s,
+     msgs_per_s, verified.
+  2  placement (a case key), order_seed, ci_low_ns/ci_high_ns, noisy, cpu_s_per_msg,
+     ctx_switches_per_msg, efficiency. v1 loads as placement=unpinned, order_seed=-1.
+  3  payload (a case key). v2 loads as payload=bytes.
+  4  figures from several sessions: sessions, noise, foreign_cpu_frac, steal_frac. v3
+     loads as sessions=1 and noise="within-session" where noisy. Same columns, new
+     meanings: `numpy-shm` rows load as `numpy-shm-v3` (schema.RENAMED_PAYLOADS; its
+     figure moved no payload), stream efficiency is against memcpy at the row's size.
+  5  one-way latency and load: rate_per_s (a case key), achieved_per_s, saturated,
+     lat_samples, lat_p50_ns .. lat_max_ns, samples_file. v4 loads as rate_per_s=0.
+     Same columns, new payload values since: msgpack, dataframe, arrow.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas is imported by the reader, never while measuring
+    import pandas as pd
+
+
+def _v1_to_v2(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.insert(frame.columns.get_loc("start_method") + 1, "placement", "unpinned")
+    frame["order_seed"] = -1
+    frame["noisy"] = False
+    for column in (
+        "ci_low_ns",
+        "ci_high_ns",
+        "cpu_s_per_msg",
+        "ctx_switches_per_msg",
+        "efficiency",
+    ):
+        frame[column] = math.nan
+    return frame
+
+
+def _v2_to_v3(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.insert(frame.columns.get_loc("placement") + 1, "payload", "bytes")
+    return frame
+
+
+def _v3_to_v4(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    at = frame.columns.get_loc("order_seed") + 1
+    noisy = frame["noisy"].astype(str).str.lower() == "true"
+    frame.insert(at, "sessions", (frame["status"] == "ok").astype(int))
+    frame.insert(at + 1, "noise", noisy.map({True: "within-session", False: ""}))
+    frame.insert(at + 2, "foreign_cpu_frac", math.nan)
+    frame.insert(at + 3, "steal_frac", math.nan)
+    return frame
+
+
+def _v4_to_v5(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.insert(frame.columns.get_loc("payload") + 1, "rate_per_s", 0)
+    at = frame.columns.get_loc("steal_frac") + 1
+    added = {"achieved_per_s": math.nan, "saturated": False, "lat_samples": 0,
+             "lat_p50_ns": math.nan, "lat_p90_ns": math.nan, "lat_p99_ns": math.nan,
+             "lat_p999_ns": math.nan, "lat_max_ns": math.nan, "samples_file": ""}
+    for offset, (column, value) in enumerate(added.items()):
+        frame.insert(at + offset, column, value)
+    return frame
+
+
+# version -> the step from that version to the next (asv's way: each step knows only
+# two adjacent versions, so an old file is upgraded through every step in turn).
+_MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+    4: _v4_to_v5,
+}
+
+
+def upgrade(frame: pd.DataFrame, version: int) -> pd.DataFrame:
+    """`frame`, read from a file of schema `version`, upgraded to the newest version."""
+    for step in range(version, max(_MIGRATIONS) + 1):
+        frame = _MIGRATIONS[step](frame)
+    return frame
