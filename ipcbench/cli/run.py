@@ -34,7 +34,7 @@ def plan_from_args(args: argparse.Namespace):
     A flag given with an empty value is refused, never read as "the default"."""
     from ipcbench.core.settings import MATRICES
     from ipcbench.core.sizes import parse_size
-    from ipcbench.harness.plan import plan
+    from ipcbench.harness.plan import Axes, plan
     from ipcbench.harness.resources import check_resources
 
     matrix = MATRICES["quick" if args.quick else "full" if args.full else "default"]
@@ -72,8 +72,9 @@ def plan_from_args(args: argparse.Namespace):
     # Mechanisms the user named, or None: a matrix scopes some patterns to a few
     # mechanisms (quick: the work queue and fan-out with the seed's) only when none are named.
     named = mechanisms if args.mechanism else None
-    planned = plan(matrix, methods, named, patterns, variants, sizes, procs, placements,
-                   payloads, rates)
+    planned = plan(matrix, Axes(start_methods=methods, mechanisms=named, patterns=patterns,
+                                variants=variants, sizes_bytes=sizes, procs=procs,
+                                placements=placements, payloads=payloads, rates=rates))
     check_resources(planned)
     return planned, settings
 
