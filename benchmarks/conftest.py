@@ -19,7 +19,7 @@ from ipcbench.core.results import CsvAppender
 from ipcbench.core.settings import MATRICES
 from ipcbench.core.sizes import format_size
 from ipcbench.harness.baselines import BaselineCache
-from ipcbench.harness.plan import plan
+from ipcbench.harness.plan import Axes, plan
 from ipcbench.harness.rows import RunMeta
 from ipcbench.mechanisms import end_run
 from ipcbench.render.run_table import print_summary
@@ -63,7 +63,7 @@ def case_params(case) -> tuple:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "planned" in metafunc.fixturenames:
         matrix = _matrix(metafunc.config)
-        planned = plan(matrix, [multiprocessing.get_start_method(allow_none=False)])
+        planned = plan(matrix, Axes([multiprocessing.get_start_method(allow_none=False)]))
         metafunc.config.stash[_PLANNED] = {case_params(p.case): p for p in planned}
         metafunc.parametrize(PARAMS, [case_params(p.case) for p in planned],
                              ids=[p.case.label for p in planned])

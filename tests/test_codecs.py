@@ -18,7 +18,7 @@ from ipcbench.cli import main
 from ipcbench.core.faults import Fault
 from ipcbench.core.schema import PAYLOAD_KINDS, Case
 from ipcbench.core.settings import MATRICES, Settings
-from ipcbench.harness.plan import expand, plan
+from ipcbench.harness.plan import Axes, expand, plan
 from ipcbench.harness.runner import run_case
 from ipcbench.payload import codecs
 from ipcbench.payload.framing import HEADER, HEADER_BYTES, tag
@@ -225,13 +225,13 @@ def test_a_missing_module_makes_skipped_rows_naming_the_install(monkeypatch, cap
 
 
 def test_the_full_matrix_measures_the_new_kinds_at_its_payload_sizes_only():
-    full = plan(MATRICES["full"], ["fork"], mechanisms=["pipe"], patterns=["stream"])
+    full = plan(MATRICES["full"], Axes(["fork"], mechanisms=["pipe"], patterns=["stream"]))
     sizes = {p.case.size_bytes for p in full if p.case.payload in NEW_KINDS}
     assert sizes == set(MATRICES["full"].payload_sizes_bytes)
     # The default and quick matrices leave them to --payload (time: see settings.py).
-    default = plan(MATRICES["default"], ["fork"], mechanisms=["pipe"], patterns=["stream"])
+    default = plan(MATRICES["default"], Axes(["fork"], mechanisms=["pipe"], patterns=["stream"]))
     assert not {p.case.payload for p in default} & set(NEW_KINDS)
-    quick = plan(MATRICES["quick"], ["fork"])
+    quick = plan(MATRICES["quick"], Axes(["fork"]))
     assert {p.case.payload for p in quick} == {"bytes"}
 
 

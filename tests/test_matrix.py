@@ -6,7 +6,7 @@ import pytest
 
 from ipcbench.core.patterns import COUNTER_SIZE_BYTES
 from ipcbench.core.schema import MAX_PROCS, Case
-from ipcbench.harness.plan import expand, plan, runnable_cases
+from ipcbench.harness.plan import Axes, expand, plan, runnable_cases
 
 
 def _expand_pipe_value(**overrides):
@@ -99,11 +99,11 @@ def test_the_default_matrix_keeps_the_seeds_three_producers_on_one_queue():
     from ipcbench.core.settings import MATRICES
 
     default = MATRICES["default"]
-    planned = plan(default, ["fork"])
+    planned = plan(default, Axes(["fork"]))
     seed = {(p.case.size_bytes, p.case.placement) for p in planned
             if (p.case.mechanism, p.case.pattern, p.case.procs) == ("queue", "stream", 3)}
     assert seed == {(s, pl) for s in default.sizes_bytes for pl in default.placements}
     assert any(p.case.pattern == "counter" and p.case.procs == 4 for p in planned)
     # Explicit process counts or another mechanism: exactly what was asked.
-    assert not [p for p in plan(default, ["fork"], procs=[1]) if p.case.procs == 3]
-    assert not [p for p in plan(default, ["fork"], mechanisms=["pipe"]) if p.case.procs == 3]
+    assert not [p for p in plan(default, Axes(["fork"], procs=[1])) if p.case.procs == 3]
+    assert not [p for p in plan(default, Axes(["fork"], mechanisms=["pipe"])) if p.case.procs == 3]

@@ -18,7 +18,7 @@ from ipcbench.core import patterns
 from ipcbench.core.faults import Fault
 from ipcbench.core.schema import PAYLOAD_KINDS, Case
 from ipcbench.core.settings import MATRICES, Settings
-from ipcbench.harness.plan import expand, plan
+from ipcbench.harness.plan import Axes, expand, plan
 from ipcbench.harness.runner import run_case, run_planned
 from ipcbench.harness.session import CaseSession, derive_workload
 from ipcbench.mechanisms import (
@@ -127,14 +127,15 @@ def test_unsupported_channels_become_skipped_rows_with_the_reason(meta):
 
 
 def test_quick_matrix_measures_the_work_queue_with_queue_only():
-    quick = plan(MATRICES["quick"], ["fork"])
+    quick = plan(MATRICES["quick"], Axes(["fork"]))
     work = [p for p in quick if p.case.pattern == WORKQUEUE]
     assert {p.case.mechanism for p in work} == {"queue"}
     assert len(work) == len(MATRICES["quick"].sizes_bytes) * len(MATRICES["quick"].procs)
     # Naming the mechanisms lifts the matrix's scope; the default matrix has none.
-    named = plan(MATRICES["quick"], ["fork"], mechanisms=["simplequeue"], patterns=[WORKQUEUE])
+    named = plan(MATRICES["quick"],
+                 Axes(["fork"], mechanisms=["simplequeue"], patterns=[WORKQUEUE]))
     assert {p.case.mechanism for p in named} == {"simplequeue"} and named
-    default = plan(MATRICES["default"], ["fork"], patterns=[WORKQUEUE])
+    default = plan(MATRICES["default"], Axes(["fork"], patterns=[WORKQUEUE]))
     assert {p.case.mechanism for p in default if not p.skip_reason} >= {
         "queue", "simplequeue", "manager-queue"}
 

@@ -1,7 +1,8 @@
 """The `ipcbench` command: measure IPC channels, then chart, compare and report results.
 
 One module per command (run; info: list, machine, clean, selfcheck; plot; compare;
-report; advise), argument types they share in args.py.
+report; advise), argument types they share in args.py, the run folder of `run`
+(new or resumed) in run_job.py.
 
 User errors are one line on stderr and exit code 2, never a traceback; everything a
 run starts is validated before the first process does.

@@ -83,6 +83,11 @@ def load_share(value: str) -> float:
     return share
 
 
+def load_shares(values: Sequence[str] | None) -> list[float]:
+    """--load: the distinct shares, smallest first; none when the flag is not given."""
+    return sorted({load_share(v) for v in split(values, "load")}) if values else []
+
+
 def chart_formats(text: str) -> tuple[str, ...]:
     formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
     bad = [f for f in formats if f not in CHART_FORMATS]

@@ -1,19 +1,19 @@
 """`ipcbench run`: validate every flag, expand the matrix, measure, write results.csv,
 summarise and draw the charts. Everything a run starts is validated before the first
-process does.
+process does. The run folder, new or resumed, is run_job.py's.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
-import random
 import shlex
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
-from ipcbench.cli.args import choices, load_share, procs_list, rate, split
+from ipcbench.cli.args import choices, load_shares, procs_list, rate, split
+from ipcbench.cli.run_job import Job, new_job, prepare_folder, resume_job
 from ipcbench.cli.signals import Interrupted, check_interrupted, install_signal_handlers
 from ipcbench.core.patterns import PATTERN_NAMES, PATTERNS
 from ipcbench.core.results import ResultsError
@@ -22,19 +22,12 @@ from ipcbench.mechanisms import REGISTRY, public_names
 
 __all__ = ["Interrupted", "cmd_run", "plan_from_args", "register"]
 
-# The flags that define a run's matrix and settings: recorded in manifest.json, and
-# refused next to --resume (a resumed run measures exactly what the manifest planned).
-MATRIX_FLAGS = ("mechanism", "variant", "pattern", "size", "procs", "start_method",
-                "placement", "payload", "rate", "load", "seed", "quick", "full", "sessions",
-                "repeats", "warmup", "deadline", "no_baselines", "samples")
-
-
 def plan_from_args(args: argparse.Namespace):
     """Validate every matrix flag and expand the matrix: (planned cases, settings).
     A flag given with an empty value is refused, never read as "the default"."""
     from ipcbench.core.settings import MATRICES
     from ipcbench.core.sizes import parse_size
-    from ipcbench.harness.plan import plan
+    from ipcbench.harness.plan import Axes, plan
     from ipcbench.harness.resources import check_resources
 
     matrix = MATRICES["quick" if args.quick else "full" if args.full else "default"]
@@ -43,7 +36,7 @@ def plan_from_args(args: argparse.Namespace):
                          public_names())
     rates = sorted({rate(r) for r in split(args.rate, "rate")}) if args.rate else None
     if args.load:
-        loads(args.load)  # refused before anything runs
+        load_shares(args.load)  # refused before anything runs
         rates = sorted(set(rates or ()) | {0})  # --load needs each case unthrottled first
     # A rate applies to patterns whose senders keep a schedule; with --rate alone, those.
     default_patterns = [p for p in PATTERN_NAMES if not rates or PATTERNS[p].open_loop]
@@ -72,14 +65,11 @@ def plan_from_args(args: argparse.Namespace):
     # Mechanisms the user named, or None: a matrix scopes some patterns to a few
     # mechanisms (quick: the work queue and fan-out with the seed's) only when none are named.
     named = mechanisms if args.mechanism else None
-    planned = plan(matrix, methods, named, patterns, variants, sizes, procs, placements,
-                   payloads, rates)
+    planned = plan(matrix, Axes(start_methods=methods, mechanisms=named, patterns=patterns,
+                                variants=variants, sizes_bytes=sizes, procs=procs,
+                                placements=placements, payloads=payloads, rates=rates))
     check_resources(planned)
     return planned, settings
-
-
-def loads(values) -> list[float]:
-    return sorted({load_share(v) for v in split(values, "load")}) if values else []
 
 
 def load_cases(shares: list[float], rows) -> list:
@@ -101,123 +91,6 @@ def load_cases(shares: list[float], rows) -> list:
             if case.key not in done:
                 planned.setdefault(case, PlannedCase(case, ""))
     return list(planned.values())
-
-
-def _order_seed(args: argparse.Namespace) -> int:
-    if args.seed is not None and args.seed < 0:
-        raise ValueError(f"invalid seed {args.seed!r}: must be 0 or more")
-    # Shuffled by default (seed recorded in every row); --seed makes the order repeatable.
-    return args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
-
-
-@dataclass
-class Job:
-    """What one `ipcbench run` measures and where: the folder (locked), the cases still
-    to run, and what a resumed folder already holds."""
-
-    out: Path
-    lock: object
-    planned: list
-    settings: object
-    seed: int
-    meta: dict
-    baselines: bool
-    previous: list = field(default_factory=list)
-    done_sessions: dict = field(default_factory=dict)
-    samples: bool = False  # keep every message's latency (--samples)
-    loads: list = field(default_factory=list)  # --load shares, run after the plan
-
-
-def _meta_for(planned) -> dict:
-    """Machine metadata; its fitness warnings are printed by cmd_run once the folder is
-    claimed (a refused run prints its one error line and nothing else)."""
-    from ipcbench.system.machine import collect_metadata
-
-    return collect_metadata({p.case.placement for p in planned},
-                            max((p.case.procs for p in planned), default=1))
-
-
-def _new_job(args: argparse.Namespace) -> Job:
-    """Plan from the flags, create and lock the folder, write the manifest."""
-    from ipcbench.harness import runfolder
-
-    planned, settings = plan_from_args(args)
-    seed = _order_seed(args)
-    meta = _meta_for(planned)
-    try:
-        if args.out:
-            out = Path(args.out)
-        else:
-            out = runfolder.new_default_folder(Path("results") / meta["machine_id"])
-        lock = runfolder.claim_new_folder(out)
-    except OSError as exc:
-        where = args.out or "results"
-        raise ValueError(f"output folder {str(where)!r} is not writable ({exc.strerror})") from None
-    flags = {name: getattr(args, name) for name in MATRIX_FLAGS}
-    runfolder.write_manifest(out, runfolder.Manifest(planned, settings, seed, meta["machine_id"],
-                                                     not args.no_baselines, flags))
-    return Job(out, lock, planned, settings, seed, meta, not args.no_baselines,
-               samples=args.samples, loads=loads(args.load))
-
-
-def _resume_job(args: argparse.Namespace) -> Job:
-    """The manifest's plan minus the cases with a complete row, under the folder's lock."""
-    from ipcbench.core.results import done_case_keys, rows_from_frame
-    from ipcbench.harness import runfolder
-    from ipcbench.harness.sessionlog import read_sessions
-
-    out = Path(args.resume)
-    given = [f"--{n.replace('_', '-')}" for n in MATRIX_FLAGS if getattr(args, n) not in
-             (None, False)]
-    if given:
-        raise ValueError(f"--resume {str(out)!r} runs the matrix and settings in its "
-                         f"manifest.json; drop {' '.join(given)}")
-    manifest = runfolder.read_manifest(out)
-    lock = runfolder.RunLock(out)  # before touching anything: a live run owns the folder
-    runfolder.check_no_links(out)
-    meta = _meta_for(manifest.planned)
-    frame = _existing_results(out)
-    measured_on = {manifest.machine_id}
-    if frame is not None:
-        measured_on |= set(frame["machine_id"].astype(str))
-    if measured_on != {meta["machine_id"]}:
-        raise ValueError(
-            f"cannot resume {str(out)!r}: it was measured on {', '.join(sorted(measured_on))}, "
-            f"this is {meta['machine_id']}")
-    done = done_case_keys(frame) if frame is not None else set()
-    planned = [p for p in manifest.planned if p.case.key not in done]
-    print(f"resuming {out}: {len(manifest.planned) - len(planned)} cases done, "
-          f"{len(planned)} to run", file=sys.stderr)
-    previous = rows_from_frame(frame) if frame is not None else []
-    return Job(out, lock, planned, manifest.settings, manifest.order_seed, meta,
-               manifest.baselines, previous, read_sessions(out),
-               samples=bool(manifest.flags.get("samples")),
-               loads=loads(manifest.flags.get("load")))
-
-
-def _existing_results(out: Path):
-    """The complete rows of a resumed folder (None when it has none yet: a run killed
-    before its first row). A torn last row is dropped first, so its case runs again."""
-    from ipcbench.core.results import CsvAppender, read_results
-
-    path = out / "results.csv"
-    if not path.exists() or path.stat().st_size == 0:  # killed before its header
-        return None
-    read_results(path, allow_empty=True)  # refuse a foreign or newer file before repair
-    CsvAppender(path)  # drops a torn last row (a kill mid-write)
-    frame = read_results(path, allow_empty=True)
-    return None if frame.empty else frame
-
-
-def _prepare_folder(job: Job) -> None:
-    from ipcbench.system import hygiene
-    from ipcbench.system.machine import write_machine_json
-
-    removed = hygiene.sweep()
-    if removed:
-        print(f"removed {len(removed)} stale entr(y/ies) of dead runs from /dev/shm and the "
-              "temp folder", file=sys.stderr)
-    write_machine_json(job.out, job.meta)
 
 
 def planned_sessions(planned, settings, done_sessions) -> tuple[int, dict]:
@@ -284,15 +157,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ipcbench.system import hygiene
     from ipcbench.system.machine import warn_unfit
 
-    job = _resume_job(args) if args.resume else _new_job(args)
+    job = resume_job(args) if args.resume else new_job(args, *plan_from_args(args))
     install_signal_handlers()
     rows: list = []
     try:
-        _prepare_folder(job)
+        prepare_folder(job)
         warn_unfit(job.meta)  # once every input is accepted: an error stays one line
         _measure(args, job, rows)
         if job.loads:  # second phase: rates relative to what each case reached
-            job.planned = load_cases(job.loads, job.previous + rows)
+            job = replace(job, planned=load_cases(job.loads, job.previous + rows))
             _measure(args, job, rows)
     except Interrupted as exc:
         print(f"ipcbench: interrupted by {exc}; {len(rows)} finished row(s) kept in "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from ipcbench.core import patterns as pattern_kinds
 from ipcbench.core.patterns import COUNTER_SIZE_BYTES
@@ -113,18 +113,45 @@ def runnable_cases(planned: Iterable[PlannedCase]) -> Iterator[Case]:
     return (p.case for p in planned if not p.skip_reason)
 
 
-def plan(
-    matrix: Matrix,
-    start_methods: Sequence[str],
-    mechanisms: Sequence[str] | None = None,
-    patterns: Sequence[str] | None = None,
-    variants: Sequence[str] | None = None,
-    sizes_bytes: Sequence[int] | None = None,
-    procs: Sequence[int] | None = None,
-    placements: Sequence[str] | None = None,
-    payloads: Sequence[str] | None = None,
-    rates: Sequence[int] | None = None,
-) -> list[PlannedCase]:
+@dataclass(frozen=True)
+class Axes:
+    """The axes a run narrows its matrix to. None on an axis means the matrix's own:
+    every public mechanism, every pattern, every variant, the matrix's sizes, process
+    counts and placements, raw bytes plus the matrix's extra payload kinds, and no rate
+    (each case once, at full speed). Start methods have no matrix default: the front end
+    chooses them. The given sequences are kept as tuples, so the record cannot change."""
+
+    start_methods: Sequence[str]
+    mechanisms: Sequence[str] | None = None
+    patterns: Sequence[str] | None = None
+    variants: Sequence[str] | None = None
+    sizes_bytes: Sequence[int] | None = None
+    procs: Sequence[int] | None = None
+    placements: Sequence[str] | None = None
+    payloads: Sequence[str] | None = None
+    rates: Sequence[int] | None = None
+
+    def __post_init__(self) -> None:
+        for axis in fields(self):
+            value = getattr(self, axis.name)
+            if value is not None:
+                object.__setattr__(self, axis.name, tuple(value))
+
+    def filled(self, matrix: Matrix) -> Axes:
+        """The raw-bytes grid these axes ask of `matrix`: every axis expand() crosses set,
+        the given ones kept, the others the matrix's own (variants stay None: every one)."""
+        return replace(
+            self,
+            mechanisms=self.mechanisms or public_names(),
+            patterns=self.patterns or pattern_kinds.PATTERN_NAMES,
+            sizes_bytes=self.sizes_bytes or matrix.sizes_bytes,
+            procs=self.procs or matrix.procs,
+            placements=self.placements or matrix.placements,
+            payloads=self.payloads or (DEFAULT_PAYLOAD,),
+        )
+
+
+def plan(matrix: Matrix, axes: Axes) -> list[PlannedCase]:
     """The cases of `matrix`, narrowed by whatever axes are given. Payload kinds given
     explicitly are crossed with every size and process count; otherwise raw bytes get the
     full matrix and the matrix's extra payload kinds its payload sizes, one process.
@@ -133,9 +160,8 @@ def plan(
     are given, a pattern the matrix scopes (Matrix.pattern_mechanisms) is planned for its
     mechanisms only; unless process counts are given, one it scopes with
     Matrix.pattern_procs for those counts only."""
-    planned = _plan(matrix, start_methods, mechanisms, patterns, variants, sizes_bytes, procs,
-                    placements, payloads)
-    return planned if rates is None else with_rates(planned, rates)
+    planned = _plan(matrix, axes)
+    return planned if axes.rates is None else with_rates(planned, axes.rates)
 
 
 def with_rates(planned: list[PlannedCase], rates: Sequence[int]) -> list[PlannedCase]:
@@ -151,56 +177,57 @@ def with_rates(planned: list[PlannedCase], rates: Sequence[int]) -> list[Planned
     return crossed
 
 
-def _extra_shapes(matrix, planned, common, patterns, sizes, procs, payloads) -> list:
+def _expand_grid(grid: Axes) -> list[PlannedCase]:
+    """expand() over a filled record (Axes.filled)."""
+    return expand(mechanisms=grid.mechanisms, patterns=grid.patterns,
+                  sizes_bytes=grid.sizes_bytes, procs=grid.procs,
+                  start_methods=grid.start_methods, variants=grid.variants,
+                  placements=grid.placements, payloads=grid.payloads)
+
+
+def _extra_payloads(matrix: Matrix, axes: Axes, grid: Axes) -> list[PlannedCase]:
+    """Without payload kinds given: the matrix's extra kinds, for the patterns that
+    belong in the payload matrix, at its payload sizes and one process unless those
+    were given."""
+    extra_patterns = [p for p in grid.patterns if pattern_kinds.get(p).in_payload_matrix]
+    if axes.payloads or not matrix.extra_payloads or not extra_patterns:
+        return []
+    return _expand_grid(replace(
+        grid,
+        patterns=extra_patterns,
+        sizes_bytes=axes.sizes_bytes or matrix.payload_sizes_bytes,
+        procs=(1,) if axes.procs is None else grid.procs,
+        payloads=matrix.extra_payloads,
+    ))
+
+
+def _extra_shapes(matrix: Matrix, axes: Axes, grid: Axes,
+                  planned: list[PlannedCase]) -> list[PlannedCase]:
     """The matrix's extra (mechanism, pattern, procs) shapes the narrowing flags still
     allow (raw bytes, every size), without repeating a case already planned."""
-    if procs is not None or payloads:
+    if axes.procs is not None or axes.payloads:
         return []  # explicit process counts or payloads: exactly what was asked
     seen = {p.case for p in planned}
     extra = []
     for mechanism, pattern, count in matrix.extra_shapes:
-        if mechanism not in common["mechanisms"] or pattern not in patterns:
+        if mechanism not in grid.mechanisms or pattern not in grid.patterns:
             continue
-        extra += [p for p in expand(mechanisms=[mechanism], patterns=[pattern],
-                                    sizes_bytes=sizes, procs=[count],
-                                    start_methods=common["start_methods"],
-                                    variants=common["variants"],
-                                    placements=common["placements"])
-                  if p.case not in seen]
+        shape = replace(grid, mechanisms=(mechanism,), patterns=(pattern,), procs=(count,),
+                        payloads=(DEFAULT_PAYLOAD,))
+        extra += [p for p in _expand_grid(shape) if p.case not in seen]
     return extra
 
 
-def _plan(matrix, start_methods, mechanisms, patterns, variants, sizes_bytes, procs,
-          placements, payloads) -> list[PlannedCase]:
-    common = {
-        "mechanisms": list(mechanisms or public_names()),
-        "start_methods": list(start_methods),
-        "variants": variants,
-        "placements": tuple(placements or matrix.placements),
-    }
-    patterns = list(patterns or pattern_kinds.PATTERN_NAMES)
-    sizes = list(sizes_bytes or matrix.sizes_bytes)
-    counts = list(procs or matrix.procs)
-    if payloads:
-        planned = expand(patterns=patterns, sizes_bytes=sizes, procs=counts, payloads=payloads,
-                         **common)
-    else:
-        planned = expand(patterns=patterns, sizes_bytes=sizes, procs=counts, **common)
-        extra_patterns = [p for p in patterns if pattern_kinds.get(p).in_payload_matrix]
-        if matrix.extra_payloads and extra_patterns:
-            planned += expand(
-                patterns=extra_patterns,
-                sizes_bytes=list(sizes_bytes or matrix.payload_sizes_bytes),
-                procs=[1] if procs is None else counts,
-                payloads=matrix.extra_payloads,
-                **common,
-            )
-    planned += _extra_shapes(matrix, planned, common, patterns, sizes, procs, payloads)
-    if procs is None:
+def _plan(matrix: Matrix, axes: Axes) -> list[PlannedCase]:
+    grid = axes.filled(matrix)
+    planned = _expand_grid(grid)
+    planned += _extra_payloads(matrix, axes, grid)
+    planned += _extra_shapes(matrix, axes, grid, planned)
+    if axes.procs is None:
         counts_of = matrix.pattern_procs
         planned = [p for p in planned
                    if p.case.procs in counts_of.get(p.case.pattern, (p.case.procs,))]
-    if mechanisms:
+    if axes.mechanisms:
         return planned
     scope = matrix.pattern_mechanisms
     return [p for p in planned

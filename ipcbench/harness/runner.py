@@ -143,6 +143,30 @@ def run_case(
     return ok_row(case, meta, sessions, settings.warmup, settings.target_ci)
 
 
+def _no_session_start(case: Case, index: int) -> None:
+    """The default `before_session`: nothing to do before a session starts."""
+
+
+def _no_session_log(case: Case, result: SessionResult) -> None:
+    """The default `on_session`: finished sessions are not kept anywhere."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every round of `run_planned` needs besides its cases, built once per run:
+    how to measure (settings, make_session), what each row carries (meta), where rows
+    and sessions go (on_row, on_session), the hook before each session (the CLI checks
+    for a signal and moves its progress line) and the run's hardware baselines."""
+
+    settings: Settings
+    meta: RunMeta
+    on_row: Callable[[ResultRow], None]
+    make_session: SessionFactory = session_for
+    before_session: Callable[[Case, int], None] = _no_session_start
+    on_session: Callable[[Case, SessionResult], None] = _no_session_log
+    baseline_cache: BaselineCache | None = None
+
+
 @dataclass
 class _Pending:
     case: Case
@@ -155,9 +179,9 @@ def run_planned(
     meta: RunMeta,
     on_row: Callable[[ResultRow], None],
     make_session: SessionFactory = session_for,
-    before_session: Callable[[Case, int], None] = lambda case, index: None,
+    before_session: Callable[[Case, int], None] = _no_session_start,
     baseline_cache: BaselineCache | None = None,
-    on_session: Callable[[Case, SessionResult], None] = lambda case, result: None,
+    on_session: Callable[[Case, SessionResult], None] = _no_session_log,
     done_sessions: Mapping[Case, list[SessionResult]] | None = None,
 ) -> None:
     """Run every planned case in interleaved rounds of sessions (module doc), handing
@@ -165,62 +189,64 @@ def run_planned(
     meta.order_seed >= 0 every round's order is shuffled (seeded, recorded in every row).
     `done_sessions` resumes cases whose first sessions a killed run already measured.
     What a mechanism keeps for the whole run (Ray) is released at the end, however it ends."""
+    run = RunContext(settings=settings, meta=meta, on_row=on_row, make_session=make_session,
+                     before_session=before_session, on_session=on_session,
+                     baseline_cache=baseline_cache)
     try:
-        _run_rounds(planned, settings, meta, on_row, make_session, before_session,
-                    baseline_cache, on_session, done_sessions)
+        _run_rounds(planned, run, done_sessions or {})
     finally:
         end_run()
 
 
-def _run_rounds(planned, settings, meta, on_row, make_session, before_session, baseline_cache,
-                on_session, done_sessions) -> None:
+def _run_rounds(planned: Iterable[PlannedCase], run: RunContext,
+                done_sessions: Mapping[Case, list[SessionResult]]) -> None:
     pending = []
     for item in planned:
         if item.skip_reason:
-            on_row(base_row(item.case, meta, "skipped", item.skip_reason))
+            run.on_row(base_row(item.case, run.meta, "skipped", item.skip_reason))
             continue
-        resumed = _Pending(item.case, list((done_sessions or {}).get(item.case, [])))
-        if wants_session(resumed.sessions, settings):
+        resumed = _Pending(item.case, list(done_sessions.get(item.case, [])))
+        if wants_session(resumed.sessions, run.settings):
             pending.append(resumed)
         else:  # a killed run measured every session but had not written the row yet
-            _finish(resumed, settings, meta, on_row, baseline_cache)
+            _finish(resumed, run)
     # A mechanism that keeps a runtime in the harness (Ray: ~400 MB) goes after every
     # other case, so theirs fork from a lean harness (heap.py); each group interleaved.
     flags = [runs_last(p.case.mechanism) for p in pending]
     for later in (False, True):
         group = [p for p, flag in zip(pending, flags, strict=True) if flag == later]
-        _interleave(group, settings, meta, on_row, make_session, before_session,
-                    baseline_cache, on_session)
+        _interleave(group, run)
 
 
-def _interleave(pending, settings, meta, on_row, make_session, before_session, baseline_cache,
-                on_session) -> None:
+def _interleave(pending: list[_Pending], run: RunContext) -> None:
     """Rounds over `pending`: one session per case and round, in a shuffled order."""
     for round_index in itertools.count():
         if not pending:
             return
-        if meta.order_seed >= 0:
-            random.Random(meta.order_seed * 1009 + round_index).shuffle(pending)
+        if run.meta.order_seed >= 0:
+            random.Random(run.meta.order_seed * 1009 + round_index).shuffle(pending)
         for item in list(pending):
-            if baseline_cache is not None:
-                baseline_cache.get(item.case.placement, item.case.start_method)
-            before_session(item.case, len(item.sessions))
+            if run.baseline_cache is not None:
+                run.baseline_cache.get(item.case.placement, item.case.start_method)
+            run.before_session(item.case, len(item.sessions))
             try:
-                result = measure_session(item.case, settings, len(item.sessions), make_session)
+                result = measure_session(item.case, run.settings, len(item.sessions),
+                                         run.make_session)
             except CASE_ERRORS as exc:
                 pending.remove(item)  # a case that fails once is reported, not retried
-                on_row(failure_row(item.case, meta, exc))
+                run.on_row(failure_row(item.case, run.meta, exc))
                 continue
-            on_session(item.case, result)  # the raw latencies, if kept, are on disk now
+            run.on_session(item.case, result)  # the raw latencies, if kept, are on disk now
             # Cases wait for their next round with their sessions in memory: without the
             # raw latencies (the row needs their percentiles only), else a default run's
             # harness grew by ~300 MB and every fork copied its page tables (heap.py).
             item.sessions.append(replace(result, latencies_ns=None))
-            if not wants_session(item.sessions, settings):
+            if not wants_session(item.sessions, run.settings):
                 pending.remove(item)
-                _finish(item, settings, meta, on_row, baseline_cache)
+                _finish(item, run)
 
 
-def _finish(item: _Pending, settings: Settings, meta: RunMeta, on_row, baseline_cache) -> None:
-    row = ok_row(item.case, meta, item.sessions, settings.warmup, settings.target_ci)
-    on_row(baseline_cache.annotate(row) if baseline_cache is not None else row)
+def _finish(item: _Pending, run: RunContext) -> None:
+    row = ok_row(item.case, run.meta, item.sessions, run.settings.warmup,
+                 run.settings.target_ci)
+    run.on_row(run.baseline_cache.annotate(row) if run.baseline_cache is not None else row)
