@@ -2,6 +2,9 @@
 child process and no shared-memory segment (nor POSIX message queue, through its marker
 in /dev/shm) of this process survived it, and cleans up whatever did (also after a
 failing test), so one leak does not cascade into the next.
+
+The hidden `fake` mechanism (fake_mechanism.py) is registered for the whole test process
+here, before any test plans a case with it.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ import os
 import tempfile
 import time
 
+import fake_mechanism
 import psutil
 import pytest
 
+from ipcbench import mechanisms
 from ipcbench.harness.rows import RunMeta
 from ipcbench.system import hygiene
 from ipcbench.system.deadlines import kill_processes
@@ -21,6 +26,8 @@ from ipcbench.system.deadlines import kill_processes
 # live as long as the test process: they are helpers, not leaks.
 _LONG_LIVED_HELPERS = ("forkserver", "resource_tracker")
 _EXIT_GRACE_S = 3.0
+
+mechanisms.register(fake_mechanism.INFO)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -32,8 +32,6 @@ FLOORS: dict[str, frozenset[str]] = {
     "render": frozenset({"system", "core", "analysis", "plotting", "mechanisms"}),
     "cli": frozenset({"system", "core", "payload", "mechanisms", "harness", "analysis",
                       "plotting", "render"}),
-    # TEMPORARY: the test fake moves to tests/ with the mechanisms' own metadata.
-    "testing": frozenset({"core", "payload", "mechanisms"}),
 }
 MEASURING = ("system", "core", "payload", "mechanisms", "peer", "harness")
 HEAVY = ("pandas", "scipy", "matplotlib")

@@ -9,6 +9,7 @@ import random
 from dataclasses import replace
 
 import pytest
+from fake_mechanism import FakeClock, FakeSession
 
 from ipcbench.core.faults import BURN_CPU_S, Fault
 from ipcbench.core.schema import Case
@@ -21,7 +22,6 @@ from ipcbench.harness.runner import run_case, run_planned
 from ipcbench.harness.session import CaseSession, derive_workload
 from ipcbench.mechanisms.base import Workload
 from ipcbench.system.affinity import allowed_cpus
-from ipcbench.testing import FakeClock, FakeSession
 
 
 # -- statistics --------------------------------------------------------------------------

@@ -153,7 +153,7 @@ def _stream_cases() -> list:
     for name in public_names():
         if session_class(name) is not None:
             continue  # a pool or Ray: tasks and objects, not messages with a header
-        for variant, supported in REGISTRY[name].variants.items():
+        for variant, supported in ((v.name, v.patterns) for v in REGISTRY[name].variants):
             if "stream" not in supported:
                 continue
             for payload in PAYLOAD_KINDS:

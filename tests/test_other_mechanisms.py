@@ -55,10 +55,10 @@ def _all_cases(start_method: str) -> list[Case]:
     """Every variant x supported pattern, at two sizes and 1-2 processes."""
     cases = []
     for name in OTHER_MECHANISMS:
-        for variant, patterns in REGISTRY[name].variants.items():
-            for pattern in patterns:
+        for variant in REGISTRY[name].variants:
+            for pattern in variant.patterns:
                 sizes = [8] if pattern == "counter" else [64, 64 << 10]
-                cases += [Case(name, variant, pattern, size, procs, start_method)
+                cases += [Case(name, variant.name, pattern, size, procs, start_method)
                           for size in sizes for procs in (1, 2)]
     return cases
 
@@ -78,9 +78,9 @@ def assert_ok(row, case: Case, settings: Settings = SMALL) -> None:
 def test_every_other_mechanism_is_registered_with_its_patterns():
     for name in OTHER_MECHANISMS:
         assert name in REGISTRY and not REGISTRY[name].hidden
-    assert set(REGISTRY["array"].variants) == {"synchronized", "raw"}
-    assert set(REGISTRY["zmq"].variants) == {"ipc", "tcp"}
-    assert REGISTRY["value-raw"].variants["lock"] == ("counter",)
+    assert set(REGISTRY["array"].variant_names) == {"synchronized", "raw"}
+    assert set(REGISTRY["zmq"].variant_names) == {"ipc", "tcp"}
+    assert REGISTRY["value-raw"].variant("lock").patterns == ("counter",)
     assert REGISTRY["zmq"].requires == "zmq"
     assert REGISTRY["faster-fifo"].requires == "faster_fifo"
 
@@ -148,9 +148,9 @@ def test_producer_killed_mid_stream_fails_the_case_and_leaks_nothing(meta, case)
 
 def test_tcp_is_loopback_only_with_nodelay():
     mechanism = REGISTRY["tcp"]
-    from ipcbench.mechanisms.tcp import MECHANISM
+    from ipcbench.mechanisms.tcp import TcpMechanism
 
-    tcp = MECHANISM(get_context("fork"), "nodelay", 64, "ipcb_test_")
+    tcp = TcpMechanism(get_context("fork"), "nodelay", 64, "ipcb_test_")
     try:
         [(a, b)] = tcp.pairs(1)
         for handle in (a.outbox, b.outbox):

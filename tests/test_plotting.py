@@ -113,11 +113,11 @@ def test_every_public_mechanism_and_variant_is_told_apart():
     unknown = mechanism_color("zeromq-future")
     assert unknown not in colours  # a mechanism unknown here never takes a known one's colour
     for name in public_names():
-        variants = list(REGISTRY[name].variants)
+        variants = list(REGISTRY[name].variant_names)
         styles = {series_style({"mechanism": name, "variant": v})["linestyle"]
                   for v in variants}
         assert len(styles) == len(variants), f"variants of {name} share a line style"
-    channels = [(m, v) for m in public_names() for v in REGISTRY[m].variants]
+    channels = [(m, v) for m in public_names() for v in REGISTRY[m].variant_names]
     styles = [(channel_color(m, v), channel_marker(m, v)) for m, v in channels]
     assert len({c for c, _ in styles}) == len(channels), "two channels share a colour"
     assert channel_color("array", "raw") != channel_color("array", "synchronized")

@@ -84,9 +84,9 @@ def test_killed_producer_fails_the_case_and_its_queues_go(meta):
 def test_close_unlinks_every_queue_and_marker():
     import posix_ipc
 
-    from ipcbench.mechanisms.posix_mq import MECHANISM
+    from ipcbench.mechanisms.posix_mq import PosixMqMechanism
 
-    mechanism = MECHANISM(get_context("fork"), "default", 64, f"{hygiene.run_prefix()}900_")
+    mechanism = PosixMqMechanism(get_context("fork"), "default", 64, f"{hygiene.run_prefix()}900_")
     pairs = mechanism.pairs(2)
     names = [name for a, _ in pairs for name in (a.outbox, a.inbox)]
     assert len(set(names)) == 4 and all(n.startswith(f"/{hygiene.run_prefix()}") for n in names)
@@ -164,8 +164,8 @@ def test_missing_module_becomes_skipped_rows_with_the_install_hint(monkeypatch):
 
 def test_registry_names_the_extra():
     info = REGISTRY["posix-mq"]
-    assert info.requires == "posix_ipc" and info.limits
-    assert set(info.variants["default"]) == {"pingpong", "stream", "fanout", "workqueue"}
+    assert info.requires == "posix_ipc" and info.limit_reason is not None
+    assert set(info.variant("default").patterns) == {"pingpong", "stream", "fanout", "workqueue"}
     from ipcbench.mechanisms import install_hint
 
     assert install_hint("posix_ipc") == "pip install 'ipcbench[posix-mq]'"

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from fake_mechanism import FakeClock, FakeSession
 
 from ipcbench.analysis.verdict import FASTER, SLOWER, case_verdict
 from ipcbench.core.schema import Case
@@ -28,7 +29,6 @@ from ipcbench.harness.sessionlog import SessionLog, read_sessions
 from ipcbench.mechanisms.base import Workload
 from ipcbench.system.disturbance import CpuTimes, Disturbance, between
 from ipcbench.system.fitness import check_cpus, check_governor, check_load
-from ipcbench.testing import FakeClock, FakeSession
 
 
 def _session(index, samples_per_repeat, disturbance=None):

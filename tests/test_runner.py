@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 
 import pytest
+from fake_mechanism import FakeClock, FakeSession
 
 from ipcbench.core.schema import Case
 from ipcbench.core.settings import Settings
 from ipcbench.harness.plan import expand
 from ipcbench.harness.runner import run_case, run_planned
 from ipcbench.mechanisms.base import Workload
-from ipcbench.testing import FakeClock, FakeSession
 
 STEP_NS = 1000
 SETTINGS = Settings(repeats=3, warmup=2, target_bytes=64 << 10, min_messages=4,

@@ -120,4 +120,5 @@ def test_items_above_the_cap_are_skipped_rows():
     reasons = {p.case.size_bytes: p.skip_reason for p in planned}
     assert reasons[1 << 20] == ""
     assert "exceeds ShareableList's largest item, 9999991 bytes" in reasons[16 << 20]
-    assert REGISTRY["shareable-list"].limits and not REGISTRY["shareable-list"].requires
+    info = REGISTRY["shareable-list"]
+    assert info.limit_reason is not None and not info.requires

@@ -13,8 +13,8 @@ import pytest
 from ipcbench.core.schema import Case
 from ipcbench.core.settings import Settings
 from ipcbench.harness.runner import run_case
-from ipcbench.mechanisms import REGISTRY
-from ipcbench.mechanisms.base import RING_SLOTS, ring_slots
+from ipcbench.mechanisms import REGISTRY, ring_slots
+from ipcbench.mechanisms.base import RING_SLOTS
 from ipcbench.mechanisms.handoff import CACHE_LINE_BYTES, CHUNK_BYTES, RingLayout, SequenceError
 from ipcbench.mechanisms.shm import ShmMechanism
 
@@ -32,9 +32,9 @@ def assert_ok(row, case: Case, settings: Settings = SMALL) -> None:
 
 def test_ring_variants_are_registered_for_every_streaming_pattern():
     for mechanism, variant in RINGS:
-        assert REGISTRY[mechanism].variants[variant] == ("pingpong", "stream", "fanout")
-    assert ring_slots("ring8") == RING_SLOTS == 8
-    assert ring_slots("ring8-spin") == 8 and ring_slots("segment") == 1
+        assert REGISTRY[mechanism].variant(variant).patterns == ("pingpong", "stream", "fanout")
+    assert ring_slots("shm", "ring8") == RING_SLOTS == 8
+    assert ring_slots("shm", "ring8-spin") == 8 and ring_slots("shm", "segment") == 1
 
 
 def test_ring_layout_keeps_slots_on_their_own_cache_lines():

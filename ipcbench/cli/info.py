@@ -28,8 +28,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"    optional: {install_state(name)}")
         if info.payloads:
             print(f"    payloads: {', '.join(info.payloads)}")
-        for variant, names in info.variants.items():
-            print(f"    {variant:<10} patterns: {', '.join(names)}")
+        for variant in info.variants:
+            print(f"    {variant.name:<10} patterns: {', '.join(variant.patterns)}")
     for kind in patterns.PATTERNS.values():
         print(f"pattern {kind.name}: {kind.summary} (--procs N: N {kind.procs_label})")
     for payload in PAYLOAD_KINDS:

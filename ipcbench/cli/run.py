@@ -42,7 +42,7 @@ def plan_from_args(args: argparse.Namespace):
     default_patterns = [p for p in PATTERN_NAMES if not rates or PATTERNS[p].open_loop]
     patterns = choices("pattern", split(args.pattern, "pattern") or default_patterns,
                        PATTERN_NAMES)
-    all_variants = sorted({v for m in mechanisms for v in REGISTRY[m].variants})
+    all_variants = sorted({v for m in mechanisms for v in REGISTRY[m].variant_names})
     variants = split(args.variant, "variant")
     if variants is not None:
         choices(f"variant for {', '.join(mechanisms)}", variants, all_variants)

@@ -18,6 +18,7 @@ from ipcbench.core.schema import DEFAULT_PAYLOAD, Case
 from ipcbench.core.settings import Matrix
 from ipcbench.mechanisms import (
     REGISTRY,
+    busy_polls,
     limit_reason,
     pattern_reason,
     payload_reason,
@@ -25,7 +26,6 @@ from ipcbench.mechanisms import (
     public_names,
     unavailable_reason,
 )
-from ipcbench.mechanisms.base import busy_polls
 from ipcbench.payload.spec import PayloadSpec
 from ipcbench.system.affinity import allowed_cpus, busy_poll_skip_reason, placement_skip_reason
 
@@ -71,7 +71,7 @@ def expand(
                 or payload_unavailable_reason(case.payload)  # e.g. pyarrow not installed
                 or placement_reason
                 or (busy_poll_skip_reason(placement, case.peer_count, cpus)
-                    if busy_polls(case.variant) else "")
+                    if busy_polls(case.mechanism, case.variant) else "")
                 or PayloadSpec(case.size_bytes, kind=case.payload).check_buildable()
                 or limit_reason(case)  # e.g. posix-mq's msgsize_max
             )
@@ -89,8 +89,8 @@ def _expand_one(
         if not kind.moves_payload and payload != DEFAULT_PAYLOAD:
             continue  # counter rows exist once, under the bytes payload
         info = REGISTRY[mechanism]
-        chosen = [v for v in info.variants if variants is None or v in variants]
-        runnable = [v for v in chosen if pattern in info.variants[v]]
+        chosen = [v for v in info.variant_names if variants is None or v in variants]
+        runnable = [v for v in chosen if pattern in info.variant(v).patterns]
         sizes = list(sizes_bytes) if kind.moves_payload else [COUNTER_SIZE_BYTES]
         for size_bytes, n in itertools.product(sizes, procs):
             keys = (pattern, size_bytes, n, start_method, placement, payload)

@@ -9,7 +9,7 @@ import psutil
 from ipcbench.core.schema import SHM_VIEW
 from ipcbench.core.sizes import format_size
 from ipcbench.harness.plan import PlannedCase
-from ipcbench.mechanisms.base import ring_slots
+from ipcbench.mechanisms import ring_slots
 from ipcbench.payload.zerocopy import regions_for
 
 # Mechanisms whose buffers live in /dev/shm (SharedMemory segments; multiprocessing's
@@ -22,7 +22,7 @@ def buffers_bytes(item: PlannedCase) -> int:
     producer / worker, each of one slot or a ring of them."""
     case = item.case
     channels = (2 if case.kind.round_trip else 1) * case.procs
-    return channels * ring_slots(case.variant) * case.size_bytes
+    return channels * ring_slots(case.mechanism, case.variant) * case.size_bytes
 
 
 def pools_bytes(item: PlannedCase) -> int:

@@ -40,8 +40,8 @@ RepeatDriver = Callable[[Callable[[], None], int], None]
 
 
 def session_for(case: Case, settings: Settings) -> CaseSession:
-    """The session class the registry names for the mechanism (the fake's lives in
-    ipcbench.testing), else real peer processes."""
+    """The session class the mechanism brings (its MechanismInfo.session: the executors,
+    Ray, the tests' fake), else real peer processes."""
     workload = derive_workload(case, settings.messages_for(case), settings.deadline_s)
     cls = session_class(case.mechanism) or CaseSession
     return cls(case, workload, settings.seed, settings.fault)

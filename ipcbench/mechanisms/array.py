@@ -15,12 +15,15 @@ from __future__ import annotations
 import numpy as np
 
 from ipcbench.mechanisms.handoff import (
+    WHY_NOT_SHARED,
     SlotEndpoint,
     SlotMechanism,
     SlotStorage,
 )
+from ipcbench.mechanisms.info import STREAMS, MechanismInfo, Variant
 
 _HEADER_BYTES = 8
+VARIANTS = (Variant("synchronized", STREAMS), Variant("raw", STREAMS))
 
 
 class ArrayStorage(SlotStorage):
@@ -56,6 +59,8 @@ class LockedSlotEndpoint(SlotEndpoint):
 
 
 class ArrayMechanism(SlotMechanism):
+    variants = VARIANTS
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.synchronized = self.variant == "synchronized"
@@ -65,4 +70,11 @@ class ArrayMechanism(SlotMechanism):
         return ArrayStorage(self.ctx, self.size_bytes, self.synchronized)  # anonymous
 
 
-MECHANISM = ArrayMechanism
+INFO = MechanismInfo(
+    name="array",
+    description="multiprocessing.Array mailbox: 'synchronized' = Array(lock=True), copied "
+                "through get_obj() under get_lock(); 'raw' = RawArray; semaphores signal",
+    variants=VARIANTS,
+    mechanism=ArrayMechanism,
+    why_not=WHY_NOT_SHARED,
+)

@@ -1,5 +1,13 @@
 """The contract every mechanism implements, and the endpoint objects peers use.
 
+A mechanism is one module of this package that ends with `INFO = MechanismInfo(...)`
+(info.py): its name, description, `Variant`s (patterns, ring slots, busy-polling),
+payloads, optional module, and explicit references to its code: the Mechanism class
+below (or, with no ipcbench peers, a session class of its own), its `limit_reason(case)`
+and its `end_run()`. The registry (`ipcbench.mechanisms`) lists the module and reads
+nothing else from it. A mechanism module imports optional third-party modules only
+inside functions, so that importing the registry stays cheap.
+
 A Mechanism lives in the harness (parent) process: it builds channels before any peer
 starts and releases them after every peer has ended. Endpoints are handed to peers as
 Process arguments (so they must pickle under spawn/forkserver) and used only there:
@@ -18,7 +26,6 @@ any message (a zero-length frame for zmq).
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from multiprocessing.context import BaseContext
@@ -35,22 +42,10 @@ def is_end(message) -> bool:
     return isinstance(message, bytes) and not message
 
 
-# Slots of the ring variants (`ring8`): enough for a sender to run well ahead of a
-# receiver woken by the scheduler, small enough that 8 x 16 MiB stays a modest mapping.
+# Slots of the ring variants (`ring8`, Variant.ring_slots): enough for a sender to run well
+# ahead of a receiver woken by the scheduler, small enough that 8 x 16 MiB stays a modest
+# mapping.
 RING_SLOTS = 8
-
-
-def ring_slots(variant: str) -> int:
-    """Slots per channel of a variant: `ringN` / `ringN-...` -> N, any other -> 1."""
-    match = re.match(r"ring(\d+)", variant)
-    return int(match.group(1)) if match else 1
-
-
-def busy_polls(variant: str) -> bool:
-    """Variants named `...-spin` busy-poll shared memory instead of sleeping in the
-    kernel: only fair where every peer has its own CPU (affinity.busy_poll_skip_reason)."""
-    return variant.endswith("-spin")
-
 
 
 # -- what a session reports to the runner (the harness's CaseSession, and the sessions

@@ -12,7 +12,7 @@ The pool has `procs` workers and is started (and warmed up with one task per wor
 the session starts, never inside the timed region. The task returns the payload's length
 (every task checked) and, for the last task of a repeat, its CRC-32.
 
-This mechanism brings its own session class (SESSION): there are no peer processes of
+This mechanism brings its own session class (INFO.session): there are no peer processes of
 ipcbench's own, the pool's workers are the peers. Their CPU time is read with psutil.
 """
 
@@ -31,8 +31,10 @@ import numpy as np
 import psutil
 
 from ipcbench.core.faults import Fault
+from ipcbench.core.patterns import FANOUT, PINGPONG, WORKQUEUE
 from ipcbench.core.schema import Case
 from ipcbench.mechanisms.base import PeerFailed, RepeatOutcome, Workload
+from ipcbench.mechanisms.info import MechanismInfo, Variant
 from ipcbench.payload.spec import PayloadSpec
 from ipcbench.system.affinity import allowed_cpus, cpus_for_peer
 from ipcbench.system.deadlines import CaseTimeout, call_within, kill_processes
@@ -220,5 +222,19 @@ def _cpu_s(workers: list[psutil.Process]) -> float:
     return total
 
 
-SESSION = ExecutorSession
-MECHANISM = None  # no channel of its own: the pool is the channel
+# A pool: one task's round trip, and one submitter mapping over N workers (1 -> N).
+_TASKS = (PINGPONG.name, FANOUT.name)
+
+# No Mechanism class: the pool is the channel, so the mechanism brings its session.
+INFO = MechanismInfo(
+    name="executor",
+    description="a no-op task through multiprocessing.Pool ('pool': apply_async / map) or "
+                "concurrent.futures.ProcessPoolExecutor ('ppe': submit / map); pingpong = one "
+                "task's round trip, fanout = map over procs workers; '-chunk16' = chunksize 16",
+    variants=(Variant("pool", _TASKS), Variant("pool-chunk16", (FANOUT.name,)),
+              Variant("ppe", _TASKS), Variant("ppe-chunk16", (FANOUT.name,))),
+    session=ExecutorSession,
+    payloads=("bytes", "object", "numpy"),
+    why_not={WORKQUEUE.name: "a pool has one submitter; its map over procs workers is the "
+                             "fanout pattern"},
+)

@@ -9,6 +9,7 @@ import time
 from queue import Empty
 
 from ipcbench.mechanisms.base import Endpoint, QueueMechanism
+from ipcbench.mechanisms.info import SHARED, MechanismInfo, Variant
 
 # get()/put() default to a 10 s timeout and raise queue.Empty/Full after it; a slow
 # oversubscribed case can legitimately wait longer, and the harness has its own deadline.
@@ -54,4 +55,10 @@ class FasterFifoMechanism(QueueMechanism):
         return Queue(max_size_bytes=capacity_bytes)
 
 
-MECHANISM = FasterFifoMechanism
+INFO = MechanismInfo(
+    name="faster-fifo",
+    description="faster_fifo.Queue (optional): a shared-memory ring buffer, pickled messages",
+    variants=(Variant("default", SHARED),),
+    mechanism=FasterFifoMechanism,
+    requires="faster_fifo",
+)

@@ -17,7 +17,12 @@ import select
 import socket
 from multiprocessing import reduction
 
+from ipcbench.core.patterns import WORKQUEUE
 from ipcbench.mechanisms.base import Endpoint, Mechanism
+
+# Why none of these channels is a work queue (the skipped rows say so): MechanismInfo.why_not.
+WHY_NOT_SHARED = {WORKQUEUE.name: "several readers of one byte stream can split a message "
+                                  "between them; a lock per message is what SimpleQueue adds"}
 
 
 class _PipeWire:

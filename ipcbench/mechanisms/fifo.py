@@ -14,7 +14,13 @@ import os
 import shutil
 import tempfile
 
-from ipcbench.mechanisms.fdstream import FdStreamMechanism, StreamEndpoint, _PipeWire
+from ipcbench.mechanisms.fdstream import (
+    WHY_NOT_SHARED,
+    FdStreamMechanism,
+    StreamEndpoint,
+    _PipeWire,
+)
+from ipcbench.mechanisms.info import STREAMS, MechanismInfo, Variant
 
 
 class FifoHandle:
@@ -64,4 +70,11 @@ class FifoMechanism(FdStreamMechanism):
         """The parent holds no descriptor: peers open the FIFOs by path."""
 
 
-MECHANISM = FifoMechanism
+INFO = MechanismInfo(
+    name="fifo",
+    description="named pipes (os.mkfifo) in a private temp folder, opened by path in each "
+                "peer; fixed-size frames, os.write loops / os.readv",
+    variants=(Variant("named", STREAMS),),
+    mechanism=FifoMechanism,
+    why_not=WHY_NOT_SHARED,
+)

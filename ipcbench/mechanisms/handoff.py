@@ -25,7 +25,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ipcbench.mechanisms.base import Endpoint, Mechanism, ring_slots
+from ipcbench.core.patterns import WORKQUEUE
+from ipcbench.mechanisms.base import Endpoint, Mechanism
+from ipcbench.mechanisms.info import Variant, find_variant
+
+# Why none of these channels is a work queue (the skipped rows say so): MechanismInfo.why_not.
+WHY_NOT_SHARED = {WORKQUEUE.name: "each of its channels is a mailbox or ring with exactly one "
+                                  "reader, handed over by that reader's semaphores"}
 
 
 class SequenceError(RuntimeError):
@@ -275,16 +281,20 @@ class SlotMechanism(Mechanism):
     """Mechanisms built from mailboxes or rings: a pingpong pair is two channels (one
     per direction), a stream one channel per producer. Subclasses say how a channel's
     storage is made (`_storage`, given a run-unique name for anything system-wide and
-    `self.layout`, whose slot count comes from a `ringN` variant) and may swap the
+    `self.layout`, whose slot count is the variant's ring_slots) and may swap the
     endpoint class (e.g. to take a lock around each copy, or to busy-poll). Every
     storage is unlinked in close()."""
 
+    # The records of the variants the subclass builds (the same tuple as its module's
+    # INFO.variants): ring slots and busy-polling are read from them, not from names.
+    variants: tuple[Variant, ...] = ()
     slot_endpoint: type[SlotEndpoint] = SlotEndpoint
     slot_class: type[Slot] = Slot
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.layout = RingLayout(self.size_bytes, ring_slots(self.variant))
+        self.spec = find_variant(self.variants, self.variant)
+        self.layout = RingLayout(self.size_bytes, self.spec.ring_slots)
         self._storages: list[SlotStorage] = []
 
     def _storage(self, name: str) -> SlotStorage:

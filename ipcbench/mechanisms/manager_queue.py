@@ -17,6 +17,7 @@ import sys
 from multiprocessing.managers import SyncManager
 
 from ipcbench.mechanisms.base import PutGetEndpoint, QueueMechanism
+from ipcbench.mechanisms.info import SHARED, MechanismInfo, Variant
 from ipcbench.system.deadlines import call_within, kill_pid
 from ipcbench.system.heap import steady_heap
 
@@ -108,4 +109,10 @@ class ManagerQueueMechanism(QueueMechanism):
         self._proxies.clear()
 
 
-MECHANISM = ManagerQueueMechanism
+INFO = MechanismInfo(
+    name="manager-queue",
+    description="a Manager().Queue() proxy: every put/get is a round trip to the manager "
+                "process",
+    variants=(Variant("default", SHARED),),
+    mechanism=ManagerQueueMechanism,
+)

@@ -16,10 +16,14 @@ import os
 
 import numpy as np
 
-from ipcbench.mechanisms.handoff import RingLayout, SlotMechanism, SlotStorage
+from ipcbench.mechanisms.base import RING_SLOTS
+from ipcbench.mechanisms.handoff import WHY_NOT_SHARED, RingLayout, SlotMechanism, SlotStorage
+from ipcbench.mechanisms.info import STREAMS, MechanismInfo, Variant
 
 # Same directory hygiene.py sweeps; not imported from there to keep this module light.
 SHM_DIR = "/dev/shm"
+VARIANTS = (Variant("shared", STREAMS),
+            Variant(f"ring{RING_SLOTS}", STREAMS, ring_slots=RING_SLOTS))
 
 
 def _map_file(path: str, length_bytes: int, create: bool) -> mmap.mmap:
@@ -79,6 +83,8 @@ class MmapStorage(SlotStorage):
 
 
 class MmapMechanism(SlotMechanism):
+    variants = VARIANTS
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._anonymous = self.ctx.get_start_method() == "fork"
@@ -89,4 +95,12 @@ class MmapMechanism(SlotMechanism):
         )
 
 
-MECHANISM = MmapMechanism
+INFO = MechanismInfo(
+    name="mmap",
+    description="mmap MAP_SHARED (anonymous under fork, a run-named /dev/shm file under "
+                "spawn/forkserver), handoff signalled by semaphores: 'shared' = one slot, "
+                f"'ring8' = a ring of {RING_SLOTS} slots per channel",
+    variants=VARIANTS,
+    mechanism=MmapMechanism,
+    why_not=WHY_NOT_SHARED,
+)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 
-from ipcbench.mechanisms.fdstream import FdStreamMechanism
+from ipcbench.mechanisms.fdstream import WHY_NOT_SHARED, FdStreamMechanism
+from ipcbench.mechanisms.info import STREAMS, MechanismInfo, Variant
 
 
 class OsPipeMechanism(FdStreamMechanism):
@@ -16,4 +17,11 @@ class OsPipeMechanism(FdStreamMechanism):
         return os.pipe()  # non-inheritable: only multiprocessing hands them on
 
 
-MECHANISM = OsPipeMechanism
+INFO = MechanismInfo(
+    name="os-pipe",
+    description="raw os.pipe, fixed-size frames: os.write loops / os.readv into a private "
+                "buffer",
+    variants=(Variant("raw", STREAMS),),
+    mechanism=OsPipeMechanism,
+    why_not=WHY_NOT_SHARED,
+)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from multiprocessing.connection import Connection, wait
 
+from ipcbench.core.patterns import WORKQUEUE
 from ipcbench.mechanisms.base import Endpoint, Mechanism
+from ipcbench.mechanisms.info import STREAMS, MechanismInfo, Variant
 
 
 class PipeEndpoint(Endpoint):
@@ -87,4 +89,11 @@ class PipeMechanism(Mechanism):
     close = after_start
 
 
-MECHANISM = PipeMechanism
+INFO = MechanismInfo(
+    name="pipe",
+    description="multiprocessing.Pipe; 'bytes' = send_bytes/recv_bytes, 'pickle' = send/recv",
+    variants=(Variant("bytes", STREAMS), Variant("pickle", STREAMS)),
+    mechanism=PipeMechanism,
+    why_not={WORKQUEUE.name: "a Connection read by several processes at once can split a "
+             "message between them; Queue adds the lock that prevents it"},
+)

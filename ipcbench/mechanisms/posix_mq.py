@@ -31,6 +31,7 @@ from ipcbench.core import patterns
 from ipcbench.core.schema import Case
 from ipcbench.core.sizes import format_size
 from ipcbench.mechanisms.base import RING_SLOTS, Endpoint, QueueMechanism
+from ipcbench.mechanisms.info import SHARED, MechanismInfo, Variant
 from ipcbench.payload.spec import PayloadSpec
 from ipcbench.system import hygiene
 
@@ -167,4 +168,13 @@ class PosixMqMechanism(QueueMechanism):
         self._names = kept  # a queue that could not be unlinked keeps its marker
 
 
-MECHANISM = PosixMqMechanism
+INFO = MechanismInfo(
+    name="posix-mq",
+    description="POSIX message queues through posix_ipc (optional): mq_send / mq_receive of "
+                "whole messages, a queue per direction and pair, one shared by every "
+                "producer; up to the system's msgsize_max (8 KiB by default)",
+    variants=(Variant("default", SHARED),),
+    mechanism=PosixMqMechanism,
+    requires="posix_ipc",
+    limit_reason=limit_reason,
+)

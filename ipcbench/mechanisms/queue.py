@@ -4,6 +4,7 @@ and writes it), so timings are taken at the receiving side, never around put()."
 from __future__ import annotations
 
 from ipcbench.mechanisms.base import PutGetEndpoint, QueueMechanism
+from ipcbench.mechanisms.info import SHARED, MechanismInfo, Variant
 
 
 class QueueEndpoint(PutGetEndpoint):
@@ -35,4 +36,9 @@ class MpQueueMechanism(QueueMechanism):
         self._queues.clear()
 
 
-MECHANISM = MpQueueMechanism
+INFO = MechanismInfo(
+    name="queue",
+    description="multiprocessing.Queue (put/get; a feeder thread pickles and writes)",
+    variants=(Variant("default", SHARED),),
+    mechanism=MpQueueMechanism,
+)

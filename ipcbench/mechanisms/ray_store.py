@@ -22,7 +22,7 @@ Every message's length is checked, every receiver's count is exact, and the last
 message of every repeat is checked by CRC-32 in the receiver.
 
 Ray starts once per run, lazily at the first ray case, and stops at the run's end
-(END_RUN, called by the runner), both bounded (ray_runtime.py): a 256 MB object store, no
+(INFO.end_run, called by the runner), both bounded (ray_runtime.py): a 256 MB object store, no
 dashboard, the node addressed as 127.0.0.1, its session folder named with the run's
 prefix. Each session starts fresh actors (Ray worker processes, pinned per the placement;
 Ray's own daemons are not pinned) and kills them at its end (bounded). Their CPU time,
@@ -44,6 +44,7 @@ from ipcbench.core import patterns
 from ipcbench.core.faults import Fault
 from ipcbench.core.schema import Case
 from ipcbench.mechanisms.base import RING_SLOTS, PeerFailed, RepeatOutcome, Workload
+from ipcbench.mechanisms.info import STREAMS, MechanismInfo, Variant
 from ipcbench.mechanisms.ray_runtime import (
     STOP_S,
     STORE_BYTES,
@@ -297,6 +298,19 @@ class RaySession:
         self.senders, self.receivers, self.pids = [], [], []
 
 
-SESSION = RaySession
-MECHANISM = None  # no channel of its own: Ray's object store and actor calls are
-END_RUN = stop_runtime
+# No Mechanism class: Ray's object store and actor calls are the channel, so the
+# mechanism brings its session.
+INFO = MechanismInfo(
+    name="ray",
+    description="Ray's object store (optional): an actor ray.puts a numpy array and passes "
+                "its ObjectRef in an actor call, the receiving actor ray.gets it and copies it "
+                "out; Ray starts once per run (256 MB store, no dashboard)",
+    variants=(Variant("actors", STREAMS),),
+    session=RaySession,
+    requires="ray",
+    payloads=("numpy",),
+    why_not={patterns.WORKQUEUE.name: "Ray schedules its own tasks: a work queue of actors "
+                                      "would measure Ray's scheduler, not a channel"},
+    end_run=stop_runtime,
+    runs_last=True,
+)

@@ -27,7 +27,13 @@ from multiprocessing.shared_memory import ShareableList
 import numpy as np
 
 from ipcbench.core.schema import Case
-from ipcbench.mechanisms.handoff import SequenceError, SlotEndpoint, SlotMechanism
+from ipcbench.mechanisms.handoff import (
+    WHY_NOT_SHARED,
+    SequenceError,
+    SlotEndpoint,
+    SlotMechanism,
+)
+from ipcbench.mechanisms.info import STREAMS, MechanismInfo, Variant
 from ipcbench.payload.spec import PayloadSpec
 
 SEQUENCE, MESSAGE = 0, 1
@@ -36,6 +42,7 @@ _ALIGNMENT = 8  # ShareableList._alignment
 # at most 8 characters (larger ones fail an assertion when the list is made).
 MAX_ITEM_BYTES = (9_999_999 // _ALIGNMENT - 1) * _ALIGNMENT + _ALIGNMENT - 1
 _PAGE_BYTES = 4096
+VARIANTS = (Variant("mailbox", STREAMS),)
 
 
 def limit_reason(case: Case) -> str:
@@ -142,10 +149,20 @@ class ListEndpoint(SlotEndpoint):
 
 
 class ShareableListMechanism(SlotMechanism):
+    variants = VARIANTS
     slot_endpoint = ListEndpoint
 
     def _storage(self, name: str) -> ListStorage:
         return ListStorage(name, self.size_bytes)
 
 
-MECHANISM = ShareableListMechanism
+INFO = MechanismInfo(
+    name="shareable-list",
+    description="multiprocessing.shared_memory.ShareableList as a one-slot mailbox [sequence, "
+                "message bytes], item get/set through its own API, semaphores signal; items "
+                "up to 9,999,991 bytes",
+    variants=VARIANTS,
+    mechanism=ShareableListMechanism,
+    why_not=WHY_NOT_SHARED,
+    limit_reason=limit_reason,
+)

@@ -14,10 +14,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ipcbench.mechanisms.base import busy_polls
-from ipcbench.mechanisms.handoff import RingLayout, SlotMechanism, SlotStorage
+from ipcbench.mechanisms.base import RING_SLOTS
+from ipcbench.mechanisms.handoff import WHY_NOT_SHARED, RingLayout, SlotMechanism, SlotStorage
+from ipcbench.mechanisms.info import STREAMS, MechanismInfo, Variant
 from ipcbench.mechanisms.spin import SpinEndpoint, SpinSlot
 from ipcbench.system.segments import OwnedSegment
+
+VARIANTS = (
+    Variant("segment", STREAMS),
+    Variant(f"ring{RING_SLOTS}", STREAMS, ring_slots=RING_SLOTS),
+    Variant(f"ring{RING_SLOTS}-spin", STREAMS, ring_slots=RING_SLOTS, busy_polls=True),
+)
 
 
 class SegmentStorage(SlotStorage):
@@ -49,13 +56,25 @@ class SegmentStorage(SlotStorage):
 
 
 class ShmMechanism(SlotMechanism):
+    variants = VARIANTS
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if busy_polls(self.variant):
+        if self.spec.busy_polls:
             self.slot_endpoint, self.slot_class = SpinEndpoint, SpinSlot
 
     def _storage(self, name: str) -> SegmentStorage:
         return SegmentStorage(name, self.layout)
 
 
-MECHANISM = ShmMechanism
+INFO = MechanismInfo(
+    name="shm",
+    description="multiprocessing.shared_memory.SharedMemory segment, handoff signalled by "
+                "semaphores: 'segment' = one slot (every message waits for a wakeup); 'ring8' "
+                f"= a ring of {RING_SLOTS} slots per channel (counting semaphores, sender and "
+                "receiver overlap); 'ring8-spin' = the same ring busy-polled on its sequence "
+                "words, no semaphores (cross-core, peers <= CPUs, x86 only)",
+    variants=VARIANTS,
+    mechanism=ShmMechanism,
+    why_not=WHY_NOT_SHARED,
+)

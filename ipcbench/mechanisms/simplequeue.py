@@ -5,6 +5,7 @@ are in the pipe: timing still happens at the receiver, like every channel here."
 from __future__ import annotations
 
 from ipcbench.mechanisms.base import PutGetEndpoint, QueueMechanism
+from ipcbench.mechanisms.info import SHARED, MechanismInfo, Variant
 
 
 class SimpleQueueEndpoint(PutGetEndpoint):
@@ -36,4 +37,10 @@ class SimpleQueueMechanism(QueueMechanism):
     close = after_start
 
 
-MECHANISM = SimpleQueueMechanism
+INFO = MechanismInfo(
+    name="simplequeue",
+    description="multiprocessing.SimpleQueue (put/get pickle and write in the caller, no "
+                "feeder thread)",
+    variants=(Variant("default", SHARED),),
+    mechanism=SimpleQueueMechanism,
+)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import socket
 
-from ipcbench.mechanisms.fdstream import FdStreamMechanism
+from ipcbench.mechanisms.fdstream import WHY_NOT_SHARED, FdStreamMechanism
+from ipcbench.mechanisms.info import STREAMS, MechanismInfo, Variant
 
 
 class SocketPairMechanism(FdStreamMechanism):
@@ -17,4 +18,10 @@ class SocketPairMechanism(FdStreamMechanism):
         return a.detach(), b.detach()
 
 
-MECHANISM = SocketPairMechanism
+INFO = MechanismInfo(
+    name="socketpair",
+    description="socket.socketpair(AF_UNIX, SOCK_STREAM): sendall / recv_into loops",
+    variants=(Variant("unix", STREAMS),),
+    mechanism=SocketPairMechanism,
+    why_not=WHY_NOT_SHARED,
+)

@@ -12,7 +12,8 @@ import hmac
 import secrets
 import socket
 
-from ipcbench.mechanisms.fdstream import FdStreamMechanism
+from ipcbench.mechanisms.fdstream import WHY_NOT_SHARED, FdStreamMechanism
+from ipcbench.mechanisms.info import STREAMS, MechanismInfo, Variant
 
 LOOPBACK = "127.0.0.1"
 _ACCEPT_TIMEOUT_S = 10.0
@@ -77,4 +78,10 @@ class TcpMechanism(FdStreamMechanism):
     close = after_start
 
 
-MECHANISM = TcpMechanism
+INFO = MechanismInfo(
+    name="tcp",
+    description="loopback TCP on 127.0.0.1 with TCP_NODELAY: sendall / recv_into loops",
+    variants=(Variant("nodelay", STREAMS),),
+    mechanism=TcpMechanism,
+    why_not=WHY_NOT_SHARED,
+)

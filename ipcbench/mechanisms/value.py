@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ipcbench.mechanisms.handoff import SlotMechanism, SlotStorage
+from ipcbench.core.patterns import COUNTER
+from ipcbench.mechanisms.handoff import WHY_NOT_SHARED, SlotMechanism, SlotStorage
+from ipcbench.mechanisms.info import STREAMS, MechanismInfo, Variant
+
+VARIANTS = (Variant("array", STREAMS), Variant("locked", (COUNTER.name,)))
 
 
 class ArrayStorage(SlotStorage):
@@ -30,6 +34,8 @@ class ArrayStorage(SlotStorage):
 
 
 class ValueMechanism(SlotMechanism):
+    variants = VARIANTS
+
     def _storage(self, name: str) -> ArrayStorage:
         return ArrayStorage(self.ctx, self.size_bytes)  # anonymous: the name is unused
 
@@ -38,4 +44,12 @@ class ValueMechanism(SlotMechanism):
         return self.ctx.Value("q", 0)
 
 
-MECHANISM = ValueMechanism
+INFO = MechanismInfo(
+    name="value",
+    description="multiprocessing.Value/Array: 'array' = payload in a RawArray handed off "
+                "with a sequence counter and semaphores; 'locked' = the seed's shared counter "
+                "under get_lock()",
+    variants=VARIANTS,
+    mechanism=ValueMechanism,
+    why_not=WHY_NOT_SHARED,
+)

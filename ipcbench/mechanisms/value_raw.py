@@ -7,7 +7,9 @@ guards each increment: what a user who manages the lock himself pays."""
 
 from __future__ import annotations
 
+from ipcbench.core.patterns import COUNTER
 from ipcbench.mechanisms.base import Mechanism
+from ipcbench.mechanisms.info import MechanismInfo, Variant
 
 
 class LockedRawCounter:
@@ -36,4 +38,10 @@ class RawValueMechanism(Mechanism):
         return LockedRawCounter(self.ctx)
 
 
-MECHANISM = RawValueMechanism
+INFO = MechanismInfo(
+    name="value-raw",
+    description="RawValue counter guarded by an explicit ctx.Lock() (vs Value's built-in "
+                "RLock)",
+    variants=(Variant("lock", (COUNTER.name,)),),
+    mechanism=RawValueMechanism,
+)

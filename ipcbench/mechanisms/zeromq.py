@@ -25,6 +25,7 @@ import shutil
 import tempfile
 
 from ipcbench.mechanisms.base import END, Endpoint, Mechanism
+from ipcbench.mechanisms.info import SHARED, MechanismInfo, Variant
 
 _RENDEZVOUS_TIMEOUT_S = 60.0  # the harness's start deadline ends a stuck case sooner
 _USER = "ipcbench"
@@ -170,4 +171,12 @@ class ZmqMechanism(Mechanism):
             self._tempdir = ""
 
 
-MECHANISM = ZmqMechanism
+INFO = MechanismInfo(
+    name="zmq",
+    description="pyzmq (optional): PAIR for pingpong, PUSH/PULL for stream, every producer's "
+                "PUSH connected to every consumer's PULL for workqueue; 'ipc' = ipc:// in a "
+                "temp dir, 'tcp' = tcp://127.0.0.1",
+    variants=(Variant("ipc", SHARED), Variant("tcp", SHARED)),
+    mechanism=ZmqMechanism,
+    requires="zmq",
+)

@@ -67,15 +67,15 @@ def mechanism_color(name: str) -> str:
 
 def variant_linestyle(mechanism: str, variant: str) -> str:
     info = REGISTRY.get(mechanism)
-    if info is not None and variant in info.variants:
-        return _LINESTYLES[list(info.variants).index(variant) % len(_LINESTYLES)]
+    if info is not None and variant in info.variant_names:
+        return _LINESTYLES[info.variant_names.index(variant) % len(_LINESTYLES)]
     return _LINESTYLES[_stable_index(f"{mechanism}/{variant}", len(_LINESTYLES))]
 
 
 def _channels() -> list[tuple[str, str]]:
     """Every public (mechanism, variant) in registry order: new ones are appended, so
     the colours of existing channels never shift."""
-    return [(m, v) for m in public_names() for v in REGISTRY[m].variants]
+    return [(m, v) for m in public_names() for v in REGISTRY[m].variant_names]
 
 
 def channel_color(mechanism: str, variant: str) -> str:

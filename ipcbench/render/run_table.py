@@ -186,7 +186,7 @@ def unsupported(row: ResultRow) -> bool:
     info = REGISTRY.get(row.mechanism)
     if info is None or row.status != "skipped":
         return False
-    return all(row.pattern not in supported for supported in info.variants.values())
+    return all(row.pattern not in variant.patterns for variant in info.variants)
 
 
 def _other_lines(rows: Sequence[ResultRow]) -> list[str]:

@@ -1,10 +1,11 @@
-"""Test doubles for the project's own tests: an in-process fake session and an injected
-clock, so the runner's logic is tested without processes or real timings.
+"""The hidden `fake` mechanism of the project's own tests: an in-process fake session and
+an injected clock, so the runner's logic is tested without processes or real timings.
 
-The registry lists the hidden `fake` mechanism with this module; the runner asks the
-registry for a module's SESSION class (mechanisms.session_class), so no harness code
-branches on the fake. Each "transfer" copies the payload once and reads the clock twice,
-so with a FakeClock every sample is known exactly in advance."""
+conftest.py registers INFO for the test process (mechanisms.register); the runner starts
+the session a mechanism's record names (mechanisms.session_class), so no harness code
+branches on the fake, and the CLI never offers it (it is hidden). Each "transfer" copies
+the payload once and reads the clock twice, so with a FakeClock every sample is known
+exactly in advance."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from collections.abc import Callable
 import numpy as np
 
 from ipcbench.core.faults import Fault
+from ipcbench.core.patterns import COUNTER
 from ipcbench.core.schema import Case
 from ipcbench.mechanisms.base import PeerFailed, RepeatOutcome, Workload
+from ipcbench.mechanisms.info import SHARED, MechanismInfo, Variant
 from ipcbench.payload.spec import PayloadMismatch, PayloadSpec, verify
 
 
@@ -81,4 +84,10 @@ class FakeSession:
         return RepeatOutcome(np.array([duration_ns / count]), count, duration_ns)
 
 
-SESSION = FakeSession  # what runner.session_for starts for the `fake` mechanism
+INFO = MechanismInfo(
+    name="fake",
+    description="in-process fake with an injected clock, for the project's own tests",
+    variants=(Variant("ideal", (*SHARED, COUNTER.name)),),
+    session=FakeSession,
+    hidden=True,
+)
