@@ -75,8 +75,6 @@ def _info(
 
 # Optional module -> the ipcbench extra that installs it (pyproject optional-dependencies).
 _EXTRAS = {"zmq": "zmq", "faster_fifo": "fifo", "posix_ipc": "posix-mq", "ray": "ray"}
-# Payload kinds that need an optional module: kind -> (module, the extra installing it).
-PAYLOAD_REQUIRES = {"msgpack": ("msgpack", "msgpack"), "arrow": ("pyarrow", "arrow")}
 _STREAMS = (PINGPONG.name, STREAM.name)
 # Channels several processes can read from, message by message: a work queue as well.
 _SHARED = (*_STREAMS, WORKQUEUE.name)
@@ -334,16 +332,6 @@ def end_run() -> None:
         hook = getattr(sys.modules.get(info.module), "END_RUN", None)
         if hook is not None:
             hook()
-
-
-def payload_unavailable_reason(payload: str) -> str:
-    """Why payload kind `payload` cannot run here ("" when it can): a missing optional
-    module (msgpack, pyarrow)."""
-    module, extra = PAYLOAD_REQUIRES.get(payload, ("", ""))
-    if not module or _installed(module):
-        return ""
-    return (f"payload {payload} needs the optional module {module!r} "
-            f"(pip install 'ipcbench[{extra}]')")
 
 
 def load(name: str) -> type[Mechanism]:
