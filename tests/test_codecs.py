@@ -13,10 +13,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from ipcbench import mechanisms
 from ipcbench.cli import main
+from ipcbench.core import payload_kinds
 from ipcbench.core.faults import Fault
-from ipcbench.core.schema import PAYLOAD_KINDS, Case
+from ipcbench.core.payload_kinds import PAYLOAD_KINDS
+from ipcbench.core.schema import Case
 from ipcbench.core.settings import MATRICES, Settings
 from ipcbench.harness.plan import Axes, expand, plan
 from ipcbench.harness.runner import run_case
@@ -209,7 +210,7 @@ def test_too_small_sizes_are_skipped_with_a_reason():
                                                        ("arrow", "pyarrow", "arrow")])
 def test_a_missing_module_makes_skipped_rows_naming_the_install(monkeypatch, capsys, kind,
                                                                module, extra):
-    monkeypatch.setattr(mechanisms, "_installed", lambda name: name != module)
+    monkeypatch.setattr(payload_kinds, "_installed", lambda name: name != module)
     planned = expand(["pipe", "queue"], ["pingpong", "stream"], [4096], [1], ["fork"],
                      payloads=["bytes", kind], cpus=[0])
     hint = f"pip install 'ipcbench[{extra}]'"
@@ -222,6 +223,39 @@ def test_a_missing_module_makes_skipped_rows_naming_the_install(monkeypatch, cap
     assert main(["list"]) == 0
     [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith(f"payload {kind}:")]
     assert hint in line
+
+
+@pytest.mark.parametrize("kind", [k for k in payload_kinds.PAYLOADS.values() if k.module],
+                         ids=lambda k: k.name)
+def test_the_skipped_row_reason_for_a_missing_module_is_unchanged(monkeypatch, kind):
+    monkeypatch.setattr(payload_kinds, "_installed", lambda name: name != kind.module)
+    reason = (f"payload {kind.name} needs the optional module {kind.module!r} "
+              f"(pip install 'ipcbench[{kind.extra}]')")
+    assert payload_kinds.payload_unavailable_reason(kind.name) == reason
+    assert kind.unavailable_reason() == reason
+    [item] = expand(["pipe"], ["stream"], [4096], [1], ["fork"], ["bytes"],
+                    payloads=[kind.name], cpus=[0])
+    assert item.skip_reason == reason
+    assert payload_kinds.PAYLOAD_REQUIRES == {"msgpack": ("msgpack", "msgpack"),
+                                              "arrow": ("pyarrow", "arrow")}
+
+
+def test_kinds_without_a_module_never_wait_for_one(monkeypatch):
+    monkeypatch.setattr(payload_kinds, "_installed", lambda name: False)
+    for kind in payload_kinds.PAYLOADS.values():
+        assert bool(kind.unavailable_reason()) == bool(kind.module), kind.name
+
+
+def test_the_codec_records_pick_their_codec():
+    assert codecs.FRAME_KINDS == ("dataframe", "arrow")
+    for name, codec in (("msgpack", codecs.MsgpackCodec), ("arrow", codecs.ArrowCodec)):
+        kind = payload_kinds.get(name)
+        assert codecs.CODECS[kind.encoding] is codec
+        spec = PayloadSpec(4096, kind=name)
+        assert isinstance(Wire(spec, spec.checksum(), carries_objects=True)._codec, codec)
+    # msgpack packs the object kind's structure, arrow the dataframe kind's DataFrame
+    assert payload_kinds.MSGPACK.value is payload_kinds.OBJECT.value
+    assert payload_kinds.ARROW.value is payload_kinds.DATAFRAME.value
 
 
 def test_the_full_matrix_measures_the_new_kinds_at_its_payload_sizes_only():

@@ -21,7 +21,8 @@ import pytest
 
 from ipcbench.core import samples
 from ipcbench.core.faults import Fault
-from ipcbench.core.schema import PAYLOAD_KINDS, Case
+from ipcbench.core.payload_kinds import PAYLOAD_KINDS
+from ipcbench.core.schema import Case
 from ipcbench.core.settings import Settings
 from ipcbench.core.stats import summarize
 from ipcbench.harness.plan import expand, with_rates

@@ -1,20 +1,33 @@
-"""Payload kinds (bytes, object, numpy, shm-view) and the fanout pattern: exact wire
-sizes, deterministic checksums, and real transfers verified end to end."""
+"""Payload kinds (bytes, object, numpy, shm-view) and the fanout pattern: the PayloadKind
+records and their lookup, exact wire sizes, deterministic checksums, and real transfers
+verified end to end."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import pytest
 
+from ipcbench.cli import main
+from ipcbench.core import payload_kinds
 from ipcbench.core.faults import Fault
+from ipcbench.core.payload_kinds import (
+    DESCRIPTOR_BYTES,
+    PAYLOAD_KINDS,
+    PAYLOADS,
+    Encoding,
+    PayloadKind,
+    Value,
+    payload_unavailable_reason,
+)
 from ipcbench.core.schema import Case
 from ipcbench.core.settings import Settings
 from ipcbench.harness.plan import expand
 from ipcbench.harness.runner import run_case
-from ipcbench.mechanisms import payload_unavailable_reason
+from ipcbench.mechanisms import REGISTRY
+from ipcbench.payload import codecs, spec, wire
 from ipcbench.payload.framing import HEADER, tag
-from ipcbench.payload.spec import DESCRIPTOR_BYTES, PAYLOAD_KINDS, PayloadSpec, framed_pickle
+from ipcbench.payload.spec import PayloadSpec, framed_pickle
 
 SMALL = Settings(sessions=1, repeats=2,
                  warmup=1, target_bytes=256 << 10, min_messages=4, max_messages=30)
@@ -22,6 +35,73 @@ CORE = [("pipe", "bytes"), ("pipe", "pickle"), ("queue", "default"), ("value", "
         ("shm", "segment")]
 
 
+# -- the records ---------------------------------------------------------------------------
+_FIELD_TYPES = {"name": str, "summary": str, "value": Value, "encoding": Encoding,
+                "descriptor_bytes": int, "as_object": bool, "in_latency": str,
+                "in_default_matrix": bool, "module": str, "extra": str}
+
+
+def test_the_registry_holds_every_kind_in_reading_order():
+    assert PAYLOAD_KINDS == ("bytes", "object", "msgpack", "numpy", "dataframe", "arrow",
+                             "shm-view")
+    assert all(name == kind.name for name, kind in PAYLOADS.items())
+    assert payload_kinds.get("shm-view") is payload_kinds.SHM_VIEW
+
+
+@pytest.mark.parametrize("kind", PAYLOADS.values(), ids=lambda k: k.name)
+def test_every_kind_has_every_field(kind):
+    assert {f.name for f in fields(PayloadKind)} == set(_FIELD_TYPES)
+    for name, kind_of in _FIELD_TYPES.items():
+        assert isinstance(getattr(kind, name), kind_of), name
+    for text in (kind.summary, kind.in_latency):
+        assert text and "\n" not in text and text == text.strip()
+    assert kind.descriptor_bytes >= 0
+    assert bool(kind.module) == bool(kind.extra)  # a module needs its extra's install hint
+    with pytest.raises(AttributeError):
+        kind.name = "other"  # frozen
+
+
+def test_a_bad_name_is_named_in_a_one_line_error():
+    for bad in ("json", "numpy-shm", "numpy-shm-v3", ""):
+        with pytest.raises(ValueError) as error:
+            payload_kinds.get(bad)
+        message = str(error.value)
+        assert message.startswith(f"unknown payload {bad!r} (choose from bytes, object, ")
+        assert "\n" not in message and "shm-view" in message
+
+
+def test_the_wire_size_rule_is_the_records():
+    for kind in PAYLOADS.values():
+        for size in (8, 4096, 1 << 20):
+            assert PayloadSpec(size, kind=kind.name).wire_bytes == kind.wire_bytes(size)
+    assert [k.name for k in PAYLOADS.values() if k.descriptor_bytes] == ["shm-view"]
+    assert payload_kinds.SHM_VIEW.wire_bytes(1 << 20) == DESCRIPTOR_BYTES == 64
+
+
+def test_every_value_and_encoding_has_its_behaviour():
+    """The payload code picks builders, checksums and send/open paths by the record: a
+    new kind's value and encoding must each have theirs."""
+    assert set(spec._VALUES) == set(Value)
+    assert set(spec._CHECKSUMS) == set(Encoding) == set(wire._SETUPS)
+    codec_kinds = [k for k in PAYLOADS.values() if k.encoding in codecs.CODECS]
+    assert [k.name for k in codec_kinds] == ["msgpack", "arrow"]
+    assert not any(k.as_object for k in codec_kinds)  # bytes on every channel
+
+
+def test_the_mechanisms_allow_only_known_kinds():
+    for info in REGISTRY.values():
+        assert set(info.payloads or ()) <= set(PAYLOAD_KINDS), info.name
+
+
+def test_list_prints_every_kinds_summary(capsys):
+    assert main(["list"]) == 0
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("payload ")]
+    assert [line.split(":")[0] for line in lines] == [f"payload {n}" for n in PAYLOAD_KINDS]
+    for line, kind in zip(lines, PAYLOADS.values(), strict=True):
+        assert line.startswith(f"payload {kind.name}: {kind.summary}")
+
+
+# -- sizes and checksums --------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["object", "numpy"])
 @pytest.mark.parametrize("size", [255, 256, 257, 4096, 65536, 1 << 20])
 def test_pickled_kinds_are_exactly_the_requested_size(kind, size):

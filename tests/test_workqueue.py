@@ -16,20 +16,16 @@ import pytest
 
 from ipcbench.core import patterns
 from ipcbench.core.faults import Fault
-from ipcbench.core.schema import PAYLOAD_KINDS, Case
+from ipcbench.core.payload_kinds import DESCRIPTOR_BYTES, PAYLOAD_KINDS, PAYLOAD_REQUIRES
+from ipcbench.core.schema import Case
 from ipcbench.core.settings import MATRICES, Settings
 from ipcbench.harness.plan import Axes, expand, plan
 from ipcbench.harness.runner import run_case, run_planned
 from ipcbench.harness.session import CaseSession, derive_workload
-from ipcbench.mechanisms import (
-    PAYLOAD_REQUIRES,
-    REGISTRY,
-    public_names,
-    unavailable_reason,
-)
+from ipcbench.mechanisms import REGISTRY, public_names, unavailable_reason
 from ipcbench.mechanisms.base import END, Endpoint, is_end
 from ipcbench.payload.framing import SequenceError, Shares, tag
-from ipcbench.payload.spec import DESCRIPTOR_BYTES, PayloadSpec
+from ipcbench.payload.spec import PayloadSpec
 from ipcbench.payload.wire import Wire
 from ipcbench.peer.roles import receive_until_ends
 

@@ -10,12 +10,14 @@ from multiprocessing import get_context
 import numpy as np
 import pytest
 
+from ipcbench.core import payload_kinds
 from ipcbench.core.results import read_results, write_rows
 from ipcbench.core.schema import Case
 from ipcbench.core.settings import Settings
 from ipcbench.harness.rows import base_row
 from ipcbench.harness.runner import run_case
-from ipcbench.payload.spec import PayloadMismatch
+from ipcbench.payload.spec import PayloadMismatch, PayloadSpec
+from ipcbench.payload.wire import Wire
 from ipcbench.payload.zerocopy import _DESCRIPTOR as DESCRIPTOR
 from ipcbench.payload.zerocopy import InPlace, RegionPool, regions_for, word_sum
 
@@ -101,6 +103,27 @@ def test_old_numpy_shm_rows_are_renamed_on_read(tmp_path, meta):
                 payload="numpy-shm-v3").payload == "numpy-shm-v3"
     with pytest.raises(ValueError, match="unknown payload"):
         Case("pipe", "bytes", "stream", 4096, 1, "fork", payload="numpy-shm")
+
+
+def test_the_shm_view_record():
+    kind = payload_kinds.SHM_VIEW
+    assert kind.descriptor_bytes == DESCRIPTOR.size == 64
+    assert [k.name for k in payload_kinds.PAYLOADS.values() if k.shared_memory] == ["shm-view"]
+    assert not kind.as_object and not kind.module
+    assert "in-place read of every byte" in kind.in_latency
+    wire = Wire(PayloadSpec(4096, kind="shm-view"), 0, carries_objects=True)
+    assert wire.wire_bytes == DESCRIPTOR.size  # the descriptor on every channel
+    wire.close()
+
+
+def test_the_renamed_kinds_read_but_never_run():
+    assert payload_kinds.RENAMED_PAYLOADS == {"numpy-shm": "numpy-shm-v3"}
+    assert payload_kinds.READABLE_PAYLOAD_KINDS == (*payload_kinds.PAYLOAD_KINDS,
+                                                    "numpy-shm-v3")
+    Case("pipe", "bytes", "stream", 4096, 1, "fork", payload="numpy-shm-v3")
+    for old in ("numpy-shm", "numpy-shm-v3"):
+        with pytest.raises(ValueError, match=f"unknown payload '{old}'"):
+            PayloadSpec(4096, kind=old)
 
 
 CHANNELS = [("shm", "ring8"), ("mmap", "ring8"), ("shm", "segment"), ("pipe", "bytes"),

@@ -21,13 +21,13 @@ import pandas as pd
 
 from ipcbench.analysis.verdict import intervals_overlap
 from ipcbench.core import patterns
+from ipcbench.core.payload_kinds import READABLE_PAYLOAD_KINDS
 from ipcbench.core.results import ResultsError, check_figures, read_results
 from ipcbench.core.schema import (
     BASELINE_MECHANISM,
     DEFAULT_PAYLOAD,
     DEFAULT_PLACEMENT,
     PLACEMENTS,
-    READABLE_PAYLOAD_KINDS,
     START_METHODS,
     check_choice,
 )

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 import pandas as pd
 
 from ipcbench.core.patterns import PATTERN_NAMES
-from ipcbench.core.schema import CASE_KEYS, PAYLOAD_KINDS, PLACEMENTS
+from ipcbench.core.payload_kinds import PAYLOAD_KINDS
+from ipcbench.core.schema import CASE_KEYS, PLACEMENTS
 
 # Case-key columns that split one channel's measurements into separate cases a reader
 # must never see averaged or mixed in one line (a same-core and a cross-core line of

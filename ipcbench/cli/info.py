@@ -8,16 +8,10 @@ import argparse
 import sys
 
 from ipcbench.cli.args import choices, split
-from ipcbench.core import patterns
-from ipcbench.core.schema import PAYLOAD_KINDS, PAYLOAD_SUMMARIES, PLACEMENTS
+from ipcbench.core import patterns, payload_kinds
+from ipcbench.core.schema import PLACEMENTS
 from ipcbench.core.units import format_rate_bytes
-from ipcbench.mechanisms import (
-    PAYLOAD_REQUIRES,
-    REGISTRY,
-    install_state,
-    payload_unavailable_reason,
-    public_names,
-)
+from ipcbench.mechanisms import REGISTRY, install_state, public_names
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -32,11 +26,10 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"    {variant.name:<10} patterns: {', '.join(variant.patterns)}")
     for kind in patterns.PATTERNS.values():
         print(f"pattern {kind.name}: {kind.summary} (--procs N: N {kind.procs_label})")
-    for payload in PAYLOAD_KINDS:
-        module, extra = PAYLOAD_REQUIRES.get(payload, ("", ""))
-        missing = payload_unavailable_reason(payload)
-        print(f"payload {payload}: {PAYLOAD_SUMMARIES[payload]}"
-              + (f" [needs {module}: pip install 'ipcbench[{extra}]']" if missing else ""))
+    for payload in payload_kinds.PAYLOADS.values():
+        missing = payload.unavailable_reason()
+        print(f"payload {payload.name}: {payload.summary}"
+              + (f" [needs {payload.module}: {payload.install_hint}]" if missing else ""))
     return 0
 
 

@@ -16,8 +16,9 @@ from ipcbench.cli.args import choices, load_shares, procs_list, rate, split
 from ipcbench.cli.run_job import Job, new_job, prepare_folder, resume_job
 from ipcbench.cli.signals import Interrupted, check_interrupted, install_signal_handlers
 from ipcbench.core.patterns import PATTERN_NAMES, PATTERNS
+from ipcbench.core.payload_kinds import PAYLOAD_KINDS
 from ipcbench.core.results import ResultsError
-from ipcbench.core.schema import PAYLOAD_KINDS, PLACEMENTS
+from ipcbench.core.schema import PLACEMENTS
 from ipcbench.mechanisms import REGISTRY, public_names
 
 __all__ = ["Interrupted", "cmd_run", "plan_from_args", "register"]

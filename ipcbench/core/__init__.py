@@ -1,4 +1,5 @@
-"""The vocabulary every floor shares: a case and its axes (schema), patterns, named
+"""The vocabulary every floor shares: a case and its axes (schema), patterns, payload
+kinds (what each holds, how it goes on the wire, what it needs installed), named
 matrices and run settings, the result row and its versioned CSV format (with migrations),
 the raw-latency file, session statistics, units, sizes and pure statistics.
 

@@ -19,11 +19,11 @@ if TYPE_CHECKING:  # pandas is imported where files are read, never while measur
     import pandas as pd  # harness holding it paid ~3 ms per fork (test_lean_harness.py)
 
 from ipcbench.core.migrations import upgrade
+from ipcbench.core.payload_kinds import RENAMED_PAYLOADS
 from ipcbench.core.schema import (
     CASE_KEYS,
     DEFAULT_PAYLOAD,
     DEFAULT_PLACEMENT,
-    RENAMED_PAYLOADS,
     STATUSES,
     Case,
 )

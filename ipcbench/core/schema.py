@@ -3,14 +3,15 @@
 A Case is one cell of the matrix and the identity of a result row; CASE_KEYS (the columns
 that identify a case in results.csv, compare and charts) is derived from its fields, so
 the key cannot be spelled two ways. Everything that needs a choice set (the CLI's
-validation, the matrix, the readers) imports it from here.
+validation, the matrix, the readers) imports it from here, except the patterns and the
+payload kinds, which are records of their own (patterns.py, payload_kinds.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from ipcbench.core import patterns
+from ipcbench.core import patterns, payload_kinds
 from ipcbench.core.sizes import format_size
 
 STATUSES = ("ok", "skipped", "failed", "timeout")
@@ -19,32 +20,8 @@ STATUSES = ("ok", "skipped", "failed", "timeout")
 # every row and part of a case's identity.
 PLACEMENTS = ("unpinned", "same-core", "cross-core")
 START_METHODS = ("fork", "spawn", "forkserver")
-# How the sender holds a message (payload.py says what each one means on the wire).
-SHM_VIEW = "shm-view"
-# Pairs that compare serializers on the same data: object vs msgpack (pickle vs msgpack),
-# dataframe vs arrow (a pickled DataFrame vs Arrow IPC, read zero-copy).
-PAYLOAD_KINDS = ("bytes", "object", "msgpack", "numpy", "dataframe", "arrow", SHM_VIEW)
-# One line each, for `ipcbench list` (payload.py and codecs.py say it in full).
-PAYLOAD_SUMMARIES = {
-    "bytes": "raw bytes, the header in the first 8 (the default everywhere)",
-    "object": "a dict of (int, str, float) tuples, pickled with the header",
-    "msgpack": "the object kind's dict, msgpack-packed with the header (bytes on every "
-               "channel)",
-    "numpy": "a uint8 numpy array, pickled with the header",
-    "dataframe": "a numeric pandas DataFrame, pickled with the header",
-    "arrow": "the same DataFrame as an Arrow IPC stream behind the header, opened "
-             "zero-copy into a DataFrame (bytes on every channel)",
-    SHM_VIEW: "written into shared memory, a 64-byte descriptor on the channel, read in "
-              "place",
-}
-# Kinds that older ipcbench versions measured and that mean something else now: the
-# readers rename them (results.read_results) so that compare never matches an old row
-# with a new kind. `numpy-shm` sent a descriptor of an array that never changed and
-# timed no payload movement at all; `shm-view` writes and reads every message's bytes.
-RENAMED_PAYLOADS = {"numpy-shm": "numpy-shm-v3"}
-# What a result row may carry: every kind that runs, plus the renamed old ones.
-READABLE_PAYLOAD_KINDS = PAYLOAD_KINDS + tuple(RENAMED_PAYLOADS.values())
-DEFAULT_PAYLOAD = "bytes"
+# The kind every case measures; the others are the matrices' and --payload's extras.
+DEFAULT_PAYLOAD = payload_kinds.BYTES.name
 DEFAULT_PLACEMENT = "unpinned"
 # Rows of the in-run hardware baselines (baselines.py) carry this mechanism name.
 BASELINE_MECHANISM = "baseline"
@@ -79,7 +56,7 @@ class Case:
     rate_per_s: int = 0
 
     def __post_init__(self) -> None:
-        check_choice("payload", self.payload, READABLE_PAYLOAD_KINDS)
+        check_choice("payload", self.payload, payload_kinds.READABLE_PAYLOAD_KINDS)
         check_choice("placement", self.placement, PLACEMENTS)
         check_choice("pattern", self.pattern, patterns.PATTERN_NAMES)
         if self.size_bytes < 1:

@@ -14,7 +14,8 @@ from types import MappingProxyType
 
 from ipcbench.core.faults import Fault
 from ipcbench.core.patterns import FANOUT, PINGPONG, WORKQUEUE
-from ipcbench.core.schema import Case
+from ipcbench.core.payload_kinds import PAYLOAD_KINDS, PAYLOADS
+from ipcbench.core.schema import DEFAULT_PAYLOAD, Case
 
 KiB, MiB = 1 << 10, 1 << 20
 
@@ -98,11 +99,13 @@ QUICK = Settings(sessions=3, max_sessions=5, repeats=4, warmup=1, budget_s=1.0,
 
 # Every kind but raw bytes (which every case measures); the codec kinds (msgpack, arrow)
 # become skipped rows where their optional module is missing.
-EXTRA_PAYLOADS = ("object", "msgpack", "numpy", "dataframe", "arrow", "shm-view")
-# The default matrix's: the serialiser comparisons (msgpack, dataframe vs arrow) cost
-# 0.3 to 0.9 s a session at 1 MiB and would add ~15% of cases and ~40% of the time; they
-# are in the full matrix and one flag away (--payload dataframe arrow).
-DEFAULT_EXTRA_PAYLOADS = ("object", "numpy", "shm-view")
+EXTRA_PAYLOADS = tuple(name for name in PAYLOAD_KINDS if name != DEFAULT_PAYLOAD)
+# The default matrix's (PayloadKind.in_default_matrix): the serialiser comparisons
+# (msgpack, dataframe vs arrow) cost 0.3 to 0.9 s a session at 1 MiB and would add ~15%
+# of cases and ~40% of the time; they are in the full matrix and one flag away
+# (--payload dataframe arrow).
+DEFAULT_EXTRA_PAYLOADS = tuple(name for name in EXTRA_PAYLOADS
+                               if PAYLOADS[name].in_default_matrix)
 
 MATRICES = {
     # <= 60 s on 2 cores: every mechanism with one ping-pong pair and with 1 and 2

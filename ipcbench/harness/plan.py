@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields, replace
 
 from ipcbench.core import patterns as pattern_kinds
 from ipcbench.core.patterns import COUNTER_SIZE_BYTES
+from ipcbench.core.payload_kinds import payload_unavailable_reason
 from ipcbench.core.schema import DEFAULT_PAYLOAD, Case
 from ipcbench.core.settings import Matrix
 from ipcbench.mechanisms import (
@@ -22,7 +23,6 @@ from ipcbench.mechanisms import (
     limit_reason,
     pattern_reason,
     payload_reason,
-    payload_unavailable_reason,
     public_names,
     unavailable_reason,
 )

@@ -6,7 +6,7 @@ import shutil
 
 import psutil
 
-from ipcbench.core.schema import SHM_VIEW
+from ipcbench.core import payload_kinds
 from ipcbench.core.sizes import format_size
 from ipcbench.harness.plan import PlannedCase
 from ipcbench.mechanisms import ring_slots
@@ -29,7 +29,7 @@ def pools_bytes(item: PlannedCase) -> int:
     """shm-view region pools, at most one per peer (only senders have one), whatever the
     channel: they are SharedMemory segments in /dev/shm."""
     case = item.case
-    if case.payload != SHM_VIEW:
+    if not payload_kinds.get(case.payload).shared_memory:
         return 0
     return case.peer_count * regions_for(case.size_bytes) * case.size_bytes
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ipcbench.core import patterns
 from ipcbench.core.faults import Fault
-from ipcbench.core.schema import SHM_VIEW, Case
+from ipcbench.core.schema import Case
 from ipcbench.mechanisms import load
 from ipcbench.mechanisms.base import PeerFailed, RepeatOutcome, Workload
 from ipcbench.payload.framing import SequenceError, Shares
@@ -89,7 +89,7 @@ class CaseSession:
             ctx, case.variant, self.payload.wire_bytes, self.name_prefix
         )
         peers = self._peers()
-        if case.payload == SHM_VIEW:
+        if self.payload.info.shared_memory:
             peers = self._with_pools(ctx, peers)
         barrier = ctx.Barrier(len(peers))
         for spec, endpoint in peers:

@@ -12,8 +12,9 @@ import csv
 from dataclasses import fields
 from pathlib import Path
 
+from ipcbench.core.payload_kinds import RENAMED_PAYLOADS
 from ipcbench.core.results import SCHEMA_VERSION, CsvAppender
-from ipcbench.core.schema import CASE_KEYS, RENAMED_PAYLOADS, Case
+from ipcbench.core.schema import CASE_KEYS, Case
 from ipcbench.core.session_stats import SessionResult
 from ipcbench.system.disturbance import Disturbance
 

@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 
 # Optional module -> the ipcbench extra that installs it (pyproject optional-dependencies).
 _EXTRAS = {"zmq": "zmq", "faster_fifo": "fifo", "posix_ipc": "posix-mq", "ray": "ray"}
-# Payload kinds that need an optional module: kind -> (module, the extra installing it).
-PAYLOAD_REQUIRES = {"msgpack": ("msgpack", "msgpack"), "arrow": ("pyarrow", "arrow")}
 # The implementation modules, in the order `ipcbench list` shows them and the plotting
 # colours are handed out: a new one goes at the end, so existing colours never shift.
 _MODULES = ("pipe", "queue", "value", "shm", "simplequeue", "manager_queue", "os_pipe",
@@ -116,16 +114,6 @@ def end_run() -> None:
     for info in REGISTRY.values():
         if info.end_run is not None:
             info.end_run()
-
-
-def payload_unavailable_reason(payload: str) -> str:
-    """Why payload kind `payload` cannot run here ("" when it can): a missing optional
-    module (msgpack, pyarrow)."""
-    module, extra = PAYLOAD_REQUIRES.get(payload, ("", ""))
-    if not module or _installed(module):
-        return ""
-    return (f"payload {payload} needs the optional module {module!r} "
-            f"(pip install 'ipcbench[{extra}]')")
 
 
 def load(name: str) -> type[Mechanism]:

@@ -34,7 +34,7 @@ against the sender's value.
 
 pyarrow and msgpack are optional (`pip install 'ipcbench[arrow]'`, `'ipcbench[msgpack]'`):
 they are imported only when a codec is built, and the matrix turns cases of a kind whose
-module is missing into skipped rows (mechanisms.payload_unavailable_reason).
+module is missing into skipped rows (PayloadKind.unavailable_reason, core/payload_kinds.py).
 """
 
 from __future__ import annotations
@@ -45,13 +45,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ipcbench.core.payload_kinds import PAYLOADS, Encoding, Value
 from ipcbench.payload.framing import HEADER, HEADER_BYTES
 
 if TYPE_CHECKING:  # pandas is imported where a DataFrame is built, not by every peer
     import pandas as pd
 
-CODEC_KINDS = ("msgpack", "arrow")
-FRAME_KINDS = ("dataframe", "arrow")
+# The kinds carrying the DataFrame below (dataframe, arrow), read off their records.
+FRAME_KINDS = tuple(k.name for k in PAYLOADS.values() if k.value is Value.FRAME)
 FRAME_ROW_BYTES = 28  # int64 + 2 x float64 + int32
 # Room a DataFrame needs besides its values, with margin: about 1.4 KiB for an Arrow
 # stream (pandas metadata, schema, batch header), about 1.0 KiB for a pickle.
@@ -190,3 +191,7 @@ class ArrowCodec:
 
     def checksum(self, data: pd.DataFrame) -> int:
         return frame_checksum(data)
+
+
+# The codec of each codec encoding (the Wire builds one per peer).
+CODECS = {Encoding.MSGPACK: MsgpackCodec, Encoding.ARROW: ArrowCodec}

@@ -1,6 +1,8 @@
 """Payloads: what a sender has, how it goes on the wire, and how arrival is verified.
 
-Payload kinds split serialisation cost from transport cost:
+Payload kinds split serialisation cost from transport cost (each is a PayloadKind record,
+core/payload_kinds.py; the tables below build and check a kind by its record's `value`
+and `encoding`):
 - `bytes`: raw bytes; the wire message is the payload.
 - `object`: a dict of (int, str, float) tuples, pickled (protocol 5) by the sender and
   unpickled by the receiver on every message.
@@ -13,7 +15,7 @@ Payload kinds split serialisation cost from transport cost:
   (one copy in, a sequence stamp in its first 8 bytes), the message on the channel is a
   fixed 64-byte descriptor, and the receiver reads every byte in place (no copy out) and
   releases the region (zerocopy.py). It replaced `numpy-shm`, whose array never changed
-  and was never read: old rows load as `numpy-shm-v3` (schema.RENAMED_PAYLOADS).
+  and was never read: old rows load as `numpy-shm-v3` (payload_kinds.RENAMED_PAYLOADS).
 Every message carries the 8-byte header of framing.py (sender, sequence, send time):
 - `bytes`: the header overwrites the payload's first 8 bytes (the message stays
   `size_bytes` long); below 8 bytes there is no room and no header (no one-way latency,
@@ -43,11 +45,11 @@ from functools import cached_property
 
 import numpy as np
 
-from ipcbench.core.schema import PAYLOAD_KINDS, SHM_VIEW, check_choice
+from ipcbench.core import payload_kinds
+from ipcbench.core.payload_kinds import Encoding, PayloadKind, Value
 from ipcbench.payload import codecs
 from ipcbench.payload.framing import HEADER_BYTES
 
-DESCRIPTOR_BYTES = 64  # shm-view wire message: sequence, pool, region, zero-padded
 _STAMP_BYTES = 8  # shm-view: the per-message sequence stamp (zerocopy.STAMP_BYTES)
 _PROTOCOL = 5
 
@@ -58,10 +60,6 @@ class PayloadMismatch(RuntimeError):
 
 class PayloadTooSmall(ValueError):
     """The kind's structure cannot be made this small."""
-
-
-# Kinds whose value is pickled as one with the header (the Wire's pickled paths).
-PICKLED_KINDS = ("object", "numpy", "dataframe")
 
 
 def _object(size_bytes: int, items: int, pad: int) -> dict:
@@ -113,24 +111,95 @@ def _padded_frame(data, pad: int):
     return data
 
 
+def _frame_too_small(kind: str) -> str:
+    return (f"payload {kind} needs at least {codecs.min_frame_bytes()} bytes "
+            "(a DataFrame's own overhead, and one row)")
+
+
+# What the sending application holds, by the record's `value`: built from the spec and,
+# for an encoding whose value is padded to the message size, its (length_of, what).
+def _bytes_value(spec: PayloadSpec, fitted):
+    return spec.raw()
+
+
+def _items_value(spec: PayloadSpec, fitted) -> dict:
+    return _fit_items(spec.size_bytes, *fitted)
+
+
+def _array_value(spec: PayloadSpec, fitted):
+    return _fit(spec.size_bytes, lambda pad: np.random.default_rng(spec.seed).integers(
+        0, 256, max(pad, 0), dtype=np.uint8), *fitted)
+
+
+def _frame_value(spec: PayloadSpec, fitted):
+    rows = codecs.frame_rows(spec.size_bytes)
+    if rows < 1:
+        raise PayloadTooSmall(_frame_too_small(spec.kind))
+    data = codecs.frame(rows, spec.seed)
+    if fitted is None:
+        return data  # the sender converts it for every message (codecs.ArrowCodec)
+    return _fit(spec.size_bytes, lambda pad: _padded_frame(data, pad), *fitted)
+
+
+_VALUES = {Value.BYTES: _bytes_value, Value.ITEMS: _items_value, Value.ARRAY: _array_value,
+           Value.FRAME: _frame_value}
+# Encodings whose value is padded until its framed encoding is exactly the message size:
+# that encoding's length, and its name in the too-small error. The others send the raw
+# bytes as they are, or fit the message themselves (the Arrow codec pads its stream).
+_FITTED = {Encoding.PICKLE: (_framed_pickle_length, "pickle"),
+           Encoding.MSGPACK: (codecs.packed_length, "msgpack message")}
+
+
+# CRC-32 of the body as it must arrive, by the record's `encoding`.
+def _raw_checksum(spec: PayloadSpec, value) -> int:
+    return zlib.crc32(value[HEADER_BYTES:] if spec.framed else value)
+
+
+def _pickle_checksum(spec: PayloadSpec, value) -> int:
+    return zlib.crc32(pickle.dumps(value, protocol=_PROTOCOL))
+
+
+def _msgpack_checksum(spec: PayloadSpec, value) -> int:
+    return codecs.msgpack_checksum(value)
+
+
+def _frame_checksum(spec: PayloadSpec, value) -> int:
+    return codecs.frame_checksum(value)
+
+
+def _view_checksum(spec: PayloadSpec, value) -> int:
+    return zlib.crc32(value)  # the stamp goes into shared memory, not into these bytes
+
+
+_CHECKSUMS = {Encoding.RAW: _raw_checksum, Encoding.PICKLE: _pickle_checksum,
+              Encoding.MSGPACK: _msgpack_checksum, Encoding.ARROW: _frame_checksum,
+              Encoding.SHARED_MEMORY: _view_checksum}
+
+
 @dataclass(frozen=True)
 class PayloadSpec:
     size_bytes: int
     seed: int = 0
-    kind: str = "bytes"
+    kind: str = payload_kinds.BYTES.name
 
     def __post_init__(self) -> None:
-        check_choice("payload", self.kind, PAYLOAD_KINDS)
+        payload_kinds.get(self.kind)
+
+    @property
+    def info(self) -> PayloadKind:
+        """The PayloadKind record of this spec's kind."""
+        return payload_kinds.PAYLOADS[self.kind]
 
     @property
     def framed(self) -> bool:
-        """Whether messages carry the header (a raw message below 8 bytes cannot)."""
-        return self.kind != "bytes" or self.size_bytes >= HEADER_BYTES
+        """Whether messages carry the header (a raw message below 8 bytes cannot: there
+        the header takes the payload's own first 8 bytes)."""
+        return self.info.encoding is not Encoding.RAW or self.size_bytes >= HEADER_BYTES
 
     @property
     def wire_bytes(self) -> int:
         """Length of every message on the channel."""
-        return DESCRIPTOR_BYTES if self.kind == SHM_VIEW else self.size_bytes
+        return self.info.wire_bytes(self.size_bytes)
 
     def raw(self) -> bytes:
         # Random, not zeros: a zero page can be shared or compressed away somewhere
@@ -141,26 +210,8 @@ class PayloadSpec:
     def value(self):
         """What the sending application holds (shm-view: the bytes it writes into shared
         memory for every message)."""
-        if self.kind in ("bytes", SHM_VIEW):
-            return self.raw()
-        if self.kind == "object":
-            return _fit_items(self.size_bytes, _framed_pickle_length, "pickle")
-        if self.kind == "msgpack":
-            return _fit_items(self.size_bytes, codecs.packed_length, "msgpack message")
-        if self.kind in codecs.FRAME_KINDS:
-            rows = codecs.frame_rows(self.size_bytes)
-            if rows < 1:
-                raise PayloadTooSmall(self._frame_too_small())
-            data = codecs.frame(rows, self.seed)
-            if self.kind == "arrow":
-                return data  # the sender converts it for every message (codecs.ArrowCodec)
-            return _fit(self.size_bytes, lambda pad: _padded_frame(data, pad))
-        return _fit(
-            self.size_bytes,
-            lambda pad: np.random.default_rng(self.seed).integers(
-                0, 256, max(pad, 0), dtype=np.uint8
-            ),
-        )
+        info = self.info
+        return _VALUES[info.value](self, _FITTED.get(info.encoding))
 
     def __getstate__(self) -> dict:
         # Peers rebuild the payload themselves: never ship a cached value to every peer.
@@ -168,15 +219,7 @@ class PayloadSpec:
 
     @cached_property
     def _checksum(self) -> int:
-        value = self.value()
-        if self.kind in PICKLED_KINDS:
-            return zlib.crc32(pickle.dumps(value, protocol=_PROTOCOL))
-        if self.kind == "msgpack":
-            return codecs.msgpack_checksum(value)
-        if self.kind == "arrow":
-            return codecs.frame_checksum(value)
-        return zlib.crc32(value[HEADER_BYTES:] if self.kind == "bytes" and self.framed
-                          else value)
+        return _CHECKSUMS[self.info.encoding](self, self.value())
 
     def checksum(self) -> int:
         """CRC-32 of the body as it must arrive: bytes less the header, the pickle of
@@ -184,17 +227,14 @@ class PayloadSpec:
         arrow's DataFrame, shm-view's unstamped bytes."""
         return self._checksum
 
-    def _frame_too_small(self) -> str:
-        return (f"payload {self.kind} needs at least {codecs.min_frame_bytes()} bytes "
-                "(a DataFrame's own overhead, and one row)")
-
     def check_buildable(self) -> str:
         """'' when this kind can be built at this size, else the reason it cannot."""
-        if self.kind == SHM_VIEW and self.size_bytes < _STAMP_BYTES:
+        info = self.info
+        if info.shared_memory and self.size_bytes < _STAMP_BYTES:
             return f"payload {self.kind} needs at least {_STAMP_BYTES} bytes (its stamp)"
-        if self.kind in codecs.FRAME_KINDS:
-            return self._frame_too_small() if codecs.frame_rows(self.size_bytes) < 1 else ""
-        if self.kind in ("bytes", SHM_VIEW) or self.size_bytes >= 1024:
+        if info.value is Value.FRAME:
+            return _frame_too_small(self.kind) if codecs.frame_rows(self.size_bytes) < 1 else ""
+        if info.value is Value.BYTES or self.size_bytes >= 1024:
             return ""  # structures need < 200 bytes of overhead: only tiny sizes can fail
         try:
             self.checksum()

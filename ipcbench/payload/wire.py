@@ -1,16 +1,16 @@
 """The Wire: how one peer puts the payload kind on its channel, with the header of
-framing.py, and opens what arrives (payload.py says what each kind means on the wire,
-codecs.py the msgpack and Arrow encodings)."""
+framing.py, and opens what arrives (spec.py says what each kind means on the wire,
+codecs.py the msgpack and Arrow encodings; a kind's record, core/payload_kinds.py, names
+the encoding whose send and open paths it takes)."""
 
 from __future__ import annotations
 
 import pickle
 
-from ipcbench.core.schema import SHM_VIEW
+from ipcbench.core.payload_kinds import Encoding
 from ipcbench.payload import codecs
 from ipcbench.payload.framing import HEADER, HEADER_BYTES, SEQUENCE_MASK, STAMP_MASK, Expected, tag
 from ipcbench.payload.spec import (
-    DESCRIPTOR_BYTES,
     PayloadMismatch,
     PayloadSpec,
     corrupted,
@@ -52,48 +52,60 @@ class Wire:
         self._codec = None
         # Length of the body `check` verifies (None: objects, whose pickle is checked).
         self._body_bytes = payload.size_bytes - (HEADER_BYTES if payload.framed else 0)
-        if corrupt and self.kind == SHM_VIEW:
-            raise ValueError("the corrupt fault does not apply to the shm-view payload")
-        if self.kind == SHM_VIEW:
-            self._views = InPlace(pools, pool, payload.raw())
-            self.wire_bytes: int | None = DESCRIPTOR_BYTES
-            self.message, self.open = self._view_message, self._view_open
-            return
-        objects = carries_objects  # the channel pickles what it is given
-        value = payload.value()
-        if self.kind == "bytes":
-            raw = corrupted(value) if corrupt else value
-            if not self.framed:
-                self.wire_bytes = None if objects else payload.size_bytes
-                self._raw = raw
-                self.message, self.open = self._raw_message, self._raw_open
-            elif objects:
-                self.wire_bytes = None
-                self._body = raw[HEADER_BYTES:]
-                self.message, self.open = self._pair_message, self._pair_open
-            else:
-                self.wire_bytes = payload.size_bytes
-                # Reused: every byte channel copies the message before send() returns.
-                self._buffer = bytearray(raw)
-                self.message, self.open = self._bytes_message, self._bytes_open
-            return
+        # Length of every message on the channel (None: handed over as objects).
+        self.wire_bytes: int | None = None
+        info = payload.info
+        # The channel pickles what it is given, and this kind is handed over as an object
+        # there (a codec kind goes as its encoded bytes on every channel).
+        objects = carries_objects and info.as_object
+        # The send and open paths are picked here, once: never per message.
+        _SETUPS[info.encoding](self, objects, corrupt, pools, pool)
+
+    def _setup_view(self, objects: bool, corrupt: bool, pools, pool: int) -> None:
+        if corrupt:
+            raise ValueError(f"the corrupt fault does not apply to the {self.kind} payload")
+        self._views = InPlace(pools, pool, self.payload.raw())
+        self.wire_bytes = self.payload.wire_bytes
+        self.message, self.open = self._view_message, self._view_open
+
+    def _setup_raw(self, objects: bool, corrupt: bool, pools, pool: int) -> None:
+        value = self.payload.value()
+        raw = corrupted(value) if corrupt else value
+        if not self.framed:
+            self.wire_bytes = None if objects else self.payload.size_bytes
+            self._raw = raw
+            self.message, self.open = self._raw_message, self._raw_open
+        elif objects:
+            self.wire_bytes = None
+            self._body = raw[HEADER_BYTES:]
+            self.message, self.open = self._pair_message, self._pair_open
+        else:
+            self.wire_bytes = self.payload.size_bytes
+            # Reused: every byte channel copies the message before send() returns.
+            self._buffer = bytearray(raw)
+            self.message, self.open = self._bytes_message, self._bytes_open
+
+    def _setup_pickled(self, objects: bool, corrupt: bool, pools, pool: int) -> None:
+        value = self.payload.value()
         self._body = corrupted_value(value) if corrupt else value
         self._body_bytes = None
-        if self.kind in codecs.CODEC_KINDS:
-            # Encoded by the sender on every channel, also those that pickle by
-            # themselves: they are given (and move) the encoded bytes.
-            codec = codecs.MsgpackCodec if self.kind == "msgpack" else codecs.ArrowCodec
-            self._codec = codec(payload.size_bytes, value)
-            self.wire_bytes = payload.size_bytes
-            self.message, self.open = self._codec_message, self._codec_open
-            return
         if objects:
             self.wire_bytes = None
             self.message, self.open = self._pair_message, self._pair_open
         else:
             self._pickles = True
-            self.wire_bytes = payload.size_bytes
+            self.wire_bytes = self.payload.size_bytes
             self.message, self.open = self._pickled_message, self._pickled_open
+
+    def _setup_codec(self, objects: bool, corrupt: bool, pools, pool: int) -> None:
+        # Encoded by the sender on every channel, also those that pickle by themselves:
+        # they are given (and move) the encoded bytes (a codec kind is never `as_object`).
+        value = self.payload.value()
+        self._body = corrupted_value(value) if corrupt else value
+        self._body_bytes = None
+        self._codec = codecs.CODECS[self.payload.info.encoding](self.payload.size_bytes, value)
+        self.wire_bytes = self.payload.size_bytes
+        self.message, self.open = self._codec_message, self._codec_open
 
     def _next_word(self) -> int:
         word = tag(self.sender, self.sent)
@@ -157,7 +169,7 @@ class Wire:
         """A pong's reply: the request opened as an RPC server would (unpickled, or read
         in place), then sent back with the same header."""
         word, stamp = self.open(message)
-        if self.kind == SHM_VIEW:
+        if self._views is not None:
             return self._views.write(word, stamp)
         if self._pickles:
             return framed_pickle(HEADER.pack(word, stamp), self.last_body)
@@ -167,11 +179,11 @@ class Wire:
 
     def check(self, where: str) -> None:
         """Verify the body of the last message opened, as the sender produced it."""
-        if self.kind == SHM_VIEW:
+        if self._views is not None:
             # Every message was checked in place by open (its region is released and
             # may hold a newer message by now): there is nothing left to look at.
             if self._views.received == 0:
-                raise ValueError(f"{where}: no shm-view message was read")
+                raise ValueError(f"{where}: no {self.kind} message was read")
             return
         body = self.last_body
         if self._codec is not None:
@@ -195,3 +207,9 @@ class Wire:
         self.last_body = None
         if self._views is not None:
             self._views.close()
+
+
+# How each encoding sends and opens (core/payload_kinds.py says which a kind has).
+_SETUPS = {Encoding.RAW: Wire._setup_raw, Encoding.PICKLE: Wire._setup_pickled,
+           Encoding.MSGPACK: Wire._setup_codec, Encoding.ARROW: Wire._setup_codec,
+           Encoding.SHARED_MEMORY: Wire._setup_view}

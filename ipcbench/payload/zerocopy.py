@@ -22,7 +22,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ipcbench.payload.spec import DESCRIPTOR_BYTES, PayloadMismatch
+from ipcbench.core.payload_kinds import DESCRIPTOR_BYTES
+from ipcbench.payload.spec import PayloadMismatch
 from ipcbench.system.segments import OwnedSegment
 
 REGIONS = 8

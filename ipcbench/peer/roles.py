@@ -10,12 +10,11 @@ taken in one process).
 
 One-way latency (framing.py): the sender stamps each message just before it builds it
 (closed loop) or with the time it was due (open loop, `rate_per_s`); the receiver reads
-its clock once the message is in hand and decoded. So for `object`, `numpy` and
-`dataframe` both pickling and unpickling fall inside the interval, for `msgpack` packing
-and unpacking, for `arrow` the DataFrame's conversion and IPC write and the zero-copy
-open into a DataFrame (codecs.py); for `bytes` only the transfer (and the header's
-pack/unpack); for `shm-view` the write into shared memory, the descriptor's
-trip and the in-place read of every byte.
+its clock once the message is in hand and decoded. What that puts inside the interval
+for each payload kind (pickling and unpickling for `object`, the write into shared
+memory and the in-place read for `shm-view`, ...) is its record's `in_latency`
+(core/payload_kinds.py). The loops never look at the kind: the Wire picked its send and
+open paths once.
 """
 
 from __future__ import annotations
