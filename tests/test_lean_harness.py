@@ -44,7 +44,10 @@ def _run(tmp_path, *extra: str) -> dict:
 def test_a_run_forks_its_peers_without_pandas_scipy_or_matplotlib(tmp_path):
     report = _run(tmp_path, "-o", str(tmp_path / "run"))
     assert report["code"] == 0
-    assert report["seen"] == [[], []]  # two sessions, both started lean
+    # At least the two sessions asked for (a loaded machine's disagreeing sessions get
+    # more, up to the matrix's maximum), every one started lean.
+    assert 2 <= len(report["seen"]) <= 5
+    assert all(seen == [] for seen in report["seen"])
 
 
 def test_the_parser_and_every_command_module_import_lean():

@@ -38,7 +38,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     # argparse prints usage + error and exits 2 on unknown flags: already one clear line.
     args = parser.parse_args(argv)
-    # Kept so a command can quote itself (run prints how to resume an interrupted run).
     try:
         return int(args.func(args) or 0)
     except (ValueError, ResultsError, OSError) as exc:

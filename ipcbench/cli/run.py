@@ -64,7 +64,8 @@ def plan_from_args(args: argparse.Namespace):
         ("deadline_s", args.deadline)) if value is not None}
     settings = matrix.settings.with_changes(**changes)
     # Mechanisms the user named, or None: a matrix scopes some patterns to a few
-    # mechanisms (quick: the work queue and fan-out with the seed's) only when none are named.
+    # mechanisms (quick: the work queue and fan-out with Pipe, Queue and shm) only when
+    # none are named.
     named = mechanisms if args.mechanism else None
     planned = plan(matrix, Axes(start_methods=methods, mechanisms=named, patterns=patterns,
                                 variants=variants, sizes_bytes=sizes, procs=procs,

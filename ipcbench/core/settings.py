@@ -86,7 +86,7 @@ class Matrix:
     pattern_procs: Mapping[str, tuple[int, ...]] = field(
         default_factory=lambda: MappingProxyType({}))
     # (mechanism, pattern, procs) shapes measured beside the grid at every size, raw
-    # bytes: the seed's Queue with 3 producers and 1 consumer, which 1/2/4 would miss.
+    # bytes: Queue with 3 producers and 1 consumer, which 1/2/4 would miss.
     extra_shapes: tuple[tuple[str, str, int], ...] = ()
 
 
@@ -110,7 +110,7 @@ DEFAULT_EXTRA_PAYLOADS = tuple(name for name in EXTRA_PAYLOADS
 MATRICES = {
     # <= 60 s on 2 cores: every mechanism with one ping-pong pair and with 1 and 2
     # producers streaming, 3 sizes, one (reproducible) placement, raw bytes only; fan-out
-    # and the work queue with the seed's mechanisms only. (Two ping-pong pairs on one core
+    # and the work queue with Pipe, Queue and shared memory only. (Two ping-pong pairs on one core
     # took 40% of the time and were the least reproducible cases: the default matrix
     # has them.)
     "quick": Matrix((64, 64 * KiB, 1 * MiB), (1, 2), QUICK, ("same-core",),

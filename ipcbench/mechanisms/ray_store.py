@@ -89,7 +89,7 @@ class Peer:
         np.copyto(self.private, array)
 
     def _check(self, where: str) -> None:
-        # The sender's array pickled in-band is the payload (payload.py); our copy is
+        # The sender's array pickled in-band is the payload (payload/spec.py); our copy is
         # writable like it, so it pickles to the same bytes when it arrived intact.
         # The checksum is of the array's pickle (payload.PayloadSpec.checksum); its length
         # is a few bytes under size_bytes, which counts the message header it has on

@@ -1,7 +1,7 @@
 """multiprocessing.Value / Array.
 
 Value is not a channel, so it gets two honest metrics:
-- 'locked' (counter pattern): the seed's shared counter; N processes increment one
+- 'locked' (counter pattern): the shared counter of the first examples; N processes increment one
   Value under get_lock(), and the final count is checked exactly (without the lock,
   `v.value += 1` loses updates).
 - 'array' (pingpong, stream): a payload handed off through a RawArray plus a sequence
@@ -47,7 +47,7 @@ class ValueMechanism(SlotMechanism):
 INFO = MechanismInfo(
     name="value",
     description="multiprocessing.Value/Array: 'array' = payload in a RawArray handed off "
-                "with a sequence counter and semaphores; 'locked' = the seed's shared counter "
+                "with a sequence counter and semaphores; 'locked' = a shared counter "
                 "under get_lock()",
     variants=VARIANTS,
     mechanism=ValueMechanism,

@@ -3,7 +3,7 @@
 These kinds measure a serializer against pickle on the same data:
 - `msgpack` encodes the structure the `object` kind pickles (a dict of (int, str, float)
   tuples and a padding bytes value): `object` vs `msgpack` is pickle vs msgpack.
-- `dataframe` (a pickled kind: payload.py) and `arrow` carry one pandas DataFrame of
+- `dataframe` (a pickled kind: spec.py) and `arrow` carry one pandas DataFrame of
   `frame_rows(size)` rows (int64 `id`, float64 `x` and `y`, int32 `k`: 28 bytes a row),
   the same rows for both at every size: `dataframe` vs `arrow` is pickle (protocol 5) vs
   an Arrow IPC stream.

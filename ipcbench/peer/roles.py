@@ -1,6 +1,7 @@
-"""The timed loops peers run, one per role, and the Wire that applies a payload kind.
+"""The timed loops peers run, one per role.
 
-Each role gets its endpoint, its Wire and the start barrier, runs one repeat and
+Each role gets its endpoint, its Wire (payload/wire.py: how its payload kind is sent
+and checked) and the start barrier, runs one repeat and
 returns what the harness needs: ping -> per-round-trip ns samples; consumer -> the
 repeat's duration and every message's one-way latency; worker -> its latencies;
 dequeuer -> how many messages it took, their headers and latencies (the harness checks

@@ -1,5 +1,5 @@
-"""The seed's four mechanisms (Pipe, Queue, Value, shared_memory): every variant and
-supported pattern, with real peer processes, at small sizes: each case must come back
+"""The four multiprocessing channels (Pipe, Queue, Value, shared_memory): every
+variant and supported pattern, with real peer processes, at small sizes: each case must come back
 ok, verified, with exactly the expected counts.
 Structure and correctness only: no assertion here looks at how fast anything was."""
 
@@ -19,7 +19,7 @@ SMALL = Settings(sessions=1, repeats=2,
                  warmup=1, target_bytes=256 << 10, min_messages=4, max_messages=40,
                  increments=300)
 
-# The seed's four; every other mechanism has its own file (test_other_mechanisms.py).
+# Pipe, Queue, Value and shared_memory; every other mechanism: test_every_other_channel.py.
 CORE_MECHANISMS = ["pipe", "queue", "value", "shm"]
 
 FORK_CASES = [

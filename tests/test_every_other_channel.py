@@ -1,4 +1,4 @@
-"""Every mechanism beyond the seed's four: every one x variant x supported
+"""Every mechanism beyond Pipe, Queue, Value and shared_memory: every one x variant x supported
 pattern with real peers under fork at 64 B and 64 KiB, one case each under spawn (and
 forkserver where descriptors are passed), a few injected faults, and the framing and
 skip logic on their own. Structure and correctness only, never speed.
