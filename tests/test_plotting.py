@@ -277,7 +277,9 @@ def test_a_file_from_before_payload_kinds_reads_as_bytes(tmp_path):
     v3_v4 = ["payload", "sessions", "noise", "foreign_cpu_frac", "steal_frac"]
     v5 = ["rate_per_s", "achieved_per_s", "saturated", "lat_samples", "lat_p50_ns",
           "lat_p90_ns", "lat_p99_ns", "lat_p999_ns", "lat_max_ns", "samples_file"]
-    old = pd.read_csv(csv).drop(columns=v3_v4 + v5).assign(schema_version=2)
+    v6 = ["run_delay_frac", "remeasured", "target_met", "ratio", "ratio_ci_low",
+          "ratio_ci_high"]
+    old = pd.read_csv(csv).drop(columns=v3_v4 + v5 + v6).assign(schema_version=2)
     old.to_csv(csv, index=False)
     run = load_run(folder)
     assert run.frame["payload"].tolist() == ["bytes"]
@@ -427,3 +429,28 @@ def test_ranking_bars_are_best_first_with_ci_whiskers(tmp_path):
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels[0] == "pipe/bytes" and labels[-1] == "tcp/nodelay"
     assert ax.collections, "CI whiskers"
+
+
+def test_best_map_names_a_winner_only_when_the_paired_cis_part(tmp_path):
+    """A 50% lead with overlapping paired CIs is a tie; a 5% lead with disjoint ones a
+    winner (rows without paired ratios keep the old 5% margin)."""
+    from dataclasses import replace
+
+    def paired(row, ratio, low, high):
+        return replace(row, ratio=ratio, ratio_ci_low=low, ratio_ci_high=high)
+
+    rows = [
+        paired(ok_row("pipe", "bytes", "pingpong", 64, 1, 10_000.0), 0.8, 0.5, 1.1),
+        paired(ok_row("queue", "default", "pingpong", 64, 1, 15_000.0), 1.2, 0.9, 1.6),
+        paired(ok_row("pipe", "bytes", "stream", 64, 1, 1_000.0), 0.97, 0.96, 0.98),
+        paired(ok_row("shm", "segment", "stream", 64, 1, 1_050.0), 1.03, 1.02, 1.04),
+    ]
+    frame = load_run(write_run(tmp_path / "r", rows)).frame
+    ping = best_table(frame, "pingpong").iloc[0]
+    assert ping["margin"] == pytest.approx(0.5) and not ping["clear"]
+    stream = best_table(frame, "stream").iloc[0]
+    assert stream["winner"] == "pipe/bytes" and stream["clear"]
+    legacy = load_run(write_run(tmp_path / "l", [
+        ok_row("pipe", "bytes", "pingpong", 64, 1, 10_000.0),
+        ok_row("queue", "default", "pingpong", 64, 1, 10_400.0)])).frame
+    assert not best_table(legacy, "pingpong").iloc[0]["clear"]  # 4% < the old 5%

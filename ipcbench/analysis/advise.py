@@ -5,8 +5,10 @@ its ok rows by the pattern's figure of merit (Pattern.metric, .higher_is_better)
 sure that is; `advise_run` reads. The text is written by render.terminal.advice_text.
 
 Mechanism `baseline` rows are hardware references, never candidates. "Within noise":
-both rows' ci_low_ns/ci_high_ns overlap; without CIs, a ~95% interval of the median from
-cv (or stdev_ns/median_ns) and the repeat count. Nearest cell: size on a log2 scale, then
+both rows' paired-ratio CIs overlap (ratio_ci_low/high: measured in the same blocks, so a
+drift of the host cancels; core/paired.py); rows without them (older files): their
+ci_low_ns/ci_high_ns overlap; without CIs, a ~95% interval of the median from cv (or
+stdev_ns/median_ns) and the repeat count. Nearest cell: size on a log2 scale, then
 procs; ties to the smaller.
 """
 
@@ -63,6 +65,8 @@ class Candidate:
     noisy: bool = False
     low_ns: float = math.nan  # ~95% interval of the median time per message
     high_ns: float = math.nan
+    ratio_low: float = math.nan  # 95% interval of the paired ratio (core/paired.py)
+    ratio_high: float = math.nan
 
     @property
     def name(self) -> str:
@@ -111,6 +115,11 @@ def _interval_ns(row: pd.Series) -> tuple[float, float]:
 
 
 def _overlap(a: Candidate, b: Candidate) -> bool | None:
+    """Whether two candidates are within noise: by their paired CIs where both have
+    them, else by their absolute ones."""
+    paired = intervals_overlap((a.ratio_low, a.ratio_high), (b.ratio_low, b.ratio_high))
+    if paired is not None:
+        return paired
     return intervals_overlap((a.low_ns, a.high_ns), (b.low_ns, b.high_ns))
 
 
@@ -192,7 +201,7 @@ def _ranked(rows: pd.DataFrame, kind: patterns.Pattern, cell: Cell) -> tuple[Can
     return tuple(
         Candidate(str(r["mechanism"]), str(r["variant"]), _num(r, kind.metric),
                   _num(r, "efficiency"), str(r.get("noisy", "")).lower() == "true",
-                  *_interval_ns(r))
+                  *_interval_ns(r), _num(r, "ratio_ci_low"), _num(r, "ratio_ci_high"))
         for _, r in ranked.iterrows())
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from ipcbench.analysis.agreement import Agreement, agreement
 from ipcbench.analysis.frames import case_keys, unique_cases
 from ipcbench.analysis.runs import Run
 from ipcbench.analysis.sameness import machine_drift, memory_drift, settings_difference
@@ -116,6 +117,8 @@ class Comparison:
     # each for the terminal, and the detail for compare.md and the report.
     settings_notes: tuple[str, ...] = ()
     settings_details: tuple[str, ...] = ()
+    # Per pairing: how far B agrees with A (agreement.py: what an A/A test reads).
+    agreements: tuple[Agreement, ...] = ()
 
     @property
     def tags(self) -> list[str]:
@@ -154,8 +157,11 @@ def compare_runs(runs: Sequence[Run], *, min_effect: float = MIN_EFFECT,
     notes += [drift(runs[0], run, tag) for tag, run in zip(tags[1:], runs[1:], strict=True)
               for drift in (machine_drift, memory_drift)]
     notes = [n for n in notes if n[0]]
+    agreements = tuple(agreement(runs[0].frame, run.frame, matching.keys)
+                       for run, matching in zip(runs[1:], matchings, strict=True))
     return Comparison(list(runs), tables, matchings, min_effect, alpha, metric,
-                      tuple(mechanisms), tuple(n[0] for n in notes), tuple(n[1] for n in notes))
+                      tuple(mechanisms), tuple(n[0] for n in notes), tuple(n[1] for n in notes),
+                      agreements)
 
 
 def verdict_counts(table: pd.DataFrame, metric: str | None = None) -> dict[str, int]:

@@ -107,6 +107,34 @@ def fraction(text: str) -> float:
     return value
 
 
+def precision(value: str) -> float:
+    """--precision: the CI half-width a figure aims for, `5%` or `0.05`."""
+    text = value.strip()
+    try:
+        share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        share = math.nan
+    if not 0.001 <= share <= 0.5:
+        raise ValueError(f"invalid precision {value!r}: expected a CI half-width such as "
+                         "5% or 0.05, from 0.1% to 50%")
+    return share
+
+
+MAX_BUDGET_MIN = 7 * 24 * 60
+
+
+def budget_minutes(value: str) -> float:
+    """--budget: minutes the run may spend on sessions beyond each case's minimum."""
+    try:
+        minutes = float(value)
+    except ValueError:
+        minutes = math.nan
+    if not 0 < minutes <= MAX_BUDGET_MIN:
+        raise ValueError(f"invalid budget {value!r}: expected minutes, above 0 and at most "
+                         f"{MAX_BUDGET_MIN} (a week)")
+    return minutes
+
+
 def print_paths(paths) -> None:
     """Files written, one per line on stdout (scripts read them from there)."""
     for path in paths:

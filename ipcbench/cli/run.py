@@ -12,7 +12,15 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from ipcbench.cli.args import choices, load_shares, procs_list, rate, split
+from ipcbench.cli.args import (
+    budget_minutes,
+    choices,
+    load_shares,
+    precision,
+    procs_list,
+    rate,
+    split,
+)
 from ipcbench.cli.run_job import Job, new_job, prepare_folder, resume_job
 from ipcbench.cli.signals import Interrupted, check_interrupted, install_signal_handlers
 from ipcbench.core.patterns import PATTERN_NAMES, PATTERNS
@@ -61,7 +69,10 @@ def plan_from_args(args: argparse.Namespace):
         choices("payload", payloads, PAYLOAD_KINDS)
     changes = {name: value for name, value in (
         ("sessions", args.sessions), ("repeats", args.repeats), ("warmup", args.warmup),
-        ("deadline_s", args.deadline)) if value is not None}
+        ("deadline_s", args.deadline),
+        ("target_ci", precision(args.precision) if args.precision is not None else None),
+        ("run_budget_s", budget_minutes(args.budget) * 60 if args.budget is not None
+         else None)) if value is not None}
     settings = matrix.settings.with_changes(**changes)
     # Mechanisms the user named, or None: a matrix scopes some patterns to a few
     # mechanisms (quick: the work queue and fan-out with Pipe, Queue and shm) only when
@@ -238,8 +249,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     scope = run.add_mutually_exclusive_group()
     scope.add_argument("--quick", action="store_true", help="small matrix, <= 60 s on 2 cores")
     scope.add_argument("--full", action="store_true", help="the full matrix (long)")
+    run.add_argument("--precision", metavar="PCT",
+                     help="95%% CI half-width each figure and paired ratio aims for "
+                          "(default 5%%): workloads get more blocks until it is met")
+    run.add_argument("--budget", metavar="MIN",
+                     help="minutes the run may spend on blocks beyond each case's minimum "
+                          "sessions (default: the matrix's)")
     run.add_argument("--sessions", type=int,
-                     help="independent sessions per case (fresh peers; default 3)")
+                     help="minimum independent sessions per case (fresh peers)")
     run.add_argument("--repeats", type=int, help="timed repeats per session")
     run.add_argument("--warmup", type=int, help="untimed repeats per session, before them")
     run.add_argument("--deadline", type=float, help="seconds allowed per repeat (default: derived)")

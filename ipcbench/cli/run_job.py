@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 # refused next to --resume (a resumed run measures exactly what the manifest planned).
 MATRIX_FLAGS = ("mechanism", "variant", "pattern", "size", "procs", "start_method",
                 "placement", "payload", "rate", "load", "seed", "quick", "full", "sessions",
-                "repeats", "warmup", "deadline", "no_baselines", "samples")
+                "repeats", "warmup", "deadline", "precision", "budget", "no_baselines",
+                "samples")
 
 
 @dataclass(frozen=True)

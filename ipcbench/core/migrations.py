@@ -13,6 +13,11 @@ What each version changed (results.SCHEMA_VERSION is the newest; readers refuse 
   5  one-way latency and load: rate_per_s (a case key), achieved_per_s, saturated,
      lat_samples, lat_p50_ns .. lat_max_ns, samples_file. v4 loads as rate_per_s=0.
      Same columns, new payload values since: msgpack, dataframe, arrow.
+  6  paired blocks and a precision target: run_delay_frac, remeasured, target_met,
+     ratio, ratio_ci_low, ratio_ci_high. v5 loads with no ratio (NaN), remeasured=0
+     and target_met = not noisy. Same columns, new meaning: `noisy` is the 95% CI (of
+     the median, or of the paired ratio) wider than the target; machine load alone no
+     longer flags a row.
 """
 
 from __future__ import annotations
@@ -70,6 +75,17 @@ def _v4_to_v5(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _v5_to_v6(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    at = frame.columns.get_loc("steal_frac") + 1
+    noisy = frame["noisy"].astype(str).str.lower() == "true"
+    added = {"run_delay_frac": math.nan, "remeasured": 0, "target_met": ~noisy,
+             "ratio": math.nan, "ratio_ci_low": math.nan, "ratio_ci_high": math.nan}
+    for offset, (column, value) in enumerate(added.items()):
+        frame.insert(at + offset, column, value)
+    return frame
+
+
 # version -> the step from that version to the next (asv's way: each step knows only
 # two adjacent versions, so an old file is upgraded through every step in turn).
 _MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {
@@ -77,6 +93,7 @@ _MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {
     2: _v2_to_v3,
     3: _v3_to_v4,
     4: _v4_to_v5,
+    5: _v5_to_v6,
 }
 
 

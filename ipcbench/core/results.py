@@ -30,7 +30,7 @@ from ipcbench.core.schema import (
 from ipcbench.system.safefile import open_fd, refuse_link, safe_dir
 
 # Bump on any change to COLUMNS or their meaning, with a step in migrations.py.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class ResultsError(ValueError):
@@ -92,6 +92,17 @@ class ResultRow:
     noise: str = ""
     foreign_cpu_frac: float = math.nan
     steal_frac: float = math.nan
+    # The peers' run delay (waiting for a CPU while runnable) per timed ns, median over
+    # sessions; sessions with far more than usual were measured again (`remeasured`).
+    run_delay_frac: float = math.nan
+    remeasured: int = 0
+    # Both the CI of the median and of the paired ratio within the run's precision.
+    target_met: bool = False
+    # Time per message over its block's reference (the geometric mean of the workload's
+    # channels in the same block), median over blocks, and its 95% CI (core/paired.py).
+    ratio: float = math.nan
+    ratio_ci_low: float = math.nan
+    ratio_ci_high: float = math.nan
     # Per sender: messages per second reached (open loop: against rate_per_s).
     achieved_per_s: float = math.nan
     saturated: bool = False
@@ -142,8 +153,9 @@ _INT_COLUMNS = (
     "sessions",
     "rate_per_s",
     "lat_samples",
+    "remeasured",
 )
-_BOOL_COLUMNS = ("verified", "noisy", "saturated")
+_BOOL_COLUMNS = ("verified", "noisy", "saturated", "target_met")
 # Read as text, never guessed: "3.10" is not the float 3.1, and a hex run id such as
 # "123e45678901" is not a number.
 _TEXT_COLUMNS = tuple(f.name for f in fields(ResultRow) if f.type == "str")

@@ -8,12 +8,12 @@ sessions do. Hence:
 - the case's figure (median_ns = p50_ns) is the median of its session values, its CI the
   distribution-free CI of that median over sessions, and its percentiles the median over
   sessions of each session's percentile (a typical session's tail, min/max the extremes);
-- the case is `noisy` when its middle sessions spread wider than the target (the
-  median's interval at NOISE_CONFIDENCE: every session up to 4, the middle 3 of 5, the
-  middle 5 of 9; so one session in a slow mode, outvoted by the others, does not flag a
-  case it does not move), or when the machine was disturbed while it ran; `noise` says
-  which kind. Back-to-back runs of the quick matrix: >= 95% of the cases flagged in
-  neither agree within 10% (README, "Reading numbers on a noisy machine").
+- the case's target is met when the 95% CI of its median over sessions is within
+  +/-target and so is the CI of its paired ratio to the rivals of its workload (measured
+  in the same blocks, core/paired.py); otherwise it is `noisy`, and `noise` says which
+  kind. The machine-wide steal and foreign CPU are kept in the row but flag nothing:
+  they tick in 10 ms jiffies, and on a cloud VM they did not predict which cases
+  reproduce (README, "Reading numbers on a noisy machine").
 """
 
 from __future__ import annotations
@@ -27,12 +27,10 @@ import numpy as np
 from ipcbench.core.stats import ci_half_width, median_ci, per_second, summarize
 from ipcbench.system.disturbance import Disturbance
 
-NOISE_CONFIDENCE = 0.6
-
 # Kinds of noise, as written in the `noise` column (joined with "+").
 BETWEEN = "between-sessions"  # each session is steady, but sessions land apart
 WITHIN = "within-session"  # the repeats of a session already disagree
-MACHINE = "machine"  # other load or CPU steal while the case ran
+PAIRED = "paired"  # the ratio to the workload's other channels is not pinned down
 
 
 @dataclass(frozen=True)
@@ -65,6 +63,9 @@ class SessionResult:
     lat_p99_ns: float = 0.0
     lat_p999_ns: float = 0.0
     lat_max_ns: float = 0.0
+    # How long the peers waited for a CPU while runnable during the timed repeats,
+    # summed over peers (system/schedstat.py); 0 where the session has no peer processes.
+    run_delay_ns: float = 0.0
     # The raw latencies, for --samples; never logged, never compared.
     latencies_ns: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -75,6 +76,11 @@ class SessionResult:
     @property
     def msgs_per_s(self) -> float:
         return per_second(self.messages, self.duration_ns)
+
+    @property
+    def run_delay_frac(self) -> float:
+        """The peers' run delay as a share of the timed span (0 when nothing was timed)."""
+        return self.run_delay_ns / self.duration_ns if self.duration_ns > 0 else 0.0
 
 
 def summarize_session(
@@ -87,6 +93,7 @@ def summarize_session(
     wall_s: float,
     disturbance: Disturbance | None = None,
     latencies_ns: np.ndarray | None = None,
+    run_delay_ns: float = 0.0,
 ) -> SessionResult:
     """Pure: one session's timed repeats (their per-message samples, and the one-way
     latencies of every message where the pattern has them) -> its summary."""
@@ -118,6 +125,7 @@ def summarize_session(
         repeat_spread=relative_spread(repeat_values),
         wall_s=wall_s,
         disturbance=disturbance or Disturbance(),
+        run_delay_ns=run_delay_ns,
         **latency,
     )
 
@@ -141,17 +149,19 @@ def pooled_stdev(sessions: list[SessionResult]) -> float:
     return math.sqrt(squares / (total - 1))
 
 
-def noise_kind(sessions: list[SessionResult], target: float, cpus: int) -> str:
-    """Which kind of noise makes this case's figure doubtful ("" = none)."""
+def noise_kind(sessions: list[SessionResult], target: float,
+               paired_half_width: float = 0.0) -> str:
+    """Which kind of noise keeps this case from its precision target ("" = none): the
+    95% CI of the median over sessions, or of the paired ratio, wider than +/-target."""
     kinds = []
     within = median([s.repeat_spread for s in sessions]) > target
     if len(sessions) >= 2:
-        if ci_half_width([s.value_ns for s in sessions], NOISE_CONFIDENCE) > target:
+        if ci_half_width([s.value_ns for s in sessions]) > target:
             kinds.append(WITHIN if within else BETWEEN)
     elif within:  # one session: its repeats are all there is to judge by
         kinds.append(WITHIN)
-    if total_disturbance(sessions).disturbed(cpus):
-        kinds.append(MACHINE)
+    if paired_half_width > target:
+        kinds.append(PAIRED)
     return "+".join(kinds)
 
 
@@ -162,8 +172,10 @@ def total_disturbance(sessions: list[SessionResult]) -> Disturbance:
     return total
 
 
-def case_figures(sessions: list[SessionResult], target: float, cpus: int) -> dict[str, object]:
-    """Pure: the sessions of one case -> the figure columns of its row (see module doc)."""
+def case_figures(sessions: list[SessionResult], target: float, cpus: int,
+                 paired_half_width: float = 0.0) -> dict[str, object]:
+    """Pure: the sessions of one case -> the figure columns of its row (see module doc).
+    `cpus` is kept for the callers' sake: the machine's load no longer flags a case."""
     if not sessions:
         raise ValueError("a case needs at least one session")
     values = [s.value_ns for s in sessions]
@@ -171,7 +183,7 @@ def case_figures(sessions: list[SessionResult], target: float, cpus: int) -> dic
     messages = sum(s.messages for s in sessions)
     mean_ns = sum(s.mean_ns * s.samples for s in sessions) / sum(s.samples for s in sessions)
     stdev_ns = pooled_stdev(sessions)
-    noise = noise_kind(sessions, target, cpus)
+    noise = noise_kind(sessions, target, paired_half_width)
     disturbance = total_disturbance(sessions)
     return {
         "sessions": len(sessions),
@@ -193,6 +205,8 @@ def case_figures(sessions: list[SessionResult], target: float, cpus: int) -> dic
         "ci_high_ns": ci_high_ns,
         "noisy": bool(noise),
         "noise": noise,
+        "target_met": not noise,
+        "run_delay_frac": median([s.run_delay_frac for s in sessions]),
         "cpu_s_per_msg": sum(s.cpu_s for s in sessions) / messages,
         "ctx_switches_per_msg": sum(s.ctx_switches for s in sessions) / messages,
         "foreign_cpu_frac": disturbance.foreign_frac,

@@ -25,12 +25,15 @@ class Settings:
     """Message counts scale with size so every session moves about `target_bytes` per
     repeat, within [min_messages, max_messages]."""
 
-    sessions: int = 3  # independent sessions per case, the minimum
+    sessions: int = 3  # independent sessions (blocks) per case, the minimum
     max_sessions: int = 0  # <= sessions: exactly `sessions`; else more while too noisy
     repeats: int = 3  # timed repeats per session
     warmup: int = 1  # untimed repeats per session, before them
     target_ci: float = 0.05  # a figure reproduces when its session-level CI is within +/-5%
-    budget_s: float = 2.0  # a case gets no more sessions once it has used this wall time
+    budget_s: float = 2.0  # a workload gets no more blocks once it used this much a case
+    # The whole run's time for sessions beyond the minimum (--budget); 0 = no limit.
+    # Past it, workloads finish their `sessions` and stop.
+    run_budget_s: float = 0.0
     target_bytes: int = 32 << 20
     min_messages: int = 4
     max_messages: int = 2000
@@ -46,6 +49,12 @@ class Settings:
                 raise ValueError(f"invalid {name} {value!r}: must be a whole number >= 1")
         if self.max_sessions < self.sessions:
             object.__setattr__(self, "max_sessions", self.sessions)
+        if not 0 < self.target_ci < 1:
+            raise ValueError(f"invalid precision {self.target_ci!r}: must be a fraction "
+                             "in (0, 1), e.g. 0.05 for 5%")
+        if not 0 <= self.run_budget_s <= 7 * 24 * 3600:
+            raise ValueError(f"invalid budget {self.run_budget_s!r}: must be seconds in "
+                             "[0, 604800]")
         if self.warmup < 0:
             raise ValueError(f"invalid warmup {self.warmup!r}: must be 0 or more")
         if self.deadline_s is not None and not 0 < self.deadline_s <= 3600:
@@ -90,12 +99,16 @@ class Matrix:
     extra_shapes: tuple[tuple[str, str, int], ...] = ()
 
 
-# Small enough for <= 60 s on 2 cores. Each repeat moves 16 MiB (at least 16 messages,
-# at most 250): a 1 MiB case timed over 4 messages landed 1.5x apart between two runs
-# in 40% of cases. A case whose 3 sessions disagree gets up to 2 more, so one session in
-# a slow mode no longer decides its median.
-QUICK = Settings(sessions=3, max_sessions=5, repeats=4, warmup=1, budget_s=1.0,
-                 target_bytes=16 << 20, min_messages=16, max_messages=250, increments=2000)
+# The quick matrix: within 90 s on 2 cores. Many short sessions rather than a few long
+# ones: on a cloud VM a session's figure spans 0.73-1.20 of its case's median while the
+# repeats inside one session agree within 2-2.5%, so one timed repeat a session and more
+# sessions buy more precision per second. Each repeat moves 16 MiB (at least 16
+# messages, at most 250): a 1 MiB case timed over 4 messages landed 1.5x apart between
+# two runs in 40% of cases. Blocks are added until every CI is within +/-5% or the run's
+# budget (beyond the minimum sessions) is spent.
+QUICK = Settings(sessions=5, max_sessions=12, repeats=1, warmup=1, budget_s=2.0,
+                 run_budget_s=40.0, target_bytes=16 << 20, min_messages=16,
+                 max_messages=250, increments=2000)
 
 # Every kind but raw bytes (which every case measures); the codec kinds (msgpack, arrow)
 # become skipped rows where their optional module is missing.
@@ -118,15 +131,14 @@ MATRICES = {
                                                         FANOUT.name: ("pipe", "queue", "shm")}),
                     pattern_procs=MappingProxyType({PINGPONG.name: (1,)})),
     # 64 B .. 16 MiB in steps of 16x, 1/2/4 processes, both pinned placements, the
-    # object, numpy and shm-view payloads at 4 KiB and 1 MiB; 3 sessions a case, up to 5
-    # when they disagree. (The 95% CI of the median stays [min, max] up to 8 sessions,
-    # but the median of 5 is not decided by one session in a slow mode, and the noise
-    # flag reads their middle three.)
+    # object, numpy and shm-view payloads at 4 KiB and 1 MiB; 6 sessions a case (the 95%
+    # CI of a median of 6 is its [min, max]), up to 16 while a CI is wider than +/-5%,
+    # within 20 minutes of extra blocks.
     "default": Matrix(
         (64, 4 * KiB, 64 * KiB, 1 * MiB, 16 * MiB),
         (1, 2, 4),
-        Settings(sessions=3, max_sessions=5, repeats=2, budget_s=0.8, target_bytes=16 << 20,
-                 max_messages=1000),
+        Settings(sessions=6, max_sessions=16, repeats=1, budget_s=3.0, run_budget_s=1200.0,
+                 target_bytes=16 << 20, max_messages=1000),
         extra_payloads=DEFAULT_EXTRA_PAYLOADS,
         payload_sizes_bytes=(4 * KiB, 1 * MiB),
         extra_shapes=(("queue", "stream", 3),),
@@ -136,7 +148,7 @@ MATRICES = {
     "full": Matrix(
         tuple(64 * 4**i for i in range(10)),
         (1, 2, 4, 8),
-        Settings(sessions=5, max_sessions=12, repeats=3, budget_s=5.0, warmup=2),
+        Settings(sessions=8, max_sessions=20, repeats=1, budget_s=6.0, warmup=2),
         ("same-core", "cross-core", "unpinned"),
         extra_payloads=EXTRA_PAYLOADS,
         payload_sizes_bytes=(256, 4 * KiB, 64 * KiB, 1 * MiB, 16 * MiB),

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from ipcbench import __version__
+from ipcbench.core.paired import UNPAIRED, PairedRatio
 from ipcbench.core.results import SCHEMA_VERSION, ResultRow
 from ipcbench.core.schema import CASE_KEYS, Case
 from ipcbench.core.session_stats import SessionResult, case_figures, summarize_session
@@ -52,10 +53,13 @@ def base_row(case: Case, meta: RunMeta, status: str, reason: str = "", **values)
 
 
 def ok_row(
-    case: Case, meta: RunMeta, sessions: list[SessionResult], warmup: int, target_ci: float
+    case: Case, meta: RunMeta, sessions: list[SessionResult], warmup: int, target_ci: float,
+    paired: PairedRatio = UNPAIRED, remeasured: int = 0,
 ) -> ResultRow:
-    """Pure: the finished sessions of one case -> its ok row."""
-    figures = case_figures(sessions, target_ci, len(allowed_cpus()))
+    """Pure: the finished sessions of one case (and its paired ratio to the rivals of its
+    workload, core/paired.py) -> its ok row."""
+    figures = case_figures(sessions, target_ci, len(allowed_cpus()),
+                           paired_half_width=paired.half_width if paired.blocks else 0.0)
     bytes_per_s = figures["msgs_per_s"] * case.kind.bytes_per_message(case.size_bytes)
     achieved_per_s = figures["msgs_per_s"] / case.kind.senders(case.procs)
     return base_row(
@@ -67,6 +71,10 @@ def ok_row(
         bytes_per_s=bytes_per_s if case.kind.moves_payload else math.nan,
         achieved_per_s=achieved_per_s,
         saturated=is_saturated(case.rate_per_s, achieved_per_s),
+        ratio=paired.ratio,
+        ratio_ci_low=paired.ci_low,
+        ratio_ci_high=paired.ci_high,
+        remeasured=remeasured,
         **figures,
     )
 

@@ -1,11 +1,20 @@
-"""Run cases: independent sessions per case, interleaved over the run, into result rows.
+"""Run cases: independent sessions per case, in paired blocks over the run, into rows.
 
 Each case is measured in `Settings.sessions` (up to `max_sessions`) sessions, each with
-fresh peers and a fresh channel. The run goes in rounds: every round gives one session to
-each case that still needs one, in a shuffled order, so a slow drift of the machine
-touches every case alike and every case's figure is built from sessions spread over the
-whole run. A case's row is written as soon as its last session ends; every finished
-session is handed to `on_session` first (the CLI logs it, so --resume loses nothing).
+fresh peers and a fresh channel. The cases of one workload (the same pattern, size,
+procs, placement, payload: core/paired.py) are its rival channels, and they are measured
+in blocks: one session of each, back to back, in a shuffled order. The run goes in
+rounds: every round gives one block to each workload that still needs one, workloads in a
+shuffled order, so a slow drift of the machine touches every case alike, every figure is
+built from sessions spread over the whole run, and within a block the drift cancels in
+the channels' paired ratios. A workload gets more blocks while any of its channels' CIs
+(absolute or paired) is wider than the target, until `max_sessions`, the case budget or
+the run's budget is spent. A session whose peers waited unusually long for a CPU (their
+run delay, system/schedstat.py: another tenant took it) is measured again once instead
+of averaged in, within a bound, and counted in the row (`remeasured`).
+
+A workload's rows are written as soon as its last block ends; every finished session is
+handed to `on_session` first (the CLI logs it, so --resume loses nothing).
 
 Both front ends (CLI and pytest) go through here, so they produce the same rows.
 Failures never escape as exceptions: they become rows with a reason.
@@ -14,6 +23,7 @@ Failures never escape as exceptions: they become rows with a reason.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -21,11 +31,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ipcbench.core.paired import UNPAIRED, PairedRatio, paired_ratios, workload_of
 from ipcbench.core.results import ResultRow
 from ipcbench.core.schema import Case
 from ipcbench.core.session_stats import SessionResult, summarize_session
 from ipcbench.core.settings import Settings
-from ipcbench.core.stats import should_stop
+from ipcbench.core.stats import ci_half_width, median, should_stop
 from ipcbench.harness.baselines import BaselineCache
 from ipcbench.harness.plan import PlannedCase
 from ipcbench.harness.rows import RunMeta, base_row, ok_row
@@ -34,6 +45,7 @@ from ipcbench.mechanisms import end_run, runs_last, session_class
 from ipcbench.mechanisms.base import PeerFailed, RepeatOutcome
 from ipcbench.system.deadlines import CaseTimeout
 from ipcbench.system.disturbance import between, our_cpu_s, read_cpu_times
+from ipcbench.system.schedstat import delay_between_ns, run_delays_ns
 
 SessionFactory = Callable[[Case, Settings], CaseSession]
 RepeatDriver = Callable[[Callable[[], None], int], None]
@@ -45,6 +57,11 @@ def session_for(case: Case, settings: Settings) -> CaseSession:
     workload = derive_workload(case, settings.messages_for(case), settings.deadline_s)
     cls = session_class(case.mechanism) or CaseSession
     return cls(case, workload, settings.seed, settings.fault)
+
+
+def _peer_pids(session) -> list[int]:
+    """The pids of a session's peer processes (none for sessions without any)."""
+    return [p.pid for p in getattr(session, "processes", []) if p.pid is not None]
 
 
 def _drive_plain(repeat: Callable[[], None], count: int) -> None:
@@ -76,7 +93,10 @@ def measure_session(
         def repeat() -> None:
             outcomes.append(session.run_repeat(settings.warmup + len(outcomes)))
 
+        pids = _peer_pids(session)
+        delays_before = run_delays_ns(pids)
         drive(repeat, settings.repeats)
+        run_delay_ns = delay_between_ns(delays_before, run_delays_ns(pids))
     # Peers that are not this process's waited-for children (Ray's actors) are the
     # session's own CPU too, not other load: a session class may report them.
     ours_s = our_cpu_s() - ours_before_s + getattr(session, "helper_cpu_s", 0.0)
@@ -92,6 +112,7 @@ def measure_session(
         disturbance=disturbance,
         latencies_ns=(np.concatenate([o.latencies_ns for o in outcomes]) if outcomes
                       else None),
+        run_delay_ns=float(run_delay_ns),
     )
 
 
@@ -171,6 +192,55 @@ class RunContext:
 class _Pending:
     case: Case
     sessions: list[SessionResult] = field(default_factory=list)
+    remeasured: int = 0  # sessions measured again for heavy interference
+
+
+# A session is measured again when its peers' run delay (the share of the timed span they
+# waited for a CPU while runnable) exceeds the case's usual share by this factor plus this
+# margin: another tenant took their CPU. Judged against the case's own earlier sessions,
+# since a same-core stream's peers wait for each other by design. At most one retry per
+# session, and at most REMEASURE_SHARE of a case's sessions, so a machine that is always
+# busy still finishes.
+REMEASURE_FACTOR = 1.5
+REMEASURE_MARGIN = 0.05
+REMEASURE_SHARE = 0.5
+_MIN_HISTORY = 2
+
+
+def heavy_interference(history: list[SessionResult], result: SessionResult) -> bool:
+    """Pure: `result` waited for a CPU far longer than the case's earlier sessions."""
+    if len(history) < _MIN_HISTORY:
+        return False
+    usual = median([s.run_delay_frac for s in history])
+    return result.run_delay_frac > usual * REMEASURE_FACTOR + REMEASURE_MARGIN
+
+
+def may_remeasure(item: _Pending, settings: Settings) -> bool:
+    return item.remeasured < max(1, int(settings.max_sessions * REMEASURE_SHARE))
+
+
+def workload_ratios(items: list[_Pending]) -> dict[Case, PairedRatio]:
+    """Each case's paired ratio over the blocks of its workload (core/paired.py)."""
+    return paired_ratios({item.case: {s.index: s.value_ns for s in item.sessions}
+                          for item in items})
+
+
+def workload_wants_block(items: list[_Pending], settings: Settings, over_budget: bool) -> bool:
+    """Pure: the stopping rule of a workload. Every case gets `sessions`; then more blocks
+    while a case's CI, absolute or paired with its rivals, is wider than the target, until
+    `max_sessions`, the workload's time (`budget_s` a case) or the run's budget is spent."""
+    if any(len(item.sessions) < settings.sessions for item in items):
+        return True
+    if over_budget or any(len(item.sessions) >= settings.max_sessions for item in items):
+        return False
+    wall_s = sum(s.wall_s for item in items for s in item.sessions)
+    if wall_s >= settings.budget_s * len(items):
+        return False
+    if any(ci_half_width([s.value_ns for s in item.sessions]) > settings.target_ci
+           for item in items):
+        return True
+    return len(items) > 1 and any(r.half_width > settings.target_ci
+                                  for r in workload_ratios(items).values())
 
 
 def run_planned(
@@ -183,70 +253,117 @@ def run_planned(
     baseline_cache: BaselineCache | None = None,
     on_session: Callable[[Case, SessionResult], None] = _no_session_log,
     done_sessions: Mapping[Case, list[SessionResult]] | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """Run every planned case in interleaved rounds of sessions (module doc), handing
-    each finished row to `on_row` at once. Skipped cases are written first. With
+    """Run every planned case in rounds of paired blocks (module doc), handing each
+    finished row to `on_row` at once. Skipped cases are written first. With
     meta.order_seed >= 0 every round's order is shuffled (seeded, recorded in every row).
-    `done_sessions` resumes cases whose first sessions a killed run already measured.
+    `done_sessions` resumes cases whose first sessions a killed run already measured;
+    `clock` tells when the run's budget (settings.run_budget_s) is spent.
     What a mechanism keeps for the whole run (Ray) is released at the end, however it ends."""
     run = RunContext(settings=settings, meta=meta, on_row=on_row, make_session=make_session,
                      before_session=before_session, on_session=on_session,
                      baseline_cache=baseline_cache)
     try:
-        _run_rounds(planned, run, done_sessions or {})
+        _run_rounds(planned, run, done_sessions or {}, clock)
     finally:
         end_run()
 
 
 def _run_rounds(planned: Iterable[PlannedCase], run: RunContext,
-                done_sessions: Mapping[Case, list[SessionResult]]) -> None:
+                done_sessions: Mapping[Case, list[SessionResult]],
+                clock: Callable[[], float] = time.monotonic) -> None:
     pending = []
     for item in planned:
         if item.skip_reason:
             run.on_row(base_row(item.case, run.meta, "skipped", item.skip_reason))
             continue
-        resumed = _Pending(item.case, list(done_sessions.get(item.case, [])))
-        if wants_session(resumed.sessions, run.settings):
-            pending.append(resumed)
-        else:  # a killed run measured every session but had not written the row yet
-            _finish(resumed, run)
+        pending.append(_Pending(item.case, list(done_sessions.get(item.case, []))))
+    deadline_s = clock() + run.settings.run_budget_s if run.settings.run_budget_s else math.inf
     # A mechanism that keeps a runtime in the harness (Ray: ~400 MB) goes after every
     # other case, so theirs fork from a lean harness (heap.py); each group interleaved.
     flags = [runs_last(p.case.mechanism) for p in pending]
     for later in (False, True):
         group = [p for p, flag in zip(pending, flags, strict=True) if flag == later]
-        _interleave(group, run)
+        _interleave(group, run, lambda: clock() >= deadline_s)
 
 
-def _interleave(pending: list[_Pending], run: RunContext) -> None:
-    """Rounds over `pending`: one session per case and round, in a shuffled order."""
+def _workloads(pending: list[_Pending]) -> list[list[_Pending]]:
+    groups: dict[tuple, list[_Pending]] = {}
+    for item in pending:
+        groups.setdefault(workload_of(item.case), []).append(item)
+    return list(groups.values())
+
+
+def _interleave(pending: list[_Pending], run: RunContext,
+                over_budget: Callable[[], bool]) -> None:
+    """Rounds of blocks (module doc): one block per workload and round, workloads and the
+    channels inside each block in a shuffled order. A workload's rows are written as
+    soon as its last block ends."""
+    workloads = _workloads(pending)
+    # A resumed run may hold workloads whose sessions are all measured already.
+    workloads = [w for w in workloads if _still_wanted(w, run, over_budget)]
     for round_index in itertools.count():
-        if not pending:
+        if not workloads:
             return
-        if run.meta.order_seed >= 0:
-            random.Random(run.meta.order_seed * 1009 + round_index).shuffle(pending)
-        for item in list(pending):
-            if run.baseline_cache is not None:
-                run.baseline_cache.get(item.case.placement, item.case.start_method)
-            run.before_session(item.case, len(item.sessions))
-            try:
-                result = measure_session(item.case, run.settings, len(item.sessions),
-                                         run.make_session)
-            except CASE_ERRORS as exc:
-                pending.remove(item)  # a case that fails once is reported, not retried
-                run.on_row(failure_row(item.case, run.meta, exc))
-                continue
-            run.on_session(item.case, result)  # the raw latencies, if kept, are on disk now
-            # Cases wait for their next round with their sessions in memory: without the
-            # raw latencies (the row needs their percentiles only), else a default run's
-            # harness grew by ~300 MB and every fork copied its page tables (heap.py).
-            item.sessions.append(replace(result, latencies_ns=None))
-            if not wants_session(item.sessions, run.settings):
-                pending.remove(item)
-                _finish(item, run)
+        shuffle = (random.Random(run.meta.order_seed * 1009 + round_index).shuffle
+                   if run.meta.order_seed >= 0 else (lambda items: None))
+        shuffle(workloads)
+        for items in list(workloads):
+            # The channels behind the others (a resumed run's) catch up first, so block
+            # indices stay aligned across the workload.
+            behind = min(len(item.sessions) for item in items)
+            block = [item for item in items if len(item.sessions) == behind]
+            shuffle(block)
+            for item in block:
+                if not _measure_into(item, run):
+                    items.remove(item)  # a case that fails once is reported, not retried
+            if not _still_wanted(items, run, over_budget):
+                workloads.remove(items)
 
 
-def _finish(item: _Pending, run: RunContext) -> None:
+def _still_wanted(items: list[_Pending], run: RunContext,
+                  over_budget: Callable[[], bool]) -> bool:
+    """Whether the workload wants another block; when not, its rows are written."""
+    if items and workload_wants_block(items, run.settings, over_budget()):
+        return True
+    _finish_workload(items, run)
+    return False
+
+
+def _measure_into(item: _Pending, run: RunContext) -> bool:
+    """One session of `item` (measured again once on heavy interference), appended to
+    its sessions and logged; False (its failure row written) when the case failed."""
+    index = len(item.sessions)
+    for attempt in (0, 1):
+        if run.baseline_cache is not None:
+            run.baseline_cache.get(item.case.placement, item.case.start_method)
+        run.before_session(item.case, index)
+        try:
+            result = measure_session(item.case, run.settings, index, run.make_session)
+        except CASE_ERRORS as exc:
+            run.on_row(failure_row(item.case, run.meta, exc))
+            return False
+        if (attempt == 0 and heavy_interference(item.sessions, result)
+                and may_remeasure(item, run.settings)):
+            item.remeasured += 1
+            continue
+        break
+    run.on_session(item.case, result)  # the raw latencies, if kept, are on disk now
+    # Cases wait for their next round with their sessions in memory: without the raw
+    # latencies (the row needs their percentiles only), else a default run's harness
+    # grew by ~300 MB and every fork copied its page tables (heap.py).
+    item.sessions.append(replace(result, latencies_ns=None))
+    return True
+
+
+def _finish_workload(items: list[_Pending], run: RunContext) -> None:
+    ratios = workload_ratios(items) if len(items) > 1 else {}
+    for item in items:
+        _finish(item, run, ratios.get(item.case, UNPAIRED))
+
+
+def _finish(item: _Pending, run: RunContext, paired: PairedRatio = UNPAIRED) -> None:
     row = ok_row(item.case, run.meta, item.sessions, run.settings.warmup,
-                 run.settings.target_ci)
+                 run.settings.target_ci, paired=paired, remeasured=item.remeasured)
     run.on_row(run.baseline_cache.annotate(row) if run.baseline_cache is not None else row)

@@ -1,5 +1,11 @@
 """'Which channel should I use?': the fastest series per (size, procs) cell and its
-margin over the runner-up, as a table (pure) and as a coloured map."""
+margin over the runner-up, as a table (pure) and as a coloured map.
+
+A winner is named only when it is clearly ahead: its paired ratio's CI (measured in the
+same blocks as its rivals, core/paired.py) lies below the runner-up's. Otherwise the
+cell is a tie (`≈`), whatever the margin: on a cloud VM half of the cells a fixed 5%
+margin called confident named another channel on a rerun. Rows without paired ratios
+(older result files) fall back to that 5% margin."""
 
 from __future__ import annotations
 
@@ -27,12 +33,12 @@ from ipcbench.core.sizes import format_size
 from ipcbench.core.units import format_fraction
 from ipcbench.plotting.style import channel_color, dress, legend_block, run_line
 
-# Below this margin the "winner" is within run-to-run noise on this machine class.
+# Rows without paired ratios (schema <= 5): below this margin the "winner" is a tie.
 TIE_MARGIN = 0.05
 
 BEST_COLUMNS = ("placement", "payload", "size_bytes", "procs", "winner", "winner_mechanism",
                 "winner_variant", "value", "cpu_s_per_msg", "efficiency", "runner_up",
-                "runner_up_value", "margin", "candidates")
+                "runner_up_value", "margin", "clear", "candidates")
 _FACETS = SPLIT_COLUMNS
 
 
@@ -67,6 +73,7 @@ def best_table(frame: pd.DataFrame, pattern: str) -> pd.DataFrame:
             "runner_up": "",
             "runner_up_value": math.nan,
             "margin": math.nan,
+            "clear": False,
             "candidates": len(ranked),
         }
         if len(ranked) > 1:
@@ -75,15 +82,26 @@ def best_table(frame: pd.DataFrame, pattern: str) -> pd.DataFrame:
             record["runner_up_value"] = float(second[metric])
             a, b = float(first[metric]), float(second[metric])
             record["margin"] = a / b - 1 if higher_is_better else b / a - 1
+            record["clear"] = clearly_ahead(first, second, record["margin"])
         records.append(record)
     return pd.DataFrame(records, columns=list(BEST_COLUMNS))
+
+
+def clearly_ahead(first: pd.Series, second: pd.Series, margin: float) -> bool:
+    """Pure: the winner's paired CI (time per message over its block's reference) ends
+    below the runner-up's; rows without paired ratios: a margin of TIE_MARGIN or more."""
+    high = pd.to_numeric(pd.Series([first.get("ratio_ci_high"), second.get("ratio_ci_low")]),
+                         errors="coerce")
+    if high.notna().all():
+        return bool(high.iloc[0] < high.iloc[1])
+    return bool(margin >= TIE_MARGIN)
 
 
 def _cell_text(record: pd.Series, pattern: str) -> str:
     value = patterns.get(pattern).format(record["value"])
     if math.isnan(record["margin"]):
         return f"{record['winner']}\n{value}\n(only one)"
-    tie = "≈ " if record["margin"] < TIE_MARGIN else ""
+    tie = "" if record["clear"] else "≈ "
     return f"{tie}{record['winner']}\n{value}\n+{format_fraction(record['margin'])} vs next"
 
 
@@ -94,7 +112,7 @@ def _draw_map(ax, table: pd.DataFrame, pattern: str) -> set[tuple[str, str]]:
     winners: set[str] = set()
     for _, record in table.iterrows():
         i, j = sizes.index(record["size_bytes"]), procs_values.index(record["procs"])
-        margin = 0.0 if math.isnan(record["margin"]) else record["margin"]
+        margin = 0.0 if math.isnan(record["margin"]) or not record["clear"] else record["margin"]
         # Paler = narrower win: a saturated cell is a decision, a pale one a coin toss.
         strength = 0.2 + 0.6 * min(margin / 0.5, 1.0)
         channel = (record["winner_mechanism"], record["winner_variant"])
@@ -159,8 +177,8 @@ def best_map_figure(run: Run) -> Figure | None:
             ax.set_title(prefix + _map_title(pattern), fontsize=9)
     dress(fig, "Best channel per message size and process count",
           run_line(run),
-          f"colour = winning channel, paler = narrower margin; ≈ = within "
-          f"{format_fraction(TIE_MARGIN)} (noise); {left_out_note(run.frame, list(tables))}"
+          "colour = winning channel, paler = narrower margin; ≈ = a tie (the paired CIs "
+          f"of winner and runner-up overlap); {left_out_note(run.frame, list(tables))}"
           + payload_note)
     legend_block(fig, {f"{m}/{v}": Patch(color=channel_color(m, v)) for m, v in sorted(winners)},
                  title="winning channel:")

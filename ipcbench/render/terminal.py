@@ -80,6 +80,7 @@ def compare_lines(comparison: Comparison) -> list[str]:
         unmeasured = not_measured(table)
         lines.append(f"{tag} vs A ({run.label}): {counts}"
                      + (f"; {unmeasured} ok in neither (not counted)" if unmeasured else ""))
+    lines += [a.line(tag) for tag, a in zip(comparison.tags[1:], comparison.agreements)]
     return lines + summary_sentences(comparison.tags, comparison.tables, comparison.min_effect)
 
 
