@@ -303,9 +303,9 @@ def test_sessions_waiting_for_their_next_round_hold_no_raw_latencies(meta, monke
     seen, kept = [], []
     real_ok_row = runner.ok_row
 
-    def ok_row(case, meta_, sessions, *args):
+    def ok_row(case, meta_, sessions, *args, **kwargs):
         kept.extend(sessions)
-        return real_ok_row(case, meta_, sessions, *args)
+        return real_ok_row(case, meta_, sessions, *args, **kwargs)
 
     monkeypatch.setattr(runner, "ok_row", ok_row)
     planned = expand(["pipe"], ["stream"], [256], [1], ["fork"], variants=["bytes"])

@@ -171,3 +171,96 @@ def test_a_custom_driver_times_the_first_session_and_every_session_counts(meta):
 def test_settings_validation(kwargs, needle):
     with pytest.raises(ValueError, match=needle):
         Settings(**kwargs)
+
+
+# -- paired blocks ---------------------------------------------------------------------
+def _two_channels(procs=1):
+    """One workload, two channels: 'ideal' at 1 us a message, 'slow' at 2 us."""
+    from ipcbench.harness.plan import PlannedCase
+
+    cases = [Case("fake", v, "pingpong", 64, procs, "fork") for v in ("ideal", "slow")]
+    return [PlannedCase(c, "") for c in cases]
+
+
+def _by_variant():
+    def make(case: Case, settings: Settings) -> FakeSession:
+        workload = Workload(settings.messages_for(case), 5.0, 5.0)
+        step = 2 * STEP_NS if case.variant == "slow" else STEP_NS
+        return FakeSession(case, workload, clock=FakeClock(step))
+    return make
+
+
+def test_a_workloads_channels_are_measured_in_blocks_with_paired_ratios(meta):
+    planned = _two_channels() + [p for p in expand(["fake"], ["stream"], [64], [1], ["fork"])]
+    started, rows = [], []
+    run_planned(planned, SETTINGS, meta, rows.append, make_session=_by_variant(),
+                before_session=lambda case, index: started.append((case.variant,
+                                                                    case.pattern, index)))
+    # Every round: one session of each channel of the pingpong workload, back to back.
+    pingpong = [s for s in started if s[1] == "pingpong"]
+    for block in range(SETTINGS.sessions):
+        assert sorted(pingpong[2 * block: 2 * block + 2]) == [("ideal", "pingpong", block),
+                                                              ("slow", "pingpong", block)]
+    ratios = {r.variant: r for r in rows if r.pattern == "pingpong"}
+    assert ratios["ideal"].ratio == pytest.approx(1 / math.sqrt(2))
+    assert ratios["slow"].ratio == pytest.approx(math.sqrt(2))
+    assert ratios["ideal"].ratio_ci_high < ratios["slow"].ratio_ci_low
+    assert all(r.target_met and not r.noisy for r in ratios.values())
+    alone = next(r for r in rows if r.pattern == "stream")
+    assert math.isnan(alone.ratio)  # no rival: no paired ratio
+
+
+def test_past_the_run_budget_workloads_stop_at_their_minimum(meta):
+    """A clock already past the budget: every case gets exactly `sessions`, even though
+    their CIs (steady fakes: zero width) would stop them there anyway, and noisy ones
+    would want more."""
+    ticks = iter(range(0, 10**6, 100))
+    settings = SETTINGS.with_changes(sessions=2, max_sessions=9, run_budget_s=1.0,
+                                     target_ci=0.01)
+
+    def noisy(case: Case, s: Settings) -> FakeSession:
+        noisy.count = getattr(noisy, "count", 0) + 1
+        step = STEP_NS * (1 + noisy.count % 3)  # sessions 1x, 2x, 3x apart
+        return FakeSession(case, Workload(s.messages_for(case), 5.0, 5.0),
+                           clock=FakeClock(step))
+
+    rows = []
+    run_planned(_two_channels(), settings, meta, rows.append, make_session=noisy,
+                clock=lambda: float(next(ticks)))
+    assert [r.sessions for r in rows] == [2, 2] and all(r.noisy for r in rows)
+    rows = []
+    run_planned(_two_channels(), settings.with_changes(run_budget_s=0.0), meta,
+                rows.append, make_session=noisy)
+    assert [r.sessions for r in rows] == [9, 9]  # no budget: up to max_sessions
+
+
+def test_a_session_under_heavy_interference_is_measured_again_once(meta, monkeypatch):
+    from ipcbench.harness import runner
+
+    calls = []
+    monkeypatch.setattr(runner, "heavy_interference",
+                        lambda history, result: calls.append(result.index) or True)
+    settings = SETTINGS.with_changes(sessions=3, max_sessions=4)
+    rows, started = [], []
+    run_planned(_two_channels()[:1], settings, meta, rows.append, make_session=_by_variant(),
+                before_session=lambda case, index: started.append(index))
+    # Each session measured twice (the retry is kept whatever it saw), within the bound
+    # of half of max_sessions: 2 retries, then sessions are kept as they are.
+    assert started == [0, 0, 1, 1, 2] and rows[0].remeasured == 2 and rows[0].sessions == 3
+
+
+def test_heavy_interference_reads_machine_load_and_run_delay():
+    from ipcbench.core.session_stats import summarize_session
+    from ipcbench.harness.runner import heavy_interference
+    from ipcbench.system.disturbance import Disturbance
+
+    def session(foreign_s=0.0, run_delay_ns=0.0):
+        import numpy as np
+        return summarize_session(0, [np.array([100.0])], 100, 1e6, 0.0, 0, 0.05,
+                                 Disturbance(0.1, foreign_s, 0.0), run_delay_ns=run_delay_ns)
+
+    quiet = [session(run_delay_ns=1e5), session(run_delay_ns=1e5)]  # 10% of the span
+    assert not heavy_interference(quiet, session(foreign_s=0.02, run_delay_ns=1e5))
+    assert heavy_interference(quiet, session(foreign_s=0.03))  # 30% of the machine
+    assert heavy_interference(quiet, session(run_delay_ns=3e5))  # 30% > 1.5 x 10% + 5%
+    assert not heavy_interference(quiet[:1], session(run_delay_ns=9e5))  # no history yet

@@ -143,9 +143,13 @@ def compare_runs(runs: Sequence[Run], *, min_effect: float = MIN_EFFECT,
         if unknown:
             raise ResultsError(f"no rows of mechanism {unknown[0]!r} in these runs")
         runs = [replace(r, frame=r.frame[r.frame["mechanism"].isin(mechanisms)]) for r in runs]
-    tables, matchings = [], []
-    for run in runs[1:]:
-        table, matching = compare_frames(runs[0].frame, run.frame, min_effect=min_effect,
+    tables, matchings, raised = [], [], []
+    for tag, run in zip(run_tags(len(runs))[1:], runs[1:], strict=True):
+        effect = max(min_effect, run_resolution(runs[0]), run_resolution(run))
+        if effect > min_effect:
+            raised.append((f"note: {tag} vs A: changes below {effect:.0%} are not called "
+                           "(the runs' resolution, machine.json)",) * 2)
+        table, matching = compare_frames(runs[0].frame, run.frame, min_effect=effect,
                                          alpha=alpha, metric=metric)
         if table.empty:
             raise ResultsError(f"{run.csv_path} has no case in common with {runs[0].csv_path}")
@@ -156,12 +160,22 @@ def compare_runs(runs: Sequence[Run], *, min_effect: float = MIN_EFFECT,
              for tag, run, matching in zip(tags[1:], runs[1:], matchings, strict=True)]
     notes += [drift(runs[0], run, tag) for tag, run in zip(tags[1:], runs[1:], strict=True)
               for drift in (machine_drift, memory_drift)]
-    notes = [n for n in notes if n[0]]
+    notes = [n for n in notes + raised if n[0]]
     agreements = tuple(agreement(runs[0].frame, run.frame, matching.keys)
                        for run, matching in zip(runs[1:], matchings, strict=True))
     return Comparison(list(runs), tables, matchings, min_effect, alpha, metric,
                       tuple(mechanisms), tuple(n[0] for n in notes), tuple(n[1] for n in notes),
                       agreements)
+
+
+def run_resolution(run: Run) -> float:
+    """The smallest difference between runs the run says it resolves (0 when unknown)."""
+    recorded = (run.machine or {}).get("resolution") or {}
+    try:
+        value = float(recorded.get("absolute") or 0.0)
+    except (TypeError, ValueError, AttributeError):
+        return 0.0
+    return value if math.isfinite(value) and 0 < value < 10 else 0.0
 
 
 def verdict_counts(table: pd.DataFrame, metric: str | None = None) -> dict[str, int]:

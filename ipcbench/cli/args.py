@@ -124,7 +124,8 @@ MAX_BUDGET_MIN = 7 * 24 * 60
 
 
 def budget_minutes(value: str) -> float:
-    """--budget: minutes the run may spend on sessions beyond each case's minimum."""
+    """--budget: minutes from the start after which no workload gets more than its
+    minimum sessions."""
     try:
         minutes = float(value)
     except ValueError:

@@ -193,11 +193,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ipcbench.render.terminal import print_summary
 
     print_summary(rows)
+    _record_resolution(job, rows)
     if not args.no_charts:
         _draw_charts(job.out)
     print(f"results: {job.out / 'results.csv'}")
     job.lock.release()
     return 0
+
+
+def _record_resolution(job: Job, rows: list) -> None:
+    """Print what this run can resolve and keep it in machine.json (compare reads it)."""
+    import math
+
+    from ipcbench.core.drift import drift_of
+    from ipcbench.core.resolution import run_resolution
+    from ipcbench.harness.sessionlog import values_in_run_order
+    from ipcbench.system.machine import write_machine_json
+
+    keys, values = values_in_run_order(job.out)
+    logs = [math.log(v) for v in values if v > 0]
+    keys = [k for k, v in zip(keys, values, strict=True) if v > 0]
+    resolution = run_resolution(job.previous + rows, drift_of(keys, logs))
+    print(resolution.line())
+    clean = {k: (None if isinstance(v, float) and math.isnan(v) else v)
+             for k, v in resolution.as_dict().items()}
+    write_machine_json(job.out, {**job.meta, "resolution": clean})
 
 
 def resume_command(out: Path) -> str:
@@ -253,8 +273,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="95%% CI half-width each figure and paired ratio aims for "
                           "(default 5%%): workloads get more blocks until it is met")
     run.add_argument("--budget", metavar="MIN",
-                     help="minutes the run may spend on blocks beyond each case's minimum "
-                          "sessions (default: the matrix's)")
+                     help="minutes from the start after which workloads get no blocks "
+                          "beyond their minimum sessions (default: the matrix's)")
     run.add_argument("--sessions", type=int,
                      help="minimum independent sessions per case (fresh peers)")
     run.add_argument("--repeats", type=int, help="timed repeats per session")

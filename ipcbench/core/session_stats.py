@@ -11,7 +11,9 @@ sessions do. Hence:
 - the case's target is met when the 95% CI of its median over sessions is within
   +/-target and so is the CI of its paired ratio to the rivals of its workload (measured
   in the same blocks, core/paired.py); otherwise it is `noisy`, and `noise` says which
-  kind. The machine-wide steal and foreign CPU are kept in the row but flag nothing:
+  kind; so is every absolute figure of a run whose host drifted by more than the target
+  (core/drift.py: their paired ratios hold, a rerun's absolute figures may not). The
+  machine-wide steal and foreign CPU are kept in the row but flag nothing:
   they tick in 10 ms jiffies, and on a cloud VM they did not predict which cases
   reproduce (README, "Reading numbers on a noisy machine").
 """
@@ -31,6 +33,7 @@ from ipcbench.system.disturbance import Disturbance
 BETWEEN = "between-sessions"  # each session is steady, but sessions land apart
 WITHIN = "within-session"  # the repeats of a session already disagree
 PAIRED = "paired"  # the ratio to the workload's other channels is not pinned down
+DRIFT = "drift"  # the host itself moved during the run by more than the target
 
 
 @dataclass(frozen=True)
@@ -150,9 +153,10 @@ def pooled_stdev(sessions: list[SessionResult]) -> float:
 
 
 def noise_kind(sessions: list[SessionResult], target: float,
-               paired_half_width: float = 0.0) -> str:
+               paired_half_width: float = 0.0, drift: float = math.nan) -> str:
     """Which kind of noise keeps this case from its precision target ("" = none): the
-    95% CI of the median over sessions, or of the paired ratio, wider than +/-target."""
+    95% CI of the median over sessions, or of the paired ratio, wider than +/-target,
+    or a host that drifted by more than that during the run (core/drift.py)."""
     kinds = []
     within = median([s.repeat_spread for s in sessions]) > target
     if len(sessions) >= 2:
@@ -162,6 +166,8 @@ def noise_kind(sessions: list[SessionResult], target: float,
         kinds.append(WITHIN)
     if paired_half_width > target:
         kinds.append(PAIRED)
+    if drift > target:
+        kinds.append(DRIFT)
     return "+".join(kinds)
 
 
@@ -173,7 +179,7 @@ def total_disturbance(sessions: list[SessionResult]) -> Disturbance:
 
 
 def case_figures(sessions: list[SessionResult], target: float, cpus: int,
-                 paired_half_width: float = 0.0) -> dict[str, object]:
+                 paired_half_width: float = 0.0, drift: float = math.nan) -> dict[str, object]:
     """Pure: the sessions of one case -> the figure columns of its row (see module doc).
     `cpus` is kept for the callers' sake: the machine's load no longer flags a case."""
     if not sessions:
@@ -183,7 +189,7 @@ def case_figures(sessions: list[SessionResult], target: float, cpus: int,
     messages = sum(s.messages for s in sessions)
     mean_ns = sum(s.mean_ns * s.samples for s in sessions) / sum(s.samples for s in sessions)
     stdev_ns = pooled_stdev(sessions)
-    noise = noise_kind(sessions, target, paired_half_width)
+    noise = noise_kind(sessions, target, paired_half_width, drift)
     disturbance = total_disturbance(sessions)
     return {
         "sessions": len(sessions),
@@ -205,7 +211,8 @@ def case_figures(sessions: list[SessionResult], target: float, cpus: int,
         "ci_high_ns": ci_high_ns,
         "noisy": bool(noise),
         "noise": noise,
-        "target_met": not noise,
+        # The precision reached, whatever the host did: the CIs alone.
+        "target_met": not noise_kind(sessions, target, paired_half_width),
         "run_delay_frac": median([s.run_delay_frac for s in sessions]),
         "cpu_s_per_msg": sum(s.cpu_s for s in sessions) / messages,
         "ctx_switches_per_msg": sum(s.ctx_switches for s in sessions) / messages,

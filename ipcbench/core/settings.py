@@ -31,8 +31,8 @@ class Settings:
     warmup: int = 1  # untimed repeats per session, before them
     target_ci: float = 0.05  # a figure reproduces when its session-level CI is within +/-5%
     budget_s: float = 2.0  # a workload gets no more blocks once it used this much a case
-    # The whole run's time for sessions beyond the minimum (--budget); 0 = no limit.
-    # Past it, workloads finish their `sessions` and stop.
+    # The run's time from its first session (--budget); 0 = no limit. Past it, no
+    # workload gets blocks beyond its `sessions`: those it still lacks are measured.
     run_budget_s: float = 0.0
     target_bytes: int = 32 << 20
     min_messages: int = 4

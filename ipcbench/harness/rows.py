@@ -54,12 +54,13 @@ def base_row(case: Case, meta: RunMeta, status: str, reason: str = "", **values)
 
 def ok_row(
     case: Case, meta: RunMeta, sessions: list[SessionResult], warmup: int, target_ci: float,
-    paired: PairedRatio = UNPAIRED, remeasured: int = 0,
+    paired: PairedRatio = UNPAIRED, remeasured: int = 0, drift: float = math.nan,
 ) -> ResultRow:
-    """Pure: the finished sessions of one case (and its paired ratio to the rivals of its
-    workload, core/paired.py) -> its ok row."""
+    """Pure: the finished sessions of one case (its paired ratio to the rivals of its
+    workload, core/paired.py; the run's drift so far, core/drift.py) -> its ok row."""
     figures = case_figures(sessions, target_ci, len(allowed_cpus()),
-                           paired_half_width=paired.half_width if paired.blocks else 0.0)
+                           paired_half_width=paired.half_width if paired.blocks else 0.0,
+                           drift=drift)
     bytes_per_s = figures["msgs_per_s"] * case.kind.bytes_per_message(case.size_bytes)
     achieved_per_s = figures["msgs_per_s"] / case.kind.senders(case.procs)
     return base_row(

@@ -11,7 +11,8 @@ the channels' paired ratios. A workload gets more blocks while any of its channe
 (absolute or paired) is wider than the target, until `max_sessions`, the case budget or
 the run's budget is spent. A session whose peers waited unusually long for a CPU (their
 run delay, system/schedstat.py: another tenant took it) is measured again once instead
-of averaged in, within a bound, and counted in the row (`remeasured`).
+of averaged in, within a bound, and counted in the row (`remeasured`); so is one during
+which other work took a quarter of the machine or more.
 
 A workload's rows are written as soon as its last block ends; every finished session is
 handed to `on_session` first (the CLI logs it, so --resume loses nothing).
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ipcbench.core.drift import DriftTracker
 from ipcbench.core.paired import UNPAIRED, PairedRatio, paired_ratios, workload_of
 from ipcbench.core.results import ResultRow
 from ipcbench.core.schema import Case
@@ -186,6 +188,8 @@ class RunContext:
     before_session: Callable[[Case, int], None] = _no_session_start
     on_session: Callable[[Case, SessionResult], None] = _no_session_log
     baseline_cache: BaselineCache | None = None
+    # Every session's value in run order: how far the host drifted (core/drift.py).
+    drift: DriftTracker = field(default_factory=DriftTracker)
 
 
 @dataclass
@@ -195,12 +199,17 @@ class _Pending:
     remeasured: int = 0  # sessions measured again for heavy interference
 
 
-# A session is measured again when its peers' run delay (the share of the timed span they
-# waited for a CPU while runnable) exceeds the case's usual share by this factor plus this
-# margin: another tenant took their CPU. Judged against the case's own earlier sessions,
-# since a same-core stream's peers wait for each other by design. At most one retry per
-# session, and at most REMEASURE_SHARE of a case's sessions, so a machine that is always
-# busy still finishes.
+# A session is measured again when other work took a large share of the machine while it
+# ran (foreign CPU time plus steal, /proc/stat: with a noisy neighbour at 30% duty, the
+# sessions that saw 50% or more ran 7-9% slower than the rest with twice their spread,
+# those that saw under 10% 5-7% faster), or when its peers' run delay (the share of the
+# timed span they waited for a CPU while runnable, system/schedstat.py) exceeds the
+# case's usual share by REMEASURE_FACTOR plus REMEASURE_MARGIN: judged against the case's
+# own earlier sessions, since a same-core stream's peers wait for each other by design.
+# At most one retry per session, and at most REMEASURE_SHARE of max_sessions a case, so
+# a machine that is always busy still finishes.
+INTERFERENCE_SHARE = 0.25
+_MIN_JUDGED_S = 0.02  # two 10 ms jiffies of machine time: less cannot be judged
 REMEASURE_FACTOR = 1.5
 REMEASURE_MARGIN = 0.05
 REMEASURE_SHARE = 0.5
@@ -208,7 +217,12 @@ _MIN_HISTORY = 2
 
 
 def heavy_interference(history: list[SessionResult], result: SessionResult) -> bool:
-    """Pure: `result` waited for a CPU far longer than the case's earlier sessions."""
+    """Pure: other work took a large share of the machine during `result`, or its peers
+    waited for a CPU far longer than in the case's earlier sessions."""
+    seen = result.disturbance
+    if seen.total_s >= _MIN_JUDGED_S and (
+            (seen.foreign_s + seen.steal_s) / seen.total_s >= INTERFERENCE_SHARE):
+        return True
     if len(history) < _MIN_HISTORY:
         return False
     usual = median([s.run_delay_frac for s in history])
@@ -279,6 +293,8 @@ def _run_rounds(planned: Iterable[PlannedCase], run: RunContext,
             run.on_row(base_row(item.case, run.meta, "skipped", item.skip_reason))
             continue
         pending.append(_Pending(item.case, list(done_sessions.get(item.case, []))))
+        for session in pending[-1].sessions:
+            run.drift.add(item.case, session.value_ns)
     deadline_s = clock() + run.settings.run_budget_s if run.settings.run_budget_s else math.inf
     # A mechanism that keeps a runtime in the harness (Ray: ~400 MB) goes after every
     # other case, so theirs fork from a lean harness (heap.py); each group interleaved.
@@ -350,6 +366,7 @@ def _measure_into(item: _Pending, run: RunContext) -> bool:
             continue
         break
     run.on_session(item.case, result)  # the raw latencies, if kept, are on disk now
+    run.drift.add(item.case, result.value_ns)
     # Cases wait for their next round with their sessions in memory: without the raw
     # latencies (the row needs their percentiles only), else a default run's harness
     # grew by ~300 MB and every fork copied its page tables (heap.py).
@@ -365,5 +382,6 @@ def _finish_workload(items: list[_Pending], run: RunContext) -> None:
 
 def _finish(item: _Pending, run: RunContext, paired: PairedRatio = UNPAIRED) -> None:
     row = ok_row(item.case, run.meta, item.sessions, run.settings.warmup,
-                 run.settings.target_ci, paired=paired, remeasured=item.remeasured)
+                 run.settings.target_ci, paired=paired, remeasured=item.remeasured,
+                 drift=run.drift.drift())
     run.on_row(run.baseline_cache.annotate(row) if run.baseline_cache is not None else row)

@@ -49,17 +49,34 @@ def _parse(name: str, text: str) -> object:
     return float(text) if text != "" else float("nan")
 
 
+def values_in_run_order(run_dir: Path) -> tuple[list[tuple], list[float]]:
+    """(case keys, session values in ns) of every logged session, in the order they
+    were measured (the log is appended as sessions end): what core/drift.py reads."""
+    keys, values = [], []
+    for case, result in _logged(run_dir):
+        keys.append(case.key)
+        values.append(result.value_ns)
+    return keys, values
+
+
 def read_sessions(run_dir: Path) -> dict[Case, list[SessionResult]]:
     """The logged sessions of a run folder, per case, in session order ({} when there is
     no log). A torn last line (a kill mid-write) is skipped: that session is re-measured."""
+    found: dict[Case, list[SessionResult]] = {}
+    for case, result in _logged(run_dir):
+        found.setdefault(case, []).append(result)
+    return {case: sorted(items, key=lambda s: s.index) for case, items in found.items()}
+
+
+def _logged(run_dir: Path):
+    """(case, session) of every whole line of the log, in file order."""
     path = Path(run_dir) / FILENAME
     if not path.is_file():
-        return {}
-    found: dict[Case, list[SessionResult]] = {}
+        return
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         if next(reader, None) != list(COLUMNS):
-            return {}  # another ipcbench version's log: measure those sessions again
+            return  # another ipcbench version's log: measure those sessions again
         for record in reader:
             if len(record) != len(COLUMNS):
                 continue
@@ -69,9 +86,7 @@ def read_sessions(run_dir: Path) -> dict[Case, list[SessionResult]]:
                 continue
             values["payload"] = RENAMED_PAYLOADS.get(values["payload"], values["payload"])
             case = Case(**{name: values[name] for name in CASE_KEYS})
-            result = SessionResult(
+            yield case, SessionResult(
                 **{name: values[name] for name in _RESULT_FIELDS},
                 disturbance=Disturbance(**{name: values[name] for name in _DISTURBANCE_FIELDS}),
             )
-            found.setdefault(case, []).append(result)
-    return {case: sorted(items, key=lambda s: s.index) for case, items in found.items()}

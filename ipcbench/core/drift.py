@@ -1,0 +1,56 @@
+"""Pure: how far the host itself drifted during a run, from every session in run order.
+
+A case's CI over its sessions covers the noise its sessions saw; it cannot cover a host
+whose state moves for tens of seconds at a time (a cloud VM's CPU and memory bandwidth:
+on the project's VM the rolling median of all sessions moved between 0.73 and 1.17 of
+their cases' medians within a 2-minute run, and a second run's own baselines ran 14-50%
+slower). Such a drift cancels in paired ratios (core/paired.py) but not in absolute
+figures: a rerun samples other states. The tracker measures it: each session's value
+over its case's median, in run order, smoothed by a rolling median over WINDOW sessions
+(so one session's noise does not count), and the drift is half the 10-90% range of that
+smoothed series. Absolute figures are flagged (`drift`) when it exceeds the target.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+
+import numpy as np
+
+WINDOW = 25  # sessions in the rolling median: ~1-3 s of a run
+MIN_WINDOWS = 4  # fewer sessions than this many windows: too short to tell
+
+
+class DriftTracker:
+    """Sessions in run order -> the run's drift so far (a fraction, NaN when too short)."""
+
+    def __init__(self) -> None:
+        self._keys: list[Hashable] = []
+        self._logs: list[float] = []
+
+    def add(self, key: Hashable, value_ns: float) -> None:
+        if value_ns > 0 and math.isfinite(value_ns):
+            self._keys.append(key)
+            self._logs.append(math.log(value_ns))
+
+    def drift(self) -> float:
+        return drift_of(self._keys, self._logs)
+
+
+def drift_of(keys: list[Hashable], logs: list[float], window: int = WINDOW) -> float:
+    """Pure: half the 10-90% range of the rolling median of each session's log value
+    over its case's median log value, as a fraction (0.1 = the host moved by +/-10%)."""
+    if len(logs) < MIN_WINDOWS * window:
+        return math.nan
+    values = np.asarray(logs)
+    codes = {key: i for i, key in enumerate(dict.fromkeys(keys))}
+    index = np.array([codes[k] for k in keys])
+    centre = np.zeros(len(codes))
+    for code in range(len(codes)):
+        centre[code] = np.median(values[index == code])
+    relative = values - centre[index]
+    windows = np.lib.stride_tricks.sliding_window_view(relative, window)
+    smooth = np.median(windows, axis=1)
+    low, high = np.percentile(smooth, [10, 90])
+    return float(math.exp((high - low) / 2.0) - 1.0)

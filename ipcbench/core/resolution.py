@@ -1,0 +1,63 @@
+"""Pure: what difference a finished run can resolve, from its own rows.
+
+A run's figures carry 95% CIs: of each case's median over sessions (absolute) and of its
+paired ratio to the rivals measured in the same blocks (core/paired.py). Their typical
+half-widths say what the run can tell apart on this machine at its budget: two channels
+of one workload whose paired ratios differ by more than twice the paired half-width, and
+two runs whose figures differ by more than twice the absolute one, or than twice the
+host's drift during the run (core/drift.py), whichever is larger. `run` prints it in one
+line and records it in machine.json; compare never calls a change smaller than either
+run's absolute resolution (verdict's min effect is raised to it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from statistics import median
+
+from ipcbench.core.results import ResultRow
+from ipcbench.core.schema import BASELINE_MECHANISM
+
+
+@dataclass(frozen=True)
+class Resolution:
+    absolute: float  # resolvable difference between runs (2 x median CI half-width)
+    paired: float  # between channels of one workload (2 x median paired half-width)
+    target_met: float  # share of the rows that met the precision target
+    rows: int  # ok rows of channels the figures come from
+    drift: float = math.nan  # how far the host moved during the run (core/drift.py)
+
+    def line(self) -> str:
+        def pct(value: float) -> str:
+            return "n/a" if math.isnan(value) else f"{value:.0%}"
+        return (f"resolution: channels apart by {pct(self.paired)}, runs by "
+                f"{pct(self.absolute)}; host drift ±{pct(self.drift)}; {pct(self.target_met)} "
+                f"of {self.rows} cases met the precision target")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _half_width(low: float, mid: float, high: float) -> float:
+    return (high - low) / 2.0 / mid if mid > 0 and math.isfinite(high - low) else math.nan
+
+
+def run_resolution(rows: Iterable[ResultRow], drift: float = math.nan) -> Resolution:
+    """What the run's rows resolve; runs apart by no less than twice the host's drift."""
+    ok = [r for r in rows if r.status == "ok" and r.mechanism != BASELINE_MECHANISM]
+    absolute = [_half_width(r.ci_low_ns, r.median_ns, r.ci_high_ns) for r in ok]
+    paired = [_half_width(r.ratio_ci_low, r.ratio, r.ratio_ci_high) for r in ok]
+    absolute = [h for h in absolute if math.isfinite(h)]
+    paired = [h for h in paired if math.isfinite(h)]
+    absolute_res = 2 * median(absolute) if absolute else math.nan
+    if math.isfinite(drift):
+        absolute_res = max(absolute_res, 2 * drift) if absolute else absolute_res
+    return Resolution(
+        absolute=absolute_res,
+        paired=2 * median(paired) if paired else math.nan,
+        target_met=sum(r.target_met for r in ok) / len(ok) if ok else math.nan,
+        rows=len(ok),
+        drift=drift,
+    )
