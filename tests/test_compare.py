@@ -372,3 +372,49 @@ def test_compare_names_a_drift_of_the_memory_bandwidth_from_the_memcpy_baseline(
 @pytest.mark.parametrize("factor, machine", [(0.97, None), (1.04, None), (0.5, "other")])
 def test_no_drift_note_for_small_drifts_or_other_machines(tmp_path, factor, machine):
     assert _drift_runs(tmp_path, factor, machine).settings_notes == ()
+
+
+def _probed(row, ratio, half):
+    from dataclasses import replace
+    return replace(row, probe_ratio=ratio, probe_ratio_ci_low=ratio * (1 - half),
+                   probe_ratio_ci_high=ratio * (1 + half))
+
+
+def test_compare_judges_runs_over_their_probes_when_both_have_them(tmp_path):
+    """B's host ran 30% slower on everything, probe included: over the probe nothing
+    changed; a channel that really slowed by 40% against the probe is called slower."""
+    def rows(scale, slowed):
+        pipe = ok_row("pipe", "bytes", "pingpong", 64, 1, 15000.0 * scale)
+        queue = ok_row("queue", "default", "pingpong", 64, 1, 30000.0 * scale * slowed)
+        return [_probed(pipe, 2.5, 0.02), _probed(queue, 5.0 * slowed, 0.02)]
+
+    a = write_run(tmp_path / "a", rows(1.0, 1.0))
+    b = write_run(tmp_path / "b", rows(1.3, 1.4))
+    table = compare_runs([load_run(a), load_run(b)]).tables[0].set_index("mechanism")
+    assert list(table["basis"]) == ["probe", "probe"]
+    assert table.loc["pipe", "verdict"] == SAME and table.loc["pipe", "ratio"] == 1.0
+    assert table.loc["queue", "verdict"] == SLOWER
+    assert table.loc["queue", "ratio"] == pytest.approx(1.4)
+    assert table.loc["pipe", "median_ns_b"] == pytest.approx(19500.0)  # absolute, as read
+    # Without probes on one side: the absolute figures, as before.
+    c = write_run(tmp_path / "c", [ok_row("pipe", "bytes", "pingpong", 64, 1, 15000.0)])
+    table = compare_runs([load_run(a), load_run(c)]).tables[0]
+    assert list(table["basis"]) == ["absolute"]
+
+
+def test_absolute_figures_are_not_called_different_below_twice_the_drift(tmp_path):
+    rows = [ok_row("pipe", "bytes", "pingpong", 64, 1, 15000.0)]
+    slower = [ok_row("pipe", "bytes", "pingpong", 64, 1, 18000.0, stdev_frac=0.001)]
+    a = write_run(tmp_path / "a", rows)
+    b = write_run(tmp_path / "b", slower, {**MACHINE, "resolution": {"drift": 0.15}})
+    comparison = compare_runs([load_run(a), load_run(b)])
+    assert comparison.tables[0]["verdict"].tolist() == [SAME]
+    assert any("below 30%" in note for note in comparison.settings_notes)
+    # Over the probe the drift cancels: the CIs decide alone.
+    probed = write_run(tmp_path / "pa", [_probed(rows[0], 2.5, 0.01)])
+    probed_b = write_run(tmp_path / "pb", [_probed(slower[0], 3.0, 0.01)],
+                         {**MACHINE, "resolution": {"drift": 0.15}})
+    assert compare_runs([load_run(probed), load_run(probed_b)]
+                        ).tables[0]["verdict"].tolist() == [SLOWER]
+    assert compare_runs([load_run(a), load_run(write_run(tmp_path / "c", slower))]
+                        ).tables[0]["verdict"].tolist() == [SLOWER]

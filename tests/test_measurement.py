@@ -241,3 +241,46 @@ def test_selfcheck_compares_the_harness_with_hand_written_loops():
     assert [c.unit for c in comparisons] == ["ns", "B/s"]
     for item in comparisons:
         assert item.harness > 0 and item.hand > 0 and math.isfinite(item.ratio)
+
+
+@pytest.mark.integration
+def test_a_baseline_child_that_dies_ends_the_baseline_instead_of_hanging(monkeypatch):
+    """The harness holds no copy of the child's pipe ends: a dead echo child gives EOF
+    (or a dead sink EPIPE) at once, never a read or write that waits forever."""
+    import os as os_module
+
+    from ipcbench.harness import baselines
+
+    def dies(*args):
+        os_module._exit(9)
+
+    for target, measure in (("_echo", lambda: baselines.pipe_rtt_samples_ns("same-core")),
+                            ("_sink", lambda: baselines.pipe_stream_samples_ns("same-core"))):
+        monkeypatch.setattr(baselines, target, dies)
+        with pytest.raises((RuntimeError, OSError)):
+            measure()
+
+
+@pytest.mark.integration
+def test_the_probe_is_a_positive_round_trip_and_blocks_keep_it(meta):
+    from ipcbench.harness.baselines import probe_ns
+    from ipcbench.harness.runner import run_planned
+    from ipcbench.harness.plan import expand
+
+    assert 0 < probe_ns("same-core") < 1e9
+    planned = expand(["fake"], ["pingpong"], [64], [1], ["fork"])
+    sessions, rows = [], []
+    run_planned(planned, Settings(sessions=3, repeats=1, max_messages=8), meta, rows.append,
+                on_session=lambda case, result: sessions.append(result),
+                probe=lambda placement: 250.0)
+    assert [s.probe_ns for s in sessions] == [250.0] * 3
+    assert rows[0].probe_ratio == pytest.approx(rows[0].median_ns / 250.0)
+    # A probe that fails leaves the block without one; the run goes on.
+    rows = []
+
+    def broken(placement):
+        raise OSError("fork failed")
+
+    run_planned(planned, Settings(sessions=3, repeats=1, max_messages=8), meta, rows.append,
+                probe=broken)
+    assert rows[0].status == "ok" and math.isnan(rows[0].probe_ratio)

@@ -35,14 +35,17 @@ class Agreement:
     paired_within: float  # share whose paired ratio moved less than 10%
     winners: int  # workloads with a winner named with confidence in A
     winners_kept: int  # ... that B names again
+    probed: int = 0  # cases with figures over the blocks' probes in both runs
+    probed_within: float = math.nan  # share of those within 10%
 
     def line(self, tag: str = "B") -> str:
         """One line: what an A/A test reports."""
         def pct(value: float) -> str:
             return "n/a" if math.isnan(value) else f"{value:.0%}"
+        probed = (f"; over the probe on {pct(self.probed_within)}" if self.probed else "")
         return (f"{tag} agrees with A within {WITHIN:.0%} on {pct(self.within)} of "
                 f"{self.cases} cases ({pct(self.unflagged_within)} of the {self.unflagged} "
-                f"flagged in neither); paired ratios on {pct(self.paired_within)}; "
+                f"flagged in neither){probed}; paired ratios on {pct(self.paired_within)}; "
                 f"confident winners kept {self.winners_kept} of {self.winners}")
 
 
@@ -110,6 +113,11 @@ def agreement(base: pd.DataFrame, other: pd.DataFrame, keys: list[str]) -> Agree
     def share(mask: pd.Series) -> float:
         return float(mask.mean()) if len(mask) else math.nan
 
+    probed = pd.Series(dtype=bool)
+    if "probe_ratio" in a and "probe_ratio" in b:
+        over = (pd.to_numeric(b["probe_ratio"], errors="coerce")
+                / pd.to_numeric(a["probe_ratio"], errors="coerce"))
+        probed = ((over - 1).abs() < WITHIN)[np.isfinite(over)]
     return Agreement(len(common), share(within), share(flagged_a), share(flagged_b),
                      int(unflagged.sum()), share(within[unflagged]), int(rivals.sum()),
-                     share(paired_within), winners, kept)
+                     share(paired_within), winners, kept, len(probed), share(probed))

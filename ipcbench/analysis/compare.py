@@ -72,6 +72,21 @@ def _side(record: Mapping, suffix: str) -> dict:
     return {k[: -len(suffix)]: v for k, v in record.items() if k.endswith(suffix)}
 
 
+def over_probe(row: Mapping) -> dict | None:
+    """The row with its figures in units of its blocks' probes (probe_ratio and its CI as
+    the median and CI), so the verdict's machinery judges the change a host's drift does
+    not move; None for a row without probes (older files, --no-baselines)."""
+    values = [row_value(row, c) for c in ("probe_ratio", "probe_ratio_ci_low",
+                                           "probe_ratio_ci_high", "median_ns")]
+    if row.get("status") != "ok" or not all(v > 0 and math.isfinite(v) for v in values):
+        return None
+    ratio, low, high, median = values
+    scale = ratio / median
+    return {**row, "median_ns": ratio, "ci_low_ns": low, "ci_high_ns": high,
+            "mean_ns": row_value(row, "mean_ns") * scale,
+            "stdev_ns": row_value(row, "stdev_ns") * scale}
+
+
 def compare_frames(base: pd.DataFrame, other: pd.DataFrame, *, min_effect: float = MIN_EFFECT,
                    alpha: float = ALPHA, metric: str = "time") -> tuple[pd.DataFrame, Matching]:
     """One row per matched case: keys, both medians and efficiencies, ratio, p_value,
@@ -83,7 +98,10 @@ def compare_frames(base: pd.DataFrame, other: pd.DataFrame, *, min_effect: float
     records = []
     for record in matching.matched.to_dict("records"):
         a, b = _side(record, "_a"), _side(record, "_b")
-        verdict = judge(a, b, min_effect=min_effect, alpha=alpha)
+        judged_a, judged_b, basis = a, b, "absolute"
+        if metric == "time" and over_probe(a) is not None and over_probe(b) is not None:
+            judged_a, judged_b, basis = over_probe(a), over_probe(b), "probe"
+        verdict = judge(judged_a, judged_b, min_effect=min_effect, alpha=alpha)
         records.append({
             **{k: record[k] for k in matching.keys},
             "both_ok": a.get("status") == "ok" and b.get("status") == "ok",
@@ -95,10 +113,11 @@ def compare_frames(base: pd.DataFrame, other: pd.DataFrame, *, min_effect: float
             "p_value": verdict.p_value,
             "verdict": verdict.label,
             "reason": verdict.reason,
+            "basis": basis,
         })
     columns = [*matching.keys, "both_ok", "median_ns_a", "median_ns_b", "efficiency_a",
                "efficiency_b",
-               "ratio", "p_value", "verdict", "reason"]
+               "ratio", "p_value", "verdict", "reason", "basis"]
     table = pd.DataFrame(records, columns=columns)
     return table.sort_values(["pattern", *[k for k in matching.keys if k != "pattern"]],
                              ignore_index=True), matching
@@ -145,10 +164,15 @@ def compare_runs(runs: Sequence[Run], *, min_effect: float = MIN_EFFECT,
         runs = [replace(r, frame=r.frame[r.frame["mechanism"].isin(mechanisms)]) for r in runs]
     tables, matchings, raised = [], [], []
     for tag, run in zip(run_tags(len(runs))[1:], runs[1:], strict=True):
-        effect = max(min_effect, run_resolution(runs[0]), run_resolution(run))
+        # The CIs cover what each run's sessions saw; a host that drifted during a run
+        # (core/drift.py) moves a rerun's absolute figures by as much, unseen by them.
+        # Figures over the probe move with the host: there the CIs decide alone.
+        effect = min_effect
+        if metric != "time" or not (has_probes(runs[0]) and has_probes(run)):
+            effect = max(min_effect, 2 * run_drift(runs[0]), 2 * run_drift(run))
         if effect > min_effect:
             raised.append((f"note: {tag} vs A: changes below {effect:.0%} are not called "
-                           "(the runs' resolution, machine.json)",) * 2)
+                           "(twice the host's drift, machine.json)",) * 2)
         table, matching = compare_frames(runs[0].frame, run.frame, min_effect=effect,
                                          alpha=alpha, metric=metric)
         if table.empty:
@@ -168,14 +192,21 @@ def compare_runs(runs: Sequence[Run], *, min_effect: float = MIN_EFFECT,
                       agreements)
 
 
-def run_resolution(run: Run) -> float:
-    """The smallest difference between runs the run says it resolves (0 when unknown)."""
+def run_drift(run: Run) -> float:
+    """How far the run's host drifted during it (machine.json; 0 when unknown)."""
     recorded = (run.machine or {}).get("resolution") or {}
     try:
-        value = float(recorded.get("absolute") or 0.0)
+        value = float(recorded.get("drift") or 0.0)
     except (TypeError, ValueError, AttributeError):
         return 0.0
     return value if math.isfinite(value) and 0 < value < 10 else 0.0
+
+
+def has_probes(run: Run) -> bool:
+    """Whether the run's ok rows carry figures over the blocks' probes."""
+    frame = run.frame
+    return "probe_ratio" in frame and bool(
+        pd.to_numeric(frame["probe_ratio"], errors="coerce").notna().any())
 
 
 def verdict_counts(table: pd.DataFrame, metric: str | None = None) -> dict[str, int]:

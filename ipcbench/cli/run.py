@@ -122,7 +122,7 @@ def _measure(args, job: Job, rows: list) -> None:
     from ipcbench.core import samples
     from ipcbench.core.results import CsvAppender
     from ipcbench.core.schema import BASELINE_MECHANISM as BASELINE
-    from ipcbench.harness.baselines import BaselineCache
+    from ipcbench.harness.baselines import BaselineCache, probe_ns
     from ipcbench.harness.progress import RunProgress
     from ipcbench.harness.rows import RunMeta
     from ipcbench.harness.runner import run_planned
@@ -163,6 +163,7 @@ def _measure(args, job: Job, rows: list) -> None:
             baseline_cache=cache,
             on_session=on_session,
             done_sessions=job.done_sessions,
+            probe=probe_ns if job.baselines else None,
         )
 
 

@@ -14,7 +14,8 @@ What each version changed (results.SCHEMA_VERSION is the newest; readers refuse 
      lat_samples, lat_p50_ns .. lat_max_ns, samples_file. v4 loads as rate_per_s=0.
      Same columns, new payload values since: msgpack, dataframe, arrow.
   6  paired blocks and a precision target: run_delay_frac, remeasured, target_met,
-     ratio, ratio_ci_low, ratio_ci_high. v5 loads with no ratio (NaN), remeasured=0
+     ratio, ratio_ci_low, ratio_ci_high, probe_ratio, probe_ratio_ci_low,
+     probe_ratio_ci_high. v5 loads with no ratio (NaN), remeasured=0
      and target_met = not noisy. Same columns, new meaning: `noisy` is the 95% CI (of
      the median, or of the paired ratio) wider than the target; machine load alone no
      longer flags a row.
@@ -80,7 +81,9 @@ def _v5_to_v6(frame: pd.DataFrame) -> pd.DataFrame:
     at = frame.columns.get_loc("steal_frac") + 1
     noisy = frame["noisy"].astype(str).str.lower() == "true"
     added = {"run_delay_frac": math.nan, "remeasured": 0, "target_met": ~noisy,
-             "ratio": math.nan, "ratio_ci_low": math.nan, "ratio_ci_high": math.nan}
+             "ratio": math.nan, "ratio_ci_low": math.nan, "ratio_ci_high": math.nan,
+             "probe_ratio": math.nan, "probe_ratio_ci_low": math.nan,
+             "probe_ratio_ci_high": math.nan}
     for offset, (column, value) in enumerate(added.items()):
         frame.insert(at + offset, column, value)
     return frame

@@ -5,7 +5,8 @@ paired ratio to the rivals measured in the same blocks (core/paired.py). Their t
 half-widths say what the run can tell apart on this machine at its budget: two channels
 of one workload whose paired ratios differ by more than twice the paired half-width, and
 two runs whose figures differ by more than twice the absolute one, or than twice the
-host's drift during the run (core/drift.py), whichever is larger. `run` prints it in one
+host's drift during the run (core/drift.py), whichever is larger; on figures over the
+blocks' probes (probe_ratio), twice their typical half-width. `run` prints it in one
 line and records it in machine.json; compare never calls a change smaller than either
 run's absolute resolution (verdict's min effect is raised to it).
 """
@@ -28,13 +29,15 @@ class Resolution:
     target_met: float  # share of the rows that met the precision target
     rows: int  # ok rows of channels the figures come from
     drift: float = math.nan  # how far the host moved during the run (core/drift.py)
+    probe: float = math.nan  # between runs, on figures over the blocks' probes
 
     def line(self) -> str:
         def pct(value: float) -> str:
             return "n/a" if math.isnan(value) else f"{value:.0%}"
-        return (f"resolution: channels apart by {pct(self.paired)}, runs by "
-                f"{pct(self.absolute)}; host drift ±{pct(self.drift)}; {pct(self.target_met)} "
-                f"of {self.rows} cases met the precision target")
+        runs = pct(self.absolute) + (f" ({pct(self.probe)} over the probe)"
+                                     if math.isfinite(self.probe) else "")
+        return (f"resolution: channels {pct(self.paired)} apart, runs {runs}; host drift "
+                f"±{pct(self.drift)}; {pct(self.target_met)} of {self.rows} met the target")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -49,6 +52,9 @@ def run_resolution(rows: Iterable[ResultRow], drift: float = math.nan) -> Resolu
     ok = [r for r in rows if r.status == "ok" and r.mechanism != BASELINE_MECHANISM]
     absolute = [_half_width(r.ci_low_ns, r.median_ns, r.ci_high_ns) for r in ok]
     paired = [_half_width(r.ratio_ci_low, r.ratio, r.ratio_ci_high) for r in ok]
+    probed = [_half_width(r.probe_ratio_ci_low, r.probe_ratio, r.probe_ratio_ci_high)
+              for r in ok]
+    probed = [h for h in probed if math.isfinite(h)]
     absolute = [h for h in absolute if math.isfinite(h)]
     paired = [h for h in paired if math.isfinite(h)]
     absolute_res = 2 * median(absolute) if absolute else math.nan
@@ -60,4 +66,5 @@ def run_resolution(rows: Iterable[ResultRow], drift: float = math.nan) -> Resolu
         target_met=sum(r.target_met for r in ok) / len(ok) if ok else math.nan,
         rows=len(ok),
         drift=drift,
+        probe=2 * median(probed) if probed else math.nan,
     )

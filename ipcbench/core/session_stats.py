@@ -69,6 +69,9 @@ class SessionResult:
     # How long the peers waited for a CPU while runnable during the timed repeats,
     # summed over peers (system/schedstat.py); 0 where the session has no peer processes.
     run_delay_ns: float = 0.0
+    # The block's probe (a raw os.pipe round trip measured just before the block,
+    # harness/baselines.py), in ns; 0 where none was taken.
+    probe_ns: float = 0.0
     # The raw latencies, for --samples; never logged, never compared.
     latencies_ns: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -214,12 +217,25 @@ def case_figures(sessions: list[SessionResult], target: float, cpus: int,
         # The precision reached, whatever the host did: the CIs alone.
         "target_met": not noise_kind(sessions, target, paired_half_width),
         "run_delay_frac": median([s.run_delay_frac for s in sessions]),
+        **probe_figures(sessions),
         "cpu_s_per_msg": sum(s.cpu_s for s in sessions) / messages,
         "ctx_switches_per_msg": sum(s.ctx_switches for s in sessions) / messages,
         "foreign_cpu_frac": disturbance.foreign_frac,
         "steal_frac": disturbance.steal_frac,
         **latency_figures(sessions),
     }
+
+
+def probe_figures(sessions: list[SessionResult]) -> dict[str, float]:
+    """The probe_ratio columns: each session's value over its block's probe, median over
+    sessions and its 95% CI (none when no session had a probe). A drift of the host
+    between runs moves the value and the probe alike, so compare reads these first."""
+    ratios = [s.value_ns / s.probe_ns for s in sessions if s.probe_ns > 0]
+    if not ratios:
+        return {}
+    low, high = median_ci(ratios)
+    return {"probe_ratio": median(ratios), "probe_ratio_ci_low": low,
+            "probe_ratio_ci_high": high}
 
 
 def latency_figures(sessions: list[SessionResult]) -> dict[str, object]:

@@ -103,7 +103,7 @@ def _read_exact(fd: int, view: memoryview) -> None:
     while got < len(view):
         n = os.readv(fd, [view[got:]])
         if n == 0:
-            raise EOFError("pipe closed")
+            raise RuntimeError("os.pipe baseline: the echo child exited mid-transfer")
         got += n
 
 
@@ -135,14 +135,27 @@ def _fork():
     return multiprocessing.get_context("fork")
 
 
-def pipe_rtt_samples_ns(placement: str) -> np.ndarray:
+def _close_all(fds: Iterable[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:  # closed already, once the child held its own copy
+            pass
+
+
+def pipe_rtt_samples_ns(placement: str, round_trips: int = RTT_COUNT,
+                        repeats: int = REPEATS) -> np.ndarray:
+    """Per round trip ns of a raw os.pipe echo (64 B), after `round_trips` of warm-up."""
     cpus = allowed_cpus()
     there, back = os.pipe(), os.pipe()
     payload = memoryview(bytes(range(RTT_SIZE_BYTES)))
     reply = memoryview(bytearray(RTT_SIZE_BYTES))
-    count = RTT_COUNT * (REPEATS + 1)
+    count = round_trips * (repeats + 1)
 
     def work() -> np.ndarray:
+        # The child holds its own copies now: with ours closed, a child that dies gives
+        # EOF (or EPIPE) here instead of a read that waits forever.
+        _close_all((there[0], back[1]))
         samples = np.empty(count, dtype=np.int64)
         for i in range(count):
             start = time.perf_counter_ns()
@@ -151,14 +164,23 @@ def pipe_rtt_samples_ns(placement: str) -> np.ndarray:
             samples[i] = time.perf_counter_ns() - start
         if bytes(reply) != bytes(payload):
             raise RuntimeError("os.pipe baseline: echo differs from what was sent")
-        return samples[RTT_COUNT:]  # the first RTT_COUNT are warm-up
+        return samples[round_trips:]  # the first round_trips are warm-up
 
     try:
         child_args = (there[0], back[1], RTT_SIZE_BYTES, count, cpus_for_peer(placement, 1, cpus))
         return with_child(_fork(), _echo, child_args, cpus_for_peer(placement, 0, cpus), work)
     finally:
-        for fd in (*there, *back):
-            os.close(fd)
+        _close_all((*there, *back))
+
+
+# The host's state, sampled before every block (harness/runner.py): a short raw os.pipe
+# echo. Against it a drift of the host cancels between runs, not only within a block.
+PROBE_ROUND_TRIPS = 300
+
+
+def probe_ns(placement: str) -> float:
+    """The median round trip of a short raw os.pipe echo under `placement` (~10 ms)."""
+    return float(np.median(pipe_rtt_samples_ns(placement, PROBE_ROUND_TRIPS, repeats=1)))
 
 
 def pipe_stream_samples_ns(placement: str) -> np.ndarray:
@@ -169,6 +191,7 @@ def pipe_stream_samples_ns(placement: str) -> np.ndarray:
     total = STREAM_CHUNKS * (REPEATS + 1)
 
     def work() -> np.ndarray:
+        _close_all((rfd,))  # a sink that dies gives EPIPE here, never a full pipe forever
         samples = []
         for _ in range(REPEATS + 1):
             start = time.perf_counter_ns()
@@ -181,8 +204,7 @@ def pipe_stream_samples_ns(placement: str) -> np.ndarray:
         child_args = (rfd, STREAM_CHUNK_BYTES, total, cpus_for_peer(placement, 1, cpus))
         return with_child(_fork(), _sink, child_args, cpus_for_peer(placement, 0, cpus), work)
     finally:
-        os.close(rfd)
-        os.close(wfd)
+        _close_all((rfd, wfd))
 
 
 def copies_per_sample(size_bytes: int) -> int:

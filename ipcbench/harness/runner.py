@@ -190,6 +190,9 @@ class RunContext:
     baseline_cache: BaselineCache | None = None
     # Every session's value in run order: how far the host drifted (core/drift.py).
     drift: DriftTracker = field(default_factory=DriftTracker)
+    # Before every block: the host's state under that placement, in ns (the CLI passes
+    # baselines.probe_ns; None = no probe, as in the tests' fake runs).
+    probe: Callable[[str], float] | None = None
 
 
 @dataclass
@@ -268,16 +271,18 @@ def run_planned(
     on_session: Callable[[Case, SessionResult], None] = _no_session_log,
     done_sessions: Mapping[Case, list[SessionResult]] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    probe: Callable[[str], float] | None = None,
 ) -> None:
     """Run every planned case in rounds of paired blocks (module doc), handing each
     finished row to `on_row` at once. Skipped cases are written first. With
     meta.order_seed >= 0 every round's order is shuffled (seeded, recorded in every row).
     `done_sessions` resumes cases whose first sessions a killed run already measured;
-    `clock` tells when the run's budget (settings.run_budget_s) is spent.
+    `clock` tells when the run's budget (settings.run_budget_s) is spent; `probe`, when
+    given, samples the host before every block (each session keeps it as probe_ns).
     What a mechanism keeps for the whole run (Ray) is released at the end, however it ends."""
     run = RunContext(settings=settings, meta=meta, on_row=on_row, make_session=make_session,
                      before_session=before_session, on_session=on_session,
-                     baseline_cache=baseline_cache)
+                     baseline_cache=baseline_cache, probe=probe)
     try:
         _run_rounds(planned, run, done_sessions or {}, clock)
     finally:
@@ -331,8 +336,9 @@ def _interleave(pending: list[_Pending], run: RunContext,
             behind = min(len(item.sessions) for item in items)
             block = [item for item in items if len(item.sessions) == behind]
             shuffle(block)
+            probe_ns = _probe(run, items[0].case)
             for item in block:
-                if not _measure_into(item, run):
+                if not _measure_into(item, run, probe_ns):
                     items.remove(item)  # a case that fails once is reported, not retried
             if not _still_wanted(items, run, over_budget):
                 workloads.remove(items)
@@ -347,9 +353,25 @@ def _still_wanted(items: list[_Pending], run: RunContext,
     return False
 
 
-def _measure_into(item: _Pending, run: RunContext) -> bool:
+# What a probe may raise (a fork that fails, a child that dies): the block goes without.
+_PROBE_ERRORS = (OSError, RuntimeError, ValueError)
+
+
+def _probe(run: RunContext, case: Case) -> float:
+    """The block's probe in ns, 0 without one (no probe given, or it failed)."""
+    if run.probe is None:
+        return 0.0
+    try:
+        value = run.probe(case.placement)
+    except _PROBE_ERRORS:
+        return 0.0
+    return value if value > 0 and math.isfinite(value) else 0.0
+
+
+def _measure_into(item: _Pending, run: RunContext, probe_ns: float = 0.0) -> bool:
     """One session of `item` (measured again once on heavy interference), appended to
-    its sessions and logged; False (its failure row written) when the case failed."""
+    its sessions with the block's probe and logged; False (its failure row written) when
+    the case failed."""
     index = len(item.sessions)
     for attempt in (0, 1):
         if run.baseline_cache is not None:
@@ -365,6 +387,7 @@ def _measure_into(item: _Pending, run: RunContext) -> bool:
             item.remeasured += 1
             continue
         break
+    result = replace(result, probe_ns=probe_ns)
     run.on_session(item.case, result)  # the raw latencies, if kept, are on disk now
     run.drift.add(item.case, result.value_ns)
     # Cases wait for their next round with their sessions in memory: without the raw

@@ -67,7 +67,8 @@ def _note(row: ResultRow) -> str:
     should; `saturated` first for an open-loop case that did not keep its rate."""
     words = ["saturated"] if row.saturated else []
     if row.noisy:
-        words.append(row.noise.split("-")[0] if row.noise else "yes")
+        kinds = [kind.split("-")[0] for kind in row.noise.split("+") if kind]
+        words.append("+".join(kinds) if kinds else "yes")
     return " ".join(words)
 
 
@@ -83,7 +84,8 @@ def _rate(row: ResultRow) -> str:
 
 
 NOISE_LEGEND = ("noisy (may not reproduce): between = sessions disagree, within = repeats "
-                "already disagree, machine = other load or CPU steal")
+                "already disagree, paired = the ratio to its rivals is not pinned down, "
+                "drift = the host moved during the run (ratios hold)")
 SATURATED_LEGEND = ("saturated: the senders fell below 95% of their --rate (a backlog "
                     "grew; its latencies are a queue's)")
 

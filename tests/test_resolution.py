@@ -1,0 +1,31 @@
+"""The run's resolution: twice the typical CI half-widths, and never below the drift."""
+
+import math
+from dataclasses import replace
+
+from synthetic_runs import ok_row
+
+from ipcbench.core.resolution import run_resolution
+
+
+def _row(mechanism, half, ratio_half, met):
+    row = ok_row(mechanism, "v", "pingpong", 64, 1, 100.0)
+    return replace(row, ci_low_ns=100.0 * (1 - half), ci_high_ns=100.0 * (1 + half),
+                   ratio=1.0, ratio_ci_low=1 - ratio_half, ratio_ci_high=1 + ratio_half,
+                   target_met=met)
+
+
+def test_resolution_is_twice_the_median_half_widths():
+    rows = [_row("a", 0.02, 0.01, True), _row("b", 0.04, 0.03, True),
+            _row("c", 0.10, 0.05, False)]
+    res = run_resolution(rows)
+    assert math.isclose(res.absolute, 0.08) and math.isclose(res.paired, 0.06)
+    assert math.isclose(res.target_met, 2 / 3) and res.rows == 3
+    assert "channels 6% apart, runs 8%" in res.line()
+
+
+def test_a_drifting_host_widens_what_runs_can_tell_apart():
+    rows = [_row("a", 0.02, 0.01, True)]
+    assert math.isclose(run_resolution(rows, drift=0.15).absolute, 0.30)
+    assert math.isclose(run_resolution(rows, drift=0.01).absolute, 0.04)
+    assert math.isnan(run_resolution([]).absolute) and run_resolution([]).rows == 0
