@@ -268,7 +268,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="keep every message's one-way latency in samples/*.npz")
     run.add_argument("--seed", type=int, help="seed of the shuffled case order (default: random)")
     scope = run.add_mutually_exclusive_group()
-    scope.add_argument("--quick", action="store_true", help="small matrix, <= 60 s on 2 cores")
+    scope.add_argument("--quick", action="store_true", help="small matrix, about 75 s on 2 cores")
     scope.add_argument("--full", action="store_true", help="the full matrix (long)")
     run.add_argument("--precision", metavar="PCT",
                      help="95%% CI half-width each figure and paired ratio aims for "

@@ -121,11 +121,11 @@ DEFAULT_EXTRA_PAYLOADS = tuple(name for name in EXTRA_PAYLOADS
                                if PAYLOADS[name].in_default_matrix)
 
 MATRICES = {
-    # <= 60 s on 2 cores: every mechanism with one ping-pong pair and with 1 and 2
-    # producers streaming, 3 sizes, one (reproducible) placement, raw bytes only; fan-out
-    # and the work queue with Pipe, Queue and shared memory only. (Two ping-pong pairs on one core
-    # took 40% of the time and were the least reproducible cases: the default matrix
-    # has them.)
+    # About 75 s on 2 cores (100 s on a busy one): every mechanism with one ping-pong
+    # pair and with 1 and 2 producers streaming, 3 sizes, one (reproducible) placement,
+    # raw bytes only; fan-out and the work queue with Pipe, Queue and shared memory only.
+    # (Two ping-pong pairs on one core took 40% of the time and were the least
+    # reproducible cases: the default matrix has them.)
     "quick": Matrix((64, 64 * KiB, 1 * MiB), (1, 2), QUICK, ("same-core",),
                     pattern_mechanisms=MappingProxyType({WORKQUEUE.name: ("queue",),
                                                         FANOUT.name: ("pipe", "queue", "shm")}),
