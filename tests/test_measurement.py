@@ -264,8 +264,8 @@ def test_a_baseline_child_that_dies_ends_the_baseline_instead_of_hanging(monkeyp
 @pytest.mark.integration
 def test_the_probe_is_a_positive_round_trip_and_blocks_keep_it(meta):
     from ipcbench.harness.baselines import probe_ns
-    from ipcbench.harness.runner import run_planned
     from ipcbench.harness.plan import expand
+    from ipcbench.harness.runner import run_planned
 
     assert 0 < probe_ns("same-core") < 1e9
     planned = expand(["fake"], ["pingpong"], [64], [1], ["fork"])

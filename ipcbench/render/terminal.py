@@ -80,7 +80,9 @@ def compare_lines(comparison: Comparison) -> list[str]:
         unmeasured = not_measured(table)
         lines.append(f"{tag} vs A ({run.label}): {counts}"
                      + (f"; {unmeasured} ok in neither (not counted)" if unmeasured else ""))
-    lines += [a.line(tag) for tag, a in zip(comparison.tags[1:], comparison.agreements)]
+    # A Comparison built by hand may carry no agreements: then there is nothing to add.
+    lines += [a.line(tag) for tag, a in zip(comparison.tags[1:], comparison.agreements,
+                                            strict=False)]
     return lines + summary_sentences(comparison.tags, comparison.tables, comparison.min_effect)
 
 
