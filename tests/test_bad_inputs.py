@@ -243,3 +243,80 @@ def test_planted_chart_link_is_refused(tmp_path):
     with pytest.raises(ValueError, match="latency.png.*symbolic link"):
         save_figure(figure, out, "latency", ("png",))
     assert victim.read_bytes() == b"precious"
+
+
+# -- run's values, refused before any process starts ----------------------------------
+RUN = ["run", "--mechanism", "pipe", "--pattern", "pingpong", "--size", "64", "--procs", "1",
+       "--placement", "unpinned", "--no-charts", "--no-progress"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--repeats", "1000000000"],
+     "invalid repeats 1000000000: must be a whole number from 1 to 1000"),
+    (["--repeats", "1001"], "invalid repeats 1001: must be a whole number from 1 to 1000"),
+    (["--sessions", "1001"], "invalid sessions 1001: must be a whole number from 1 to 1000"),
+    (["--sessions", "0"], "invalid sessions 0: must be a whole number from 1 to 1000"),
+    (["--warmup", "100000"], "invalid warmup 100000: must be a whole number from 0 to 1000"),
+    # 0 is outside the promised range, exactly like -5 (max is the closed loop).
+    (["--rate", "0"], "invalid rate '0': expected messages per second, a whole number from 1 "
+                      "to 10000000, or max"),
+    (["--rate", "-5"], "invalid rate '-5': expected messages per second, a whole number from "
+                       "1 to 10000000, or max"),
+    (["--rate", "0.0"], "invalid rate '0.0'"),
+    (["--deadline", "1e-9"], "invalid deadline 1e-09: must be seconds from 0.001 to 3600"),
+    (["--deadline", "0.0009"], "invalid deadline 0.0009: must be seconds from 0.001 to 3600"),
+    (["--deadline", "3601"], "invalid deadline 3601.0: must be seconds from 0.001 to 3600"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_run_values_out_of_bounds_are_one_line_and_exit_2(capsys, tmp_path, args, message):
+    import psutil
+
+    from ipcbench.cli import main
+
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    code = main([*RUN, "--out", str(tmp_path / "never"), *args])
+    lines = capsys.readouterr().err.splitlines()
+    assert code == 2
+    assert len(lines) == 1 and lines[0].startswith(f"ipcbench: error: {message}"), lines
+    assert not (tmp_path / "never").exists()  # no run folder, so no case was started
+    assert {p.pid for p in psutil.Process().children(recursive=True)} == before
+
+
+@pytest.mark.parametrize(("args", "field", "value"), [
+    (["--repeats", "1000"], "repeats", 1000),
+    (["--sessions", "1000"], "sessions", 1000),
+    (["--warmup", "0"], "warmup", 0),
+    (["--deadline", "0.001"], "deadline_s", 0.001),
+    (["--deadline", "0.25"], "deadline_s", 0.25),
+    (["--deadline", "3600"], "deadline_s", 3600.0),
+])
+def test_run_values_at_the_bounds_are_accepted(args, field, value):
+    from ipcbench.cli import build_parser
+    from ipcbench.cli.run import plan_from_args
+
+    _planned, settings = plan_from_args(build_parser().parse_args([*RUN, *args]))
+    assert getattr(settings, field) == value
+
+
+def test_a_sub_second_deadline_is_kept_not_rounded_to_whole_seconds():
+    from ipcbench.core.schema import Case
+    from ipcbench.harness.session import derive_workload
+    from ipcbench.system.deadlines import seconds_text
+
+    case = Case("pipe", "bytes", "pingpong", 64, 1, "fork", "unpinned")
+    assert derive_workload(case, 10, 0.05).repeat_deadline_s == 0.05
+    assert derive_workload(case, 10, 2.5).repeat_deadline_s == 2.5
+    derived = derive_workload(case, 10, None).repeat_deadline_s  # derived: whole seconds
+    assert derived == int(derived) > 0
+    # ... and a timeout's reason says the deadline as given.
+    assert [seconds_text(s) for s in (0.05, 0.001, 0.5, 2.0, 12.0)] == [
+        "0.05s", "0.001s", "0.5s", "2.0s", "12.0s"]
+
+
+def test_rate_max_is_the_closed_loop_and_advise_refuses_rate_0(tmp_path):
+    from ipcbench.cli.args import rate
+
+    assert rate("max") == rate("MAX") == 0 and rate("1") == 1
+    folder = write_run(tmp_path / "run", ROWS)
+    line = _one_error_line(_cli("advise", str(folder), "--size", "64", "--procs", "1",
+                                "--pattern", "stream", "--rate", "0"))
+    assert "invalid rate '0'" in line

@@ -13,8 +13,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from ipcbench.cli.args import (
+    MAX_REPEATS,
+    MAX_SESSIONS,
+    MAX_WARMUP,
     budget_minutes,
     choices,
+    count,
+    deadline,
     load_shares,
     precision,
     procs_list,
@@ -68,8 +73,10 @@ def plan_from_args(args: argparse.Namespace):
     if payloads:
         choices("payload", payloads, PAYLOAD_KINDS)
     changes = {name: value for name, value in (
-        ("sessions", args.sessions), ("repeats", args.repeats), ("warmup", args.warmup),
-        ("deadline_s", args.deadline),
+        ("sessions", count("sessions", args.sessions, 1, MAX_SESSIONS)),
+        ("repeats", count("repeats", args.repeats, 1, MAX_REPEATS)),
+        ("warmup", count("warmup", args.warmup, 0, MAX_WARMUP)),
+        ("deadline_s", deadline(args.deadline)),
         ("target_ci", precision(args.precision) if args.precision is not None else None),
         ("run_budget_s", budget_minutes(args.budget) * 60 if args.budget is not None
          else None)) if value is not None}

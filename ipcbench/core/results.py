@@ -296,10 +296,10 @@ def _whole_rows(text: str, path: Path) -> tuple[str, list[int]]:
     header = next(reader, [])
     rows: list[tuple[int, int]] = []  # (index of the row's first line, number of fields)
     consumed = reader.line_num
-    for fields in reader:
+    for record in reader:
         first, consumed = consumed, reader.line_num
-        if fields:  # a blank line is no row (pandas skips it too)
-            rows.append((first, len(fields)))
+        if record:  # a blank line is no row (pandas skips it too)
+            rows.append((first, len(record)))
     if rows:
         first, width = rows[-1]
         if width != len(header) or not text.endswith(("\n", "\r")):
