@@ -5,12 +5,14 @@ in compare.md; a BOM CSV accepted; charts never left truncated or written via a 
 from __future__ import annotations
 
 import errno
+import math
 import subprocess
 import sys
+from dataclasses import replace
 
 import pandas as pd
 import pytest
-from synthetic_runs import bad_row, ok_row, write_run
+from synthetic_runs import bad_row, baseline_rows, ok_row, write_run
 
 from ipcbench.analysis.runs import load_run
 from ipcbench.core.results import read_results
@@ -70,6 +72,124 @@ def test_unusable_figures_give_one_line(tmp_path, command, edit, expected):
     assert expected in lines[0]
 
 
+# compare reads both runs through the same reader: the bad one is given as the second.
+ALL_READERS = {**READERS, "compare": lambda run, tmp: (
+    "compare", str(write_run(tmp / "good", ROWS)), run, "--out", str(tmp / "cmp"),
+    "--no-charts")}
+
+
+def _one_error_line(result) -> str:
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ipcbench: error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def _set_row(row, column, value):
+    def edit(frame):
+        frame.loc[row, column] = value
+    return edit
+
+
+@pytest.mark.parametrize("command", sorted(ALL_READERS))
+@pytest.mark.parametrize(("edit", "expected"), [
+    # The stream row (row 3, line 4): a NaN rate once ranked a slow channel first.
+    (_set_row(2, "bytes_per_s", ""), "row 3 (line 4): ok row pipe/bytes stream has "
+                                     "bytes_per_s 'nan'"),
+    (_set_row(2, "bytes_per_s", "nan"), "row 3 (line 4)"),
+    (_set_row(1, "msgs_per_s", "-1.0"), "row 2 (line 3): ok row shm/segment pingpong has "
+                                        "msgs_per_s '-1.0'"),
+    (_set_row(0, "msgs_per_s", "inf"), "row 1 (line 2)"),
+], ids=["empty-rate", "nan-rate", "negative-msgs", "inf-msgs"])
+def test_every_reader_refuses_an_unusable_rate_naming_the_row(tmp_path, command, edit,
+                                                                expected):
+    run = _edited_run(tmp_path, edit)
+    line = _one_error_line(_cli(*ALL_READERS[command](run, tmp_path)))
+    assert f"{run}/results.csv {expected}" in line
+
+
+def test_a_counter_row_without_a_byte_rate_is_read(tmp_path):
+    # The counter moves no payload: its bytes_per_s is empty in every real run.
+    counter = ok_row("value", "locked", "counter", 8, 2, 500.0)
+    folder = write_run(tmp_path / "run", [*ROWS, replace(counter, bytes_per_s=math.nan)])
+    assert len(read_results(folder)) == len(ROWS) + 1
+
+
+@pytest.mark.parametrize("command", sorted(ALL_READERS))
+def test_every_reader_refuses_a_case_written_twice(tmp_path, command):
+    folder = write_run(tmp_path / "run", [*ROWS, ROWS[1]])
+    line = _one_error_line(_cli(*ALL_READERS[command](str(folder), tmp_path)))
+    assert f"{folder}/results.csv row 2 (line 3) and row 4 (line 5) hold the same case" in line
+    assert "mechanism=shm variant=segment pattern=pingpong size_bytes=64" in line
+
+
+def test_baseline_rows_measured_again_by_a_resume_are_read(tmp_path):
+    # --resume measures an incomplete or failed baseline set again: not a repeated case.
+    again = baseline_rows()
+    folder = write_run(tmp_path / "run", [*baseline_rows(), *ROWS, *again])
+    assert len(load_run(folder).frame) == 2 * len(again) + len(ROWS)
+
+
+def _torn(cut):
+    """results.csv with a last row cut short as a killed run leaves it."""
+    def make(path):
+        text = path.read_text()
+        last = text.rstrip("\n").rsplit("\n", 1)[1]
+        path.write_text(text + cut(last))
+    return make
+
+
+@pytest.mark.parametrize("tear", [
+    _torn(lambda line: line[:40]),  # no newline
+    _torn(lambda line: line[:len(line) // 2]),  # mid-row, no newline
+    _torn(lambda line: line[:40] + "\n"),  # too few fields, then a newline
+    _torn(lambda line: line.rsplit(",", 1)[0]),  # cut at a field boundary, no newline
+], ids=["no-newline", "mid-row", "few-fields", "field-boundary"])
+def test_a_torn_last_row_is_dropped_with_a_one_line_warning(tmp_path, tear):
+    folder = write_run(tmp_path / "run", ROWS)
+    tear(folder / "results.csv")
+    result = _cli("plot", str(folder), "--out", str(tmp_path / "c"), "--formats", "svg")
+    assert result.returncode == 0, result.stderr
+    warnings = [ln for ln in result.stderr.splitlines() if "warning" in ln]
+    assert warnings == [f"ipcbench: warning: {folder}/results.csv row 4 (line 5) is cut short "
+                        "(a run killed mid-write?); read without it"]
+    assert len(load_run(folder).frame) == len(ROWS)
+
+
+def test_a_short_row_before_the_last_is_refused(tmp_path):
+    folder = write_run(tmp_path / "run", ROWS)
+    path = folder / "results.csv"
+    header, *lines = path.read_text().splitlines()
+    lines[1] = lines[1].rsplit(",", 3)[0]
+    path.write_text("\n".join([header, *lines]) + "\n")
+    line = _one_error_line(_cli("plot", str(folder), "--out", str(tmp_path / "c")))
+    assert f"{path} row 2 (line 3) has " in line and "fields, the header" in line
+
+
+@pytest.mark.parametrize("where", ["header", "row"])
+def test_a_non_utf8_file_is_named(tmp_path, where):
+    folder = write_run(tmp_path / "run", ROWS)
+    path = folder / "results.csv"
+    data = path.read_bytes()
+    path.write_bytes(b"\xff" + data if where == "header" else data + b"\xff\xfe,\n")
+    for command in sorted(ALL_READERS):
+        line = _one_error_line(_cli(*ALL_READERS[command](str(folder), tmp_path)))
+        assert f"{path} is not UTF-8 text" in line, command
+
+
+def test_a_directory_named_results_csv_is_called_a_directory(tmp_path):
+    as_file = tmp_path / "results.csv"
+    as_file.mkdir()
+    line = _one_error_line(_cli("plot", str(as_file), "--out", str(tmp_path / "c")))
+    assert line == (f"ipcbench: error: {as_file} is a directory, not a results file "
+                    "(pass a run folder or its results.csv)")
+    folder = tmp_path / "run"
+    (folder / "results.csv").mkdir(parents=True)
+    line = _one_error_line(_cli("report", str(folder), "--out", str(tmp_path / "r")))
+    assert line == f"ipcbench: error: {folder}/results.csv is a directory, not a results file"
+
+
 def test_compare_against_only_failed_rows_reports_no_speed_ratio(tmp_path):
     a = write_run(tmp_path / "a", ROWS)
     b = write_run(tmp_path / "b", [bad_row(r.mechanism, r.variant, r.pattern, r.size_bytes,
@@ -81,7 +201,7 @@ def test_compare_against_only_failed_rows_reports_no_speed_ratio(tmp_path):
 
 
 def test_compare_md_escapes_text_from_csvs(tmp_path):
-    evil = [bad_row("pipe", "bytes", "pingpong", 64, 1,
+    evil = [bad_row("pipe", "bytes", "pingpong", 128, 1,  # a case of its own (no repeat)
                     reason="<script>alert(1)</script> <img src=x onerror=alert(2)> [x](y)")]
     a = write_run(tmp_path / "a", ROWS + evil)
     b = write_run(tmp_path / "b", ROWS)
@@ -123,3 +243,80 @@ def test_planted_chart_link_is_refused(tmp_path):
     with pytest.raises(ValueError, match="latency.png.*symbolic link"):
         save_figure(figure, out, "latency", ("png",))
     assert victim.read_bytes() == b"precious"
+
+
+# -- run's values, refused before any process starts ----------------------------------
+RUN = ["run", "--mechanism", "pipe", "--pattern", "pingpong", "--size", "64", "--procs", "1",
+       "--placement", "unpinned", "--no-charts", "--no-progress"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--repeats", "1000000000"],
+     "invalid repeats 1000000000: must be a whole number from 1 to 1000"),
+    (["--repeats", "1001"], "invalid repeats 1001: must be a whole number from 1 to 1000"),
+    (["--sessions", "1001"], "invalid sessions 1001: must be a whole number from 1 to 1000"),
+    (["--sessions", "0"], "invalid sessions 0: must be a whole number from 1 to 1000"),
+    (["--warmup", "100000"], "invalid warmup 100000: must be a whole number from 0 to 1000"),
+    # 0 is outside the promised range, exactly like -5 (max is the closed loop).
+    (["--rate", "0"], "invalid rate '0': expected messages per second, a whole number from 1 "
+                      "to 10000000, or max"),
+    (["--rate", "-5"], "invalid rate '-5': expected messages per second, a whole number from "
+                       "1 to 10000000, or max"),
+    (["--rate", "0.0"], "invalid rate '0.0'"),
+    (["--deadline", "1e-9"], "invalid deadline 1e-09: must be seconds from 0.001 to 3600"),
+    (["--deadline", "0.0009"], "invalid deadline 0.0009: must be seconds from 0.001 to 3600"),
+    (["--deadline", "3601"], "invalid deadline 3601.0: must be seconds from 0.001 to 3600"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_run_values_out_of_bounds_are_one_line_and_exit_2(capsys, tmp_path, args, message):
+    import psutil
+
+    from ipcbench.cli import main
+
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    code = main([*RUN, "--out", str(tmp_path / "never"), *args])
+    lines = capsys.readouterr().err.splitlines()
+    assert code == 2
+    assert len(lines) == 1 and lines[0].startswith(f"ipcbench: error: {message}"), lines
+    assert not (tmp_path / "never").exists()  # no run folder, so no case was started
+    assert {p.pid for p in psutil.Process().children(recursive=True)} == before
+
+
+@pytest.mark.parametrize(("args", "field", "value"), [
+    (["--repeats", "1000"], "repeats", 1000),
+    (["--sessions", "1000"], "sessions", 1000),
+    (["--warmup", "0"], "warmup", 0),
+    (["--deadline", "0.001"], "deadline_s", 0.001),
+    (["--deadline", "0.25"], "deadline_s", 0.25),
+    (["--deadline", "3600"], "deadline_s", 3600.0),
+])
+def test_run_values_at_the_bounds_are_accepted(args, field, value):
+    from ipcbench.cli import build_parser
+    from ipcbench.cli.run import plan_from_args
+
+    _planned, settings = plan_from_args(build_parser().parse_args([*RUN, *args]))
+    assert getattr(settings, field) == value
+
+
+def test_a_sub_second_deadline_is_kept_not_rounded_to_whole_seconds():
+    from ipcbench.core.schema import Case
+    from ipcbench.harness.session import derive_workload
+    from ipcbench.system.deadlines import seconds_text
+
+    case = Case("pipe", "bytes", "pingpong", 64, 1, "fork", "unpinned")
+    assert derive_workload(case, 10, 0.05).repeat_deadline_s == 0.05
+    assert derive_workload(case, 10, 2.5).repeat_deadline_s == 2.5
+    derived = derive_workload(case, 10, None).repeat_deadline_s  # derived: whole seconds
+    assert derived == int(derived) > 0
+    # ... and a timeout's reason says the deadline as given.
+    assert [seconds_text(s) for s in (0.05, 0.001, 0.5, 2.0, 12.0)] == [
+        "0.05s", "0.001s", "0.5s", "2.0s", "12.0s"]
+
+
+def test_rate_max_is_the_closed_loop_and_advise_refuses_rate_0(tmp_path):
+    from ipcbench.cli.args import rate
+
+    assert rate("max") == rate("MAX") == 0 and rate("1") == 1
+    folder = write_run(tmp_path / "run", ROWS)
+    line = _one_error_line(_cli("advise", str(folder), "--size", "64", "--procs", "1",
+                                "--pattern", "stream", "--rate", "0"))
+    assert "invalid rate '0'" in line

@@ -24,7 +24,7 @@ import pandas as pd
 from ipcbench.analysis.verdict import intervals_overlap
 from ipcbench.core import patterns
 from ipcbench.core.payload_kinds import READABLE_PAYLOAD_KINDS
-from ipcbench.core.results import ResultsError, check_figures, read_results
+from ipcbench.core.results import ResultsError, read_results
 from ipcbench.core.schema import (
     BASELINE_MECHANISM,
     DEFAULT_PAYLOAD,
@@ -247,5 +247,5 @@ def advise_run(path: str | os.PathLike[str], size_bytes: int, procs: int, patter
                placement: str | None = None, payload: str | None = None,
                start_method: str | None = None) -> Advice:
     """advise() on a run folder or results.csv."""
-    frame = check_figures(read_results(path), path)  # no NaN, zero or negative times
+    frame = read_results(path)  # validated: no NaN, zero or negative figures
     return advise(frame, size_bytes, procs, pattern, placement, payload, start_method)

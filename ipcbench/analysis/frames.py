@@ -27,8 +27,10 @@ def case_keys(*frames: pd.DataFrame) -> list[str]:
 
 
 def unique_cases(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per case; a case written twice (a resumed or merged file) keeps its last
-    row, which is the most recent measurement."""
+    """One row per case. read_results refuses a file that measured a channel's case
+    twice (which row a reader should trust is the user's call, not ours), so in a file's
+    frame this only folds baseline rows a --resume measured again (the last is the one
+    the resumed cases were judged against); hand-built frames keep their last row."""
     return frame.drop_duplicates(subset=case_keys(frame), keep="last")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ipcbench.core import units
-from ipcbench.core.results import ResultsError, check_figures, read_results
+from ipcbench.core.results import ResultsError, read_results, results_path
 from ipcbench.core.schema import BASELINE_MECHANISM
 
 
@@ -97,9 +97,9 @@ def load_machine(folder: Path) -> dict:
 
 def load_run(path: str | os.PathLike[str]) -> Run:
     """Read a run folder or a results.csv (ResultsError with one line if unusable)."""
-    path = Path(path)
-    csv_path = path / "results.csv" if path.is_dir() else path
-    return Run(csv_path=csv_path, frame=check_figures(read_results(csv_path), csv_path),
+    csv_path = results_path(path)
+    # read_results validates every row (figures, torn tail, repeated cases) for all readers.
+    return Run(csv_path=csv_path, frame=read_results(csv_path),
                machine=load_machine(csv_path.parent))
 
 

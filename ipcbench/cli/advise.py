@@ -29,13 +29,13 @@ def cmd_advise(args: argparse.Namespace) -> int:
 
 def _advise_at_rate(args: argparse.Namespace, size_bytes: int, count: int) -> int:
     from ipcbench.analysis.advise_rate import advise_rate, rate_advice_text
-    from ipcbench.core.results import check_figures, read_results
+    from ipcbench.core.results import read_results
 
     load = rate(args.rate)
     if load == 0:
         raise ValueError(f"invalid rate {args.rate!r}: advise needs a rate in messages per "
                          "second (without --rate it ranks full-speed figures)")
-    frame = check_figures(read_results(args.results), args.results)
+    frame = read_results(args.results)  # validated: no NaN, zero or negative figures
     advice = advise_rate(frame, size_bytes, count, args.pattern, load, args.placement,
                          args.payload, args.start_method)
     print(rate_advice_text(advice))

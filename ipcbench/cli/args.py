@@ -52,18 +52,52 @@ def procs_list(values: Sequence[str]) -> list[int]:
 
 
 def rate(value: str) -> int:
-    """One open-loop rate in messages per second per sender; `max` (or 0) = closed
-    loop, as fast as the sender can."""
+    """One open-loop rate in messages per second per sender; `max` = closed loop, as
+    fast as the sender can (returned as 0). A rate of 0 is refused like any other rate
+    outside 1..MAX_RATE_PER_S: the message promises exactly that range or max."""
     if value.lower() == "max":
         return 0
     try:
         n = float(value)
     except ValueError:
         n = math.nan
-    if not (n == int(n) if math.isfinite(n) else False) or not 0 <= n <= MAX_RATE_PER_S:
+    if not (n == int(n) if math.isfinite(n) else False) or not 1 <= n <= MAX_RATE_PER_S:
         raise ValueError(f"invalid rate {value!r}: expected messages per second, a whole "
                          f"number from 1 to {MAX_RATE_PER_S}, or max")
     return int(n)
+
+
+# Upper bounds of the per-case counts, checked before any process starts. Every session
+# starts fresh peers and every repeat moves up to a matrix's target (32 MiB): at 1000
+# of either a single case already takes hours on a fast channel, so a larger value is a
+# typo (`--repeats 1000000000` once started a run that never finished its first case).
+MAX_SESSIONS = 1000
+MAX_REPEATS = 1000
+MAX_WARMUP = 1000
+# --deadline: a wait's timeout below 1 ms is below what the harness's waits resolve
+# (poll/select count in milliseconds); the top is the Settings record's own bound.
+MIN_DEADLINE_S = 0.001
+MAX_DEADLINE_S = 3600.0
+
+
+def count(kind: str, value: int | None, low: int, high: int) -> int | None:
+    """--sessions/--repeats/--warmup: None (not given) or a whole number in [low, high]."""
+    if value is None:
+        return None
+    if not low <= value <= high:
+        raise ValueError(f"invalid {kind} {value}: must be a whole number from {low} to {high}")
+    return value
+
+
+def deadline(value: float | None) -> float | None:
+    """--deadline: None (derived per case) or seconds in [MIN_DEADLINE_S, MAX_DEADLINE_S],
+    kept as given (never rounded to whole seconds)."""
+    if value is None:
+        return None
+    if not MIN_DEADLINE_S <= value <= MAX_DEADLINE_S:  # also refuses nan
+        raise ValueError(f"invalid deadline {value!r}: must be seconds from {MIN_DEADLINE_S} "
+                         f"to {MAX_DEADLINE_S:.0f}")
+    return value
 
 
 MAX_LOAD = 2.0  # 200%: beyond the unthrottled rate every case saturates at once

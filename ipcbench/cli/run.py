@@ -13,8 +13,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from ipcbench.cli.args import (
+    MAX_REPEATS,
+    MAX_SESSIONS,
+    MAX_WARMUP,
     budget_minutes,
     choices,
+    count,
+    deadline,
     load_shares,
     precision,
     procs_list,
@@ -22,7 +27,12 @@ from ipcbench.cli.args import (
     split,
 )
 from ipcbench.cli.run_job import Job, new_job, prepare_folder, resume_job
-from ipcbench.cli.signals import Interrupted, check_interrupted, install_signal_handlers
+from ipcbench.cli.signals import (
+    Interrupted,
+    check_interrupted,
+    install_signal_handlers,
+    report_interrupt,
+)
 from ipcbench.core.patterns import PATTERN_NAMES, PATTERNS
 from ipcbench.core.payload_kinds import PAYLOAD_KINDS
 from ipcbench.core.results import ResultsError
@@ -68,8 +78,10 @@ def plan_from_args(args: argparse.Namespace):
     if payloads:
         choices("payload", payloads, PAYLOAD_KINDS)
     changes = {name: value for name, value in (
-        ("sessions", args.sessions), ("repeats", args.repeats), ("warmup", args.warmup),
-        ("deadline_s", args.deadline),
+        ("sessions", count("sessions", args.sessions, 1, MAX_SESSIONS)),
+        ("repeats", count("repeats", args.repeats, 1, MAX_REPEATS)),
+        ("warmup", count("warmup", args.warmup, 0, MAX_WARMUP)),
+        ("deadline_s", deadline(args.deadline)),
         ("target_ci", precision(args.precision) if args.precision is not None else None),
         ("run_budget_s", budget_minutes(args.budget) * 60 if args.budget is not None
          else None)) if value is not None}
@@ -172,7 +184,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ipcbench.system.machine import warn_unfit
 
     job = resume_job(args) if args.resume else new_job(args, *plan_from_args(args))
-    install_signal_handlers()
+    install_signal_handlers()  # already in from the entry point; here for in-process callers
     rows: list = []
     try:
         prepare_folder(job)
@@ -182,9 +194,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             job = replace(job, planned=load_cases(job.loads, job.previous + rows))
             _measure(args, job, rows)
     except Interrupted as exc:
-        print(f"ipcbench: interrupted by {exc}; {len(rows)} finished row(s) kept in "
-              f"{job.out / 'results.csv'}, every finished session in "
-              f"{job.out / 'sessions.csv'}", file=sys.stderr)
+        report_interrupt(exc, f"; {len(rows)} finished row(s) kept in "
+                              f"{job.out / 'results.csv'}, every finished session in "
+                              f"{job.out / 'sessions.csv'}")
         print(f"ipcbench: to finish the run: {resume_command(job.out)}", file=sys.stderr)
         return exc.exit_code
     finally:

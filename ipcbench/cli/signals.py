@@ -1,10 +1,17 @@
 """SIGINT/SIGTERM during a run: turned into an exception so every `finally` and context
 manager (peers, segments, the folder lock) runs, and backed by a watchdog so that a
 cleanup stuck in code the harness does not own can never keep the run alive.
+
+The entry point installs the handlers as its first step (cli/__init__.py imports only
+this module before it), so a signal at any moment, even while the commands' modules
+are still being imported, is one line on stderr and exit 128 + signal (130 / 143); a
+signal while the interpreter exits is noted and turned into the same at the very end.
+Standard library only at module level: this runs before anything heavy is imported.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
@@ -53,14 +60,30 @@ def _arm_watchdog(exit_code: int) -> None:
     timer.start()
 
 
+_installed_in: list[int] = []  # the pid that installed them (a fork must not inherit it)
+_exiting: list[bool] = []  # set by begin_exit: from then on a signal is noted, not raised
+_late_signal: list[int] = []
+_reported: list[bool] = []
+
+
 def install_signal_handlers() -> None:
+    """Once per process (the entry point, then `run` again: the second call is a no-op)."""
     harness_pid = os.getpid()
+    if harness_pid in _installed_in:
+        return
+    _installed_in.append(harness_pid)
+    # Registered before multiprocessing registers its own exit hook (it joins the
+    # children), so this one runs after it: the very last step of the exit.
+    atexit.register(_exit_for_late_signal)
 
     def handler(signum, frame):
         if os.getpid() != harness_pid:
             return  # a peer forked before it set its own handlers: the harness decides
-        if not _pending_signal:
-            _arm_watchdog(128 + signum)
+        if not _pending_signal and not _late_signal:
+            _arm_watchdog(128 + signum)  # also bounds an exit that a helper holds up
+        if _exiting:  # the command is over: let the exit finish, then say it
+            _late_signal.append(signum)
+            return
         _pending_signal.append(signum)
         raise Interrupted(signum)
 
@@ -80,3 +103,39 @@ def check_interrupted(*_ignored) -> None:
     callback that swallows exceptions (e.g. an at-fork hook) must not be lost."""
     if _pending_signal:
         raise Interrupted(_pending_signal[0])
+
+
+def report_interrupt(exc: Interrupted, detail: str = "") -> None:
+    """The line saying the run was interrupted (once: a signal while exiting adds none)."""
+    _reported.append(True)
+    print(f"ipcbench: interrupted by {exc}{detail}", file=sys.stderr)
+
+
+def begin_exit() -> None:
+    """The command returned (or was interrupted): from now on a signal is only noted, so
+    neither main's last lines nor the interpreter's own exit (multiprocessing joining
+    its helpers, buffers flushed) is cut short by an exception; _exit_for_late_signal
+    turns a noted signal into its line and exit code at the very end."""
+    _exiting.append(True)  # one step: a signal lands before it (raised) or after (noted)
+
+
+def _exit_for_late_signal() -> None:
+    if os.getpid() not in _installed_in:
+        return
+    # Ignored from here: the interpreter's last steps restore the default action of
+    # signals with a Python handler, which would end the process by the signal
+    # (exit -2 / -15) after everything was done and said.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if not _late_signal:
+        return
+    signum = _late_signal[0]
+    if not _reported:
+        print(f"ipcbench: interrupted by {signal.Signals(signum).name} while exiting",
+              file=sys.stderr)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(128 + signum)  # the exit code a signal promises, even this late

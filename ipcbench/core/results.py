@@ -10,6 +10,7 @@ import csv
 import io
 import math
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -19,8 +20,10 @@ if TYPE_CHECKING:  # pandas is imported where files are read, never while measur
     import pandas as pd  # harness holding it paid ~3 ms per fork (test_lean_harness.py)
 
 from ipcbench.core.migrations import upgrade
+from ipcbench.core.patterns import PATTERNS
 from ipcbench.core.payload_kinds import RENAMED_PAYLOADS
 from ipcbench.core.schema import (
+    BASELINE_MECHANISM,
     CASE_KEYS,
     DEFAULT_PAYLOAD,
     DEFAULT_PLACEMENT,
@@ -239,23 +242,89 @@ def _repair_torn_tail(path: Path) -> None:
 
 def check_header(path: Path) -> list[str]:
     # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name.
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        header = next(csv.reader(handle), [])
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), [])
+    except UnicodeDecodeError:
+        raise ResultsError(f"{path} is not UTF-8 text (not an ipcbench results CSV, or "
+                           "damaged)") from None
     if "schema_version" not in header or "mechanism" not in header:
         raise ResultsError(f"{path} is not an ipcbench results CSV (no schema_version column)")
     return header
 
 
+def results_path(path: str | os.PathLike[str]) -> Path:
+    """The results.csv a reader is pointed at: the path itself, or the one in a run folder.
+
+    A directory where the file should be is named as such (not as a missing
+    ".../results.csv/results.csv")."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    inner = path / "results.csv"
+    if inner.is_dir():
+        raise ResultsError(f"{inner} is a directory, not a results file")
+    if not inner.exists() and path.name == "results.csv":
+        raise ResultsError(f"{path} is a directory, not a results file "
+                           "(pass a run folder or its results.csv)")
+    return inner
+
+
+def _read_text(path: Path) -> str:
+    """The whole file as text (results files are small), or one line naming the file."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ResultsError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name.
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ResultsError(f"{path} is not UTF-8 text (byte {data[exc.start]:#04x} on line "
+                           f"{line})") from None
+
+
+def _whole_rows(text: str, path: Path) -> tuple[str, list[int]]:
+    """`text` without a torn last row, and the file line on which each data row starts.
+
+    A run killed mid-write leaves its last row cut short (no newline, or fewer fields):
+    that row is dropped with a one-line warning, as --resume drops it before measuring
+    the case again. A short or long row anywhere else is damage, refused naming it."""
+    lines = io.StringIO(text, newline="").readlines()
+    reader = csv.reader(lines)
+    header = next(reader, [])
+    rows: list[tuple[int, int]] = []  # (index of the row's first line, number of fields)
+    consumed = reader.line_num
+    for record in reader:
+        first, consumed = consumed, reader.line_num
+        if record:  # a blank line is no row (pandas skips it too)
+            rows.append((first, len(record)))
+    if rows:
+        first, width = rows[-1]
+        if width != len(header) or not text.endswith(("\n", "\r")):
+            print(f"ipcbench: warning: {path} row {len(rows)} (line {first + 1}) is cut short "
+                  "(a run killed mid-write?); read without it", file=sys.stderr)
+            rows.pop()
+            text = "".join(lines[:first])
+    for number, (first, width) in enumerate(rows, start=1):
+        if width != len(header):
+            raise ResultsError(f"{path} row {number} (line {first + 1}) has {width} fields, "
+                               f"the header {len(header)}")
+    return text, [first + 1 for first, _ in rows]
+
+
 def read_results(path: str | os.PathLike[str], allow_empty: bool = False) -> pd.DataFrame:
     """Load results.csv (or a run folder holding one), upgrading older schema versions.
 
-    Raises ResultsError with a one-line message for a missing, foreign, newer-schema or
-    (unless `allow_empty`: a resumed run killed before its first row) empty file."""
+    The one place every reader (plot, report, compare, advise, --resume, the notebook)
+    validates what it reads: ResultsError with a one-line message naming the file for a
+    missing, foreign, non-UTF-8, newer-schema or (unless `allow_empty`: a resumed run
+    killed before its first row) empty file, a damaged row, an ok row with an unusable
+    figure and a case measured twice; a torn last row is dropped with a warning."""
     import pandas as pd
 
-    path = Path(path)
-    if path.is_dir():
-        path = path / "results.csv"
+    path = results_path(path)
     if not path.is_file():
         raise ResultsError(f"no results file at {path}")
     header = check_header(path)
@@ -268,11 +337,12 @@ def read_results(path: str | os.PathLike[str], allow_empty: bool = False) -> pd.
     missing = [c for c in required if c not in header]
     if missing:
         raise ResultsError(f"{path} is not an ipcbench results CSV (missing {', '.join(missing)})")
+    text, row_lines = _whole_rows(_read_text(path), path)
     try:
-        text = {c: str for c in _TEXT_COLUMNS if c in header}
-        frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=text,
-                            encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        text_dtypes = {c: str for c in _TEXT_COLUMNS if c in header}
+        frame = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""],
+                            dtype=text_dtypes)
+    except pd.errors.ParserError as exc:
         raise ResultsError(f"{path} is malformed: {str(exc).splitlines()[0]}") from None
     if frame.empty:
         if allow_empty:
@@ -300,37 +370,77 @@ def read_results(path: str | os.PathLike[str], allow_empty: bool = False) -> pd.
     for column in _INT_COLUMNS:
         if column in frame:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(0).astype(int)
+    # pandas and the csv pass above agree on what a row is (both skip blank lines).
+    lines = row_lines if len(row_lines) == len(frame) else None
+    check_figures(frame, path, lines)
+    _refuse_repeated_cases(frame, path, lines)
     return frame
 
 
 # What every reader of ok rows (charts, report, advise) draws or ranks: present, and in
 # ok rows a finite positive number, or the file is refused in one line.
-FIGURE_COLUMNS = ("median_ns", "p50_ns")
-_RATE_COLUMNS = ("bytes_per_s", "msgs_per_s")
+FIGURE_COLUMNS = ("median_ns", "p50_ns", "msgs_per_s")
+# bytes_per_s is empty where the pattern moves no payload (counter), required elsewhere.
+_BYTES_COLUMN = "bytes_per_s"
 
 
-def check_figures(frame: pd.DataFrame, path: str | os.PathLike[str]) -> pd.DataFrame:
+def _where(path: Path, frame: pd.DataFrame, lines: list[int] | None, position: int) -> str:
+    """'<file> row 3 (line 4)': the data row a message is about, counted from 1."""
+    line = f" (line {lines[position]})" if lines is not None else ""
+    return f"{path} row {position + 1}{line}"
+
+
+def check_figures(frame: pd.DataFrame, path: str | os.PathLike[str],
+                  lines: list[int] | None = None) -> pd.DataFrame:
     """`frame` if its ok rows carry usable figures, else a one-line ResultsError naming
-    the column and value (a NaN, zero or negative time would crash a chart or turn into
-    a negative round trip in advice)."""
+    the row, column and value (a NaN, zero or negative figure would crash a chart, turn
+    into a negative round trip in advice, or rank a channel by a figure it never had).
+    `lines`: the file line of each row, for the message. read_results calls it."""
     import pandas as pd
 
-    missing = [c for c in FIGURE_COLUMNS if c not in frame]
+    missing = [c for c in (*FIGURE_COLUMNS, _BYTES_COLUMN) if c not in frame]
     if missing:
         raise ResultsError(f"{path} is not an ipcbench results CSV (missing {', '.join(missing)})")
-    ok = frame[frame["status"] == "ok"]
-    for column in FIGURE_COLUMNS + tuple(c for c in _RATE_COLUMNS if c in frame):
-        values = pd.to_numeric(ok[column], errors="coerce").astype(float)
-        if column in _RATE_COLUMNS:  # may be empty (not every pattern has a rate)
-            bad = (values < 0) | (values == math.inf)
-        else:
-            bad = ~((values > 0) & (values < math.inf))
+    ok = (frame["status"] == "ok").to_numpy()
+    no_payload = {name for name, p in PATTERNS.items() if not p.moves_payload}
+    may_be_empty = frame["pattern"].isin(no_payload).to_numpy()
+    for column in (*FIGURE_COLUMNS, _BYTES_COLUMN):
+        values = pd.to_numeric(frame[column], errors="coerce").astype(float).to_numpy()
+        usable = (values > 0) & (values < math.inf)
+        if column == _BYTES_COLUMN:
+            usable |= may_be_empty & pd.isna(values)
+        bad = ok & ~usable
         if bad.any():
-            first = ok[bad].iloc[0]
+            position = int(bad.argmax())
+            first = frame.iloc[position]
             raise ResultsError(
-                f"{path}: ok row {first['mechanism']}/{first['variant']} {first['pattern']} "
-                f"has {column} {str(first[column])!r} (must be a positive number)")
+                f"{_where(Path(path), frame, lines, position)}: ok row {first['mechanism']}/"
+                f"{first['variant']} {first['pattern']} has {column} {str(first[column])!r} "
+                "(must be a positive number)")
     return frame
+
+
+def _refuse_repeated_cases(frame: pd.DataFrame, path: Path, lines: list[int] | None) -> None:
+    """A measured case written twice is refused, naming it and both rows.
+
+    The harness writes each case once (--resume skips the cases that have a row), so a
+    repeat means a file merged by hand or damaged; the readers' unique_cases would keep
+    the last row silently and rank on whichever measurement came last. Baseline rows may
+    repeat: --resume measures an incomplete or failed baseline set again, and readers
+    take the newest (the one the resumed cases were judged against)."""
+    keys = list(CASE_KEYS)
+    channels = (frame["mechanism"] != BASELINE_MECHANISM).to_numpy()
+    repeated = frame.duplicated(subset=keys, keep=False).to_numpy() & channels
+    if not repeated.any():
+        return
+    first = int(repeated.argmax())
+    key = frame.iloc[first][keys]
+    same = (frame[keys] == key).all(axis=1).to_numpy() & channels
+    second = int(same[first + 1:].argmax()) + first + 1
+    case = " ".join(f"{k}={key[k]}" for k in keys)
+    where = _where(path, frame, lines, second).removeprefix(f"{path} ")
+    raise ResultsError(f"{_where(path, frame, lines, first)} and {where} hold the same case "
+                       f"({case}); keep one of them")
 
 
 def rows_from_frame(frame: pd.DataFrame) -> list[ResultRow]:

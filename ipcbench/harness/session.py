@@ -28,7 +28,12 @@ from ipcbench.payload.zerocopy import RegionPool, regions_for
 from ipcbench.peer.main import PeerSpec, peer_main
 from ipcbench.system import hygiene
 from ipcbench.system.affinity import allowed_cpus, cpus_for_peer
-from ipcbench.system.deadlines import CaseTimeout, kill_forkserver, start_process
+from ipcbench.system.deadlines import (
+    CaseTimeout,
+    kill_forkserver,
+    seconds_text,
+    start_process,
+)
 
 # Segment names: "ipcb_<harness pid>_<tag>_<case serial>_<n>"; hygiene.py relies on it.
 _case_serial = itertools.count()
@@ -274,7 +279,8 @@ class CaseSession:
             remaining = end - time.monotonic()
             if remaining <= 0:
                 names = ", ".join(self.specs[i].name for i in pending)
-                raise CaseTimeout(f"deadline of {deadline_s:.1f}s passed waiting for {names}")
+                raise CaseTimeout(f"deadline of {seconds_text(deadline_s)} passed waiting "
+                                  f"for {names}")
             ready = wait(list(pending.values()) + list(sentinels), timeout=remaining)
             for i in [i for i, c in pending.items() if c in ready]:
                 replies[i] = self._receive(i, expected)
@@ -333,14 +339,17 @@ def _stop(process: multiprocessing.process.BaseProcess) -> bool:
 
 def derive_workload(case: Case, messages: int, deadline_s: float | None) -> Workload:
     """Deadlines grow with the work: generous enough for a slow, oversubscribed machine
-    (1 ms per message, 10 MB/s), tight enough that a hang ends the case in seconds."""
+    (1 ms per message, 10 MB/s), tight enough that a hang ends the case in seconds. A
+    derived deadline is rounded up to whole seconds; a --deadline is kept as given (the
+    CLI refuses one below the clock's resolution), never silently rounded."""
     if deadline_s is None:
         per_repeat_messages = messages * case.procs
         volume_bytes = per_repeat_messages * case.kind.bytes_per_message(case.size_bytes)
         deadline_s = 10.0 + per_repeat_messages * 1e-3 + volume_bytes / 10e6
         if case.rate_per_s:  # a sender on a schedule takes messages / rate at least
             deadline_s += 2.0 * messages / case.rate_per_s
+        deadline_s = math.ceil(deadline_s)
     start_s = (
         30.0 + 2.0 * case.peer_count if case.start_method != "fork" else 10.0 + case.peer_count
     )
-    return Workload(messages, float(math.ceil(deadline_s)), start_s)
+    return Workload(messages, float(deadline_s), start_s)

@@ -37,7 +37,7 @@ from ipcbench.mechanisms.base import PeerFailed, RepeatOutcome, Workload
 from ipcbench.mechanisms.info import MechanismInfo, Variant
 from ipcbench.payload.spec import PayloadSpec
 from ipcbench.system.affinity import allowed_cpus, cpus_for_peer
-from ipcbench.system.deadlines import CaseTimeout, call_within, kill_processes
+from ipcbench.system.deadlines import CaseTimeout, call_within, kill_processes, seconds_text
 from ipcbench.system.heap import steady_heap
 
 STOP_S = 5.0  # bound on stopping a pool at the end of a session
@@ -160,7 +160,8 @@ class ExecutorSession:
             return list(self.pool.map(task_length, items, timeout=timeout_s,
                                       chunksize=self.chunksize))
         except (multiprocessing.TimeoutError, concurrent.futures.TimeoutError):
-            raise CaseTimeout(f"deadline of {timeout_s:.1f}s passed waiting for the pool") from None
+            raise CaseTimeout(f"deadline of {seconds_text(timeout_s)} passed waiting for "
+                              "the pool") from None
         except BrokenProcessPool as exc:
             raise PeerFailed(f"a pool worker died: {exc}") from None
 
@@ -170,7 +171,8 @@ class ExecutorSession:
                 return self.pool.apply_async(task_length, (self.value,)).get(timeout_s)
             return self.pool.submit(task_length, self.value).result(timeout_s)
         except (multiprocessing.TimeoutError, concurrent.futures.TimeoutError):
-            raise CaseTimeout(f"deadline of {timeout_s:.1f}s passed waiting for a task") from None
+            raise CaseTimeout(f"deadline of {seconds_text(timeout_s)} passed waiting for "
+                              "a task") from None
         except BrokenProcessPool as exc:
             raise PeerFailed(f"a pool worker died: {exc}") from None
 

@@ -57,7 +57,7 @@ from ipcbench.mechanisms.ray_runtime import (
 )
 from ipcbench.payload.spec import PayloadMismatch, PayloadSpec, verify
 from ipcbench.system.affinity import allowed_cpus, cpus_for_peer
-from ipcbench.system.deadlines import CaseTimeout, call_within
+from ipcbench.system.deadlines import CaseTimeout, call_within, seconds_text
 
 _GET_GRACE_S = 5.0  # past Ray's own timeout of a get (which normally ends it)
 _PROTOCOL = 5
@@ -224,7 +224,8 @@ class RaySession:
             return call_within(lambda: ray.get(submit(), timeout=timeout_s),
                                timeout_s + _GET_GRACE_S, what)
         except ray.exceptions.GetTimeoutError:
-            raise CaseTimeout(f"deadline of {timeout_s:.1f}s passed waiting for {what}") from None
+            raise CaseTimeout(f"deadline of {seconds_text(timeout_s)} passed waiting for "
+                              f"{what}") from None
         except ray.exceptions.RayError as exc:
             reason = str(exc).strip().splitlines()
             raise PeerFailed(f"{what}: {type(exc).__name__}: "

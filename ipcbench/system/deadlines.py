@@ -54,6 +54,12 @@ _idle: list[_Worker] = []  # workers not running a call (a stuck one is never re
 os.register_at_fork(after_in_child=_idle.clear)  # threads do not survive a fork
 
 
+def seconds_text(value: float) -> str:
+    """A deadline as a reason says it: '2.0s', and a sub-second --deadline as given
+    ('0.05s', not '0.1s' or '0.0s')."""
+    return f"{value:.1f}s" if value >= 1 else f"{value:.3g}s"
+
+
 def call_within(fn: Callable[[], object], deadline_s: float, what: str,
                 on_overrun: Callable[[], None] = lambda: None) -> object:
     """fn() if it returns within `deadline_s`; else on_overrun() and CaseTimeout."""
@@ -63,7 +69,7 @@ def call_within(fn: Callable[[], object], deadline_s: float, what: str,
     if not done.wait(deadline_s):  # a signal interrupts this wait (Interrupted)
         on_overrun()
         done.wait(GIVE_UP_GRACE_S)
-        raise CaseTimeout(f"{what} did not finish within {deadline_s:.1f}s")
+        raise CaseTimeout(f"{what} did not finish within {seconds_text(deadline_s)}")
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
