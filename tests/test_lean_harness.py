@@ -12,6 +12,9 @@ import json
 import subprocess
 import sys
 
+from ipcbench.core.settings import MATRICES
+from ipcbench.harness.runner import REMEASURE_SHARE
+
 HEAVY = ("pandas", "scipy", "matplotlib")
 
 # Records which heavy modules the harness holds each time a session starts its peers,
@@ -45,8 +48,11 @@ def test_a_run_forks_its_peers_without_pandas_scipy_or_matplotlib(tmp_path):
     report = _run(tmp_path, "-o", str(tmp_path / "run"))
     assert report["code"] == 0
     # At least the two sessions asked for (a loaded machine's disagreeing sessions get
-    # more, up to the matrix's maximum), every one started lean.
-    assert 2 <= len(report["seen"]) <= 5
+    # more, up to the matrix's maximum, and those under heavy interference are measured
+    # again, within the runner's bound), every one started lean.
+    settings = MATRICES["default"].settings
+    most = settings.max_sessions + int(settings.max_sessions * REMEASURE_SHARE)
+    assert 2 <= len(report["seen"]) <= most
     assert all(seen == [] for seen in report["seen"])
 
 
