@@ -203,3 +203,21 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, message):
 def test_advise_run_missing_file_is_a_results_error(tmp_path):
     with pytest.raises(ResultsError, match="no results file"):
         advise_run(tmp_path / "nope", 64, 1, "stream")
+
+
+def test_paired_cis_decide_a_tie_where_rows_have_them():
+    """Absolute CIs ±20% overlap (the host drifted), paired ones do not: a winner; and
+    paired CIs that overlap make a tie however tight the absolute ones are."""
+    from dataclasses import replace
+
+    def row(mechanism, time_ns, stdev_frac, ratio, half):
+        base = ok_row(mechanism, "v", "pingpong", 1024, 1, time_ns, stdev_frac=stdev_frac)
+        return replace(base, ratio=ratio, ratio_ci_low=ratio * (1 - half),
+                       ratio_ci_high=ratio * (1 + half))
+
+    clear = advise(_frame([row("shm", 10_000.0, 0.1, 0.9, 0.02),
+                           row("pipe", 11_000.0, 0.1, 1.1, 0.02)]), 1024, 1, "pingpong")
+    assert clear.best.name == "shm/v" and not clear.within_noise
+    tie = advise(_frame([row("shm", 10_000.0, 0.001, 0.9, 0.15),
+                         row("pipe", 11_000.0, 0.001, 1.1, 0.15)]), 1024, 1, "pingpong")
+    assert tie.within_noise and any("paired CIs overlap" in c for c in tie.caveats)

@@ -216,9 +216,11 @@ def _margin(candidates: tuple[Candidate, ...], kind: patterns.Pattern,
     a, b = best.figure, runner_up.figure
     margin = a / b if kind.higher_is_better else b / a
     tied = [c.name for c in candidates[1:] if _overlap(best, c)]
+    paired = all(math.isfinite(v) for c in candidates[:2] for v in (c.ratio_low, c.ratio_high))
     if tied:
+        which = "paired CIs" if paired else "intervals"
         caveats.append(f"{best.name} is within noise of {', '.join(tied)} "
-                       "(their intervals overlap): treat them as a tie")
+                       f"(their {which} overlap): treat them as a tie")
     elif _overlap(best, runner_up) is None:
         caveats.append("no spread recorded for the top two: the margin may be noise")
     return margin, runner_up.name in tied
