@@ -320,3 +320,38 @@ def test_rate_max_is_the_closed_loop_and_advise_refuses_rate_0(tmp_path):
     line = _one_error_line(_cli("advise", str(folder), "--size", "64", "--procs", "1",
                                 "--pattern", "stream", "--rate", "0"))
     assert "invalid rate '0'" in line
+
+
+def test_a_write_cut_short_by_a_full_disk_leaves_only_whole_lines(tmp_path, monkeypatch):
+    from ipcbench.core import results
+
+    appender = results.CsvAppender(tmp_path / "results.csv")
+    appender.append(ROWS[0])
+    before = (tmp_path / "results.csv").read_bytes()
+    real_write = results.os.write
+
+    def half(fd, data):
+        return real_write(fd, data[: len(data) // 2])  # the disk filled mid-line
+
+    monkeypatch.setattr(results.os, "write", half)
+    with pytest.raises(OSError, match="short write"):
+        appender.append(ROWS[1])
+    monkeypatch.setattr(results.os, "write", real_write)
+    assert (tmp_path / "results.csv").read_bytes() == before  # cut back to whole lines
+
+
+def test_a_full_disk_mid_run_says_how_to_finish_it(tmp_path, monkeypatch, capsys):
+    from ipcbench.cli import main
+    from ipcbench.harness import sessionlog
+
+    def full(self, case, result):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sessionlog.SessionLog, "append", full)
+    out = tmp_path / "run"
+    code = main(["run", "-m", "pipe", "--variant", "bytes", "-p", "pingpong", "-s", "64",
+                 "-n", "1", "--payload", "bytes", "--placement", "same-core", "--sessions",
+                 "2", "--no-baselines", "--no-charts", "--no-progress", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "No space left on device" in err
+    assert f"ipcbench run --resume {out}" in err and "Traceback" not in err

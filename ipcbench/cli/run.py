@@ -186,13 +186,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     job = resume_job(args) if args.resume else new_job(args, *plan_from_args(args))
     install_signal_handlers()  # already in from the entry point; here for in-process callers
     rows: list = []
+    prepared = False
     try:
         prepare_folder(job)
+        prepared = True
         warn_unfit(job.meta)  # once every input is accepted: an error stays one line
         _measure(args, job, rows)
         if job.loads:  # second phase: rates relative to what each case reached
             job = replace(job, planned=load_cases(job.loads, job.previous + rows))
             _measure(args, job, rows)
+    except OSError as exc:
+        if not prepared:
+            raise  # the folder itself could not be made: main says so in one line
+        # A full disk mid-run: what is on disk is whole lines, and --resume goes on.
+        print(f"ipcbench: error: {exc}; {len(rows)} finished row(s) kept in "
+              f"{job.out / 'results.csv'}", file=sys.stderr)
+        print(f"ipcbench: to finish the run once there is room: {resume_command(job.out)}",
+              file=sys.stderr)
+        return 2
     except Interrupted as exc:
         report_interrupt(exc, f"; {len(rows)} finished row(s) kept in "
                               f"{job.out / 'results.csv'}, every finished session in "

@@ -219,12 +219,27 @@ class CsvAppender:
         data = text.encode("utf-8")
         fd = open_fd(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
-            written = os.write(fd, data)
+            size = os.fstat(fd).st_size
+            try:
+                written = os.write(fd, data)
+            except OSError:
+                _cut_back(fd, size)  # a full disk: never leave half a line behind
+                raise
             if written != len(data):
+                _cut_back(fd, size)
                 raise OSError(f"short write to {self.path}: {written} of {len(data)} bytes")
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _cut_back(fd: int, size: int) -> None:
+    """Truncate to `size` (the file as it was before a failed write); best effort: a
+    line it cannot remove is dropped by _repair_torn_tail on the next append."""
+    try:
+        os.ftruncate(fd, size)
+    except OSError:
+        pass
 
 
 def _repair_torn_tail(path: Path) -> None:
