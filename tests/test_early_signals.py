@@ -17,8 +17,8 @@ import sys
 import threading
 import time
 
-import psutil
 import pytest
+from process_groups import assert_group_gone
 
 TINY_RUN = ["run", "-m", "pipe", "-p", "pingpong", "-s", "64", "-n", "1", "--variant", "bytes",
             "--payload", "bytes", "--placement", "unpinned", "--sessions", "1", "--repeats", "1",
@@ -45,32 +45,6 @@ class _Stderr(threading.Thread):
                     self.imported.set()
             else:
                 self.lines.append(line.rstrip("\n"))
-
-
-def _group_members(pgid: int) -> list[psutil.Process]:
-    members = []
-    for process in psutil.process_iter(["pid"]):
-        try:
-            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
-                members.append(process)
-        except (ProcessLookupError, psutil.Error):
-            continue
-    return members
-
-
-def _assert_group_gone(pgid: int, timeout_s: float = 10.0) -> None:
-    """Every process of the run's group ends; helpers such as the resource tracker exit
-    on their own once the harness is gone, so allow them a bounded moment."""
-    deadline = time.monotonic() + timeout_s
-    while _group_members(pgid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    left = _group_members(pgid)
-    for process in left:  # never leave them to the next test
-        try:
-            process.kill()
-        except psutil.Error:
-            pass
-    assert left == []
 
 
 @pytest.mark.parametrize("moment_s", MOMENTS_S)
@@ -108,7 +82,7 @@ def test_an_early_signal_is_one_line_and_its_exit_code(tmp_path, signum, code, m
     said = [line for line in stderr.lines if line.startswith("ipcbench: interrupted by ")]
     assert len(said) == 1 and said[0].startswith(
         f"ipcbench: interrupted by {signal.Signals(signum).name}"), text
-    _assert_group_gone(proc.pid)
+    assert_group_gone(proc.pid)
     assert not [s for s in os.listdir("/dev/shm") if s.startswith(f"ipcb_{proc.pid}_")]
 
 

@@ -13,8 +13,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import psutil
 import pytest
+from process_groups import assert_group_gone
 
 from ipcbench.core.faults import Fault
 from ipcbench.core.results import COLUMNS, read_results
@@ -104,26 +104,6 @@ def _wait_for_rows(path: Path, rows: int, proc: subprocess.Popen, timeout_s: flo
     raise AssertionError(f"no {rows} rows in {path} after {timeout_s}s")
 
 
-def _group_members(pgid: int) -> list[psutil.Process]:
-    members = []
-    for process in psutil.process_iter(["pid"]):
-        try:
-            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
-                members.append(process)
-        except (ProcessLookupError, psutil.Error):
-            continue
-    return members
-
-
-def _assert_group_gone(pgid: int, timeout_s: float = 10.0) -> None:
-    """Every process of the harness's group ends; helpers such as the resource tracker
-    exit on their own once the harness is gone, so allow them a bounded moment."""
-    deadline = time.monotonic() + timeout_s
-    while _group_members(pgid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _group_members(pgid) == []
-
-
 def _assert_rows_intact(path: Path) -> None:
     lines = path.read_text().splitlines()
     assert lines[0].split(",") == list(COLUMNS)
@@ -155,7 +135,7 @@ def test_signal_stops_the_run_cleanly(tmp_path, signum, code):
     after = (out / "results.csv").read_text().splitlines()
     assert after[: len(before)] == before  # earlier rows untouched
     _assert_rows_intact(out / "results.csv")
-    _assert_group_gone(proc.pid)
+    assert_group_gone(proc.pid)
     assert not [s for s in os.listdir("/dev/shm") if s.startswith(f"ipcb_{proc.pid}_")]
 
 
@@ -175,7 +155,7 @@ def test_sigkill_of_the_process_group_then_sweep(tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    _assert_group_gone(proc.pid)
+    assert_group_gone(proc.pid)
     _assert_rows_intact(out / "results.csv")
     # `ipcbench clean` removes what the dead run left (and nothing of live runs).
     cleaned = subprocess.run(
