@@ -266,6 +266,9 @@ RUN = ["run", "--mechanism", "pipe", "--pattern", "pingpong", "--size", "64", "-
     (["--deadline", "1e-9"], "invalid deadline 1e-09: must be seconds from 0.001 to 3600"),
     (["--deadline", "0.0009"], "invalid deadline 0.0009: must be seconds from 0.001 to 3600"),
     (["--deadline", "3601"], "invalid deadline 3601.0: must be seconds from 0.001 to 3600"),
+    (["--precision", "60%"], "invalid precision '60%': expected a CI half-width such as 5%"),
+    (["--precision", "five"], "invalid precision 'five'"),
+    (["--budget", "0"], "invalid budget '0': expected minutes, above 0"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_run_values_out_of_bounds_are_one_line_and_exit_2(capsys, tmp_path, args, message):
     import psutil
@@ -288,6 +291,9 @@ def test_run_values_out_of_bounds_are_one_line_and_exit_2(capsys, tmp_path, args
     (["--deadline", "0.001"], "deadline_s", 0.001),
     (["--deadline", "0.25"], "deadline_s", 0.25),
     (["--deadline", "3600"], "deadline_s", 3600.0),
+    (["--precision", "2.5%"], "target_ci", 0.025),
+    (["--precision", "0.1"], "target_ci", 0.1),
+    (["--budget", "1.5"], "run_budget_s", 90.0),
 ])
 def test_run_values_at_the_bounds_are_accepted(args, field, value):
     from ipcbench.cli import build_parser

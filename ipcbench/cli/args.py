@@ -103,14 +103,19 @@ def deadline(value: float | None) -> float | None:
 MAX_LOAD = 2.0  # 200%: beyond the unthrottled rate every case saturates at once
 
 
+def _share(value: str) -> float:
+    """`50%` or `0.5` as 0.5; NaN when it is neither (the caller names the flag)."""
+    text = value.strip()
+    try:
+        return float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        return math.nan
+
+
 def load_share(value: str) -> float:
     """One relative load: `50%` (or `0.5`) of the rate the same case reaches unthrottled
     in this run; above 100% asks for more than the channel did (saturation)."""
-    text = value.strip()
-    try:
-        share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        share = math.nan
+    share = _share(value)
     if not 0 < share <= MAX_LOAD:
         raise ValueError(f"invalid load {value!r}: expected a share of the unthrottled rate "
                          f"such as 10% or 0.1, above 0 and at most {MAX_LOAD:.0%}")
@@ -143,11 +148,7 @@ def fraction(text: str) -> float:
 
 def precision(value: str) -> float:
     """--precision: the CI half-width a figure aims for, `5%` or `0.05`."""
-    text = value.strip()
-    try:
-        share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        share = math.nan
+    share = _share(value)
     if not 0.001 <= share <= 0.5:
         raise ValueError(f"invalid precision {value!r}: expected a CI half-width such as "
                          "5% or 0.05, from 0.1% to 50%")
