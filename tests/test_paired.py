@@ -61,3 +61,17 @@ def test_overlapping_cis_are_a_tie_both_ways():
 def test_unpaired_is_never_clearly_anything():
     known = PairedRatio(0.5, 0.4, 0.6, 5)
     assert not clearly_faster(UNPAIRED, known) and not clearly_faster(known, UNPAIRED)
+
+
+def test_rows_are_clearly_ahead_by_their_paired_cis_else_by_the_old_margin():
+    from ipcbench.core.paired import LEGACY_TIE_MARGIN, clearly_ahead, paired_of
+
+    fast = {"ratio": 0.9, "ratio_ci_low": 0.85, "ratio_ci_high": 0.95}
+    slow = {"ratio": 1.1, "ratio_ci_low": 1.0, "ratio_ci_high": 1.2}
+    near = {"ratio": 0.97, "ratio_ci_low": 0.9, "ratio_ci_high": 1.05}
+    assert paired_of(fast) == PairedRatio(0.9, 0.85, 0.95, 0)
+    assert clearly_ahead(fast, slow, lead=0.0) and not clearly_ahead(fast, near, lead=0.5)
+    old = {"ratio": float("nan"), "ratio_ci_low": "", "ratio_ci_high": None}
+    assert paired_of(old) is None
+    assert clearly_ahead(old, old, lead=LEGACY_TIE_MARGIN)
+    assert not clearly_ahead(old, slow, lead=0.04)

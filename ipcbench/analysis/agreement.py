@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ipcbench.core.paired import WORKLOAD_KEYS
+from ipcbench.core.paired import WORKLOAD_KEYS, clearly_ahead
 from ipcbench.core.schema import BASELINE_MECHANISM
 
 WITHIN = 0.10  # "agree": figures within 10% of each other
@@ -71,19 +71,20 @@ def _paired_logs(rows: pd.DataFrame, workload: list[str]) -> pd.Series:
 
 
 def confident_winner(rows: pd.DataFrame) -> object | None:
-    """The index of the workload's clear winner (lowest time per message) or None: its
-    paired CI is below every rival's, or for rows without paired ratios it leads the
-    runner-up by 5% (the old map's rule)."""
+    """The index of the workload's clear winner (lowest time per message) or None: it is
+    clearly ahead (core/paired.py) of every rival by its paired CI, or for rows without
+    paired ratios of the runner-up by the old map's margin."""
     if len(rows) < 2:
         return None
     if "ratio_ci_high" in rows and rows["ratio"].notna().all():
         ordered = rows.sort_values("ratio")
         best = ordered.iloc[0]
-        return ordered.index[0] if (best["ratio_ci_high"]
-                                    < ordered["ratio_ci_low"].iloc[1:]).all() else None
+        clear = all(clearly_ahead(best, rival, math.nan)
+                    for _, rival in ordered.iloc[1:].iterrows())
+        return ordered.index[0] if clear else None
     ordered = rows.sort_values("median_ns")
     lead = ordered["median_ns"].iloc[1] / ordered["median_ns"].iloc[0] - 1
-    return ordered.index[0] if lead >= 0.05 else None
+    return ordered.index[0] if clearly_ahead(ordered.iloc[0], ordered.iloc[1], lead) else None
 
 
 def agreement(base: pd.DataFrame, other: pd.DataFrame, keys: list[str]) -> Agreement:

@@ -81,3 +81,30 @@ def paired_ratios(values: Mapping[Hashable, Mapping[int, float]]) -> dict[Hashab
 def clearly_faster(a: PairedRatio, b: PairedRatio) -> bool:
     """Pure: a's time per message is below b's beyond doubt (disjoint paired CIs)."""
     return a.ci_high < b.ci_low
+
+
+# Rows without paired ratios (schema <= 5): below this lead a "winner" is a tie, the
+# best-channel map's rule before paired blocks.
+LEGACY_TIE_MARGIN = 0.05
+
+
+def paired_of(row: Mapping) -> PairedRatio | None:
+    """A result row's paired ratio (its ratio columns), None where it has none."""
+    values = []
+    for column in ("ratio", "ratio_ci_low", "ratio_ci_high"):
+        try:
+            values.append(float(row.get(column, math.nan)))
+        except (TypeError, ValueError):
+            values.append(math.nan)
+    return PairedRatio(*values, blocks=0) if all(map(math.isfinite, values)) else None
+
+
+def clearly_ahead(first: Mapping, second: Mapping, lead: float) -> bool:
+    """Pure: the row `first` is ahead of the row `second` beyond doubt: their paired CIs
+    part (clearly_faster); rows without paired ratios: `first` leads by `lead` (a
+    fraction) of LEGACY_TIE_MARGIN or more. What the best-channel map and the A/A
+    winners both call a confident winner."""
+    a, b = paired_of(first), paired_of(second)
+    if a is not None and b is not None:
+        return clearly_faster(a, b)
+    return bool(lead >= LEGACY_TIE_MARGIN)

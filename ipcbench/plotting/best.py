@@ -28,13 +28,11 @@ from ipcbench.analysis.frames import (
 )
 from ipcbench.analysis.runs import Run, left_out_note, measured
 from ipcbench.core import patterns
+from ipcbench.core.paired import clearly_ahead
 from ipcbench.core.schema import DEFAULT_PAYLOAD
 from ipcbench.core.sizes import format_size
 from ipcbench.core.units import format_fraction
 from ipcbench.plotting.style import channel_color, dress, legend_block, run_line
-
-# Rows without paired ratios (schema <= 5): below this margin the "winner" is a tie.
-TIE_MARGIN = 0.05
 
 BEST_COLUMNS = ("placement", "payload", "size_bytes", "procs", "winner", "winner_mechanism",
                 "winner_variant", "value", "cpu_s_per_msg", "efficiency", "runner_up",
@@ -85,16 +83,6 @@ def best_table(frame: pd.DataFrame, pattern: str) -> pd.DataFrame:
             record["clear"] = clearly_ahead(first, second, record["margin"])
         records.append(record)
     return pd.DataFrame(records, columns=list(BEST_COLUMNS))
-
-
-def clearly_ahead(first: pd.Series, second: pd.Series, margin: float) -> bool:
-    """Pure: the winner's paired CI (time per message over its block's reference) ends
-    below the runner-up's; rows without paired ratios: a margin of TIE_MARGIN or more."""
-    high = pd.to_numeric(pd.Series([first.get("ratio_ci_high"), second.get("ratio_ci_low")]),
-                         errors="coerce")
-    if high.notna().all():
-        return bool(high.iloc[0] < high.iloc[1])
-    return bool(margin >= TIE_MARGIN)
 
 
 def _cell_text(record: pd.Series, pattern: str) -> str:
