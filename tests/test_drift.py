@@ -40,3 +40,16 @@ def test_too_short_a_run_cannot_tell_and_the_tracker_skips_bad_values():
     tracker.add(0, float("nan"))
     tracker.add(0, 0.0)
     assert math.isnan(tracker.drift())
+
+
+def test_the_tracker_answers_for_every_session_added_so_far():
+    keys, logs = _sessions(lambda i: 1.0 if i < 200 else 1.2)
+    tracker = DriftTracker()
+    for key, log in zip(keys[:200], logs[:200], strict=True):
+        tracker.add(key, math.exp(log))
+    steady = tracker.drift()
+    assert steady == tracker.drift() == drift_of(keys[:200], logs[:200]) < 1e-9
+    for key, log in zip(keys[200:], logs[200:], strict=True):
+        tracker.add(key, math.exp(log))
+    assert math.isclose(tracker.drift(), drift_of(keys, logs), rel_tol=1e-9)
+    assert tracker.drift() > 0.05
