@@ -34,6 +34,7 @@ def test_agreement_counts_cases_flags_ratios_and_winners():
     assert result.paired == 3 and result.paired_within == 1.0
     assert (result.winners, result.winners_kept) == (1, 1)
     assert "within 10% on 33% of 3 cases" in result.line()
+    assert all(len(line) <= 80 for line in result.line().splitlines())
 
 
 def test_a_tie_is_no_confident_winner():

@@ -29,3 +29,9 @@ def test_a_drifting_host_widens_what_runs_can_tell_apart():
     assert math.isclose(run_resolution(rows, drift=0.15).absolute, 0.30)
     assert math.isclose(run_resolution(rows, drift=0.01).absolute, 0.04)
     assert math.isnan(run_resolution([]).absolute) and run_resolution([]).rows == 0
+
+
+def test_the_printed_resolution_fits_80_columns():
+    rows = [_row("a", 0.333, 0.444, False)]
+    text = run_resolution(rows * 1000, drift=0.555).line()
+    assert all(len(line) <= 80 for line in text.splitlines()) and len(text.splitlines()) == 2

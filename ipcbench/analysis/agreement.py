@@ -39,14 +39,15 @@ class Agreement:
     probed_within: float = math.nan  # share of those within 10%
 
     def line(self, tag: str = "B") -> str:
-        """One line: what an A/A test reports."""
+        """What an A/A test reports, in two lines of at most 80 columns."""
         def pct(value: float) -> str:
             return "n/a" if math.isnan(value) else f"{value:.0%}"
-        probed = (f"; over the probe on {pct(self.probed_within)}" if self.probed else "")
+        probed = (f"over the probe on {pct(self.probed_within)}; " if self.probed else "")
         return (f"{tag} agrees with A within {WITHIN:.0%} on {pct(self.within)} of "
                 f"{self.cases} cases ({pct(self.unflagged_within)} of the {self.unflagged} "
-                f"flagged in neither){probed}; paired ratios on {pct(self.paired_within)}; "
-                f"confident winners kept {self.winners_kept} of {self.winners}")
+                f"flagged in neither)\n  {probed}paired ratios on "
+                f"{pct(self.paired_within)}; confident winners kept {self.winners_kept} of "
+                f"{self.winners}")
 
 
 def _ok_cases(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

@@ -98,9 +98,10 @@ def compare_frames(base: pd.DataFrame, other: pd.DataFrame, *, min_effect: float
     records = []
     for record in matching.matched.to_dict("records"):
         a, b = _side(record, "_a"), _side(record, "_b")
+        probed_a, probed_b = over_probe(a), over_probe(b)
         judged_a, judged_b, basis = a, b, "absolute"
-        if metric == "time" and over_probe(a) is not None and over_probe(b) is not None:
-            judged_a, judged_b, basis = over_probe(a), over_probe(b), "probe"
+        if metric == "time" and probed_a is not None and probed_b is not None:
+            judged_a, judged_b, basis = probed_a, probed_b, "probe"
         verdict = judge(judged_a, judged_b, min_effect=min_effect, alpha=alpha)
         records.append({
             **{k: record[k] for k in matching.keys},

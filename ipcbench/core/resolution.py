@@ -6,9 +6,9 @@ half-widths say what the run can tell apart on this machine at its budget: two c
 of one workload whose paired ratios differ by more than twice the paired half-width, and
 two runs whose figures differ by more than twice the absolute one, or than twice the
 host's drift during the run (core/drift.py), whichever is larger; on figures over the
-blocks' probes (probe_ratio), twice their typical half-width. `run` prints it in one
-line and records it in machine.json; compare never calls a change smaller than either
-run's absolute resolution (verdict's min effect is raised to it).
+blocks' probes (probe_ratio), twice their typical half-width. `run` prints it and
+records it in machine.json; compare judges absolute figures with its minimum effect
+raised to twice either run's drift (figures over the probe: by their CIs alone).
 """
 
 from __future__ import annotations
@@ -32,12 +32,15 @@ class Resolution:
     probe: float = math.nan  # between runs, on figures over the blocks' probes
 
     def line(self) -> str:
+        """What `run` prints at its end (two lines)."""
         def pct(value: float) -> str:
             return "n/a" if math.isnan(value) else f"{value:.0%}"
         runs = pct(self.absolute) + (f" ({pct(self.probe)} over the probe)"
                                      if math.isfinite(self.probe) else "")
-        return (f"resolution: channels {pct(self.paired)} apart, runs {runs}; host drift "
-                f"±{pct(self.drift)}; {pct(self.target_met)} of {self.rows} met the target")
+        # Two lines, each within 80 columns.
+        return (f"resolution: channels {pct(self.paired)} apart, runs {runs}\n"
+                f"  host drift ±{pct(self.drift)}; {pct(self.target_met)} of {self.rows} "
+                "cases met the precision target")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -58,8 +61,8 @@ def run_resolution(rows: Iterable[ResultRow], drift: float = math.nan) -> Resolu
     absolute = [h for h in absolute if math.isfinite(h)]
     paired = [h for h in paired if math.isfinite(h)]
     absolute_res = 2 * median(absolute) if absolute else math.nan
-    if math.isfinite(drift):
-        absolute_res = max(absolute_res, 2 * drift) if absolute else absolute_res
+    if absolute and math.isfinite(drift):
+        absolute_res = max(absolute_res, 2 * drift)
     return Resolution(
         absolute=absolute_res,
         paired=2 * median(paired) if paired else math.nan,
