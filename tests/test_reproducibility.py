@@ -41,7 +41,7 @@ def _session(index, samples_per_repeat, disturbance=None):
 # -- one case from its sessions ---------------------------------------------------------------
 def test_case_figure_is_the_median_of_session_medians_with_a_session_ci():
     sessions = [_session(i, [[v, v], [v, v]]) for i, v in enumerate((100.0, 130.0, 110.0))]
-    figures = case_figures(sessions, target=0.05, cpus=2)
+    figures = case_figures(sessions, target=0.05)
     assert figures["median_ns"] == figures["p50_ns"] == 110.0
     assert (figures["ci_low_ns"], figures["ci_high_ns"]) == (100.0, 130.0)  # n=3: min, max
     assert figures["sessions"] == 3 and figures["repeats"] == 6 and figures["messages"] == 12
@@ -50,17 +50,17 @@ def test_case_figure_is_the_median_of_session_medians_with_a_session_ci():
 
 def test_jitter_inside_sessions_is_named_within_session():
     sessions = [_session(i, [[80.0], [120.0 + 20 * i]]) for i in range(3)]
-    figures = case_figures(sessions, target=0.05, cpus=2)
+    figures = case_figures(sessions, target=0.05)
     assert figures["noise"] == WITHIN
 
 
 def test_agreeing_sessions_are_not_noisy_and_machine_load_flags_nothing():
     quiet = [_session(i, [[100.0], [101.0]]) for i in range(3)]
-    assert case_figures(quiet, target=0.05, cpus=2)["noise"] == ""
+    assert case_figures(quiet, target=0.05)["noise"] == ""
     # Machine-wide load is recorded, but it did not predict which cases reproduce.
     busy = Disturbance(total_s=1.0, foreign_s=0.5, steal_s=0.0)
     loaded = [_session(i, [[100.0], [101.0]], busy) for i in range(3)]
-    figures = case_figures(loaded, target=0.05, cpus=2)
+    figures = case_figures(loaded, target=0.05)
     assert figures["noise"] == "" and figures["target_met"]
     assert figures["foreign_cpu_frac"] == pytest.approx(0.5)
 
@@ -70,21 +70,21 @@ def test_the_flag_is_the_95_percent_ci_against_the_target():
     flags the case; twelve sessions put it between the 3rd and 10th, and it does not."""
     values = (100.0, 101.0, 99.0, 100.5, 160.0)
     outlier = [_session(i, [[v], [v]]) for i, v in enumerate(values)]
-    figures = case_figures(outlier, target=0.05, cpus=2)
+    figures = case_figures(outlier, target=0.05)
     assert figures["noise"] == BETWEEN and not figures["target_met"]
     assert figures["median_ns"] == 100.5
     assert (figures["ci_low_ns"], figures["ci_high_ns"]) == (99.0, 160.0)
     values = (100.0, 101.0, 99.0, 100.5, 160.0, 100.2, 99.5, 100.8, 99.8, 100.1, 101.5, 70.0)
     many = [_session(i, [[v], [v]]) for i, v in enumerate(values)]
-    figures = case_figures(many, target=0.05, cpus=2)
+    figures = case_figures(many, target=0.05)
     assert figures["noise"] == "" and figures["target_met"]
     assert (figures["ci_low_ns"], figures["ci_high_ns"]) == (99.5, 101.0)  # 3rd, 10th
 
 
 def test_a_wide_paired_ratio_flags_the_case_too():
     quiet = [_session(i, [[100.0], [100.0]]) for i in range(6)]
-    assert case_figures(quiet, 0.05, 2, paired_half_width=0.04)["noise"] == ""
-    figures = case_figures(quiet, 0.05, 2, paired_half_width=0.08)
+    assert case_figures(quiet, 0.05, paired_half_width=0.04)["noise"] == ""
+    figures = case_figures(quiet, 0.05, paired_half_width=0.08)
     assert figures["noise"] == PAIRED and figures["noisy"] and not figures["target_met"]
 
 

@@ -181,10 +181,9 @@ def total_disturbance(sessions: list[SessionResult]) -> Disturbance:
     return total
 
 
-def case_figures(sessions: list[SessionResult], target: float, cpus: int,
+def case_figures(sessions: list[SessionResult], target: float,
                  paired_half_width: float = 0.0, drift: float = math.nan) -> dict[str, object]:
-    """Pure: the sessions of one case -> the figure columns of its row (see module doc).
-    `cpus` is kept for the callers' sake: the machine's load no longer flags a case."""
+    """Pure: the sessions of one case -> the figure columns of its row (see module doc)."""
     if not sessions:
         raise ValueError("a case needs at least one session")
     values = [s.value_ns for s in sessions]

@@ -19,7 +19,6 @@ from ipcbench.core.paired import UNPAIRED, PairedRatio
 from ipcbench.core.results import SCHEMA_VERSION, ResultRow
 from ipcbench.core.schema import CASE_KEYS, Case
 from ipcbench.core.session_stats import SessionResult, case_figures, summarize_session
-from ipcbench.system.affinity import allowed_cpus
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ def ok_row(
 ) -> ResultRow:
     """Pure: the finished sessions of one case (its paired ratio to the rivals of its
     workload, core/paired.py; the run's drift so far, core/drift.py) -> its ok row."""
-    figures = case_figures(sessions, target_ci, len(allowed_cpus()),
+    figures = case_figures(sessions, target_ci,
                            paired_half_width=paired.half_width if paired.blocks else 0.0,
                            drift=drift)
     bytes_per_s = figures["msgs_per_s"] * case.kind.bytes_per_message(case.size_bytes)
