@@ -15,7 +15,8 @@ import time
 
 import psutil
 import pytest
-from test_harness_faults import _assert_group_gone, _assert_rows_intact
+from process_groups import assert_group_gone
+from test_harness_faults import _assert_rows_intact
 
 from ipcbench.core.results import read_results
 from ipcbench.core.schema import Case
@@ -130,7 +131,7 @@ def test_run_with_a_stopped_manager_ends(tmp_path, then_sigterm):
         frame = read_results(out)
         assert list(frame["status"]) == ["timeout"]  # one case, one row
         _assert_rows_intact(out / "results.csv")
-    _assert_group_gone(proc.pid)
+    assert_group_gone(proc.pid)
     assert not psutil.pid_exists(manager.pid) or manager.status() == psutil.STATUS_ZOMBIE
 
 
@@ -144,4 +145,4 @@ def test_run_with_a_stopped_forkserver_writes_every_row(tmp_path):
     assert code == 0, err
     frame = read_results(out)
     assert len(frame) == 1 and frame["status"].iloc[0] in ("ok", "timeout", "failed"), err
-    _assert_group_gone(proc.pid)
+    assert_group_gone(proc.pid)
