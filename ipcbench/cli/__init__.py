@@ -18,6 +18,7 @@ from ipcbench.cli.signals import (
     Interrupted,
     begin_exit,
     install_signal_handlers,
+    pending_interrupt,
     report_interrupt,
 )
 
@@ -63,6 +64,17 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:  # a caller that kept Python's own SIGINT handler
         return EXIT_SIGINT
+    except Exception:
+        # A signal raised inside an extension's import (numpy's) comes back as that
+        # import's own error ("numpy._core.multiarray failed to import"): the signal,
+        # not the error, is what happened.
+        pending = pending_interrupt()
+        if pending is None:
+            raise
+        if owner:
+            begin_exit()
+        report_interrupt(pending)
+        return pending.exit_code
 
 
 def _main(argv: list[str] | None) -> int:

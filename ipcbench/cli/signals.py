@@ -105,6 +105,12 @@ def check_interrupted(*_ignored) -> None:
         raise Interrupted(_pending_signal[0])
 
 
+def pending_interrupt() -> Interrupted | None:
+    """The interruption a signal raised, if one did (another exception may have taken
+    its place on the way up)."""
+    return Interrupted(_pending_signal[0]) if _pending_signal else None
+
+
 def report_interrupt(exc: Interrupted, detail: str = "") -> None:
     """The line saying the run was interrupted (once: a signal while exiting adds none)."""
     _reported.append(True)
