@@ -177,21 +177,7 @@ class CaseSession:
 
     def close(self, graceful: bool = True) -> None:
         """Stop every peer (politely if `graceful`), escalate terminate -> kill, and free
-        the mechanism's resources. Safe to call more than once.
-
-        After a failure (not `graceful`), or when a signal cuts this very cleanup short,
-        every segment left under this session's names is removed too: a signal landing
-        inside a segment's constructor leaves one that no list holds (seen: an shm-view
-        pool's segment after SIGINT, 1 run in ~1000)."""
-        complete = False
-        try:
-            self._release(graceful)
-            complete = True
-        finally:
-            if not (graceful and complete):
-                hygiene.remove_prefixed(self.name_prefix)
-
-    def _release(self, graceful: bool) -> None:
+        the mechanism's resources. Safe to call more than once."""
         if graceful:
             for conn in self.conns:
                 try:

@@ -282,16 +282,6 @@ def sweep(shm_dir: Path = SHM_DIR, tmp_dir: Path | None = None) -> list[str]:
     return removed
 
 
-def remove_prefixed(prefix: str, shm_dir: Path = SHM_DIR) -> list[str]:
-    """Remove this process's segments whose names start with `prefix` (one session's,
-    names from run_prefix()): what a signal left half-made, created by a constructor it
-    cut short and so in no list of things to unlink. Returns the names removed."""
-    if not prefix.startswith(run_prefix()) or not shm_dir.is_dir():
-        return []  # only ever this run's own names
-    return [e.name for e in sorted(shm_dir.iterdir())
-            if e.name.startswith(prefix) and not e.name.endswith(_LOCK_SUFFIX) and _remove(e)]
-
-
 def own_segments(shm_dir: Path = SHM_DIR) -> list[str]:
     """Segments of this very process (for tests asserting nothing was left behind)."""
     if not shm_dir.is_dir():
