@@ -284,3 +284,57 @@ def test_the_probe_is_a_positive_round_trip_and_blocks_keep_it(meta):
     run_planned(planned, Settings(sessions=3, repeats=1, max_messages=8), meta, rows.append,
                 probe=broken)
     assert rows[0].status == "ok" and math.isnan(rows[0].probe_ratio)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("target", ["_echo", "_sink"])
+def test_a_stopped_baseline_child_becomes_a_failed_baseline_row(monkeypatch, meta, target):
+    """A SIGSTOPped echo or sink child: the baseline's deadline kills it, the baseline
+    is a failed row naming why, and nothing is left running."""
+    import multiprocessing
+    import os as os_module
+    import signal
+
+    from ipcbench.harness import baselines
+    from ipcbench.system import affinity
+
+    def stops(*args):
+        os_module.kill(os_module.getpid(), signal.SIGSTOP)
+
+    real = affinity.with_child
+    monkeypatch.setattr(baselines, "with_child",
+                        lambda *a, **k: real(*a, **{**k, "deadline_s": 1.0}))
+    monkeypatch.setattr(baselines, target, stops)
+    rows = []
+    assert baselines.BaselineCache(meta, rows.append).get("same-core", "fork") is None
+    assert [r.status for r in rows] == ["failed"]
+    assert "no progress within 1 s" in rows[0].reason, rows[0].reason
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.integration
+def test_an_interrupted_baseline_kills_its_child_at_once():
+    """A signal while a baseline runs (the first seconds of every run, and the probe
+    before every block): the child that waits for data is killed, not joined for 10 s."""
+    import multiprocessing
+    import os as os_module
+    import time
+
+    from ipcbench.cli.signals import Interrupted
+    from ipcbench.system.affinity import with_child
+
+    rfd, wfd = os_module.pipe()
+
+    def interrupted():
+        raise Interrupted(2)
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(Interrupted):
+            with_child(multiprocessing.get_context("fork"), os_module.read, (rfd, 1), (),
+                       interrupted)
+    finally:
+        os_module.close(rfd)
+        os_module.close(wfd)
+    assert time.monotonic() - started < 5.0  # the child's join bound is 10 s
+    assert multiprocessing.active_children() == []

@@ -211,6 +211,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"ipcbench: to finish the run: {resume_command(job.out)}", file=sys.stderr)
         return exc.exit_code
     finally:
+        hygiene.remove_own()  # every session is closed by now
         hygiene.sweep()
     # Only now: the summary's imports (pandas among them) would make every fork of the
     # harness, and every peer's exit, ~3-4 ms dearer (tests/test_lean_harness.py).

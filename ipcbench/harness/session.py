@@ -177,31 +177,45 @@ class CaseSession:
 
     def close(self, graceful: bool = True) -> None:
         """Stop every peer (politely if `graceful`), escalate terminate -> kill, and free
-        the mechanism's resources. Safe to call more than once."""
-        if graceful:
-            for conn in self.conns:
-                try:
-                    conn.send(("stop",))
-                except OSError:
-                    pass
-            deadline = time.monotonic() + 5.0
-            for process in self.processes:
-                process.join(max(0.0, deadline - time.monotonic()))
-        stuck = [p for p in self.processes if not _stop(p)]
-        if stuck and self.case.start_method == "forkserver":
-            # Killed, yet never reported dead: only a wedged fork server withholds a
-            # child's exit status. It is ours; multiprocessing starts a new one.
-            kill_forkserver()
+        the mechanism's resources. Safe to call more than once.
+
+        A signal during the polite part (its joins last up to 5 s) must not skip the
+        rest: the segments would outlive the run (seen: an shm-view pool after SIGINT)."""
+        try:
+            if graceful:
+                self._ask_to_stop()
+        finally:
+            self._release()
+
+    def _ask_to_stop(self) -> None:
         for conn in self.conns:
-            conn.close()
-        self.conns = []
-        self.processes = []
-        if self.mechanism is not None:
-            self.mechanism.close()
-            self.mechanism = None
-        for pool in self.pools:
-            pool.unlink()
-        self.pools = []
+            try:
+                conn.send(("stop",))
+            except OSError:
+                pass
+        deadline = time.monotonic() + 5.0
+        for process in self.processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+
+    def _release(self) -> None:
+        try:
+            stuck = [p for p in self.processes if not _stop(p)]
+            if stuck and self.case.start_method == "forkserver":
+                # Killed, yet never reported dead: only a wedged fork server withholds a
+                # child's exit status. It is ours; multiprocessing starts a new one.
+                kill_forkserver()
+        finally:
+            # Names go whatever happened above (a live mapping outlives its name).
+            pools, self.pools = self.pools, []
+            for pool in pools:
+                pool.unlink()
+            for conn in self.conns:
+                conn.close()
+            self.conns = []
+            self.processes = []
+            if self.mechanism is not None:
+                mechanism, self.mechanism = self.mechanism, None
+                mechanism.close()
 
     # -- one repeat ---------------------------------------------------------------
     def run_repeat(self, index: int) -> RepeatOutcome:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import threading
 from collections.abc import Callable, Sequence
 
 # Busy-polled channels publish with plain stores: correct only under x86's total store
@@ -74,17 +75,47 @@ def pinned(cpus: tuple[int, ...], work: Callable[[], object]):
             os.sched_setaffinity(0, saved)
 
 
+class ChildStalled(TimeoutError):
+    """The helper child of `with_child` made `work` outlast its deadline (stopped, or
+    starved); it was killed. An OSError, so callers that survive a failed fork survive it."""
+
+
 def with_child(
-    ctx, target, args, parent_cpus: tuple[int, ...], work: Callable[[], object], join_s=10.0
+    ctx, target, args, parent_cpus: tuple[int, ...], work: Callable[[], object], join_s=10.0,
+    deadline_s: float = 60.0,
 ):
     """Start `target(*args)` in a child, run `work` here pinned to parent_cpus, then
-    join the child (killing it if it has not ended within `join_s`)."""
+    join the child (killing it if it has not ended within `join_s`).
+
+    Every wait is bounded: should `work` outlast `deadline_s` (a SIGSTOPped child), a
+    timer kills the child, so `work` sees EOF or EPIPE and this raises ChildStalled. When
+    `work` fails or is interrupted the child is killed at once: it waits for data that
+    will never come, and a signal during the baselines must stop the run in under 2 s."""
     child = ctx.Process(target=target, args=args, daemon=True)
     child.start()
+    stalled = threading.Event()
+
+    def kill_stalled() -> None:
+        stalled.set()
+        child.kill()  # SIGKILL also ends a stopped child
+
+    timer = threading.Timer(deadline_s, kill_stalled)
+    timer.daemon = True
+    timer.start()
+    finished = False
     try:
-        return pinned(parent_cpus, work)
+        result = pinned(parent_cpus, work)
+        finished = True
+    except BaseException as exc:
+        if stalled.is_set() and isinstance(exc, Exception):
+            raise ChildStalled(f"helper child made no progress within {deadline_s:g} s; "
+                               "killed it") from exc
+        raise
     finally:
-        child.join(join_s)
+        timer.cancel()
+        if finished:
+            child.join(join_s)
         if child.is_alive():
             child.kill()
-            child.join()
+            child.join(join_s)
+    return result

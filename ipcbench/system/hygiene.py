@@ -282,6 +282,18 @@ def sweep(shm_dir: Path = SHM_DIR, tmp_dir: Path | None = None) -> list[str]:
     return removed
 
 
+def remove_own(shm_dir: Path = SHM_DIR, tmp_dir: Path | None = None) -> list[str]:
+    """At the end of a run (every peer gone): remove whatever is left under this
+    process's own run name. A signal landing inside a segment's constructor (between
+    shm_open and the return) leaves one that no list of things to unlink holds.
+    Returns the names removed; nothing when this process never took a run name."""
+    held = _held.get(os.getpid())
+    if held is None:
+        return []
+    entries = _runs(shm_dir, tmp_dir).get(held[0].rstrip("_"), [])
+    return [path.name for path in entries if _remove(path)]
+
+
 def own_segments(shm_dir: Path = SHM_DIR) -> list[str]:
     """Segments of this very process (for tests asserting nothing was left behind)."""
     if not shm_dir.is_dir():
