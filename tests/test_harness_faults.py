@@ -164,3 +164,22 @@ def test_sigkill_of_the_process_group_then_sweep(tmp_path):
     assert cleaned.returncode == 0, cleaned.stderr
     assert not [s for s in os.listdir("/dev/shm") if s.startswith(prefix)]
     assert hygiene.stale_segments() == []
+
+
+@pytest.mark.parametrize("case", [Case("value-raw", "lock", "counter", 8, 2, "fork"),
+                                  Case("pipe", "bytes", "pingpong", 64, 1, "fork")],
+                         ids=lambda c: c.label)
+def test_a_peer_killed_between_repeats_is_named_not_a_broken_pipe(case):
+    # The next repeat's "go" meets a closed pipe: the reason names the peer and signal.
+    from ipcbench.harness.session import CaseSession, derive_workload
+    from ipcbench.mechanisms.base import PeerFailed
+
+    with CaseSession(case, derive_workload(case, 20, None)) as session:
+        session.run_repeat(0)
+        victim = session.processes[0]
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.join(10)
+        with pytest.raises(PeerFailed) as failure:
+            session.run_repeat(1)
+    assert f"{session.specs[0].name} (pid {victim.pid})" in str(failure.value)
+    assert "SIGKILL" in str(failure.value)

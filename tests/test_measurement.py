@@ -338,3 +338,16 @@ def test_an_interrupted_baseline_kills_its_child_at_once():
         os_module.close(wfd)
     assert time.monotonic() - started < 5.0  # the child's join bound is 10 s
     assert multiprocessing.active_children() == []
+
+
+def test_the_start_deadline_grows_with_the_message_and_follows_a_given_deadline():
+    """Peers build their message before they report ready: a 1 GiB case got a fixed
+    12 s to start, which --deadline did not change."""
+    small = Case("pipe", "bytes", "pingpong", 64, 1, "fork")
+    huge = replace(small, size_bytes=1 << 30)
+    assert derive_workload(small, 10, None).start_deadline_s == pytest.approx(12.0, abs=0.01)
+    assert derive_workload(huge, 10, None).start_deadline_s > 60.0  # 2 peers x 1 GiB
+    given = derive_workload(small, 10, 90.0)
+    assert (given.repeat_deadline_s, given.start_deadline_s) == (90.0, 90.0)
+    # A short --deadline bounds the repeats; the start keeps what the peers need.
+    assert derive_workload(huge, 10, 1.0).start_deadline_s > 60.0

@@ -136,4 +136,18 @@ def test_planted_chart_link_is_not_followed(tmp_path):
     result = ipcbench("run", *MATRIX, "--no-progress", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "latency.png" in result.stderr and "symbolic link" in result.stderr
+    assert "no charts drawn" not in result.stderr  # every other chart was
+    assert victim.read_text() == "precious"
+    drawn = sorted(p.name for p in (out / "charts").iterdir() if not p.is_symlink())
+    assert "best.png" in drawn and f"{len(drawn)} file(s) drawn" in result.stderr
+    # `ipcbench plot` draws the others too, then exits 2 naming the refused chart.
+    for chart in drawn:
+        (out / "charts" / chart).unlink()
+    replot = ipcbench("plot", str(out), "--out", str(out / "charts"))
+    assert replot.returncode == 2
+    assert replot.stderr.splitlines() == [
+        f"ipcbench: error: 1 chart(s) not drawn (refusing "
+        f"'{out / 'charts' / 'latency.png'}': it is a symbolic link (remove it first)); "
+        f"{len(drawn)} file(s) drawn"]
+    assert sorted(p.name for p in (out / "charts").iterdir() if not p.is_symlink()) == drawn
     assert victim.read_text() == "precious"

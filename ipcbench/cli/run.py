@@ -253,10 +253,13 @@ def resume_command(out: Path) -> str:
 
 def _draw_charts(out: Path) -> None:
     from ipcbench.cli.plot import run_plots_after_run
+    from ipcbench.plotting import ChartsIncomplete
 
     try:
         paths = run_plots_after_run(out)
         print(f"charts: {len(paths)} file(s) in {out / 'charts'}", file=sys.stderr)
+    except ChartsIncomplete as exc:  # the measurement stands; say what is missing
+        print(f"ipcbench: warning: {exc} in {out / 'charts'}", file=sys.stderr)
     except (ResultsError, ValueError, OSError) as exc:  # e.g. a run with no ok rows
         print(f"ipcbench: no charts drawn: {exc}", file=sys.stderr)
 

@@ -47,6 +47,7 @@ from ipcbench.mechanisms import end_run, runs_last, session_class
 from ipcbench.mechanisms.base import PeerFailed, RepeatOutcome
 from ipcbench.system.deadlines import CaseTimeout
 from ipcbench.system.disturbance import between, our_cpu_s, read_cpu_times
+from ipcbench.system.fdlimit import TooFewDescriptors
 from ipcbench.system.schedstat import delay_between_ns, run_delays_ns
 
 SessionFactory = Callable[[Case, Settings], CaseSession]
@@ -121,7 +122,7 @@ def measure_session(
 def failure_row(case: Case, meta: RunMeta, exc: BaseException) -> ResultRow:
     if isinstance(exc, CaseTimeout):
         return base_row(case, meta, "timeout", str(exc))
-    if isinstance(exc, PeerFailed):
+    if isinstance(exc, (PeerFailed, TooFewDescriptors)):
         return base_row(case, meta, "failed", str(exc))
     return base_row(case, meta, "failed", f"{type(exc).__name__}: {exc}")
 

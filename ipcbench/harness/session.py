@@ -26,7 +26,7 @@ from ipcbench.payload.framing import SequenceError, Shares
 from ipcbench.payload.spec import PayloadSpec
 from ipcbench.payload.zerocopy import RegionPool, regions_for
 from ipcbench.peer.main import PeerSpec, peer_main
-from ipcbench.system import hygiene
+from ipcbench.system import fdlimit, hygiene
 from ipcbench.system.affinity import allowed_cpus, cpus_for_peer
 from ipcbench.system.deadlines import (
     CaseTimeout,
@@ -88,6 +88,7 @@ class CaseSession:
 
     def start(self) -> None:
         case = self.case
+        fdlimit.check(case.peer_count)  # before anything exists that would need undoing
         ctx = multiprocessing.get_context(case.start_method)
         # The channel moves wire-size messages (a shm-view descriptor is 64 bytes).
         self.mechanism = load(case.mechanism)(
@@ -222,8 +223,11 @@ class CaseSession:
         if self.counter is not None:
             with self.counter.get_lock():
                 self.counter.value = 0
-        for conn in self.conns:
-            conn.send(("go", index))
+        for i, conn in enumerate(self.conns):
+            try:
+                conn.send(("go", index))
+            except OSError:  # its end is gone: the reason is the peer, not the pipe
+                self._raise_dead(i)
         replies = self._collect("result", self.workload.repeat_deadline_s)
         outcome = self._outcome([r[0] for r in replies])
         return replace(
@@ -351,11 +355,16 @@ def _stop(process: multiprocessing.process.BaseProcess) -> bool:
         return False
 
 
+# Peers build their message before they report ready: the start deadline grows with it.
+START_BYTES_PER_S = 20e6
+
+
 def derive_workload(case: Case, messages: int, deadline_s: float | None) -> Workload:
     """Deadlines grow with the work: generous enough for a slow, oversubscribed machine
     (1 ms per message, 10 MB/s), tight enough that a hang ends the case in seconds. A
     derived deadline is rounded up to whole seconds; a --deadline is kept as given (the
     CLI refuses one below the clock's resolution), never silently rounded."""
+    given_s = deadline_s
     if deadline_s is None:
         per_repeat_messages = messages * case.procs
         volume_bytes = per_repeat_messages * case.kind.bytes_per_message(case.size_bytes)
@@ -366,4 +375,9 @@ def derive_workload(case: Case, messages: int, deadline_s: float | None) -> Work
     start_s = (
         30.0 + 2.0 * case.peer_count if case.start_method != "fork" else 10.0 + case.peer_count
     )
+    # Before "ready" every peer builds its message (random bytes, checksum; ~1 s per
+    # GiB, several on a loaded machine): 20 MB/s per peer, one after another at worst.
+    start_s += case.peer_count * case.size_bytes / START_BYTES_PER_S
+    if given_s is not None:  # the user's bound governs every wait, the start too
+        start_s = max(start_s, float(given_s))
     return Workload(messages, float(deadline_s), start_s)

@@ -28,7 +28,7 @@ from ipcbench.plotting.cost import cpu_figure, efficiency_figure
 from ipcbench.plotting.open_loop import distribution_figure, load_figures
 from ipcbench.plotting.ranking import ranking_figures
 from ipcbench.plotting.style import mechanism_color
-from ipcbench.system.safefile import safe_dir, write_via_temp
+from ipcbench.system.safefile import LinkRefused, safe_dir, write_via_temp
 
 __all__ = [
     "CHARTS",
@@ -113,6 +113,16 @@ def figure_to_svg(figure: Figure) -> str:
     return re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.DOTALL)
 
 
+class ChartsIncomplete(OSError):
+    """Some charts could not be written (a planted link, a full disk); the others were.
+    Carries what was written, so a caller can still list it."""
+
+    def __init__(self, written: list[Path], refused: list[str]) -> None:
+        self.written, self.refused = written, refused
+        super().__init__(f"{len(refused)} chart(s) not drawn ({refused[0]}); "
+                         f"{len(written)} file(s) drawn")
+
+
 def plot_run(
     run_dir_or_csv: str | os.PathLike[str] | Run,
     out_dir: str | os.PathLike[str],
@@ -120,11 +130,20 @@ def plot_run(
 ) -> list[Path]:
     """Draw the standard charts of one run into out_dir; return the files written.
 
-    Raises ResultsError (one line) if the input is unusable or has no ok rows."""
+    Raises ResultsError (one line) if the input is unusable or has no ok rows, and
+    ChartsIncomplete once every other chart is drawn when some could not be written."""
     run = run_dir_or_csv if isinstance(run_dir_or_csv, Run) else load_run(run_dir_or_csv)
     written: list[Path] = []
+    refused: list[str] = []
     for stem, figure in run_figures(run).items():
-        written += save_figure(figure, Path(out_dir), stem, formats)
+        try:
+            written += save_figure(figure, Path(out_dir), stem, formats)
+        except ChartsIncomplete:
+            raise
+        except (OSError, LinkRefused) as exc:  # this chart only: the others still count
+            refused.append(str(exc))
+    if refused:
+        raise ChartsIncomplete(written, refused)
     return written
 
 
@@ -141,10 +160,17 @@ def plot_runs(
     if len(runs) == 1:
         return plot_run(runs[0], out_dir, formats)
     written: list[Path] = []
+    refused: list[str] = []
     used: set[str] = set()
     for index, run in enumerate(runs, start=1):
         name = run.name if run.name not in used else f"{run.name}-{index}"
         used.add(name)
-        written += plot_run(run, Path(out_dir) / name, formats)
+        try:
+            written += plot_run(run, Path(out_dir) / name, formats)
+        except ChartsIncomplete as exc:
+            written += exc.written
+            refused += exc.refused
+    if refused:
+        raise ChartsIncomplete(written, refused)
     return written
 
