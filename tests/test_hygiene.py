@@ -177,3 +177,40 @@ def test_helpers_holding_files_in_a_dead_runs_folder_are_ended_first(tmp_path):
             helper.wait(10)
         holder.stdin.close()
         holder.wait(10)
+
+
+def test_a_long_temp_folder_sends_socket_folders_to_tmp(tmp_path, monkeypatch):
+    """AF_UNIX paths hold 107 bytes: under a long TMPDIR Ray failed to start ("AF_UNIX
+    path length cannot exceed 107 bytes"); its folder and zmq's go to /tmp instead,
+    where the sweep looks too."""
+    import tempfile
+
+    long = tmp_path / ("x" * max(0, 40 - len(str(tmp_path))))  # 40 bytes or more
+    long.mkdir(exist_ok=True)
+    assert 40 <= len(str(long)) <= hygiene.UNIX_PATH_MAX_BYTES
+    monkeypatch.setattr(tempfile, "tempdir", str(long))
+    assert hygiene.temp_root(0) == long
+    assert hygiene.temp_root(96) == hygiene.Path("/tmp")
+    monkeypatch.setattr(tempfile, "tempdir", "/tmp")
+    assert hygiene.temp_root(96) == hygiene.Path("/tmp")
+
+
+@pytest.mark.integration
+def test_a_zmq_case_under_a_long_temp_folder_runs_and_leaves_nothing(tmp_path, monkeypatch,
+                                                                      meta):
+    pytest.importorskip("zmq")
+    import tempfile
+
+    from ipcbench.core.schema import Case
+    from ipcbench.core.settings import Settings
+    from ipcbench.harness.runner import run_case
+
+    long = tmp_path / ("x" * 80)
+    long.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(long))
+    case = Case("zmq", "ipc", "pingpong", 64, 1, "fork", placement="unpinned")
+    row = run_case(case, Settings(sessions=1, repeats=1, warmup=0, max_messages=8), meta)
+    assert row.status == "ok", row.reason
+    prefix = f"ipcb_{os.getpid()}_"
+    assert [n for n in os.listdir("/tmp") if n.startswith(prefix) and "." not in n] == []
+    assert os.listdir(long) == []

@@ -16,9 +16,7 @@ import atexit
 import logging
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import psutil
 
@@ -28,6 +26,8 @@ from ipcbench.system.affinity import allowed_cpus
 from ipcbench.system.deadlines import CaseTimeout, call_within, kill_processes
 
 STORE_BYTES = 256 << 20  # object store memory
+# Ray's deepest socket: <temp>/<run>_0_ray/session_<date>_<time>_<pid>/sockets/plasma_store
+RAY_PATH_ROOM_BYTES = 96
 START_S = 90.0  # bound on starting Ray (about 3 s on the 2-core VM)
 STOP_S = 30.0  # bound on stopping actors, and Ray at the run's end
 
@@ -86,7 +86,7 @@ def start_runtime() -> None:
     os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
     import ray
 
-    rt.temp_dir = str(Path(tempfile.gettempdir()) / f"{hygiene.run_prefix()}0_ray")
+    rt.temp_dir = str(hygiene.temp_root(RAY_PATH_ROOM_BYTES) / f"{hygiene.run_prefix()}0_ray")
     before = {p.pid for p in _children()}
 
     def started_by_ray() -> list[psutil.Process]:

@@ -26,6 +26,7 @@ import tempfile
 
 from ipcbench.mechanisms.base import END, Endpoint, Mechanism
 from ipcbench.mechanisms.info import SHARED, MechanismInfo, Variant
+from ipcbench.system import hygiene
 
 _RENDEZVOUS_TIMEOUT_S = 60.0  # the harness's start deadline ends a stuck case sooner
 _USER = "ipcbench"
@@ -122,7 +123,9 @@ class ZmqMechanism(Mechanism):
         if self.variant == "tcp":
             return "tcp://127.0.0.1:*"  # loopback only; the kernel picks the port
         if not self._tempdir:
-            self._tempdir = tempfile.mkdtemp(prefix=self.name_prefix)
+            # Room for the prefix, mkdtemp's 8 characters and "/<n>" in 107 bytes.
+            root = hygiene.temp_root(len(self.name_prefix) + 16)
+            self._tempdir = tempfile.mkdtemp(prefix=self.name_prefix, dir=root)
         self._binds += 1
         return f"ipc://{self._tempdir}/{self._binds}"
 

@@ -251,12 +251,37 @@ def stale_segments(shm_dir: Path = SHM_DIR) -> list[Path]:
     return [p for p in stale_entries(shm_dir, shm_dir) if p.parent == shm_dir]
 
 
+# An AF_UNIX socket's path (zmq's ipc://, Ray's sockets) holds at most 107 bytes.
+UNIX_PATH_MAX_BYTES = 107
+_SHORT_TEMP = Path("/tmp")
+
+
+def temp_root(room_bytes: int = 0) -> Path:
+    """Where this run's temp folders go: the usual temp folder, or /tmp when the usual
+    one's path leaves fewer than `room_bytes` for the socket paths made inside it (a
+    long TMPDIR made Ray fail: "AF_UNIX path length cannot exceed 107 bytes")."""
+    usual = Path(tempfile.gettempdir())
+    if len(os.fsencode(usual)) + room_bytes <= UNIX_PATH_MAX_BYTES:
+        return usual
+    if _SHORT_TEMP.is_dir() and os.access(_SHORT_TEMP, os.W_OK | os.X_OK):
+        return _SHORT_TEMP
+    return usual
+
+
+def _temp_roots(tmp_dir: Path | None) -> list[Path]:
+    """The folders temp_root may have chosen (both are swept)."""
+    if tmp_dir is not None:
+        return [tmp_dir]
+    usual = Path(tempfile.gettempdir())
+    return [usual] + ([_SHORT_TEMP] if _SHORT_TEMP != usual and _SHORT_TEMP.is_dir() else [])
+
+
 def _runs(shm_dir: Path, tmp_dir: Path | None) -> dict[str, list[Path]]:
     runs = _entries(shm_dir, want_dir=False)
-    folder = Path(tempfile.gettempdir()) if tmp_dir is None else tmp_dir
-    if folder != shm_dir:
-        for run, entries in _entries(folder, want_dir=True).items():
-            runs.setdefault(run, []).extend(entries)
+    for folder in _temp_roots(tmp_dir):
+        if folder != shm_dir:
+            for run, entries in _entries(folder, want_dir=True).items():
+                runs.setdefault(run, []).extend(entries)
     return runs
 
 
@@ -277,8 +302,8 @@ def sweep(shm_dir: Path = SHM_DIR, tmp_dir: Path | None = None) -> list[str]:
             except OSError:
                 pass
             os.close(fd)
-    folder = Path(tempfile.gettempdir()) if tmp_dir is None else tmp_dir
-    removed += leaks.sweep(shm_dir, folder)
+    for folder in _temp_roots(tmp_dir):
+        removed += leaks.sweep(shm_dir, folder)
     return removed
 
 
