@@ -72,3 +72,32 @@ def test_a_chunk_of_tasks_carries_every_payload_not_back_references(payload):
     with session:
         chunk = [session.copies[i % session.chunksize] for i in range(16)]
         assert len(pickle.dumps(chunk, protocol=5)) >= 15 * 4096  # once each, not once
+
+
+@pytest.mark.parametrize("fault", ["kill", "stop"])
+@pytest.mark.parametrize("variant", ["pool", "ppe"])
+def test_a_worker_killed_or_stopped_between_tasks_is_reported_not_absorbed(variant, fault):
+    """multiprocessing.Pool replaces a worker that dies while idle without a word, and a
+    stopped idle worker leaves its tasks to the others: the rows stayed ok. Now the
+    repeat after the fault fails, naming the worker."""
+    import os
+    import signal
+    import time
+
+    from ipcbench.mechanisms.base import PeerFailed, Workload
+    from ipcbench.mechanisms.executor import ExecutorSession
+
+    case = Case("executor", variant, "fanout", 4096, 2, "fork")
+    with ExecutorSession(case, Workload(16, 5.0, 30.0)) as session:
+        session.run_repeat(0)
+        victim = session._started[0]
+        os.kill(victim.pid, signal.SIGKILL if fault == "kill" else signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while victim.is_running() and victim.status() not in (
+                psutil.STATUS_ZOMBIE, psutil.STATUS_STOPPED) and time.monotonic() < deadline:
+            time.sleep(0.01)  # a condition: the signal has landed
+        with pytest.raises(PeerFailed) as failure:
+            session.run_repeat(1)
+    assert f"pid {victim.pid}" in str(failure.value), failure.value
+    assert ("stopped" if fault == "stop" else "died") in str(failure.value)
+    assert _children() == set()

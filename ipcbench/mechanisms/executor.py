@@ -41,6 +41,7 @@ from ipcbench.system.deadlines import CaseTimeout, call_within, kill_processes, 
 from ipcbench.system.heap import steady_heap
 
 STOP_S = 5.0  # bound on stopping a pool at the end of a session
+WATCH_S = 0.5  # how often a wait for results looks at the workers
 
 # variant -> (executor kind, map chunksize)
 VARIANTS = {
@@ -83,6 +84,7 @@ class ExecutorSession:
         self.spec = PayloadSpec(case.size_bytes, seed, case.payload)
         self.pool = None
         self._saved_cpus: list[int] = []
+        self._started: list[psutil.Process] = []  # the workers every repeat must keep
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> ExecutorSession:
@@ -109,6 +111,7 @@ class ExecutorSession:
                            for _ in range(self.chunksize)]
             # One task per worker before any clock: the workers exist and have imported.
             self._map([self.value] * self.case.procs, self.workload.start_deadline_s)
+            self._started = self._workers()
         except BaseException:
             self.close()
             raise
@@ -154,27 +157,40 @@ class ExecutorSession:
 
     # -- one repeat ------------------------------------------------------------------------
     def _map(self, items: list, timeout_s: float) -> list[int]:
-        try:
-            if self.kind == "pool":
-                return self.pool.map_async(task_length, items, self.chunksize).get(timeout_s)
-            return list(self.pool.map(task_length, items, timeout=timeout_s,
-                                      chunksize=self.chunksize))
-        except (multiprocessing.TimeoutError, concurrent.futures.TimeoutError):
-            raise CaseTimeout(f"deadline of {seconds_text(timeout_s)} passed waiting for "
-                              "the pool") from None
-        except BrokenProcessPool as exc:
-            raise PeerFailed(f"a pool worker died: {exc}") from None
+        if self.kind == "pool":
+            pending = self.pool.map_async(task_length, items, self.chunksize)
+            return self._await(pending.get, timeout_s, "the pool")
+        # ppe's map is a generator that a timeout closes: one bounded wait, then the
+        # workers are looked at (a dead one breaks the pool at once anyway).
+        return self._await(lambda t: list(self.pool.map(task_length, items, timeout=t,
+                                                        chunksize=self.chunksize)),
+                           timeout_s, "the pool", watch=False)
 
     def _one(self, timeout_s: float) -> int:
-        try:
-            if self.kind == "pool":
-                return self.pool.apply_async(task_length, (self.value,)).get(timeout_s)
-            return self.pool.submit(task_length, self.value).result(timeout_s)
-        except (multiprocessing.TimeoutError, concurrent.futures.TimeoutError):
-            raise CaseTimeout(f"deadline of {seconds_text(timeout_s)} passed waiting for "
-                              "a task") from None
-        except BrokenProcessPool as exc:
-            raise PeerFailed(f"a pool worker died: {exc}") from None
+        if self.kind == "pool":
+            return self._await(self.pool.apply_async(task_length, (self.value,)).get,
+                               timeout_s, "a task")
+        return self._await(self.pool.submit(task_length, self.value).result, timeout_s,
+                           "a task")
+
+    def _await(self, get, timeout_s: float, what: str, watch: bool = True):
+        """get(timeout) within timeout_s. The first wait is the whole cost when the
+        result comes in time (as a plain get); after each WATCH_S without it, the
+        workers are looked at, so a dead or stopped one is named at once instead of a
+        deadline passing (or a silently replaced worker going unnoticed)."""
+        end = time.monotonic() + timeout_s
+        while True:
+            left_s = end - time.monotonic()
+            try:
+                return get(max(0.0, min(WATCH_S, left_s) if watch else left_s))
+            except (multiprocessing.TimeoutError, concurrent.futures.TimeoutError):
+                self._check_workers()
+                if time.monotonic() >= end:
+                    raise CaseTimeout(f"deadline of {seconds_text(timeout_s)} passed "
+                                      f"waiting for {what}") from None
+            except BrokenProcessPool as exc:
+                self._check_workers()  # names the worker when it can
+                raise PeerFailed(f"a pool worker died: {exc}") from None
 
     def run_repeat(self, index: int) -> RepeatOutcome:
         messages = self.workload.messages * (1 if self.case.kind.round_trip else self.case.procs)
@@ -197,7 +213,23 @@ class ExecutorSession:
             samples = np.array([duration_ns / messages])
         cpu_s = _cpu_s(workers) + time.process_time() - before
         self._verify(lengths, messages, deadline_s)
+        self._check_workers()
         return RepeatOutcome(samples, messages, duration_ns, cpu_s=cpu_s)
+
+    def _check_workers(self) -> None:
+        """multiprocessing.Pool replaces a worker that dies between tasks without a word,
+        and a stopped idle worker leaves its tasks to the others: either way the repeat
+        ran with other workers than the case says. Both are failures, named."""
+        for worker in self._started:
+            try:  # is_running also tells a reused pid from the worker
+                status = worker.status() if worker.is_running() else "gone"
+            except psutil.NoSuchProcess:
+                status = "gone"
+            if status in ("gone", psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+                raise PeerFailed(f"pool worker (pid {worker.pid}) died during the repeat"
+                                 + (" and the pool replaced it" if self.kind == "pool" else ""))
+            if status in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP):
+                raise PeerFailed(f"pool worker (pid {worker.pid}) is stopped ({status})")
 
     def _verify(self, lengths: list[int], messages: int, timeout_s: float) -> None:
         expected = task_length(self.value)
