@@ -269,6 +269,10 @@ RUN = ["run", "--mechanism", "pipe", "--pattern", "pingpong", "--size", "64", "-
     (["--precision", "60%"], "invalid precision '60%': expected a CI half-width such as 5%"),
     (["--precision", "five"], "invalid precision 'five'"),
     (["--budget", "0"], "invalid budget '0': expected minutes, above 0"),
+    # Each bound alone is fine; together at 64 MiB they are days even at memory speed.
+    (["--repeats", "1000", "--sessions", "1000", "--size", "64MiB"],
+     "this matrix would take at least 60 h even at memory speed (8 cases x 1000 sessions x "
+     "1001 repeats)"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_run_values_out_of_bounds_are_one_line_and_exit_2(capsys, tmp_path, args, message):
     import psutil

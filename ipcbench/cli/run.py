@@ -47,7 +47,7 @@ def plan_from_args(args: argparse.Namespace):
     from ipcbench.core.settings import MATRICES
     from ipcbench.core.sizes import parse_size
     from ipcbench.harness.plan import Axes, plan
-    from ipcbench.harness.resources import check_resources
+    from ipcbench.harness.resources import check_duration, check_resources
 
     matrix = MATRICES["quick" if args.quick else "full" if args.full else "default"]
     # The test fake is not a choice: only public mechanisms are reachable from the CLI.
@@ -94,6 +94,7 @@ def plan_from_args(args: argparse.Namespace):
                                 variants=variants, sizes_bytes=sizes, procs=procs,
                                 placements=placements, payloads=payloads, rates=rates))
     check_resources(planned)
+    check_duration(planned, settings)
     return planned, settings
 
 

@@ -1,4 +1,5 @@
-"""Refuse, before any process starts, a matrix the machine cannot hold."""
+"""Refuse, before any process starts, a matrix the machine cannot hold, or one that
+could not finish in a day even if every channel ran at memory speed."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import shutil
 import psutil
 
 from ipcbench.core import payload_kinds
+from ipcbench.core.settings import Settings
 from ipcbench.core.sizes import format_size
 from ipcbench.harness.plan import PlannedCase
 from ipcbench.mechanisms import ring_slots
@@ -61,3 +63,34 @@ def check_resources(planned: list[PlannedCase]) -> None:
                     f"{format_size(need)} in /dev/shm for {case.mechanism}, only "
                     f"{format_size(shm_free)} free"
                 )
+
+
+# A floor no channel beats: a Python message costs microseconds, a copy runs below
+# 20 GB/s, a session's peers take milliseconds to start. What takes longer than a day
+# at this speed is a typo (`--repeats 1000 --sessions 1000` at 64 MiB), not a run.
+FLOOR_NS_PER_MESSAGE = 1_000
+FLOOR_BYTES_PER_S = 20e9
+FLOOR_SESSION_S = 0.005
+MAX_RUN_S = 24 * 3600
+
+
+def least_seconds(item: PlannedCase, settings: Settings) -> float:
+    """A lower bound on one case's minimum sessions (warm-up and timed repeats)."""
+    case = item.case
+    messages = settings.messages_for(case)
+    per_repeat_s = (messages * case.procs * FLOOR_NS_PER_MESSAGE / 1e9
+                    + messages * case.kind.bytes_per_step(case.size_bytes, case.procs)
+                    / FLOOR_BYTES_PER_S)
+    repeats = settings.warmup + settings.repeats
+    return settings.sessions * (FLOOR_SESSION_S + repeats * per_repeat_s)
+
+
+def check_duration(planned: list[PlannedCase], settings: Settings) -> None:
+    runnable = [p for p in planned if not p.skip_reason]
+    least_s = sum(least_seconds(p, settings) for p in runnable)
+    if least_s > MAX_RUN_S:
+        raise ValueError(
+            f"this matrix would take at least {least_s / 3600:,.0f} h even at memory speed "
+            f"({len(runnable)} cases x {settings.sessions} sessions x "
+            f"{settings.warmup + settings.repeats} repeats): lower --sessions, --repeats "
+            "or the sizes")
