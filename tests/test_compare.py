@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 import re
+from types import MappingProxyType
 
 import pandas as pd
 import pytest
-from synthetic_runs import MACHINE, SMALL, ok_row, write_model_run, write_run
+from synthetic_runs import MACHINE, SMALL, bad_row, ok_row, write_model_run, write_run
 
 from ipcbench.analysis.compare import (
     compare_frames,
@@ -18,6 +19,7 @@ from ipcbench.analysis.compare import (
     ranking,
     verdict_counts,
 )
+from ipcbench.analysis.gate import Gate, GateFailure, gate
 from ipcbench.analysis.runs import load_run
 from ipcbench.analysis.verdict import (
     FASTER,
@@ -31,12 +33,14 @@ from ipcbench.analysis.verdict import (
     case_verdict,
     efficiency_verdict,
 )
-from ipcbench.cli import build_parser
+from ipcbench.cli import build_parser, main
+from ipcbench.core.faults import SLOW_NS
 from ipcbench.core.results import CASE_KEYS, ResultsError
 from ipcbench.plotting.overlay import overlay_figure, overlay_figures
 from ipcbench.plotting.style import figure_caption
 from ipcbench.render.markdown import write_compare
 from ipcbench.render.tables import summary_sentences
+from ipcbench.render.terminal import case_label, gate_lines
 
 
 def _row(median_ns=1000.0, stdev_ns=20.0, repeats=5, status="ok", **extra) -> dict:
@@ -426,8 +430,6 @@ def test_absolute_figures_are_not_called_different_below_twice_the_drift(tmp_pat
 
 def _main(argv: list[str]) -> int:
     """The command line as a script sees it: errors become exit 2 with one line."""
-    from ipcbench.cli import main
-
     return main(argv)
 
 
@@ -435,8 +437,6 @@ def _main(argv: list[str]) -> int:
 def slow_twins(tmp_path_factory):
     """A run and its twin measured with the test-only `slow` fault (every ping-pong
     round trip grows by SLOW_NS): same seed, that one known difference apart."""
-    from ipcbench.core.faults import SLOW_NS
-
     base = tmp_path_factory.mktemp("gate")
     return (write_model_run(base / "a", **SMALL),
             write_model_run(base / "slow", slow_ns=SLOW_NS, **SMALL))
@@ -445,8 +445,6 @@ def slow_twins(tmp_path_factory):
 def _expected_slowed(folder, pct: float) -> set[tuple]:
     """The channel cases the fault slows by more than pct (and compare's 10% minimum
     effect), worked out from A's own rows: round trip m -> m + SLOW_NS."""
-    from ipcbench.core.faults import SLOW_NS
-
     frame = load_run(folder).frame
     rows = frame[(frame["pattern"] == "pingpong") & (frame["status"] == "ok")
                  & (frame["mechanism"] != "baseline")]
@@ -474,8 +472,6 @@ def test_fail_slower_passes_a_run_against_itself(slow_twins, tmp_path, capsys):
 
 
 def test_fail_slower_fails_and_lists_exactly_the_slowed_cases(slow_twins, tmp_path, capsys):
-    from ipcbench.render.terminal import case_label
-
     a, slow = slow_twins
     expected = _expected_slowed(a, 10)
     assert len(expected) >= 3  # the fixture slows several cases past the threshold
@@ -535,9 +531,6 @@ def test_fail_slower_refuses_the_efficiency_metric(slow_twins, tmp_path, capsys)
 
 
 def test_gate_leaves_hardware_baselines_out_and_counts_one_sided_failures(tmp_path):
-    from ipcbench.analysis.gate import gate
-    from synthetic_runs import bad_row
-
     pipe = ok_row("pipe", "bytes", "pingpong", 64, 1, 15000.0)
     a = write_run(tmp_path / "a", [ok_row("baseline", "os-pipe", "pingpong", 64, 1, 6000.0),
                                    pipe, ok_row("queue", "default", "pingpong", 64, 1, 3e4)])
@@ -550,11 +543,6 @@ def test_gate_leaves_hardware_baselines_out_and_counts_one_sided_failures(tmp_pa
 
 
 def test_gate_lines_fit_80_columns_whatever_the_case():
-    from types import MappingProxyType
-
-    from ipcbench.analysis.gate import Gate, GateFailure
-    from ipcbench.render.terminal import gate_lines
-
     case = MappingProxyType({"mechanism": "a-very-long-mechanism-name" * 2,
                              "variant": "with-a-long-variant", "pattern": "workqueue",
                              "size_bytes": 1 << 20, "procs": 16, "placement": "cross-core",
