@@ -11,24 +11,29 @@ from ipcbench.core.sizes import parse_size
 
 
 def cmd_advise(args: argparse.Namespace) -> int:
+    with json_output(args.json) as sink:  # checked before the run is read
+        return _advise(args, sink)
+
+
+def _advise(args: argparse.Namespace, sink: JsonSink) -> int:
     kind = patterns.get(args.pattern)
     if args.size is None and kind.sized:
         raise ValueError(f"--size is required for pattern {args.pattern!r}")
     # An unsized pattern's message (the counter's increment) has one size.
     size_bytes = parse_size(args.size) if args.size else patterns.COUNTER_SIZE_BYTES
     count = procs(args.procs)
-    with json_output(args.json) as sink:  # checked before the run is read
-        if args.rate is not None:
-            return _advise_at_rate(args, size_bytes, count, sink)
-        from ipcbench.analysis.advise import advise_run  # pandas: read results lazily
-        from ipcbench.render.json_out import advise_document, dumps
-        from ipcbench.render.terminal import advice_text
+    if args.rate is not None:
+        return _advise_at_rate(args, size_bytes, count, sink)
+    from ipcbench.analysis.advise import advise_run  # pandas: read results lazily
+    from ipcbench.render.terminal import advice_text
 
-        advice = advise_run(args.results, size_bytes, count, args.pattern, args.placement,
-                            args.payload, args.start_method)
-        print(advice_text(advice, size_bytes, count))
-        if sink.wanted:
-            sink.write(dumps(advise_document(advice, size_bytes, count)))
+    advice = advise_run(args.results, size_bytes, count, args.pattern, args.placement,
+                        args.payload, args.start_method)
+    print(advice_text(advice, size_bytes, count))
+    if sink.wanted:
+        from ipcbench.render.json_out import advise_document, dumps
+
+        sink.write(dumps(advise_document(advice, size_bytes, count)))
     return 0
 
 
@@ -36,7 +41,6 @@ def _advise_at_rate(args: argparse.Namespace, size_bytes: int, count: int,
                     sink: JsonSink) -> int:
     from ipcbench.analysis.advise_rate import advise_rate, rate_advice_text
     from ipcbench.core.results import read_results
-    from ipcbench.render.json_out import dumps, rate_advice_document
 
     load = rate(args.rate)
     if load == 0:
@@ -47,6 +51,8 @@ def _advise_at_rate(args: argparse.Namespace, size_bytes: int, count: int,
                          args.payload, args.start_method)
     print(rate_advice_text(advice))
     if sink.wanted:
+        from ipcbench.render.json_out import dumps, rate_advice_document
+
         sink.write(dumps(rate_advice_document(advice, size_bytes, count)))
     return 0
 
