@@ -195,8 +195,9 @@ def test_run_document_has_every_summary_row_in_the_tables_order(summary_rows, tm
     assert "1 x timeout: deadline exceeded" in text
 
 
+@pytest.mark.parametrize("to_stdout", [False, True])
 def test_run_json_writes_the_summary_of_the_rows_it_measured(summary_rows, tmp_path,
-                                                             monkeypatch, capsys):
+                                                             monkeypatch, capsys, to_stdout):
     """The command's wiring, without measuring: the measuring step hands back rows."""
     import ipcbench.cli.run as run_command
 
@@ -206,12 +207,15 @@ def test_run_json_writes_the_summary_of_the_rows_it_measured(summary_rows, tmp_p
     monkeypatch.setattr(run_command, "_measure", measured)
     out, path = tmp_path / "run", tmp_path / "run.json"
     assert main(["run", "-m", "pipe", "-p", "pingpong", "-s", "64", "-n", "1", "--no-charts",
-                 "--no-progress", "-o", str(out), "--json", str(path)]) == 0
-    document = _strict(path.read_text())
+                 "--no-progress", "-o", str(out),
+                 "--json", "-" if to_stdout else str(path)]) == 0
+    captured = capsys.readouterr()
+    document = _strict(captured.out if to_stdout else path.read_text())
     assert document["run_folder"] == str(out)
     assert document["results_csv"] == str(out / "results.csv")
     assert len(document["cases"]) == 5
-    assert f"results: {out / 'results.csv'}" in capsys.readouterr().out
+    text = captured.err if to_stdout else captured.out
+    assert f"results: {out / 'results.csv'}" in text and "pipe/bytes" in text
 
 
 # --- unwritable paths ------------------------------------------------------------------

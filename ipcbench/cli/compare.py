@@ -80,8 +80,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     compare.add_argument("--mechanism", nargs="+", metavar="NAME",
                          help="compare (and chart) only these mechanisms")
     compare.add_argument("--fail-slower", metavar="PCT",
-                         help="exit 1 if a case is significantly slower than in the first "
-                              "run by more than PCT percent (the verdict above; for CI), "
-                              "listing those cases; hardware baselines are not gated")
+                         help="for CI: exit 1 if a case is significantly slower than in "
+                              "the first run (compare's own verdict) by more than PCT "
+                              "percent, and list those cases; baselines are not gated")
     compare.add_argument("--json", metavar="PATH", help=JSON_HELP)
     compare.set_defaults(func=cmd_compare)

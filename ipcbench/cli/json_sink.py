@@ -20,8 +20,8 @@ from typing import TextIO
 from ipcbench.system.safefile import refuse_link, write_atomic
 
 STDOUT = "-"
-JSON_HELP = ("also write what the command prints as JSON to PATH (- = stdout, the text "
-             "then goes to stderr); fields: docs/json.md")
+JSON_HELP = ("also write the facts it prints to PATH as JSON; PATH '-' is stdout, the "
+             "text then goes to stderr (fields: docs/json.md)")
 
 
 def check_target(text: str | None) -> Path | str | None:
