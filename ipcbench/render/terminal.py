@@ -26,7 +26,7 @@ from ipcbench.core.units import (
 from ipcbench.render.run_table import SHORT_PLACEMENT, print_summary
 from ipcbench.render.tables import change_text, summary_sentences
 
-__all__ = ["advice_text", "compare_lines", "gate_lines", "print_summary"]
+__all__ = ["advice_text", "compare_lines", "print_summary"]
 
 
 def _advice_paragraph(advice: Advice, size_bytes: int, procs: int) -> str:
