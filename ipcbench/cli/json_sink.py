@@ -69,6 +69,10 @@ class JsonSink:
                           ) from None
 
 
+# No --json: what a caller that never asks for a document (a library call) passes.
+NO_JSON = JsonSink(None, sys.stdout)
+
+
 @contextmanager
 def json_output(text: str | None) -> Iterator[JsonSink]:
     """The sink for --json `text` (checked now); with `-`, stdout is redirected to

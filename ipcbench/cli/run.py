@@ -26,7 +26,7 @@ from ipcbench.cli.args import (
     rate,
     split,
 )
-from ipcbench.cli.json_sink import JSON_HELP, JsonSink, json_output
+from ipcbench.cli.json_sink import JSON_HELP, NO_JSON, JsonSink, json_output
 from ipcbench.cli.run_job import Job, new_job, prepare_folder, resume_job
 from ipcbench.cli.signals import (
     Interrupted,
@@ -185,7 +185,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _run(args, sink)
 
 
-def _run(args: argparse.Namespace, sink: JsonSink) -> int:
+def _run(args: argparse.Namespace, sink: JsonSink = NO_JSON) -> int:
     from ipcbench.system import hygiene
     from ipcbench.system.machine import warn_unfit
 
