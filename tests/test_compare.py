@@ -467,8 +467,8 @@ def test_fail_slower_passes_a_run_against_itself(slow_twins, tmp_path, capsys):
     block = _gate_block(capsys.readouterr().out)
     judged = int(load_run(a).frame.query("status == 'ok' and mechanism != 'baseline'")
                  .shape[0])
-    assert block == [f"gate passed: no case significantly slower than A by more than 10% "
-                     f"({judged} judged)"]
+    assert block == [f"gate passed: none of {judged} cases significantly slower than A "
+                     "by more than 10%"]
 
 
 def test_fail_slower_fails_and_lists_exactly_the_slowed_cases(slow_twins, tmp_path, capsys):
@@ -550,4 +550,7 @@ def test_gate_lines_fit_80_columns_whatever_the_case():
     failure = GateFailure("B", case, 12.5, 1e-6, "probe")
     lines = gate_lines(Gate(1000.0, 99999, 99999, (failure,) * 2))
     assert len(lines) == 4 and all(len(line) <= 80 for line in lines)
+    passed = gate_lines(Gate(1000.0, 99999, 0, ()))
+    assert passed == ["gate passed: none of 99999 cases significantly slower than A by more "
+                      "than 1000%"]  # whole, within 80 columns
     assert lines[1].endswith("  +1150%  p=1e-06") and "…" in lines[1]

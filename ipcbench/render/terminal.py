@@ -140,8 +140,8 @@ def gate_lines(gate: Gate, width: int = GATE_WIDTH) -> list[str]:
     (run tag, case, how much slower, p), each cut to `width` columns."""
     limit = f"by more than {gate.threshold_pct:g}%"
     if gate.passed:
-        lines = [f"gate passed: no case significantly slower than A {limit} "
-                 f"({gate.judged} judged)"]
+        lines = [f"gate passed: none of {gate.judged} cases significantly slower than A "
+                 f"{limit}"]
     else:
         lines = [f"gate failed: {len(gate.failures)} case(s) significantly slower than A "
                  f"{limit}:"]
