@@ -115,10 +115,13 @@ def _efficiency(pattern: str, size: int, per_msg_ns: float, baseline_scale: floa
 
 def model_rows(scale: float = 1.0, seed: int = 0, sizes=SIZES, procs=PROCS,
                with_failures: bool = True, baseline_scale: float | None = None,
-               placements=("unpinned",)) -> list[ResultRow]:
+               placements=("unpinned",), slow_ns: float = 0.0) -> list[ResultRow]:
     """A full-matrix run; `scale` multiplies every time (2.0 = a machine twice as slow).
     `baseline_scale` multiplies the hardware baselines' times (default: `scale`), so a
-    machine can be faster yet less efficient (its hardware is faster still)."""
+    machine can be faster yet less efficient (its hardware is faster still). `slow_ns`
+    models the test-only `slow` fault (core/faults.py) on the ping-pong sender: every
+    channel's round trip grows by it, nothing else moves; with the same seed the run
+    is its unslowed twin's, that one known difference apart."""
     rng = random.Random(seed)
     baseline_scale = scale if baseline_scale is None else baseline_scale
     rows = []
@@ -126,11 +129,12 @@ def model_rows(scale: float = 1.0, seed: int = 0, sizes=SIZES, procs=PROCS,
         rows += baseline_rows(baseline_scale, placement)
     rows += [r for placement in placements
              for r in _case_rows(rng, scale, baseline_scale, sizes, procs, with_failures,
-                                 placement)]
+                                 placement, slow_ns)]
     return rows
 
 
-def _case_rows(rng, scale, baseline_scale, sizes, procs, with_failures, placement):
+def _case_rows(rng, scale, baseline_scale, sizes, procs, with_failures, placement,
+               slow_ns=0.0):
     rows = []
     for (mechanism, variant), (overhead, bandwidth) in MODEL.items():
         for pattern in ("pingpong", "stream"):
@@ -146,6 +150,8 @@ def _case_rows(rng, scale, baseline_scale, sizes, procs, with_failures, placemen
                     else:
                         per_msg /= min(n, 2) * 0.9  # two cores: parallel producers help a bit
                     per_msg *= scale * rng.uniform(0.97, 1.03)
+                    if pattern == "pingpong":
+                        per_msg += slow_ns
                     noisy = size == sizes[0] and mechanism == "queue"
                     rows.append(ok_row(
                         mechanism, variant, pattern, size, n, per_msg, placement=placement,
@@ -175,9 +181,10 @@ def write_run(folder: Path, rows: Iterable[ResultRow], machine: dict | None = MA
 
 def write_model_run(folder: Path, scale: float = 1.0, seed: int = 0, *, sizes=SIZES,
                     procs=PROCS, baseline_scale: float | None = None,
-                    placements=("unpinned",), **machine_changes) -> Path:
+                    placements=("unpinned",), slow_ns: float = 0.0,
+                    **machine_changes) -> Path:
     rows = model_rows(scale, seed, sizes, procs, baseline_scale=baseline_scale,
-                      placements=placements)
+                      placements=placements, slow_ns=slow_ns)
     return write_run(folder, rows, {**MACHINE, **machine_changes})
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
+from types import MappingProxyType
 
 import pandas as pd
 import pytest
-from synthetic_runs import MACHINE, SMALL, ok_row, write_model_run, write_run
+from synthetic_runs import MACHINE, SMALL, bad_row, ok_row, write_model_run, write_run
 
 from ipcbench.analysis.compare import (
     compare_frames,
@@ -17,6 +19,7 @@ from ipcbench.analysis.compare import (
     ranking,
     verdict_counts,
 )
+from ipcbench.analysis.gate import Gate, GateFailure, gate
 from ipcbench.analysis.runs import load_run
 from ipcbench.analysis.verdict import (
     FASTER,
@@ -30,12 +33,14 @@ from ipcbench.analysis.verdict import (
     case_verdict,
     efficiency_verdict,
 )
-from ipcbench.cli import build_parser
+from ipcbench.cli import build_parser, main
+from ipcbench.core.faults import SLOW_NS
 from ipcbench.core.results import CASE_KEYS, ResultsError
 from ipcbench.plotting.overlay import overlay_figure, overlay_figures
 from ipcbench.plotting.style import figure_caption
 from ipcbench.render.markdown import write_compare
 from ipcbench.render.tables import summary_sentences
+from ipcbench.render.terminal import case_label, gate_lines
 
 
 def _row(median_ns=1000.0, stdev_ns=20.0, repeats=5, status="ok", **extra) -> dict:
@@ -418,3 +423,134 @@ def test_absolute_figures_are_not_called_different_below_twice_the_drift(tmp_pat
                         ).tables[0]["verdict"].tolist() == [SLOWER]
     assert compare_runs([load_run(a), load_run(write_run(tmp_path / "c", slower))]
                         ).tables[0]["verdict"].tolist() == [SLOWER]
+
+
+# --- the CI gate: --fail-slower (issue 23) --------------------------------------------
+
+
+def _main(argv: list[str]) -> int:
+    """The command line as a script sees it: errors become exit 2 with one line."""
+    return main(argv)
+
+
+@pytest.fixture(scope="module")
+def slow_twins(tmp_path_factory):
+    """A run and its twin measured with the test-only `slow` fault (every ping-pong
+    round trip grows by SLOW_NS): same seed, that one known difference apart."""
+    base = tmp_path_factory.mktemp("gate")
+    return (write_model_run(base / "a", **SMALL),
+            write_model_run(base / "slow", slow_ns=SLOW_NS, **SMALL))
+
+
+def _expected_slowed(folder, pct: float) -> set[tuple]:
+    """The channel cases the fault slows by more than pct (and compare's 10% minimum
+    effect), worked out from A's own rows: round trip m -> m + SLOW_NS."""
+    frame = load_run(folder).frame
+    rows = frame[(frame["pattern"] == "pingpong") & (frame["status"] == "ok")
+                 & (frame["mechanism"] != "baseline")]
+    growth = SLOW_NS / rows["median_ns"]
+    chosen = rows[(growth > pct / 100) & (growth >= 0.10)]
+    return set(zip(chosen["mechanism"], chosen["variant"], chosen["size_bytes"],
+                   chosen["procs"], strict=True))
+
+
+def _gate_block(out: str) -> list[str]:
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("gate "))
+    return lines[start:]
+
+
+def test_fail_slower_passes_a_run_against_itself(slow_twins, tmp_path, capsys):
+    a, _ = slow_twins
+    assert _main(["compare", str(a), str(a), "--out", str(tmp_path / "o"), "--no-charts",
+                  "--fail-slower", "10"]) == 0
+    block = _gate_block(capsys.readouterr().out)
+    judged = int(load_run(a).frame.query("status == 'ok' and mechanism != 'baseline'")
+                 .shape[0])
+    assert block == [f"gate passed: none of {judged} cases significantly slower than A "
+                     "by more than 10%"]
+
+
+def test_fail_slower_fails_and_lists_exactly_the_slowed_cases(slow_twins, tmp_path, capsys):
+    a, slow = slow_twins
+    expected = _expected_slowed(a, 10)
+    assert len(expected) >= 3  # the fixture slows several cases past the threshold
+    assert _main(["compare", str(a), str(slow), "--out", str(tmp_path / "o"), "--no-charts",
+                  "--fail-slower", "10"]) == 1
+    block = _gate_block(capsys.readouterr().out)
+    assert block[0] == (f"gate failed: {len(expected)} case(s) significantly slower than A "
+                        "by more than 10%:")
+    listed = block[1:]
+    assert len(listed) == len(expected) and all(len(line) <= 80 for line in block)
+    for mechanism, variant, size, procs in expected:
+        label = case_label({"mechanism": mechanism, "variant": variant, "pattern": "pingpong",
+                            "size_bytes": size, "procs": procs, "placement": "unpinned",
+                            "payload": "bytes"})
+        pattern = rf"  B {re.escape(label)} +\+\d+%  +p="
+        assert sum(bool(re.match(pattern, line)) for line in listed) == 1, label
+
+
+def test_fail_slower_threshold_decides_which_slower_cases_fail(slow_twins, tmp_path, capsys):
+    a, slow = slow_twins
+    strict = _expected_slowed(a, 20)
+    assert 0 < len(strict) < len(_expected_slowed(a, 10))
+    assert _main(["compare", str(a), str(slow), "--out", str(tmp_path / "o"), "--no-charts",
+                  "--fail-slower", "20%"]) == 1
+    assert len(_gate_block(capsys.readouterr().out)) == 1 + len(strict)
+    # Slower by at most 50% everywhere: compare still lists them, the gate passes.
+    assert _main(["compare", str(a), str(slow), "--out", str(tmp_path / "o"), "--no-charts",
+                  "--fail-slower", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "significant changes" in out and _gate_block(out)[0].startswith("gate passed")
+
+
+def test_without_fail_slower_compare_exits_0_and_prints_no_gate(slow_twins, tmp_path, capsys):
+    a, slow = slow_twins
+    assert _main(["compare", str(a), str(slow), "--out", str(tmp_path / "o"),
+                  "--no-charts"]) == 0
+    out = capsys.readouterr().out
+    assert "slower" in out and not any(line.startswith("gate ") for line in out.splitlines())
+
+
+@pytest.mark.parametrize("value", ["-5", "abc", "1001", "nan", "inf", ""])
+def test_bad_fail_slower_is_one_line_exit_2(slow_twins, tmp_path, capsys, value):
+    a, slow = slow_twins
+    assert _main(["compare", str(a), str(slow), "--out", str(tmp_path / "o"), "--no-charts",
+                  "--fail-slower", value]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith(f"ipcbench: error: invalid --fail-slower {value!r}")
+    assert not (tmp_path / "o").exists()  # refused before anything was read or written
+
+
+def test_fail_slower_refuses_the_efficiency_metric(slow_twins, tmp_path, capsys):
+    a, slow = slow_twins
+    assert _main(["compare", str(a), str(slow), "--out", str(tmp_path / "o"),
+                  "--metric", "efficiency", "--fail-slower", "10"]) == 2
+    assert "cannot be combined with --metric efficiency" in capsys.readouterr().err
+
+
+def test_gate_leaves_hardware_baselines_out_and_counts_one_sided_failures(tmp_path):
+    pipe = ok_row("pipe", "bytes", "pingpong", 64, 1, 15000.0)
+    a = write_run(tmp_path / "a", [ok_row("baseline", "os-pipe", "pingpong", 64, 1, 6000.0),
+                                   pipe, ok_row("queue", "default", "pingpong", 64, 1, 3e4)])
+    b = write_run(tmp_path / "b", [ok_row("baseline", "os-pipe", "pingpong", 64, 1, 12000.0),
+                                   pipe, bad_row("queue", "default", "pingpong", 64, 1)])
+    comparison = compare_runs([load_run(a), load_run(b)])
+    assert SLOWER in set(comparison.tables[0]["verdict"])  # the baseline, 2x slower
+    verdict = gate(comparison, 10)
+    assert verdict.passed and verdict.judged == 1 and verdict.not_comparable == 1
+
+
+def test_gate_lines_fit_80_columns_whatever_the_case():
+    case = MappingProxyType({"mechanism": "a-very-long-mechanism-name" * 2,
+                             "variant": "with-a-long-variant", "pattern": "workqueue",
+                             "size_bytes": 1 << 20, "procs": 16, "placement": "cross-core",
+                             "payload": "numpy"})
+    failure = GateFailure("B", case, 12.5, 1e-6, "probe")
+    lines = gate_lines(Gate(1000.0, 99999, 99999, (failure,) * 2))
+    assert len(lines) == 4 and all(len(line) <= 80 for line in lines)
+    passed = gate_lines(Gate(1000.0, 99999, 0, ()))
+    assert passed == ["gate passed: none of 99999 cases significantly slower than A by more "
+                      "than 1000%"]  # whole, within 80 columns
+    assert lines[1].endswith("  +1150%  p=1e-06") and "…" in lines[1]

@@ -89,8 +89,9 @@ def over_probe(row: Mapping) -> dict | None:
 
 def compare_frames(base: pd.DataFrame, other: pd.DataFrame, *, min_effect: float = MIN_EFFECT,
                    alpha: float = ALPHA, metric: str = "time") -> tuple[pd.DataFrame, Matching]:
-    """One row per matched case: keys, both medians and efficiencies, ratio, p_value,
-    verdict, reason. metric="time": ratio = time B / A; "efficiency": efficiency B / A."""
+    """One row per matched case: keys, both statuses, medians, their CIs and efficiencies,
+    ratio, p_value, verdict, reason, basis. metric="time": ratio = time B / A;
+    "efficiency": efficiency B / A."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r} (use {' or '.join(METRICS)})")
     judge = efficiency_verdict if metric == "efficiency" else case_verdict
@@ -106,8 +107,13 @@ def compare_frames(base: pd.DataFrame, other: pd.DataFrame, *, min_effect: float
         records.append({
             **{k: record[k] for k in matching.keys},
             "both_ok": a.get("status") == "ok" and b.get("status") == "ok",
+            "status_a": a.get("status"),
+            "status_b": b.get("status"),
             "median_ns_a": row_value(a, "median_ns"),
             "median_ns_b": row_value(b, "median_ns"),
+            # The session-level CIs of the absolute medians, as each run measured them.
+            **{f"{c}_{side}": row_value(row, c) for side, row in (("a", a), ("b", b))
+               for c in ("ci_low_ns", "ci_high_ns")},
             "efficiency_a": row_value(a, "efficiency"),
             "efficiency_b": row_value(b, "efficiency"),
             "ratio": verdict.ratio,
@@ -116,9 +122,9 @@ def compare_frames(base: pd.DataFrame, other: pd.DataFrame, *, min_effect: float
             "reason": verdict.reason,
             "basis": basis,
         })
-    columns = [*matching.keys, "both_ok", "median_ns_a", "median_ns_b", "efficiency_a",
-               "efficiency_b",
-               "ratio", "p_value", "verdict", "reason", "basis"]
+    columns = [*matching.keys, "both_ok", "status_a", "status_b", "median_ns_a", "median_ns_b",
+               "ci_low_ns_a", "ci_high_ns_a", "ci_low_ns_b", "ci_high_ns_b", "efficiency_a",
+               "efficiency_b", "ratio", "p_value", "verdict", "reason", "basis"]
     table = pd.DataFrame(records, columns=columns)
     return table.sort_values(["pattern", *[k for k in matching.keys if k != "pattern"]],
                              ignore_index=True), matching

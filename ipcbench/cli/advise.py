@@ -5,11 +5,17 @@ from __future__ import annotations
 import argparse
 
 from ipcbench.cli.args import RESULTS_HELP, procs, rate
+from ipcbench.cli.json_sink import JSON_HELP, JsonSink, json_output
 from ipcbench.core import patterns
 from ipcbench.core.sizes import parse_size
 
 
 def cmd_advise(args: argparse.Namespace) -> int:
+    with json_output(args.json) as sink:  # checked before the run is read
+        return _advise(args, sink)
+
+
+def _advise(args: argparse.Namespace, sink: JsonSink) -> int:
     kind = patterns.get(args.pattern)
     if args.size is None and kind.sized:
         raise ValueError(f"--size is required for pattern {args.pattern!r}")
@@ -17,17 +23,22 @@ def cmd_advise(args: argparse.Namespace) -> int:
     size_bytes = parse_size(args.size) if args.size else patterns.COUNTER_SIZE_BYTES
     count = procs(args.procs)
     if args.rate is not None:
-        return _advise_at_rate(args, size_bytes, count)
+        return _advise_at_rate(args, size_bytes, count, sink)
     from ipcbench.analysis.advise import advise_run  # pandas: read results lazily
     from ipcbench.render.terminal import advice_text
 
     advice = advise_run(args.results, size_bytes, count, args.pattern, args.placement,
                         args.payload, args.start_method)
     print(advice_text(advice, size_bytes, count))
+    if sink.wanted:
+        from ipcbench.render.json_out import advise_document, dumps
+
+        sink.write(dumps(advise_document(advice, size_bytes, count)))
     return 0
 
 
-def _advise_at_rate(args: argparse.Namespace, size_bytes: int, count: int) -> int:
+def _advise_at_rate(args: argparse.Namespace, size_bytes: int, count: int,
+                    sink: JsonSink) -> int:
     from ipcbench.analysis.advise_rate import advise_rate, rate_advice_text
     from ipcbench.core.results import read_results
 
@@ -39,6 +50,10 @@ def _advise_at_rate(args: argparse.Namespace, size_bytes: int, count: int) -> in
     advice = advise_rate(frame, size_bytes, count, args.pattern, load, args.placement,
                          args.payload, args.start_method)
     print(rate_advice_text(advice))
+    if sink.wanted:
+        from ipcbench.render.json_out import dumps, rate_advice_document
+
+        sink.write(dumps(rate_advice_document(advice, size_bytes, count)))
     return 0
 
 
@@ -60,4 +75,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     for flag in ("--placement", "--payload", "--start-method"):
         advise.add_argument(flag, help="use rows with this value (default: unpinned / bytes "
                                        "when measured, else the run's most common)")
+    advise.add_argument("--json", metavar="PATH", help=JSON_HELP)
     advise.set_defaults(func=cmd_advise)

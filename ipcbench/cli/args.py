@@ -155,6 +155,22 @@ def precision(value: str) -> float:
     return share
 
 
+MAX_SLOWER_PCT = 1000.0  # 11x slower: above it a threshold is a typo, not a tolerance
+
+
+def slower_pct(text: str) -> float:
+    """compare --fail-slower: a percentage from 0 to MAX_SLOWER_PCT, `10` or `10%`
+    (0 = any significant slowdown fails)."""
+    try:
+        value = float(text.strip().removesuffix("%"))
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= MAX_SLOWER_PCT:  # also refuses nan
+        raise ValueError(f"invalid --fail-slower {text!r}: expected a percentage from 0 to "
+                         f"{MAX_SLOWER_PCT:g}, e.g. 10 or 10%")
+    return value
+
+
 MAX_BUDGET_MIN = 7 * 24 * 60
 
 

@@ -26,6 +26,7 @@ from ipcbench.cli.args import (
     rate,
     split,
 )
+from ipcbench.cli.json_sink import JSON_HELP, NO_JSON, JsonSink, json_output
 from ipcbench.cli.run_job import Job, new_job, prepare_folder, resume_job
 from ipcbench.cli.signals import (
     Interrupted,
@@ -181,6 +182,11 @@ def _measure(args, job: Job, rows: list) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    with json_output(args.json) as sink:  # checked before anything is measured
+        return _run(args, sink)
+
+
+def _run(args: argparse.Namespace, sink: JsonSink = NO_JSON) -> int:
     from ipcbench.system import hygiene
     from ipcbench.system.machine import warn_unfit
 
@@ -223,6 +229,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_charts:
         _draw_charts(job.out)
     print(f"results: {job.out / 'results.csv'}")
+    if sink.wanted:
+        from ipcbench.render.json_out import dumps, run_document
+
+        sink.write(dumps(run_document(rows, job.out)))
     job.lock.release()
     return 0
 
@@ -317,4 +327,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-baselines", action="store_true", help="skip the in-run hardware baselines"
     )
     run.add_argument("--no-charts", action="store_true", help="do not draw charts after the run")
+    run.add_argument("--json", metavar="PATH", help=JSON_HELP)
     run.set_defaults(func=cmd_run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Mapping
 
 from rich import box
 from rich.console import Console
@@ -12,6 +13,7 @@ from rich.table import Table
 
 from ipcbench.analysis.advise import Advice
 from ipcbench.analysis.compare import Comparison, by_effect, not_measured, verdict_counts
+from ipcbench.analysis.gate import Gate
 from ipcbench.analysis.verdict import SIGNIFICANT
 from ipcbench.core.schema import DEFAULT_PAYLOAD
 from ipcbench.core.sizes import format_size
@@ -86,6 +88,17 @@ def compare_lines(comparison: Comparison) -> list[str]:
     return lines + summary_sentences(comparison.tags, comparison.tables, comparison.min_effect)
 
 
+def case_label(case: Mapping) -> str:
+    """A compared case in a few words: channel, pattern, size, procs, placement, and
+    the payload kind where it is not the default."""
+    placement = case.get("placement", "")
+    payload = case.get("payload", DEFAULT_PAYLOAD)
+    return (f"{case['mechanism']}/{case['variant']} {case['pattern']} "
+            f"{format_size(int(case['size_bytes']))} n{case['procs']} "
+            f"{SHORT_PLACEMENT.get(placement, placement)}"
+            + ("" if payload == DEFAULT_PAYLOAD else f" {payload}"))
+
+
 def changes_table(comparison: Comparison, table, tag: str, top: int = TOP_CHANGES):
     """The significant changes of one pairing, largest effect first (as `pyperf
     compare_to` lists them): case, A, B, change, p."""
@@ -99,10 +112,7 @@ def changes_table(comparison: Comparison, table, tag: str, top: int = TOP_CHANGE
         grid.add_column(header, justify="left" if header == "case" else "right",
                         overflow="fold")
     for _, row in changes.head(top).iterrows():
-        case = (f"{row['mechanism']}/{row['variant']} {row['pattern']} "
-                f"{format_size(int(row['size_bytes']))} n{row['procs']} "
-                f"{SHORT_PLACEMENT.get(row['placement'], row['placement'])}"
-                + ("" if row["payload"] == DEFAULT_PAYLOAD else f" {row['payload']}"))
+        case = case_label(row)
         p_value = "" if math.isnan(row["p_value"]) else f"{row['p_value']:.2g}"
         grid.add_row(case, format_time_ns(row["median_ns_a"]), format_time_ns(row["median_ns_b"]),
                      change_text(row["ratio"], comparison.min_effect, comparison.metric),
@@ -120,3 +130,37 @@ def print_compare(comparison: Comparison, console: Console | None = None) -> Non
         grid, count = changes_table(comparison, table, tag)
         if count:
             console.print(grid)
+
+
+GATE_WIDTH = 80  # a CI log's lines: one case a line, never wrapped
+
+
+def gate_lines(gate: Gate, width: int = GATE_WIDTH) -> list[str]:
+    """compare --fail-slower's verdict: one line, then one line per failing case
+    (run tag, case, how much slower, p), each cut to `width` columns."""
+    limit = f"by more than {gate.threshold_pct:g}%"
+    if gate.passed:
+        lines = [f"gate passed: none of {gate.judged} cases significantly slower than A "
+                 f"{limit}"]
+    else:
+        lines = [f"gate failed: {len(gate.failures)} case(s) significantly slower than A "
+                 f"{limit}:"]
+    rows = []
+    for failure in gate.failures:
+        p_value = "" if math.isnan(failure.p_value) else f"p={failure.p_value:.2g}"
+        rows.append((f"  {failure.tag} ", case_label(failure.case),
+                     f"+{failure.slower_pct:.0f}%", p_value))
+    # Columns aligned, the case cut (never the figures) where a line would be too wide.
+    change_width = max((len(r[2]) for r in rows), default=0)
+    p_width = max((len(r[3]) for r in rows), default=0)
+    for head, label, change, p_value in rows:
+        room = width - len(head) - change_width - p_width - 4
+        label_width = min(room, max(len(r[1]) for r in rows))
+        if len(label) > label_width:
+            label = label[:label_width - 1] + "…"
+        lines.append(f"{head}{label:<{label_width}}  {change:>{change_width}}  "
+                     f"{p_value:>{p_width}}".rstrip())
+    if gate.not_comparable:
+        lines.append(f"  ({gate.not_comparable} case(s) measured ok in one run only: "
+                     "not gated)")
+    return [line[:width] for line in lines]
