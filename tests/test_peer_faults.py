@@ -84,7 +84,7 @@ def test_fault_under_spawn_is_reported_too(meta):
 
 
 def test_slow_fault_delays_every_send_by_a_fixed_spin():
-    """The known difference of the real A/B check (README, "Reproducibility"): every
+    """The known difference of the real A/B check (docs/noise.md, "How well two runs agree"): every
     send of the faulty peer waits SLOW_NS first; nothing else changes."""
     from ipcbench.core.faults import SLOW_NS
     from ipcbench.peer.main import _Slow

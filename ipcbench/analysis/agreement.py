@@ -6,7 +6,7 @@ cases flagged in neither run says whether the noise flag predicts; the paired ra
 (each channel over its workload's reference, core/paired.py) say whether "X is k times
 Y" reproduces; and the winners say whether the best-channel map would name the same
 channel again. compare prints this for every pairing; for two runs of one matrix on one
-machine it is the A/A test the README asks for before trusting a change.
+machine it is the A/A test docs/noise.md asks for before trusting a change.
 """
 
 from __future__ import annotations

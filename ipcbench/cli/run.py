@@ -40,7 +40,7 @@ from ipcbench.core.results import ResultsError
 from ipcbench.core.schema import PLACEMENTS
 from ipcbench.mechanisms import REGISTRY, public_names
 
-__all__ = ["Interrupted", "cmd_run", "plan_from_args", "register"]
+__all__ = ["Interrupted", "cmd_run", "plan_from_args", "register", "run_job", "start_job"]
 
 def plan_from_args(args: argparse.Namespace):
     """Validate every matrix flag and expand the matrix: (planned cases, settings).
@@ -183,15 +183,22 @@ def _measure(args, job: Job, rows: list) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     with json_output(args.json) as sink:  # checked before anything is measured
-        return _run(args, sink)
+        job = start_job(args)
+        install_signal_handlers()  # already in from the entry point; here for in-process callers
+        return run_job(args, job, sink)
 
 
-def _run(args: argparse.Namespace, sink: JsonSink = NO_JSON) -> int:
+def start_job(args: argparse.Namespace) -> Job:
+    """Every flag validated, the folder claimed and locked: a new plan or a resumed one."""
+    return resume_job(args) if args.resume else new_job(args, *plan_from_args(args))
+
+
+def run_job(args: argparse.Namespace, job: Job, sink: JsonSink = NO_JSON) -> int:
+    """Measure the job, then summarise, record and draw it; the exit code. The caller
+    has the signal handlers in (cmd_run, or ipcbench.api for the length of one call)."""
     from ipcbench.system import hygiene
     from ipcbench.system.machine import warn_unfit
 
-    job = resume_job(args) if args.resume else new_job(args, *plan_from_args(args))
-    install_signal_handlers()  # already in from the entry point; here for in-process callers
     rows: list = []
     prepared = False
     try:

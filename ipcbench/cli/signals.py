@@ -16,6 +16,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # After the first signal, the run has this long to clean up before the watchdog kills
 # every process it started and exits: SIGTERM always ends a run.
@@ -54,10 +56,14 @@ def _force_exit(exit_code: int) -> None:
     os._exit(exit_code)
 
 
+_watchdogs: list[threading.Timer] = []  # armed ones, cancelled by handlers_for_call
+
+
 def _arm_watchdog(exit_code: int) -> None:
     timer = threading.Timer(SHUTDOWN_GRACE_S, _force_exit, args=(exit_code,))
     timer.daemon = True  # runs even while atexit handlers block the main thread
     timer.start()
+    _watchdogs.append(timer)
 
 
 _installed_in: list[int] = []  # the pid that installed them (a fork must not inherit it)
@@ -75,7 +81,10 @@ def install_signal_handlers() -> None:
     # Registered before multiprocessing registers its own exit hook (it joins the
     # children), so this one runs after it: the very last step of the exit.
     atexit.register(_exit_for_late_signal)
+    _set_handlers(harness_pid)
 
+
+def _set_handlers(harness_pid: int) -> None:
     def handler(signum, frame):
         if os.getpid() != harness_pid:
             return  # a peer forked before it set its own handlers: the harness decides
@@ -145,3 +154,33 @@ def _exit_for_late_signal() -> None:
         except (OSError, ValueError):
             pass
     os._exit(128 + signum)  # the exit code a signal promises, even this late
+
+
+@contextmanager
+def handlers_for_call() -> Iterator[None]:
+    """The handlers for one run inside a process ipcbench does not own (ipcbench.api):
+    installed for the call, the caller's own back afterwards, and nothing left armed. A
+    watchdog still pending after the run cleaned up would end the caller's process
+    20 s later, and a pending signal would stop its next run at the first case. In a
+    process whose entry point installed them (the `ipcbench` command) they stay as
+    they are."""
+    pid = os.getpid()
+    if pid in _installed_in or threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers: elsewhere the caller's stay
+        return
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    saved_hook = sys.unraisablehook
+    _set_handlers(pid)
+    try:
+        yield
+    finally:
+        for signum, previous in saved.items():
+            if previous is None:  # set outside Python: Python's own default instead
+                previous = (signal.default_int_handler if signum == signal.SIGINT
+                            else signal.SIG_DFL)
+            signal.signal(signum, previous)
+        sys.unraisablehook = saved_hook
+        for timer in _watchdogs:
+            timer.cancel()
+        _watchdogs.clear()
+        _pending_signal.clear()

@@ -15,7 +15,7 @@ sessions do. Hence:
   (core/drift.py: their paired ratios hold, a rerun's absolute figures may not). The
   machine-wide steal and foreign CPU are kept in the row but flag nothing:
   they tick in 10 ms jiffies, and on a cloud VM they did not predict which cases
-  reproduce (README, "Reading numbers on a noisy machine").
+  reproduce (docs/noise.md).
 """
 
 from __future__ import annotations
