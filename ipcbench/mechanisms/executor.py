@@ -149,7 +149,11 @@ class ExecutorSession:
                             lambda: kill_processes(workers, STOP_S))
             except CaseTimeout:
                 pass  # cleanup: the workers are killed below either way
-            kill_processes(workers, STOP_S)
+            # Pool replaces a dead worker from its own thread: one may have started
+            # after the first look, so look again.
+            known = {w.pid for w in workers}
+            kill_processes(workers + [w for w in self._workers() if w.pid not in known],
+                           STOP_S)
             self.pool = None
         if self._saved_cpus:
             os.sched_setaffinity(0, self._saved_cpus)
