@@ -305,11 +305,11 @@ def test_a_stopped_baseline_child_becomes_a_failed_baseline_row(monkeypatch, met
     monkeypatch.setattr(baselines, "with_child",
                         lambda *a, **k: real(*a, **{**k, "deadline_s": 1.0}))
     monkeypatch.setattr(baselines, target, stops)
-    rows = []
+    rows, before = [], set(multiprocessing.active_children())
     assert baselines.BaselineCache(meta, rows.append).get("same-core", "fork") is None
     assert [r.status for r in rows] == ["failed"]
     assert "no progress within 1 s" in rows[0].reason, rows[0].reason
-    assert multiprocessing.active_children() == []
+    assert set(multiprocessing.active_children()) <= before
 
 
 @pytest.mark.integration
@@ -324,6 +324,7 @@ def test_an_interrupted_baseline_kills_its_child_at_once():
     from ipcbench.system.affinity import with_child
 
     rfd, wfd = os_module.pipe()
+    before = set(multiprocessing.active_children())
 
     def interrupted():
         raise Interrupted(2)
@@ -337,7 +338,7 @@ def test_an_interrupted_baseline_kills_its_child_at_once():
         os_module.close(rfd)
         os_module.close(wfd)
     assert time.monotonic() - started < 5.0  # the child's join bound is 10 s
-    assert multiprocessing.active_children() == []
+    assert set(multiprocessing.active_children()) <= before
 
 
 def test_the_start_deadline_grows_with_the_message_and_follows_a_given_deadline():

@@ -149,11 +149,17 @@ class ExecutorSession:
                             lambda: kill_processes(workers, STOP_S))
             except CaseTimeout:
                 pass  # cleanup: the workers are killed below either way
-            # Pool replaces a dead worker from its own thread: one may have started
-            # after the first look, so look again.
-            known = {w.pid for w in workers}
-            kill_processes(workers + [w for w in self._workers() if w.pid not in known],
-                           STOP_S)
+            if self.kind == "pool":  # through its Process objects: multiprocessing reaps
+                for process in list(self.pool._pool):  # them (psutil's reaping would
+                    if process.is_alive():  # leave them "started" in active_children)
+                        process.kill()
+                    process.join(STOP_S)
+            kill_processes(workers, STOP_S)
+            # Pool replaces a dead worker from its own thread, which may still be at it
+            # while the stop above waits: look again until no worker of it is left.
+            end = time.monotonic() + STOP_S
+            while (late := [w for w in self._workers() if _alive(w)]) and time.monotonic() < end:
+                kill_processes(late, STOP_S)
             self.pool = None
         if self._saved_cpus:
             os.sched_setaffinity(0, self._saved_cpus)
@@ -247,6 +253,13 @@ class ExecutorSession:
         if crc != task_checksum(self.value):
             raise PeerFailed(f"a worker saw checksum {crc:#010x}, expected "
                              f"{task_checksum(self.value):#010x}")
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _cpu_s(workers: list[psutil.Process]) -> float:
