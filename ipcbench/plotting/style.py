@@ -192,6 +192,9 @@ def setup_log_y(ax: Axes, formatter: Callable[[float], str], low: float, high: f
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
+MIN_FIGURE_WIDTH_IN = 9.0
+
+
 def new_figure(
     panels: int,
     *,
@@ -204,7 +207,9 @@ def new_figure(
     so panels read against each other)."""
     columns = min(max_columns, max(1, panels))
     rows = math.ceil(panels / columns)
-    fig = Figure(figsize=(width_in * columns, height_in * rows + 1.2), layout="constrained")
+    # One panel still gets the width of a two-line title and of its legend's columns.
+    fig = Figure(figsize=(max(width_in * columns, MIN_FIGURE_WIDTH_IN), height_in * rows + 1.2),
+                 layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False, sharey=sharey).ravel().tolist()
     for extra in axes[panels:]:
         extra.set_visible(False)
