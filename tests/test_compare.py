@@ -36,7 +36,12 @@ from ipcbench.analysis.verdict import (
 from ipcbench.cli import build_parser, main
 from ipcbench.core.faults import SLOW_NS
 from ipcbench.core.results import CASE_KEYS, ResultsError
-from ipcbench.plotting.overlay import overlay_figure, overlay_figures
+from ipcbench.plotting.overlay import (
+    overlay_figure,
+    overlay_figures,
+    overlay_set,
+    skipped_line,
+)
 from ipcbench.plotting.style import figure_caption
 from ipcbench.render.markdown import write_compare
 from ipcbench.render.tables import summary_sentences
@@ -280,6 +285,43 @@ def test_multi_placement_overlays_get_one_figure_per_placement(tmp_path):
                              sizes=(64,), procs=(1,))
     figures = overlay_figures([load_run(folder), load_run(folder)])
     assert {"compare_pingpong_same-core", "compare_pingpong_cross-core"} <= set(figures)
+
+
+def test_overlays_need_data_from_both_runs(tmp_path, capsys):
+    """A pattern / placement one run alone measured gets no overlay (one run's lines
+    are its own charts) and is counted in one line; a channel one run alone measured
+    is no panel of the overlays that are drawn."""
+    both = write_model_run(tmp_path / "a", placements=("same-core", "cross-core"),
+                           sizes=(64, 1024), procs=(1,))
+    one = write_run(tmp_path / "b", [ok_row("pipe", "bytes", "pingpong", s, 1, 2e4,
+                                            placement="same-core") for s in (64, 1024)]
+                    + [ok_row("tcp", "nodelay", "pingpong", 64, 1, 3e4,
+                              placement="same-core")])
+    overlays = overlay_set([load_run(both), load_run(one)])
+    assert set(overlays.figures) == {"compare_pingpong_same-core"}
+    assert set(overlays.skipped) == {"compare_pingpong_cross-core", "compare_stream_same-core",
+                                     "compare_stream_cross-core", "compare_counter_same-core",
+                                     "compare_counter_cross-core"}
+    figure = overlays.figures["compare_pingpong_same-core"]
+    assert [ax.get_title() for ax in figure.axes if ax.get_visible()] == ["pipe/bytes"]
+    assert "5 measured in one run only, not overlaid" in figure_caption(figure)
+    assert skipped_line(overlays.skipped) == "5 overlay charts skipped: data in one run only"
+    assert skipped_line(["x"]) == "1 overlay chart skipped: data in one run only"
+    # The command draws only the overlay with both sides, says so in one line before
+    # the files, and compare.md names the skipped ones.
+    out = tmp_path / "o"
+    assert _cli(["compare", str(both), str(one), "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert sorted(p.name for p in out.glob("*.png")) == ["compare_pingpong_same-core.png"]
+    skipped = [line for line in lines if "skipped" in line and "overlay" in line]
+    assert skipped == ["5 overlay charts skipped: data in one run only (listed in compare.md)"]
+    assert lines.index(skipped[0]) < lines.index(str(out / "compare.md"))
+    markdown = (out / "compare.md").read_text()
+    assert "5 overlay charts skipped: data in one run only: compare_pingpong_cross-core" in markdown
+    assert "![compare_pingpong_same-core.png](compare_pingpong_same-core.png)" in markdown
+    # Two runs with the same cases: nothing skipped, no line.
+    assert _cli(["compare", str(one), str(one), "--out", str(tmp_path / "p")]) == 0
+    assert "skipped: data in one run only" not in capsys.readouterr().out
 
 
 # --- settings, effect order, wording ------------------------------------------------

@@ -93,6 +93,37 @@ def test_explorer_data_is_formatted_by_units_and_kept_apart(two_runs):
     assert all(r["low"] <= r["value"] <= r["high"] for r in rows if r["low"] is not None)
 
 
+def test_tooltip_p99_is_a_messages_latency_and_the_repeat_figure_is_the_spread(tmp_path):
+    """One meaning per label: "p99" is what the run table's p99 is (the round trip's,
+    a message's one-way latency), never the p99 of repeat times, which is named the
+    repeat spread."""
+    from dataclasses import replace
+    from importlib import resources
+
+    from ipcbench.analysis.runs import load_run
+    from ipcbench.render.interactive import SPREAD_LABEL, run_data
+
+    one_way = replace(ok_row("pipe", "bytes", "stream", 1024, 1, 10_000.0),
+                      lat_samples=500, lat_p50_ns=40_000.0, lat_p99_ns=90_000.0)
+    data = run_data(load_run(write_run(tmp_path / "r", [
+        ok_row("pipe", "bytes", "pingpong", 64, 1, 20_000.0),  # p99 = 1.8x: 36 µs
+        one_way, ok_row("queue", "default", "stream", 1024, 1, 30_000.0),
+        ok_row("value", "locked", "counter", 8, 1, 800.0)])))
+    rows = {(r["pattern"], data["channels"][r["channel"]]["name"]): r
+            for r in (dict(zip(data["fields"], row, strict=True)) for row in data["rows"])}
+    assert (rows[("pingpong", "pipe/bytes")]["p99"], rows[("pingpong", "pipe/bytes")]["spread"]
+            ) == ("36 µs", "")
+    assert (rows[("stream", "pipe/bytes")]["p99"], rows[("stream", "pipe/bytes")]["spread"]
+            ) == ("90 µs", "18 µs")
+    assert rows[("stream", "queue/default")]["p99"] == ""  # no one-way latency recorded
+    assert rows[("counter", "value/locked")]["spread"] == "1.44 µs"
+    labels = {name: (p["p99"], p["spread"]) for name, p in data["patterns"].items()}
+    assert labels == {"pingpong": ("p99 round trip", SPREAD_LABEL),
+                      "stream": ("p99 one-way", SPREAD_LABEL), "counter": ("", SPREAD_LABEL)}
+    script = resources.files("ipcbench.render").joinpath("report.js").read_text("utf-8")
+    assert '"p99: "' not in script and "p.spread" in script
+
+
 def test_reference_sized_report_is_small_and_quick(tmp_path):
     import time
     from pathlib import Path

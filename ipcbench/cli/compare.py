@@ -40,6 +40,7 @@ def _compare(args: argparse.Namespace, threshold: float | None, sink: JsonSink) 
     from ipcbench.analysis.compare import compare_runs
     from ipcbench.analysis.gate import gate
     from ipcbench.analysis.runs import load_runs
+    from ipcbench.plotting.overlay import skipped_line
     from ipcbench.render.json_out import compare_document, dumps
     from ipcbench.render.markdown import write_comparison
     from ipcbench.render.terminal import gate_lines, print_compare
@@ -51,7 +52,9 @@ def _compare(args: argparse.Namespace, threshold: float | None, sink: JsonSink) 
     written = write_comparison(comparison, args.out, formats=args.formats,
                                charts=not args.no_charts)
     print_compare(comparison)  # one screen; the details are in compare.md
-    print_paths(written)
+    if written.skipped_charts:  # before the paths, which scripts read line by line
+        print(f"{skipped_line(written.skipped_charts)} (listed in compare.md)")
+    print_paths(written.paths)
     if verdict is not None:  # last: what a CI log shows at its end
         print("\n".join(gate_lines(verdict)))
     if sink.wanted:

@@ -32,7 +32,7 @@ from ipcbench.core.paired import clearly_ahead
 from ipcbench.core.schema import DEFAULT_PAYLOAD
 from ipcbench.core.sizes import format_size
 from ipcbench.core.units import format_fraction
-from ipcbench.plotting.style import channel_color, dress, legend_block, run_line
+from ipcbench.plotting.style import dress, legend_block, run_line, text_width_in
 
 BEST_COLUMNS = ("placement", "payload", "size_bytes", "procs", "winner", "winner_mechanism",
                 "winner_variant", "value", "cpu_s_per_msg", "efficiency", "runner_up",
@@ -85,29 +85,93 @@ def best_table(frame: pd.DataFrame, pattern: str) -> pd.DataFrame:
     return pd.DataFrame(records, columns=list(BEST_COLUMNS))
 
 
-def _cell_text(record: pd.Series, pattern: str) -> str:
+# Widest figure: 1800 px at the charts' DPI fits a laptop screen without scaling the
+# cell text down; wider maps get rows of panels instead.
+MAX_WIDTH_IN = 18.0
+NAME_FONTSIZE, FIGURE_FONTSIZE = 9.0, 8.0
+_CELL_HEIGHT_IN = 0.5
+_MIN_CELL_WIDTH_IN = 1.2
+# Beside the cells of a panel: size tick labels and the axis label; above and below:
+# the panel title, the procs ticks and label.
+_PANEL_SIDE_IN, _PANEL_FRAME_IN = 1.0, 1.1
+_HEADER_IN, _FOOTER_IN = 0.9, 1.3
+# Qualitative and far apart (tab10 without its grey, and a dark indigo): colours are
+# for the channels that win most often; the rest share the neutral and are read by the
+# name written in their cells.
+WINNER_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+                  "#e377c2", "#bcbd22", "#17becf", "#393b79")
+OTHER_WINNER = "#d0d0d0"
+NOT_MEASURED = "#ffffff"
+# A tie (or a channel without rival) is drawn this far towards white.
+_TIE_STRENGTH = 0.45
+TIE_NOTE = "≈ = a tie (the paired CIs of winner and runner-up overlap)"
+
+
+def _figure_line(record: pd.Series, pattern: str) -> str:
     value = patterns.get(pattern).format(record["value"])
     if math.isnan(record["margin"]):
-        return f"{record['winner']}\n{value}\n(only one)"
-    tie = "" if record["clear"] else "≈ "
-    return f"{tie}{record['winner']}\n{value}\n+{format_fraction(record['margin'])} vs next"
+        return f"{value} (only one)"
+    return f"{value} (+{format_fraction(record['margin'])})"
 
 
-def _draw_map(ax, table: pd.DataFrame, pattern: str) -> set[tuple[str, str]]:
+def _name_line(record: pd.Series) -> str:
+    tie = "" if record["clear"] or math.isnan(record["margin"]) else "≈ "
+    return f"{tie}{record['winner']}"
+
+
+def _cell_text(record: pd.Series, pattern: str) -> str:
+    """The cell's text as one string (name, then figure and margin)."""
+    return f"{_name_line(record)}\n{_figure_line(record, pattern)}"
+
+
+def _luminance(rgb) -> float:
+    """WCAG relative luminance of an sRGB colour."""
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def text_color(background) -> str:
+    """Black or white, whichever contrasts more with the cell (WCAG contrast ratio)."""
+    lum = _luminance(to_rgb(background))
+    return "black" if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else "white"
+
+
+def winner_colors(tables: list[pd.DataFrame]) -> dict[str, str]:
+    """Winner label -> colour, for the channels that win most cells (then by name);
+    later winners are left out and drawn in the neutral OTHER_WINNER."""
+    counts: dict[str, int] = {}
+    for table in tables:
+        for winner in table["winner"]:
+            counts[winner] = counts.get(winner, 0) + 1
+    ranked = sorted(counts, key=lambda w: (-counts[w], w))
+    return dict(zip(ranked, WINNER_PALETTE, strict=False))
+
+
+def _cell_rgb(record: pd.Series, colors: dict[str, str]) -> np.ndarray:
+    rgb = np.array(to_rgb(colors.get(record["winner"], OTHER_WINNER)))
+    decided = record["clear"] and not math.isnan(record["margin"])
+    # Paler = no decision: a saturated cell is a clear win, a pale one a coin toss.
+    return rgb if decided else 1 - _TIE_STRENGTH * (1 - rgb)
+
+
+def _draw_map(ax, table: pd.DataFrame, pattern: str, colors: dict[str, str]) -> None:
     sizes = sorted(table["size_bytes"].unique())
     procs_values = sorted(table["procs"].unique())
-    image = np.ones((len(sizes), len(procs_values), 3)) * 0.93  # light grey = no data
-    winners: set[str] = set()
+    image = np.ones((len(sizes), len(procs_values), 3)) * np.array(to_rgb(NOT_MEASURED))
     for _, record in table.iterrows():
         i, j = sizes.index(record["size_bytes"]), procs_values.index(record["procs"])
-        margin = 0.0 if math.isnan(record["margin"]) or not record["clear"] else record["margin"]
-        # Paler = narrower win: a saturated cell is a decision, a pale one a coin toss.
-        strength = 0.2 + 0.6 * min(margin / 0.5, 1.0)
-        channel = (record["winner_mechanism"], record["winner_variant"])
-        rgb = np.array(to_rgb(channel_color(*channel)))
-        image[i, j] = 1 - strength * (1 - rgb)
-        winners.add(channel)
-        ax.text(j, i, _cell_text(record, pattern), ha="center", va="center", fontsize=7)
+        image[i, j] = _cell_rgb(record, colors)
+        ink = text_color(image[i, j])
+        ax.text(j, i - 0.08, _name_line(record), ha="center", va="bottom",
+                fontsize=NAME_FONTSIZE, color=ink)
+        ax.text(j, i + 0.08, _figure_line(record, pattern), ha="center", va="top",
+                fontsize=FIGURE_FONTSIZE, color=ink)
+    measured_cells = {(r["size_bytes"], r["procs"]) for _, r in table.iterrows()}
+    for i, size in enumerate(sizes):
+        for j, procs in enumerate(procs_values):
+            if (size, procs) not in measured_cells:
+                ax.text(j, i, "not measured", ha="center", va="center",
+                        fontsize=FIGURE_FONTSIZE, color="#888888")
     ax.imshow(image, aspect="auto")
     ax.set_xticks(range(len(procs_values)), [str(p) for p in procs_values])
     ax.set_yticks(range(len(sizes)), [format_size(int(s)) for s in sizes])
@@ -115,9 +179,8 @@ def _draw_map(ax, table: pd.DataFrame, pattern: str) -> set[tuple[str, str]]:
     ax.set_ylabel("message size")
     ax.set_xticks(np.arange(-0.5, len(procs_values)), minor=True)
     ax.set_yticks(np.arange(-0.5, len(sizes)), minor=True)
-    ax.grid(which="minor", color="white", linewidth=2)
+    ax.grid(which="minor", color="#bbbbbb", linewidth=1)
     ax.tick_params(which="minor", length=0)
-    return winners
 
 
 def _map_title(pattern: str) -> str:
@@ -126,9 +189,42 @@ def _map_title(pattern: str) -> str:
     return f"{kind.name}: {'highest' if kind.higher_is_better else 'lowest'} {kind.metric_label}"
 
 
+def _cell_width_in(tables: dict[str, pd.DataFrame]) -> float:
+    """Wide enough for the longest name and figure line written in any cell."""
+    widest = 0.0
+    for pattern, table in tables.items():
+        for _, record in table.iterrows():
+            widest = max(widest,
+                         text_width_in(_name_line(record), NAME_FONTSIZE),
+                         text_width_in(_figure_line(record, pattern), FIGURE_FONTSIZE))
+    return max(_MIN_CELL_WIDTH_IN, widest + 0.2)
+
+
+def _layout(panels: list[tuple[str, dict]], facet_count: int, panel_width_in: float
+            ) -> list[list[tuple[str, dict]]]:
+    """Panels in rows that fit MAX_WIDTH_IN: one pattern per row (its placements side
+    by side, wrapped when too many) or, with a single placement, the patterns flowing
+    in balanced rows."""
+    fit = max(1, int((MAX_WIDTH_IN - 0.4) // panel_width_in))
+    if facet_count > 1:
+        groups: dict[str, list] = {}
+        for panel in panels:
+            groups.setdefault(panel[0], []).append(panel)
+        chunks = [group for group in groups.values()]
+    else:
+        chunks = [panels]
+    rows = []
+    for chunk in chunks:
+        count = math.ceil(len(chunk) / fit)
+        per_row = math.ceil(len(chunk) / count)
+        rows += [chunk[k:k + per_row] for k in range(0, len(chunk), per_row)]
+    return rows
+
+
 def best_map_figure(run: Run) -> Figure | None:
-    """One column per sized pattern (each by its own figure of merit), one
-    row per placement / payload kind (never mixed: a winner is per placement)."""
+    """A panel per sized pattern (each by its own figure of merit) and placement /
+    payload kind (never mixed: a winner is per placement), in rows at most
+    MAX_WIDTH_IN wide; the winner's name written in every cell."""
     tables = {p: best_table(run.frame, p) for p in patterns.sized_names()}
     tables = {p: t for p, t in tables.items() if not t.empty}
     if not tables:
@@ -145,29 +241,49 @@ def best_map_figure(run: Run) -> Figure | None:
                    for r in t[facets].itertuples(index=False, name=None)},
                   key=lambda k: [reading_rank(c, v) for c, v in zip(facets, k, strict=True)]
                   ) if facets else [()]
-    height = max(len(t["size_bytes"].unique()) for t in tables.values())
-    width = max(len(t["procs"].unique()) for t in tables.values())
-    fig = Figure(figsize=(max(5.0, 1.9 * width) * len(tables) + 1.5,
-                          (0.75 * height + 1.2) * len(keys) + 1.6), layout="constrained")
-    axes = fig.subplots(len(keys), len(tables), squeeze=False)
-    winners: set[tuple[str, str]] = set()
-    for i, values in enumerate(keys):
-        key = dict(zip(facets, values, strict=True))
-        for j, (pattern, table) in enumerate(tables.items()):
-            ax = axes[i][j]
+    panels = []
+    for pattern, table in tables.items():
+        for values in keys:
+            key = dict(zip(facets, values, strict=True))
+            part = table
             for column, value in key.items():
-                table = table[table[column] == value]
-            if table.empty:
+                part = part[part[column] == value]
+            if not part.empty:
+                panels.append((pattern, key, part))
+    cell_in = _cell_width_in(tables)
+    most_procs = max(t["procs"].nunique() for t in tables.values())
+    cell_in = min(cell_in, (MAX_WIDTH_IN - 0.4 - _PANEL_SIDE_IN) / most_procs)
+    panel_in = _PANEL_SIDE_IN + cell_in * most_procs
+    by_key = {(p, tuple(k.items())): part for p, k, part in panels}
+    rows = _layout([(p, k) for p, k, _ in panels], len(keys), panel_in)
+    columns = max(len(row) for row in rows)
+    heights = [_PANEL_FRAME_IN + _CELL_HEIGHT_IN * max(
+        by_key[(p, tuple(k.items()))]["size_bytes"].nunique() for p, k in row) for row in rows]
+    fig = Figure(figsize=(min(MAX_WIDTH_IN, panel_in * columns + 0.4),
+                          sum(heights) + _HEADER_IN + _FOOTER_IN), layout="constrained")
+    axes = fig.subplots(len(rows), columns, squeeze=False,
+                        gridspec_kw={"height_ratios": heights})
+    colors = winner_colors([part for *_, part in panels])
+    for i, row in enumerate(rows):
+        for j in range(columns):
+            ax = axes[i][j]
+            if j >= len(row):
                 ax.set_visible(False)
                 continue
-            winners |= _draw_map(ax, table, pattern)
-            prefix = f"{facet_label(key)}\n" if key else ""
-            ax.set_title(prefix + _map_title(pattern), fontsize=9)
+            pattern, key = row[j]
+            _draw_map(ax, by_key[(pattern, tuple(key.items()))], pattern, colors)
+            prefix = f"{facet_label(key)} · " if key else ""
+            ax.set_title(prefix + _map_title(pattern), fontsize=10)
+    others = sorted({w for *_, part in panels for w in part["winner"]} - set(colors))
     dress(fig, "Best channel per message size and process count",
           run_line(run),
-          "colour = winning channel, paler = narrower margin; ≈ = a tie (the paired CIs "
-          f"of winner and runner-up overlap); {left_out_note(run.frame, list(tables))}"
-          + payload_note)
-    legend_block(fig, {f"{m}/{v}": Patch(color=channel_color(m, v)) for m, v in sorted(winners)},
-                 title="winning channel:")
+          "the winner is named in each cell, with its figure and (+x%) its lead over the "
+          "runner-up; pale = no clear winner "
+          f"({TIE_NOTE}, or the only channel measured); "
+          f"{left_out_note(run.frame, list(tables))}" + payload_note)
+    handles = {name: Patch(color=color) for name, color in colors.items()}
+    if others:
+        handles[f"{len(others)} other winners (named in their cells)"] = Patch(
+            color=OTHER_WINNER)
+    legend_block(fig, handles, title="winning channel (by cells won):")
     return fig

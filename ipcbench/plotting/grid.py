@@ -33,6 +33,7 @@ from ipcbench.analysis.runs import Run, left_out_note
 from ipcbench.core import patterns
 from ipcbench.core.schema import DEFAULT_PAYLOAD
 from ipcbench.plotting.style import (
+    MIN_FIGURE_WIDTH_IN,
     REFERENCE_COLOR,
     draw_series,
     dress,
@@ -50,9 +51,6 @@ TOP_LINES = 6
 # Spread bands of more lines than this overlap into one tinted mass.
 MAX_BANDS = 3
 PANEL_WIDTH_IN, PANEL_HEIGHT_IN = 4.3, 2.9
-# A one-panel chart (the quick matrix's single ping-pong pair) still needs the width of
-# its title and its legend's columns, or both are cut at the edges.
-MIN_FIGURE_WIDTH_IN = 9.0
 
 
 @dataclass(frozen=True)

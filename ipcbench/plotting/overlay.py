@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -32,11 +33,33 @@ from ipcbench.analysis.frames import (
 from ipcbench.analysis.runs import Run
 from ipcbench.core import patterns
 from ipcbench.core.units import format_fraction
-from ipcbench.plotting.style import legend_block, run_color, setup_log_y, setup_size_axis
+from ipcbench.plotting.style import (
+    TITLE_FONTSIZE,
+    fit_lines,
+    legend_block,
+    run_color,
+    setup_log_y,
+    setup_size_axis,
+    usable_width_in,
+)
 
 TOP = 12
 COLUMNS = 4
 _PROCS_STYLES = ("-", "--", ":", "-.")
+# An overlay needs lines of two runs at least; one run's lines alone are that run's own
+# charts, and drawing them cost most of a quick-vs-reference compare.
+MIN_RUNS = 2
+
+
+@dataclass(frozen=True)
+class Overlays:
+    """The overlay charts of a comparison, and the stems of those not drawn because
+    fewer than MIN_RUNS runs have data for them."""
+
+    figures: dict[str, Figure]
+    skipped: tuple[str, ...]
+
+
 def _rows(runs: Sequence[Run], pattern: str, column: str,
           mechanisms: Sequence[str] | None) -> pd.DataFrame:
     frames = []
@@ -95,12 +118,20 @@ def overlay_figure(runs: Sequence[Run], pattern: str, *, metric: str = "time",
         rows = rows[rows[key] == value]
     if rows.empty:
         return None
+    if rows["_run"].nunique() < MIN_RUNS:
+        return None
     columns = series_columns(rows, SPLIT_COLUMNS)
+    # A channel one run alone measured has nothing to be overlaid with.
+    runs_per_series = rows.groupby(columns, dropna=False)["_run"].transform("nunique")
+    lone = len(list(iter_series(rows[runs_per_series < MIN_RUNS], columns)))
+    rows = rows[runs_per_series >= MIN_RUNS]
+    if rows.empty:
+        return None
     keys = _ranked_keys(rows, columns, column, higher)
     shown = keys[:top]
     n_cols = min(COLUMNS, len(shown))
     n_rows = math.ceil(len(shown) / n_cols)
-    fig = Figure(figsize=(3.4 * n_cols + 0.8, 2.6 * n_rows + 2.4), layout="constrained")
+    fig = Figure(figsize=(max(6.0, 3.4 * n_cols + 0.8), 2.6 * n_rows + 2.4), layout="constrained")
     axes = fig.subplots(n_rows, n_cols, squeeze=False, sharex=True, sharey=True).ravel()
     by_size = kind.sized
     tags = run_tags(len(runs))
@@ -126,22 +157,26 @@ def overlay_figure(runs: Sequence[Run], pattern: str, *, metric: str = "time",
     for i, ax in enumerate(axes[: len(shown)]):
         if i + n_cols < len(shown):
             ax.set_xlabel("")  # the panel below carries it
+        else:  # no panel below: shared x would hide this bottom panel's tick labels
+            ax.tick_params(axis="x", labelbottom=True)
         if ax.get_subplotspec().is_first_col():
             ax.set_ylabel("efficiency" if metric == "efficiency" else kind.metric_label)
     title = kind.title if metric != "efficiency" else (
         f"{pattern} efficiency vs each run's own baseline (higher is better)")
     where = f" · {facet_label(facet)}" if facet else ""
-    fig.suptitle(f"{title}: runs overlaid{where}", fontsize=11)
-    _overlay_legend(fig, runs, rows, by_size, len(shown), len(keys))
+    fig.suptitle(fit_lines(f"{title}: runs overlaid{where}", TITLE_FONTSIZE,
+                           usable_width_in(fig)), fontsize=TITLE_FONTSIZE)
+    _overlay_legend(fig, runs, rows, by_size, len(shown), len(keys), lone)
     return fig
 
 
 def _overlay_legend(fig: Figure, runs: Sequence[Run], rows: pd.DataFrame, by_size: bool,
-                    shown: int, total: int) -> None:
+                    shown: int, total: int, lone: int) -> None:
     """Caption (how many channels are shown) and one legend: runs, then procs styles."""
     left = total - shown
     note = f"best {shown} of {total} channels in run A first" + (
-        f"; {left} more not shown (pick with --mechanism)" if left else "")
+        f"; {left} more not shown (pick with --mechanism)" if left else "") + (
+        f"; {lone} measured in one run only, not overlaid" if lone else "")
     fig._ipcbench_caption = note  # noqa: SLF001 - read by legend_block
     tags = run_tags(len(runs))
     handles = {f"{tags[i]}: {run.label}": Line2D([], [], color=run_color(i), marker="o",
@@ -157,24 +192,43 @@ def _slug(value: object) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", str(value)).strip("-").lower()
 
 
-def overlay_figures(runs: Sequence[Run], *, metric: str = "time",
-                    mechanisms: Sequence[str] | None = None, top: int = TOP
-                    ) -> dict[str, Figure]:
-    """File stem -> overlay figure: one per pattern with ok rows in some run, and per
-    placement / payload kind when the runs hold several."""
-    figures = {}
-    frames = pd.concat([run.ok for run in runs], ignore_index=True)
+def overlay_set(runs: Sequence[Run], *, metric: str = "time",
+                mechanisms: Sequence[str] | None = None, top: int = TOP) -> Overlays:
+    """One overlay per pattern (and per placement / payload kind when the runs hold
+    several) that at least MIN_RUNS runs measured; the others are only counted (no
+    figure is built for them)."""
+    figures, skipped = {}, []
     for pattern in patterns.PATTERN_NAMES:
         if metric == "efficiency" and not patterns.get(pattern).sized:
             continue  # one size only: the counter's efficiency is in the tables
-        rows = frames[frames["pattern"] == pattern]
+        kind = patterns.get(pattern)
+        column = "efficiency" if metric == "efficiency" else kind.metric
+        rows = _rows(runs, pattern, column, mechanisms)
         if rows.empty:
             continue
         facets = facet_columns(rows, SPLIT_COLUMNS)
-        for key, _ in iter_facets(rows, facets):
+        for key, facet_rows in iter_facets(rows, facets):
+            stem = f"compare_{pattern}" + "".join(f"_{_slug(v)}" for v in key.values())
+            if facet_rows["_run"].nunique() < MIN_RUNS:
+                skipped.append(stem)
+                continue
             figure = overlay_figure(runs, pattern, metric=metric, mechanisms=mechanisms,
                                     top=top, facet=key)
-            if figure is not None:
-                suffix = "".join(f"_{_slug(v)}" for v in key.values())
-                figures[f"compare_{pattern}{suffix}"] = figure
-    return figures
+            if figure is None:
+                skipped.append(stem)  # no channel measured by two runs
+            else:
+                figures[stem] = figure
+    return Overlays(figures, tuple(skipped))
+
+
+def overlay_figures(runs: Sequence[Run], *, metric: str = "time",
+                    mechanisms: Sequence[str] | None = None, top: int = TOP
+                    ) -> dict[str, Figure]:
+    """File stem -> overlay figure (see overlay_set)."""
+    return overlay_set(runs, metric=metric, mechanisms=mechanisms, top=top).figures
+
+
+def skipped_line(skipped: Sequence[str]) -> str:
+    """One line for the terminal and compare.md: how many overlays were not drawn."""
+    count = len(skipped)
+    return f"{count} overlay chart{'s' if count != 1 else ''} skipped: data in one run only"

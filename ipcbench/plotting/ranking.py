@@ -24,6 +24,7 @@ from ipcbench.plotting.grid import bytes_payload
 from ipcbench.plotting.style import channel_color, dress, run_line
 
 BAR_HEIGHT_IN = 0.17
+MIN_WIDTH_IN = 7.5
 
 
 def metric_interval(row: pd.Series | dict, kind: patterns.Pattern) -> tuple[float, float]:
@@ -92,7 +93,8 @@ def ranking_figure(run: Run, pattern: str) -> Figure | None:
     placements = in_reading_order("placement", rows["placement"])
     workloads = _workloads(rows, kind)
     bars = rows.groupby(["mechanism", "variant"]).ngroups
-    fig = Figure(figsize=(5.4 * len(placements) + 0.6,
+    # One placement: still wide enough for a two-line title and the longest names.
+    fig = Figure(figsize=(max(MIN_WIDTH_IN, 5.4 * len(placements) + 0.6),
                           (BAR_HEIGHT_IN * bars + 0.9) * len(workloads) + 2.0),
                  layout="constrained")
     axes = fig.subplots(len(workloads), len(placements), squeeze=False)

@@ -7,15 +7,17 @@ same blue on every chart of every run and machine; variants differ by line style
 
 from __future__ import annotations
 
+import functools
 import math
-import textwrap
 import zlib
 from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
@@ -190,6 +192,9 @@ def setup_log_y(ax: Axes, formatter: Callable[[float], str], low: float, high: f
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
+MIN_FIGURE_WIDTH_IN = 9.0
+
+
 def new_figure(
     panels: int,
     *,
@@ -202,19 +207,70 @@ def new_figure(
     so panels read against each other)."""
     columns = min(max_columns, max(1, panels))
     rows = math.ceil(panels / columns)
-    fig = Figure(figsize=(width_in * columns, height_in * rows + 1.2), layout="constrained")
+    # One panel still gets the width of a two-line title and of its legend's columns.
+    fig = Figure(figsize=(max(width_in * columns, MIN_FIGURE_WIDTH_IN), height_in * rows + 1.2),
+                 layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False, sharey=sharey).ravel().tolist()
     for extra in axes[panels:]:
         extra.set_visible(False)
     return fig, axes[:panels]
 
 
+# Charts are saved at this resolution (plotting.save_figure): text is measured at it.
+DPI = 100
+# Room kept free on each side of a full-width text block (suptitle, legend).
+_SIDE_MARGIN_IN = 0.15
+TITLE_FONTSIZE = 11
+CAPTION_FONTSIZE = 8
+
+
+@functools.lru_cache(maxsize=4096)
+def text_width_in(text: str, fontsize: float, weight: str = "normal") -> float:
+    """The rendered width of one line of text, in inches (the chart font, at DPI): what
+    wrapping and legend columns are sized by, so no line outgrows its figure."""
+    renderer = _measuring_renderer()
+    width, _, _ = renderer.get_text_width_height_descent(
+        text, FontProperties(size=fontsize, weight=weight), ismath=False)
+    return width / DPI
+
+
+@functools.lru_cache(maxsize=1)
+def _measuring_renderer() -> RendererAgg:
+    return RendererAgg(1, 1, DPI)
+
+
+def fit_lines(text: str, fontsize: float, width_in: float) -> str:
+    """`text` with each line broken at spaces so that none is wider than `width_in`
+    (a single word wider than that stays whole on its own line)."""
+    lines = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            candidate = f"{line} {word}" if line else word
+            if line and text_width_in(candidate, fontsize) > width_in:
+                lines.append(line)
+                line = word
+            else:
+                line = candidate
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def usable_width_in(fig: Figure) -> float:
+    return fig.get_figwidth() - 2 * _SIDE_MARGIN_IN
+
+
 def dress(fig: Figure, title: str, run_line: str, note: str) -> None:
     """Title naming the machine and Python; the caption (what was left out, what the
-    markers mean) is kept for the legend block under the panels (see legend_below)."""
-    fig.suptitle(f"{title}\n{run_line}", fontsize=11)
+    markers mean) is kept for the legend block under the panels (see legend_below).
+    Both are wrapped to the figure's width: a narrow chart (one placement) gets a
+    two-line title rather than a cut one."""
+    fig.suptitle(fit_lines(f"{title}\n{run_line}", TITLE_FONTSIZE, usable_width_in(fig)),
+                 fontsize=TITLE_FONTSIZE)
     fig._ipcbench_caption = note  # noqa: SLF001 - our own attribute on our own figure
-    fig.supxlabel(note, fontsize=8, color="#444444")  # replaced when a legend is drawn
+    # Replaced when a legend is drawn.
+    fig.supxlabel(fit_lines(note, CAPTION_FONTSIZE, usable_width_in(fig)),
+                  fontsize=CAPTION_FONTSIZE, color="#444444")
 
 
 def figure_caption(fig: Figure) -> str:
@@ -222,25 +278,65 @@ def figure_caption(fig: Figure) -> str:
     return getattr(fig, "_ipcbench_caption", "")
 
 
-def _wrap(text: str, fig: Figure) -> str:
-    width = max(60, int(fig.get_figwidth() * 15))  # characters of 8 pt text per line
-    return "\n".join(textwrap.wrap(text, width)) if text else ""
+# Legend geometry in font sizes (matplotlib's defaults, passed explicitly so the
+# column fit below measures what is drawn).
+_HANDLE_EM, _HANDLE_PAD_EM, _COLUMN_GAP_EM, _BORDER_EM = 2.0, 0.8, 2.0, 0.8
+
+
+def _column_chunks(items: list, columns: int) -> list[list]:
+    """How matplotlib's legend splits entries into columns (the first ones longer)."""
+    rows, longer = divmod(len(items), columns)
+    sizes = [rows + 1] * longer + [rows] * (columns - longer)
+    chunks, start = [], 0
+    for size in sizes:
+        chunks.append(items[start:start + size])
+        start += size
+    return chunks
+
+
+def _legend_width_in(labels: list[str], columns: int, fontsize: float) -> float:
+    em = fontsize / 72
+    entry = (_HANDLE_EM + _HANDLE_PAD_EM) * em
+    widths = [entry + max(text_width_in(line, fontsize) for label in chunk
+                          for line in label.split("\n"))
+              for chunk in _column_chunks(labels, columns) if chunk]
+    return sum(widths) + _COLUMN_GAP_EM * em * (len(widths) - 1) + 2 * _BORDER_EM * em
+
+
+def legend_columns(labels: list[str], width_in: float, fontsize: float = CAPTION_FONTSIZE,
+                   most: int = 4) -> int:
+    """The most columns (up to `most`, fewer for few entries) whose legend fits in
+    `width_in`: a legend wider than its figure is cut at both edges."""
+    wanted = 1 if len(labels) <= 2 else 2 if len(labels) <= 8 else most
+    for columns in range(min(wanted, len(labels)), 1, -1):
+        if _legend_width_in(labels, columns, fontsize) <= width_in:
+            return columns
+    return 1
 
 
 def legend_block(fig: Figure, handles: dict, *, title: str = "") -> None:
     """Legend entries under the panels, headed by the caption. One block at the bottom:
     constrained layout does not stack a figure legend and a supxlabel, and a right-hand
-    legend of 15+ channels runs into the title."""
+    legend of 15+ channels runs into the title. As many columns as fit the figure's
+    width, the caption wrapped to it."""
     caption = figure_caption(fig)
     if not handles:
         return
     if fig._supxlabel is not None:  # noqa: SLF001 - the caption moves into the legend
         fig._supxlabel.set_visible(False)  # noqa: SLF001
-    heading = "\n".join(t for t in (_wrap(caption, fig), title) if t)
-    columns = 1 if len(handles) <= 2 else 2 if len(handles) <= 8 else 4
-    legend = fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-                        fontsize=8, frameon=False, ncols=columns, title=heading or None,
-                        title_fontsize=8)
+    width_in = usable_width_in(fig)
+    em = CAPTION_FONTSIZE / 72
+    # Labels longer than the figure is wide (one column) are wrapped too.
+    label_width = width_in - (_HANDLE_EM + _HANDLE_PAD_EM + 2 * _BORDER_EM) * em
+    labels = [fit_lines(label, CAPTION_FONTSIZE, label_width) for label in handles]
+    heading = "\n".join(t for t in (caption, title) if t)
+    heading = fit_lines(heading, CAPTION_FONTSIZE, width_in - 2 * _BORDER_EM * em)
+    legend = fig.legend(list(handles.values()), labels, loc="outside lower center",
+                        fontsize=CAPTION_FONTSIZE, frameon=False,
+                        ncols=legend_columns(labels, width_in), title=heading or None,
+                        title_fontsize=CAPTION_FONTSIZE, handlelength=_HANDLE_EM,
+                        handletextpad=_HANDLE_PAD_EM, columnspacing=_COLUMN_GAP_EM,
+                        borderpad=_BORDER_EM / 2)
     legend.get_title().set_color("#444444")
 
 

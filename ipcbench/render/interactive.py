@@ -24,7 +24,10 @@ from ipcbench.plotting.ranking import metric_interval
 from ipcbench.plotting.style import channel_color
 
 FIELDS = ("channel", "pattern", "size", "procs", "placement", "payload", "value", "low",
-          "high", "text", "ci", "p99", "cpu_ns", "cpu", "eff", "eff_text", "noisy")
+          "high", "text", "ci", "p99", "spread", "cpu_ns", "cpu", "eff", "eff_text", "noisy")
+# The tooltip's words for a row's figures, one meaning each: "p99" is a message's
+# latency (as in the run table), "repeat spread" the p99 of the repeats' times.
+SPREAD_LABEL = "repeat spread (p99 of repeat times)"
 # Tick steps per decade: 1-2-5 from 10^-3 to 10^13 covers ns..s, B/s..TB/s, 0.1%..
 _TICK_EXPONENTS = range(-3, 14)
 
@@ -42,6 +45,27 @@ def _ci_text(low: float, high: float, kind: patterns.Pattern) -> str:
     return f"{kind.format(low)} – {kind.format(high)}"
 
 
+def p99_label(kind: patterns.Pattern) -> str:
+    """What the row's p99 is, or "" when it has none (the counter)."""
+    return "p99 round trip" if kind.round_trip else "p99 one-way" if kind.open_loop else ""
+
+
+def _p99_text(record: pd.Series, kind: patterns.Pattern) -> str:
+    """A message's p99, as the run table writes it: the round trip's (ping-pong, whose
+    samples are round trips), the one-way latency's where receivers recorded it."""
+    if kind.round_trip:
+        return units.format_time_ns(record.get("p99_ns", math.nan))
+    if kind.open_loop and float(record.get("lat_samples", 0) or 0) > 0:
+        return units.format_time_ns(record.get("lat_p99_ns", math.nan))
+    return ""
+
+
+def _spread_text(record: pd.Series, kind: patterns.Pattern) -> str:
+    """p99_ns where each sample is one repeat's mean time per message (every pattern
+    but ping-pong): how the repeats spread, not how slow one message can be."""
+    return "" if kind.round_trip else units.format_time_ns(record.get("p99_ns", math.nan))
+
+
 def _row(record: pd.Series, channel: int, kind: patterns.Pattern) -> list:
     value = float(record[kind.metric])
     low, high = metric_interval(record, kind)
@@ -50,7 +74,7 @@ def _row(record: pd.Series, channel: int, kind: patterns.Pattern) -> list:
     return [channel, kind.name, int(record["size_bytes"]), int(record["procs"]),
             record["placement"], record["payload"], _number(value), _number(low),
             _number(high), kind.format(value), _ci_text(low, high, kind),
-            units.format_time_ns(record.get("p99_ns", math.nan)), _number(cpu_ns),
+            _p99_text(record, kind), _spread_text(record, kind), _number(cpu_ns),
             units.format_time_ns(cpu_ns), _number(eff), units.format_fraction(eff),
             int(str(record.get("noisy", "")).lower() == "true")]
 
@@ -81,7 +105,8 @@ def run_data(run: Run) -> dict:
         "channels": [{"name": f"{m}/{v}", "color": channel_color(m, v)} for m, v in channels],
         "patterns": {p.name: {"unit": p.unit, "label": p.metric_label, "title": p.title,
                               "higher": p.higher_is_better, "sized": p.sized,
-                              "procs": p.procs_label}
+                              "procs": p.procs_label, "p99": p99_label(p),
+                              "spread": SPREAD_LABEL}
                      for p in patterns.PATTERNS.values() if p.name in present},
         "placements": in_reading_order("placement", rows["placement"]),
         "payloads": in_reading_order("payload", rows["payload"]),

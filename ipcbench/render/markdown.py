@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +22,7 @@ from ipcbench.analysis.compare import (
 from ipcbench.analysis.runs import load_runs, metadata_table
 from ipcbench.core.units import format_ratio
 from ipcbench.plotting import FORMATS, save_figure
-from ipcbench.plotting.overlay import overlay_figures
+from ipcbench.plotting.overlay import overlay_set, skipped_line
 from ipcbench.render.tables import (
     display_table,
     one_sided_table,
@@ -72,7 +73,8 @@ def _summary_lines(comparison: Comparison) -> list[str]:
     return lines
 
 
-def comparison_markdown(comparison: Comparison, chart_files: Sequence[str] = ()) -> str:
+def comparison_markdown(comparison: Comparison, chart_files: Sequence[str] = (),
+                        skipped_charts: Sequence[str] = ()) -> str:
     tags, runs = comparison.tags, comparison.runs
     lines = ["# ipcbench comparison", ""]
     lines += [f"- **{md_text(tag)}**: {md_text(run.label)} ({md_text(run.csv_path)})"
@@ -80,8 +82,11 @@ def comparison_markdown(comparison: Comparison, chart_files: Sequence[str] = ())
     lines += ["", *[f"**{note}**" for note in comparison.settings_details]]
     lines += ["", ratio_note(comparison), "", *_summary_lines(comparison)]
     lines += ["## Machines", "", markdown_table(metadata_table(runs, tags), index=True), ""]
-    if chart_files:
+    if chart_files or skipped_charts:
         lines += ["## Charts", ""] + [f"![{name}]({name})" for name in chart_files] + [""]
+    if skipped_charts:
+        lines += [f"{skipped_line(skipped_charts)}: "
+                  f"{', '.join(md_text(stem) for stem in skipped_charts)}.", ""]
     lines += ["## Cases (significant changes first, largest effect first)", "",
               markdown_table(display_table(comparison)), ""]
     lines += ["## Cases on one side only", ""]
@@ -94,21 +99,33 @@ def comparison_markdown(comparison: Comparison, chart_files: Sequence[str] = ())
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class ComparisonFiles:
+    """What write_comparison wrote, and the overlay charts it did not draw (fewer than
+    two runs had data for them)."""
+
+    paths: tuple[Path, ...]
+    skipped_charts: tuple[str, ...] = ()
+
+
 def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str], *,
-                     formats: Sequence[str] = FORMATS, charts: bool = True) -> list[Path]:
+                     formats: Sequence[str] = FORMATS, charts: bool = True) -> ComparisonFiles:
     """Write compare.md (and overlay charts) for a computed comparison."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     chart_names = []
+    skipped: tuple[str, ...] = ()
     if charts:
-        for stem, figure in overlay_figures(comparison.runs, metric=comparison.metric,
-                                            mechanisms=comparison.mechanisms or None).items():
+        overlays = overlay_set(comparison.runs, metric=comparison.metric,
+                               mechanisms=comparison.mechanisms or None)
+        skipped = overlays.skipped
+        for stem, figure in overlays.figures.items():
             written += save_figure(figure, out, stem, formats)
             chart_names.append(f"{stem}.{'png' if 'png' in formats else formats[0]}")
-    markdown = write_atomic(out / "compare.md",
-                            comparison_markdown(comparison, chart_names).encode("utf-8"))
-    return [markdown, *written]
+    markdown = write_atomic(out / "compare.md", comparison_markdown(
+        comparison, chart_names, skipped).encode("utf-8"))
+    return ComparisonFiles((markdown, *written), skipped)
 
 
 def write_compare(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str], *,
@@ -118,4 +135,4 @@ def write_compare(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.Pat
     """Read the runs, write compare.md and overlay charts; return the files written."""
     comparison = compare_runs(load_runs(paths), min_effect=min_effect, alpha=alpha,
                               metric=metric, mechanisms=mechanisms)
-    return write_comparison(comparison, out_dir, formats=formats, charts=charts)
+    return list(write_comparison(comparison, out_dir, formats=formats, charts=charts).paths)

@@ -205,7 +205,10 @@
                    this.pattern().procs + ": " + r.procs + ", " + r.placement + ", " + r.payload,
                  m.label + ": " + r[m.text]];
     if (m.low) { lines.push("95% CI: " + r.ci); }
-    lines.push("p99: " + r.p99 + " · CPU/msg: " + r.cpu + " · efficiency: " + r.eff_text);
+    var p = this.pattern();
+    if (r.p99 && p.p99) { lines.push(p.p99 + ": " + r.p99); }
+    if (r.spread) { lines.push(p.spread + ": " + r.spread); }
+    lines.push("CPU/msg: " + r.cpu + " · efficiency: " + r.eff_text);
     if (r.noisy) { lines.push("noisy: may not reproduce"); }
     node.addEventListener("mousemove", function (e) { self.showTip(e, lines); });
     node.addEventListener("mouseleave", function () { self.tip.hidden = true; });
