@@ -94,6 +94,8 @@ def test_session_counter_counts_interleaved_sessions_extras_and_failures():
     assert (counter.done, counter.total) == (5, 6)
     counter.start(a, 3)  # a noisy case earns a fourth session
     assert (counter.done, counter.total) == (6, 7)
+    counter.start(a, 3)  # measured again (interference): still the fourth
+    assert (counter.done, counter.total) == (6, 7)
     counter.finish(ok_row("pipe", "bytes", "pingpong", 64, 1, 1e4, placement="same-core"))
     assert counter.done == 7
     failed = SessionCounter(planned_sessions=6, sessions_per_case=3)

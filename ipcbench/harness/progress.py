@@ -52,10 +52,15 @@ class SessionCounter:
         self.done = sum(self.started.values())
 
     def start(self, case: Case, index: int) -> None:
-        """A session is starting: the one before it (if any) has ended."""
-        self.done = sum(self.started.values())
+        """A session is starting: the one before it (if any) has ended. The same index
+        again is a session measured again (heavy interference): no new session."""
+        before = self.started.get(case, 0)
+        # Sessions run one at a time: every other case's started ones have ended, and
+        # this case has `index` behind it (the attempt measured again does not count).
+        self.done = sum(self.started.values()) - before + index
+        new = index + 1 > before
         self.started[case] = index + 1
-        if index >= self.per_case:  # an extra session for a noisy case
+        if index >= self.per_case and new:  # an extra session for a noisy case
             self.total += 1
         self.most = max(self.most, self.total)
 
