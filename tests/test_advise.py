@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,6 +12,8 @@ from synthetic_runs import ok_row, write_model_run, write_run
 from ipcbench.analysis.advise import advise, advise_run
 from ipcbench.cli import main
 from ipcbench.core.results import ResultsError
+from ipcbench.core.traits import ChannelTraits
+from ipcbench.mechanisms import channel_traits
 
 
 def _frame(rows) -> pd.DataFrame:
@@ -128,7 +131,7 @@ def test_failed_rows_and_other_placements_are_not_candidates():
     advice = advise(frame, 1024, 1, "pingpong")
     assert advice.best.name == "pipe/bytes" and advice.runner_up is None
     assert math.isnan(advice.margin)
-    assert any("also has placement cross-core" in c for c in advice.caveats)
+    assert advice.chosen[0] == "placement unpinned (also measured: cross-core)"
     assert advise(frame, 1024, 1, "pingpong", placement="cross-core").best.name == "shm/segment"
 
 
@@ -142,11 +145,12 @@ def test_payload_narrows_the_cell_and_a_missing_payload_column_means_bytes():
     assert numpy.cell.payload == "numpy"
     default = advise(frame, 1024, 1, "stream")  # bytes preferred when left open
     assert default.cell.payload == "bytes" and default.runner_up is None
-    assert any("also has payload numpy" in c for c in default.caveats)
+    assert default.chosen[1] == "payload bytes (also measured: numpy)"
     legacy = frame.drop(columns="payload").iloc[[2]]
     assert advise(legacy, 1024, 1, "stream").cell.payload == "bytes"
-    fallback = advise(legacy, 1024, 1, "stream", payload="numpy")
-    assert any("payload numpy was not measured (run has bytes)" in c for c in fallback.caveats)
+    with pytest.raises(ValueError, match=r"^payload numpy was not measured for stream in "
+                                         r"this run \(it has: bytes\)$"):
+        advise(legacy, 1024, 1, "stream", payload="numpy")
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -221,3 +225,116 @@ def test_paired_cis_decide_a_tie_where_rows_have_them():
     tie = advise(_frame([row("shm", 10_000.0, 0.001, 0.9, 0.15),
                          row("pipe", 11_000.0, 0.001, 1.1, 0.15)]), 1024, 1, "pingpong")
     assert tie.within_noise and any("paired CIs overlap" in c for c in tie.caveats)
+
+
+# --- like with like, busy-polling, what was chosen ----------------------------------------
+
+POOL = ChannelTraits(procs_apart={("executor", "pingpong"): "pool workers, one request in flight"},
+                     busy_polling={("shm", "ring8-spin")})
+
+
+def _pool_frame(procs):
+    return _frame([_tight("executor", "pool", "pingpong", 10_000.0, procs=procs),
+                   _tight("pipe", "bytes", "pingpong", 20_000.0, procs=procs),
+                   _tight("shm", "segment", "pingpong", 30_000.0, procs=procs)])
+
+
+def test_a_channel_whose_procs_mean_something_else_is_named_apart_never_ranked():
+    advice = advise(_pool_frame(4), 1024, 4, "pingpong", traits=POOL)
+    assert [c.name for c in advice.ranking] == ["pipe/bytes", "shm/segment"]
+    assert [c.name for c in advice.apart] == ["executor/pool"]
+    assert ("not ranked, their 4 procs are pool workers, one request in flight, not pairs "
+            "of processes: executor/pool 10 µs") in advice.caveats
+    # One worker with one request in flight is one pair: a rival like any other.
+    alone = advise(_pool_frame(1), 1024, 1, "pingpong", traits=POOL)
+    assert alone.best.name == "executor/pool" and alone.apart == ()
+
+
+def test_the_registry_declares_the_executors_pingpong_procs():
+    traits = channel_traits()
+    assert traits.procs_meaning("executor", "pingpong") == "pool workers, one request in flight"
+    assert traits.procs_meaning("executor", "fanout") == ""  # N workers fed by one: fanout
+    assert traits.unlike("executor", "pingpong", 2) and not traits.unlike("pipe", "pingpong", 2)
+    assert traits.busy_polls("shm", "ring8-spin") and not traits.busy_polls("shm", "ring8")
+    assert advise(_pool_frame(4), 1024, 4, "pingpong", traits=traits).best.name == "pipe/bytes"
+
+
+def test_a_busy_polling_winner_carries_its_cpu_cost():
+    frame = _frame([_tight("shm", "ring8-spin", "pingpong", 4_000.0, cpu_s_per_msg=9e-6),
+                    _tight("pipe", "bytes", "pingpong", 20_000.0)])
+    advice = advise(frame, 1024, 1, "pingpong", traits=POOL)
+    assert advice.best.busy_polls
+    assert ("shm/ring8-spin busy-polls: burns a CPU per peer; CPU 9 µs/msg; the fastest "
+            "without: pipe/bytes at 20 µs") in advice.caveats
+    assert not any("busy-polls" in c for c in advise(frame, 1024, 1, "pingpong").caveats)
+
+
+def test_open_dimensions_say_what_was_chosen():
+    frame = _frame([_tight("pipe", "bytes", "pingpong", 9_000.0, placement="same-core"),
+                    _tight("pipe", "bytes", "pingpong", 19_000.0, placement="cross-core")])
+    advice = advise(frame, 1024, 1, "pingpong")
+    assert advice.chosen == ("placement same-core (also measured: cross-core)",
+                             "payload bytes", "start method fork")
+    assert advise(frame, 1024, 1, "pingpong", placement="cross-core",
+                  start_method="fork").chosen == ("payload bytes",)
+
+
+def test_cli_says_what_it_chose_and_fits_80_columns(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    run = write_run(tmp_path / "run", [
+        _tight("pipe", "bytes", "pingpong", 9_000.0, placement="same-core"),
+        _tight("shm", "segment", "pingpong", 12_000.0, placement="same-core"),
+        _tight("pipe", "bytes", "pingpong", 19_000.0, placement="cross-core")])
+    assert main(["advise", str(run), "--size", "1KiB", "--procs", "1",
+                 "--pattern", "pingpong"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("not given, so chosen: placement same-core (also measured: "
+                        "cross-core); payload")
+    assert lines[1] == "  bytes; start method fork"
+    assert lines[2].startswith("For pingpong of 1KiB with 1 procs, use pipe/bytes:")
+    assert max(map(len, lines)) <= 80
+
+
+def test_cli_refuses_a_placement_the_run_did_not_measure(tmp_path, capsys):
+    run = write_run(tmp_path / "run", [
+        _tight("pipe", "bytes", "pingpong", 9_000.0, placement="same-core")])
+    assert main(["advise", str(run), "--size", "1KiB", "--procs", "1", "--pattern",
+                 "pingpong", "--placement", "cross-core"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == ("ipcbench: error: placement cross-core was not measured for "
+                            "pingpong in this run (it has: same-core)\n")
+
+
+def test_help_gives_each_query_flag_its_own_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["advise", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    helps = {flag: text.split(flag, 2)[-1].split(" --")[0]
+             for flag in ("--placement PLACEMENT", "--payload KIND", "--start-method METHOD")}
+    assert all("default:" in h for h in helps.values())
+    assert len({h[h.index("default:"):] for h in helps.values()}) == 3
+    assert "else the first measured of unpinned, same-core, cross-core" in helps[
+        "--placement PLACEMENT"]
+
+
+REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference"
+
+
+def test_reference_four_pingpong_pairs_name_a_channel_of_four_concurrent_pairs(
+        capsys, monkeypatch):
+    """The issue's command: the executor's 4 workers with one task in flight were named
+    the fastest 4 pairs; now the winner runs 4 pairs, and the executor is named apart."""
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["advise", str(REFERENCE), "--size", "64", "--procs", "4", "--pattern",
+                 "pingpong", "--placement", "same-core"]) == 0
+    out = capsys.readouterr().out
+    advice = advise_run(REFERENCE, 64, 4, "pingpong", placement="same-core",
+                        traits=channel_traits())
+    assert advice.exact and advice.cell.procs == 4
+    assert advice.best.mechanism != "executor"
+    assert not any(channel_traits().unlike(c.mechanism, "pingpong", 4) for c in advice.ranking)
+    assert {c.name for c in advice.apart} == {"executor/pool", "executor/ppe"}
+    assert f"use {advice.best.name}:" in " ".join(out.split())
+    assert "not ranked, their 4 procs are pool workers" in " ".join(out.split())
+    assert max(len(line) for line in out.splitlines()) <= 80

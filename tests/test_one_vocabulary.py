@@ -64,6 +64,15 @@ def test_run_summary_and_advise_agree(rows, run_dir, expected):
             advice, SIZE_BYTES, 1)
 
 
+def test_the_runs_answer_agrees(rows, expected):
+    from ipcbench.render.answer import answer_lines
+
+    lines = answer_lines(rows, 80)
+    for pattern, text in expected.items():
+        assert any(line.startswith("  1MiB") and "shm/segment" in line and text in line
+                   for line in lines), pattern
+
+
 def test_best_map_chart_agrees(run_dir, expected):
     figure = best_map_figure(load_run(run_dir))
     texts = [t.get_text() for ax in figure.axes for t in ax.texts]

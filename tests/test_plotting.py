@@ -19,7 +19,7 @@ from ipcbench.core.results import SCHEMA_VERSION, ResultsError
 from ipcbench.core.units import format_rate_bytes, format_time_ns
 from ipcbench.mechanisms import REGISTRY, public_names
 from ipcbench.plotting import plot_run, plot_runs, run_figures
-from ipcbench.plotting.best import best_table
+from ipcbench.plotting.best import best_table, not_ranked_note
 from ipcbench.plotting.charts import scaling_sizes
 from ipcbench.plotting.grid import TOP_LINES
 from ipcbench.plotting.style import (
@@ -158,6 +158,22 @@ def test_best_table_picks_winner_and_margin(tmp_path):
     assert ping["margin"] == pytest.approx(0.5)
     stream = best_table(frame, "stream").iloc[0]
     assert stream["winner"] == "pipe/bytes" and stream["margin"] == pytest.approx(1.0)
+
+
+def test_best_table_keeps_a_pool_of_workers_apart_from_pairs(tmp_path):
+    """The executor's 4 workers with one task in flight are no 4 ping-pong pairs: never
+    a winner there, named in not_ranked; with one worker it is a pair like any other."""
+    rows = [ok_row("executor", "pool", "pingpong", 64, n, 5_000.0) for n in (1, 4)]
+    rows += [ok_row("pipe", "bytes", "pingpong", 64, n, 9_000.0) for n in (1, 4)]
+    frame = load_run(write_run(tmp_path / "r", rows)).frame
+    table = best_table(frame, "pingpong").set_index("procs")
+    assert table.loc[4, "winner"] == "pipe/bytes" and table.loc[4, "runner_up"] == ""
+    assert table.loc[4, "not_ranked"] == "executor/pool"
+    assert table.loc[1, "winner"] == "executor/pool" and table.loc[1, "not_ranked"] == ""
+    assert not_ranked_note({"pingpong": table}) == (
+        "; not ranked at 2+ procs: executor/pool (pingpong procs = pool workers, one "
+        "request in flight)")
+    assert not_ranked_note({"pingpong": table[table.index == 1]}) == ""
 
 
 def test_series_split_by_start_method_only_when_it_varies(tmp_path):

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from rich.text import Text
 from synthetic_runs import bad_row, ok_row
 
 from ipcbench.cli.run import resume_command
 from ipcbench.core.schema import Case
-from ipcbench.harness.progress import RunProgress, SessionCounter
+from ipcbench.harness.progress import RunProgress, SessionCounter, eta_range_s, eta_text
 from ipcbench.render.run_table import groups, print_summary, unsupported
 
 
@@ -93,6 +94,8 @@ def test_session_counter_counts_interleaved_sessions_extras_and_failures():
     assert (counter.done, counter.total) == (5, 6)
     counter.start(a, 3)  # a noisy case earns a fourth session
     assert (counter.done, counter.total) == (6, 7)
+    counter.start(a, 3)  # measured again (interference): still the fourth
+    assert (counter.done, counter.total) == (6, 7)
     counter.finish(ok_row("pipe", "bytes", "pingpong", 64, 1, 1e4, placement="same-core"))
     assert counter.done == 7
     failed = SessionCounter(planned_sessions=6, sessions_per_case=3)
@@ -122,3 +125,80 @@ def test_progress_line_shows_eta_and_fits(tmp_path):
 def test_interrupted_run_names_the_resume_command():
     # The manifest holds the matrix: --resume alone finishes the run (and refuses others).
     assert resume_command(Path("my run")) == "ipcbench run --resume 'my run'"
+
+
+@pytest.mark.parametrize("width", [60, 80, 200])
+def test_the_title_names_p99_only_when_its_column_is_kept(rows, width):
+    lines = _text(rows, width)
+    header = next(line for line in lines if "channel" in line)
+    titled = any("p99 of stream and fanout: one way" in line for line in lines)
+    assert ("p99" in header.split()) == titled == (width >= 80)
+    assert max(map(len, lines)) <= width
+
+
+def test_eta_range_counts_down_and_holds_at_the_sessions_still_to_come():
+    # 10 sessions in 20 s: 2 s each; 5 to 15 still to come, the running one among them.
+    assert eta_range_s(10, 20.0, 0.0, 5, 15) == (10.0, 30.0)
+    assert eta_range_s(10, 20.0, 1.5, 5, 15) == (8.5, 28.5)
+    assert eta_range_s(10, 20.0, 5.0, 5, 15) == (8.0, 28.0)  # a long session: held
+    assert eta_range_s(10, 20.0, 0.0, 5, 15, budget_left_s=4.0) == (10.0, 14.0)
+    assert eta_range_s(10, 20.0, 0.0, 5, 15, budget_left_s=-3.0) == (10.0, 10.0)
+    assert eta_range_s(0, 0.0, 1.0, 5, 15) is None
+    assert eta_text((9.0, 17.0)) == "ETA 0:00:09-0:00:17"
+    assert eta_text((61.2, 61.9)) == "ETA 0:01:02"
+    assert eta_text(None) == "ETA -:--:--"
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_follows_the_adaptive_sessions_with_an_injected_clock():
+    clock = _Clock()
+    a, b = _case(64), _case(128)
+    progress = RunProgress(6, 3, enabled=False, max_per_case=5, clock=clock)
+    assert progress.sessions_text() == "0/6-10 sessions" and progress.eta_text() == "ETA -:--:--"
+    progress.starting(a, 0)
+    clock.now += 2.0
+    progress.starting(b, 0)  # a's first session took 2 s
+    clock.now += 1.0
+    assert progress.sessions_text() == "1/6-10 sessions"
+    assert progress.eta_text() == "ETA 0:00:09-0:00:17"  # 5 to 9 sessions of 2 s, 1 s gone
+    clock.now += 1.0
+    assert progress.eta_text() == "ETA 0:00:08-0:00:16"  # it ticks
+    clock.now += 30.0
+    assert progress.eta_text() == "ETA 0:00:08-0:00:16"  # b runs long: held, never 0
+    for index in (1, 2, 3):  # a earns an extra session: the fewest grows
+        progress.starting(a, index)
+    assert progress.counter.total == 7
+    progress.advance(ok_row("pipe", "bytes", "pingpong", 64, 1, 1e4, placement="same-core"))
+    assert progress.sessions_text() == "5/7-9 sessions"  # a took 4 of its 5: one fewer
+
+
+def test_progress_range_is_capped_by_the_run_budget():
+    clock = _Clock()
+    progress = RunProgress(6, 3, enabled=False, max_per_case=5, run_budget_s=10.0, clock=clock)
+    progress.starting(_case(64), 0)
+    clock.now += 2.0
+    progress.starting(_case(128), 0)
+    # At most 8 s of the budget's extras left, after which the 5 still owed: 8 + 10 s.
+    assert progress.estimate() == (10.0, 18.0)
+
+
+def test_progress_line_with_a_range_fits_80_columns():
+    buffer = io.StringIO()
+    clock = _Clock()
+    console = Console(file=buffer, width=80, force_terminal=True)
+    with RunProgress(651, 5, console=console, max_per_case=12, clock=clock) as progress:
+        progress.starting(_case(64), 0)
+        clock.now += 3.0
+        progress.starting(_case(128), 0)
+        progress._progress.refresh()
+    text = buffer.getvalue()
+    assert "1/651-1560 sessions" in text and "ETA 0:32:30-1:17:57" in text
+    last = [line for line in text.replace("\r", "\n").splitlines() if "sessions" in line][-1]
+    assert len(Text.from_ansi(last).plain) <= 80

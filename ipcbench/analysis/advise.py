@@ -4,6 +4,15 @@ Pure functions over a results frame: pick the measured cell closest to the workl
 its ok rows by the pattern's figure of merit (Pattern.metric, .higher_is_better), say how
 sure that is; `advise_run` reads. The text is written by render.terminal.advice_text.
 
+Like with like: a channel whose procs mean something else than its pattern's (declared
+by its mechanism, core/traits.py: the executor's ping-pong is one task at a time through
+a pool of procs workers, not procs pairs) is no rival at more than one proc; it is named
+apart, with its figure, never ranked. A winner that busy-polls says what it costs in CPU.
+
+Placement, payload kind and start method are what the run measured: a value it did not
+measure (for the pattern) is refused; left open, the only one measured, else the
+preferred one (_DIMS), else the most common, and `Advice.chosen` says which.
+
 Mechanism `baseline` rows are hardware references, never candidates. "Within noise":
 both rows' paired-ratio CIs overlap (ratio_ci_low/high: measured in the same blocks, so a
 drift of the host cancels; core/paired.py); rows without them (older files): their
@@ -30,17 +39,19 @@ from ipcbench.core.schema import (
     DEFAULT_PAYLOAD,
     DEFAULT_PLACEMENT,
     PLACEMENTS,
+    PREFERRED_PLACEMENTS,
     START_METHODS,
     check_choice,
 )
 from ipcbench.core.sizes import format_size
+from ipcbench.core.traits import PLAIN, ChannelTraits, busy_poll_note
 
 TOP_N = 3
-# dimension -> (value of a row without it and preferred value when the user left it
-# open (else the run's most common one), allowed values)
-_DIMS = {"placement": (DEFAULT_PLACEMENT, PLACEMENTS),
-         "payload": (DEFAULT_PAYLOAD, READABLE_PAYLOAD_KINDS),
-         "start_method": ("unknown", START_METHODS)}
+# dimension -> (value of a row without it, allowed values, preferred values in order
+# when the user left it open; none of them measured: the run's most common)
+_DIMS = {"placement": (DEFAULT_PLACEMENT, PLACEMENTS, PREFERRED_PLACEMENTS),
+         "payload": (DEFAULT_PAYLOAD, READABLE_PAYLOAD_KINDS, (DEFAULT_PAYLOAD,)),
+         "start_method": ("unknown", START_METHODS, ())}
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,8 @@ class Candidate:
     high_ns: float = math.nan
     ratio_low: float = math.nan  # 95% interval of the paired ratio (core/paired.py)
     ratio_high: float = math.nan
+    cpu_s_per_msg: float = math.nan
+    busy_polls: bool = False  # its peers spin on a CPU each (core/traits.py)
 
     @property
     def name(self) -> str:
@@ -86,6 +99,11 @@ class Advice:
     caveats: tuple[str, ...]
     nearest_cells: tuple[Cell, ...]  # measured cells nearest the workload, best first
     ranking: tuple[Candidate, ...]  # top candidates, best first
+    # What was chosen for the dimensions the user left open ("placement same-core
+    # (also measured: cross-core)"), in _DIMS order; empty when every one was given.
+    chosen: tuple[str, ...] = ()
+    # Channels of the cell whose procs mean something else (never ranked), best first.
+    apart: tuple[Candidate, ...] = ()
 
     @property
     def figure(self) -> float:
@@ -123,38 +141,61 @@ def _overlap(a: Candidate, b: Candidate) -> bool | None:
     return intervals_overlap((a.low_ns, a.high_ns), (b.low_ns, b.high_ns))
 
 
-def _pick(rows: pd.DataFrame, dim: str, wanted: str | None, caveats: list[str]) -> str:
+def _order(dim: str, value: str) -> tuple[int, str]:
+    allowed = _DIMS[dim][1]
+    return (allowed.index(value) if value in allowed else len(allowed), value)
+
+
+def _narrow(rows: pd.DataFrame, pattern: str, wanted: dict) -> tuple[pd.DataFrame, list[str]]:
+    """Rows of the given dimensions' values (refused in one line when the run did not
+    measure one for this pattern), then of the chosen value of each open one."""
+    for dim, value in wanted.items():
+        measured = sorted(set(rows[dim]), key=lambda v: _order(dim, v))
+        if value is not None and value not in measured:
+            raise ValueError(f"{dim.replace('_', ' ')} {value} was not measured for {pattern} "
+                             f"in this run (it has: {', '.join(measured)})")
+        if value is not None:
+            rows = rows[rows[dim] == value]
+    chosen = []
+    for dim, value in wanted.items():
+        if value is None:
+            choice, others = _choose(rows, dim)
+            rows = rows[rows[dim] == choice]
+            chosen.append(f"{dim.replace('_', ' ')} {choice}"
+                          + (f" (also measured: {', '.join(others)})" if others else ""))
+    return rows, chosen
+
+
+def chosen_line(chosen: tuple[str, ...]) -> str:
+    """The one line saying what was chosen for the dimensions left open ("" for none)."""
+    return f"not given, so chosen: {'; '.join(chosen)}" if chosen else ""
+
+
+def _choose(rows: pd.DataFrame, dim: str) -> tuple[str, list[str]]:
+    """An open dimension's value: the preferred one measured, else the most common;
+    and the other values measured."""
     counts = rows[dim].value_counts()
-    measured = sorted(counts.index)
-    if wanted in measured:
-        return wanted
-    preferred = _DIMS[dim][0]
-    choice = preferred if preferred in measured else max(measured, key=lambda v: (counts[v], v))
-    name, others = dim.replace("_", " "), ", ".join(v for v in measured if v != choice)
-    if wanted is not None:
-        caveats.append(f"{name} {wanted} was not measured (run has {', '.join(measured)}); "
-                       f"advice based on {choice}")
-    elif others:
-        caveats.append(f"run also has {name} {others}; chose {choice} "
-                       f"(pass --{dim.replace('_', '-')} to pick)")
-    return choice
+    measured = sorted(counts.index, key=lambda v: _order(dim, v))
+    preferred = [v for v in _DIMS[dim][2] if v in measured]
+    choice = preferred[0] if preferred else max(measured, key=lambda v: (counts[v], v))
+    return choice, [v for v in measured if v != choice]
 
 
 def _check_inputs(size_bytes: int, procs: int, pattern: str, wanted: dict) -> patterns.Pattern:
     kind = patterns.get(pattern)
     for dim, value in wanted.items():
         if value is not None:
-            check_choice(dim, value, _DIMS[dim][1])
+            check_choice(dim.replace("_", " "), value, _DIMS[dim][1])
     for what, value in (("size", size_bytes), ("procs", procs)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"invalid {what} {value!r}: must be a whole number >= 1")
     return kind
 
 
-def _candidate_rows(frame: pd.DataFrame, kind: patterns.Pattern, wanted: dict,
-                    caveats: list[str]) -> pd.DataFrame:
+def _candidate_rows(frame: pd.DataFrame, kind: patterns.Pattern,
+                    wanted: dict) -> tuple[pd.DataFrame, list[str]]:
     """Ok channel rows of the pattern with a figure, narrowed to one placement, payload
-    kind and start method (the wanted ones, else the preferred or most common)."""
+    kind and start method (_narrow), and what was chosen for the open ones."""
     column = kind.metric
     if column not in frame:
         raise ResultsError(f"the run has no {column} column, needed to rank {kind.name} rows")
@@ -167,10 +208,16 @@ def _candidate_rows(frame: pd.DataFrame, kind: patterns.Pattern, wanted: dict,
         have = ", ".join(sorted(set(usable["pattern"]))) or "none"
         raise ResultsError(f"the run has no ok {kind.name} rows to advise from "
                            f"(patterns with ok rows: {have})")
-    for dim, (missing, _) in _DIMS.items():
+    for dim, (missing, _, _) in _DIMS.items():
         rows[dim] = rows[dim].fillna(missing).astype(str) if dim in rows else missing
-        rows = rows[rows[dim] == _pick(rows, dim, wanted[dim], caveats)]
-    return rows
+    return _narrow(rows, kind.name, wanted)
+
+
+def _apart_mask(rows: pd.DataFrame, kind: patterns.Pattern, traits: ChannelTraits) -> pd.Series:
+    """Rows whose procs mean something else than the pattern's (never ranked)."""
+    return pd.Series([traits.unlike(str(m), kind.name, int(n))
+                      for m, n in zip(rows["mechanism"], rows["procs"], strict=True)],
+                     index=rows.index, dtype=bool)
 
 
 def _nearest_cells(rows: pd.DataFrame, kind: patterns.Pattern, size_bytes: int, procs: int,
@@ -193,7 +240,8 @@ def _nearest_cells(rows: pd.DataFrame, kind: patterns.Pattern, size_bytes: int, 
     return cells, exact
 
 
-def _ranked(rows: pd.DataFrame, kind: patterns.Pattern, cell: Cell) -> tuple[Candidate, ...]:
+def _ranked(rows: pd.DataFrame, kind: patterns.Pattern, cell: Cell,
+            traits: ChannelTraits) -> tuple[Candidate, ...]:
     cell_rows = rows[(rows["size_bytes"] == cell.size_bytes) & (rows["procs"] == cell.procs)]
     cell_rows = cell_rows.drop_duplicates(["mechanism", "variant"], keep="last")
     ranked = cell_rows.sort_values(kind.metric, ascending=not kind.higher_is_better,
@@ -201,8 +249,31 @@ def _ranked(rows: pd.DataFrame, kind: patterns.Pattern, cell: Cell) -> tuple[Can
     return tuple(
         Candidate(str(r["mechanism"]), str(r["variant"]), _num(r, kind.metric),
                   _num(r, "efficiency"), str(r.get("noisy", "")).lower() == "true",
-                  *_interval_ns(r), _num(r, "ratio_ci_low"), _num(r, "ratio_ci_high"))
+                  *_interval_ns(r), _num(r, "ratio_ci_low"), _num(r, "ratio_ci_high"),
+                  _num(r, "cpu_s_per_msg"),
+                  traits.busy_polls(str(r["mechanism"]), str(r["variant"])))
         for _, r in ranked.iterrows())
+
+
+def _apart_caveat(apart: tuple[Candidate, ...], kind: patterns.Pattern, procs: int,
+                  traits: ChannelTraits) -> list[str]:
+    """One line per declared meaning: the channels kept out of the ranking, with figures."""
+    by_meaning: dict[str, list[str]] = {}
+    for c in apart:
+        by_meaning.setdefault(traits.procs_meaning(c.mechanism, kind.name), []).append(
+            f"{c.name} {kind.format(c.figure)}")
+    return [f"not ranked, their {procs} procs are {meaning}, not {kind.procs_label}: "
+            f"{', '.join(names)}" for meaning, names in by_meaning.items()]
+
+
+def _busy_caveat(candidates: tuple[Candidate, ...], kind: patterns.Pattern) -> list[str]:
+    best = candidates[0]
+    if not best.busy_polls:
+        return []
+    sleeper = next((c for c in candidates if not c.busy_polls), None)
+    return [f"{best.name} {busy_poll_note(best.cpu_s_per_msg)}"
+            + (f"; the fastest without: {sleeper.name} at {kind.format(sleeper.figure)}"
+               if sleeper is not None else "")]
 
 
 def _margin(candidates: tuple[Candidate, ...], kind: patterns.Pattern,
@@ -228,26 +299,36 @@ def _margin(candidates: tuple[Candidate, ...], kind: patterns.Pattern,
 
 def advise(frame: pd.DataFrame, size_bytes: int, procs: int, pattern: str,
            placement: str | None = None, payload: str | None = None,
-           start_method: str | None = None) -> Advice:
-    """Recommend the fastest mechanism/variant for a workload from one run's rows."""
+           start_method: str | None = None, traits: ChannelTraits = PLAIN) -> Advice:
+    """Recommend the fastest mechanism/variant for a workload from one run's rows.
+    `traits`: what the mechanisms declare (ipcbench.mechanisms.channel_traits(); the
+    analysis floor cannot read the registry); PLAIN treats every channel alike."""
     wanted = {"placement": placement, "payload": payload, "start_method": start_method}
     kind = _check_inputs(size_bytes, procs, pattern, wanted)
     caveats: list[str] = []
-    rows = _candidate_rows(frame, kind, wanted, caveats)
-    cells, exact = _nearest_cells(rows, kind, size_bytes, procs, caveats)
-    candidates = _ranked(rows, kind, cells[0])
+    rows, chosen = _candidate_rows(frame, kind, wanted)
+    apart_rows = _apart_mask(rows, kind, traits)
+    if apart_rows.all():
+        raise ResultsError(f"the run's {kind.name} rows there are all of channels whose "
+                           f"procs mean something else than {kind.procs_label}")
+    cells, exact = _nearest_cells(rows[~apart_rows], kind, size_bytes, procs, caveats)
+    candidates = _ranked(rows[~apart_rows], kind, cells[0], traits)
+    apart = _ranked(rows[apart_rows], kind, cells[0], traits)
     margin, within_noise = _margin(candidates, kind, caveats)
     flagged = [c.name for c in candidates[:2] if c.noisy]
     if flagged:
         caveats.append(f"{', '.join(flagged)} flagged noisy (CI target not reached)")
+    caveats += _busy_caveat(candidates, kind)
+    caveats += _apart_caveat(apart, kind, cells[0].procs, traits)
     runner_up = candidates[1] if len(candidates) > 1 else None
     return Advice(kind.name, kind.unit, cells[0], exact, candidates[0], runner_up, margin,
-                  within_noise, tuple(caveats), cells, candidates[:TOP_N])
+                  within_noise, tuple(caveats), cells, candidates[:TOP_N], tuple(chosen),
+                  apart)
 
 
 def advise_run(path: str | os.PathLike[str], size_bytes: int, procs: int, pattern: str,
                placement: str | None = None, payload: str | None = None,
-               start_method: str | None = None) -> Advice:
+               start_method: str | None = None, traits: ChannelTraits = PLAIN) -> Advice:
     """advise() on a run folder or results.csv."""
     frame = read_results(path)  # validated: no NaN, zero or negative figures
-    return advise(frame, size_bytes, procs, pattern, placement, payload, start_method)
+    return advise(frame, size_bytes, procs, pattern, placement, payload, start_method, traits)

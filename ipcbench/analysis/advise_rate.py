@@ -16,7 +16,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ipcbench.analysis.advise import _DIMS, Cell, _check_inputs, _nearest_cells, _pick
+from ipcbench.analysis.advise import (
+    _DIMS,
+    Cell,
+    _check_inputs,
+    _narrow,
+    _nearest_cells,
+    chosen_line,
+)
 from ipcbench.core import patterns
 from ipcbench.core.results import ResultsError
 from ipcbench.core.schema import BASELINE_MECHANISM
@@ -44,10 +51,11 @@ class RateAdvice:
     ranking: tuple[LoadedChoice, ...]  # lowest p99 first
     saturated: tuple[str, ...]  # channels that could not keep up with the rate
     caveats: tuple[str, ...]
+    chosen: tuple[str, ...] = ()  # for the dimensions left open (Advice.chosen)
 
 
-def _loaded_rows(frame: pd.DataFrame, kind: patterns.Pattern, wanted: dict,
-                 caveats: list[str]) -> pd.DataFrame:
+def _loaded_rows(frame: pd.DataFrame, kind: patterns.Pattern,
+                 wanted: dict) -> tuple[pd.DataFrame, list[str]]:
     usable = frame[(frame["status"] == "ok") & (frame["mechanism"] != BASELINE_MECHANISM)]
     rows = usable[(usable["pattern"] == kind.name) & (usable["rate_per_s"] > 0)
                   & pd.to_numeric(usable["lat_p99_ns"], errors="coerce").gt(0)].copy()
@@ -56,8 +64,7 @@ def _loaded_rows(frame: pd.DataFrame, kind: patterns.Pattern, wanted: dict,
                            "(measure some with `ipcbench run --rate ...`)")
     for dim in _DIMS:
         rows[dim] = rows[dim].astype(str)
-        rows = rows[rows[dim] == _pick(rows, dim, wanted[dim], caveats)]
-    return rows
+    return _narrow(rows, kind.name, wanted)
 
 
 def _choice(row: pd.Series) -> LoadedChoice:
@@ -93,7 +100,7 @@ def advise_rate(frame: pd.DataFrame, size_bytes: int, procs: int, pattern: str,
     if rate_per_s < 1:
         raise ValueError(f"invalid rate {rate_per_s!r}: must be at least 1 message per second")
     caveats: list[str] = []
-    rows = _loaded_rows(frame, kind, wanted, caveats)
+    rows, chosen = _loaded_rows(frame, kind, wanted)
     cells, _ = _nearest_cells(rows, kind, size_bytes, procs, caveats)
     cell = cells[0]
     rows = rows[(rows["size_bytes"] == cell.size_bytes) & (rows["procs"] == cell.procs)]
@@ -113,14 +120,14 @@ def advise_rate(frame: pd.DataFrame, size_bytes: int, procs: int, pattern: str,
         caveats.append(f"no channel kept up with {rate_per_s}/s in this cell")
     ranked.sort(key=lambda c: (c.p99_ns if math.isfinite(c.p99_ns) else math.inf, c.name))
     return RateAdvice(kind.name, rate_per_s, cell, tuple(ranked), tuple(saturated),
-                      tuple(caveats))
+                      tuple(caveats), tuple(chosen))
 
 
 def rate_advice_text(advice: RateAdvice) -> str:
     from ipcbench.core.units import format_rate_msgs, format_time_ns
 
     cell = advice.cell.describe()
-    lines = []
+    lines = [chosen_line(advice.chosen)] if advice.chosen else []
     if advice.ranking:
         best = advice.ranking[0]
         lines.append(f"At {format_rate_msgs(advice.rate_per_s)} per sender ({cell}), "

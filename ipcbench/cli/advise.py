@@ -7,6 +7,7 @@ import argparse
 from ipcbench.cli.args import RESULTS_HELP, procs, rate
 from ipcbench.cli.json_sink import JSON_HELP, JsonSink, json_output
 from ipcbench.core import patterns
+from ipcbench.core.schema import DEFAULT_PAYLOAD, PLACEMENTS, PREFERRED_PLACEMENTS
 from ipcbench.core.sizes import parse_size
 
 
@@ -25,16 +26,23 @@ def _advise(args: argparse.Namespace, sink: JsonSink) -> int:
     if args.rate is not None:
         return _advise_at_rate(args, size_bytes, count, sink)
     from ipcbench.analysis.advise import advise_run  # pandas: read results lazily
-    from ipcbench.render.terminal import advice_text
+    from ipcbench.mechanisms import channel_traits
+    from ipcbench.render.terminal import advice_text, wrapped
 
     advice = advise_run(args.results, size_bytes, count, args.pattern, args.placement,
-                        args.payload, args.start_method)
-    print(advice_text(advice, size_bytes, count))
+                        args.payload, args.start_method, channel_traits())
+    print(wrapped(advice_text(advice, size_bytes, count), _width()))
     if sink.wanted:
         from ipcbench.render.json_out import advise_document, dumps
 
         sink.write(dumps(advise_document(advice, size_bytes, count)))
     return 0
+
+
+def _width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size().columns
 
 
 def _advise_at_rate(args: argparse.Namespace, size_bytes: int, count: int,
@@ -49,7 +57,9 @@ def _advise_at_rate(args: argparse.Namespace, size_bytes: int, count: int,
     frame = read_results(args.results)  # validated: no NaN, zero or negative figures
     advice = advise_rate(frame, size_bytes, count, args.pattern, load, args.placement,
                          args.payload, args.start_method)
-    print(rate_advice_text(advice))
+    from ipcbench.render.terminal import wrapped
+
+    print(wrapped(rate_advice_text(advice), _width()))
     if sink.wanted:
         from ipcbench.render.json_out import dumps, rate_advice_document
 
@@ -72,8 +82,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     advise.add_argument("--rate", help="messages per second per sender: the channel with "
                                        "the lowest one-way p99 at this load (stream, fanout; "
                                        "from rows of `run --rate`)")
-    for flag in ("--placement", "--payload", "--start-method"):
-        advise.add_argument(flag, help="use rows with this value (default: unpinned / bytes "
-                                       "when measured, else the run's most common)")
+    # Each default is what the run measured (analysis/advise.py _DIMS); a value it did
+    # not measure is refused.
+    advise.add_argument("--placement", metavar="PLACEMENT",
+                        help=f"rows measured with this placement ({', '.join(PLACEMENTS)}; "
+                             "default: the run's only one, else the first measured of "
+                             f"{', '.join(PREFERRED_PLACEMENTS)})")
+    advise.add_argument("--payload", metavar="KIND",
+                        help=f"rows of this payload kind (default: {DEFAULT_PAYLOAD} when "
+                             "the run measured it, else its most common kind)")
+    advise.add_argument("--start-method", metavar="METHOD",
+                        help="rows of this start method (default: the run's only one, else "
+                             "its most common)")
     advise.add_argument("--json", metavar="PATH", help=JSON_HELP)
     advise.set_defaults(func=cmd_advise)

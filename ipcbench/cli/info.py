@@ -24,6 +24,9 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"    payloads: {', '.join(info.payloads)}")
         for variant in info.variants:
             print(f"    {variant.name:<10} patterns: {', '.join(variant.patterns)}")
+        for pattern, meaning in info.procs_meaning.items():
+            print(f"    {pattern} --procs N: N {meaning} (not "
+                  f"{patterns.get(pattern).procs_label}; ranked apart)")
     for kind in patterns.PATTERNS.values():
         print(f"pattern {kind.name}: {kind.summary} (--procs N: N {kind.procs_label})")
     for payload in payload_kinds.PAYLOADS.values():

@@ -121,8 +121,9 @@ def load_cases(shares: list[float], rows) -> list:
 
 
 def planned_sessions(planned, settings, done_sessions) -> tuple[int, dict]:
-    """(sessions the run plans in all, sessions per case a resumed run already has):
-    runnable cases x settings.sessions, for the progress line's ETA."""
+    """(sessions the run plans at the fewest, sessions per case a resumed run already
+    has): runnable cases x settings.sessions, for the progress line's ETA (which adds
+    the extras up to settings.max_sessions as a range)."""
     runnable = [p.case for p in planned if not p.skip_reason]
     already = {c: min(len(done_sessions.get(c, [])), settings.sessions) for c in runnable
                if done_sessions.get(c)}
@@ -146,7 +147,8 @@ def _measure(args, job: Job, rows: list) -> None:
     session_log = SessionLog(job.out)
     total, already = planned_sessions(job.planned, job.settings, job.done_sessions)
     progress = RunProgress(total, job.settings.sessions, enabled=not args.no_progress,
-                           already=already)
+                           already=already, max_per_case=job.settings.max_sessions,
+                           run_budget_s=job.settings.run_budget_s)
 
     keep_samples = bool(job.samples)
 
@@ -229,12 +231,17 @@ def run_job(args: argparse.Namespace, job: Job, sink: JsonSink = NO_JSON) -> int
         hygiene.sweep()
     # Only now: the summary's imports (pandas among them) would make every fork of the
     # harness, and every peer's exit, ~3-4 ms dearer (tests/test_lean_harness.py).
+    from ipcbench.render.answer import print_answer
     from ipcbench.render.terminal import print_summary
 
-    print_summary(rows)
+    every = job.previous + rows  # a resumed run answers for all of its rows
+    if args.full_table:
+        print_summary(every)
     _record_resolution(job, rows)
     if not args.no_charts:
         _draw_charts(job.out)
+    # The run ends with its answer (`ipcbench show` reprints it).
+    print_answer(every, run=shlex.quote(str(job.out)))
     print(f"results: {job.out / 'results.csv'}")
     if sink.wanted:
         from ipcbench.render.json_out import dumps, run_document
@@ -335,4 +342,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--no-charts", action="store_true", help="do not draw charts after the run")
     run.add_argument("--json", metavar="PATH", help=JSON_HELP)
+    run.add_argument("--full-table", action="store_true",
+                     help="print the table of every row before the answer (`ipcbench show "
+                          "RUN --all` prints it later)")
     run.set_defaults(func=cmd_run)

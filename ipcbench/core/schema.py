@@ -23,6 +23,10 @@ START_METHODS = ("fork", "spawn", "forkserver")
 # The kind every case measures; the others are the matrices' and --payload's extras.
 DEFAULT_PAYLOAD = payload_kinds.BYTES.name
 DEFAULT_PLACEMENT = "unpinned"
+# A reader's choice when a run has several and none is asked for (advise): where an
+# application that pins nothing runs, else the matrices' first placement (the quick
+# matrix's only one; every channel runs there but the busy-polling ones), then the other.
+PREFERRED_PLACEMENTS = ("unpinned", "same-core", "cross-core")
 # Rows of the in-run hardware baselines (baselines.py) carry this mechanism name.
 BASELINE_MECHANISM = "baseline"
 # Upper bound on --procs: 64 peers on 2 cores is the documented stress point; far

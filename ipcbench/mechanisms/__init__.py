@@ -16,6 +16,7 @@ import importlib
 import importlib.util
 from typing import TYPE_CHECKING
 
+from ipcbench.core.traits import ChannelTraits
 from ipcbench.mechanisms.info import MechanismInfo, Variant
 
 if TYPE_CHECKING:
@@ -150,3 +151,14 @@ def busy_polls(name: str, variant: str) -> bool:
     """Whether that variant's peers busy-poll (Variant.busy_polls): only fair where
     every peer has its own CPU (affinity.busy_poll_skip_reason)."""
     return variant_of(name, variant).busy_polls
+
+
+def channel_traits() -> ChannelTraits:
+    """What the rankings need from every registered record (core/traits.py): whose procs
+    mean something else than their pattern's (MechanismInfo.procs_meaning), and which
+    variants busy-poll (Variant.busy_polls). Built anew each call: register() may add."""
+    return ChannelTraits(
+        procs_apart={(name, pattern): meaning for name, info in REGISTRY.items()
+                     for pattern, meaning in info.procs_meaning.items()},
+        busy_polling=frozenset((name, v.name) for name, info in REGISTRY.items()
+                               for v in info.variants if v.busy_polls))

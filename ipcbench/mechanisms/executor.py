@@ -288,4 +288,6 @@ INFO = MechanismInfo(
     payloads=("bytes", "object", "numpy"),
     why_not={WORKQUEUE.name: "a pool has one submitter; its map over procs workers is the "
                              "fanout pattern"},
+    # One submitter, one task in flight: more workers add no concurrent round trips.
+    procs_meaning={PINGPONG.name: "pool workers, one request in flight"},
 )

@@ -89,6 +89,11 @@ class MechanismInfo:
     payloads: tuple[str, ...] | None = None
     # pattern -> why this channel cannot run it, for the skipped rows (when not obvious).
     why_not: Mapping[str, str] = field(default_factory=dict)
+    # pattern -> what --procs counts for this channel where it is not the pattern's own
+    # (Pattern.procs_label): the executor's ping-pong runs one task at a time through a
+    # pool of procs workers, not procs pairs side by side. Rankings keep such a channel
+    # apart from its pattern's others at more than one proc (core/traits.py).
+    procs_meaning: Mapping[str, str] = field(default_factory=dict)
     # case -> why this machine's limits rule it out ("" when they do not: a message-size
     # cap, a per-item cap), decided while planning, before any process starts.
     limit_reason: Callable[[Case], str] | None = None
@@ -107,6 +112,10 @@ class MechanismInfo:
     def __post_init__(self) -> None:
         object.__setattr__(self, "variants", tuple(self.variants))
         object.__setattr__(self, "why_not", MappingProxyType(dict(self.why_not)))
+        object.__setattr__(self, "procs_meaning", MappingProxyType(dict(self.procs_meaning)))
+        unknown = set(self.procs_meaning) - set(PATTERN_NAMES)
+        if unknown:
+            raise ValueError(f"{self.name}: procs_meaning for unknown patterns {sorted(unknown)}")
         names = self.variant_names
         if not names or len(set(names)) != len(names):
             raise ValueError(f"{self.name}: needs variants with distinct names, got {names}")

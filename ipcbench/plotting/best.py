@@ -5,7 +5,12 @@ A winner is named only when it is clearly ahead: its paired ratio's CI (measured
 same blocks as its rivals, core/paired.py) lies below the runner-up's. Otherwise the
 cell is a tie (`≈`), whatever the margin: on a cloud VM half of the cells a fixed 5%
 margin called confident named another channel on a rerun. Rows without paired ratios
-(older result files) fall back to that 5% margin."""
+(older result files) fall back to that 5% margin.
+
+Like with like: a channel whose procs mean something else than its pattern's (its
+mechanism declares it, core/traits.py: the executor's ping-pong is one task at a time
+through procs pool workers, not procs pairs) is never a cell's winner or runner-up at
+more than one proc; the table names it in `not_ranked`, the map says so in one line."""
 
 from __future__ import annotations
 
@@ -31,22 +36,33 @@ from ipcbench.core import patterns
 from ipcbench.core.paired import clearly_ahead
 from ipcbench.core.schema import DEFAULT_PAYLOAD
 from ipcbench.core.sizes import format_size
+from ipcbench.core.traits import ChannelTraits
 from ipcbench.core.units import format_fraction
+from ipcbench.mechanisms import channel_traits
 from ipcbench.plotting.style import dress, legend_block, run_line, text_width_in
 
 BEST_COLUMNS = ("placement", "payload", "size_bytes", "procs", "winner", "winner_mechanism",
                 "winner_variant", "value", "cpu_s_per_msg", "efficiency", "runner_up",
-                "runner_up_value", "margin", "clear", "candidates")
+                "runner_up_value", "margin", "clear", "candidates", "not_ranked")
 _FACETS = SPLIT_COLUMNS
 
 
-def best_table(frame: pd.DataFrame, pattern: str) -> pd.DataFrame:
+def _apart(rows: pd.DataFrame, pattern: str, traits: ChannelTraits) -> pd.Series:
+    return pd.Series([traits.unlike(str(m), pattern, int(n))
+                      for m, n in zip(rows["mechanism"], rows["procs"], strict=True)],
+                     index=rows.index, dtype=bool)
+
+
+def best_table(frame: pd.DataFrame, pattern: str,
+               traits: ChannelTraits | None = None) -> pd.DataFrame:
     """Per (placement, payload, size_bytes, procs): the best ok channel by the pattern's
     metric (baseline rows are references, never candidates).
 
     `margin` is how much better the winner is than the runner-up, as a fraction
     (0.25 = the runner-up has 25% more latency / 20% less throughput); NaN when only
-    one series was measured in that cell."""
+    one series was measured in that cell. `not_ranked`: the cell's channels whose procs
+    mean something else (traits: the registry's by default), comma-separated."""
+    traits = channel_traits() if traits is None else traits
     kind = patterns.get(pattern)
     metric, higher_is_better = kind.metric, kind.higher_is_better
     rows = unique_cases(measured(frame[(frame["status"] == "ok") & (frame["pattern"] == pattern)]))
@@ -55,7 +71,10 @@ def best_table(frame: pd.DataFrame, pattern: str) -> pd.DataFrame:
     records = []
     cells = rows.groupby([*_FACETS, "size_bytes", "procs"], sort=True)
     for (placement, payload, size, procs), cell in cells:
-        ranked = cell.sort_values(metric, ascending=not higher_is_better)
+        apart = _apart(cell, pattern, traits)
+        if apart.all():
+            continue  # nothing to rank it against: its own cell is not a comparison
+        ranked = cell[~apart].sort_values(metric, ascending=not higher_is_better)
         first = ranked.iloc[0]
         record = {
             "placement": placement,
@@ -73,6 +92,8 @@ def best_table(frame: pd.DataFrame, pattern: str) -> pd.DataFrame:
             "margin": math.nan,
             "clear": False,
             "candidates": len(ranked),
+            "not_ranked": ", ".join(sorted(series_label({c: r[c] for c in columns})
+                                           for _, r in cell[apart].iterrows())),
         }
         if len(ranked) > 1:
             second = ranked.iloc[1]
@@ -221,6 +242,21 @@ def _layout(panels: list[tuple[str, dict]], facet_count: int, panel_width_in: fl
     return rows
 
 
+def not_ranked_note(tables: dict[str, pd.DataFrame],
+                    traits: ChannelTraits | None = None) -> str:
+    """"; not ranked at 2+ procs: executor/pool (pingpong procs = pool workers, one
+    request in flight)": the channels best_table kept apart, "" when none."""
+    traits = channel_traits() if traits is None else traits
+    parts = []
+    for pattern, table in tables.items():
+        names = sorted({n for cell in table["not_ranked"] for n in cell.split(", ") if n})
+        meanings = sorted({traits.procs_meaning(n.split("/")[0], pattern) for n in names}
+                          - {""})
+        if names:
+            parts.append(f"{', '.join(names)} ({pattern} procs = {'; '.join(meanings)})")
+    return f"; not ranked at 2+ procs: {'; '.join(parts)}" if parts else ""
+
+
 def best_map_figure(run: Run) -> Figure | None:
     """A panel per sized pattern (each by its own figure of merit) and placement /
     payload kind (never mixed: a winner is per placement), in rows at most
@@ -280,7 +316,8 @@ def best_map_figure(run: Run) -> Figure | None:
           "the winner is named in each cell, with its figure and (+x%) its lead over the "
           "runner-up; pale = no clear winner "
           f"({TIE_NOTE}, or the only channel measured); "
-          f"{left_out_note(run.frame, list(tables))}" + payload_note)
+          f"{left_out_note(run.frame, list(tables))}" + payload_note
+          + not_ranked_note(tables))
     handles = {name: Patch(color=color) for name, color in colors.items()}
     if others:
         handles[f"{len(others)} other winners (named in their cells)"] = Patch(

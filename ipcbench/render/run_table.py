@@ -28,9 +28,11 @@ from ipcbench.core.units import (
     format_rate_msgs,
     format_time_ns,
 )
-from ipcbench.mechanisms import REGISTRY
+from ipcbench.mechanisms import REGISTRY, channel_traits
 
 BEST_STYLE = "bold green"
+# What the mechanisms declare of their channels (procs meanings), read once.
+_TRAITS = channel_traits()
 # Below this width full placement names ("cross-core") cost a column we would rather keep.
 _ROOMY_COLUMNS = 110
 SHORT_PLACEMENT = {"same-core": "same", "cross-core": "cross", "unpinned": "free"}
@@ -62,6 +64,11 @@ def _ci(row: ResultRow) -> str:
     return "±" + format_fraction((high - low) / 2 / mid)
 
 
+def _apart(row: ResultRow) -> bool:
+    """Its procs mean something else than its pattern's (core/traits.py): no rival."""
+    return _TRAITS.unlike(row.mechanism, row.pattern, row.procs)
+
+
 def _note(row: ResultRow) -> str:
     """Why the figure may not reproduce, in one word (NOISE_LEGEND), empty when it
     should; `saturated` first for an open-loop case that did not keep its rate."""
@@ -86,6 +93,9 @@ def _rate(row: ResultRow) -> str:
 NOISE_LEGEND = ("noisy (may not reproduce): between = sessions disagree, within = repeats "
                 "already disagree, paired = the ratio to its rivals is not pinned down, "
                 "drift = the host moved during the run (ratios hold)")
+APART_MARK = "*"
+APART_LEGEND = (f"{APART_MARK} its procs mean something else than the pattern's (`ipcbench "
+                "list` says what): listed after its workload's ranked channels, not ranked")
 SATURATED_LEGEND = ("saturated: the senders fell below 95% of their --rate (a backlog "
                     "grew; its latencies are a queue's)")
 
@@ -110,7 +120,7 @@ def _columns(short: bool, payloads: bool, rates: bool = False) -> list[Column]:
     if rates:
         columns.append(Column("rate", _rate, numeric=True, workload=True))
     return columns + [
-        Column("channel", channel),
+        Column("channel", lambda r: channel(r) + (APART_MARK if _apart(r) else "")),
         Column("figure", _figure, numeric=True),
         Column("CI", _ci, numeric=True, keep=4),
         Column("p99", _p99, numeric=True, keep=2),
@@ -130,12 +140,13 @@ def _workload(row: ResultRow) -> tuple:
 
 
 def _rank(row: ResultRow) -> tuple:
-    """Best first inside a workload; rows without a figure (failed) last."""
+    """Best first inside a workload, channels kept apart after the ranked ones, rows
+    without a figure (failed) last."""
     kind = patterns.get(row.pattern)
     value = getattr(row, kind.metric) if row.status == "ok" else math.nan
     if not math.isfinite(value):
-        return (1, 0.0)
-    return (0, -value if kind.higher_is_better else value)
+        return (2, 0.0)
+    return (int(_apart(row)), -value if kind.higher_is_better else value)
 
 
 def groups(rows: Sequence[ResultRow]) -> list[list[ResultRow]]:
@@ -147,11 +158,15 @@ def groups(rows: Sequence[ResultRow]) -> list[list[ResultRow]]:
     return [sorted(g, key=_rank) for g in by_workload.values()]
 
 
+def _title(columns: list[Column]) -> str:
+    """Names only the columns the table has (at 80 columns p99 is dropped)."""
+    p99 = "; p99 of stream and fanout: one way" if any(c.header == "p99" for c in columns) else ""
+    return f"per message (pingpong: round trip{p99}), best first in each workload"
+
+
 def _table(blocks: list[list[ResultRow]], columns: list[Column]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), show_edge=False,
-                  collapse_padding=True,
-                  title="per message (pingpong: round trip; p99 of stream and fanout: "
-                        "one way), best first in each workload",
+                  collapse_padding=True, title=_title(columns),
                   title_justify="left", title_style="")
     for column in columns:
         table.add_column(column.header, justify="right" if column.numeric else "left",
@@ -159,7 +174,7 @@ def _table(blocks: list[list[ResultRow]], columns: list[Column]) -> Table:
     for block in blocks:
         for index, row in enumerate(block):
             cells = ["" if index and c.workload else c.cell(row) for c in columns]
-            best = index == 0 and row.status == "ok" and len(block) > 1
+            best = index == 0 and row.status == "ok" and len(block) > 1 and not _apart(row)
             table.add_row(*cells, style=BEST_STYLE if best else None,
                           end_section=index == len(block) - 1)
     return table
@@ -191,7 +206,9 @@ def unsupported(row: ResultRow) -> bool:
     return all(row.pattern not in variant.patterns for variant in info.variants)
 
 
-def _other_lines(rows: Sequence[ResultRow]) -> list[str]:
+def _other_lines(rows: Sequence[ResultRow], noted: bool = True) -> list[str]:
+    """The skipped and failed cases in a few lines, then the legends of what the table
+    shows (`noted`: its note column was kept at this width)."""
     lines = []
     skipped = [r for r in rows if unsupported(r)]
     if skipped:
@@ -204,10 +221,12 @@ def _other_lines(rows: Sequence[ResultRow]) -> list[str]:
             key = f"{row.status}: {row.reason}"
             reasons[key] = reasons.get(key, 0) + 1
     lines += [f"{count} x {reason}" for reason, count in reasons.items()]
-    if any(r.noisy for r in rows):
+    if noted and any(r.noisy for r in rows):
         lines.append(NOISE_LEGEND)
-    if any(r.saturated for r in rows):
+    if noted and any(r.saturated for r in rows):
         lines.append(SATURATED_LEGEND)
+    if any(_apart(r) for r in rows if r.status == "ok"):
+        lines.append(APART_LEGEND)
     return lines
 
 
@@ -216,7 +235,9 @@ def print_summary(rows: Sequence[ResultRow], console: Console | None = None) -> 
     skipped and failed cases in a few lines."""
     console = console or Console(file=sys.stdout)
     blocks = groups(rows)
-    if blocks:
-        console.print(fitted_table(blocks, console))
-    for line in _other_lines(rows):
+    table = fitted_table(blocks, console) if blocks else None
+    if table is not None:
+        console.print(table)
+    headers = {str(c.header) for c in table.columns} if table is not None else set()
+    for line in _other_lines(rows, noted="noisy" in headers):
         console.print(line, markup=False, highlight=False)

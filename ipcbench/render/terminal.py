@@ -11,7 +11,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from ipcbench.analysis.advise import Advice
+from ipcbench.analysis.advise import Advice, chosen_line
 from ipcbench.analysis.compare import Comparison, by_effect, not_measured, verdict_counts
 from ipcbench.analysis.gate import Gate
 from ipcbench.analysis.verdict import SIGNIFICANT
@@ -26,7 +26,7 @@ from ipcbench.core.units import (
 from ipcbench.render.run_table import SHORT_PLACEMENT, print_summary
 from ipcbench.render.tables import change_text, summary_sentences
 
-__all__ = ["advice_text", "compare_lines", "print_summary"]
+__all__ = ["advice_text", "compare_lines", "print_summary", "wrapped"]
 
 
 def _advice_paragraph(advice: Advice, size_bytes: int, procs: int) -> str:
@@ -62,10 +62,30 @@ def _advice_table(advice: Advice) -> list[str]:
 
 
 def advice_text(advice: Advice, size_bytes: int, procs: int) -> str:
-    """A short paragraph, the caveats and a table of the top candidates (plain text)."""
-    lines = [_advice_paragraph(advice, size_bytes, procs),
-             *(f"  caveat: {c}" for c in advice.caveats), ""]
+    """What was chosen for the open dimensions, a short paragraph, the caveats and a
+    table of the top candidates (plain text; wrapped() fits it to a terminal)."""
+    lines = [chosen_line(advice.chosen)] if advice.chosen else []
+    lines += [_advice_paragraph(advice, size_bytes, procs),
+              *(f"  caveat: {c}" for c in advice.caveats), ""]
     return "\n".join(lines + _advice_table(advice))
+
+
+def wrapped(text: str, width: int) -> str:
+    """Each line of `text` wrapped at `width` columns (at least 40), continuation lines
+    indented two spaces past the line's own indent; lines that fit are kept as they are
+    (a table's rows)."""
+    import textwrap
+
+    width = max(width, 40)
+    out = []
+    for line in text.splitlines():
+        if len(line) <= width:
+            out.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip()))
+        out += textwrap.wrap(line.strip(), width, initial_indent=indent,
+                             subsequent_indent=indent + "  ", break_on_hyphens=False)
+    return "\n".join(out)
 
 
 # Significant changes listed on the terminal; the rest are in compare.md.
