@@ -73,3 +73,26 @@ def _text(cell) -> str:
 def test_notebook_compares_two_different_runs_by_default():
     source = NOTEBOOKS_DIR.joinpath("explore.ipynb").read_text(encoding="utf-8")
     assert "../results/reference" in source and "../results/sample" in source
+
+
+def test_notebook_leaves_no_scratch_folder(tmp_path, monkeypatch):
+    """Without IPCBENCH_NOTEBOOK_OUT the charts go to a scratch folder, which the last
+    cell removes (a notebook run once a day must not fill the temp folder)."""
+    path = NOTEBOOKS_DIR / "explore.ipynb"
+    run_a = write_model_run(tmp_path / "run-a", **SMALL)
+    run_b = write_model_run(tmp_path / "run-b", scale=1.5, **SMALL)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("IPCBENCH_RUN", str(run_a))
+    monkeypatch.setenv("IPCBENCH_RUN_B", str(run_b))
+    monkeypatch.delenv("IPCBENCH_NOTEBOOK_OUT", raising=False)
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    notebook = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+    client = nbclient.NotebookClient(notebook, kernel_name="python3", timeout=120,
+                                     resources={"metadata": {"path": str(NOTEBOOKS_DIR)}})
+    executed = client.execute()
+    charts_line = next(line for c in executed.cells for o in c.get("outputs", [])
+                       for line in o.get("text", "").splitlines() if line.startswith("charts: "))
+    assert charts_line.startswith(f"charts: {scratch}/ipcbench-nb-"), charts_line
+    assert not list(scratch.glob("ipcbench-nb-*"))

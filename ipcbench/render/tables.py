@@ -65,29 +65,32 @@ def summary_table(tags: list[str], tables: list[pd.DataFrame]) -> pd.DataFrame:
 
 def summary_sentences(tags: list[str], tables: list[pd.DataFrame],
                       min_effect: float = MIN_EFFECT) -> list[str]:
-    """Plain-language verdicts, e.g. 'B is 1.4x faster than A and 0.8x as efficient
-    (...) — faster: B; more efficient (closer to its own hardware): A.'"""
+    """Plain-language verdicts, e.g. 'B is 1.5x faster than A but 1.3x less efficient:
+    A is closer to its own hardware (geometric means over 40 cases).' A ratio inside
+    min_effect reads "about as fast" / "about as efficient", never "1x"."""
     lines = []
     for tag, table in zip(tags[1:], tables, strict=True):
         s = pair_summary(table)
         if not math.isfinite(s["speed"]):
             lines.append(f"{tag} vs A: no case measured ok in both.")
             continue
-        speed = (f"{tag} is about as fast as A ({format_ratio(s['speed'])})"
-                 if abs(s["speed"] - 1) < min_effect
-                 else f"{tag} is {format_ratio(s['speed'])} as fast as A" if s["speed"] < 1
-                 else f"{tag} is {format_ratio(s['speed'])} faster than A")
-        if math.isfinite(s["efficiency"]):
-            eff = f"{format_ratio(s['efficiency'])} as efficient"
-            faster = _winner(s["speed"], tag, "fast")
-            efficient = _winner(s["efficiency"], tag, "efficient")
-            verdict = (f"faster: {faster}; more efficient (closer to its own hardware): "
-                       f"{efficient}")
-            lines.append(f"{speed} and {eff} (geometric means over {s['speed_cases']} "
-                         f"cases) — {verdict}.")
-        else:
+        # pair_summary's speed is A's time over B's (> 1: B is faster); change_text
+        # reads time ratios B / A.
+        speed = f"{tag} is {change_text(1 / s['speed'], min_effect)}"
+        speed += " as A" if speed.endswith("about as fast") else " than A"
+        if not math.isfinite(s["efficiency"]):
             lines.append(f"{speed} (geometric mean over {s['speed_cases']} cases); no "
-                         f"efficiency (a run without in-run baselines).")
+                         "efficiency (a run without in-run baselines).")
+            continue
+        eff = change_text(s["efficiency"], min_effect, "efficiency")
+        closer = _winner(s["efficiency"], tag, "efficient")
+        same = abs(s["efficiency"] - 1) < min_effect
+        faster_and_less = (s["speed"] > 1) != (s["efficiency"] > 1)
+        joint = " but " if faster_and_less and not same and abs(s["speed"] - 1) >= min_effect \
+            else " and "
+        tail = "" if same else f": {closer} is closer to its own hardware"
+        lines.append(f"{speed}{joint}{eff}{tail} (geometric means over "
+                     f"{s['speed_cases']} cases).")
     return lines
 
 

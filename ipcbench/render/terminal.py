@@ -144,8 +144,9 @@ def print_compare(comparison: Comparison, console: Console | None = None) -> Non
     """compare's terminal output: the summary lines, then per pairing a table of its
     significant changes sized to the console."""
     console = console or Console(file=sys.stdout)
-    for line in compare_lines(comparison):
-        console.print(line, markup=False, highlight=False)
+    for line in compare_lines(comparison):  # wrapped here: indented, never past the width
+        console.print(wrapped(line, console.width), markup=False, highlight=False,
+                      soft_wrap=True)
     for tag, table in zip(comparison.tags[1:], comparison.tables, strict=True):
         grid, count = changes_table(comparison, table, tag)
         if count:
