@@ -195,8 +195,12 @@ def advise(path: PathLike, *, pattern: str, procs: int, size: str | int | None =
         return advise_rate(read_results(path), size_bytes, count, kind.name, load,
                            **narrowing)
     from ipcbench.analysis.advise import advise_run
+    from ipcbench.mechanisms import channel_traits
 
-    return advise_run(path, size_bytes, count, kind.name, **narrowing)
+    # The channels' traits, as the command passes them: like with like (a channel whose
+    # procs mean something else is kept apart at 2+ procs).
+    return advise_run(path, size_bytes, count, kind.name, **narrowing,
+                      traits=channel_traits())
 
 
 def compare(a: PathLike, b: PathLike, *others: PathLike, min_effect: float | None = None,
