@@ -120,11 +120,17 @@ class ExecutorSession:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _processes(self) -> list[multiprocessing.process.BaseProcess]:
+        """The pool's workers as multiprocessing knows them (its Process objects)."""
+        if self.pool is None:
+            return []
+        if self.kind == "pool":
+            return list(self.pool._pool)
+        return list((self.pool._processes or {}).values())
+
     def _workers(self) -> list[psutil.Process]:
-        processes = (self.pool._pool if self.kind == "pool"
-                     else list((self.pool._processes or {}).values()))
         found = []
-        for process in processes:
+        for process in self._processes():
             try:
                 found.append(psutil.Process(process.pid))
             except (psutil.Error, AttributeError, ValueError):
@@ -135,6 +141,7 @@ class ExecutorSession:
         """Bounded: stop the workers, never wait on a stuck pool for more than STOP_S."""
         if self.pool is not None:
             workers = self._workers()
+            processes = self._processes()
             # Pool.terminate() SIGTERMs its workers, then takes the task queue's lock and
             # joins them: a worker killed while holding that lock would block it for
             # good, so it runs as a bounded call; past STOP_S the workers are killed, and
@@ -146,20 +153,18 @@ class ExecutorSession:
                     self.pool.shutdown(wait=True, cancel_futures=True)
             try:
                 call_within(stop, STOP_S, "stopping the pool",
-                            lambda: kill_processes(workers, STOP_S))
+                            lambda: _kill_own(processes, STOP_S))
             except CaseTimeout:
                 pass  # cleanup: the workers are killed below either way
-            if self.kind == "pool":  # through its Process objects: multiprocessing reaps
-                for process in list(self.pool._pool):  # them (psutil's reaping would
-                    if process.is_alive():  # leave them "started" in active_children)
-                        process.kill()
-                    process.join(STOP_S)
-            kill_processes(workers, STOP_S)
+            _kill_own(processes + self._processes(), STOP_S)
+            # psutil only for what multiprocessing could not reap (not a child of ours).
+            kill_processes([w for w in workers if _alive(w)], STOP_S)
             # Pool replaces a dead worker from its own thread, which may still be at it
             # while the stop above waits: look again until no worker of it is left.
             end = time.monotonic() + STOP_S
             while (late := [w for w in self._workers() if _alive(w)]) and time.monotonic() < end:
-                kill_processes(late, STOP_S)
+                _kill_own(self._processes(), STOP_S)
+                kill_processes([w for w in late if _alive(w)], STOP_S)
             self.pool = None
         if self._saved_cpus:
             os.sched_setaffinity(0, self._saved_cpus)
@@ -253,6 +258,26 @@ class ExecutorSession:
         if crc != task_checksum(self.value):
             raise PeerFailed(f"a worker saw checksum {crc:#010x}, expected "
                              f"{task_checksum(self.value):#010x}")
+
+
+def _kill_own(processes: list[multiprocessing.process.BaseProcess], timeout_s: float) -> None:
+    """Kill and join workers through their Process objects, so multiprocessing reaps
+    them itself. A worker psutil reaps behind its back stays "alive" to it for ever
+    (its waitpid fails, the exit code never arrives): Pool lists it in active_children,
+    and ProcessPoolExecutor's manager thread spins waiting for it, hanging the
+    interpreter's exit."""
+    end = time.monotonic() + timeout_s
+    for process in processes:
+        try:
+            if process.is_alive():
+                process.kill()
+        except (OSError, ValueError, AssertionError):
+            continue  # already closed, or not started: nothing of ours to reap
+    for process in processes:
+        try:
+            process.join(max(0.0, end - time.monotonic()))
+        except (OSError, ValueError, AssertionError):
+            continue
 
 
 def _alive(process: psutil.Process) -> bool:
