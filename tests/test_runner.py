@@ -4,6 +4,7 @@ sample is exactly one clock step, so counts, statistics and rates are known exac
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from fake_mechanism import FakeClock, FakeSession
@@ -208,6 +209,37 @@ def test_a_workloads_channels_are_measured_in_blocks_with_paired_ratios(meta):
     assert all(r.target_met and not r.noisy for r in ratios.values())
     alone = next(r for r in rows if r.pattern == "stream")
     assert math.isnan(alone.ratio)  # no rival: no paired ratio
+
+
+def test_probes_bracket_every_session_and_each_one_is_shared_by_two(meta):
+    """A block of two channels takes three probes: before the first session, between
+    the two, after the second; each session keeps the geometric mean of its two."""
+    values = iter(float(v) for v in range(100, 100 + 100 * 64, 100))
+    taken, sessions = [], []
+
+    def probe(placement):
+        taken.append(next(values))
+        return taken[-1]
+
+    run_planned(_two_channels(), replace(SETTINGS, max_sessions=SETTINGS.sessions), meta,
+                lambda row: None, make_session=_by_variant(), probe=probe,
+                on_session=lambda case, result: sessions.append(result))
+    assert len(sessions) == 2 * SETTINGS.sessions
+    assert len(taken) == 3 * SETTINGS.sessions
+    for block in range(SETTINGS.sessions):
+        p0, p1, p2 = taken[3 * block: 3 * block + 3]
+        first, second = sessions[2 * block: 2 * block + 2]
+        assert first.probe_ns == pytest.approx(math.sqrt(p0 * p1))
+        assert second.probe_ns == pytest.approx(math.sqrt(p1 * p2))
+
+
+@pytest.mark.parametrize(("before", "after", "kept"),
+                         [(100.0, 400.0, 200.0), (0.0, 400.0, 400.0), (100.0, 0.0, 100.0),
+                          (0.0, 0.0, 0.0)])
+def test_a_session_keeps_the_probe_that_worked_when_the_other_failed(before, after, kept):
+    from ipcbench.harness.runner import _bracket_ns
+
+    assert _bracket_ns(before, after) == pytest.approx(kept)
 
 
 def test_past_the_run_budget_workloads_stop_at_their_minimum(meta):

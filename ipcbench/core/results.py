@@ -106,8 +106,8 @@ class ResultRow:
     ratio: float = math.nan
     ratio_ci_low: float = math.nan
     ratio_ci_high: float = math.nan
-    # Time per message over the block's probe (a raw os.pipe round trip measured just
-    # before each block), median over sessions, and its 95% CI: the figure compare reads
+    # Time per message over the session's probe (a raw os.pipe round trip measured just
+    # before and after each session), median over sessions, and its 95% CI: the figure compare reads
     # across runs, since a drift of the host moves the probe too.
     probe_ratio: float = math.nan
     probe_ratio_ci_low: float = math.nan

@@ -69,8 +69,8 @@ class SessionResult:
     # How long the peers waited for a CPU while runnable during the timed repeats,
     # summed over peers (system/schedstat.py); 0 where the session has no peer processes.
     run_delay_ns: float = 0.0
-    # The block's probe (a raw os.pipe round trip measured just before the block,
-    # harness/baselines.py), in ns; 0 where none was taken.
+    # The session's probe (a raw os.pipe round trip measured just before and just after
+    # the session, their geometric mean; harness/baselines.py), in ns; 0 where none was.
     probe_ns: float = 0.0
     # The raw latencies, for --samples; never logged, never compared.
     latencies_ns: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -226,7 +226,7 @@ def case_figures(sessions: list[SessionResult], target: float,
 
 
 def probe_figures(sessions: list[SessionResult]) -> dict[str, float]:
-    """The probe_ratio columns: each session's value over its block's probe, median over
+    """The probe_ratio columns: each session's value over its own probe, median over
     sessions and its 95% CI (none when no session had a probe). A drift of the host
     between runs moves the value and the probe alike, so compare reads these first."""
     ratios = [s.value_ns / s.probe_ns for s in sessions if s.probe_ns > 0]

@@ -173,7 +173,7 @@ def pipe_rtt_samples_ns(placement: str, round_trips: int = RTT_COUNT,
         _close_all((*there, *back))
 
 
-# The host's state, sampled before every block (harness/runner.py): a short raw os.pipe
+# The host's state, sampled either side of every session (harness/runner.py): a short raw os.pipe
 # echo. Against it a drift of the host cancels between runs, not only within a block.
 PROBE_ROUND_TRIPS = 300
 

@@ -191,8 +191,8 @@ class RunContext:
     baseline_cache: BaselineCache | None = None
     # Every session's value in run order: how far the host drifted (core/drift.py).
     drift: DriftTracker = field(default_factory=DriftTracker)
-    # Before every block: the host's state under that placement, in ns (the CLI passes
-    # baselines.probe_ns; None = no probe, as in the tests' fake runs).
+    # Before and after every session: the host's state under its placement, in ns (the
+    # CLI passes baselines.probe_ns; None = no probe, as in the tests' fake runs).
     probe: Callable[[str], float] | None = None
 
 
@@ -279,7 +279,7 @@ def run_planned(
     meta.order_seed >= 0 every round's order is shuffled (seeded, recorded in every row).
     `done_sessions` resumes cases whose first sessions a killed run already measured;
     `clock` tells when the run's budget (settings.run_budget_s) is spent; `probe`, when
-    given, samples the host before every block (each session keeps it as probe_ns).
+    given, samples the host either side of every session (kept as its probe_ns).
     What a mechanism keeps for the whole run (Ray) is released at the end, however it ends."""
     run = RunContext(settings=settings, meta=meta, on_row=on_row, make_session=make_session,
                      before_session=before_session, on_session=on_session,
@@ -337,10 +337,14 @@ def _interleave(pending: list[_Pending], run: RunContext,
             behind = min(len(item.sessions) for item in items)
             block = [item for item in items if len(item.sessions) == behind]
             shuffle(block)
-            probe_ns = _probe(run, items[0].case)
+            # Each probe closes one session and opens the next: one probe a session.
+            edge_ns = _probe(run, block[0].case)
             for item in block:
-                if not _measure_into(item, run, probe_ns):
+                after_ns = _measure_into(item, run, edge_ns)
+                if after_ns is None:
                     items.remove(item)  # a case that fails once is reported, not retried
+                    after_ns = _probe(run, block[0].case)
+                edge_ns = after_ns
             if not _still_wanted(items, run, over_budget):
                 workloads.remove(items)
 
@@ -354,12 +358,12 @@ def _still_wanted(items: list[_Pending], run: RunContext,
     return False
 
 
-# What a probe may raise (a fork that fails, a child that dies): the block goes without.
+# What a probe may raise (a fork that fails, a child that dies): the session goes without.
 _PROBE_ERRORS = (OSError, RuntimeError, ValueError)
 
 
 def _probe(run: RunContext, case: Case) -> float:
-    """The block's probe in ns, 0 without one (no probe given, or it failed)."""
+    """The probe in ns, 0 without one (no probe given, or it failed)."""
     if run.probe is None:
         return 0.0
     try:
@@ -369,10 +373,25 @@ def _probe(run: RunContext, case: Case) -> float:
     return value if value > 0 and math.isfinite(value) else 0.0
 
 
-def _measure_into(item: _Pending, run: RunContext, probe_ns: float = 0.0) -> bool:
-    """One session of `item` (measured again once on heavy interference), appended to
-    its sessions with the block's probe and logged; False (its failure row written) when
-    the case failed."""
+def _bracket_ns(before_ns: float, after_ns: float) -> float:
+    """A session's probe: the geometric mean of the probes either side of it, the one
+    that worked when the other failed, 0 when neither did."""
+    if before_ns > 0 and after_ns > 0:
+        return math.sqrt(before_ns * after_ns)
+    return max(before_ns, after_ns, 0.0)
+
+
+def _measure_into(item: _Pending, run: RunContext, before_ns: float) -> float | None:
+    """One session of `item` (measured again once on heavy interference) between the
+    probe taken before it (`before_ns`) and one taken after it, appended to its sessions
+    and logged; returns the probe after it, or None (its failure row written) when the
+    case failed.
+
+    The probes bracket the session, not the block: on a cloud VM the host's speed moves
+    within tens of ms (a raw pipe echo in fresh processes and one in long-lived processes,
+    sampled ms apart, correlate at 0.7 and spread as much as each other), so only a probe
+    taken next to the session shares its host state; one before the block, a few
+    sessions earlier, correlated at 0.3-0.5."""
     index = len(item.sessions)
     for attempt in (0, 1):
         if run.baseline_cache is not None:
@@ -382,10 +401,13 @@ def _measure_into(item: _Pending, run: RunContext, probe_ns: float = 0.0) -> boo
             result = measure_session(item.case, run.settings, index, run.make_session)
         except CASE_ERRORS as exc:
             run.on_row(failure_row(item.case, run.meta, exc))
-            return False
+            return None
+        after_ns = _probe(run, item.case)
+        probe_ns = _bracket_ns(before_ns, after_ns)
         if (attempt == 0 and heavy_interference(item.sessions, result)
                 and may_remeasure(item, run.settings)):
             item.remeasured += 1
+            before_ns = after_ns
             continue
         break
     result = replace(result, probe_ns=probe_ns)
@@ -395,7 +417,7 @@ def _measure_into(item: _Pending, run: RunContext, probe_ns: float = 0.0) -> boo
     # latencies (the row needs their percentiles only), else a default run's harness
     # grew by ~300 MB and every fork copied its page tables (heap.py).
     item.sessions.append(replace(result, latencies_ns=None))
-    return True
+    return after_ns
 
 
 def _finish_workload(items: list[_Pending], run: RunContext) -> None:
