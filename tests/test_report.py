@@ -133,3 +133,26 @@ def test_reference_sized_report_is_small_and_quick(tmp_path):
     path = write_report([reference], tmp_path / "ref")
     assert time.monotonic() - started < 30
     assert path.stat().st_size <= 3 * 1024 * 1024
+
+
+def test_the_answer_comes_before_the_machines_metadata(two_runs, tmp_path):
+    """The first screen holds where each run ran in one line and the best-channel map;
+    the metadata table (25 rows a run) is at the end."""
+    text = write_report(list(two_runs), tmp_path / "out").read_text()
+    machines = text.index("<h2 id='machines'>")
+    assert text.index("id='comparison'") < machines
+    assert text.index("id='run-A-best'") < machines
+    assert text.index("Other &lt;CPU&gt; &amp; co") < text.index("<nav class='toc'>")
+
+
+def test_a_runs_resolution_reads_as_percents(tmp_path):
+    import json
+
+    from ipcbench.analysis.runs import load_runs, metadata_table
+
+    folder = write_model_run(tmp_path / "run", **SMALL)
+    machine = json.loads((folder / "machine.json").read_text())
+    machine["resolution"] = {"absolute": 0.4391, "probe": 0.0375, "rows": 229}
+    (folder / "machine.json").write_text(json.dumps(machine))
+    table = metadata_table(load_runs([folder]), ["A"])
+    assert table.loc["resolution", "A"] == "absolute 43.9%, probe 3.75%, rows 229"

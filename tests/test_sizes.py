@@ -66,3 +66,11 @@ def test_format_size(size_bytes, text):
 @pytest.mark.parametrize("size_bytes", [1, 64, 4096, 65536, 1 << 20, 16 << 20, 1 << 30])
 def test_format_then_parse_round_trips_powers_of_two(size_bytes):
     assert parse_size(format_size(size_bytes)) == size_bytes
+
+
+@pytest.mark.parametrize(("lead", "text"), [(0.421, "+42%"), (0.0497, "+5%"), (0.00357, "+0.4%"),
+                                            (1.05, "+105%"), (float("nan"), "–")])
+def test_a_winners_lead_has_no_digits_the_noise_cannot_back(lead, text):
+    from ipcbench.core.units import format_lead
+
+    assert format_lead(lead) == text

@@ -169,6 +169,15 @@ def _metadata_value(key: str, value: object) -> str:
         return f"{value / (1 << 30):.1f} GiB"  # RAM and /dev/shm: binary, as the OS says
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
+    if isinstance(value, dict):
+        # resolution: what the run could tell apart, as fractions (rows is a count).
+        return ", ".join(f"{k} {_dict_value(key, v)}" for k, v in value.items())
+    return str(value)
+
+
+def _dict_value(key: str, value: object) -> str:
+    if key == "resolution" and isinstance(value, float):
+        return units.format_fraction(value)
     return str(value)
 
 

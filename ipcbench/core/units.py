@@ -71,6 +71,16 @@ def format_fraction(value: float) -> str:
     return format_value(value, FRACTION)
 
 
+def format_lead(value: float) -> str:
+    """A winner's lead over its runner-up, as a fraction: 0.421 -> "+42%", 0.00357 ->
+    "+0.4%". Whole percents above 1%: on a host whose runs agree within ±10% at best,
+    a third digit is noise dressed as precision."""
+    if not math.isfinite(value):
+        return MISSING
+    percent = value * 100
+    return f"+{percent:.1f}%" if abs(percent) < 1 else f"+{percent:.0f}%"
+
+
 def format_ratio(value: float) -> str:
     """A speed ratio: 1.234 -> "1.23x"."""
     try:

@@ -37,7 +37,7 @@ from ipcbench.core.paired import clearly_ahead
 from ipcbench.core.schema import DEFAULT_PAYLOAD
 from ipcbench.core.sizes import format_size
 from ipcbench.core.traits import ChannelTraits
-from ipcbench.core.units import format_fraction
+from ipcbench.core.units import format_lead
 from ipcbench.mechanisms import channel_traits
 from ipcbench.plotting.style import dress, legend_block, run_line, text_width_in
 
@@ -132,7 +132,7 @@ def _figure_line(record: pd.Series, pattern: str) -> str:
     value = patterns.get(pattern).format(record["value"])
     if math.isnan(record["margin"]):
         return f"{value} (only one)"
-    return f"{value} (+{format_fraction(record['margin'])})"
+    return f"{value} ({format_lead(record['margin'])})"
 
 
 def _name_line(record: pd.Series) -> str:

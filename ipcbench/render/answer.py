@@ -19,7 +19,7 @@ from ipcbench.core.results import ResultRow
 from ipcbench.core.schema import BASELINE_MECHANISM, DEFAULT_PAYLOAD, PLACEMENTS
 from ipcbench.core.sizes import format_size
 from ipcbench.core.traits import ChannelTraits, busy_poll_note
-from ipcbench.core.units import format_fraction
+from ipcbench.core.units import format_lead
 from ipcbench.mechanisms import channel_traits
 from ipcbench.render.run_table import channel
 
@@ -52,7 +52,7 @@ def _cut(text: str, width: int) -> str:
 def _lag(answer: WorkloadAnswer) -> str:
     if answer.tie:
         return "tie"
-    return f"+{format_fraction(answer.margin)}"
+    return format_lead(answer.margin)
 
 
 class _Layout:

@@ -28,6 +28,7 @@ from ipcbench.core.sizes import format_size
 from ipcbench.core.units import (
     MISSING,
     format_fraction,
+    format_lead,
     format_rate_bytes,
     format_rate_msgs,
     format_time_ns,
@@ -48,7 +49,8 @@ from ipcbench.render.tables import (
 from ipcbench.system.safefile import safe_dir, write_atomic
 
 _CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px;
+       padding: 0 1.5em; color: #222; }
 h1, h2, h3 { font-weight: 600; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
@@ -102,7 +104,7 @@ def _cpu_time(cpu_s: pd.Series) -> pd.Series:
 
 
 def _margin(value: float) -> str:
-    return MISSING if pd.isna(value) else f"+{format_fraction(value)}"
+    return MISSING if pd.isna(value) else format_lead(value)
 
 
 def best_summary(run: Run) -> pd.DataFrame:
@@ -210,8 +212,23 @@ def _run_section(run: Run, tag: str) -> list[str]:
     return parts
 
 
+def _machines_line(runs: Sequence[Run], tags: list[str]) -> str:
+    """One line a run: where it ran (the full metadata is at the end of the page)."""
+    lines = []
+    for tag, run in zip(tags, runs, strict=True):
+        machine = run.machine
+        python = " ".join(str(machine.get(k, "")) for k in ("python_implementation",
+                                                           "python_version")).strip()
+        where = " · ".join(str(part) for part in (
+            machine.get("cpu_model"), f"{machine.get('logical_cpus', '?')} CPUs", python,
+            machine.get("collected_utc")) if part)
+        lines.append(f"<li>{html.escape(tag)}: {html.escape(run.name)} — {html.escape(where)}"
+                     f" · {len(run.ok)} ok rows of {len(run.frame)}</li>")
+    return f"<ul class='note'>{''.join(lines)}</ul>"
+
+
 def _toc(runs: Sequence[Run], tags: list[str], comparison: Comparison | None) -> str:
-    items = ["<li><a href='#machines'>Machines</a></li>"]
+    items = []
     if comparison is not None:
         items.append("<li><a href='#comparison'>Comparison (baseline A)</a></li>")
     for tag, run in zip(tags, runs, strict=True):
@@ -219,6 +236,7 @@ def _toc(runs: Sequence[Run], tags: list[str], comparison: Comparison | None) ->
         items.append(f"<li><a href='#{anchor}'>{html.escape(tag)}: {html.escape(run.name)}</a>"
                      f"<ul><li><a href='#{anchor}-best'>best channel map</a></li>"
                      f"<li><a href='#{anchor}-explore'>explore (interactive)</a></li></ul></li>")
+    items.append("<li><a href='#machines'>Machines</a></li>")
     return f"<nav class='toc'><strong>Contents</strong><ul>{''.join(items)}</ul></nav>"
 
 
@@ -260,13 +278,15 @@ def _comparison_section(comparison: Comparison) -> list[str]:
 
 def report_html(runs: Sequence[Run], comparison: Comparison | None = None) -> str:
     tags = run_tags(len(runs))
-    body = ["<h1>ipcbench report</h1>", _toc(runs, tags, comparison),
-            "<h2 id='machines'>Machines</h2>",
-            html_table(metadata_table(runs, tags), index=True)]
+    # The answer first (the comparison, then each run's best-channel map); the machines'
+    # metadata, 25 rows a run, last: one line each at the top says where they ran.
+    body = ["<h1>ipcbench report</h1>", _machines_line(runs, tags), _toc(runs, tags, comparison)]
     if comparison is not None:
         body += _comparison_section(comparison)
     for tag, run in zip(tags, runs, strict=True):
         body += _run_section(run, tag)
+    body += ["<h2 id='machines'>Machines</h2>",
+             html_table(metadata_table(runs, tags), index=True)]
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<title>ipcbench report</title>"
