@@ -167,6 +167,9 @@ def test_a_stopped_run_raises_with_its_folder_and_frees_it(tmp_path, monkeypatch
 # fresh interpreter: the test process may hold the command's own handlers already.
 _SIGNAL_DRIVER = """
 import signal
+# The caller's own handler, whatever the test runner inherited (a shell's background
+# job starts with SIGINT ignored, and Python then installs none).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from ipcbench.cli import signals
 armed = []
 arm = signals._arm_watchdog

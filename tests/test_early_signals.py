@@ -109,3 +109,35 @@ def test_main_called_with_arguments_keeps_the_callers_handlers(capsys):
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     assert main(["list"]) == 0
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+_CUT_FINALIZER = """
+import sys, weakref
+from multiprocessing.util import Finalize
+from ipcbench.cli import signals
+
+signals.install_signal_handlers()
+if sys.argv[1] == "pending":
+    signals._pending_signal.append(2)
+
+class Resource:
+    pass
+
+resource = Resource()
+# A finalizer whose constructor was cut between hooking itself to its object and
+# setting its key, as a signal can cut it.
+cut = Finalize.__new__(Finalize)
+cut._weakref = weakref.ref(resource, cut)
+del resource
+print("exited")
+"""
+
+
+@pytest.mark.parametrize(("state", "quiet"), [("pending", True), ("no-signal", False)])
+def test_a_finalizer_the_signal_cut_short_prints_no_traceback(state, quiet):
+    """Only while a signal is pending: any other failing finalizer is still printed."""
+    done = subprocess.run([sys.executable, "-c", _CUT_FINALIZER, state], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.stdout == "exited\n"
+    assert ("Traceback" not in done.stderr) is quiet, done.stderr
+    assert ("_key" in done.stderr) is not quiet
