@@ -20,6 +20,19 @@ SETTINGS = Settings(repeats=3, warmup=2, target_bytes=64 << 10, min_messages=4,
                     max_messages=50, increments=40)
 
 
+@pytest.fixture(autouse=True)
+def quiet_machine(monkeypatch):
+    """The fake sessions' exact orders and counts must not depend on the machine's load:
+    /proc/stat reads the same before and after every session, so no session is ever seen
+    as disturbed and measured again (a noisy neighbour made one here). The tests of
+    re-measuring patch heavy_interference themselves."""
+    from ipcbench.harness import runner
+    from ipcbench.system.disturbance import read_cpu_times
+
+    frozen = read_cpu_times()
+    monkeypatch.setattr(runner, "read_cpu_times", lambda: frozen)
+
+
 def fake_factory(corrupt: bool = False, step_ns: int = STEP_NS):
     """A make_session for run_case: a FakeSession with a fresh FakeClock per case."""
     sessions = []
