@@ -63,11 +63,27 @@ def test_stopped_forkserver_ends_the_case_and_the_next_case_runs():
         with CaseSession(case, Workload(20, REPEAT_DEADLINE_S, start_deadline_s)):
             pass
     assert time.monotonic() - started < start_deadline_s + SLACK_S
+    # Dead (not reaped) before the next case looks: one still dying counted as alive.
+    assert os.waitid(os.P_PID, wedged, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     with CaseSession(case, Workload(20, REPEAT_DEADLINE_S, 20.0)) as session:
         session.run_repeat(0)  # a fresh fork server serves the next case
     assert forkserver_pid() != wedged
     assert psutil.Process(wedged).status() == psutil.STATUS_ZOMBIE if psutil.pid_exists(
         wedged) else True
+
+
+def test_wait_exited_waits_for_the_end_and_leaves_the_child_to_its_parent():
+    from ipcbench.system.deadlines import wait_exited
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert not wait_exited(child.pid, 0.05)  # alive: the timeout, not a wait forever
+        child.kill()
+        assert wait_exited(child.pid, 10.0)
+        assert child.wait(timeout=10) == -signal.SIGKILL  # still the parent's to reap
+    finally:
+        child.kill()
+        child.wait()
 
 
 # -- the whole harness ---------------------------------------------------------------
