@@ -23,9 +23,9 @@ spinner itself give up instead of burning a CPU until it is killed.
 from __future__ import annotations
 
 import os
-import select
 
 from ipcbench.mechanisms.handoff import SequenceError, Slot, SlotEndpoint
+from ipcbench.system.deadlines import process_ended
 
 FREED_BIT = 1 << 63
 # Polls between liveness checks: about a millisecond of spinning in CPython.
@@ -44,23 +44,6 @@ class SpinSlot(Slot):
     def __init__(self, ctx, storage) -> None:
         super().__init__(ctx, storage)
         self.pids = ctx.RawArray("q", 2)
-
-
-def process_ended(pid: int, pidfds: dict[int, int]) -> bool:
-    """True when `pid` has exited (a zombie counts: it will never write again)."""
-    try:
-        if pid not in pidfds:
-            pidfds[pid] = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    except (AttributeError, OSError):  # no pidfd (old kernel): existence is all we see
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
-    readable, _, _ = select.select([pidfds[pid]], [], [], 0)
-    return bool(readable)  # a pidfd turns readable when its process exits
 
 
 def sender_states(sent: int, slots: int) -> tuple[int, int]:

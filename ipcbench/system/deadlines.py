@@ -105,19 +105,35 @@ def kill_forkserver() -> None:
         wait_exited(pid, GIVE_UP_GRACE_S)
 
 
+def process_ended(pid: int, pidfds: dict[int, int], timeout_s: float = 0.0) -> bool:
+    """True when `pid` has exited (a zombie counts: it will never write again), waiting
+    up to `timeout_s`; never reaps it. A pidfd turns readable when its process exits;
+    `pidfds` keeps them open between calls (a busy-polling peer asks every few polls),
+    and the caller closes them. Where pidfds are missing (Linux before 5.3), existence is
+    all we see, with no wait."""
+    try:
+        if pid not in pidfds:
+            pidfds[pid] = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    except (AttributeError, OSError):  # no pidfd (old kernel)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+    readable, _, _ = select.select([pidfds[pid]], [], [], timeout_s)
+    return bool(readable)
+
+
 def wait_exited(pid: int, timeout_s: float) -> bool:
-    """Until `pid` has exited (True) or `timeout_s` passed (False), without reaping it:
-    a pidfd turns readable when the process ends. Where pidfds are missing (Linux
-    before 5.3), no wait."""
+    """Until `pid` has exited (True) or `timeout_s` passed (False), without reaping it."""
+    pidfds: dict[int, int] = {}
     try:
-        fd = os.pidfd_open(pid)
-    except (AttributeError, OSError):  # gone already, or no pidfd here
-        return not psutil.pid_exists(pid)
-    try:
-        readable, _, _ = select.select([fd], [], [], timeout_s)
-        return bool(readable)
+        return process_ended(pid, pidfds, timeout_s)
     finally:
-        os.close(fd)
+        for fd in pidfds.values():
+            os.close(fd)
 
 
 def start_process(process: multiprocessing.process.BaseProcess, start_method: str,
