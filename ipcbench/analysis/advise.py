@@ -317,7 +317,7 @@ def advise(frame: pd.DataFrame, size_bytes: int, procs: int, pattern: str,
     margin, within_noise = _margin(candidates, kind, caveats)
     flagged = [c.name for c in candidates[:2] if c.noisy]
     if flagged:
-        caveats.append(f"{', '.join(flagged)} flagged noisy (CI target not reached)")
+        caveats.append(f"{', '.join(flagged)} flagged noisy (may not reproduce within 10%)")
     caveats += _busy_caveat(candidates, kind)
     caveats += _apart_caveat(apart, kind, cells[0].procs, traits)
     runner_up = candidates[1] if len(candidates) > 1 else None

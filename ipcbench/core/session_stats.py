@@ -8,12 +8,15 @@ sessions do. Hence:
 - the case's figure (median_ns = p50_ns) is the median of its session values, its CI the
   distribution-free CI of that median over sessions, and its percentiles the median over
   sessions of each session's percentile (a typical session's tail, min/max the extremes);
-- the case's target is met when the 95% CI of its median over sessions is within
-  +/-target and so is the CI of its paired ratio to the rivals of its workload (measured
-  in the same blocks, core/paired.py); otherwise it is `noisy`, and `noise` says which
-  kind; so is every absolute figure of a run whose host drifted by more than the target
-  (core/drift.py: their paired ratios hold, a rerun's absolute figures may not). The
-  machine-wide steal and foreign CPU are kept in the row but flag nothing:
+- the case's precision target is met (`target_met`) when the 95% CI of its median over
+  sessions is within +/-target and so is the CI of its paired ratio to the rivals of its
+  workload (measured in the same blocks, core/paired.py);
+- the case is `noisy` (may not reproduce within 10%) when one of those CIs is wider than
+  +/-REPRODUCE, or the host drifted by more than that during the run (core/drift.py:
+  paired ratios hold, a rerun's absolute figures may not); `noise` says which kind.
+  The flag is a prediction, calibrated on A/A pairs (docs/noise.md), not the target:
+  a CI of +/-7% misses a 5% target yet reproduced within 10% in 96-100% of such cases.
+  The machine-wide steal and foreign CPU are kept in the row but flag nothing:
   they tick in 10 ms jiffies, and on a cloud VM they did not predict which cases
   reproduce (docs/noise.md).
 """
@@ -33,7 +36,15 @@ from ipcbench.system.disturbance import Disturbance
 BETWEEN = "between-sessions"  # each session is steady, but sessions land apart
 WITHIN = "within-session"  # the repeats of a session already disagree
 PAIRED = "paired"  # the ratio to the workload's other channels is not pinned down
-DRIFT = "drift"  # the host itself moved during the run by more than the target
+DRIFT = "drift"  # the host itself moved during the run by more than the limit
+
+# A row is flagged `noisy` when a 95% CI (absolute, or paired) is wider than +/-10%, or
+# the host drifted by more: the figure may then move by more than 10% in a rerun. The
+# limit is the A/A test's own "agree within 10%", calibrated on back-to-back pairs of
+# runs (docs/noise.md): on a quiet and a noisy host alike, the cases whose CIs were
+# within +/-10% in both runs agreed within 10% in 96-100% of cases, while the old limit
+# (the 5% precision target) flagged 57-71% of the rows of which 87-94% agreed anyway.
+REPRODUCE = 0.10
 
 
 @dataclass(frozen=True)
@@ -157,9 +168,10 @@ def pooled_stdev(sessions: list[SessionResult]) -> float:
 
 def noise_kind(sessions: list[SessionResult], target: float,
                paired_half_width: float = 0.0, drift: float = math.nan) -> str:
-    """Which kind of noise keeps this case from its precision target ("" = none): the
-    95% CI of the median over sessions, or of the paired ratio, wider than +/-target,
-    or a host that drifted by more than that during the run (core/drift.py)."""
+    """Which kind of noise puts this case beyond +/-target ("" = none): the 95% CI of the
+    median over sessions, or of the paired ratio, wider than +/-target, or a host that
+    drifted by more than that during the run (core/drift.py). Asked with the precision
+    target (target_met) and with REPRODUCE (the noisy flag)."""
     kinds = []
     within = median([s.repeat_spread for s in sessions]) > target
     if len(sessions) >= 2:
@@ -182,8 +194,11 @@ def total_disturbance(sessions: list[SessionResult]) -> Disturbance:
 
 
 def case_figures(sessions: list[SessionResult], target: float,
-                 paired_half_width: float = 0.0, drift: float = math.nan) -> dict[str, object]:
-    """Pure: the sessions of one case -> the figure columns of its row (see module doc)."""
+                 paired_half_width: float = 0.0, drift: float = math.nan,
+                 flag_limit: float = REPRODUCE) -> dict[str, object]:
+    """Pure: the sessions of one case -> the figure columns of its row (see module doc).
+    `target` is the precision aimed for (target_met), `flag_limit` the half-width above
+    which the row is flagged noisy (inf: never, as for the in-run baselines)."""
     if not sessions:
         raise ValueError("a case needs at least one session")
     values = [s.value_ns for s in sessions]
@@ -191,7 +206,7 @@ def case_figures(sessions: list[SessionResult], target: float,
     messages = sum(s.messages for s in sessions)
     mean_ns = sum(s.mean_ns * s.samples for s in sessions) / sum(s.samples for s in sessions)
     stdev_ns = pooled_stdev(sessions)
-    noise = noise_kind(sessions, target, paired_half_width, drift)
+    noise = noise_kind(sessions, flag_limit, paired_half_width, drift)
     disturbance = total_disturbance(sessions)
     return {
         "sessions": len(sessions),

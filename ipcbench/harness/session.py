@@ -229,14 +229,14 @@ class CaseSession:
             except OSError:  # its end is gone: the reason is the peer, not the pipe
                 self._raise_dead(i)
         replies = self._collect("result", self.workload.repeat_deadline_s)
-        outcome = self._outcome([r[0] for r in replies])
+        outcome = self._outcome([r[0] for r in replies], [r[3] for r in replies])
         return replace(
             outcome,
             cpu_s=float(sum(r[1] for r in replies)),
             ctx_switches=int(sum(r[2] for r in replies)),
         )
 
-    def _outcome(self, replies: list[object]) -> RepeatOutcome:
+    def _outcome(self, replies: list[object], go_ns: list[int]) -> RepeatOutcome:
         case, kind = self.case, self.case.kind
         if kind.round_trip:
             timing = [r for s, r in zip(self.specs, replies, strict=True)
@@ -262,7 +262,11 @@ class CaseSession:
                 latencies += self._work_queue_shares(received, messages)
             elif kind.open_loop:  # fanout: every worker
                 latencies += received
-        duration_ns = int(duration_ns)
+        # The repeat began when the first peer left the start barrier, not when the timing
+        # peer did: on a shared core a producer (or a fellow incrementer) the scheduler
+        # ran first had done part of the work before the timing peer's clock started,
+        # and sessions landed in two modes up to 2x apart by who ran first.
+        duration_ns = int(duration_ns) + head_start_ns(go_ns, timing_index)
         if self.counter is not None:
             final = self.counter.value
             if final != messages:
@@ -335,6 +339,12 @@ class CaseSession:
         process = self.processes[i]
         process.join(1.0)
         raise PeerFailed(f"peer {self.specs[i].name} (pid {process.pid}) {describe_exit(process)}")
+
+
+def head_start_ns(go_ns: list[int], timing_index: int) -> int:
+    """Pure: how long before the timing peer the first peer left the start barrier (0
+    when the timing peer was first)."""
+    return max(0, int(go_ns[timing_index]) - int(min(go_ns)))
 
 
 def _stop(process: multiprocessing.process.BaseProcess) -> bool:

@@ -3,15 +3,20 @@
 Protocol on each peer's control pipe (harness <-> peer):
   peer -> ("ready", cpus)                 after attach(), once; cpus = affinity read back
   harness -> ("go", repeat_index)         start one repeat
-  peer -> ("result", value, cpu_s, csw)   after the repeat (every peer answers), with
+  peer -> ("result", value, cpu_s, csw, go_ns)
+                                          after the repeat (every peer answers), with
                                           the CPU seconds and context switches it cost
+                                          and when it left the start barrier
   harness -> ("stop",)                    leave the loop, release, exit 0
   peer -> ("error", "Type: message")      an exception in the peer; it then exits 1
 
 Within a repeat all peers meet at a barrier, so no clock starts until every peer is
 awake and attached; the timing peer (pingpong initiator, stream consumer, fanout
 distributor, workqueue producer 0, counter peer 0) takes every timestamp in its own
-process.
+process. Every peer also reports when it left the barrier (`go_ns`, CLOCK_MONOTONIC, one
+clock for every process): on a shared core the scheduler may run another peer first (a
+producer filling the pipe, a fellow incrementer doing all its increments) before the
+timing peer's clock starts, and the harness starts the repeat at the earliest of them.
 """
 
 from __future__ import annotations
@@ -189,11 +194,12 @@ def peer_main(spec: PeerSpec, endpoint, control, barrier, harness_pid: int) -> N
             if command[0] == "stop":
                 break
             barrier.wait(BARRIER_TIMEOUT_S)
+            go_ns = time.perf_counter_ns()
             before = _usage()
             _inject(spec.fault)
             value = ROLES[spec.role](spec, channel, wire, barrier)
             cpu_s, switches = (a - b for a, b in zip(_usage(), before, strict=True))
-            control.send(("result", value, cpu_s, switches))
+            control.send(("result", value, cpu_s, switches, go_ns))
         wire.close()
         if isinstance(endpoint, Endpoint):
             endpoint.close()
