@@ -309,3 +309,39 @@ def test_heavy_interference_reads_machine_load_and_run_delay():
     assert heavy_interference(quiet, session(foreign_s=0.03))  # 30% of the machine
     assert heavy_interference(quiet, session(run_delay_ns=3e5))  # 30% > 1.5 x 10% + 5%
     assert not heavy_interference(quiet[:1], session(run_delay_ns=9e5))  # no history yet
+
+
+def test_a_disturbed_session_is_measured_again_after_the_rest_of_its_block(meta, monkeypatch):
+    """The retry waits for the block's other channels (a burst of other work outlasts
+    one session), keeps its block index, and the block stays aligned."""
+    from ipcbench.harness import runner
+
+    monkeypatch.setattr(runner, "heavy_interference",
+                        lambda history, result: not history and result.p50_ns < 1500)
+    settings = SETTINGS.with_changes(sessions=2, max_sessions=2, seed=0)
+    rows, started = [], []
+    run_planned(_two_channels(), settings, meta, rows.append, make_session=_by_variant(),
+                before_session=lambda case, index: started.append((case.variant, index)))
+    # Block 0: ideal (disturbed), slow, then ideal again; block 1 as planned.
+    assert started == [("ideal", 0), ("slow", 0), ("ideal", 0), ("ideal", 1), ("slow", 1)]
+    by_variant = {r.variant: r for r in rows}
+    assert by_variant["ideal"].remeasured == 1 and by_variant["slow"].remeasured == 0
+    assert [r.sessions for r in rows] == [2, 2]
+
+
+def test_heavy_interference_reads_a_drop_in_the_peers_cpu_share():
+    """Peers that got far less CPU per timed second than in the case's earlier sessions
+    lost their CPU to other work."""
+    import numpy as np
+
+    from ipcbench.core.session_stats import summarize_session
+    from ipcbench.harness.runner import heavy_interference
+
+    def session(cpu_s):
+        return summarize_session(0, [np.array([100.0])], 100, 1e7, cpu_s, 0, 0.05)
+
+    history = [session(0.010), session(0.0098)]  # one CPU busy throughout 10 ms
+    assert history[0].cpu_per_wall == pytest.approx(1.0)
+    assert not heavy_interference(history, session(0.0085))  # within 20% of the usual
+    assert heavy_interference(history, session(0.0055))  # a neighbour took half the CPU
+    assert not heavy_interference(history[:1], session(0.001))  # no history yet

@@ -95,6 +95,12 @@ class SessionResult:
         return per_second(self.messages, self.duration_ns)
 
     @property
+    def cpu_per_wall(self) -> float:
+        """CPU seconds the peers used per second of the timed span (1.0 = one CPU busy
+        throughout; 0 when nothing was timed)."""
+        return self.cpu_s / (self.duration_ns / 1e9) if self.duration_ns > 0 else 0.0
+
+    @property
     def run_delay_frac(self) -> float:
         """The peers' run delay as a share of the timed span (0 when nothing was timed)."""
         return self.run_delay_ns / self.duration_ns if self.duration_ns > 0 else 0.0

@@ -38,8 +38,9 @@ from ipcbench.core.results import ResultRow
 from ipcbench.core.schema import Case
 from ipcbench.core.session_stats import SessionResult, summarize_session
 from ipcbench.core.settings import Settings
-from ipcbench.core.stats import ci_half_width, median, should_stop
+from ipcbench.core.stats import ci_half_width, should_stop
 from ipcbench.harness.baselines import BaselineCache
+from ipcbench.harness.interference import REMEASURE_SHARE, heavy_interference
 from ipcbench.harness.plan import PlannedCase
 from ipcbench.harness.rows import RunMeta, base_row, ok_row
 from ipcbench.harness.session import CaseSession, derive_workload
@@ -203,36 +204,6 @@ class _Pending:
     remeasured: int = 0  # sessions measured again for heavy interference
 
 
-# A session is measured again when other work took a large share of the machine while it
-# ran (foreign CPU time plus steal, /proc/stat: with a noisy neighbour at 30% duty, the
-# sessions that saw 50% or more ran 7-9% slower than the rest with twice their spread,
-# those that saw under 10% 5-7% faster), or when its peers' run delay (the share of the
-# timed span they waited for a CPU while runnable, system/schedstat.py) exceeds the
-# case's usual share by REMEASURE_FACTOR plus REMEASURE_MARGIN: judged against the case's
-# own earlier sessions, since a same-core stream's peers wait for each other by design.
-# At most one retry per session, and at most REMEASURE_SHARE of max_sessions a case, so
-# a machine that is always busy still finishes.
-INTERFERENCE_SHARE = 0.25
-_MIN_JUDGED_S = 0.02  # two 10 ms jiffies of machine time: less cannot be judged
-REMEASURE_FACTOR = 1.5
-REMEASURE_MARGIN = 0.05
-REMEASURE_SHARE = 0.5
-_MIN_HISTORY = 2
-
-
-def heavy_interference(history: list[SessionResult], result: SessionResult) -> bool:
-    """Pure: other work took a large share of the machine during `result`, or its peers
-    waited for a CPU far longer than in the case's earlier sessions."""
-    seen = result.disturbance
-    if seen.total_s >= _MIN_JUDGED_S and (
-            (seen.foreign_s + seen.steal_s) / seen.total_s >= INTERFERENCE_SHARE):
-        return True
-    if len(history) < _MIN_HISTORY:
-        return False
-    usual = median([s.run_delay_frac for s in history])
-    return result.run_delay_frac > usual * REMEASURE_FACTOR + REMEASURE_MARGIN
-
-
 def may_remeasure(item: _Pending, settings: Settings) -> bool:
     return item.remeasured < max(1, int(settings.max_sessions * REMEASURE_SHARE))
 
@@ -337,16 +308,38 @@ def _interleave(pending: list[_Pending], run: RunContext,
             behind = min(len(item.sessions) for item in items)
             block = [item for item in items if len(item.sessions) == behind]
             shuffle(block)
-            # Each probe closes one session and opens the next: one probe a session.
-            edge_ns = _probe(run, block[0].case)
-            for item in block:
-                after_ns = _measure_into(item, run, edge_ns)
-                if after_ns is None:
-                    items.remove(item)  # a case that fails once is reported, not retried
-                    after_ns = _probe(run, block[0].case)
-                edge_ns = after_ns
+            _measure_block(block, items, run)
             if not _still_wanted(items, run, over_budget):
                 workloads.remove(items)
+
+
+def _measure_block(block: list[_Pending], items: list[_Pending], run: RunContext) -> None:
+    """One session of every case in `block`, back to back; those under heavy interference
+    measured again once after the rest of the block (module doc). A case that fails is
+    reported (its row written) and taken out of `items`, never retried."""
+    # Each probe closes one session and opens the next: one probe a session.
+    edge_ns = _probe(run, block[0].case)
+    again = []
+    for item in block:
+        measured = _measure(item, run, edge_ns)
+        if measured is None:
+            items.remove(item)
+            edge_ns = _probe(run, block[0].case)
+            continue
+        result, probe_ns, edge_ns = measured
+        if heavy_interference(item.sessions, result) and may_remeasure(item, run.settings):
+            item.remeasured += 1
+            again.append(item)
+            continue
+        _keep(item, run, result, probe_ns)
+    for item in again:  # the retry is kept, whatever it saw: the bound is one a session
+        measured = _measure(item, run, edge_ns)
+        if measured is None:
+            items.remove(item)
+            edge_ns = _probe(run, block[0].case)
+            continue
+        result, probe_ns, edge_ns = measured
+        _keep(item, run, result, probe_ns)
 
 
 def _still_wanted(items: list[_Pending], run: RunContext,
@@ -381,35 +374,32 @@ def _bracket_ns(before_ns: float, after_ns: float) -> float:
     return max(before_ns, after_ns, 0.0)
 
 
-def _measure_into(item: _Pending, run: RunContext, before_ns: float) -> float | None:
-    """One session of `item` (measured again once on heavy interference) between the
-    probe taken before it (`before_ns`) and one taken after it, appended to its sessions
-    and logged; returns the probe after it, or None (its failure row written) when the
-    case failed.
+def _measure(item: _Pending, run: RunContext,
+             before_ns: float) -> tuple[SessionResult, float, float] | None:
+    """One session of `item` between the probe taken before it (`before_ns`) and one
+    taken after it: (its result, its probe, the probe after it), or None (its failure
+    row written) when the case failed.
 
     The probes bracket the session, not the block: on a cloud VM the host's speed moves
     within tens of ms (a raw pipe echo in fresh processes and one in long-lived processes,
     sampled ms apart, correlate at 0.7 and spread as much as each other), so only a probe
     taken next to the session shares its host state; one before the block, a few
     sessions earlier, correlated at 0.3-0.5."""
+    if run.baseline_cache is not None:
+        run.baseline_cache.get(item.case.placement, item.case.start_method)
     index = len(item.sessions)
-    for attempt in (0, 1):
-        if run.baseline_cache is not None:
-            run.baseline_cache.get(item.case.placement, item.case.start_method)
-        run.before_session(item.case, index)
-        try:
-            result = measure_session(item.case, run.settings, index, run.make_session)
-        except CASE_ERRORS as exc:
-            run.on_row(failure_row(item.case, run.meta, exc))
-            return None
-        after_ns = _probe(run, item.case)
-        probe_ns = _bracket_ns(before_ns, after_ns)
-        if (attempt == 0 and heavy_interference(item.sessions, result)
-                and may_remeasure(item, run.settings)):
-            item.remeasured += 1
-            before_ns = after_ns
-            continue
-        break
+    run.before_session(item.case, index)
+    try:
+        result = measure_session(item.case, run.settings, index, run.make_session)
+    except CASE_ERRORS as exc:
+        run.on_row(failure_row(item.case, run.meta, exc))
+        return None
+    after_ns = _probe(run, item.case)
+    return result, _bracket_ns(before_ns, after_ns), after_ns
+
+
+def _keep(item: _Pending, run: RunContext, result: SessionResult, probe_ns: float) -> None:
+    """A measured session joins its case: logged, counted in the drift, kept."""
     result = replace(result, probe_ns=probe_ns)
     run.on_session(item.case, result)  # the raw latencies, if kept, are on disk now
     run.drift.add(item.case, result.value_ns)
@@ -417,7 +407,6 @@ def _measure_into(item: _Pending, run: RunContext, before_ns: float) -> float | 
     # latencies (the row needs their percentiles only), else a default run's harness
     # grew by ~300 MB and every fork copied its page tables (heap.py).
     item.sessions.append(replace(result, latencies_ns=None))
-    return after_ns
 
 
 def _finish_workload(items: list[_Pending], run: RunContext) -> None:
