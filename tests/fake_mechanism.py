@@ -39,6 +39,8 @@ class FakeClock:
 class FakeSession:
     """Same interface as CaseSession (context manager + run_repeat), no processes."""
 
+    cpu_s_per_repeat = 0.0  # what the peers' CPU would be (the interference tests set it)
+
     def __init__(
         self,
         case: Case,
@@ -79,9 +81,10 @@ class FakeSession:
         except PayloadMismatch as exc:
             raise PeerFailed(f"peer fake raised PayloadMismatch: {exc}") from None
         duration_ns = int(samples.sum())
+        cpu_s = self.cpu_s_per_repeat
         if self.case.kind.round_trip:
-            return RepeatOutcome(samples, count, duration_ns)
-        return RepeatOutcome(np.array([duration_ns / count]), count, duration_ns)
+            return RepeatOutcome(samples, count, duration_ns, cpu_s=cpu_s)
+        return RepeatOutcome(np.array([duration_ns / count]), count, duration_ns, cpu_s=cpu_s)
 
 
 INFO = MechanismInfo(

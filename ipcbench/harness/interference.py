@@ -15,11 +15,13 @@ from ipcbench.core.stats import median
 # those that saw under 10% 5-7% faster), when its peers' run delay (the share of the
 # timed span they waited for a CPU while runnable, system/schedstat.py) exceeds the
 # case's usual share by REMEASURE_FACTOR plus REMEASURE_MARGIN, or when its peers got
-# less CPU per second of the timed span than the case's usual by more than
+# less CPU per second of the timed span than in the case's best session by more than
 # CPU_SHARE_DROP (another process took their CPU: on a shared core a neighbour's burst
 # left the peers half of it, and the session ran 1.5-2x slow). The last two are judged
 # against the case's own earlier sessions, since a same-core stream's peers wait for
-# each other by design and a blocking channel's peers sleep. The retry runs after the
+# each other by design and a blocking channel's peers sleep; the CPU share against the
+# best of them, since other work only ever lowers it (against their median, a case whose
+# first sessions met a burst took the burst for its usual). The retry runs after the
 # rest of its block, not at once: a burst of other work lasts ~0.1 s, and a retry at once
 # mostly met the same burst. At most one retry per session, and at most REMEASURE_SHARE
 # of max_sessions a case, so a machine that is always busy still finishes.
@@ -40,10 +42,17 @@ def heavy_interference(history: list[SessionResult], result: SessionResult) -> b
     if seen.total_s >= _MIN_JUDGED_S and (
             (seen.foreign_s + seen.steal_s) / seen.total_s >= INTERFERENCE_SHARE):
         return True
+    if history and result.cpu_per_wall < (
+            max(s.cpu_per_wall for s in history) * (1.0 - CPU_SHARE_DROP)):
+        return True
     if len(history) < _MIN_HISTORY:
         return False
     usual = median([s.run_delay_frac for s in history])
-    if result.run_delay_frac > usual * REMEASURE_FACTOR + REMEASURE_MARGIN:
-        return True
-    usual_cpu = median([s.cpu_per_wall for s in history])
-    return result.cpu_per_wall < usual_cpu * (1.0 - CPU_SHARE_DROP)
+    return result.run_delay_frac > usual * REMEASURE_FACTOR + REMEASURE_MARGIN
+
+
+def less_disturbed(first: SessionResult, again: SessionResult) -> SessionResult:
+    """Pure: of a session and its retry, the one whose peers got more CPU per timed
+    second (the retry on a tie): a retry that met another burst is not kept over a first
+    attempt that saw less of one. Chosen by what the peers were given, never by speed."""
+    return first if first.cpu_per_wall > again.cpu_per_wall else again
