@@ -11,6 +11,7 @@ import re
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator
 
 from ipcbench.analysis.history import CaseHistory, History
 from ipcbench.core.paired import CHANNEL_KEYS
@@ -88,6 +89,7 @@ def _figure(workload: tuple, cases: list[CaseHistory], hist: History) -> Figure:
 def _panel(ax, cases: list[CaseHistory], runs: tuple[str, ...], machine: str) -> None:
     x = np.arange(len(runs))
     low, high = math.inf, 0.0
+    labels: dict[int, int] = {}  # step index -> labels drawn there
     for case in sorted(cases, key=lambda c: c.key):
         key = {k: case.case[k] for k in CHANNEL_KEYS}
         style = series_style(key)
@@ -106,13 +108,23 @@ def _panel(ax, cases: list[CaseHistory], runs: tuple[str, ...], machine: str) ->
             low = min(low, float(np.nanmin(np.where(np.isfinite(lo), lo, y))))
             high = max(high, float(np.nanmax(np.where(np.isfinite(hi), hi, y))))
         for step in case.fit.steps:
+            # One label per step, stacked down from the panel's top beside the step's
+            # line, in the channel's colour: several channels stepping at one run stay
+            # readable.
+            stacked = labels.setdefault(step.index, 0)
+            labels[step.index] += 1
             ax.axvline(step.index - 0.5, color=STEP_COLOR, linewidth=1, linestyle="--")
-            level = y[step.index] if math.isfinite(y[step.index]) else np.nanmax(y)
-            ax.annotate(_step_text(step.ratio), (step.index - 0.45, level), color=STEP_COLOR,
-                        fontsize=8, xytext=(2, 6), textcoords="offset points")
+            ax.annotate(f"{key['mechanism']}/{key['variant']} {_step_text(step.ratio)}",
+                        (step.index - 0.5, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(4, -12 - 11 * stacked), textcoords="offset points",
+                        color=style["color"], fontsize=7.5,
+                        ha="left" if step.index < len(runs) - 0.5 * len(runs) else "right")
     if high > 0:
         setup_log_y(ax, format_time_ns, low, high)
-        ax.set_ylim(low / 1.25, high * 1.25)
+        if high / low < 4:  # a narrow range: label more than the 1-2-5 ticks
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1, 1.5, 2, 3, 4, 5, 6, 7, 8)))
+        room = 1.1 + 0.06 * max(labels.values(), default=0)
+        ax.set_ylim(low / 1.15, high * room ** 2)
     ax.set_xticks(x, [_short(r) for r in runs], rotation=30, ha="right", fontsize=8)
     ax.set_xlim(-0.5, len(runs) - 0.5)
     ax.set_title(f"machine {machine}", fontsize=9)
