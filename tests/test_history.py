@@ -190,3 +190,13 @@ def test_cli_refuses_a_folder_without_runs(tmp_path, capsys):
     assert main(["history", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "holds none" in err
+
+
+def test_a_long_table_lists_only_the_cases_with_a_step(tmp_path):
+    from ipcbench.render.history import table_lines
+
+    hist = history(load_history(_five_runs(tmp_path)))
+    lines = table_lines(hist, most=2)
+    assert "1 case(s) without a step not shown" in lines[0]
+    assert len(lines) == 1 + 1 + 2  # the machine line, the header, the two stepped cases
+    assert all("pingpong" in line for line in lines[2:])

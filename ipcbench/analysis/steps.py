@@ -74,12 +74,26 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     return float(values[np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
-def _segment(logs: Sequence[np.ndarray], start: int, stop: int) -> tuple[float, float]:
-    """(weighted median, L1 cost) of runs start..stop-1 pooled."""
-    values = np.concatenate(logs[start:stop])
-    weights = np.concatenate([np.full(len(x), 1.0 / len(x)) for x in logs[start:stop]])
-    mu = _weighted_median(values, weights)
-    return mu, float(np.sum(weights * np.abs(values - mu)))
+class _Segments:
+    """(weighted median, L1 cost) of runs start..stop-1 pooled, each pair computed once
+    (the refits and merges ask for the same segments again)."""
+
+    def __init__(self, logs: Sequence[np.ndarray]) -> None:
+        self.logs = logs
+        self.weights = [np.full(len(x), 1.0 / len(x)) for x in logs]
+        self._known: dict[tuple[int, int], tuple[float, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self.logs)
+
+    def __call__(self, start: int, stop: int) -> tuple[float, float]:
+        found = self._known.get((start, stop))
+        if found is None:
+            values = np.concatenate(self.logs[start:stop])
+            weights = np.concatenate(self.weights[start:stop])
+            mu = _weighted_median(values, weights)
+            found = self._known[(start, stop)] = (mu, float(np.sum(weights * np.abs(values - mu))))
+        return found
 
 
 def _mad_sigma(deviations) -> float:
@@ -111,14 +125,14 @@ def residual_sigma(medians: np.ndarray, starts: list[int]) -> float | None:
     return _mad_sigma(np.concatenate(residuals)) if residuals else None
 
 
-def _partition(logs: Sequence[np.ndarray], gamma: float) -> list[int]:
+def _partition(segment: _Segments, gamma: float) -> list[int]:
     """Start indices of the optimal segments (0 first)."""
-    n = len(logs)
+    n = len(segment)
     best = [0.0] + [math.inf] * n
     cut = [0] * (n + 1)
     for stop in range(1, n + 1):
         for start in range(stop):
-            total = best[start] + (gamma if start else 0.0) + _segment(logs, start, stop)[1]
+            total = best[start] + (gamma if start else 0.0) + segment(start, stop)[1]
             if total < best[stop]:
                 best[stop], cut[stop] = total, start
     starts, stop = [], n
@@ -128,13 +142,13 @@ def _partition(logs: Sequence[np.ndarray], gamma: float) -> list[int]:
     return sorted(starts)
 
 
-def _merge_small(logs: Sequence[np.ndarray], starts: list[int], min_effect: float) -> list[int]:
+def _merge_small(segment: _Segments, starts: list[int], min_effect: float) -> list[int]:
     """Drop the boundary between the two adjacent segments closest in level while they
     differ by less than min_effect (levels refitted after every merge)."""
     limit = math.log1p(min_effect)
     while len(starts) > 1:
-        bounds = [*starts, len(logs)]
-        mus = [_segment(logs, a, b)[0] for a, b in zip(bounds, bounds[1:], strict=False)]
+        bounds = [*starts, len(segment)]
+        mus = [segment(a, b)[0] for a, b in zip(bounds, bounds[1:], strict=False)]
         gaps = [abs(b - a) for a, b in zip(mus, mus[1:], strict=False)]
         smallest = int(np.argmin(gaps))
         if gaps[smallest] >= limit:
@@ -156,20 +170,21 @@ def detect_steps(values: Sequence[Sequence[float]], *, min_effect: float = MIN_E
     floor = max(within_sigma(logs), SIGMA_FLOOR)
     sigma = max(first_sigma(medians), floor)
     factor = max(GAMMA_MIN, 2 * math.log(len(logs)))
-    starts = _partition(logs, sigma * factor)
+    segment = _Segments(logs)
+    starts = _partition(segment, sigma * factor)
     for _ in range(_MAX_REFITS):
         found = residual_sigma(medians, starts)
         if found is None:
             break
         sigma = max(found, floor)
-        refit = _partition(logs, sigma * factor)
+        refit = _partition(segment, sigma * factor)
         if refit == starts:
             break
         starts = refit
     gamma = sigma * factor
-    starts = _merge_small(logs, starts, min_effect)
+    starts = _merge_small(segment, starts, min_effect)
     bounds = [*starts, len(logs)]
-    mus = [_segment(logs, a, b)[0] for a, b in zip(bounds, bounds[1:], strict=False)]
+    mus = [segment(a, b)[0] for a, b in zip(bounds, bounds[1:], strict=False)]
     for mu, a, b in zip(mus, bounds, bounds[1:], strict=False):
         for i in range(a, b):
             levels[present[i]] = math.exp(mu)

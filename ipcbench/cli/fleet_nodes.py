@@ -95,15 +95,30 @@ def measure_fleet(nodes: Sequence[Node], backend: Backend, node_timeout_s: float
             except Exception as exc:  # noqa: BLE001 - Ray's errors are many; each is an entry
                 finish(NodeResult(node, "failed", f"could not start: {_one_line(exc)}"))
 
-    for host in list(queues):
-        start_next(host)
+    try:
+        for host in list(queues):
+            start_next(host)
+        _drain(running, backend, node_timeout_s, finish, start_next, clock)
+    except BaseException:
+        # Ctrl-C, SIGTERM: nothing keeps measuring on a node for a driver that is gone.
+        for handle in running:
+            backend.cancel(handle)
+        raise
+    return [results[n.node_id] for n in nodes]
+
+
+def _drain(running: dict, backend: Backend, node_timeout_s: float,
+           finish: Callable[[NodeResult], None], start_next: Callable[[str], None],
+           clock: Callable[[], float]) -> None:
+    """Wait for the running tasks (each next one of a host started as one ends)."""
     while running:
         for handle in backend.ready(list(running), WAIT_SLICE_S):
             node, began = running.pop(handle)
             try:
-                finish(_judge(node, backend.result(handle), clock() - began))
+                result = _judge(node, backend.result(handle), clock() - began)
             except Exception as exc:  # noqa: BLE001 - a dead node, a crashed worker
-                finish(NodeResult(node, "failed", _one_line(exc), seconds=clock() - began))
+                result = NodeResult(node, "failed", _one_line(exc), seconds=clock() - began)
+            finish(result)
             start_next(node.host)
         for handle, (node, began) in list(running.items()):
             if clock() - began > node_timeout_s:
@@ -113,7 +128,6 @@ def measure_fleet(nodes: Sequence[Node], backend: Backend, node_timeout_s: float
                                                    "it started (cancelled)",
                                   seconds=clock() - began))
                 start_next(node.host)
-    return [results[n.node_id] for n in nodes]
 
 
 def _one_line(exc: BaseException) -> str:

@@ -25,13 +25,27 @@ RESULT_FILES = ("results.csv", "sessions.csv", "machine.json", "manifest.json")
 STDERR_TAIL_BYTES = 4000
 
 
+# `python -m ipcbench` with a parent-death signal: a task Ray cancels (its worker killed)
+# must not leave the run measuring on the node. SIGTERM, so the run ends cleanly (its
+# handler, its peers' own guards); checked against the parent it was started by, in
+# case that one died before the guard was set.
+_LAUNCH = (
+    "import ctypes, os, runpy, signal, sys\n"
+    "ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit(143)\n"
+    "sys.argv = ['ipcbench', *sys.argv[2:]]\n"
+    "runpy.run_module('ipcbench', run_name='__main__', alter_sys=True)\n"
+)
+
+
 def measure_on_node(run_argv: list[str], timeout_s: float) -> dict:
     """Run `ipcbench run RUN_ARGV --out <temp>` here; its files, exit code and stderr's
     tail. Past timeout_s the run's whole process group is killed (its peers with it)."""
     began = time.monotonic()
     scratch = tempfile.mkdtemp(prefix="ipcbench-fleet-")
     out = os.path.join(scratch, "run")
-    argv = [sys.executable, "-m", "ipcbench", "run", *run_argv, "--out", out,
+    argv = [sys.executable, "-c", _LAUNCH, str(os.getpid()), "run", *run_argv, "--out", out,
             "--no-progress", "--no-charts"]
     timed_out = False
     try:

@@ -18,6 +18,8 @@ from ipcbench.system.safefile import safe_dir, write_atomic
 SCHEMA = "ipcbench-history/1"
 # Runs shown as columns in the terminal: the latest ones (history.md has them all).
 TERMINAL_RUNS = 6
+# Cases listed per machine before only the stepped ones are.
+TERMINAL_CASES = 40
 
 
 def step_text(case: CaseHistory, step: Step) -> str:
@@ -52,12 +54,18 @@ def _marks(case: CaseHistory) -> set[int]:
     return {s.index for s in case.fit.steps}
 
 
-def table_lines(hist: History, last: int | None = TERMINAL_RUNS) -> list[str]:
+def table_lines(hist: History, last: int | None = TERMINAL_RUNS,
+                most: int | None = TERMINAL_CASES) -> list[str]:
     """Per machine: one line per case, its figure in each run (a step marked `|`
-    before the run it starts at), as aligned plain text."""
+    before the run it starts at), as aligned plain text. Past `most` cases on a
+    machine, only those with a step (history.md has them all)."""
     lines = []
     for machine, runs in hist.machines.items():
         cases = [c for c in hist.cases if c.machine_id == machine]
+        left_out = 0
+        if most is not None and len(cases) > most:
+            stepped = [c for c in cases if c.fit.steps]
+            left_out, cases = len(cases) - len(stepped), stepped
         start = max(0, len(runs) - last) if last else 0
         shown = list(range(start, len(runs)))
         header = ["case (time per message)", *[runs[i] for i in shown], "basis"]
@@ -65,7 +73,11 @@ def table_lines(hist: History, last: int | None = TERMINAL_RUNS) -> list[str]:
                  c.basis] for c in cases]
         widths = [max(len(r[k]) for r in [header, *body]) for k in range(len(header))]
         more = f", the first {start} not shown" if start else ""
+        if left_out:
+            more += f"; {left_out} case(s) without a step not shown (see history.md)"
         lines.append(f"machine {machine}: {len(runs)} run(s){more}")
+        if not cases:
+            continue
         for row in [header, *body]:
             lines.append("  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
     return lines
