@@ -200,3 +200,23 @@ def test_a_long_table_lists_only_the_cases_with_a_step(tmp_path):
     assert "1 case(s) without a step not shown" in lines[0]
     assert len(lines) == 1 + 1 + 2  # the machine line, the header, the two stepped cases
     assert all("pingpong" in line for line in lines[2:])
+
+
+def test_runs_without_sessions_csv_count_with_their_medians(tmp_path):
+    runs = _five_runs(tmp_path)
+    for run in runs:
+        (run / "sessions.csv").unlink()
+    hist = history(load_history(runs))
+    assert {c.basis for c in hist.cases} == {"absolute"}
+    assert sorted((c.case["mechanism"], c.runs[s.index]) for c, s in hist.steps()) == [
+        ("pipe", "run-4"), ("shm", "run-4")]
+
+
+def test_the_python_api_returns_the_history(tmp_path):
+    import ipcbench
+
+    _five_runs(tmp_path)
+    hist = ipcbench.history(tmp_path)
+    assert len(hist.steps()) == 2 and len(hist.cases) == 3
+    with pytest.raises(ValueError, match="invalid min_effect 2"):
+        ipcbench.history(tmp_path, min_effect=2)
