@@ -18,10 +18,11 @@ RESULTS = {"results.csv": b"x", "machine.json": b"{}"}
 
 
 class FakeBackend:
-    """Tasks that finish after `ticks` polls; a node in `dies` raises, one in `hangs`
-    never finishes. Records which nodes ran at the same time."""
+    """Tasks that stream one row a poll, then their result after `ticks` polls; a node
+    in `dies` raises after its first row, one in `hangs` never finishes. Records which
+    nodes ran at the same time."""
 
-    def __init__(self, ticks=2, dies=(), hangs=()):
+    def __init__(self, ticks=3, dies=(), hangs=()):
         self.ticks, self.dies, self.hangs = ticks, set(dies), set(hangs)
         self.running: dict[int, list] = {}
         self.overlaps: list[set[str]] = []
@@ -35,19 +36,19 @@ class FakeBackend:
         return self._next
 
     def ready(self, handles, timeout_s):
-        done = []
-        for handle in handles:
-            entry = self.running[handle]
-            entry[1] += 1
-            if entry[1] >= self.ticks and entry[0].node_id not in self.hangs:
-                done.append(handle)
-        return done
+        return [h for h in handles if self.running[h][0].node_id not in self.hangs]
 
-    def result(self, handle):
-        node, _ = self.running.pop(handle)
-        if node.node_id in self.dies:
+    def take(self, handle):
+        entry = self.running[handle]
+        entry[1] += 1
+        node = entry[0]
+        if node.node_id in self.dies and entry[1] > 1:
+            del self.running[handle]
             raise RuntimeError("The node with node id: abc has been marked dead\nmore")
-        return {"exit_code": 0, "files": RESULTS, "hostname": node.host}
+        if entry[1] < self.ticks:
+            return {"append": {"results.csv": f"row {entry[1]}\n".encode()}}
+        del self.running[handle]
+        return {"final": {"exit_code": 0, "files": RESULTS, "hostname": node.host}}
 
     def cancel(self, handle):
         self.cancelled.append(self.running.pop(handle)[0].node_id)
@@ -76,9 +77,14 @@ def test_nodes_of_one_host_measure_in_turn_others_at_once():
 
 
 def test_a_dead_node_and_a_hung_node_become_entries_and_the_rest_go_on():
-    backend = FakeBackend(dies={"a1"}, hangs={"b1"})
-    results = measure_fleet(NODES, backend, 50, lambda r: None, clock=Clock())
+    backend, rows = FakeBackend(dies={"a1"}, hangs={"b1"}), []
+    results = measure_fleet(NODES, backend, 50, lambda r: None,
+                            on_append=lambda node, grown: rows.append((node.node_id, grown)),
+                            clock=Clock())
     by_id = {r.node.node_id: r for r in results}
+    # The dead node's row streamed before it died is kept; the others' as they came.
+    assert rows == [("a1", {"results.csv": b"row 1\n"}), ("a2", {"results.csv": b"row 1\n"}),
+                    ("a2", {"results.csv": b"row 2\n"})]
     assert by_id["a1"].status == "failed" and "marked dead" in by_id["a1"].reason
     assert "\n" not in by_id["a1"].reason
     assert by_id["a2"].status == "ok"  # its host's turn came after the dead one
@@ -88,9 +94,10 @@ def test_a_dead_node_and_a_hung_node_become_entries_and_the_rest_go_on():
 
 def test_a_failed_run_names_its_last_error_line():
     class Failing(FakeBackend):
-        def result(self, handle):
+        def take(self, handle):
             self.running.pop(handle)
-            return {"exit_code": 2, "files": {}, "stderr_tail": "x\nipcbench: error: bad\n"}
+            return {"final": {"exit_code": 2, "files": {},
+                              "stderr_tail": "x\nipcbench: error: bad\n"}}
 
     (result,) = measure_fleet(NODES[:1], Failing(), 100, lambda r: None, clock=Clock())
     assert result.status == "failed" and result.reason.endswith("ipcbench: error: bad")

@@ -1,14 +1,16 @@
 """`ipcbench fleet --address RAY_ADDRESS [run flags]`: the same matrix on every node of a
 running Ray cluster (fleet_nodes.py: one pinned task per node, nodes of one host in
-turn, bounded waits), each node's result set written as it arrives into --out side by
-side (<host>-<node>/ run folders and fleet.json), then compared when two or more came
-back (--out/compare). Ray is the [ray] extra: without it, one line says so.
+turn, bounded waits), each node's rows streamed into --out as it writes them and its
+result set written whole at its end, side by side (<host>-<node>/ run folders and
+fleet.json), then compared when two or more came back (--out/compare). Ray is the
+[ray] extra: without it, one line says so.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 from pathlib import Path
@@ -125,7 +127,8 @@ def _fleet(args: argparse.Namespace, out: Path, argv: list[str]) -> int:
                           f", {result.seconds:.0f} s -> {out / result.node.name}"))
 
         backend = RayBackend(argv, args.node_timeout)
-        results = measure_fleet(nodes, backend, args.node_timeout + DRIVER_GRACE_S, on_result)
+        results = measure_fleet(nodes, backend, args.node_timeout + DRIVER_GRACE_S, on_result,
+                                on_append=lambda node, grown: _append_rows(out, node, grown))
     finally:
         ray.shutdown()
     ok = [out / r.node.name for r in results if r.status == "ok"]
@@ -136,8 +139,23 @@ def _fleet(args: argparse.Namespace, out: Path, argv: list[str]) -> int:
     return 0 if len(ok) == len(results) else EXIT_SOME_FAILED
 
 
+def _append_rows(out: Path, node, grown: dict) -> None:
+    """Whole lines a node's CSVs gained, appended to its folder as they stream in."""
+    from ipcbench.system.safefile import refuse_link, safe_dir
+
+    folder = safe_dir(out / node.name)
+    for name, data in grown.items():
+        path = folder / Path(name).name
+        refuse_link(path)
+        with open(path, "ab") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
 def _write_node(out: Path, result) -> dict:
-    """The node's files into out/<node name>/ (a failed node's partial files too)."""
+    """The node's whole files into out/<node name>/ over what streamed in; a node that
+    failed keeps what streamed (whole rows) and whatever files it sent."""
     from ipcbench.system.safefile import safe_dir, write_atomic
 
     folder = out / result.node.name
@@ -148,7 +166,7 @@ def _write_node(out: Path, result) -> dict:
     return {"node_id": result.node.node_id, "host": result.node.host,
             "hostname": result.hostname, "cpus": result.node.cpus, "status": result.status,
             "reason": result.reason, "seconds": round(result.seconds, 1),
-            "folder": result.node.name if result.files else None}
+            "folder": result.node.name if folder.is_dir() else None}
 
 
 def _write_fleet_file(out: Path, args: argparse.Namespace, argv: list[str],

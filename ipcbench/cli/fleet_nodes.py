@@ -8,7 +8,8 @@ Rules the loop keeps:
   machine) measure one after the other, never at once: they share the CPUs;
 - every wait is bounded: a node without a result NODE_TIMEOUT past its start is
   cancelled and becomes a "timeout" entry; a node that dies (Ray's error) a "failed"
-  entry; results are handed to on_result as each node finishes.
+  entry; the rows a node writes are streamed back as it goes (on_append), so a node
+  that dies late still leaves what it finished, and its result goes to on_result.
 """
 
 from __future__ import annotations
@@ -45,9 +46,13 @@ class NodeResult:
 
 
 class Backend(Protocol):
+    """submit starts a node's task; ready says which have an item waiting; take returns
+    the next item ({"append": ...} or {"final": ...}, fleet_task.py), raises
+    StopIteration when the task ended, or the task's error (a dead node)."""
+
     def submit(self, node: Node): ...
     def ready(self, handles: list, timeout_s: float) -> list: ...
-    def result(self, handle) -> dict: ...
+    def take(self, handle) -> dict: ...
     def cancel(self, handle) -> None: ...
 
 
@@ -74,8 +79,10 @@ def _judge(node: Node, outcome: dict, seconds: float) -> NodeResult:
 
 def measure_fleet(nodes: Sequence[Node], backend: Backend, node_timeout_s: float,
                   on_result: Callable[[NodeResult], None],
+                  on_append: Callable[[Node, dict], None] = lambda node, grown: None,
                   clock: Callable[[], float] = time.monotonic) -> list[NodeResult]:
-    """Measure on every node (see the module doc); results in the nodes' order."""
+    """Measure on every node (see the module doc); results in the nodes' order. Rows a
+    node streams go to on_append as they come, its end to on_result."""
     queues: dict[str, list[Node]] = {}
     for node in nodes:
         queues.setdefault(node.host, []).append(node)
@@ -98,7 +105,7 @@ def measure_fleet(nodes: Sequence[Node], backend: Backend, node_timeout_s: float
     try:
         for host in list(queues):
             start_next(host)
-        _drain(running, backend, node_timeout_s, finish, start_next, clock)
+        _drain(running, backend, node_timeout_s, finish, start_next, on_append, clock)
     except BaseException:
         # Ctrl-C, SIGTERM: nothing keeps measuring on a node for a driver that is gone.
         for handle in running:
@@ -107,19 +114,34 @@ def measure_fleet(nodes: Sequence[Node], backend: Backend, node_timeout_s: float
     return [results[n.node_id] for n in nodes]
 
 
+def _take(backend: Backend, handle, node: Node, began: float, clock,
+          on_append) -> NodeResult | None:
+    """The node's next item: None while it streams rows, its NodeResult at its end."""
+    try:
+        item = backend.take(handle)
+    except StopIteration:
+        return NodeResult(node, "failed", "its task ended without a result",
+                          seconds=clock() - began)
+    except Exception as exc:  # noqa: BLE001 - a dead node, a crashed worker
+        return NodeResult(node, "failed", _one_line(exc), seconds=clock() - began)
+    if "final" in item:
+        return _judge(node, item["final"], clock() - began)
+    on_append(node, item.get("append") or {})
+    return None
+
+
 def _drain(running: dict, backend: Backend, node_timeout_s: float,
            finish: Callable[[NodeResult], None], start_next: Callable[[str], None],
-           clock: Callable[[], float]) -> None:
+           on_append: Callable[[Node, dict], None], clock: Callable[[], float]) -> None:
     """Wait for the running tasks (each next one of a host started as one ends)."""
     while running:
         for handle in backend.ready(list(running), WAIT_SLICE_S):
-            node, began = running.pop(handle)
-            try:
-                result = _judge(node, backend.result(handle), clock() - began)
-            except Exception as exc:  # noqa: BLE001 - a dead node, a crashed worker
-                result = NodeResult(node, "failed", _one_line(exc), seconds=clock() - began)
-            finish(result)
-            start_next(node.host)
+            node, began = running[handle]
+            result = _take(backend, handle, node, began, clock, on_append)
+            if result is not None:
+                running.pop(handle)
+                finish(result)
+                start_next(node.host)
         for handle, (node, began) in list(running.items()):
             if clock() - began > node_timeout_s:
                 running.pop(handle)
@@ -152,18 +174,17 @@ class RayBackend:
         # Pinned (soft=False: never moved elsewhere), all the node's CPUs, no retry: a
         # measurement repeated on whatever node is left would be another node's figure.
         return self._task.options(
-            num_cpus=node.cpus, max_retries=0,
+            num_cpus=node.cpus, max_retries=0, num_returns="streaming",
             scheduling_strategy=self._strategy(node_id=node.node_id, soft=False),
         ).remote(self._argv, self._timeout_s)
 
     def ready(self, handles: list, timeout_s: float) -> list:
         done, _ = self._ray.wait(handles, num_returns=len(handles), timeout=timeout_s)
-        if not done:
-            return []
         return done
 
-    def result(self, handle) -> dict:
-        return self._ray.get(handle, timeout=CANCEL_GRACE_S)
+    def take(self, handle) -> dict:
+        # Ready: next() returns at once, and get only fetches what is already there.
+        return self._ray.get(next(handle), timeout=CANCEL_GRACE_S)
 
     def cancel(self, handle) -> None:
         try:
