@@ -125,6 +125,9 @@ def test_bad_flags_are_refused_before_any_node(tmp_path, capsys):
     assert main(["fleet", "--address", "127.0.0.1:1", "--out", str(tmp_path / "o"),
                  "-m", "nosuch"]) == 2
     assert "unknown mechanism 'nosuch'" in capsys.readouterr().err
+    assert main(["fleet", "--address", "127.0.0.1:1", "--out", str(tmp_path / "o"),
+                 "-m", "pipe", "--samples"]) == 2
+    assert "does not bring --samples back" in capsys.readouterr().err
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("")
     assert main(["fleet", "--address", "127.0.0.1:1", "--out", str(tmp_path / "full"),

@@ -50,6 +50,9 @@ def node_argv(args: argparse.Namespace, parser_actions) -> list[str]:
 def cmd_fleet(args: argparse.Namespace) -> int:
     from ipcbench.cli.run import plan_from_args
 
+    if args.samples:  # the nodes send back their CSVs and metadata, not samples/*.npz
+        raise ValueError("fleet does not bring --samples back from the nodes: run "
+                         "`ipcbench run --samples` on a node instead")
     if not args.node_timeout > 0:
         raise ValueError(f"invalid --node-timeout {args.node_timeout!r}: must be seconds above 0")
     if args.seed is None:  # one order for every node: their rows read alike
