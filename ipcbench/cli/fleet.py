@@ -206,8 +206,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     fleet = sub.add_parser(
         "fleet", help="run the matrix on every node of a Ray cluster, side by side",
         description="One `ipcbench run` per node of a running Ray cluster (pinned to it, "
-                    "all its CPUs; nodes of one host in turn), each node's result set "
-                    "written into --out as it arrives, then compared. Needs the [ray] "
+                    "all its CPUs; nodes of one host in turn), each node's rows "
+                    "streamed into --out as it measures, then compared. Needs the [ray] "
                     "extra on this machine and ipcbench on every node.")
     fleet.add_argument("--address", required=True, metavar="RAY_ADDRESS",
                        help="the cluster to join, e.g. 10.0.0.5:6379 (as `ray start` printed)")
