@@ -11,6 +11,7 @@ its readers and the records it prints:
     advice = ipcbench.advise(run, pattern="pingpong", size="64", procs=1)
     print(advice.best.name, advice.figure, advice.unit)
     comparison = ipcbench.compare("results/reference", run)
+    steps = ipcbench.history("results/").steps()      # every run folder under results/
 
 Everything heavy (pandas, the harness, the mechanisms) is imported inside the
 functions, so `import ipcbench` stays cheap; `ipcbench/__init__.py` re-exports these
@@ -30,8 +31,9 @@ if TYPE_CHECKING:
     from ipcbench.analysis.advise import Advice
     from ipcbench.analysis.advise_rate import RateAdvice
     from ipcbench.analysis.compare import Comparison
+    from ipcbench.analysis.history import History
 
-__all__ = ["RunStopped", "advise", "compare", "load_run", "run_matrix"]
+__all__ = ["RunStopped", "advise", "compare", "history", "load_run", "run_matrix"]
 
 PathLike = str | os.PathLike[str]
 Values = str | int | float | Sequence[str | int | float]
@@ -224,3 +226,19 @@ def compare(a: PathLike, b: PathLike, *others: PathLike, min_effect: float | Non
                         min_effect=MIN_EFFECT if min_effect is None else min_effect,
                         alpha=ALPHA if alpha is None else alpha, metric=metric,
                         mechanisms=tuple(mechanisms))
+
+
+def history(*paths: PathLike, min_effect: float | None = None,
+            baselines: bool = False) -> History:
+    """The record `ipcbench history RUN [RUN ...]` prints: per machine and case the figure
+    run after run (`history.cases`, each with its fitted steps) and `history.steps()`,
+    every (case, step) found. A path may be a folder holding runs. Writes nothing."""
+    from ipcbench.analysis.history import history as history_of
+    from ipcbench.analysis.history import load_history
+    from ipcbench.analysis.steps import MIN_EFFECT
+
+    if _number("min_effect", min_effect) is not None and not 0 < min_effect < 1:
+        raise ValueError(f"invalid min_effect {min_effect!r}: expected a number in (0, 1)")
+    return history_of(load_history(paths),
+                      min_effect=MIN_EFFECT if min_effect is None else min_effect,
+                      baselines=baselines)

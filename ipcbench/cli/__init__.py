@@ -1,8 +1,8 @@
 """The `ipcbench` command: measure IPC channels, then chart, compare and report results.
 
-One module per command (run; show; info: list, machine, clean, selfcheck; plot;
-compare; report; advise), argument types they share in args.py, the run folder of `run`
-(new or resumed) in run_job.py.
+One module per command (run; fleet, with its nodes and task; show; info: list, machine,
+clean, selfcheck; plot; compare; history; report; advise), argument types they share in
+args.py, the run folder of `run` (new or resumed) in run_job.py.
 
 User errors are one line on stderr and exit code 2, never a traceback; everything a
 run starts is validated before the first process does. SIGINT/SIGTERM give one line
@@ -32,13 +32,23 @@ def build_parser():
     # The command modules import numpy and the registry (~0.2 s): never at import time
     # of this package, which the entry point imports before its handlers are in.
     from ipcbench import __version__
-    from ipcbench.cli import advise, compare, info, plot, report, run, show
+    from ipcbench.cli import (
+        advise,
+        compare,
+        fleet,
+        history,
+        info,
+        plot,
+        report,
+        run,
+        show,
+    )
 
     parser = argparse.ArgumentParser(prog="ipcbench", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"ipcbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # In `ipcbench --help` order: measuring first, then reading results.
-    for command in (run, show, info, plot, compare, report, advise):
+    for command in (run, fleet, show, info, plot, compare, history, report, advise):
         command.register(sub)
     return parser
 

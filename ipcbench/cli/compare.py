@@ -42,6 +42,7 @@ def _compare(args: argparse.Namespace, threshold: float | None, sink: JsonSink) 
     from ipcbench.analysis.runs import load_runs
     from ipcbench.plotting.overlay import skipped_line
     from ipcbench.render.json_out import compare_document, dumps
+    from ipcbench.render.machines import machines_lines, view_of
     from ipcbench.render.markdown import write_comparison
     from ipcbench.render.terminal import gate_lines, print_compare
 
@@ -52,6 +53,9 @@ def _compare(args: argparse.Namespace, threshold: float | None, sink: JsonSink) 
     written = write_comparison(comparison, args.out, formats=args.formats,
                                charts=not args.no_charts)
     print_compare(comparison)  # one screen; the details are in compare.md
+    view = view_of(comparison)
+    if view is not None:  # runs of several machines: each one's answers side by side
+        print("\n".join(machines_lines(view)))
     if written.skipped_charts:  # before the paths, which scripts read line by line
         print(f"{skipped_line(written.skipped_charts)} (listed in compare.md)")
     print_paths(written.paths)

@@ -40,7 +40,8 @@ from ipcbench.core.results import ResultsError
 from ipcbench.core.schema import PLACEMENTS
 from ipcbench.mechanisms import REGISTRY, public_names
 
-__all__ = ["Interrupted", "cmd_run", "plan_from_args", "register", "run_job", "start_job"]
+__all__ = ["Interrupted", "add_matrix_flags", "cmd_run", "plan_from_args", "register",
+           "run_job", "start_job"]
 
 def plan_from_args(args: argparse.Namespace):
     """Validate every matrix flag and expand the matrix: (planned cases, settings).
@@ -291,6 +292,22 @@ def _draw_charts(out: Path) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="measure a matrix of cases and write results.csv")
+    add_matrix_flags(run)
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--out", "-o", help="run folder (default results/<machine_id>/<utc time>)")
+    where.add_argument("--resume", metavar="DIR", help="continue a run folder, skipping done cases")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    run.add_argument("--no-charts", action="store_true", help="do not draw charts after the run")
+    run.add_argument("--json", metavar="PATH", help=JSON_HELP)
+    run.add_argument("--full-table", action="store_true",
+                     help="print the table of every row before the answer (`ipcbench show "
+                          "RUN --all` prints it later)")
+    run.set_defaults(func=cmd_run)
+
+
+def add_matrix_flags(run: argparse.ArgumentParser) -> None:
+    """The flags that define a run's matrix and settings (run_job.MATRIX_FLAGS): `run`'s,
+    and `fleet`'s, which hands them to every node's run."""
     many = {"nargs": "+", "default": None}
     run.add_argument(
         "--mechanism", "-m", **many, help=f"one or more of {', '.join(public_names())}"
@@ -333,16 +350,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--repeats", type=int, help="timed repeats per session")
     run.add_argument("--warmup", type=int, help="untimed repeats per session, before them")
     run.add_argument("--deadline", type=float, help="seconds allowed per repeat (default: derived)")
-    where = run.add_mutually_exclusive_group()
-    where.add_argument("--out", "-o", help="run folder (default results/<machine_id>/<utc time>)")
-    where.add_argument("--resume", metavar="DIR", help="continue a run folder, skipping done cases")
-    run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     run.add_argument(
         "--no-baselines", action="store_true", help="skip the in-run hardware baselines"
     )
-    run.add_argument("--no-charts", action="store_true", help="do not draw charts after the run")
-    run.add_argument("--json", metavar="PATH", help=JSON_HELP)
-    run.add_argument("--full-table", action="store_true",
-                     help="print the table of every row before the answer (`ipcbench show "
-                          "RUN --all` prints it later)")
-    run.set_defaults(func=cmd_run)

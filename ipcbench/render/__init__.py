@@ -6,4 +6,5 @@ into text and never compute a figure themselves.
 - terminal.py: the end-of-run summary table, advise's answer, compare's verdict lines.
 - markdown.py: compare.md (and the overlay charts beside it).
 - html.py: the self-contained report.html.
+- history.py: `history`'s terminal lines, history.md and JSON document.
 """

@@ -37,6 +37,7 @@ from ipcbench.plotting.best import best_map_figure, best_table
 from ipcbench.plotting.open_loop import load_figures
 from ipcbench.plotting.overlay import overlay_figures
 from ipcbench.render.interactive import explorer_html, script_html
+from ipcbench.render.machines import machines_html, view_of
 from ipcbench.render.tables import (
     display_table,
     one_sided_table,
@@ -264,6 +265,9 @@ def _comparison_section(comparison: Comparison) -> list[str]:
         f"<p class='note'>{note}</p>",
         html_table(verdict_summary(comparison)),
     ]
+    view = view_of(comparison)
+    if view is not None:
+        parts += machines_html(view)
     overlays = overlay_figures(_matched_only(comparison))
     parts += folded(f"Overlay charts: {len(overlays)} (each channel, runs overlaid)",
                     "".join(f"<div class='chart' id='{stem}'>{figure_img(figure, stem)}</div>"

@@ -30,6 +30,7 @@ from ipcbench.analysis.verdict import SIGNIFICANT, SLOWER
 from ipcbench.core import patterns
 from ipcbench.core.results import ResultRow
 from ipcbench.core.schema import BASELINE_MECHANISM, CASE_KEYS
+from ipcbench.render.machines import machines_document, view_of
 from ipcbench.render.run_table import channel, groups, unsupported
 
 VERSION = 1
@@ -87,6 +88,7 @@ def compare_document(comparison: Comparison, gate: Gate | None = None) -> dict:
     """Every pairing (each run against A): its verdict counts, geometric means and every
     matched case, significant changes first by effect size (as the terminal lists them)."""
     tags = comparison.tags
+    view = view_of(comparison)
     one_sided_cases = {description: len(keys) for description, keys in one_sided(comparison)}
     pairings = []
     for tag, table in zip(tags[1:], comparison.tables, strict=True):
@@ -115,6 +117,8 @@ def compare_document(comparison: Comparison, gate: Gate | None = None) -> dict:
         "notes": list(comparison.settings_notes),
         "pairings": pairings,
         "gate": None if gate is None else gate_document(gate),
+        # Runs from several machines: each one's best channel per workload (else null).
+        "machines_side_by_side": None if view is None else machines_document(view),
     }
 
 

@@ -23,6 +23,7 @@ from ipcbench.analysis.runs import load_runs, metadata_table
 from ipcbench.core.units import format_ratio
 from ipcbench.plotting import FORMATS, save_figure
 from ipcbench.plotting.overlay import overlay_set, skipped_line
+from ipcbench.render.machines import machines_markdown, view_of
 from ipcbench.render.tables import (
     display_table,
     one_sided_table,
@@ -81,6 +82,9 @@ def comparison_markdown(comparison: Comparison, chart_files: Sequence[str] = (),
               for tag, run in zip(tags, runs, strict=True)]
     lines += ["", *[f"**{note}**" for note in comparison.settings_details]]
     lines += ["", ratio_note(comparison), "", *_summary_lines(comparison)]
+    view = view_of(comparison)
+    if view is not None:
+        lines += machines_markdown(view)
     lines += ["## Machines", "", markdown_table(metadata_table(runs, tags), index=True), ""]
     if chart_files or skipped_charts:
         lines += ["## Charts", ""] + [f"![{name}]({name})" for name in chart_files] + [""]
