@@ -16,8 +16,8 @@ from ipcbench.mechanisms.info import MechanismInfo, Variant
 
 # Optional third-party modules (mechanisms, payload kinds) and the analysis side's heavy
 # ones: none may load with the registry, whose modules import them only inside functions.
-NOT_ON_IMPORT = ("zmq", "ray", "faster_fifo", "posix_ipc", "msgpack", "pyarrow", "pandas",
-                 "scipy", "matplotlib")
+NOT_ON_IMPORT = ("zmq", "ray", "faster_fifo", "posix_ipc", "pynng", "msgpack", "pyarrow",
+                 "pandas", "scipy", "matplotlib")
 
 
 def test_importing_the_registry_and_ending_a_run_load_no_optional_module():
