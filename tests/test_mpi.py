@@ -5,6 +5,7 @@ fan-out, no mpiexec, mpi4py absent). Structure and correctness only, never speed
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 import psutil
@@ -34,6 +35,19 @@ def _job_processes() -> list[psutil.Process]:
                 process.info["status"] != psutil.STATUS_ZOMBIE:
             found.append(process)
     return found
+
+
+def _mpich_segments() -> set[str]:
+    return {n for n in os.listdir("/dev/shm") if n.startswith("mpich_shm_")}
+
+
+@pytest.fixture(autouse=True)
+def no_segments_left():
+    """MPICH's shared-memory files: a killed or aborted job leaves them unless the
+    session removes them."""
+    before = _mpich_segments()
+    yield
+    assert _mpich_segments() - before == set()
 
 
 @needs_mpi

@@ -73,6 +73,25 @@ def _parent_death_guard() -> None:
         pass
 
 
+def _mapped_segments(ranks: list[psutil.Process]) -> list[str]:
+    """The /dev/shm files MPICH made for these ranks (as their memory maps name them,
+    still linked): a job that is killed or aborts leaves them behind, 2 MB each, so
+    close() removes them. Read from the ranks' own maps, never guessed by name, so
+    another MPI job's segments are never touched."""
+    found = set()
+    for rank in ranks:
+        try:
+            with open(f"/proc/{rank.pid}/maps") as maps:
+                for line in maps:
+                    path = line.split(None, 5)[-1].strip() if line.count(" ") >= 5 else ""
+                    if path.startswith("/dev/shm/mpich_shm_") and not path.endswith(
+                            "(deleted)"):
+                        found.add(path)
+        except OSError:
+            continue
+    return sorted(found)
+
+
 def _is_rank(process: psutil.Process) -> bool:
     try:
         return "ipcbench.peer.mpi_rank" in process.cmdline()
@@ -114,6 +133,7 @@ class MpiSession:
         # runner reads the ranks' run delay from this list too.
         self.processes: list[psutil.Process] = []
         self._tree: list[psutil.Process] = []  # every process of the job seen
+        self._segments: list[str] = []  # /dev/shm files the ranks had mapped
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> MpiSession:
@@ -168,6 +188,7 @@ class MpiSession:
         except psutil.Error:
             self._tree = []
         self.processes = [p for p in self._tree if _is_rank(p)]
+        self._segments = _mapped_segments(self.processes)
         if reply[0] != "ready":
             raise PeerFailed(f"mpi rank 0 said {reply[0]!r} instead of ready")
 
@@ -234,6 +255,12 @@ class MpiSession:
             self.process = None
         kill_processes(self._tree, STOP_S)  # a gone one is skipped
         self._tree, self.processes = [], []
+        for path in self._segments:  # MPICH unlinks them at MPI_Finalize, not at abort
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        self._segments = []
         if self.conn is not None:
             self.conn.close()
             self.conn = None
