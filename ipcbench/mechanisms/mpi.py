@@ -28,6 +28,7 @@ a CPU of its own (cross-core and the topology placements), never oversubscribed.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import json
 import os
 import secrets
@@ -55,6 +56,7 @@ STOP_S = 5.0  # bound on a polite stop before the process group is killed
 KEY_ENV = "IPCBENCH_MPI_KEY"  # as peer/mpi_rank.py reads them
 ADDRESS_ENV = "IPCBENCH_MPI_ADDRESS"
 # Faults the ranks can play (the project's tests): which rank plays a role's peer #0.
+_serial = itertools.count()
 _FAULT_RANKS = {"pong": 1, "ping": 0, "producer": 1, "consumer": 0}
 
 
@@ -161,8 +163,9 @@ class MpiSession:
         })
 
     def _start(self) -> None:
-        root = hygiene.temp_root(48)
-        self._tempdir = tempfile.mkdtemp(prefix=f"ipcb_{os.getpid()}_mpi", dir=root)
+        # Named like every entry of this run, so `ipcbench clean` can tell a dead run's.
+        prefix = f"{hygiene.run_prefix()}{next(_serial)}_mpi"
+        self._tempdir = tempfile.mkdtemp(prefix=prefix, dir=hygiene.temp_root(len(prefix) + 16))
         address = os.path.join(self._tempdir, "s")
         key = secrets.token_bytes(16)
         listener = Listener(address, family="AF_UNIX", authkey=key)
