@@ -184,3 +184,27 @@ def test_machine_topology_command_prints_every_placement(capsys):
     out = capsys.readouterr().out
     for placement in ("smt-sibling", "same-l3", "cross-l3", "cross-socket"):
         assert placement in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "--cpus", "0,x"], "invalid cpus '0,x'"),
+    (["run", "--placement", "cross-rack"], "unknown placement 'cross-rack'"),
+    (["machine", "--c2c", "out", "--cpus", "9999"], "CPU 9999 is not one"),
+])
+def test_bad_placement_input_is_one_line(tmp_path, capsys, monkeypatch, argv, message):
+    from ipcbench.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_cpus_alone_plans_the_explicit_placement_only():
+    from ipcbench.cli import build_parser
+    from ipcbench.cli.run import plan_from_args
+
+    args = build_parser().parse_args(["run", "-m", "pipe", "-p", "pingpong", "-s", "64",
+                                      "-n", "1", "--cpus", "0"])
+    planned, _ = plan_from_args(args)
+    assert {p.case.placement for p in planned} == {"cpus:0"}

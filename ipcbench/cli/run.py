@@ -77,7 +77,7 @@ def plan_from_args(args: argparse.Namespace):
     if placements:
         choices("placement", placements, PLACEMENTS)
     if args.cpus:  # one explicit placement, beside any named ones asked for
-        placements = [*placements, explicit_placement(cpu_numbers(args.cpus))]
+        placements = [*(placements or []), explicit_placement(cpu_numbers(args.cpus))]
     payloads = split(args.payload, "payload")
     if payloads:
         choices("payload", payloads, PAYLOAD_KINDS)
