@@ -25,7 +25,10 @@ needs_iox2 = pytest.mark.skipif(bool(unavailable_reason("iceoryx2")),
 
 
 def _iox_files() -> list[str]:
-    return [p.name for p in hygiene.SHM_DIR.iterdir() if "iox" in p.name]
+    """This process's iceoryx2 files (another run on the machine has its own prefix)."""
+    mine = hygiene.run_prefix()
+    return [p.name for p in hygiene.SHM_DIR.iterdir() if p.name.startswith(mine)
+            and "_iox" in p.name]
 
 
 @needs_iox2

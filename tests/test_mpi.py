@@ -19,6 +19,7 @@ from ipcbench.harness.plan import expand
 from ipcbench.harness.runner import run_case
 from ipcbench.mechanisms import REGISTRY, unavailable_reason
 from ipcbench.mechanisms import mpi as mpi_module
+from ipcbench.system import hygiene
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120),
               pytest.mark.usefixtures("no_temp_dirs_left")]
@@ -27,13 +28,21 @@ needs_mpi = pytest.mark.skipif(bool(unavailable_reason("mpi") or mpi_module.limi
 
 
 def _job_processes() -> list[psutil.Process]:
-    """Processes of an mpi job (mpiexec, its proxy, ranks) still alive anywhere."""
+    """Processes of this process's mpi jobs (mpiexec, its proxy, ranks) still alive,
+    known by the session's socket address in their environment (it carries this
+    process's run prefix): another run's jobs on the machine are not ours."""
+    mine = hygiene.run_prefix()
     found = []
     for process in psutil.process_iter(["cmdline", "status"]):
         cmdline = " ".join(process.info["cmdline"] or [])
-        if ("ipcbench.peer.mpi_rank" in cmdline or "hydra_pmi_proxy" in cmdline) and \
-                process.info["status"] != psutil.STATUS_ZOMBIE:
-            found.append(process)
+        if not ("ipcbench.peer.mpi_rank" in cmdline or "hydra_pmi_proxy" in cmdline) or \
+                process.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        try:
+            if mine in process.environ().get(mpi_module.ADDRESS_ENV, ""):
+                found.append(process)
+        except psutil.Error:
+            continue
     return found
 
 
