@@ -50,7 +50,7 @@ from ipcbench.mechanisms.base import PeerFailed, RepeatOutcome, Workload
 from ipcbench.mechanisms.info import MechanismInfo, Variant
 from ipcbench.system import hygiene
 from ipcbench.system.affinity import allowed_cpus, cpus_for_peer
-from ipcbench.system.deadlines import CaseTimeout, kill_processes, seconds_text
+from ipcbench.system.deadlines import CaseTimeout, call_within, kill_processes, seconds_text
 
 STOP_S = 5.0  # bound on a polite stop before the process group is killed
 KEY_ENV = "IPCBENCH_MPI_KEY"  # as peer/mpi_rank.py reads them
@@ -174,8 +174,9 @@ class MpiSession:
         command = [mpiexec_path(), "-n", str(ranks_for(self.case)), sys.executable, "-m",
                    "ipcbench.peer.mpi_rank", self._spec()]
         try:
-            # Its own process group: close() can kill mpiexec, its proxy and every rank
-            # at once, whatever state they are in.
+            # A session of its own, so no signal meant for the harness's group reaches
+            # it; hydra gives its proxy and each rank a group of their own, so close()
+            # kills the processes it saw, not only this group.
             self.process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
                                             stdout=self._log, stderr=subprocess.STDOUT,
                                             start_new_session=True,
@@ -202,7 +203,15 @@ class MpiSession:
         ready = wait([sock, self._pidfd], deadline_s)
         if sock not in ready:
             self._raise_ended(f"waiting for rank 0 to connect ({seconds_text(deadline_s)})")
-        return listener.accept()
+        # The key's challenge and answer: bounded too (a rank 0 stopped half-way).
+        return call_within(listener.accept, deadline_s, "rank 0's handshake", self._kill_job)
+
+    def _kill_job(self) -> None:
+        try:
+            job = psutil.Process(self.process.pid)
+            kill_processes([*job.children(recursive=True), job], STOP_S)
+        except psutil.Error:
+            pass
 
     def _receive(self, deadline_s: float, what: str):
         ready = wait([self.conn, self._pidfd], deadline_s)
