@@ -16,8 +16,8 @@ from ipcbench.mechanisms.info import MechanismInfo, Variant
 
 # Optional third-party modules (mechanisms, payload kinds) and the analysis side's heavy
 # ones: none may load with the registry, whose modules import them only inside functions.
-NOT_ON_IMPORT = ("zmq", "ray", "faster_fifo", "posix_ipc", "msgpack", "pyarrow", "pandas",
-                 "scipy", "matplotlib")
+NOT_ON_IMPORT = ("zmq", "ray", "faster_fifo", "posix_ipc", "pynng", "msgpack", "pyarrow",
+                 "pandas", "scipy", "matplotlib")
 
 
 def test_importing_the_registry_and_ending_a_run_load_no_optional_module():
@@ -65,8 +65,13 @@ def test_slot_mechanisms_read_the_variant_records_their_info_lists():
 def test_ring_slots_and_busy_polling_are_read_from_the_variant_records():
     assert ring_slots("mmap", "ring8") == 8 and ring_slots("mmap", "shared") == 1
     assert busy_polls("shm", "ring8-spin") and not busy_polls("shm", "ring8")
-    assert not any(busy_polls(name, v) for name in public_names() if name != "shm"
+    # Besides shm's spin ring, only channels whose library busy-polls (MPICH's progress
+    # engine, iceoryx2's receive), every variant of them.
+    spinning = {"shm", "mpi", "iceoryx2"}
+    assert not any(busy_polls(name, v) for name in public_names() if name not in spinning
                    for v in REGISTRY[name].variant_names)
+    assert all(busy_polls(name, v) for name in ("mpi", "iceoryx2")
+               for v in REGISTRY[name].variant_names)
     with pytest.raises(KeyError, match="no variant 'ring4'"):
         ring_slots("shm", "ring4")
 

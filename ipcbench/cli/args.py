@@ -36,6 +36,15 @@ def choices(kind: str, values: Sequence[str], allowed: Sequence[str]) -> list[st
     return [check_choice(kind, value, tuple(allowed)) for value in values]
 
 
+def cpu_numbers(value: str) -> list[int]:
+    """`--cpus 0,2`: CPU numbers, one per peer in order (at least one, each >= 0)."""
+    parts = [p.strip() for p in value.split(",")]
+    if not all(p.isdigit() for p in parts):
+        raise ValueError(f"invalid cpus {value!r}: expected CPU numbers separated by "
+                         "commas, e.g. 0,2")
+    return [int(p) for p in parts]
+
+
 def procs(value: str) -> int:
     """One process count: a whole number between 1 and MAX_PROCS."""
     try:

@@ -19,6 +19,7 @@ from ipcbench.cli.args import (
     budget_minutes,
     choices,
     count,
+    cpu_numbers,
     deadline,
     load_shares,
     precision,
@@ -37,7 +38,7 @@ from ipcbench.cli.signals import (
 from ipcbench.core.patterns import PATTERN_NAMES, PATTERNS
 from ipcbench.core.payload_kinds import PAYLOAD_KINDS
 from ipcbench.core.results import ResultsError
-from ipcbench.core.schema import PLACEMENTS
+from ipcbench.core.schema import PLACEMENTS, explicit_placement
 from ipcbench.mechanisms import REGISTRY, public_names
 
 __all__ = ["Interrupted", "add_matrix_flags", "cmd_run", "plan_from_args", "register",
@@ -76,6 +77,8 @@ def plan_from_args(args: argparse.Namespace):
     placements = split(args.placement, "placement")
     if placements:
         choices("placement", placements, PLACEMENTS)
+    if args.cpus:  # one explicit placement, beside any named ones asked for
+        placements = [*(placements or []), explicit_placement(cpu_numbers(args.cpus))]
     payloads = split(args.payload, "payload")
     if payloads:
         choices("payload", payloads, PAYLOAD_KINDS)
@@ -322,8 +325,12 @@ def add_matrix_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--placement",
         **many,
-        help="unpinned, same-core and/or cross-core (default: the two pinned ones)",
+        help="unpinned, same-core, cross-core, smt-sibling, same-l3, cross-l3 and/or "
+             "cross-socket (default: same-core and cross-core; see `ipcbench machine`)",
     )
+    run.add_argument("--cpus", metavar="LIST",
+                     help="explicit CPUs, peer i on the i-th (cycling), e.g. 0,2: a placement "
+                          "of its own (cpus:0,2), beside any --placement given")
     run.add_argument("--payload", **many,
                      help=f"one or more of {', '.join(PAYLOAD_KINDS)} (default: bytes "
                           "everywhere, the other kinds at a few sizes; see `ipcbench list`)")

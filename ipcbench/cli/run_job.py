@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 # The flags that define a run's matrix and settings: recorded in manifest.json, and
 # refused next to --resume (a resumed run measures exactly what the manifest planned).
 MATRIX_FLAGS = ("mechanism", "variant", "pattern", "size", "procs", "start_method",
-                "placement", "payload", "rate", "load", "seed", "quick", "full", "sessions",
-                "repeats", "warmup", "deadline", "precision", "budget", "no_baselines",
-                "samples")
+                "placement", "cpus", "payload", "rate", "load", "seed", "quick", "full",
+                "sessions", "repeats", "warmup", "deadline", "precision", "budget",
+                "no_baselines", "samples")
 
 
 @dataclass(frozen=True)

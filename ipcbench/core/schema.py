@@ -13,12 +13,21 @@ from dataclasses import dataclass, fields
 
 from ipcbench.core import patterns, payload_kinds
 from ipcbench.core.sizes import format_size
+from ipcbench.system.topology import (  # noqa: F401 - the placement vocabulary, re-exported
+    EXPLICIT_PREFIX,
+    TOPOLOGY_PLACEMENTS,
+    explicit_cpus,
+    explicit_placement,
+)
 
 STATUSES = ("ok", "skipped", "failed", "timeout")
-# Where peers run: left to the scheduler, all on one CPU, or spread over distinct CPUs.
-# On small VMs a cross-core wakeup costs ~10x a same-core one, so this is recorded in
-# every row and part of a case's identity.
-PLACEMENTS = ("unpinned", "same-core", "cross-core")
+# Where peers run: left to the scheduler, all on one CPU, or spread over distinct CPUs;
+# or two peers on a pair of CPUs in a named topology relation (system/topology.py): SMT
+# threads of one core, two cores of one L3 cache, two L3s of one socket, two sockets.
+# On small VMs a cross-core wakeup costs ~10x a same-core one, on servers the relation
+# moves a round trip 2-10x, so this is recorded in every row and part of a case's
+# identity. `cpus:0,2` (explicit_placement) pins peer i to the i-th listed CPU.
+PLACEMENTS = ("unpinned", "same-core", "cross-core", *TOPOLOGY_PLACEMENTS)
 START_METHODS = ("fork", "spawn", "forkserver")
 # The kind every case measures; the others are the matrices' and --payload's extras.
 DEFAULT_PAYLOAD = payload_kinds.BYTES.name
@@ -34,6 +43,19 @@ BASELINE_MECHANISM = "baseline"
 MAX_PROCS = 256
 # Upper bound on --rate: a Python sender cannot keep 10 M messages/s; above it a typo.
 MAX_RATE_PER_S = 10_000_000
+
+
+def check_placement(placement: str) -> str:
+    """`placement` if it is a named placement or a well-formed explicit one."""
+    if placement.startswith(EXPLICIT_PREFIX):
+        explicit_cpus(placement)
+        return placement
+    return check_choice("placement", placement, PLACEMENTS)
+
+
+def placement_rank(placement: str) -> int:
+    """Reading order of placements: as declared, explicit CPU lists after them."""
+    return PLACEMENTS.index(placement) if placement in PLACEMENTS else len(PLACEMENTS)
 
 
 def check_choice(kind: str, value: str, allowed: tuple[str, ...] | list[str]) -> str:
@@ -61,7 +83,7 @@ class Case:
 
     def __post_init__(self) -> None:
         check_choice("payload", self.payload, payload_kinds.READABLE_PAYLOAD_KINDS)
-        check_choice("placement", self.placement, PLACEMENTS)
+        check_placement(self.placement)
         check_choice("pattern", self.pattern, patterns.PATTERN_NAMES)
         if self.size_bytes < 1:
             raise ValueError(f"invalid size {self.size_bytes!r}: must be at least 1 byte")

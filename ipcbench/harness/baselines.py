@@ -147,6 +147,15 @@ def pipe_rtt_samples_ns(placement: str, round_trips: int = RTT_COUNT,
                         repeats: int = REPEATS) -> np.ndarray:
     """Per round trip ns of a raw os.pipe echo (64 B), after `round_trips` of warm-up."""
     cpus = allowed_cpus()
+    return pinned_pipe_rtt_samples_ns(cpus_for_peer(placement, 0, cpus),
+                                      cpus_for_peer(placement, 1, cpus), round_trips, repeats)
+
+
+def pinned_pipe_rtt_samples_ns(here: tuple[int, ...], there_cpus: tuple[int, ...],
+                               round_trips: int = RTT_COUNT,
+                               repeats: int = REPEATS) -> np.ndarray:
+    """pipe_rtt_samples_ns between this process on `here` and an echo child on
+    `there_cpus` (() = unpinned): also a cell of the core-to-core matrix."""
     there, back = os.pipe(), os.pipe()
     payload = memoryview(bytes(range(RTT_SIZE_BYTES)))
     reply = memoryview(bytearray(RTT_SIZE_BYTES))
@@ -167,8 +176,8 @@ def pipe_rtt_samples_ns(placement: str, round_trips: int = RTT_COUNT,
         return samples[round_trips:]  # the first round_trips are warm-up
 
     try:
-        child_args = (there[0], back[1], RTT_SIZE_BYTES, count, cpus_for_peer(placement, 1, cpus))
-        return with_child(_fork(), _echo, child_args, cpus_for_peer(placement, 0, cpus), work)
+        child_args = (there[0], back[1], RTT_SIZE_BYTES, count, there_cpus)
+        return with_child(_fork(), _echo, child_args, here, work)
     finally:
         _close_all((*there, *back))
 

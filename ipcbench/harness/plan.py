@@ -27,7 +27,12 @@ from ipcbench.mechanisms import (
     unavailable_reason,
 )
 from ipcbench.payload.spec import PayloadSpec
-from ipcbench.system.affinity import allowed_cpus, busy_poll_skip_reason, placement_skip_reason
+from ipcbench.system.affinity import (
+    allowed_cpus,
+    busy_poll_skip_reason,
+    peers_skip_reason,
+    placement_skip_reason,
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ def expand(
                 or payload_reason(case.mechanism, case.payload)
                 or payload_unavailable_reason(case.payload)  # e.g. pyarrow not installed
                 or placement_reason
+                or peers_skip_reason(placement, case.peer_count)
                 or (busy_poll_skip_reason(placement, case.peer_count, cpus)
                     if busy_polls(case.mechanism, case.variant) else "")
                 or PayloadSpec(case.size_bytes, kind=case.payload).check_buildable()

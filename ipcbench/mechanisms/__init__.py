@@ -25,12 +25,13 @@ if TYPE_CHECKING:
 
 
 # Optional module -> the ipcbench extra that installs it (pyproject optional-dependencies).
-_EXTRAS = {"zmq": "zmq", "faster_fifo": "fifo", "posix_ipc": "posix-mq", "ray": "ray"}
+_EXTRAS = {"zmq": "zmq", "faster_fifo": "fifo", "posix_ipc": "posix-mq", "ray": "ray",
+           "pynng": "nng", "mpi4py": "mpi", "iceoryx2": "iceoryx2"}
 # The implementation modules, in the order `ipcbench list` shows them and the plotting
 # colours are handed out: a new one goes at the end, so existing colours never shift.
 _MODULES = ("pipe", "queue", "value", "shm", "simplequeue", "manager_queue", "os_pipe",
             "socketpair", "tcp", "fifo", "mmap_slot", "array", "value_raw", "executor",
-            "zeromq", "fasterfifo", "posix_mq", "shareable_list", "ray_store")
+            "zeromq", "fasterfifo", "posix_mq", "shareable_list", "ray_store", "nng", "mpi", "iox2")
 
 # name -> record, in registration order; add to it with register().
 REGISTRY: dict[str, MechanismInfo] = {}

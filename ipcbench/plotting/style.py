@@ -40,7 +40,7 @@ _FALLBACK = ("#6a3d9a", "#b15928", "#a6761d", "#666666", "#1b9e77", "#e7298a")
 _LINESTYLES = ("-", "--", ":", "-.")
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 # One colour per channel (mechanism/variant, registry order): tab10, then hues picked
-# to stay apart from those, so bars (which have no marker) of every channel (30 at
+# to stay apart from those, so bars (which have no marker) of every channel (36 at
 # most) are told apart too.
 _CHANNEL_PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -49,6 +49,7 @@ _CHANNEL_PALETTE = (
     "#ffb000", "#c49c94", "#8fd400", "#4363d8", "#e6194b",
     "#911eb4", "#42d4f4", "#9a6324", "#3cb44b", "#aa6e28",
     "#5b2c6f", "#f58231", "#2f4f4f", "#ff69b4", "#006400",
+    "#008080", "#b8860b", "#7b68ee", "#dcbeff", "#aaffc3", "#ffd8b1",
 )
 # Distinct colours for runs on overlay charts (compare), deliberately unlike _PALETTE's
 # order so a reader does not mistake a run colour for a mechanism colour.

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from ipcbench.core import patterns
 from ipcbench.core.results import ResultRow
-from ipcbench.core.schema import BASELINE_MECHANISM, DEFAULT_PAYLOAD, PLACEMENTS
+from ipcbench.core.schema import BASELINE_MECHANISM, DEFAULT_PAYLOAD, placement_rank
 from ipcbench.core.sizes import format_size
 from ipcbench.core.units import (
     MISSING,
@@ -135,7 +135,7 @@ def _columns(short: bool, payloads: bool, rates: bool = False) -> list[Column]:
 def _workload(row: ResultRow) -> tuple:
     order = list(patterns.PATTERN_NAMES)
     return (order.index(row.pattern), row.size_bytes, row.procs,
-            PLACEMENTS.index(row.placement), row.payload != DEFAULT_PAYLOAD, row.payload,
+            placement_rank(row.placement), row.payload != DEFAULT_PAYLOAD, row.payload,
             row.rate_per_s or math.inf)
 
 

@@ -2,7 +2,9 @@
 
 On small VMs a cross-core wakeup costs ~10x a same-core one, so where peers run is part
 of a case's identity (schema.PLACEMENTS) and is applied here, the one place that calls
-sched_setaffinity for the harness side.
+sched_setaffinity for the harness side. The topology placements (smt-sibling, same-l3,
+cross-l3, cross-socket) put the two peers of a case on the lowest pair of allowed CPUs
+in that relation (topology.py); an explicit `cpus:0,2` pins peer i to the i-th CPU.
 """
 
 from __future__ import annotations
@@ -11,6 +13,15 @@ import os
 import platform
 import threading
 from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+from ipcbench.system.topology import (
+    TOPOLOGY_PLACEMENTS,
+    Topology,
+    explicit_cpus,
+    format_cpu_list,
+    read_topology,
+)
 
 # Busy-polled channels publish with plain stores: correct only under x86's total store
 # order, since Python cannot issue a memory fence (see mechanisms/spin.py).
@@ -25,14 +36,43 @@ def allowed_cpus() -> list[int]:
         return []
 
 
-def placement_skip_reason(placement: str, cpus: Sequence[int]) -> str:
+@lru_cache(maxsize=1)
+def machine_topology() -> Topology:
+    """This machine's topology, read once (sysfs does not change during a run)."""
+    return read_topology()
+
+
+def placement_skip_reason(placement: str, cpus: Sequence[int],
+                          topology: Topology | None = None) -> str:
     if placement == "unpinned":
         return ""
     if not cpus:
         return f"placement {placement} needs CPU affinity, which this platform lacks"
     if placement == "cross-core" and len(cpus) < 2:
         return "placement cross-core needs at least 2 usable CPUs, this process has 1"
+    listed = explicit_cpus(placement)
+    foreign = [c for c in listed if c not in cpus]
+    if foreign:
+        return (f"placement {placement}: CPU {foreign[0]} is not one this process may use "
+                f"(allowed {format_cpu_list(cpus)})")
+    if placement in TOPOLOGY_PLACEMENTS:
+        return (topology or machine_topology()).pair_for(placement, cpus)[1]
     return ""
+
+
+def peers_skip_reason(placement: str, peers: int) -> str:
+    """A topology placement names the relation of two CPUs: it places two peers."""
+    if placement in TOPOLOGY_PLACEMENTS and peers != 2:
+        return f"placement {placement} places two peers (one pair); this case has {peers}"
+    return ""
+
+
+def own_cpus(placement: str) -> bool:
+    """True when the placement gives every peer a CPU of its own (as many as there are)."""
+    listed = explicit_cpus(placement)
+    if listed:
+        return len(set(listed)) == len(listed)
+    return placement == "cross-core" or placement in TOPOLOGY_PLACEMENTS
 
 
 def busy_poll_skip_reason(placement: str, peers: int, cpus: Sequence[int],
@@ -43,23 +83,37 @@ def busy_poll_skip_reason(placement: str, peers: int, cpus: Sequence[int],
     machine = (machine if machine is not None else platform.machine()).lower()
     if machine not in _TSO_MACHINES:
         return f"busy-polling relies on x86 store ordering; this machine is {machine}"
-    if placement != "cross-core":
-        return (f"busy-polling needs every peer on its own CPU: placement cross-core only "
-                f"(this case: {placement})")
+    if not own_cpus(placement):
+        return (f"busy-polling needs every peer on its own CPU: placement cross-core, a "
+                f"topology placement or distinct --cpus only (this case: {placement})")
+    listed = explicit_cpus(placement)
+    if listed and peers > len(listed):
+        return (f"busy-polling needs every peer on its own CPU: {peers} peers, "
+                f"{len(listed)} listed CPUs")
     if peers > len(cpus):
         return (f"busy-polling needs every peer on its own CPU: {peers} peers, "
                 f"{len(cpus)} CPUs")
     return ""
 
 
-def cpus_for_peer(placement: str, peer_index: int, cpus: Sequence[int]) -> tuple[int, ...]:
+def cpus_for_peer(placement: str, peer_index: int, cpus: Sequence[int],
+                  topology: Topology | None = None) -> tuple[int, ...]:
     """The CPU set of peer `peer_index`: () = unpinned; same-core = the first allowed CPU
     for all; cross-core = round-robin, so the two ends of a pair (adjacent indices) and
-    a consumer and its producer never share a CPU when there are enough CPUs."""
+    a consumer and its producer never share a CPU when there are enough CPUs; a topology
+    placement = its pair, alternating; explicit = the listed CPUs, round-robin."""
     if placement == "same-core":
         return (cpus[0],)
     if placement == "cross-core":
         return (cpus[peer_index % len(cpus)],)
+    listed = explicit_cpus(placement)
+    if listed:
+        return (listed[peer_index % len(listed)],)
+    if placement in TOPOLOGY_PLACEMENTS:
+        pair, reason = (topology or machine_topology()).pair_for(placement, cpus)
+        if not pair:
+            raise ValueError(reason)  # planning skipped such cases: not reached in a run
+        return (pair[peer_index % 2],)
     return ()
 
 

@@ -45,7 +45,9 @@ from ipcbench.system import leaks
 SHM_DIR = Path("/dev/shm")
 SEGMENT_PREFIX = "ipcb_"
 _RUN = rf"{SEGMENT_PREFIX}\d{{1,10}}_[0-9a-f]{{8}}"  # one harness process
-_ENTRY_RE = re.compile(rf"^({_RUN})_\d{{1,12}}_\w{{1,80}}$")
+# The entry's own part: letters, digits, "_", and "." with room for iceoryx2's file
+# names under the case's prefix (`<hash>_<id>.data`, `.dynamic`, `.connection`).
+_ENTRY_RE = re.compile(rf"^({_RUN})_\d{{1,12}}_[\w.]{{1,200}}$")
 _LOCK_RE = re.compile(rf"^({_RUN})\.lock$")
 # A POSIX message queue's marker: the queue is named "/" + the marker's name.
 _QUEUE_RE = re.compile(rf"^{_RUN}_\d{{1,12}}_mq\d{{1,6}}$")

@@ -32,6 +32,19 @@ def collect_cpu(meta: dict) -> None:
     meta["cpu_governor"] = _read_first("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
 
 
+def collect_topology(meta: dict) -> None:
+    """Sockets, cores, threads a core, L3 domains, and the CPU pair each topology
+    placement uses here (or why there is none): topology.Topology.summary."""
+    from ipcbench.system.topology import read_topology
+
+    allowed = meta.get("cpu_affinity")
+    try:
+        meta["topology"] = read_topology().summary(allowed if isinstance(allowed, list)
+                                                   else None)
+    except (OSError, ValueError) as exc:  # a sysfs this parser cannot read
+        meta["topology"] = {"error": str(exc)}
+
+
 def collect_memory(meta: dict) -> None:
     meta["ram_bytes"] = psutil.virtual_memory().total
     try:
@@ -82,7 +95,8 @@ def warn_unfit(meta: dict) -> None:
 
 def collect_metadata(placements=(), max_procs: int = 1) -> dict:
     meta: dict = {}
-    for collect in (collect_system, collect_cpu, collect_memory, collect_python):
+    for collect in (collect_system, collect_cpu, collect_topology, collect_memory,
+                    collect_python):
         collect(meta)
     collect_fitness(meta, placements, max_procs)
     meta["machine_id"] = machine_id(meta)
