@@ -34,7 +34,7 @@ from ipcbench.cli.signals import (
     install_signal_handlers,
     report_interrupt,
 )
-from ipcbench.core.patterns import PATTERN_NAMES, PATTERNS
+from ipcbench.core.patterns import DEFAULT_PATTERN_NAMES, PATTERN_NAMES, PATTERNS
 from ipcbench.core.payload_kinds import PAYLOAD_KINDS
 from ipcbench.core.results import ResultsError
 from ipcbench.core.schema import PLACEMENTS
@@ -59,7 +59,7 @@ def plan_from_args(args: argparse.Namespace):
         load_shares(args.load)  # refused before anything runs
         rates = sorted(set(rates or ()) | {0})  # --load needs each case unthrottled first
     # A rate applies to patterns whose senders keep a schedule; with --rate alone, those.
-    default_patterns = [p for p in PATTERN_NAMES if not rates or PATTERNS[p].open_loop]
+    default_patterns = [p for p in DEFAULT_PATTERN_NAMES if not rates or PATTERNS[p].open_loop]
     patterns = choices("pattern", split(args.pattern, "pattern") or default_patterns,
                        PATTERN_NAMES)
     all_variants = sorted({v for m in mechanisms for v in REGISTRY[m].variant_names})

@@ -73,10 +73,19 @@ def expand(
                 or (busy_poll_skip_reason(placement, case.peer_count, cpus)
                     if busy_polls(case.mechanism, case.variant) else "")
                 or PayloadSpec(case.size_bytes, kind=case.payload).check_buildable()
+                or _header_reason(case)
                 or limit_reason(case)  # e.g. posix-mq's msgsize_max
             )
             planned.append(PlannedCase(case, reason))
     return planned
+
+
+def _header_reason(case: Case) -> str:
+    """Why a pattern that routes by the message header cannot run unframed messages."""
+    if not case.kind.routes_by_header or PayloadSpec(case.size_bytes, kind=case.payload).framed:
+        return ""
+    return (f"{case.pattern} routes each reply by the sender in the request's header, "
+            "which a message this short does not carry")
 
 
 def _expand_one(
@@ -143,7 +152,7 @@ class Axes:
         return replace(
             self,
             mechanisms=self.mechanisms or public_names(),
-            patterns=self.patterns or pattern_kinds.PATTERN_NAMES,
+            patterns=self.patterns or pattern_kinds.DEFAULT_PATTERN_NAMES,
             sizes_bytes=self.sizes_bytes or matrix.sizes_bytes,
             procs=self.procs or matrix.procs,
             placements=self.placements or matrix.placements,

@@ -23,7 +23,7 @@ def buffers_bytes(item: PlannedCase) -> int:
     """Shared buffers one case allocates: one channel per direction and pair, or per
     producer / worker, each of one slot or a ring of them."""
     case = item.case
-    channels = (2 if case.kind.round_trip else 1) * case.procs
+    channels = case.kind.channels(case.procs)
     return channels * ring_slots(case.mechanism, case.variant) * case.size_bytes
 
 

@@ -35,6 +35,7 @@ from ipcbench.system.deadlines import (
     start_process,
 )
 
+RELAY_ROLE = "relay"  # a pipeline's stages between its source and its sink
 # Segment names: "ipcb_<harness pid>_<tag>_<case serial>_<n>"; hygiene.py relies on it.
 _case_serial = itertools.count()
 _TERM_GRACE_S = 1.0  # after SIGTERM, before SIGKILL
@@ -138,12 +139,14 @@ class CaseSession:
         cpus = allowed_cpus()
         serial = itertools.count()  # peer order = pinning order (see cpus_for_peer)
 
-        def spec(role: str, index: int, messages: int, ends: int = 0) -> PeerSpec:
+        def spec(role: str, index: int, messages: int, ends: int = 0,
+                 fan: int = case.procs) -> PeerSpec:
             fault = self.fault.kind if self.fault and self.fault.applies_to(role, index) else ""
             pinned = cpus_for_peer(case.placement, next(serial), cpus)
-            rate = case.rate_per_s if role == kind.sender else 0
+            sends = role == kind.sender or kind is patterns.BIDIR  # bidir: both ends
+            rate = case.rate_per_s if sends else 0
             return PeerSpec(role, index, messages, self.payload, checksum, fault, pinned,
-                            fan=case.procs, rate_per_s=rate, ends=ends)
+                            fan=fan, rate_per_s=rate, ends=ends)
 
         kind = case.kind
         if kind is patterns.PINGPONG:
@@ -168,6 +171,24 @@ class CaseSession:
                      for i, ep in enumerate(senders)]
             return peers + [(spec(kind.receiver, i, 0, ends=producers), ep)
                             for i, ep in enumerate(receivers)]
+        if kind is patterns.BROADCAST:  # the publisher's n messages reach every subscriber
+            sender, receivers = self.mechanism.broadcast(case.procs)
+            peers = [(spec(kind.sender, 0, n), sender)]
+            return peers + [(spec(kind.receiver, i, n), ep) for i, ep in enumerate(receivers)]
+        if kind is patterns.PIPELINE:  # source, procs relays, sink: n messages end to end
+            ends = self.mechanism.pipeline(case.procs)
+            peers = [(spec(kind.sender, 0, n), ends[0])]
+            peers += [(spec(RELAY_ROLE, i, n), ep) for i, ep in enumerate(ends[1:-1])]
+            return peers + [(spec(kind.receiver, 0, n, fan=1), ends[-1])]
+        if kind is patterns.REQREP:  # procs clients of n requests each, one server
+            clients, server = self.mechanism.request_reply(case.procs)
+            peers = [(spec(kind.sender, i, n), ep) for i, ep in enumerate(clients)]
+            return peers + [(spec(kind.receiver, 0, n * case.procs), server)]
+        if kind is patterns.BIDIR:  # pairs, n messages each way
+            peers = []
+            for i, (a, b) in enumerate(self.mechanism.pairs(case.procs)):
+                peers += [(spec(kind.sender, i, n), a), (spec(kind.receiver, i, n), b)]
+            return peers
         self.counter = self.mechanism.counter()
         return [(spec(kind.sender, i, n), self.counter) for i in range(case.procs)]
 
@@ -249,18 +270,21 @@ class CaseSession:
         # whole repeat on its own clock; receivers return their messages' latencies.
         timing_index = next(i for i, s in enumerate(self.specs) if s.role == kind.timing_role
                             and s.index == 0)
-        messages = self.workload.messages * case.procs
+        messages = self.workload.messages * kind.delivered(case.procs)
         latencies = []
-        if kind.open_loop and kind.timing_role == kind.receiver:  # stream: the consumer
+        if kind.open_loop and kind.timing_role == kind.receiver:  # stream, pipeline's sink
             duration_ns, consumer_latencies = replies[timing_index]
             latencies.append(consumer_latencies)
+        elif kind is patterns.BIDIR:  # every peer receives; left #0 timed
+            duration_ns = replies[timing_index][0]
+            latencies += [peer_latencies for _, peer_latencies in replies]
         else:
             duration_ns = replies[timing_index]
             received = [r for s, r in zip(self.specs, replies, strict=True)
                         if s.role == kind.receiver]
             if kind is patterns.WORKQUEUE:
                 latencies += self._work_queue_shares(received, messages)
-            elif kind.open_loop:  # fanout: every worker
+            elif kind.open_loop:  # fanout, broadcast: every worker or subscriber
                 latencies += received
         duration_ns = int(duration_ns)
         if self.counter is not None:

@@ -75,9 +75,11 @@ def read_limits() -> MqLimits:
 
 def queues_for(case: Case) -> int:
     """Queues one session of the case opens (see the module doc)."""
-    if case.kind.round_trip:
-        return 2 * case.procs
-    return 1 if case.kind is patterns.STREAM else case.procs
+    if case.kind is patterns.STREAM:
+        return 1
+    if case.kind is patterns.REQREP:  # one request queue, one reply queue per client
+        return 1 + case.procs
+    return case.kind.channels(case.procs)
 
 
 def queue_bytes(limits: MqLimits, message_bytes: int) -> int:

@@ -24,6 +24,7 @@ import secrets
 import shutil
 import tempfile
 
+from ipcbench.core.patterns import BIDIR
 from ipcbench.mechanisms.base import END, Endpoint, Mechanism
 from ipcbench.mechanisms.info import SHARED, MechanismInfo, Variant
 from ipcbench.system import hygiene
@@ -182,4 +183,6 @@ INFO = MechanismInfo(
     variants=(Variant("ipc", SHARED), Variant("tcp", SHARED)),
     mechanism=ZmqMechanism,
     requires="zmq",
+    why_not={BIDIR.name: "a zmq socket is not thread-safe: one thread may not send on it "
+             "while another receives"},
 )

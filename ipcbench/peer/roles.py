@@ -22,13 +22,21 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from array import array
 
 import numpy as np
 
 from ipcbench.mechanisms.base import END, is_end
-from ipcbench.payload.framing import SEQUENCE_MASK, Expected, SequenceError, one_way_ns, tag
+from ipcbench.payload.framing import (
+    SEQUENCE_BITS,
+    SEQUENCE_MASK,
+    Expected,
+    SequenceError,
+    one_way_ns,
+    tag,
+)
 from ipcbench.payload.wire import Wire
 
 BARRIER_TIMEOUT_S = 120.0
@@ -235,6 +243,76 @@ def dequeue(spec, endpoint, wire: Wire, barrier) -> tuple[int, np.ndarray, np.nd
     return count, words, latencies
 
 
+def subscribe(spec, endpoint, wire: Wire, barrier) -> np.ndarray:
+    """Broadcast subscriber: every message of the publisher (sender 0), each once and in
+    order; its latencies. The publisher's clock stops once every subscriber is here."""
+    arrivals = receive_many(endpoint, wire, spec.messages, spec.name)
+    if wire.expected is None:
+        wire.expected = Expected({0: 0})
+    latencies = _received(spec, wire, arrivals, wire.expected, spec.messages)
+    barrier.wait(BARRIER_TIMEOUT_S)
+    return latencies
+
+
+def relay(spec, endpoint, wire: Wire, barrier) -> None:
+    """Pipeline stage: passes every message on as it came (its header untouched, so the
+    sink's latency is end to end and its sequence check covers every stage)."""
+    send, recv = endpoint.send, endpoint.recv
+    for _ in range(spec.messages):
+        send(recv())
+    return None
+
+
+def serve(spec, endpoint, wire: Wire, barrier) -> None:
+    """Request-reply server: answers each request on the reply channel of the client its
+    header names; checks that every client's requests came each once, in order."""
+    recv, send_to, answer, clients = endpoint.recv, endpoint.send_to, wire.answer, spec.fan
+    words = array("I", bytes(4 * spec.messages))
+    for i in range(spec.messages):
+        word, reply = answer(recv())
+        client = word >> SEQUENCE_BITS
+        if client >= clients:
+            raise SequenceError(f"{spec.name}: request from unknown client {client} "
+                                "(foreign data on the channel)")
+        words[i] = word
+        send_to(client, reply)
+    wire.check(f"{spec.name} last request")
+    if wire.expected is None:
+        wire.expected = Expected({client: 0 for client in range(clients)})
+    wire.expected.check(np.frombuffer(words, dtype=np.uint32), spec.name,
+                        spec.messages // clients)
+    return None
+
+
+def both_ways(spec, endpoint, wire: Wire, barrier) -> tuple[int | None, np.ndarray]:
+    """bidir: a thread sends this peer's messages while this one receives the partner's
+    (each end's sequence checked); every peer then meets at an end barrier, and left #0
+    returns the duration up to it. The Wire is shared: sending touches only its send
+    state, opening only its receive state."""
+    clock = time.perf_counter_ns
+    start = clock()
+    failed: list[BaseException] = []
+
+    def sending() -> None:
+        try:
+            send_many(endpoint, wire, spec.messages, spec.rate_per_s)
+        except BaseException as exc:  # reported by the receiving thread
+            failed.append(exc)
+
+    sender = threading.Thread(target=sending, name="ipcbench-bidir-send", daemon=True)
+    sender.start()
+    arrivals = receive_many(endpoint, wire, spec.messages, spec.name)
+    sender.join()
+    if failed:
+        raise failed[0]
+    if wire.expected is None:  # the partner sends with this peer's index
+        wire.expected = Expected({spec.index: 0})
+    latencies = _received(spec, wire, arrivals, wire.expected, spec.messages)
+    barrier.wait(BARRIER_TIMEOUT_S)
+    timer = spec.role == "left" and spec.index == 0
+    return (clock() - start if timer else None), latencies
+
+
 def increment(spec, counter, wire: Wire, barrier) -> int | None:
     """The seed's shared counter. Peer 0 returns the duration up to the moment every
     peer has finished (an end barrier), the others None."""
@@ -260,4 +338,13 @@ ROLES = {
     "enqueuer": enqueue,
     "dequeuer": dequeue,
     "incrementer": increment,
+    "publisher": distribute,
+    "subscriber": subscribe,
+    "source": produce,
+    "relay": relay,
+    "sink": consume,
+    "client": ping,
+    "server": serve,
+    "left": both_ways,
+    "right": both_ways,
 }
