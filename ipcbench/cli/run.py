@@ -20,6 +20,7 @@ from ipcbench.cli.args import (
     choices,
     count,
     deadline,
+    depth,
     load_shares,
     precision,
     procs_list,
@@ -55,6 +56,8 @@ def plan_from_args(args: argparse.Namespace):
     mechanisms = choices("mechanism", split(args.mechanism, "mechanism") or public_names(),
                          public_names())
     rates = sorted({rate(r) for r in split(args.rate, "rate")}) if args.rate else None
+    depths = (sorted({depth(d) for d in split(args.depth, "depth")})
+              if getattr(args, "depth", None) else None)
     if args.load:
         load_shares(args.load)  # refused before anything runs
         rates = sorted(set(rates or ()) | {0})  # --load needs each case unthrottled first
@@ -93,7 +96,8 @@ def plan_from_args(args: argparse.Namespace):
     named = mechanisms if args.mechanism else None
     planned = plan(matrix, Axes(start_methods=methods, mechanisms=named, patterns=patterns,
                                 variants=variants, sizes_bytes=sizes, procs=procs,
-                                placements=placements, payloads=payloads, rates=rates))
+                                placements=placements, payloads=payloads, rates=rates,
+                                depths=depths))
     check_resources(planned)
     check_duration(planned, settings)
     return planned, settings
@@ -313,6 +317,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--rate", **many,
                      help="open loop: messages per second per sender (stream, fanout), "
                           "e.g. 1000 5000 20000; `max` = as fast as possible (default)")
+    run.add_argument("--depth", **many,
+                     help="messages a channel may hold in flight: ring slots (shm, mmap "
+                          "ring8), Queue maxsize, zmq high-water marks, POSIX queue depth; "
+                          "e.g. 1 8 64 (default: each channel's own)")
     run.add_argument("--load", **many,
                      help="open loop relative to each case's own unthrottled rate in this "
                           "run, e.g. 10%% 50%% 90%% (measured first, then these)")

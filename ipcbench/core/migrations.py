@@ -19,6 +19,8 @@ What each version changed (results.SCHEMA_VERSION is the newest; readers refuse 
      and target_met = not noisy. Same columns, new meaning: `noisy` is the 95% CI (of
      the median, or of the paired ratio) wider than the target; machine load alone no
      longer flags a row.
+  7  channel depth: depth (a case key; messages the channel may hold in flight, 0 = the
+     channel's default). v6 loads as depth=0.
 """
 
 from __future__ import annotations
@@ -89,6 +91,12 @@ def _v5_to_v6(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _v6_to_v7(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.insert(frame.columns.get_loc("rate_per_s") + 1, "depth", 0)
+    return frame
+
+
 # version -> the step from that version to the next (asv's way: each step knows only
 # two adjacent versions, so an old file is upgraded through every step in turn).
 _MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {
@@ -97,6 +105,7 @@ _MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {
     3: _v3_to_v4,
     4: _v4_to_v5,
     5: _v5_to_v6,
+    6: _v6_to_v7,
 }
 
 

@@ -33,7 +33,7 @@ from ipcbench.core.schema import (
 from ipcbench.system.safefile import open_fd, refuse_link, safe_dir
 
 # Bump on any change to COLUMNS or their meaning, with a step in migrations.py.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 class ResultsError(ValueError):
@@ -63,6 +63,7 @@ class ResultRow:
     placement: str = DEFAULT_PLACEMENT
     payload: str = DEFAULT_PAYLOAD
     rate_per_s: int = 0
+    depth: int = 0
     status: str
     reason: str = ""
     repeats: int = 0
@@ -161,6 +162,7 @@ _INT_COLUMNS = (
     "order_seed",
     "sessions",
     "rate_per_s",
+    "depth",
     "lat_samples",
     "remeasured",
 )
@@ -343,10 +345,11 @@ def read_results(path: str | os.PathLike[str], allow_empty: bool = False) -> pd.
     if not path.is_file():
         raise ResultsError(f"no results file at {path}")
     header = check_header(path)
-    # Columns every version has (placement, payload, rate came later; migrations add them).
+    # Columns every version has (placement, payload, rate, depth came later; migrations
+    # add them).
     required = (
         "schema_version",
-        *(k for k in CASE_KEYS if k not in ("placement", "payload", "rate_per_s")),
+        *(k for k in CASE_KEYS if k not in ("placement", "payload", "rate_per_s", "depth")),
         "status",
     )
     missing = [c for c in required if c not in header]

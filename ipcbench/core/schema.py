@@ -34,6 +34,9 @@ BASELINE_MECHANISM = "baseline"
 MAX_PROCS = 256
 # Upper bound on --rate: a Python sender cannot keep 10 M messages/s; above it a typo.
 MAX_RATE_PER_S = 10_000_000
+# Most messages a channel may be asked to keep in flight (--depth): a ring of 4096 x 1 MiB
+# chunks is already 4 GiB of /dev/shm.
+MAX_DEPTH = 4096
 
 
 def check_choice(kind: str, value: str, allowed: tuple[str, ...] | list[str]) -> str:
@@ -58,6 +61,9 @@ class Case:
     # Open loop: messages per second each sender keeps to (0 = as fast as it can, the
     # closed loop every pattern runs by default). Only patterns with a sender schedule.
     rate_per_s: int = 0
+    # Messages the channel may hold in flight (--depth: ring slots, Queue maxsize, zmq's
+    # high-water mark, a POSIX queue's depth); 0 = the channel's own default.
+    depth: int = 0
 
     def __post_init__(self) -> None:
         check_choice("payload", self.payload, payload_kinds.READABLE_PAYLOAD_KINDS)
@@ -70,6 +76,9 @@ class Case:
         if not 0 <= self.rate_per_s <= MAX_RATE_PER_S:
             raise ValueError(f"invalid rate {self.rate_per_s!r}: must be between 0 and "
                              f"{MAX_RATE_PER_S} messages per second")
+        if not 0 <= self.depth <= MAX_DEPTH:
+            raise ValueError(f"invalid depth {self.depth!r}: must be between 1 and "
+                             f"{MAX_DEPTH} messages in flight")
         if self.rate_per_s and not self.kind.open_loop:
             raise ValueError(f"pattern {self.pattern} has no sender schedule: a rate "
                              "applies to stream and fanout")
@@ -92,6 +101,7 @@ class Case:
             f"-p{self.procs}-{self.start_method}-{self.placement}"
             + ("" if self.payload == DEFAULT_PAYLOAD else f"-{self.payload}")
             + (f"-r{self.rate_per_s}" if self.rate_per_s else "")
+            + (f"-d{self.depth}" if self.depth else "")
         )
 
     @property

@@ -20,6 +20,7 @@ from ipcbench.core.settings import Matrix
 from ipcbench.mechanisms import (
     REGISTRY,
     busy_polls,
+    depth_reason,
     limit_reason,
     pattern_reason,
     payload_reason,
@@ -139,6 +140,9 @@ class Axes:
     placements: Sequence[str] | None = None
     payloads: Sequence[str] | None = None
     rates: Sequence[int] | None = None
+    # In-flight limits (--depth): every case of a variant with one, once per depth;
+    # a variant without one gives a skipped row saying so.
+    depths: Sequence[int] | None = None
 
     def __post_init__(self) -> None:
         for axis in fields(self):
@@ -170,7 +174,27 @@ def plan(matrix: Matrix, axes: Axes) -> list[PlannedCase]:
     mechanisms only; unless process counts are given, one it scopes with
     Matrix.pattern_procs for those counts only."""
     planned = _plan(matrix, axes)
+    if axes.depths is not None:
+        planned = with_depths(planned, axes.depths)
     return planned if axes.rates is None else with_rates(planned, axes.rates)
+
+
+def with_depths(planned: list[PlannedCase], depths: Sequence[int]) -> list[PlannedCase]:
+    """Each case once per depth where its variant has an in-flight limit to set; once,
+    skipped with the reason, where it has none (a pipe's kernel buffer, a one-slot
+    mailbox). The counter moves no messages: it is kept as it was, skipped unless no
+    depth but the default (0) was asked for."""
+    crossed = []
+    for item in planned:
+        case = item.case
+        why = (depth_reason(case.mechanism, case.variant) if case.kind.moves_payload
+               else f"{case.pattern} moves no messages: it has no depth")
+        if why:
+            crossed.append(item if set(depths) == {0} else
+                           PlannedCase(case, item.skip_reason or why))
+            continue
+        crossed += [PlannedCase(replace(case, depth=d), item.skip_reason) for d in depths]
+    return crossed
 
 
 def with_rates(planned: list[PlannedCase], rates: Sequence[int]) -> list[PlannedCase]:

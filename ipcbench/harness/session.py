@@ -93,7 +93,7 @@ class CaseSession:
         ctx = multiprocessing.get_context(case.start_method)
         # The channel moves wire-size messages (a shm-view descriptor is 64 bytes).
         self.mechanism = load(case.mechanism)(
-            ctx, case.variant, self.payload.wire_bytes, self.name_prefix
+            ctx, case.variant, self.payload.wire_bytes, self.name_prefix, depth=case.depth
         )
         peers = self._peers()
         if self.payload.info.shared_memory:

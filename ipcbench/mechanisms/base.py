@@ -101,10 +101,14 @@ class Endpoint(ABC):
 class Mechanism:
     """Builds channels for one case in the parent, then cleans them up."""
 
-    def __init__(self, ctx: BaseContext, variant: str, size_bytes: int, name_prefix: str) -> None:
+    def __init__(self, ctx: BaseContext, variant: str, size_bytes: int, name_prefix: str,
+                 depth: int = 0) -> None:
         self.ctx = ctx
         self.variant = variant
         self.size_bytes = size_bytes
+        # Messages each channel may hold in flight (Case.depth; 0 = its own default).
+        # Only variants whose record says what it sets (Variant.depth) are given one.
+        self.depth = depth
         # Prefix for anything with a system-wide name (shared memory), so that a
         # sweep can tell this run's leftovers from everyone else's.
         self.name_prefix = name_prefix

@@ -48,6 +48,10 @@ WHY_NOT_BIDIR_SPIN = ("a busy-polling peer's sending and receiving threads would
                       "on the GIL while spinning")
 
 
+# Variant.depth of the ring variants: --depth sets their slot count.
+RING_DEPTH = "ring slots"
+
+
 def _derived(variant: Variant, why_not: Mapping[str, str]) -> Variant:
     """A peer mechanism's variant with the patterns built from its streams and pairs."""
     extra: tuple[str, ...] = ()
@@ -84,6 +88,10 @@ class Variant:
     # True: peers busy-poll shared memory instead of sleeping in the kernel, which is
     # only fair where every peer has a CPU of its own (affinity.busy_poll_skip_reason).
     busy_polls: bool = False
+    # What --depth sets for it ("ring slots", "Queue maxsize", ...); "" = it has no
+    # in-flight limit a user can set (a mailbox, a kernel byte buffer), and cases asked
+    # for a depth become skipped rows saying so.
+    depth: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "patterns", _in_reading_order(tuple(self.patterns)))
