@@ -39,6 +39,7 @@ def test_depth_is_a_validated_case_key():
         with pytest.raises(ValueError, match=f"invalid depth {bad}"):
             Case("shm", "ring8", "stream", 64, 1, "fork", depth=bad)
     assert depth("64") == 64
+    assert depth("default") == 0
     for bad in ("0", "x", "4097"):
         with pytest.raises(ValueError, match=f"invalid depth '{bad}'"):
             depth(bad)
@@ -57,8 +58,11 @@ def test_depths_cross_the_channels_that_have_one_and_skip_the_others():
     assert reasons[("pipe", "bytes", "stream")] == "pipe bytes has no in-flight limit to set"
     assert "--depth applies to ring8 (ring slots)" in reasons[("shm", "segment", "stream")]
     assert "moves no messages" in reasons[("value", "locked", "counter")]
-    # Without a depth but the default, nothing is skipped for it.
+    # With the default asked for too, a channel without a depth is measured at its own.
     assert with_depths(planned, [0]) == planned
+    with_default = with_depths(planned, [0, 8])
+    assert not [p for p in with_default if p.skip_reason]
+    assert sorted(p.case.depth for p in with_default if p.case.variant == "ring8") == [0, 8]
 
 
 def test_the_mechanisms_set_what_the_depth_names():

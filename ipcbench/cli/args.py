@@ -68,14 +68,17 @@ def rate(value: str) -> int:
 
 
 def depth(value: str) -> int:
-    """One in-flight limit (--depth): a whole number of messages, 1 to MAX_DEPTH."""
+    """One in-flight limit (--depth): a whole number of messages, 1 to MAX_DEPTH;
+    `default` = the channel's own (returned as 0)."""
+    if value.lower() == "default":
+        return 0
     try:
         n = int(value)
     except ValueError:
         n = 0
     if not 1 <= n <= MAX_DEPTH:
         raise ValueError(f"invalid depth {value!r}: expected messages in flight, a whole "
-                         f"number from 1 to {MAX_DEPTH}")
+                         f"number from 1 to {MAX_DEPTH}, or default")
     return n
 
 

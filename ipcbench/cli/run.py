@@ -320,7 +320,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--depth", **many,
                      help="messages a channel may hold in flight: ring slots (shm, mmap "
                           "ring8), Queue maxsize, zmq high-water marks, POSIX queue depth; "
-                          "e.g. 1 8 64 (default: each channel's own)")
+                          "e.g. 1 8 64; `default` = each channel's own (the default)")
     run.add_argument("--load", **many,
                      help="open loop relative to each case's own unthrottled rate in this "
                           "run, e.g. 10%% 50%% 90%% (measured first, then these)")

@@ -182,16 +182,15 @@ def plan(matrix: Matrix, axes: Axes) -> list[PlannedCase]:
 def with_depths(planned: list[PlannedCase], depths: Sequence[int]) -> list[PlannedCase]:
     """Each case once per depth where its variant has an in-flight limit to set; once,
     skipped with the reason, where it has none (a pipe's kernel buffer, a one-slot
-    mailbox). The counter moves no messages: it is kept as it was, skipped unless no
-    depth but the default (0) was asked for."""
+    mailbox), unless the default (0) was asked for too: then it is measured once, at its
+    own. The counter moves no messages: it is treated the same way."""
     crossed = []
     for item in planned:
         case = item.case
         why = (depth_reason(case.mechanism, case.variant) if case.kind.moves_payload
                else f"{case.pattern} moves no messages: it has no depth")
         if why:
-            crossed.append(item if set(depths) == {0} else
-                           PlannedCase(case, item.skip_reason or why))
+            crossed.append(item if 0 in depths else PlannedCase(case, item.skip_reason or why))
             continue
         crossed += [PlannedCase(replace(case, depth=d), item.skip_reason) for d in depths]
     return crossed
