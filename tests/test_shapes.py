@@ -58,8 +58,10 @@ def test_every_message_arrives_exactly_once(meta, mechanism, variant, pattern):
 @pytest.mark.integration
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("pattern", NEW)
-def test_a_duplicated_message_fails_the_case(meta, pattern):
-    case = Case("pipe", "bytes", pattern, 256, 2, "fork")
+@pytest.mark.parametrize(("mechanism", "variant"), [("pipe", "bytes"), ("shm", "ring8"),
+                                                    ("value", "array")])
+def test_a_duplicated_message_fails_the_case(meta, mechanism, variant, pattern):
+    case = Case(mechanism, variant, pattern, 256, 2, "fork")
     row = run_case(case, replace(SMALL, fault=Fault("duplicate", SENDER[pattern])), meta)
     assert row.status == "failed", row
     assert any(what in row.reason for what in
@@ -74,6 +76,19 @@ def test_a_dropped_message_ends_the_case_at_its_deadline(meta, pattern):
     row = run_case(case, replace(SMALL, fault=Fault("drop", SENDER[pattern]), deadline_s=2.0),
                    meta)
     assert row.status == "timeout", row
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("pattern", "mechanism", "variant", "payload"), [
+    ("reqrep", "queue", "default", "object"), ("pipeline", "shm", "ring8", "shm-view"),
+    ("bidir", "pipe", "pickle", "numpy")])
+def test_endpoints_travel_to_forkserver_peers_with_other_payloads(meta, pattern, mechanism,
+                                                                  variant, payload):
+    case = Case(mechanism, variant, pattern, 4096, 2, "forkserver", payload=payload)
+    row = run_case(case, SMALL, meta)
+    assert row.status == "ok", row.reason
+    assert row.messages % _deliveries(case) == 0 and row.messages > 0
 
 
 def test_the_new_patterns_run_wherever_streams_and_pairs_do():
@@ -96,6 +111,12 @@ def test_what_cannot_run_is_a_skipped_row_with_the_reason():
     assert reasons[("pipe", "reqrep", 64)] == ""
     assert reasons[("pipe", "broadcast", 4)] == ""
     assert "does not support the pipeline pattern" in reasons[("executor", "pipeline", 64)]
+    views = {p.case.pattern: p.skip_reason for p in expand(
+        ["shm"], list(NEW), [4096], [2], ["fork"], ["ring8"], cpus=[0, 1],
+        payloads=["shm-view"])}
+    assert "frees once one receiver has read it" in views["broadcast"]
+    assert "sending thread" in views["bidir"]
+    assert views["pipeline"] == views["reqrep"] == ""
 
 
 def test_the_new_patterns_count_what_they_deliver():

@@ -69,6 +69,9 @@ class Pattern:
     # The receiver routes by the sender in each message's header (reqrep's server picks
     # the reply channel): a message too short to carry the header cannot run it.
     routes_by_header: bool = False
+    # Why the shm-view payload (a descriptor of a region in the sender's pool, freed
+    # once its one receiver has read it) cannot run this pattern; "" = it can.
+    why_no_shared_payload: str = ""
     # One-reader channels a case opens: `channels_per_proc` each proc plus `extra_channels`
     # (pingpong and bidir: one each way per pair; reqrep: the requests' and the replies';
     # pipeline: one per hop). What a mechanism builds may differ (one shared queue).
@@ -209,6 +212,8 @@ BROADCAST = Pattern(
     "(higher is better)", procs_label="subscriber processes", baseline=_COPY,
     in_payload_matrix=False, open_loop=True, one_sender=True, every_receiver=True,
     in_default_matrix=False,
+    why_no_shared_payload="every subscriber would read the one region a message is in, "
+                          "which its pool frees once one receiver has read it",
 )
 # Pipeline: a source, N relay stages, a sink; each relay passes every message on as it
 # came (header untouched), so the sink's one-way latency is end to end and its sequence
@@ -254,6 +259,8 @@ BIDIR = Pattern(
     metric_label="throughput, both ways", title="Bidirectional throughput (higher is better)",
     procs_label="pairs of processes", baseline=_COPY, in_payload_matrix=False,
     open_loop=True, step_messages=2, channels_per_proc=2, in_default_matrix=False,
+    why_no_shared_payload="a peer's region pool would be written by its sending thread and "
+                          "read by its receiving one at once",
 )
 
 PATTERNS: dict[str, Pattern] = {

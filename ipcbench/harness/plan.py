@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields, replace
 
 from ipcbench.core import patterns as pattern_kinds
 from ipcbench.core.patterns import COUNTER_SIZE_BYTES
+from ipcbench.core.payload_kinds import get as payload_kind
 from ipcbench.core.payload_kinds import payload_unavailable_reason
 from ipcbench.core.schema import DEFAULT_PAYLOAD, Case
 from ipcbench.core.settings import Matrix
@@ -75,6 +76,7 @@ def expand(
                     if busy_polls(case.mechanism, case.variant) else "")
                 or PayloadSpec(case.size_bytes, kind=case.payload).check_buildable()
                 or _header_reason(case)
+                or _shared_payload_reason(case)
                 or limit_reason(case)  # e.g. posix-mq's msgsize_max
             )
             planned.append(PlannedCase(case, reason))
@@ -87,6 +89,14 @@ def _header_reason(case: Case) -> str:
         return ""
     return (f"{case.pattern} routes each reply by the sender in the request's header, "
             "which a message this short does not carry")
+
+
+def _shared_payload_reason(case: Case) -> str:
+    """Why a pattern cannot carry a payload that lives in the sender's shared memory."""
+    why = case.kind.why_no_shared_payload
+    if not why or not payload_kind(case.payload).shared_memory:
+        return ""
+    return f"{case.pattern} does not carry the {case.payload} payload: {why}"
 
 
 def _expand_one(
