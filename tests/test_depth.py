@@ -34,7 +34,7 @@ SMALL = Settings(sessions=1, repeats=2, warmup=1, target_bytes=64 << 10, min_mes
 def test_depth_is_a_validated_case_key():
     case = Case("shm", "ring8", "stream", 64, 1, "fork", depth=16)
     assert case.label.endswith("-d16") and "depth" in COLUMNS
-    assert case.key[-1] == 16
+    assert case.key[list(Case.__dataclass_fields__).index("depth")] == 16
     for bad in (-1, 5000):
         with pytest.raises(ValueError, match=f"invalid depth {bad}"):
             Case("shm", "ring8", "stream", 64, 1, "fork", depth=bad)
@@ -92,13 +92,12 @@ def test_a_run_at_a_depth_moves_every_message(meta, mechanism, variant, slots):
     assert row.depth == slots and row.lat_samples == row.messages > 0
 
 
-def test_a_v6_file_loads_with_the_default_depth():
+def test_a_v6_file_loads_with_the_default_depth_and_no_bursts():
     row = ok_row("pipe", "bytes", "stream", 64, 1, 1e4)
-    frame = pd.DataFrame([row.__dict__]).drop(columns=["depth"]).assign(schema_version=6)
-    upgraded = upgrade(frame, 6)
-    assert upgraded["depth"].tolist() == [0]
-    columns = list(upgraded.columns)
-    assert columns.index("depth") == columns.index("rate_per_s") + 1
+    frame = pd.DataFrame([row.__dict__]).drop(columns=["depth", "burst"])
+    upgraded = upgrade(frame.assign(schema_version=6), 6)
+    assert upgraded["depth"].tolist() == [0] and upgraded["burst"].tolist() == [1]
+    assert list(upgraded.columns) == list(COLUMNS)
 
 
 def _swept(tmp_path):

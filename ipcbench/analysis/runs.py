@@ -51,9 +51,10 @@ class Run:
 
     @property
     def open_loop(self) -> pd.DataFrame:
-        """Ok rows measured at a given rate (run --rate): the latency-under-load views."""
+        """Ok rows measured at a given rate (run --rate), steady or in bursts (--burst),
+        at each channel's own depth: the latency-under-load views."""
         rows = measured(self.frame[self.frame["status"] == "ok"])
-        return rows[rows["rate_per_s"] > 0]
+        return rows[(rows["rate_per_s"] > 0) & (rows["depth"] == 0)]
 
     @property
     def baselines(self) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from ipcbench.cli.args import (
     MAX_SESSIONS,
     MAX_WARMUP,
     budget_minutes,
+    burst,
     choices,
     count,
     deadline,
@@ -58,6 +59,11 @@ def plan_from_args(args: argparse.Namespace):
     rates = sorted({rate(r) for r in split(args.rate, "rate")}) if args.rate else None
     depths = (sorted({depth(d) for d in split(args.depth, "depth")})
               if getattr(args, "depth", None) else None)
+    bursts = (sorted({burst(b) for b in split(args.burst, "burst")})
+              if getattr(args, "burst", None) else None)
+    if bursts and not args.rate:
+        raise ValueError("--burst needs --rate: a burst is how many messages each tick of "
+                         "a sender's schedule sends")
     if args.load:
         load_shares(args.load)  # refused before anything runs
         rates = sorted(set(rates or ()) | {0})  # --load needs each case unthrottled first
@@ -97,7 +103,7 @@ def plan_from_args(args: argparse.Namespace):
     planned = plan(matrix, Axes(start_methods=methods, mechanisms=named, patterns=patterns,
                                 variants=variants, sizes_bytes=sizes, procs=procs,
                                 placements=placements, payloads=payloads, rates=rates,
-                                depths=depths))
+                                depths=depths, bursts=bursts))
     check_resources(planned)
     check_duration(planned, settings)
     return planned, settings
@@ -321,6 +327,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="messages a channel may hold in flight: ring slots (shm, mmap "
                           "ring8), Queue maxsize, zmq high-water marks, POSIX queue depth; "
                           "e.g. 1 8 64; `default` = each channel's own (the default)")
+    run.add_argument("--burst", **many,
+                     help="with --rate: messages each tick of a sender's schedule "
+                          "sends back to back, at the same average rate, e.g. 1 16 "
+                          "(default: 1)")
     run.add_argument("--load", **many,
                      help="open loop relative to each case's own unthrottled rate in this "
                           "run, e.g. 10%% 50%% 90%% (measured first, then these)")

@@ -19,8 +19,9 @@ What each version changed (results.SCHEMA_VERSION is the newest; readers refuse 
      and target_met = not noisy. Same columns, new meaning: `noisy` is the 95% CI (of
      the median, or of the paired ratio) wider than the target; machine load alone no
      longer flags a row.
-  7  channel depth: depth (a case key; messages the channel may hold in flight, 0 = the
-     channel's default). v6 loads as depth=0.
+  7  channel depth and bursts: depth (a case key; messages the channel may hold in
+     flight, 0 = the channel's default), burst (a case key; messages per tick of an
+     open-loop schedule). v6 loads as depth=0, burst=1.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def _v5_to_v6(frame: pd.DataFrame) -> pd.DataFrame:
 def _v6_to_v7(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
     frame.insert(frame.columns.get_loc("rate_per_s") + 1, "depth", 0)
+    frame.insert(frame.columns.get_loc("depth") + 1, "burst", 1)
     return frame
 
 

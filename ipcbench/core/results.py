@@ -64,6 +64,7 @@ class ResultRow:
     payload: str = DEFAULT_PAYLOAD
     rate_per_s: int = 0
     depth: int = 0
+    burst: int = 1
     status: str
     reason: str = ""
     repeats: int = 0
@@ -163,6 +164,7 @@ _INT_COLUMNS = (
     "sessions",
     "rate_per_s",
     "depth",
+    "burst",
     "lat_samples",
     "remeasured",
 )
@@ -349,7 +351,8 @@ def read_results(path: str | os.PathLike[str], allow_empty: bool = False) -> pd.
     # add them).
     required = (
         "schema_version",
-        *(k for k in CASE_KEYS if k not in ("placement", "payload", "rate_per_s", "depth")),
+        *(k for k in CASE_KEYS
+          if k not in ("placement", "payload", "rate_per_s", "depth", "burst")),
         "status",
     )
     missing = [c for c in required if c not in header]

@@ -153,6 +153,9 @@ class Axes:
     # In-flight limits (--depth): every case of a variant with one, once per depth;
     # a variant without one gives a skipped row saying so.
     depths: Sequence[int] | None = None
+    # Messages per tick of an open-loop schedule (--burst, with rates): every rated case
+    # once per burst size.
+    bursts: Sequence[int] | None = None
 
     def __post_init__(self) -> None:
         for axis in fields(self):
@@ -186,7 +189,21 @@ def plan(matrix: Matrix, axes: Axes) -> list[PlannedCase]:
     planned = _plan(matrix, axes)
     if axes.depths is not None:
         planned = with_depths(planned, axes.depths)
-    return planned if axes.rates is None else with_rates(planned, axes.rates)
+    if axes.rates is not None:
+        planned = with_rates(planned, axes.rates)
+    return planned if axes.bursts is None else with_bursts(planned, axes.bursts)
+
+
+def with_bursts(planned: list[PlannedCase], bursts: Sequence[int]) -> list[PlannedCase]:
+    """Every case on a schedule (a rate) once per burst size; a full-speed case has no
+    ticks to fill and is kept as it is."""
+    crossed = []
+    for item in planned:
+        if not item.case.rate_per_s:
+            crossed.append(item)
+            continue
+        crossed += [PlannedCase(replace(item.case, burst=b), item.skip_reason) for b in bursts]
+    return crossed
 
 
 def with_depths(planned: list[PlannedCase], depths: Sequence[int]) -> list[PlannedCase]:

@@ -146,7 +146,8 @@ class CaseSession:
             sends = role == kind.sender or kind is patterns.BIDIR  # bidir: both ends
             rate = case.rate_per_s if sends else 0
             return PeerSpec(role, index, messages, self.payload, checksum, fault, pinned,
-                            fan=fan, rate_per_s=rate, ends=ends)
+                            fan=fan, rate_per_s=rate, ends=ends,
+                            burst=case.burst if rate else 1)
 
         kind = case.kind
         if kind is patterns.PINGPONG:

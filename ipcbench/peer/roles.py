@@ -68,10 +68,12 @@ def wait_until(due_ns: int, clock=time.perf_counter_ns) -> None:
 
 
 def send_many(endpoint, wire: Wire, count: int, rate_per_s: float = 0.0,
-              clock=time.perf_counter_ns, wait=wait_until) -> None:
+              clock=time.perf_counter_ns, wait=wait_until, burst: int = 1) -> None:
     """Send `count` messages. Closed loop (rate 0): each stamped just before it is built
     (serialisation is inside the latency). Open loop: message i is due at start + i/rate
     and stamped with that due time, so a stall counts against every message it delays.
+    In bursts of B: messages are due B at a time, message i at the tick of i - i mod B
+    (the same average rate), so the later ones of a burst count its queueing.
     `clock` and `wait(due_ns)` are injectable (tests drive a virtual clock)."""
     send, message = endpoint.send, wire.message
     if rate_per_s <= 0:
@@ -81,7 +83,7 @@ def send_many(endpoint, wire: Wire, count: int, rate_per_s: float = 0.0,
     period_ns = 1e9 / rate_per_s
     start_ns = clock()
     for i in range(count):
-        due_ns = start_ns + int(i * period_ns)
+        due_ns = start_ns + int((i - i % burst) * period_ns)
         if clock() < due_ns:
             wait(due_ns)
         send(message(due_ns))
@@ -168,7 +170,7 @@ def pong(spec, endpoint, wire: Wire, barrier) -> None:
 
 
 def produce(spec, endpoint, wire: Wire, barrier) -> None:
-    send_many(endpoint, wire, spec.messages, spec.rate_per_s)
+    send_many(endpoint, wire, spec.messages, spec.rate_per_s, burst=spec.burst)
     return None
 
 
@@ -187,7 +189,7 @@ def distribute(spec, endpoint, wire: Wire, barrier) -> int:
     """Fan-out producer: sends round-robin to every worker, then waits for all of them."""
     clock = time.perf_counter_ns
     start = clock()
-    send_many(endpoint, wire, spec.messages, spec.rate_per_s)
+    send_many(endpoint, wire, spec.messages, spec.rate_per_s, burst=spec.burst)
     barrier.wait(BARRIER_TIMEOUT_S)
     return clock() - start
 
@@ -221,7 +223,7 @@ def enqueue(spec, endpoint, wire: Wire, barrier) -> int | None:
     barrier, which every consumer reaches only once it holds one END per producer."""
     clock = time.perf_counter_ns
     start = clock()
-    send_many(endpoint, wire, spec.messages, spec.rate_per_s)
+    send_many(endpoint, wire, spec.messages, spec.rate_per_s, burst=spec.burst)
     send_ends(endpoint, spec.ends)
     barrier.wait(BARRIER_TIMEOUT_S)
     return clock() - start if spec.index == 0 else None
@@ -295,7 +297,7 @@ def both_ways(spec, endpoint, wire: Wire, barrier) -> tuple[int | None, np.ndarr
 
     def sending() -> None:
         try:
-            send_many(endpoint, wire, spec.messages, spec.rate_per_s)
+            send_many(endpoint, wire, spec.messages, spec.rate_per_s, burst=spec.burst)
         except BaseException as exc:  # reported by the receiving thread
             failed.append(exc)
 
