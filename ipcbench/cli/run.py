@@ -321,7 +321,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help=f"one or more of {', '.join(PAYLOAD_KINDS)} (default: bytes "
                           "everywhere, the other kinds at a few sizes; see `ipcbench list`)")
     run.add_argument("--rate", **many,
-                     help="open loop: messages per second per sender (stream, fanout), "
+                     help="open loop: messages per second per sender (stream, fanout, "
+                          "broadcast, pipeline, bidir), "
                           "e.g. 1000 5000 20000; `max` = as fast as possible (default)")
     run.add_argument("--depth", **many,
                      help="messages a channel may hold in flight: ring slots (shm, mmap "

@@ -91,8 +91,9 @@ class Case:
             raise ValueError("a burst needs a rate: it is how many messages each tick of "
                              "the sender's schedule sends")
         if self.rate_per_s and not self.kind.open_loop:
+            scheduled = ", ".join(p.name for p in patterns.PATTERNS.values() if p.open_loop)
             raise ValueError(f"pattern {self.pattern} has no sender schedule: a rate "
-                             "applies to stream and fanout")
+                             f"applies to {scheduled}")
 
     @property
     def kind(self) -> patterns.Pattern:
