@@ -20,6 +20,7 @@ import numpy as np
 from ipcbench.core import patterns
 from ipcbench.core.faults import Fault
 from ipcbench.core.schema import Case
+from ipcbench.harness.shapes import SHAPES, shape_peers
 from ipcbench.mechanisms import load
 from ipcbench.mechanisms.base import PeerFailed, RepeatOutcome, Workload
 from ipcbench.payload.framing import SequenceError, Shares
@@ -35,7 +36,6 @@ from ipcbench.system.deadlines import (
     start_process,
 )
 
-RELAY_ROLE = "relay"  # a pipeline's stages between its source and its sink
 # Segment names: "ipcb_<harness pid>_<tag>_<case serial>_<n>"; hygiene.py relies on it.
 _case_serial = itertools.count()
 _TERM_GRACE_S = 1.0  # after SIGTERM, before SIGKILL
@@ -172,24 +172,8 @@ class CaseSession:
                      for i, ep in enumerate(senders)]
             return peers + [(spec(kind.receiver, i, 0, ends=producers), ep)
                             for i, ep in enumerate(receivers)]
-        if kind is patterns.BROADCAST:  # the publisher's n messages reach every subscriber
-            sender, receivers = self.mechanism.broadcast(case.procs)
-            peers = [(spec(kind.sender, 0, n), sender)]
-            return peers + [(spec(kind.receiver, i, n), ep) for i, ep in enumerate(receivers)]
-        if kind is patterns.PIPELINE:  # source, procs relays, sink: n messages end to end
-            ends = self.mechanism.pipeline(case.procs)
-            peers = [(spec(kind.sender, 0, n), ends[0])]
-            peers += [(spec(RELAY_ROLE, i, n), ep) for i, ep in enumerate(ends[1:-1])]
-            return peers + [(spec(kind.receiver, 0, n, fan=1), ends[-1])]
-        if kind is patterns.REQREP:  # procs clients of n requests each, one server
-            clients, server = self.mechanism.request_reply(case.procs)
-            peers = [(spec(kind.sender, i, n), ep) for i, ep in enumerate(clients)]
-            return peers + [(spec(kind.receiver, 0, n * case.procs), server)]
-        if kind is patterns.BIDIR:  # pairs, n messages each way
-            peers = []
-            for i, (a, b) in enumerate(self.mechanism.pairs(case.procs)):
-                peers += [(spec(kind.sender, i, n), a), (spec(kind.receiver, i, n), b)]
-            return peers
+        if kind in SHAPES:  # broadcast, pipeline, reqrep, bidir
+            return shape_peers(kind, self.mechanism, case.procs, n, spec)
         self.counter = self.mechanism.counter()
         return [(spec(kind.sender, i, n), self.counter) for i in range(case.procs)]
 
