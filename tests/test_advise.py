@@ -154,7 +154,7 @@ def test_payload_narrows_the_cell_and_a_missing_payload_column_means_bytes():
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"pattern": "broadcast"}, "unknown pattern 'broadcast'"),
+    ({"pattern": "multicast"}, "unknown pattern 'multicast'"),
     ({"pattern": "counter"}, r"no ok counter rows .*\(patterns with ok rows: pingpong\)"),
     ({"pattern": "pingpong", "placement": "moon"}, "unknown placement 'moon'"),
     ({"pattern": "pingpong", "procs": 0}, "invalid procs 0"),

@@ -40,7 +40,7 @@ def ipcbench(*args: str, timeout_s: float = 120.0) -> subprocess.CompletedProces
         (["--size", "12XB"], "'12XB'"),
         (["--size", "64", "abc"], "'abc'"),
         (["--mechanism", "nope"], "'nope'"),
-        (["--pattern", "broadcast"], "'broadcast'"),
+        (["--pattern", "multicast"], "'multicast'"),
         (["--variant", "nope"], "'nope'"),
         (["--procs", "0"], "'0'"),
         (["--procs", "two"], "'two'"),
@@ -113,17 +113,20 @@ def test_list_shows_mechanisms_variants_and_patterns(capsys):
     for mechanism in ("pipe:", "queue:", "value:", "shm:"):
         assert any(line.startswith(mechanism) for line in out.splitlines()), mechanism
     variant_lines = {line.split()[0]: line for line in out.splitlines() if line.startswith(" ")}
-    assert variant_lines["bytes"].endswith("patterns: pingpong, stream, fanout")
-    assert variant_lines["pickle"].endswith("patterns: pingpong, stream, fanout")
+    shapes = "broadcast, pipeline, reqrep, bidir"
+    assert variant_lines["bytes"].endswith(f"patterns: pingpong, stream, fanout, {shapes}")
+    assert variant_lines["pickle"].endswith(f"patterns: pingpong, stream, fanout, {shapes}")
     # The last `default` variant listed is faster-fifo's, a queue: it can be a work queue.
-    assert variant_lines["default"].endswith("patterns: pingpong, stream, fanout, workqueue")
-    assert variant_lines["array"].endswith("patterns: pingpong, stream, fanout")
+    assert variant_lines["default"].endswith(
+        f"patterns: pingpong, stream, fanout, workqueue, {shapes}")
+    assert variant_lines["array"].endswith(f"patterns: pingpong, stream, fanout, {shapes}")
     assert variant_lines["locked"].endswith("patterns: counter")
-    assert variant_lines["segment"].endswith("patterns: pingpong, stream, fanout")
+    assert variant_lines["segment"].endswith(f"patterns: pingpong, stream, fanout, {shapes}")
     assert "fake" not in out  # the test double is hidden
     patterns = [line for line in out.splitlines() if line.startswith("pattern ")]
     assert [line.split()[1] for line in patterns] == [
-        "pingpong:", "stream:", "fanout:", "workqueue:", "counter:"]
+        "pingpong:", "stream:", "fanout:", "workqueue:", "counter:", "broadcast:",
+        "pipeline:", "reqrep:", "bidir:"]
     assert "(--procs N: N producers (and as many consumers))" in patterns[3]
 
 

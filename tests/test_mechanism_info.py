@@ -58,8 +58,15 @@ def test_slot_mechanisms_read_the_variant_records_their_info_lists():
     slots = [i for i in REGISTRY.values()
              if i.mechanism is not None and issubclass(i.mechanism, SlotMechanism)]
     assert {i.name for i in slots} == {"value", "shm", "mmap", "array", "shareable-list"}
+    # The same records, but for the patterns the info derives from streams and pairs
+    # (broadcast, pipeline, reqrep, bidir): the mechanism reads slots and polling only.
+    def shape(variants):
+        return [(v.name, v.ring_slots, v.busy_polls) for v in variants]
+
     for info in slots:
-        assert info.mechanism.variants == info.variants, info.name
+        assert shape(info.mechanism.variants) == shape(info.variants), info.name
+        for declared, listed in zip(info.mechanism.variants, info.variants, strict=True):
+            assert set(declared.patterns) <= set(listed.patterns), info.name
 
 
 def test_ring_slots_and_busy_polling_are_read_from_the_variant_records():

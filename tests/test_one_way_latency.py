@@ -243,7 +243,7 @@ def test_rates_cross_only_patterns_with_a_sender_schedule():
     # `--rate max 1000` asks for full speed too: pingpong then runs, once.
     [pingpong] = [p for p in with_rates(planned, [0, 1000]) if p.case.pattern == "pingpong"]
     assert pingpong.skip_reason == "" and pingpong.case.rate_per_s == 0
-    with pytest.raises(ValueError, match="rate applies to stream and fanout"):
+    with pytest.raises(ValueError, match="rate applies to stream, fanout"):
         Case("pipe", "bytes", "pingpong", 64, 1, "fork", rate_per_s=10)
 
 

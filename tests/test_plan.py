@@ -82,7 +82,7 @@ def test_case_label_and_peer_count():
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
     [
-        ({"pattern": "broadcast"}, "unknown pattern 'broadcast'"),
+        ({"pattern": "multicast"}, "unknown pattern 'multicast'"),
         ({"size_bytes": 0}, "invalid size 0"),
         ({"procs": 0}, "invalid procs 0"),
         ({"procs": MAX_PROCS + 1}, f"invalid procs {MAX_PROCS + 1}"),

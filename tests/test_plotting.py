@@ -295,7 +295,8 @@ def test_a_file_from_before_payload_kinds_reads_as_bytes(tmp_path):
           "lat_p90_ns", "lat_p99_ns", "lat_p999_ns", "lat_max_ns", "samples_file"]
     v6 = ["run_delay_frac", "remeasured", "target_met", "ratio", "ratio_ci_low",
           "ratio_ci_high", "probe_ratio", "probe_ratio_ci_low", "probe_ratio_ci_high"]
-    old = pd.read_csv(csv).drop(columns=v3_v4 + v5 + v6).assign(schema_version=2)
+    v7 = ["depth", "burst"]
+    old = pd.read_csv(csv).drop(columns=v3_v4 + v5 + v6 + v7).assign(schema_version=2)
     old.to_csv(csv, index=False)
     run = load_run(folder)
     assert run.frame["payload"].tolist() == ["bytes"]

@@ -165,7 +165,8 @@ def test_missing_module_becomes_skipped_rows_with_the_install_hint(monkeypatch):
 def test_registry_names_the_extra():
     info = REGISTRY["posix-mq"]
     assert info.requires == "posix_ipc" and info.limit_reason is not None
-    assert set(info.variant("default").patterns) == {"pingpong", "stream", "fanout", "workqueue"}
+    assert set(info.variant("default").patterns) == {
+        "pingpong", "stream", "fanout", "workqueue", "broadcast", "pipeline", "reqrep", "bidir"}
     from ipcbench.mechanisms import install_hint
 
     assert install_hint("posix_ipc") == "pip install 'ipcbench[posix-mq]'"

@@ -202,6 +202,8 @@ def _candidate_rows(frame: pd.DataFrame, kind: patterns.Pattern,
     usable = frame[(frame["status"] == "ok") & (frame["mechanism"] != BASELINE_MECHANISM)]
     if "rate_per_s" in usable:  # full-speed figures only (advise --rate reads the others)
         usable = usable[usable["rate_per_s"] == 0]
+    if "depth" in usable:  # each channel at its own depth (a --depth sweep is charted)
+        usable = usable[usable["depth"] == 0]
     rows = usable[(usable["pattern"] == kind.name)
                   & pd.to_numeric(usable[column], errors="coerce").notna()].copy()
     if rows.empty:

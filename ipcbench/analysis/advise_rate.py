@@ -57,6 +57,9 @@ class RateAdvice:
 def _loaded_rows(frame: pd.DataFrame, kind: patterns.Pattern,
                  wanted: dict) -> tuple[pd.DataFrame, list[str]]:
     usable = frame[(frame["status"] == "ok") & (frame["mechanism"] != BASELINE_MECHANISM)]
+    # A steady schedule at each channel's own depth: bursts and depths are other questions.
+    if "burst" in usable:
+        usable = usable[(usable["burst"] == 1) & (usable["depth"] == 0)]
     rows = usable[(usable["pattern"] == kind.name) & (usable["rate_per_s"] > 0)
                   & pd.to_numeric(usable["lat_p99_ns"], errors="coerce").gt(0)].copy()
     if rows.empty:

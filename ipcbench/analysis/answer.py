@@ -92,11 +92,12 @@ def answer_workload(rows: Sequence[ResultRow], traits: ChannelTraits = PLAIN) ->
 
 def answers(rows: Sequence[ResultRow], traits: ChannelTraits = PLAIN) -> list[WorkloadAnswer]:
     """Every full-speed workload with a measured row (ok, failed or timed out), in
-    reading order (workload_key); skipped rows, baselines and rate rows are not asked."""
+    reading order (workload_key); skipped rows, baselines, rate and depth rows are not
+    asked."""
     by_workload: dict[tuple, list[ResultRow]] = {}
     for row in rows:
         if (row.status == "skipped" or row.mechanism == BASELINE_MECHANISM
-                or row.rate_per_s):
+                or row.rate_per_s or row.depth):
             continue
         by_workload.setdefault(workload_key(row), []).append(row)
     return [answer_workload(by_workload[key], traits) for key in sorted(by_workload)]

@@ -37,16 +37,24 @@ class Run:
 
     @property
     def ok(self) -> pd.DataFrame:
-        """Ok rows of measured channels at full speed (closed loop, rate_per_s 0): what
-        every ranking, chart and verdict compares (baseline rows are not channels)."""
+        """Ok rows of measured channels at full speed (closed loop, rate_per_s 0) and
+        their own depth (depth 0): what every ranking, chart and verdict compares
+        (baseline rows are not channels)."""
         rows = measured(self.frame[self.frame["status"] == "ok"])
-        return rows[rows["rate_per_s"] == 0]
+        return rows[(rows["rate_per_s"] == 0) & (rows["depth"] == 0)]
+
+    @property
+    def depths(self) -> pd.DataFrame:
+        """Ok full-speed rows at a depth the run set (run --depth): the depth sweep."""
+        rows = measured(self.frame[self.frame["status"] == "ok"])
+        return rows[(rows["rate_per_s"] == 0) & (rows["depth"] > 0)]
 
     @property
     def open_loop(self) -> pd.DataFrame:
-        """Ok rows measured at a given rate (run --rate): the latency-under-load views."""
+        """Ok rows measured at a given rate (run --rate), steady or in bursts (--burst),
+        at each channel's own depth: the latency-under-load views."""
         rows = measured(self.frame[self.frame["status"] == "ok"])
-        return rows[rows["rate_per_s"] > 0]
+        return rows[(rows["rate_per_s"] > 0) & (rows["depth"] == 0)]
 
     @property
     def baselines(self) -> pd.DataFrame:
@@ -128,7 +136,7 @@ def baseline_value(baselines: pd.DataFrame, ref, placement: str | None = None) -
 
 
 def require_ok_rows(run: Run) -> None:
-    if run.ok.empty and run.open_loop.empty:
+    if run.ok.empty and run.open_loop.empty and run.depths.empty:
         raise ResultsError(
             f"{run.csv_path} has no ok rows to draw ({status_summary(run.frame)})"
         )

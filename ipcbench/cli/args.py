@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 
 from ipcbench.core.chart_formats import FORMATS
-from ipcbench.core.schema import MAX_PROCS, MAX_RATE_PER_S, check_choice
+from ipcbench.core.schema import MAX_BURST, MAX_DEPTH, MAX_PROCS, MAX_RATE_PER_S, check_choice
 
 CHART_FORMATS = (*FORMATS, "pdf")
 
@@ -74,6 +74,33 @@ def rate(value: str) -> int:
         raise ValueError(f"invalid rate {value!r}: expected messages per second, a whole "
                          f"number from 1 to {MAX_RATE_PER_S}, or max")
     return int(n)
+
+
+def depth(value: str) -> int:
+    """One in-flight limit (--depth): a whole number of messages, 1 to MAX_DEPTH;
+    `default` = the channel's own (returned as 0)."""
+    if value.lower() == "default":
+        return 0
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_DEPTH:
+        raise ValueError(f"invalid depth {value!r}: expected messages in flight, a whole "
+                         f"number from 1 to {MAX_DEPTH}, or default")
+    return n
+
+
+def burst(value: str) -> int:
+    """Messages per tick of an open-loop schedule (--burst): 1 to MAX_BURST."""
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_BURST:
+        raise ValueError(f"invalid burst {value!r}: expected messages per tick, a whole "
+                         f"number from 1 to {MAX_BURST}")
+    return n
 
 
 # Upper bounds of the per-case counts, checked before any process starts. Every session

@@ -19,7 +19,7 @@ def run_plots_after_run(run_dir: str | os.PathLike[str]) -> list[Path]:
     from ipcbench.plotting import plot_run
 
     run = load_run(run_dir)
-    if run.ok.empty and run.open_loop.empty:
+    if run.ok.empty and run.open_loop.empty and run.depths.empty:
         return []
     return plot_run(run, Path(run_dir) / "charts")
 

@@ -17,10 +17,12 @@ from ipcbench.cli.args import (
     MAX_SESSIONS,
     MAX_WARMUP,
     budget_minutes,
+    burst,
     choices,
     count,
     cpu_numbers,
     deadline,
+    depth,
     load_shares,
     precision,
     procs_list,
@@ -35,7 +37,7 @@ from ipcbench.cli.signals import (
     install_signal_handlers,
     report_interrupt,
 )
-from ipcbench.core.patterns import PATTERN_NAMES, PATTERNS
+from ipcbench.core.patterns import DEFAULT_PATTERN_NAMES, PATTERN_NAMES, PATTERNS
 from ipcbench.core.payload_kinds import PAYLOAD_KINDS
 from ipcbench.core.results import ResultsError
 from ipcbench.core.schema import PLACEMENTS, explicit_placement
@@ -57,11 +59,18 @@ def plan_from_args(args: argparse.Namespace):
     mechanisms = choices("mechanism", split(args.mechanism, "mechanism") or public_names(),
                          public_names())
     rates = sorted({rate(r) for r in split(args.rate, "rate")}) if args.rate else None
+    depths = (sorted({depth(d) for d in split(args.depth, "depth")})
+              if getattr(args, "depth", None) else None)
+    bursts = (sorted({burst(b) for b in split(args.burst, "burst")})
+              if getattr(args, "burst", None) else None)
+    if bursts and not args.rate:
+        raise ValueError("--burst needs --rate: a burst is how many messages each tick of "
+                         "a sender's schedule sends")
     if args.load:
         load_shares(args.load)  # refused before anything runs
         rates = sorted(set(rates or ()) | {0})  # --load needs each case unthrottled first
     # A rate applies to patterns whose senders keep a schedule; with --rate alone, those.
-    default_patterns = [p for p in PATTERN_NAMES if not rates or PATTERNS[p].open_loop]
+    default_patterns = [p for p in DEFAULT_PATTERN_NAMES if not rates or PATTERNS[p].open_loop]
     patterns = choices("pattern", split(args.pattern, "pattern") or default_patterns,
                        PATTERN_NAMES)
     all_variants = sorted({v for m in mechanisms for v in REGISTRY[m].variant_names})
@@ -97,7 +106,8 @@ def plan_from_args(args: argparse.Namespace):
     named = mechanisms if args.mechanism else None
     planned = plan(matrix, Axes(start_methods=methods, mechanisms=named, patterns=patterns,
                                 variants=variants, sizes_bytes=sizes, procs=procs,
-                                placements=placements, payloads=payloads, rates=rates))
+                                placements=placements, payloads=payloads, rates=rates,
+                                depths=depths, bursts=bursts))
     check_resources(planned)
     check_duration(planned, settings)
     return planned, settings
@@ -335,8 +345,17 @@ def add_matrix_flags(run: argparse.ArgumentParser) -> None:
                      help=f"one or more of {', '.join(PAYLOAD_KINDS)} (default: bytes "
                           "everywhere, the other kinds at a few sizes; see `ipcbench list`)")
     run.add_argument("--rate", **many,
-                     help="open loop: messages per second per sender (stream, fanout), "
+                     help="open loop: messages per second per sender (stream, fanout, "
+                          "broadcast, pipeline, bidir), "
                           "e.g. 1000 5000 20000; `max` = as fast as possible (default)")
+    run.add_argument("--depth", **many,
+                     help="messages a channel may hold in flight: ring slots (shm, mmap "
+                          "ring8), Queue maxsize, zmq high-water marks, POSIX queue depth; "
+                          "e.g. 1 8 64; `default` = each channel's own (the default)")
+    run.add_argument("--burst", **many,
+                     help="with --rate: messages each tick of a sender's schedule "
+                          "sends back to back, at the same average rate, e.g. 1 16 "
+                          "(default: 1)")
     run.add_argument("--load", **many,
                      help="open loop relative to each case's own unthrottled rate in this "
                           "run, e.g. 10%% 50%% 90%% (measured first, then these)")

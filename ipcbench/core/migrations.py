@@ -19,12 +19,15 @@ What each version changed (results.SCHEMA_VERSION is the newest; readers refuse 
      and target_met = not noisy. Same columns, new meaning: `noisy` is the 95% CI (of
      the median, or of the paired ratio) wider than the target; machine load alone no
      longer flags a row.
-  7  same columns, new meanings: a repeat of stream, fanout, workqueue and counter is
-     timed from the moment the first peer left the start barrier (before, from the timing
-     peer's own start: on a shared core a peer the scheduler ran first had done part of
-     the work off the clock, and figures of v6 and older can be up to 2x fast there);
-     `noisy` is a CI or the drift beyond +/-10% (may not reproduce within 10%), no longer
-     beyond the precision target, which `target_met` alone reports. v6 loads unchanged.
+  7  channel depth and bursts: depth (a case key; messages the channel may hold in
+     flight, 0 = the channel's default), burst (a case key; messages per tick of an
+     open-loop schedule). v6 loads as depth=0, burst=1. New meanings: a repeat of stream,
+     fanout, workqueue and counter is timed from the moment the first peer left the
+     start barrier (before, from the timing peer's own start: on a shared core a peer the
+     scheduler ran first had done part of the work off the clock, and figures of v6 and
+     older can be up to 2x fast there); `noisy` is a CI or the drift beyond +/-10% (may
+     not reproduce within 10%), no longer beyond the precision target, which
+     `target_met` alone reports.
 """
 
 from __future__ import annotations
@@ -96,7 +99,10 @@ def _v5_to_v6(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _v6_to_v7(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame  # new meanings only (see above): the figures as they were measured
+    frame = frame.copy()
+    frame.insert(frame.columns.get_loc("rate_per_s") + 1, "depth", 0)
+    frame.insert(frame.columns.get_loc("depth") + 1, "burst", 1)
+    return frame
 
 
 # version -> the step from that version to the next (asv's way: each step knows only

@@ -59,14 +59,49 @@ class Pattern:
     # wait for an answer.
     open_loop: bool = False
     one_sender: bool = False  # fanout: one distributor whatever --procs says
+    # Messages delivered per timed step: `step_messages` each proc (or in all, when not
+    # `per_proc`): broadcast delivers one copy to each of N subscribers, a pipeline one
+    # message end to end whatever its stage count, bidir two (one each way) per pair.
+    step_messages: int = 1
+    per_proc: bool = True
+    # Every message reaches every receiver (broadcast), not one of them.
+    every_receiver: bool = False
+    # The receiver routes by the sender in each message's header (reqrep's server picks
+    # the reply channel): a message too short to carry the header cannot run it.
+    routes_by_header: bool = False
+    # Why the shm-view payload (a descriptor of a region in the sender's pool, freed
+    # once its one receiver has read it) cannot run this pattern; "" = it can.
+    why_no_shared_payload: str = ""
+    # One-reader channels a case opens: `channels_per_proc` each proc plus `extra_channels`
+    # (pingpong and bidir: one each way per pair; reqrep: the requests' and the replies';
+    # pipeline: one per hop). What a mechanism builds may differ (one shared queue).
+    channels_per_proc: int = 1
+    extra_channels: int = 0
+    # Measured when a run names no patterns (-p); the newer shapes only when asked for.
+    in_default_matrix: bool = True
+
+    def channels(self, procs: int) -> int:
+        return self.channels_per_proc * procs + self.extra_channels
+
+    def delivered(self, procs: int) -> int:
+        """Messages delivered while the timing peer advances one step (not pingpong's)."""
+        return self.step_messages * (procs if self.per_proc else 1)
 
     def peers(self, procs: int) -> int:
         """Processes a case of this pattern starts."""
         return self.peers_per_proc * procs + self.extra_peers
 
     def senders(self, procs: int) -> int:
-        """Peers in the sender role: one distributor, else one per proc."""
-        return 1 if self.one_sender else procs
+        """Peers that send: one distributor, both ends of a bidir pair, else one per proc."""
+        if self.one_sender:
+            return 1
+        return procs * (self.step_messages if self.per_proc else 1)
+
+    def sent_per_s(self, delivered_per_s: float, procs: int) -> float:
+        """Messages per second each sender sent (what --rate asks of it), from the
+        messages delivered per second: a broadcast message is delivered N times."""
+        copies = procs if self.every_receiver else 1
+        return delivered_per_s / self.senders(procs) / copies
 
     def bytes_per_step(self, size_bytes: int, procs: int) -> int:
         """Bytes all peers move while the timing peer advances one message: there and
@@ -74,7 +109,7 @@ class Pattern:
         producer or to every worker for stream/fanout/workqueue."""
         if not self.moves_payload:
             return 0
-        return size_bytes * (2 if self.round_trip else procs)
+        return size_bytes * (2 if self.round_trip else self.delivered(procs))
 
     def bytes_per_message(self, size_bytes: int) -> int:
         """Payload bytes one timed message moves (pingpong: there and back)."""
@@ -112,6 +147,7 @@ PINGPONG = Pattern(
     metric="p50_ns", higher_is_better=False, unit=units.TIME_NS,
     metric_label="p50 round trip", title="Ping-pong p50 latency (lower is better)",
     procs_label="pairs of processes", baseline=_PIPE_RTT, in_payload_matrix=True,
+    channels_per_proc=2,
 )
 STREAM = Pattern(
     name="stream",
@@ -160,10 +196,80 @@ COUNTER = Pattern(
     procs_label="incrementing processes", baseline=_LOCK, in_payload_matrix=False,
 )
 
+# Broadcast: one publisher, N subscribers, each on a channel of its own, every message
+# sent to every one of them (N copies). The publisher times from the start barrier to an
+# end barrier each subscriber reaches once it holds the last message; the figure is the
+# bytes delivered (every copy) per second. Subscribers check they got every message
+# exactly once, in order, and report each one's one-way latency.
+BROADCAST = Pattern(
+    name="broadcast",
+    summary="1 publisher -> N subscribers, every subscriber gets every message; timed "
+            "until the last subscriber holds the last message",
+    sender="publisher", receiver="subscriber", timing_role="publisher", peers_per_proc=1,
+    extra_peers=1, round_trip=False, moves_payload=True,
+    metric="bytes_per_s", higher_is_better=True, unit=units.BYTES_PER_S,
+    metric_label="delivered throughput", title="Broadcast throughput, every copy counted "
+    "(higher is better)", procs_label="subscriber processes", baseline=_COPY,
+    in_payload_matrix=False, open_loop=True, one_sender=True, every_receiver=True,
+    in_default_matrix=False,
+    why_no_shared_payload="every subscriber would read the one region a message is in, "
+                          "which its pool frees once one receiver has read it",
+)
+# Pipeline: a source, N relay stages, a sink; each relay passes every message on as it
+# came (header untouched), so the sink's one-way latency is end to end and its sequence
+# check covers every stage. The sink times from the start barrier to its last message.
+PIPELINE = Pattern(
+    name="pipeline",
+    summary="source -> N relay stages -> sink; end-to-end one-way latency and throughput",
+    sender="source", receiver="sink", timing_role="sink", peers_per_proc=1, extra_peers=2,
+    round_trip=False, moves_payload=True,
+    metric="bytes_per_s", higher_is_better=True, unit=units.BYTES_PER_S,
+    metric_label="end-to-end throughput", title="Pipeline end-to-end throughput "
+    "(higher is better)", procs_label="relay stages", baseline=_COPY,
+    in_payload_matrix=False, open_loop=True, one_sender=True, per_proc=False,
+    extra_channels=1, in_default_matrix=False,
+)
+# Request-reply: N clients, one server. Clients send requests on one shared N -> 1
+# channel; the server answers each on the client's own reply channel, found from the
+# sender in the request's header. Every client times each round trip (a distribution);
+# the figure of merit is requests per second over all clients.
+REQREP = Pattern(
+    name="reqrep",
+    summary="N clients -> 1 server, each request answered; round-trip distribution and "
+            "aggregate requests/s",
+    sender="client", receiver="server", timing_role="client", peers_per_proc=1,
+    extra_peers=1, round_trip=True, moves_payload=True,
+    metric="msgs_per_s", higher_is_better=True, unit=units.MSGS_PER_S,
+    metric_label="requests/s", title="Request-reply requests/s (higher is better)",
+    procs_label="client processes", baseline=BaselineRef(
+        "os-pipe", "pingpong", "msgs_per_s", "raw os.pipe round trips/s"),
+    in_payload_matrix=False, channels_per_proc=2, routes_by_header=True,
+    in_default_matrix=False,
+)
+# Bidirectional: N pairs, both ends sending and receiving at once (a thread of each peer
+# sends while its main thread receives: one thread doing both deadlocks on a pipe once
+# both sides' messages outgrow its buffer). Every peer reaches an end barrier once it
+# has sent and received its share; left #0 times up to it. Aggregate bytes/s, both ways.
+BIDIR = Pattern(
+    name="bidir",
+    summary="N pairs, both ends send and receive at once; aggregate bytes/s both ways",
+    sender="left", receiver="right", timing_role="left", peers_per_proc=2, extra_peers=0,
+    round_trip=False, moves_payload=True,
+    metric="bytes_per_s", higher_is_better=True, unit=units.BYTES_PER_S,
+    metric_label="throughput, both ways", title="Bidirectional throughput (higher is better)",
+    procs_label="pairs of processes", baseline=_COPY, in_payload_matrix=False,
+    open_loop=True, step_messages=2, channels_per_proc=2, in_default_matrix=False,
+    why_no_shared_payload="a peer's region pool would be written by its sending thread and "
+                          "read by its receiving one at once",
+)
+
 PATTERNS: dict[str, Pattern] = {
-    p.name: p for p in (PINGPONG, STREAM, FANOUT, WORKQUEUE, COUNTER)
+    p.name: p for p in (PINGPONG, STREAM, FANOUT, WORKQUEUE, COUNTER,
+                        BROADCAST, PIPELINE, REQREP, BIDIR)
 }
 PATTERN_NAMES: tuple[str, ...] = tuple(PATTERNS)
+DEFAULT_PATTERN_NAMES: tuple[str, ...] = tuple(
+    name for name, p in PATTERNS.items() if p.in_default_matrix)
 # The counter's "message" is one increment of an int64: its size axis is this one value.
 COUNTER_SIZE_BYTES = 8
 

@@ -63,6 +63,8 @@ class ResultRow:
     placement: str = DEFAULT_PLACEMENT
     payload: str = DEFAULT_PAYLOAD
     rate_per_s: int = 0
+    depth: int = 0
+    burst: int = 1
     status: str
     reason: str = ""
     repeats: int = 0
@@ -161,6 +163,8 @@ _INT_COLUMNS = (
     "order_seed",
     "sessions",
     "rate_per_s",
+    "depth",
+    "burst",
     "lat_samples",
     "remeasured",
 )
@@ -343,10 +347,12 @@ def read_results(path: str | os.PathLike[str], allow_empty: bool = False) -> pd.
     if not path.is_file():
         raise ResultsError(f"no results file at {path}")
     header = check_header(path)
-    # Columns every version has (placement, payload, rate came later; migrations add them).
+    # Columns every version has (placement, payload, rate, depth came later; migrations
+    # add them).
     required = (
         "schema_version",
-        *(k for k in CASE_KEYS if k not in ("placement", "payload", "rate_per_s")),
+        *(k for k in CASE_KEYS
+          if k not in ("placement", "payload", "rate_per_s", "depth", "burst")),
         "status",
     )
     missing = [c for c in required if c not in header]

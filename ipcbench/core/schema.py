@@ -43,6 +43,10 @@ BASELINE_MECHANISM = "baseline"
 MAX_PROCS = 256
 # Upper bound on --rate: a Python sender cannot keep 10 M messages/s; above it a typo.
 MAX_RATE_PER_S = 10_000_000
+# Most messages a channel may be asked to keep in flight (--depth): a ring of 4096 x 1 MiB
+# chunks is already 4 GiB of /dev/shm.
+MAX_DEPTH = 4096
+MAX_BURST = 100_000
 
 
 def check_placement(placement: str) -> str:
@@ -80,6 +84,13 @@ class Case:
     # Open loop: messages per second each sender keeps to (0 = as fast as it can, the
     # closed loop every pattern runs by default). Only patterns with a sender schedule.
     rate_per_s: int = 0
+    # Messages the channel may hold in flight (--depth: ring slots, Queue maxsize, zmq's
+    # high-water mark, a POSIX queue's depth); 0 = the channel's own default.
+    depth: int = 0
+    # Open loop in bursts (--burst): each sender's schedule ticks every burst / rate
+    # seconds and sends `burst` messages back to back at each tick, all due then. 1 = a
+    # message per tick (the steady schedule; the only value without a rate).
+    burst: int = 1
 
     def __post_init__(self) -> None:
         check_choice("payload", self.payload, payload_kinds.READABLE_PAYLOAD_KINDS)
@@ -92,9 +103,19 @@ class Case:
         if not 0 <= self.rate_per_s <= MAX_RATE_PER_S:
             raise ValueError(f"invalid rate {self.rate_per_s!r}: must be between 0 and "
                              f"{MAX_RATE_PER_S} messages per second")
+        if not 0 <= self.depth <= MAX_DEPTH:
+            raise ValueError(f"invalid depth {self.depth!r}: must be between 1 and "
+                             f"{MAX_DEPTH} messages in flight")
+        if not 1 <= self.burst <= MAX_BURST:
+            raise ValueError(f"invalid burst {self.burst!r}: must be between 1 and "
+                             f"{MAX_BURST} messages per tick")
+        if self.burst > 1 and not self.rate_per_s:
+            raise ValueError("a burst needs a rate: it is how many messages each tick of "
+                             "the sender's schedule sends")
         if self.rate_per_s and not self.kind.open_loop:
+            scheduled = ", ".join(p.name for p in patterns.PATTERNS.values() if p.open_loop)
             raise ValueError(f"pattern {self.pattern} has no sender schedule: a rate "
-                             "applies to stream and fanout")
+                             f"applies to {scheduled}")
 
     @property
     def kind(self) -> patterns.Pattern:
@@ -114,6 +135,8 @@ class Case:
             f"-p{self.procs}-{self.start_method}-{self.placement}"
             + ("" if self.payload == DEFAULT_PAYLOAD else f"-{self.payload}")
             + (f"-r{self.rate_per_s}" if self.rate_per_s else "")
+            + (f"-d{self.depth}" if self.depth else "")
+            + (f"-b{self.burst}" if self.burst > 1 else "")
         )
 
     @property

@@ -14,12 +14,14 @@ from dataclasses import dataclass, fields, replace
 
 from ipcbench.core import patterns as pattern_kinds
 from ipcbench.core.patterns import COUNTER_SIZE_BYTES
+from ipcbench.core.payload_kinds import get as payload_kind
 from ipcbench.core.payload_kinds import payload_unavailable_reason
 from ipcbench.core.schema import DEFAULT_PAYLOAD, Case
 from ipcbench.core.settings import Matrix
 from ipcbench.mechanisms import (
     REGISTRY,
     busy_polls,
+    depth_reason,
     limit_reason,
     pattern_reason,
     payload_reason,
@@ -79,10 +81,28 @@ def expand(
                 or (busy_poll_skip_reason(placement, case.peer_count, cpus)
                     if busy_polls(case.mechanism, case.variant) else "")
                 or PayloadSpec(case.size_bytes, kind=case.payload).check_buildable()
+                or _header_reason(case)
+                or _shared_payload_reason(case)
                 or limit_reason(case)  # e.g. posix-mq's msgsize_max
             )
             planned.append(PlannedCase(case, reason))
     return planned
+
+
+def _header_reason(case: Case) -> str:
+    """Why a pattern that routes by the message header cannot run unframed messages."""
+    if not case.kind.routes_by_header or PayloadSpec(case.size_bytes, kind=case.payload).framed:
+        return ""
+    return (f"{case.pattern} routes each reply by the sender in the request's header, "
+            "which a message this short does not carry")
+
+
+def _shared_payload_reason(case: Case) -> str:
+    """Why a pattern cannot carry a payload that lives in the sender's shared memory."""
+    why = case.kind.why_no_shared_payload
+    if not why or not payload_kind(case.payload).shared_memory:
+        return ""
+    return f"{case.pattern} does not carry the {case.payload} payload: {why}"
 
 
 def _expand_one(
@@ -136,6 +156,12 @@ class Axes:
     placements: Sequence[str] | None = None
     payloads: Sequence[str] | None = None
     rates: Sequence[int] | None = None
+    # In-flight limits (--depth): every case of a variant with one, once per depth;
+    # a variant without one gives a skipped row saying so.
+    depths: Sequence[int] | None = None
+    # Messages per tick of an open-loop schedule (--burst, with rates): every rated case
+    # once per burst size.
+    bursts: Sequence[int] | None = None
 
     def __post_init__(self) -> None:
         for axis in fields(self):
@@ -149,7 +175,7 @@ class Axes:
         return replace(
             self,
             mechanisms=self.mechanisms or public_names(),
-            patterns=self.patterns or pattern_kinds.PATTERN_NAMES,
+            patterns=self.patterns or pattern_kinds.DEFAULT_PATTERN_NAMES,
             sizes_bytes=self.sizes_bytes or matrix.sizes_bytes,
             procs=self.procs or matrix.procs,
             placements=self.placements or matrix.placements,
@@ -167,7 +193,40 @@ def plan(matrix: Matrix, axes: Axes) -> list[PlannedCase]:
     mechanisms only; unless process counts are given, one it scopes with
     Matrix.pattern_procs for those counts only."""
     planned = _plan(matrix, axes)
-    return planned if axes.rates is None else with_rates(planned, axes.rates)
+    if axes.depths is not None:
+        planned = with_depths(planned, axes.depths)
+    if axes.rates is not None:
+        planned = with_rates(planned, axes.rates)
+    return planned if axes.bursts is None else with_bursts(planned, axes.bursts)
+
+
+def with_bursts(planned: list[PlannedCase], bursts: Sequence[int]) -> list[PlannedCase]:
+    """Every case on a schedule (a rate) once per burst size; a full-speed case has no
+    ticks to fill and is kept as it is."""
+    crossed = []
+    for item in planned:
+        if not item.case.rate_per_s:
+            crossed.append(item)
+            continue
+        crossed += [PlannedCase(replace(item.case, burst=b), item.skip_reason) for b in bursts]
+    return crossed
+
+
+def with_depths(planned: list[PlannedCase], depths: Sequence[int]) -> list[PlannedCase]:
+    """Each case once per depth where its variant has an in-flight limit to set; once,
+    skipped with the reason, where it has none (a pipe's kernel buffer, a one-slot
+    mailbox), unless the default (0) was asked for too: then it is measured once, at its
+    own. The counter moves no messages: it is treated the same way."""
+    crossed = []
+    for item in planned:
+        case = item.case
+        why = (depth_reason(case.mechanism, case.variant) if case.kind.moves_payload
+               else f"{case.pattern} moves no messages: it has no depth")
+        if why:
+            crossed.append(item if 0 in depths else PlannedCase(case, item.skip_reason or why))
+            continue
+        crossed += [PlannedCase(replace(case, depth=d), item.skip_reason) for d in depths]
+    return crossed
 
 
 def with_rates(planned: list[PlannedCase], rates: Sequence[int]) -> list[PlannedCase]:

@@ -11,7 +11,7 @@ from ipcbench.core import payload_kinds
 from ipcbench.core.settings import Settings
 from ipcbench.core.sizes import format_size
 from ipcbench.harness.plan import PlannedCase
-from ipcbench.mechanisms import ring_slots
+from ipcbench.mechanisms import depth_slots
 from ipcbench.payload.zerocopy import regions_for
 
 # Mechanisms whose buffers live in /dev/shm (SharedMemory segments; multiprocessing's
@@ -23,8 +23,8 @@ def buffers_bytes(item: PlannedCase) -> int:
     """Shared buffers one case allocates: one channel per direction and pair, or per
     producer / worker, each of one slot or a ring of them."""
     case = item.case
-    channels = (2 if case.kind.round_trip else 1) * case.procs
-    return channels * ring_slots(case.mechanism, case.variant) * case.size_bytes
+    channels = case.kind.channels(case.procs)
+    return channels * depth_slots(case.mechanism, case.variant, case.depth) * case.size_bytes
 
 
 def pools_bytes(item: PlannedCase) -> int:

@@ -68,7 +68,7 @@ def ok_row(
                            paired_half_width=paired.half_width if paired.blocks else 0.0,
                            drift=drift, flag_limit=flag_limit)
     bytes_per_s = figures["msgs_per_s"] * case.kind.bytes_per_message(case.size_bytes)
-    achieved_per_s = figures["msgs_per_s"] / case.kind.senders(case.procs)
+    achieved_per_s = case.kind.sent_per_s(figures["msgs_per_s"], case.procs)
     return base_row(
         case,
         meta,

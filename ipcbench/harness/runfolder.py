@@ -154,7 +154,7 @@ def _parse_manifest(document: dict) -> Manifest:
         raise ValueError(f"manifest_version {version} is newer than this ipcbench reads")
     known = {f.name for f in fields(Settings)}
     settings = Settings(**{k: v for k, v in document["settings"].items() if k in known})
-    # Keys a manifest of an older version lacks (rate_per_s) take the Case default.
+    # Keys a manifest of an older version lacks (rate_per_s, depth) take the Case default.
     planned = [PlannedCase(Case(**{k: item[k] for k in CASE_KEYS if k in item}),
                            item["skip_reason"])
                for item in document["planned"]]

@@ -20,6 +20,7 @@ import numpy as np
 from ipcbench.core import patterns
 from ipcbench.core.faults import Fault
 from ipcbench.core.schema import Case
+from ipcbench.harness.shapes import SHAPES, shape_peers
 from ipcbench.mechanisms import load
 from ipcbench.mechanisms.base import PeerFailed, RepeatOutcome, Workload
 from ipcbench.payload.framing import SequenceError, Shares
@@ -92,7 +93,7 @@ class CaseSession:
         ctx = multiprocessing.get_context(case.start_method)
         # The channel moves wire-size messages (a shm-view descriptor is 64 bytes).
         self.mechanism = load(case.mechanism)(
-            ctx, case.variant, self.payload.wire_bytes, self.name_prefix
+            ctx, case.variant, self.payload.wire_bytes, self.name_prefix, depth=case.depth
         )
         peers = self._peers()
         if self.payload.info.shared_memory:
@@ -138,12 +139,15 @@ class CaseSession:
         cpus = allowed_cpus()
         serial = itertools.count()  # peer order = pinning order (see cpus_for_peer)
 
-        def spec(role: str, index: int, messages: int, ends: int = 0) -> PeerSpec:
+        def spec(role: str, index: int, messages: int, ends: int = 0,
+                 fan: int = case.procs) -> PeerSpec:
             fault = self.fault.kind if self.fault and self.fault.applies_to(role, index) else ""
             pinned = cpus_for_peer(case.placement, next(serial), cpus)
-            rate = case.rate_per_s if role == kind.sender else 0
+            sends = role == kind.sender or kind is patterns.BIDIR  # bidir: both ends
+            rate = case.rate_per_s if sends else 0
             return PeerSpec(role, index, messages, self.payload, checksum, fault, pinned,
-                            fan=case.procs, rate_per_s=rate, ends=ends)
+                            fan=fan, rate_per_s=rate, ends=ends,
+                            burst=case.burst if rate else 1)
 
         kind = case.kind
         if kind is patterns.PINGPONG:
@@ -168,6 +172,8 @@ class CaseSession:
                      for i, ep in enumerate(senders)]
             return peers + [(spec(kind.receiver, i, 0, ends=producers), ep)
                             for i, ep in enumerate(receivers)]
+        if kind in SHAPES:  # broadcast, pipeline, reqrep, bidir
+            return shape_peers(kind, self.mechanism, case.procs, n, spec)
         self.counter = self.mechanism.counter()
         return [(spec(kind.sender, i, n), self.counter) for i in range(case.procs)]
 
@@ -249,18 +255,21 @@ class CaseSession:
         # whole repeat on its own clock; receivers return their messages' latencies.
         timing_index = next(i for i, s in enumerate(self.specs) if s.role == kind.timing_role
                             and s.index == 0)
-        messages = self.workload.messages * case.procs
+        messages = self.workload.messages * kind.delivered(case.procs)
         latencies = []
-        if kind.open_loop and kind.timing_role == kind.receiver:  # stream: the consumer
+        if kind.open_loop and kind.timing_role == kind.receiver:  # stream, pipeline's sink
             duration_ns, consumer_latencies = replies[timing_index]
             latencies.append(consumer_latencies)
+        elif kind is patterns.BIDIR:  # every peer receives; left #0 timed
+            duration_ns = replies[timing_index][0]
+            latencies += [peer_latencies for _, peer_latencies in replies]
         else:
             duration_ns = replies[timing_index]
             received = [r for s, r in zip(self.specs, replies, strict=True)
                         if s.role == kind.receiver]
             if kind is patterns.WORKQUEUE:
                 latencies += self._work_queue_shares(received, messages)
-            elif kind.open_loop:  # fanout: every worker
+            elif kind.open_loop:  # fanout, broadcast: every worker or subscriber
                 latencies += received
         # The repeat began when the first peer left the start barrier, not when the timing
         # peer did: on a shared core a producer (or a fellow incrementer) the scheduler

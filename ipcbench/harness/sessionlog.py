@@ -24,7 +24,7 @@ _RESULT_FIELDS = tuple(f.name for f in fields(SessionResult)
                        if f.name not in ("disturbance", "latencies_ns"))
 _DISTURBANCE_FIELDS = tuple(f.name for f in fields(Disturbance))
 COLUMNS = ("schema_version", *CASE_KEYS, *_RESULT_FIELDS, *_DISTURBANCE_FIELDS)
-_INT_FIELDS = {"size_bytes", "procs", "rate_per_s", "index", "samples", "repeats",
+_INT_FIELDS = {"size_bytes", "procs", "rate_per_s", "depth", "burst", "index", "samples", "repeats",
                "messages", "ctx_switches", "schema_version", "lat_samples"}
 _TEXT_FIELDS = set(CASE_KEYS) - _INT_FIELDS
 

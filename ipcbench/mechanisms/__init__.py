@@ -17,7 +17,7 @@ import importlib.util
 from typing import TYPE_CHECKING
 
 from ipcbench.core.traits import ChannelTraits
-from ipcbench.mechanisms.info import MechanismInfo, Variant
+from ipcbench.mechanisms.info import RING_DEPTH, MechanismInfo, Variant
 
 if TYPE_CHECKING:
     from ipcbench.core.schema import Case
@@ -146,6 +146,23 @@ def variant_of(name: str, variant: str) -> Variant:
 def ring_slots(name: str, variant: str) -> int:
     """Slots per channel of that variant (1 = a mailbox; Variant.ring_slots)."""
     return variant_of(name, variant).ring_slots
+
+
+def depth_reason(name: str, variant: str) -> str:
+    """Why --depth cannot apply to that variant ("" when it can: Variant.depth)."""
+    record = variant_of(name, variant)
+    if record.depth:
+        return ""
+    settable = [f"{v.name} ({v.depth})" for v in REGISTRY[name].variants if v.depth]
+    return (f"{name} {variant} has no in-flight limit to set"
+            + (f"; --depth applies to {', '.join(settable)}" if settable else ""))
+
+
+def depth_slots(name: str, variant: str, depth: int) -> int:
+    """Slots per channel of a case: its depth where the variant's slots are what
+    --depth sets, else the variant's own (ring_slots)."""
+    record = variant_of(name, variant)
+    return depth if depth and record.depth == RING_DEPTH else record.ring_slots
 
 
 def busy_polls(name: str, variant: str) -> bool:

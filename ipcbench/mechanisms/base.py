@@ -101,10 +101,14 @@ class Endpoint(ABC):
 class Mechanism:
     """Builds channels for one case in the parent, then cleans them up."""
 
-    def __init__(self, ctx: BaseContext, variant: str, size_bytes: int, name_prefix: str) -> None:
+    def __init__(self, ctx: BaseContext, variant: str, size_bytes: int, name_prefix: str,
+                 depth: int = 0) -> None:
         self.ctx = ctx
         self.variant = variant
         self.size_bytes = size_bytes
+        # Messages each channel may hold in flight (Case.depth; 0 = its own default).
+        # Only variants whose record says what it sets (Variant.depth) are given one.
+        self.depth = depth
         # Prefix for anything with a system-wide name (shared memory), so that a
         # sweep can tell this run's leftovers from everyone else's.
         self.name_prefix = name_prefix
@@ -127,6 +131,34 @@ class Mechanism:
             senders += sender
             receivers.append(receiver)
         return RoundRobin(senders), receivers
+
+    def broadcast(self, subscribers: int) -> tuple[Endpoint, list[Endpoint]]:
+        """One publisher feeding `subscribers` receivers, every message to each of them:
+        one stream channel per subscriber, each message sent on every one in turn."""
+        senders, receivers = [], []
+        for _ in range(subscribers):
+            sender, receiver = self.stream(1)
+            senders += sender
+            receivers.append(receiver)
+        return Broadcast(senders), receivers
+
+    def pipeline(self, relays: int) -> list[Endpoint]:
+        """A source's send end, each of `relays` stages' Relay (receives from the hop
+        before it, sends on the next), and the sink's receive end: relays + 1 hops, one
+        stream channel each."""
+        hops = [self.stream(1) for _ in range(relays + 1)]
+        stages = [Relay(hops[i][1], hops[i + 1][0][0]) for i in range(relays)]
+        return [hops[0][0][0], *stages, hops[-1][1]]
+
+    def request_reply(self, clients: int) -> tuple[list[Endpoint], Endpoint]:
+        """`clients` client ends and the server's: the requests share one N -> 1 stream,
+        each client has a reply channel of its own, which the server picks by index
+        (Router.send_to)."""
+        requesters, requests = self.stream(clients)
+        replies = [self.stream(1) for _ in range(clients)]
+        client_ends = [Relay(reply[1], requester)
+                       for requester, reply in zip(requesters, replies, strict=True)]
+        return client_ends, Router(requests, [reply[0][0] for reply in replies])
 
     def work_queue(self, producers: int, consumers: int) -> tuple[list[Endpoint], list[Endpoint]]:
         """`producers` send endpoints and `consumers` receive endpoints on one shared
@@ -189,6 +221,34 @@ class QueueMechanism(Mechanism):
         senders = [self.endpoint_class(q, None) for _ in range(producers)]
         return senders, self.endpoint_class(None, q)
 
+    def broadcast(self, subscribers: int) -> tuple[Endpoint, list[Endpoint]]:
+        """One publisher feeding `subscribers` receivers, every message to each of them:
+        one stream channel per subscriber, each message sent on every one in turn."""
+        senders, receivers = [], []
+        for _ in range(subscribers):
+            sender, receiver = self.stream(1)
+            senders += sender
+            receivers.append(receiver)
+        return Broadcast(senders), receivers
+
+    def pipeline(self, relays: int) -> list[Endpoint]:
+        """A source's send end, each of `relays` stages' Relay (receives from the hop
+        before it, sends on the next), and the sink's receive end: relays + 1 hops, one
+        stream channel each."""
+        hops = [self.stream(1) for _ in range(relays + 1)]
+        stages = [Relay(hops[i][1], hops[i + 1][0][0]) for i in range(relays)]
+        return [hops[0][0][0], *stages, hops[-1][1]]
+
+    def request_reply(self, clients: int) -> tuple[list[Endpoint], Endpoint]:
+        """`clients` client ends and the server's: the requests share one N -> 1 stream,
+        each client has a reply channel of its own, which the server picks by index
+        (Router.send_to)."""
+        requesters, requests = self.stream(clients)
+        replies = [self.stream(1) for _ in range(clients)]
+        client_ends = [Relay(reply[1], requester)
+                       for requester, reply in zip(requesters, replies, strict=True)]
+        return client_ends, Router(requests, [reply[0][0] for reply in replies])
+
     def work_queue(self, producers: int, consumers: int) -> tuple[list[Endpoint], list[Endpoint]]:
         """One queue every producer puts to and every consumer gets from: its get() takes
         one whole message under the queue's own lock, whoever calls it."""
@@ -218,4 +278,68 @@ class RoundRobin(Endpoint):
 
     def close(self) -> None:
         for endpoint in self.endpoints:
+            endpoint.close()
+
+
+class Broadcast(RoundRobin):
+    """Sends each message on every one of several endpoints (1 -> N, N copies)."""
+
+    def send(self, payload) -> None:
+        for endpoint in self.endpoints:
+            endpoint.send(payload)
+
+    def recv(self):
+        raise TypeError("a broadcast only sends")
+
+
+class Relay(Endpoint):
+    """Receives from one endpoint and sends on another: a pipeline stage, a client of a
+    request-reply server (its requests out, its replies in)."""
+
+    def __init__(self, inbound: Endpoint, outbound: Endpoint) -> None:
+        self.inbound = inbound
+        self.outbound = outbound
+        self.carries_objects = inbound.carries_objects and outbound.carries_objects
+
+    def attach(self) -> None:
+        self.inbound.attach()
+        self.outbound.attach()
+
+    def send(self, payload) -> None:
+        self.outbound.send(payload)
+
+    def recv(self):
+        return self.inbound.recv()
+
+    def close(self) -> None:
+        self.inbound.close()
+        self.outbound.close()
+
+
+class Router(Endpoint):
+    """A request-reply server's end: receives every client's requests on one endpoint,
+    answers client k on its own (send_to)."""
+
+    def __init__(self, requests: Endpoint, replies: list[Endpoint]) -> None:
+        self.requests = requests
+        self.replies = replies
+        self.carries_objects = requests.carries_objects
+
+    def attach(self) -> None:
+        self.requests.attach()
+        for endpoint in self.replies:
+            endpoint.attach()
+
+    def send(self, payload) -> None:
+        raise TypeError("a server answers a client: send_to(index, payload)")
+
+    def send_to(self, index: int, payload) -> None:
+        self.replies[index].send(payload)
+
+    def recv(self):
+        return self.requests.recv()
+
+    def close(self) -> None:
+        self.requests.close()
+        for endpoint in self.replies:
             endpoint.close()

@@ -294,7 +294,9 @@ class SlotMechanism(Mechanism):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.spec = find_variant(self.variants, self.variant)
-        self.layout = RingLayout(self.size_bytes, self.spec.ring_slots)
+        # --depth sets a ring's slot count (Variant.depth); a mailbox keeps its one slot.
+        slots = self.depth if self.depth and self.spec.depth else self.spec.ring_slots
+        self.layout = RingLayout(self.size_bytes, slots)
         self._storages: list[SlotStorage] = []
 
     def _storage(self, name: str) -> SlotStorage:

@@ -11,11 +11,21 @@ This module imports nothing of the implementations, so every one of them can use
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from ipcbench.core.patterns import FANOUT, PATTERN_NAMES, PINGPONG, STREAM, WORKQUEUE
+from ipcbench.core.patterns import (
+    BIDIR,
+    BROADCAST,
+    FANOUT,
+    PATTERN_NAMES,
+    PINGPONG,
+    PIPELINE,
+    REQREP,
+    STREAM,
+    WORKQUEUE,
+)
 
 if TYPE_CHECKING:
     from ipcbench.core.schema import Case
@@ -25,6 +35,32 @@ if TYPE_CHECKING:
 # channels several processes can read from, message by message (a work queue as well).
 STREAMS = (PINGPONG.name, STREAM.name)
 SHARED = (*STREAMS, WORKQUEUE.name)
+
+
+# Patterns the harness's peer session builds from a mechanism's one-way channels
+# (Mechanism.broadcast, .pipeline, .request_reply: stream channels, each used by one
+# thread), so every peer mechanism that streams runs them.
+FROM_STREAM = (BROADCAST.name, PIPELINE.name, REQREP.name)
+# bidir sends from one thread while another receives on the same endpoint: derived from
+# pingpong's pairs, except where a module says why not (why_not[BIDIR]) or the variant
+# busy-polls (two spinning threads of one process take turns on the GIL).
+WHY_NOT_BIDIR_SPIN = ("a busy-polling peer's sending and receiving threads would take turns "
+                      "on the GIL while spinning")
+
+
+# Variant.depth of the ring variants: --depth sets their slot count.
+RING_DEPTH = "ring slots"
+
+
+def _derived(variant: Variant, why_not: Mapping[str, str]) -> Variant:
+    """A peer mechanism's variant with the patterns built from its streams and pairs."""
+    extra: tuple[str, ...] = ()
+    if STREAM.name in variant.patterns:
+        extra += tuple(p for p in FROM_STREAM if p not in why_not)
+    if (PINGPONG.name in variant.patterns and BIDIR.name not in why_not
+            and not variant.busy_polls):
+        extra += (BIDIR.name,)
+    return replace(variant, patterns=(*variant.patterns, *extra)) if extra else variant
 
 
 def _in_reading_order(patterns: tuple[str, ...]) -> tuple[str, ...]:
@@ -52,6 +88,10 @@ class Variant:
     # True: peers busy-poll shared memory instead of sleeping in the kernel, which is
     # only fair where every peer has a CPU of its own (affinity.busy_poll_skip_reason).
     busy_polls: bool = False
+    # What --depth sets for it ("ring slots", "Queue maxsize", ...); "" = it has no
+    # in-flight limit a user can set (a mailbox, a kernel byte buffer), and cases asked
+    # for a depth become skipped rows saying so.
+    depth: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "patterns", _in_reading_order(tuple(self.patterns)))
@@ -110,8 +150,14 @@ class MechanismInfo:
     hidden: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "variants", tuple(self.variants))
-        object.__setattr__(self, "why_not", MappingProxyType(dict(self.why_not)))
+        why_not = dict(self.why_not)
+        variants = tuple(self.variants)
+        if self.mechanism is not None:  # peers of the harness: the derived patterns too
+            if any(v.busy_polls for v in variants) and BIDIR.name not in why_not:
+                why_not[BIDIR.name] = WHY_NOT_BIDIR_SPIN
+            variants = tuple(_derived(v, self.why_not) for v in variants)
+        object.__setattr__(self, "variants", variants)
+        object.__setattr__(self, "why_not", MappingProxyType(why_not))
         object.__setattr__(self, "procs_meaning", MappingProxyType(dict(self.procs_meaning)))
         unknown = set(self.procs_meaning) - set(PATTERN_NAMES)
         if unknown:

@@ -18,12 +18,12 @@ import numpy as np
 
 from ipcbench.mechanisms.base import RING_SLOTS
 from ipcbench.mechanisms.handoff import WHY_NOT_SHARED, RingLayout, SlotMechanism, SlotStorage
-from ipcbench.mechanisms.info import STREAMS, MechanismInfo, Variant
+from ipcbench.mechanisms.info import RING_DEPTH, STREAMS, MechanismInfo, Variant
 
 # Same directory hygiene.py sweeps; not imported from there to keep this module light.
 SHM_DIR = "/dev/shm"
 VARIANTS = (Variant("shared", STREAMS),
-            Variant(f"ring{RING_SLOTS}", STREAMS, ring_slots=RING_SLOTS))
+            Variant(f"ring{RING_SLOTS}", STREAMS, ring_slots=RING_SLOTS, depth=RING_DEPTH))
 
 
 def _map_file(path: str, length_bytes: int, create: bool) -> mmap.mmap:

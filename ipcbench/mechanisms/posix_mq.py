@@ -75,14 +75,17 @@ def read_limits() -> MqLimits:
 
 def queues_for(case: Case) -> int:
     """Queues one session of the case opens (see the module doc)."""
-    if case.kind.round_trip:
-        return 2 * case.procs
-    return 1 if case.kind is patterns.STREAM else case.procs
+    if case.kind is patterns.STREAM:
+        return 1
+    if case.kind is patterns.REQREP:  # one request queue, one reply queue per client
+        return 1 + case.procs
+    return case.kind.channels(case.procs)
 
 
-def queue_bytes(limits: MqLimits, message_bytes: int) -> int:
-    """What one queue counts against RLIMIT_MSGQUEUE."""
-    return limits.depth * (message_bytes + MESSAGE_OVERHEAD_BYTES)
+def queue_bytes(limits: MqLimits, message_bytes: int, depth: int = 0) -> int:
+    """What one queue of `depth` messages (0: the default) counts against
+    RLIMIT_MSGQUEUE."""
+    return (depth or limits.depth) * (message_bytes + MESSAGE_OVERHEAD_BYTES)
 
 
 def limit_reason(case: Case, limits: MqLimits | None = None) -> str:
@@ -93,13 +96,17 @@ def limit_reason(case: Case, limits: MqLimits | None = None) -> str:
         # Not naming the size (the row has it): one line for every size in a summary.
         return ("posix-mq: the message exceeds the system's largest, "
                 f"/proc/sys/fs/mqueue/msgsize_max = {limits.msgsize_max} bytes")
+    if case.depth > limits.msg_max:
+        return (f"posix-mq: a depth of {case.depth} exceeds /proc/sys/fs/mqueue/msg_max = "
+                f"{limits.msg_max}")
     queues = queues_for(case)
     if queues > limits.queues_max:
         return (f"posix-mq: {queues} queues exceed /proc/sys/fs/mqueue/queues_max = "
                 f"{limits.queues_max}")
-    need = queues * queue_bytes(limits, message)
+    need = queues * queue_bytes(limits, message, case.depth)
     if 0 <= limits.rlimit_bytes < need:
-        return (f"posix-mq: {queues} queue(s) of {limits.depth} x {format_size(message)} "
+        depth = case.depth or limits.depth
+        return (f"posix-mq: {queues} queue(s) of {depth} x {format_size(message)} "
                 f"need about {need} bytes, above RLIMIT_MSGQUEUE = {limits.rlimit_bytes} "
                 "bytes (ulimit -q)")
     return ""
@@ -152,7 +159,8 @@ class PosixMqMechanism(QueueMechanism):
         self._names.append(name)
         try:
             queue = posix_ipc.MessageQueue(
-                f"/{name}", posix_ipc.O_CREX, mode=0o600, max_messages=self.limits.depth,
+                f"/{name}", posix_ipc.O_CREX, mode=0o600,
+                max_messages=self.depth or self.limits.depth,
                 max_message_size=self.size_bytes)
         except OSError as exc:
             if exc.errno == errno.EMFILE or "maximum number of files" in str(exc):
@@ -173,7 +181,7 @@ INFO = MechanismInfo(
     description="POSIX message queues through posix_ipc (optional): mq_send / mq_receive of "
                 "whole messages, a queue per direction and pair, one shared by every "
                 "producer; up to the system's msgsize_max (8 KiB by default)",
-    variants=(Variant("default", SHARED),),
+    variants=(Variant("default", SHARED, depth="queue depth (mq_maxmsg)"),),
     mechanism=PosixMqMechanism,
     requires="posix_ipc",
     limit_reason=limit_reason,

@@ -24,7 +24,7 @@ class MpQueueMechanism(QueueMechanism):
         self._queues = []
 
     def _queue(self):
-        q = self.ctx.Queue()
+        q = self.ctx.Queue(self.depth)  # maxsize 0: unbounded, the default
         self._queues.append(q)
         return q
 
@@ -39,6 +39,6 @@ class MpQueueMechanism(QueueMechanism):
 INFO = MechanismInfo(
     name="queue",
     description="multiprocessing.Queue (put/get; a feeder thread pickles and writes)",
-    variants=(Variant("default", SHARED),),
+    variants=(Variant("default", SHARED, depth="Queue maxsize"),),
     mechanism=MpQueueMechanism,
 )

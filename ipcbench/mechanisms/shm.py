@@ -16,13 +16,13 @@ import numpy as np
 
 from ipcbench.mechanisms.base import RING_SLOTS
 from ipcbench.mechanisms.handoff import WHY_NOT_SHARED, RingLayout, SlotMechanism, SlotStorage
-from ipcbench.mechanisms.info import STREAMS, MechanismInfo, Variant
+from ipcbench.mechanisms.info import RING_DEPTH, STREAMS, MechanismInfo, Variant
 from ipcbench.mechanisms.spin import SpinEndpoint, SpinSlot
 from ipcbench.system.segments import OwnedSegment
 
 VARIANTS = (
     Variant("segment", STREAMS),
-    Variant(f"ring{RING_SLOTS}", STREAMS, ring_slots=RING_SLOTS),
+    Variant(f"ring{RING_SLOTS}", STREAMS, ring_slots=RING_SLOTS, depth=RING_DEPTH),
     Variant(f"ring{RING_SLOTS}-spin", STREAMS, ring_slots=RING_SLOTS, busy_polls=True),
 )
 

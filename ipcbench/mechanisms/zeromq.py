@@ -24,18 +24,20 @@ import secrets
 import shutil
 import tempfile
 
+from ipcbench.core.patterns import BIDIR
 from ipcbench.mechanisms.base import END, Endpoint, Mechanism
 from ipcbench.mechanisms.info import SHARED, MechanismInfo, Variant
 from ipcbench.system import hygiene
 
 _RENDEZVOUS_TIMEOUT_S = 60.0  # the harness's start deadline ends a stuck case sooner
 _USER = "ipcbench"
+_HWM = "send and receive high-water marks"
 
 
 class ZmqEndpoint(Endpoint):
     def __init__(
         self, socket_type: str, size_bytes: int, bind: str = "", announce=(), listen=(),
-        token: str = "", unbounded: bool = False,
+        token: str = "", unbounded: bool = False, hwm: int = 0,
     ) -> None:
         self.socket_type = socket_type  # a zmq constant's name: contexts live in peers only
         self.size_bytes = size_bytes
@@ -47,6 +49,8 @@ class ZmqEndpoint(Endpoint):
         # No send high-water mark: PUSH then never skips a connected peer (exact
         # round-robin, which the work queue's end of stream relies on).
         self.unbounded = unbounded
+        # --depth: the socket's send and receive high-water marks (0: zmq's 1000).
+        self.hwm = hwm
 
     def attach(self) -> None:
         import zmq
@@ -56,6 +60,9 @@ class ZmqEndpoint(Endpoint):
         self._socket = self._context.socket(getattr(zmq, self.socket_type))
         if self.token:
             self._authenticate()
+        if self.hwm:
+            self._socket.setsockopt(zmq.SNDHWM, self.hwm)
+            self._socket.setsockopt(zmq.RCVHWM, self.hwm)
         if self.unbounded:
             self._socket.setsockopt(zmq.SNDHWM, 0)
         if self.bind:
@@ -139,26 +146,27 @@ class ZmqMechanism(Mechanism):
         for _ in range(count):
             reader, writer = self._rendezvous()
             binder = ZmqEndpoint("PAIR", self.size_bytes, self._bind_address(), [writer],
-                                 token=self._token)
+                                 token=self._token, hwm=self.depth)
             result.append((binder, ZmqEndpoint("PAIR", self.size_bytes, listen=[reader],
-                                               token=self._token)))
+                                               token=self._token, hwm=self.depth)))
         return result
 
     def stream(self, producers: int) -> tuple[list[Endpoint], Endpoint]:
         pipes = [self._rendezvous() for _ in range(producers)]
-        senders = [ZmqEndpoint("PUSH", self.size_bytes, listen=[r], token=self._token)
-                   for r, _ in pipes]
+        senders = [ZmqEndpoint("PUSH", self.size_bytes, listen=[r], token=self._token,
+                               hwm=self.depth) for r, _ in pipes]
         consumer = ZmqEndpoint("PULL", self.size_bytes, self._bind_address(),
-                               [w for _, w in pipes], token=self._token)
+                               [w for _, w in pipes], token=self._token, hwm=self.depth)
         return senders, consumer
 
     def work_queue(self, producers: int, consumers: int) -> tuple[list[Endpoint], list[Endpoint]]:
         """Every consumer binds a PULL; every producer's PUSH connects to all of them."""
         pipes = [[self._rendezvous() for _ in range(consumers)] for _ in range(producers)]
         senders = [ZmqEndpoint("PUSH", self.size_bytes, listen=[r for r, _ in row],
-                               token=self._token, unbounded=True) for row in pipes]
+                               token=self._token, unbounded=True, hwm=self.depth)
+                   for row in pipes]
         receivers = [ZmqEndpoint("PULL", self.size_bytes, self._bind_address(),
-                                 [row[c][1] for row in pipes], token=self._token)
+                                 [row[c][1] for row in pipes], token=self._token, hwm=self.depth)
                      for c in range(consumers)]
         return senders, receivers
 
@@ -179,7 +187,9 @@ INFO = MechanismInfo(
     description="pyzmq (optional): PAIR for pingpong, PUSH/PULL for stream, every producer's "
                 "PUSH connected to every consumer's PULL for workqueue; 'ipc' = ipc:// in a "
                 "temp dir, 'tcp' = tcp://127.0.0.1",
-    variants=(Variant("ipc", SHARED), Variant("tcp", SHARED)),
+    variants=(Variant("ipc", SHARED, depth=_HWM), Variant("tcp", SHARED, depth=_HWM)),
     mechanism=ZmqMechanism,
     requires="zmq",
+    why_not={BIDIR.name: "a zmq socket is not thread-safe: one thread may not send on it "
+             "while another receives"},
 )

@@ -168,14 +168,19 @@ class Wire:
     def echo(self, message):
         """A pong's reply: the request opened as an RPC server would (unpickled, or read
         in place), then sent back with the same header."""
+        return self.answer(message)[1]
+
+    def answer(self, message):
+        """A server's reply to `message` (as echo) and the request's header word, which
+        names the client that sent it."""
         word, stamp = self.open(message)
         if self._views is not None:
-            return self._views.write(word, stamp)
+            return word, self._views.write(word, stamp)
         if self._pickles:
-            return framed_pickle(HEADER.pack(word, stamp), self.last_body)
+            return word, framed_pickle(HEADER.pack(word, stamp), self.last_body)
         if self._codec is not None:
-            return self._codec.encode(word, stamp, self.last_body)
-        return message
+            return word, self._codec.encode(word, stamp, self.last_body)
+        return word, message
 
     def check(self, where: str) -> None:
         """Verify the body of the last message opened, as the sender produced it."""

@@ -58,6 +58,7 @@ class PeerSpec:
     fan: int = 1
     # Open loop: messages per second this sender keeps to (0: as fast as it can).
     rate_per_s: float = 0.0
+    burst: int = 1  # open loop: messages per tick of the schedule
     # workqueue: END markers to send after the messages (enqueuer: one per consumer) or
     # to wait for (dequeuer: one per producer); 0 for every other role.
     ends: int = 0

@@ -22,13 +22,21 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from array import array
 
 import numpy as np
 
 from ipcbench.mechanisms.base import END, is_end
-from ipcbench.payload.framing import SEQUENCE_MASK, Expected, SequenceError, one_way_ns, tag
+from ipcbench.payload.framing import (
+    SEQUENCE_BITS,
+    SEQUENCE_MASK,
+    Expected,
+    SequenceError,
+    one_way_ns,
+    tag,
+)
 from ipcbench.payload.wire import Wire
 
 BARRIER_TIMEOUT_S = 120.0
@@ -60,10 +68,12 @@ def wait_until(due_ns: int, clock=time.perf_counter_ns) -> None:
 
 
 def send_many(endpoint, wire: Wire, count: int, rate_per_s: float = 0.0,
-              clock=time.perf_counter_ns, wait=wait_until) -> None:
+              clock=time.perf_counter_ns, wait=wait_until, burst: int = 1) -> None:
     """Send `count` messages. Closed loop (rate 0): each stamped just before it is built
     (serialisation is inside the latency). Open loop: message i is due at start + i/rate
     and stamped with that due time, so a stall counts against every message it delays.
+    In bursts of B: messages are due B at a time, message i at the tick of i - i mod B
+    (the same average rate), so the later ones of a burst count its queueing.
     `clock` and `wait(due_ns)` are injectable (tests drive a virtual clock)."""
     send, message = endpoint.send, wire.message
     if rate_per_s <= 0:
@@ -73,7 +83,7 @@ def send_many(endpoint, wire: Wire, count: int, rate_per_s: float = 0.0,
     period_ns = 1e9 / rate_per_s
     start_ns = clock()
     for i in range(count):
-        due_ns = start_ns + int(i * period_ns)
+        due_ns = start_ns + int((i - i % burst) * period_ns)
         if clock() < due_ns:
             wait(due_ns)
         send(message(due_ns))
@@ -160,7 +170,7 @@ def pong(spec, endpoint, wire: Wire, barrier) -> None:
 
 
 def produce(spec, endpoint, wire: Wire, barrier) -> None:
-    send_many(endpoint, wire, spec.messages, spec.rate_per_s)
+    send_many(endpoint, wire, spec.messages, spec.rate_per_s, burst=spec.burst)
     return None
 
 
@@ -179,7 +189,7 @@ def distribute(spec, endpoint, wire: Wire, barrier) -> int:
     """Fan-out producer: sends round-robin to every worker, then waits for all of them."""
     clock = time.perf_counter_ns
     start = clock()
-    send_many(endpoint, wire, spec.messages, spec.rate_per_s)
+    send_many(endpoint, wire, spec.messages, spec.rate_per_s, burst=spec.burst)
     barrier.wait(BARRIER_TIMEOUT_S)
     return clock() - start
 
@@ -213,7 +223,7 @@ def enqueue(spec, endpoint, wire: Wire, barrier) -> int | None:
     barrier, which every consumer reaches only once it holds one END per producer."""
     clock = time.perf_counter_ns
     start = clock()
-    send_many(endpoint, wire, spec.messages, spec.rate_per_s)
+    send_many(endpoint, wire, spec.messages, spec.rate_per_s, burst=spec.burst)
     send_ends(endpoint, spec.ends)
     barrier.wait(BARRIER_TIMEOUT_S)
     return clock() - start if spec.index == 0 else None
@@ -233,6 +243,76 @@ def dequeue(spec, endpoint, wire: Wire, barrier) -> tuple[int, np.ndarray, np.nd
     words = np.frombuffer(arrivals.words, dtype=np.uint32).copy()
     latencies = arrivals.latencies_ns() if wire.framed else np.empty(0, dtype=np.int64)
     return count, words, latencies
+
+
+def subscribe(spec, endpoint, wire: Wire, barrier) -> np.ndarray:
+    """Broadcast subscriber: every message of the publisher (sender 0), each once and in
+    order; its latencies. The publisher's clock stops once every subscriber is here."""
+    arrivals = receive_many(endpoint, wire, spec.messages, spec.name)
+    if wire.expected is None:
+        wire.expected = Expected({0: 0})
+    latencies = _received(spec, wire, arrivals, wire.expected, spec.messages)
+    barrier.wait(BARRIER_TIMEOUT_S)
+    return latencies
+
+
+def relay(spec, endpoint, wire: Wire, barrier) -> None:
+    """Pipeline stage: passes every message on as it came (its header untouched, so the
+    sink's latency is end to end and its sequence check covers every stage)."""
+    send, recv = endpoint.send, endpoint.recv
+    for _ in range(spec.messages):
+        send(recv())
+    return None
+
+
+def serve(spec, endpoint, wire: Wire, barrier) -> None:
+    """Request-reply server: answers each request on the reply channel of the client its
+    header names; checks that every client's requests came each once, in order."""
+    recv, send_to, answer, clients = endpoint.recv, endpoint.send_to, wire.answer, spec.fan
+    words = array("I", bytes(4 * spec.messages))
+    for i in range(spec.messages):
+        word, reply = answer(recv())
+        client = word >> SEQUENCE_BITS
+        if client >= clients:
+            raise SequenceError(f"{spec.name}: request from unknown client {client} "
+                                "(foreign data on the channel)")
+        words[i] = word
+        send_to(client, reply)
+    wire.check(f"{spec.name} last request")
+    if wire.expected is None:
+        wire.expected = Expected({client: 0 for client in range(clients)})
+    wire.expected.check(np.frombuffer(words, dtype=np.uint32), spec.name,
+                        spec.messages // clients)
+    return None
+
+
+def both_ways(spec, endpoint, wire: Wire, barrier) -> tuple[int | None, np.ndarray]:
+    """bidir: a thread sends this peer's messages while this one receives the partner's
+    (each end's sequence checked); every peer then meets at an end barrier, and left #0
+    returns the duration up to it. The Wire is shared: sending touches only its send
+    state, opening only its receive state."""
+    clock = time.perf_counter_ns
+    start = clock()
+    failed: list[BaseException] = []
+
+    def sending() -> None:
+        try:
+            send_many(endpoint, wire, spec.messages, spec.rate_per_s, burst=spec.burst)
+        except BaseException as exc:  # reported by the receiving thread
+            failed.append(exc)
+
+    sender = threading.Thread(target=sending, name="ipcbench-bidir-send", daemon=True)
+    sender.start()
+    arrivals = receive_many(endpoint, wire, spec.messages, spec.name)
+    sender.join()
+    if failed:
+        raise failed[0]
+    if wire.expected is None:  # the partner sends with this peer's index
+        wire.expected = Expected({spec.index: 0})
+    latencies = _received(spec, wire, arrivals, wire.expected, spec.messages)
+    barrier.wait(BARRIER_TIMEOUT_S)
+    timer = spec.role == "left" and spec.index == 0
+    return (clock() - start if timer else None), latencies
 
 
 def increment(spec, counter, wire: Wire, barrier) -> int | None:
@@ -260,4 +340,13 @@ ROLES = {
     "enqueuer": enqueue,
     "dequeuer": dequeue,
     "incrementer": increment,
+    "publisher": distribute,
+    "subscriber": subscribe,
+    "source": produce,
+    "relay": relay,
+    "sink": consume,
+    "client": ping,
+    "server": serve,
+    "left": both_ways,
+    "right": both_ways,
 }

@@ -25,6 +25,7 @@ from ipcbench.core.chart_formats import DEFAULT_FORMATS, FORMATS
 from ipcbench.plotting.best import best_map_figure, best_table
 from ipcbench.plotting.charts import latency_figure, scaling_figure, throughput_figures
 from ipcbench.plotting.cost import cpu_figure, efficiency_figure
+from ipcbench.plotting.depth import depth_figures
 from ipcbench.plotting.open_loop import distribution_figure, load_figures
 from ipcbench.plotting.ranking import ranking_figures
 from ipcbench.plotting.style import mechanism_color
@@ -38,6 +39,7 @@ __all__ = [
     "best_map_figure",
     "best_table",
     "cpu_figure",
+    "depth_figures",
     "distribution_figure",
     "efficiency_figure",
     "figure_to_svg",
@@ -64,6 +66,7 @@ CHARTS: dict[str, Callable[[Run], Figure | dict[str, Figure] | None]] = {
     "efficiency": efficiency_figure,
     "cpu": cpu_figure,
     "load": load_figures,
+    "depth": depth_figures,
     "latency-dist": distribution_figure,
 }
 

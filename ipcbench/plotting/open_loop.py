@@ -50,13 +50,22 @@ def _rate_tick(value: float) -> str:
 
 
 def _workloads(rows: pd.DataFrame) -> list[tuple]:
-    keys = rows[["size_bytes", "procs", "placement"]].drop_duplicates()
+    """(size, procs, placement, burst) of each panel: bursts of another size are a
+    schedule of their own, never one line with the steady one."""
+    keys = rows[["size_bytes", "procs", "placement", "burst"]].drop_duplicates()
     ordered = sorted(keys.itertuples(index=False, name=None))
     return ordered[:MAX_PANELS]
 
 
-def _workload_title(pattern: str, size_bytes: int, procs: int, placement: str) -> str:
-    return f"{format_size(size_bytes)} · {procs_text(pattern, procs)} · {placement}"
+def _in(rows: pd.DataFrame, size: int, procs: int, placement: str, burst: int):
+    return rows[(rows["size_bytes"] == size) & (rows["procs"] == procs)
+                & (rows["placement"] == placement) & (rows["burst"] == burst)]
+
+
+def _workload_title(pattern: str, size_bytes: int, procs: int, placement: str,
+                    burst: int = 1) -> str:
+    return (f"{format_size(size_bytes)} · {procs_text(pattern, procs)} · {placement}"
+            + (f" · bursts of {burst}" if burst > 1 else ""))
 
 
 def _loaded_rows(run: Run, pattern: str) -> tuple[pd.DataFrame, str]:
@@ -73,9 +82,8 @@ def load_figure(run: Run, pattern: str) -> Figure | None:
     fig, axes = new_figure(len(workloads))
     handles: dict[str, object] = {}
     low, high = limits(rows["lat_p50_ns"], rows["lat_p99_ns"])
-    for ax, (size, procs, placement) in zip(axes, workloads, strict=False):
-        cell = rows[(rows["size_bytes"] == size) & (rows["procs"] == procs)
-                    & (rows["placement"] == placement)]
+    for ax, (size, procs, placement, burst) in zip(axes, workloads, strict=False):
+        cell = _in(rows, size, procs, placement, burst)
         for (mechanism, variant), series in cell.groupby(["mechanism", "variant"], sort=True):
             series = series.sort_values("achieved_per_s")
             color, marker = channel_color(mechanism, variant), channel_marker(mechanism, variant)
@@ -96,7 +104,7 @@ def load_figure(run: Run, pattern: str) -> Figure | None:
         ax.set_xlabel("messages/s per sender reached")
         setup_log_y(ax, format_time_ns, low, high)
         ax.set_ylabel("one-way latency")
-        ax.set_title(_workload_title(pattern, size, procs, placement), fontsize=9)
+        ax.set_title(_workload_title(pattern, size, procs, placement, burst), fontsize=9)
         ax.grid(True, which="major", alpha=0.3)
     handles["p50 (solid)"] = Line2D([], [], color="#555555", linestyle="-")
     handles["p99 (dashed)"] = Line2D([], [], color="#555555", linestyle="--")
@@ -149,9 +157,8 @@ def distribution_figure(run: Run) -> Figure | None:
             break
     else:
         return None
-    size, procs, placement = _workloads(rows)[0]
-    rows = rows[(rows["size_bytes"] == size) & (rows["procs"] == procs)
-                & (rows["placement"] == placement)]
+    size, procs, placement, burst = _workloads(rows)[0]
+    rows = _in(rows, size, procs, placement, burst)
     rates = sorted(rows["rate_per_s"].unique())[:MAX_PANELS]
     fig, axes = new_figure(len(rates))
     handles: dict[str, object] = {}
@@ -174,7 +181,7 @@ def distribution_figure(run: Run) -> Figure | None:
         ax.set_title(f"rate {format_rate_msgs(rate)} per sender", fontsize=9)
         ax.grid(True, which="major", alpha=0.3)
     dress(fig, f"{kind.name.capitalize()} one-way latency distribution, "
-          f"{_workload_title(kind.name, size, procs, placement)}", run_line(run),
+          f"{_workload_title(kind.name, size, procs, placement, burst)}", run_line(run),
           "percentile plot (HDR style): the tail to the right; from every message's "
           f"latency where --samples kept them, else the row's p50 .. p99.9 and max"
           f"{payload_note}")
