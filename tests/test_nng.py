@@ -28,7 +28,9 @@ def test_nng_variants_and_their_patterns():
     info = REGISTRY["nng"]
     assert info.requires == "pynng"
     assert {v.name: v.patterns for v in info.variants} == {
-        "pair": ("pingpong",), "pushpull": ("stream", "fanout"), "pubsub": ("pingpong",)}
+        "pair": ("pingpong",), "pushpull": ("stream", "fanout", "broadcast", "pipeline"),
+        "pubsub": ("pingpong",)}
+    assert set(info.why_not) == {"reqrep", "bidir"}
 
 
 @needs_pynng

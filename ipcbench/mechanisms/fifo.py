@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 
+from ipcbench.core.patterns import REQREP
 from ipcbench.mechanisms.fdstream import (
     WHY_NOT_SHARED,
     FdStreamMechanism,
@@ -76,5 +77,9 @@ INFO = MechanismInfo(
                 "peer; fixed-size frames, os.write loops / os.readv",
     variants=(Variant("named", STREAMS),),
     mechanism=FifoMechanism,
-    why_not=WHY_NOT_SHARED,
+    # Opening a FIFO waits for its other end: the server's request and reply FIFOs and
+    # the clients' are opened in orders that wait on each other (a timeout every time).
+    why_not={**WHY_NOT_SHARED,
+             REQREP.name: "a named FIFO's open waits for its other end, and the server's "
+                          "and the clients' opens wait on each other"},
 )
