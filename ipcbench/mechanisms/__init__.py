@@ -30,7 +30,8 @@ _EXTRAS = {"zmq": "zmq", "faster_fifo": "fifo", "posix_ipc": "posix-mq", "ray": 
 # colours are handed out: a new one goes at the end, so existing colours never shift.
 _MODULES = ("pipe", "queue", "value", "shm", "simplequeue", "manager_queue", "os_pipe",
             "socketpair", "tcp", "fifo", "mmap_slot", "array", "value_raw", "executor",
-            "zeromq", "fasterfifo", "posix_mq", "shareable_list", "ray_store")
+            "zeromq", "fasterfifo", "posix_mq", "shareable_list", "ray_store",
+            "thread_queue")
 
 # name -> record, in registration order; add to it with register().
 REGISTRY: dict[str, MechanismInfo] = {}

@@ -106,6 +106,9 @@ class MechanismInfo:
     # after every other case, so those fork their peers from a lean harness (a fork
     # copies the page tables of all of it).
     runs_last: bool = False
+    # "thread": its peers run as threads of one host process (peer/group.py), not as
+    # processes of their own; "" for peer processes.
+    in_process: str = ""
     # Hidden mechanisms (the tests' fake) are never offered by the CLI nor in a default run.
     hidden: bool = False
 

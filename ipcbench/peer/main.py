@@ -168,6 +168,15 @@ def peer_main(spec: PeerSpec, endpoint, control, barrier, harness_pid: int) -> N
     # Ctrl-C goes to the whole process group; the harness decides what happens,
     # a peer must not die half-way through a message on its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    serve(spec, endpoint, control, barrier)
+
+
+def serve(spec: PeerSpec, endpoint, control, barrier, usage=None) -> None:
+    """The peer's protocol (module doc) from attach to release, in whatever runs it: a
+    peer process (peer_main), or a thread of an in-process group (group.py), which
+    passes `usage` measuring its own thread. Any exception is reported on `control`,
+    then the whole process exits 1 (a group fails as one, as a peer would)."""
+    usage = usage or _usage
     try:
         carries_objects = getattr(endpoint, "carries_objects", False)
         wire = Wire(spec.payload, spec.checksum, carries_objects, spec.pools, spec.pool,
@@ -189,10 +198,10 @@ def peer_main(spec: PeerSpec, endpoint, control, barrier, harness_pid: int) -> N
             if command[0] == "stop":
                 break
             barrier.wait(BARRIER_TIMEOUT_S)
-            before = _usage()
+            before = usage()
             _inject(spec.fault)
             value = ROLES[spec.role](spec, channel, wire, barrier)
-            cpu_s, switches = (a - b for a, b in zip(_usage(), before, strict=True))
+            cpu_s, switches = (a - b for a, b in zip(usage(), before, strict=True))
             control.send(("result", value, cpu_s, switches))
         wire.close()
         if isinstance(endpoint, Endpoint):
@@ -211,10 +220,11 @@ def _affinity() -> tuple[int, ...]:
         return ()
 
 
-def _usage() -> tuple[float, int]:
+def _usage(who: int = resource.RUSAGE_SELF) -> tuple[float, int]:
     """CPU seconds (user + system, all threads: a Queue's feeder thread counts) and
-    context switches (voluntary + involuntary) of this process so far."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+    context switches (voluntary + involuntary) of this process so far (or of the
+    calling thread only, with RUSAGE_THREAD)."""
+    usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime, usage.ru_nvcsw + usage.ru_nivcsw
 
 
