@@ -31,7 +31,7 @@ _EXTRAS = {"zmq": "zmq", "faster_fifo": "fifo", "posix_ipc": "posix-mq", "ray": 
 _MODULES = ("pipe", "queue", "value", "shm", "simplequeue", "manager_queue", "os_pipe",
             "socketpair", "tcp", "fifo", "mmap_slot", "array", "value_raw", "executor",
             "zeromq", "fasterfifo", "posix_mq", "shareable_list", "ray_store",
-            "thread_queue")
+            "thread_queue", "interp_queue")
 
 # name -> record, in registration order; add to it with register().
 REGISTRY: dict[str, MechanismInfo] = {}
@@ -80,7 +80,11 @@ def payload_reason(name: str, payload: str) -> str:
 
 
 def unavailable_reason(name: str) -> str:
-    """Why `name` cannot run here ("" when it can): a missing optional module."""
+    """Why `name` cannot run here ("" when it can): a missing optional module, or a
+    Python without what it needs (MechanismInfo.unavailable)."""
+    check = REGISTRY[name].unavailable
+    if check is not None and (why := check()):
+        return why
     module = REGISTRY[name].requires
     if not module or _installed(module):
         return ""

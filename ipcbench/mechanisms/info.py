@@ -106,9 +106,12 @@ class MechanismInfo:
     # after every other case, so those fork their peers from a lean harness (a fork
     # copies the page tables of all of it).
     runs_last: bool = False
-    # "thread": its peers run as threads of one host process (peer/group.py), not as
-    # processes of their own; "" for peer processes.
+    # "thread" / "interpreter": its peers run as threads (interpreter: some of them in
+    # subinterpreters) of one host process (peer/group.py); "" for peer processes.
     in_process: str = ""
+    # () -> why this Python cannot run it ("" when it can): a version or a built-in
+    # module it needs, for the skipped rows (`requires` covers pip-installable modules).
+    unavailable: Callable[[], str] | None = None
     # Hidden mechanisms (the tests' fake) are never offered by the CLI nor in a default run.
     hidden: bool = False
 

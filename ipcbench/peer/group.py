@@ -30,8 +30,10 @@ import threading
 from ipcbench.peer.main import PeerSpec, _linux_setup, _usage, _watch_harness, serve
 from ipcbench.system.deadlines import start_process
 
-# What runs each peer of a group: "thread" (threads sharing one interpreter).
-RUNNERS = ("thread",)
+# What runs each peer of a group: "thread" (threads sharing one interpreter), or
+# "interpreter" (threads too, where an endpoint with run_role() runs its peer's repeats
+# in a subinterpreter of its own: mechanisms/interp_queue.py).
+RUNNERS = ("thread", "interpreter")
 
 
 def _thread_usage() -> tuple[float, int]:
@@ -42,7 +44,8 @@ def _member(spec: PeerSpec, endpoint, control, barrier) -> None:
     _linux_setup(spec)  # names the thread; timer slack is per thread too
     if spec.cpus:
         os.sched_setaffinity(0, spec.cpus)  # this thread only (Linux)
-    serve(spec, endpoint, control, barrier, usage=_thread_usage)
+    serve(spec, endpoint, control, barrier, usage=_thread_usage,
+          role=getattr(endpoint, "run_role", None))
 
 
 def group_main(members: list[tuple[PeerSpec, object, object]], harness_pid: int,

@@ -171,12 +171,13 @@ def peer_main(spec: PeerSpec, endpoint, control, barrier, harness_pid: int) -> N
     serve(spec, endpoint, control, barrier)
 
 
-def serve(spec: PeerSpec, endpoint, control, barrier, usage=None) -> None:
+def serve(spec: PeerSpec, endpoint, control, barrier, usage=None, role=None) -> None:
     """The peer's protocol (module doc) from attach to release, in whatever runs it: a
     peer process (peer_main), or a thread of an in-process group (group.py), which
-    passes `usage` measuring its own thread. Any exception is reported on `control`,
+    passes `usage` measuring its own thread and, for a peer that runs in a subinterpreter,
+    `role` in place of its ROLES entry (mechanisms/interp_queue.py). Any exception is reported on `control`,
     then the whole process exits 1 (a group fails as one, as a peer would)."""
-    usage = usage or _usage
+    usage, role = usage or _usage, role or ROLES[spec.role]
     try:
         carries_objects = getattr(endpoint, "carries_objects", False)
         wire = Wire(spec.payload, spec.checksum, carries_objects, spec.pools, spec.pool,
@@ -200,7 +201,7 @@ def serve(spec: PeerSpec, endpoint, control, barrier, usage=None) -> None:
             barrier.wait(BARRIER_TIMEOUT_S)
             before = usage()
             _inject(spec.fault)
-            value = ROLES[spec.role](spec, channel, wire, barrier)
+            value = role(spec, channel, wire, barrier)
             cpu_s, switches = (a - b for a, b in zip(usage(), before, strict=True))
             control.send(("result", value, cpu_s, switches))
         wire.close()
