@@ -1,4 +1,5 @@
-"""An in-process group: every peer of a case as a thread of one host process.
+"""An in-process group: every peer of a case as a thread of one host process (for the
+interpreter mechanism, some of those threads run their peer in a subinterpreter).
 
 The thread mechanisms (mechanisms/thread_queue.py) measure channels between threads,
 yet run in the same harness as the process channels, with the same roles, Wire checks
@@ -18,6 +19,9 @@ control pipe). The host runs `serve()` once per peer, each in its own thread:
 
 Endpoints cross into the host by pickling (spawn, forkserver), so they hold names, not
 queue objects: a peer's attach() looks its channel up in this process (thread_queue.py).
+An endpoint with a run_role() method runs its peer's repeats itself instead of the
+role's loop (interp_queue.py: in the isolated interpreter it made on its thread), under
+the same control protocol, barrier and CPU accounting.
 """
 
 from __future__ import annotations

@@ -174,9 +174,10 @@ def peer_main(spec: PeerSpec, endpoint, control, barrier, harness_pid: int) -> N
 def serve(spec: PeerSpec, endpoint, control, barrier, usage=None, role=None) -> None:
     """The peer's protocol (module doc) from attach to release, in whatever runs it: a
     peer process (peer_main), or a thread of an in-process group (group.py), which
-    passes `usage` measuring its own thread and, for a peer that runs in a subinterpreter,
-    `role` in place of its ROLES entry (mechanisms/interp_queue.py). Any exception is reported on `control`,
-    then the whole process exits 1 (a group fails as one, as a peer would)."""
+    passes `usage` measuring its own thread and, for a peer that runs in a
+    subinterpreter, `role` in place of its ROLES entry (mechanisms/interp_queue.py). Any
+    exception is reported on `control`, then the whole process exits 1 (a group fails as
+    one, as a peer would)."""
     usage, role = usage or _usage, role or ROLES[spec.role]
     try:
         carries_objects = getattr(endpoint, "carries_objects", False)
