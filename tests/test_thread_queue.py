@@ -74,3 +74,14 @@ def test_thread_pool_executor_counts_every_task(meta, pattern):
 def test_thread_queue_is_declared_in_process():
     assert REGISTRY["thread-queue"].in_process == "thread"
     assert REGISTRY["pipe"].in_process == ""
+
+
+def test_rows_say_what_the_peers_were_and_the_gil(meta):
+    from ipcbench.system.machine import gil_state
+
+    case = Case("thread-queue", "queue", "pingpong", 64, 1, "fork")
+    row = run_case(case, SMALL, meta)
+    assert row.peer_kind == "threads"
+    assert (row.gil_enabled, row.free_threaded) == gil_state()
+    tpe = run_case(Case("executor", "tpe", "pingpong", 64, 1, "fork"), SMALL, meta)
+    assert tpe.peer_kind == "threads"

@@ -19,6 +19,9 @@ What each version changed (results.SCHEMA_VERSION is the newest; readers refuse 
      and target_met = not noisy. Same columns, new meaning: `noisy` is the 95% CI (of
      the median, or of the paired ratio) wider than the target; machine load alone no
      longer flags a row.
+  7  the run's Python and the peers' kind: gil_enabled, free_threaded, peer_kind
+     (processes, threads, interpreters). v6 loads as gil_enabled=True,
+     free_threaded=False, peer_kind=processes (every v6 mechanism ran peer processes).
 """
 
 from __future__ import annotations
@@ -89,6 +92,14 @@ def _v5_to_v6(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _v6_to_v7(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["gil_enabled"] = True
+    frame["free_threaded"] = False
+    frame["peer_kind"] = "processes"
+    return frame
+
+
 # version -> the step from that version to the next (asv's way: each step knows only
 # two adjacent versions, so an old file is upgraded through every step in turn).
 _MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {
@@ -97,6 +108,7 @@ _MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {
     3: _v3_to_v4,
     4: _v4_to_v5,
     5: _v5_to_v6,
+    6: _v6_to_v7,
 }
 
 

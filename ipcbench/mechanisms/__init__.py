@@ -167,3 +167,21 @@ def channel_traits() -> ChannelTraits:
                      for pattern, meaning in info.procs_meaning.items()},
         busy_polling=frozenset((name, v.name) for name, info in REGISTRY.items()
                                for v in info.variants if v.busy_polls))
+
+
+# MechanismInfo.in_process -> the rows' peer_kind.
+_PEER_KINDS = {"": "processes", "thread": "threads", "interpreter": "interpreters"}
+
+
+def peer_kind(name: str, variant: str) -> str:
+    """What the peers of `name`'s `variant` are: processes, threads (of one process) or
+    interpreters (of one process), for the rows' peer_kind. The in-run baselines and
+    unknown names are processes."""
+    info = REGISTRY.get(name)
+    if info is None:
+        return "processes"
+    try:
+        own = info.variant(variant).peer_kind
+    except KeyError:
+        own = ""
+    return own or _PEER_KINDS[info.in_process]

@@ -327,7 +327,7 @@ INFO = MechanismInfo(
                 "'-chunk16' = chunksize 16",
     variants=(Variant("pool", _TASKS), Variant("pool-chunk16", (FANOUT.name,)),
               Variant("ppe", _TASKS), Variant("ppe-chunk16", (FANOUT.name,)),
-              Variant("tpe", _TASKS)),
+              Variant("tpe", _TASKS, peer_kind="threads")),
     session=ExecutorSession,
     payloads=("bytes", "object", "numpy"),
     why_not={WORKQUEUE.name: "a pool has one submitter; its map over procs workers is the "

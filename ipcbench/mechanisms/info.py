@@ -52,6 +52,9 @@ class Variant:
     # True: peers busy-poll shared memory instead of sleeping in the kernel, which is
     # only fair where every peer has a CPU of its own (affinity.busy_poll_skip_reason).
     busy_polls: bool = False
+    # What its peers are when not the mechanism's own kind (MechanismInfo.in_process):
+    # "threads" for the executor's ThreadPoolExecutor; "" = the mechanism's.
+    peer_kind: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "patterns", _in_reading_order(tuple(self.patterns)))

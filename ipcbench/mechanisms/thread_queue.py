@@ -5,11 +5,14 @@ The peers are threads of one host process (peer/group.py; MechanismInfo.in_proce
 the same roles, header and sequence checks, payload kinds, CPU accounting and rows apply
 as for peer processes, and a placement pins each thread as it would pin a process.
 
-What crosses between threads: a reference. Nothing is copied or pickled; the message
-(the pair header, value for every payload kind that goes as an object; bytes for codec
-kinds) is the very object the sender built, and the figure is the cost of the queue's
-lock, its condition variable and the wake-up of the other thread, under the GIL (or
-without it on a free-threaded build, which every row records).
+What crosses between threads: a reference. Nothing is pickled; the message (the pair
+header, value for every payload kind that goes as an object; bytes for codec kinds) is
+the object the sender built, and the figure is the cost of the queue's lock, its
+condition variable and the wake-up of the other thread, under the GIL (or without it on
+a free-threaded build, which every row records). One exception keeps bytes/s a transfer
+(a rate of references to one unchanging body would not be): a raw bytes body is copied
+into a new object at every send (memoryview.tobytes), the one copy a byte channel makes
+too; object, numpy and dataframe payloads go by reference, as threads share them.
 
 The queues cannot cross into the host by pickling (locks), so the parent hands out
 names: a peer's attach() looks its queue up in the host, where the first peer to ask
@@ -53,6 +56,12 @@ class ThreadQueueEndpoint(PutGetEndpoint):
     def attach(self) -> None:
         self.outbox = self.outbox.resolve() if self.outbox is not None else None
         self.inbox = self.inbox.resolve() if self.inbox is not None else None
+
+    def send(self, payload) -> None:
+        # A (header, body) pair with a raw bytes body: the body copied (module doc).
+        if type(payload) is tuple and type(payload[1]) is bytes:
+            payload = (payload[0], memoryview(payload[1]).tobytes())
+        self.outbox.put(payload)
 
 
 class ThreadQueueMechanism(QueueMechanism):
