@@ -130,6 +130,7 @@ class PartnerEndpoint(Endpoint):
     def __init__(self, outbox: QueueName | None, inbox: QueueName | None) -> None:
         self.outbox, self.inbox = outbox, inbox
         self.interp = None
+        self._framing_given = False  # a producer's header layout and body, given once
 
     def attach(self) -> None:
         self.interp = _interpreters().create()
@@ -142,15 +143,16 @@ class PartnerEndpoint(Endpoint):
         if spec.role == "pong":
             self.interp.exec(f"echo({spec.messages})")
             return None
-        if not hasattr(self, "_framing_sent"):
+        if not self._framing_given:
             from ipcbench.payload import framing
+            # The Wire's own first message is the template (body, and a corrupt fault's
+            # flipped byte); its header is rewritten for every message sent.
             self.interp.prepare_main(
-                body=bytes(wire.message(0)),
-                framed=wire.framed, header=framing.HEADER.format,
-                base=framing.tag(spec.index, 0), sequence_mask=framing.SEQUENCE_MASK,
-                stamp_mask=framing.STAMP_MASK)
-            wire.sent = 0  # message(0) above was a template, not a message sent
-            self._framing_sent = True
+                body=bytes(wire.message(0)), framed=wire.framed,
+                header=framing.HEADER.format, base=framing.tag(spec.index, 0),
+                sequence_mask=framing.SEQUENCE_MASK, stamp_mask=framing.STAMP_MASK)
+            wire.sent = 0  # the template was not a message sent
+            self._framing_given = True
         self.interp.exec(f"produce({spec.messages}, {wire.sent})")
         wire.sent += spec.messages
         return None
