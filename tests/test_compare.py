@@ -598,3 +598,23 @@ def test_gate_lines_fit_80_columns_whatever_the_case():
     assert passed == ["gate passed: none of 99999 cases significantly slower than A by more "
                       "than 1000%"]  # whole, within 80 columns
     assert lines[1].endswith("  +1150%  p=1e-06") and "…" in lines[1]
+
+
+def test_runs_that_differ_in_the_gil_are_said_to():
+    from pathlib import Path
+
+    import pandas as pd
+
+    from ipcbench.analysis.compare import gil_note
+    from ipcbench.analysis.frames import series_columns, series_label
+    from ipcbench.analysis.runs import Run
+
+    with_gil = pd.DataFrame({"gil_enabled": [True], "free_threaded": [True]})
+    without = pd.DataFrame({"gil_enabled": [False], "free_threaded": [True]})
+    runs = [Run(Path("a/results.csv"), with_gil), Run(Path("b/results.csv"), without)]
+    assert "a: GIL (free-threaded build); b: no GIL (free-threaded build)" in gil_note(runs)
+    assert gil_note(runs[:1] * 2) == ""
+    both = pd.concat([with_gil, without]).assign(mechanism="pipe", variant="bytes")
+    assert "gil_enabled" in series_columns(both)
+    assert series_label({"mechanism": "pipe", "variant": "bytes", "gil_enabled": False}) == \
+        "pipe/bytes (no GIL)"

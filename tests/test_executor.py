@@ -55,7 +55,8 @@ def test_executor_skips_what_a_pool_cannot_do():
     assert planned and all("does not support" in p.skip_reason for p in planned)
     shm = expand(["executor"], ["pingpong"], [4096], [1], ["fork"], payloads=["shm-view"])
     assert all("does not carry the shm-view payload" in p.skip_reason for p in shm)
-    assert set(REGISTRY["executor"].variant_names) == {"pool", "pool-chunk16", "ppe", "ppe-chunk16"}
+    assert set(REGISTRY["executor"].variant_names) == {"pool", "pool-chunk16", "ppe", "ppe-chunk16",
+                                                       "tpe"}
 
 
 @pytest.mark.parametrize("payload", ["bytes", "object", "numpy"])

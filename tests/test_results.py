@@ -245,3 +245,12 @@ def test_every_older_schema_version_has_an_upgrade_step():
     from ipcbench.core.migrations import _MIGRATIONS
 
     assert sorted(_MIGRATIONS) == list(range(1, SCHEMA_VERSION))
+
+
+def test_a_schema_6_run_reads_as_processes_under_the_gil():
+    from pathlib import Path
+
+    sample = Path(__file__).parent.parent / "results" / "sample"
+    frame = read_results(sample)
+    assert set(frame["peer_kind"]) == {"processes"}
+    assert frame["gil_enabled"].all() and not frame["free_threaded"].any()

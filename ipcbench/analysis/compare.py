@@ -281,3 +281,19 @@ def ranking(tags: list[str], tables: list[pd.DataFrame], metric: str) -> list[tu
     scores = [(tags[0], 1.0)] + [(tag, pair_summary(t)[key])
                                 for tag, t in zip(tags[1:], tables, strict=True)]
     return sorted(scores, key=lambda item: -item[1] if math.isfinite(item[1]) else math.inf)
+
+
+def gil_note(runs: Sequence[Run]) -> str:
+    """A line saying how the runs differ in the GIL ("" when they do not): a GIL and a
+    no-GIL run of a free-threaded build are compared as such, never taken for one
+    machine's drift."""
+    states = []
+    for run in runs:
+        frame = run.frame
+        gil = "GIL" if "gil_enabled" not in frame or frame["gil_enabled"].all() else "no GIL"
+        free = "free_threaded" in frame and bool(frame["free_threaded"].any())
+        states.append(f"{run.name}: {gil}{' (free-threaded build)' if free else ''}")
+    if len({s.split(': ', 1)[1] for s in states}) <= 1:
+        return ""
+    return "note: the runs differ in the GIL, which is part of every difference: " + \
+        "; ".join(states)

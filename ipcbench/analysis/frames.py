@@ -39,7 +39,8 @@ def series_columns(frame: pd.DataFrame, facets: Sequence[str] = ()) -> list[str]
     split column only when the run actually varies it (keeps legends short) and it is
     not already a facet (a panel row of its own)."""
     columns = ["mechanism", "variant"]
-    for extra in ("start_method", *SPLIT_COLUMNS):
+    # gil_enabled: rows of a build run with and without the GIL never share a line.
+    for extra in ("start_method", *SPLIT_COLUMNS, "gil_enabled"):
         if extra in frame and frame[extra].nunique(dropna=True) > 1 and extra not in facets:
             columns.append(extra)
     return columns
@@ -47,7 +48,8 @@ def series_columns(frame: pd.DataFrame, facets: Sequence[str] = ()) -> list[str]
 
 def series_label(key: dict) -> str:
     label = f"{key.get('mechanism')}/{key.get('variant')}"
-    extras = [str(v) for k, v in key.items() if k not in ("mechanism", "variant")]
+    extras = [("GIL" if v else "no GIL") if k == "gil_enabled" else str(v)
+              for k, v in key.items() if k not in ("mechanism", "variant")]
     return f"{label} ({', '.join(extras)})" if extras else label
 
 

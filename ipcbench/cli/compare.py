@@ -37,7 +37,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace, threshold: float | None, sink: JsonSink) -> int:
     # pandas, scipy, matplotlib: imported by the commands that read results, never by
     # `ipcbench run` before it has measured (see tests/test_lean_harness.py).
-    from ipcbench.analysis.compare import compare_runs
+    from ipcbench.analysis.compare import compare_runs, gil_note
     from ipcbench.analysis.gate import gate
     from ipcbench.analysis.runs import load_runs
     from ipcbench.plotting.overlay import skipped_line
@@ -46,12 +46,15 @@ def _compare(args: argparse.Namespace, threshold: float | None, sink: JsonSink) 
     from ipcbench.render.markdown import write_comparison
     from ipcbench.render.terminal import gate_lines, print_compare
 
-    comparison = compare_runs(load_runs(args.results), min_effect=args.min_effect,
+    runs = load_runs(args.results)
+    comparison = compare_runs(runs, min_effect=args.min_effect,
                               alpha=args.alpha, metric=args.metric,
                               mechanisms=args.mechanism or ())
     verdict = None if threshold is None else gate(comparison, threshold)
     written = write_comparison(comparison, args.out, formats=args.formats,
                                charts=not args.no_charts)
+    if note := gil_note(runs):
+        print(note)
     print_compare(comparison)  # one screen; the details are in compare.md
     view = view_of(comparison)
     if view is not None:  # runs of several machines: each one's answers side by side

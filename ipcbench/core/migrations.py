@@ -28,6 +28,9 @@ What each version changed (results.SCHEMA_VERSION is the newest; readers refuse 
      older can be up to 2x fast there); `noisy` is a CI or the drift beyond +/-10% (may
      not reproduce within 10%), no longer beyond the precision target, which
      `target_met` alone reports.
+     The run's Python and the peers' kind: gil_enabled, free_threaded, peer_kind
+     (processes, threads, interpreters). v6 loads as gil_enabled=True,
+     free_threaded=False, peer_kind=processes (every v6 mechanism ran peer processes).
 """
 
 from __future__ import annotations
@@ -102,6 +105,9 @@ def _v6_to_v7(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
     frame.insert(frame.columns.get_loc("rate_per_s") + 1, "depth", 0)
     frame.insert(frame.columns.get_loc("depth") + 1, "burst", 1)
+    frame["gil_enabled"] = True
+    frame["free_threaded"] = False
+    frame["peer_kind"] = "processes"
     return frame
 
 

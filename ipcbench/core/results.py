@@ -128,6 +128,12 @@ class ResultRow:
     samples_file: str = ""
     python: str = ""
     ipcbench_version: str = ""
+    # What the run's Python was and what the peers were: the GIL in force (False on a
+    # free-threaded build run without it), whether the build is free-threaded, and the
+    # peers as processes, threads (of one process) or interpreters (of one process).
+    gil_enabled: bool = True
+    free_threaded: bool = False
+    peer_kind: str = "processes"
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -168,7 +174,8 @@ _INT_COLUMNS = (
     "lat_samples",
     "remeasured",
 )
-_BOOL_COLUMNS = ("verified", "noisy", "saturated", "target_met")
+_BOOL_COLUMNS = ("verified", "noisy", "saturated", "target_met", "gil_enabled",
+                 "free_threaded")
 # Read as text, never guessed: "3.10" is not the float 3.1, and a hex run id such as
 # "123e45678901" is not a number.
 _TEXT_COLUMNS = tuple(f.name for f in fields(ResultRow) if f.type == "str")

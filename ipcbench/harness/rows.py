@@ -24,6 +24,8 @@ from ipcbench.core.session_stats import (
     case_figures,
     summarize_session,
 )
+from ipcbench.mechanisms import peer_kind
+from ipcbench.system.machine import gil_state
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,10 @@ class RunMeta:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     python: str = field(default_factory=lambda: sys.version.split()[0])
     order_seed: int = -1  # seed of the shuffled case order; -1 = run in the given order
+    # The GIL in force and whether the build is free-threaded (machine.gil_state): the
+    # harness's Python is every peer's.
+    gil_enabled: bool = field(default_factory=lambda: gil_state()[0])
+    free_threaded: bool = field(default_factory=lambda: gil_state()[1])
 
 
 def _utc_now() -> str:
@@ -52,6 +58,9 @@ def base_row(case: Case, meta: RunMeta, status: str, reason: str = "", **values)
         reason=reason,
         python=meta.python,
         ipcbench_version=__version__,
+        gil_enabled=meta.gil_enabled,
+        free_threaded=meta.free_threaded,
+        peer_kind=peer_kind(case.mechanism, case.variant),
         **values,
     )
 

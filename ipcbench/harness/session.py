@@ -21,11 +21,12 @@ from ipcbench.core import patterns
 from ipcbench.core.faults import Fault
 from ipcbench.core.schema import Case
 from ipcbench.harness.shapes import SHAPES, shape_peers
-from ipcbench.mechanisms import load
+from ipcbench.mechanisms import REGISTRY, load
 from ipcbench.mechanisms.base import PeerFailed, RepeatOutcome, Workload
 from ipcbench.payload.framing import SequenceError, Shares
 from ipcbench.payload.spec import PayloadSpec
 from ipcbench.payload.zerocopy import RegionPool, regions_for
+from ipcbench.peer.group import start_group
 from ipcbench.peer.main import PeerSpec, peer_main
 from ipcbench.system import fdlimit, hygiene
 from ipcbench.system.affinity import allowed_cpus, cpus_for_peer
@@ -72,6 +73,7 @@ class CaseSession:
         self.counter = None
         self.peer_cpus: list[tuple[int, ...]] = []  # affinity each peer reported
         self.pools: list[RegionPool] = []  # shm-view: one per sending peer
+        self._barrier = None
         # workqueue: what the consumers of each repeat must hold between them
         self._shares = Shares(case.procs, workload.messages)
 
@@ -98,7 +100,21 @@ class CaseSession:
         peers = self._peers()
         if self.payload.info.shared_memory:
             peers = self._with_pools(ctx, peers)
-        barrier = ctx.Barrier(len(peers))
+        runner = REGISTRY[case.mechanism].in_process
+        if runner:  # every peer a thread of one host process, which stands for each here
+            self.specs += [spec for spec, _ in peers]
+            self.conns += start_group(ctx, peers, runner, case.start_method,
+                                      self.workload.start_deadline_s, self.processes)
+        else:
+            self._start_peers(ctx, peers)
+        self.mechanism.after_start()
+        self.peer_cpus = [r[0] for r in self._collect("ready", self.workload.start_deadline_s)]
+
+    def _start_peers(self, ctx, peers: list[tuple[PeerSpec, object]]) -> None:
+        case = self.case
+        # Kept on the session: under spawn a child rebuilds the barrier's semaphores by
+        # name after start() returned, and the parent's copy going away unlinks them.
+        self._barrier = barrier = ctx.Barrier(len(peers))
         for spec, endpoint in peers:
             parent_end, child_end = ctx.Pipe(duplex=True)
             process = ctx.Process(
@@ -115,8 +131,6 @@ class CaseSession:
                 start_process(process, case.start_method, self.workload.start_deadline_s)
             finally:
                 child_end.close()
-        self.mechanism.after_start()
-        self.peer_cpus = [r[0] for r in self._collect("ready", self.workload.start_deadline_s)]
 
     def _with_pools(self, ctx, peers: list[tuple[PeerSpec, object]]):
         """shm-view: a region pool for every peer that sends (the pattern's sender role,
@@ -336,18 +350,21 @@ class CaseSession:
         return message[1:]
 
     def _raise_dead(self, i: int) -> None:
-        conn = self.conns[i]
-        # A peer that raised sends its error just before exiting: prefer that reason.
-        if conn.poll():
-            try:
-                message = conn.recv()
-                if message[0] == "error":
-                    raise PeerFailed(f"peer {self.specs[i].name} raised {message[1]}")
-            except (EOFError, OSError):
-                pass
         process = self.processes[i]
+        # Peer i, or every peer of its in-process group (one host stands for them all).
+        group = [j for j, p in enumerate(self.processes) if p is process]
+        # A peer that raised sends its error just before exiting: prefer that reason.
+        for j in group:
+            try:
+                message = self.conns[j].recv() if self.conns[j].poll() else None
+            except (EOFError, OSError):
+                continue
+            if message and message[0] == "error":
+                raise PeerFailed(f"peer {self.specs[j].name} raised {message[1]}")
         process.join(1.0)
-        raise PeerFailed(f"peer {self.specs[i].name} (pid {process.pid}) {describe_exit(process)}")
+        names = [self.specs[j].name for j in group]
+        who = f"peer {names[0]}" if len(names) == 1 else f"the host of peers {', '.join(names)}"
+        raise PeerFailed(f"{who} (pid {process.pid}) {describe_exit(process)}")
 
 
 def head_start_ns(go_ns: list[int], timing_index: int) -> int:

@@ -31,7 +31,8 @@ _EXTRAS = {"zmq": "zmq", "faster_fifo": "fifo", "posix_ipc": "posix-mq", "ray": 
 # colours are handed out: a new one goes at the end, so existing colours never shift.
 _MODULES = ("pipe", "queue", "value", "shm", "simplequeue", "manager_queue", "os_pipe",
             "socketpair", "tcp", "fifo", "mmap_slot", "array", "value_raw", "executor",
-            "zeromq", "fasterfifo", "posix_mq", "shareable_list", "ray_store", "nng", "mpi", "iox2")
+            "zeromq", "fasterfifo", "posix_mq", "shareable_list", "ray_store", "nng", "mpi",
+            "iox2", "thread_queue", "interp_queue")
 
 # name -> record, in registration order; add to it with register().
 REGISTRY: dict[str, MechanismInfo] = {}
@@ -80,7 +81,11 @@ def payload_reason(name: str, payload: str) -> str:
 
 
 def unavailable_reason(name: str) -> str:
-    """Why `name` cannot run here ("" when it can): a missing optional module."""
+    """Why `name` cannot run here ("" when it can): a missing optional module, or a
+    Python without what it needs (MechanismInfo.unavailable)."""
+    check = REGISTRY[name].unavailable
+    if check is not None and (why := check()):
+        return why
     module = REGISTRY[name].requires
     if not module or _installed(module):
         return ""
@@ -180,3 +185,21 @@ def channel_traits() -> ChannelTraits:
                      for pattern, meaning in info.procs_meaning.items()},
         busy_polling=frozenset((name, v.name) for name, info in REGISTRY.items()
                                for v in info.variants if v.busy_polls))
+
+
+# MechanismInfo.in_process -> the rows' peer_kind.
+_PEER_KINDS = {"": "processes", "thread": "threads", "interpreter": "interpreters"}
+
+
+def peer_kind(name: str, variant: str) -> str:
+    """What the peers of `name`'s `variant` are: processes, threads (of one process) or
+    interpreters (of one process), for the rows' peer_kind. The in-run baselines and
+    unknown names are processes."""
+    info = REGISTRY.get(name)
+    if info is None:
+        return "processes"
+    try:
+        own = info.variant(variant).peer_kind
+    except KeyError:
+        own = ""
+    return own or _PEER_KINDS[info.in_process]

@@ -14,6 +14,11 @@ the session starts, never inside the timed region. The task returns the payload'
 
 This mechanism brings its own session class (INFO.session): there are no peer processes of
 ipcbench's own, the pool's workers are the peers. Their CPU time is read with psutil.
+
+Variant `tpe` is concurrent.futures.ThreadPoolExecutor, the same tasks through threads
+of the harness itself: the payload object is handed over by reference (nothing pickled),
+the worker threads are pinned where the placement puts the pool's workers, and the CPU
+time is the harness's own (time.process_time counts all its threads).
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ VARIANTS = {
     "pool-chunk16": ("pool", 16),
     "ppe": ("ppe", 1),
     "ppe-chunk16": ("ppe", 16),
+    "tpe": ("tpe", 1),
 }
 
 
@@ -60,6 +66,13 @@ def task_length(data) -> int:
 def task_checksum(data) -> int:
     raw = data if isinstance(data, (bytes, bytearray)) else pickle.dumps(data, protocol=5)
     return zlib.crc32(raw)
+
+
+def _thread_setup(cpus: tuple[int, ...]) -> None:
+    """ThreadPoolExecutor initializer: pin the worker thread (Linux pins the calling
+    thread), nothing process-wide (signals belong to the harness's main thread)."""
+    if cpus:
+        os.sched_setaffinity(0, cpus)
 
 
 def _worker_setup(cpus: tuple[int, ...]) -> None:
@@ -99,6 +112,9 @@ class ExecutorSession:
             if self.kind == "pool":
                 self.pool = ctx.Pool(self.case.procs, initializer=_worker_setup,
                                      initargs=(workers,))
+            elif self.kind == "tpe":
+                self.pool = concurrent.futures.ThreadPoolExecutor(
+                    self.case.procs, initializer=_thread_setup, initargs=(workers,))
             else:
                 self.pool = concurrent.futures.ProcessPoolExecutor(
                     self.case.procs, mp_context=ctx, initializer=_worker_setup, initargs=(workers,))
@@ -122,8 +138,8 @@ class ExecutorSession:
 
     def _processes(self) -> list[multiprocessing.process.BaseProcess]:
         """The pool's workers as multiprocessing knows them (its Process objects)."""
-        if self.pool is None:
-            return []
+        if self.pool is None or self.kind == "tpe":
+            return []  # threads of the harness: no processes to watch or kill
         if self.kind == "pool":
             return list(self.pool._pool)
         return list((self.pool._processes or {}).values())
@@ -304,11 +320,14 @@ _TASKS = (PINGPONG.name, FANOUT.name)
 # No Mechanism class: the pool is the channel, so the mechanism brings its session.
 INFO = MechanismInfo(
     name="executor",
-    description="a no-op task through multiprocessing.Pool ('pool': apply_async / map) or "
-                "concurrent.futures.ProcessPoolExecutor ('ppe': submit / map); pingpong = one "
-                "task's round trip, fanout = map over procs workers; '-chunk16' = chunksize 16",
+    description="a no-op task through multiprocessing.Pool ('pool': apply_async / map), "
+                "concurrent.futures.ProcessPoolExecutor ('ppe': submit / map) or "
+                "ThreadPoolExecutor ('tpe': threads of the harness, nothing pickled); "
+                "pingpong = one task's round trip, fanout = map over procs workers; "
+                "'-chunk16' = chunksize 16",
     variants=(Variant("pool", _TASKS), Variant("pool-chunk16", (FANOUT.name,)),
-              Variant("ppe", _TASKS), Variant("ppe-chunk16", (FANOUT.name,))),
+              Variant("ppe", _TASKS), Variant("ppe-chunk16", (FANOUT.name,)),
+              Variant("tpe", _TASKS, peer_kind="threads")),
     session=ExecutorSession,
     payloads=("bytes", "object", "numpy"),
     why_not={WORKQUEUE.name: "a pool has one submitter; its map over procs workers is the "

@@ -92,6 +92,9 @@ class Variant:
     # in-flight limit a user can set (a mailbox, a kernel byte buffer), and cases asked
     # for a depth become skipped rows saying so.
     depth: str = ""
+    # What its peers are when not the mechanism's own kind (MechanismInfo.in_process):
+    # "threads" for the executor's ThreadPoolExecutor; "" = the mechanism's.
+    peer_kind: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "patterns", _in_reading_order(tuple(self.patterns)))
@@ -146,6 +149,12 @@ class MechanismInfo:
     # after every other case, so those fork their peers from a lean harness (a fork
     # copies the page tables of all of it).
     runs_last: bool = False
+    # "thread" / "interpreter": its peers run as threads (interpreter: some of them in
+    # subinterpreters) of one host process (peer/group.py); "" for peer processes.
+    in_process: str = ""
+    # () -> why this Python cannot run it ("" when it can): a version or a built-in
+    # module it needs, for the skipped rows (`requires` covers pip-installable modules).
+    unavailable: Callable[[], str] | None = None
     # Hidden mechanisms (the tests' fake) are never offered by the CLI nor in a default run.
     hidden: bool = False
 

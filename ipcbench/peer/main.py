@@ -174,6 +174,17 @@ def peer_main(spec: PeerSpec, endpoint, control, barrier, harness_pid: int) -> N
     # Ctrl-C goes to the whole process group; the harness decides what happens,
     # a peer must not die half-way through a message on its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    serve(spec, endpoint, control, barrier)
+
+
+def serve(spec: PeerSpec, endpoint, control, barrier, usage=None, role=None) -> None:
+    """The peer's protocol (module doc) from attach to release, in whatever runs it: a
+    peer process (peer_main), or a thread of an in-process group (group.py), which
+    passes `usage` measuring its own thread and, for a peer that runs in a
+    subinterpreter, `role` in place of its ROLES entry (mechanisms/interp_queue.py). Any
+    exception is reported on `control`, then the whole process exits 1 (a group fails as
+    one, as a peer would)."""
+    usage, role = usage or _usage, role or ROLES[spec.role]
     try:
         carries_objects = getattr(endpoint, "carries_objects", False)
         wire = Wire(spec.payload, spec.checksum, carries_objects, spec.pools, spec.pool,
@@ -196,10 +207,10 @@ def peer_main(spec: PeerSpec, endpoint, control, barrier, harness_pid: int) -> N
                 break
             barrier.wait(BARRIER_TIMEOUT_S)
             go_ns = time.perf_counter_ns()
-            before = _usage()
+            before = usage()
             _inject(spec.fault)
-            value = ROLES[spec.role](spec, channel, wire, barrier)
-            cpu_s, switches = (a - b for a, b in zip(_usage(), before, strict=True))
+            value = role(spec, channel, wire, barrier)
+            cpu_s, switches = (a - b for a, b in zip(usage(), before, strict=True))
             control.send(("result", value, cpu_s, switches, go_ns))
         wire.close()
         if isinstance(endpoint, Endpoint):
@@ -218,10 +229,11 @@ def _affinity() -> tuple[int, ...]:
         return ()
 
 
-def _usage() -> tuple[float, int]:
+def _usage(who: int = resource.RUSAGE_SELF) -> tuple[float, int]:
     """CPU seconds (user + system, all threads: a Queue's feeder thread counts) and
-    context switches (voluntary + involuntary) of this process so far."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+    context switches (voluntary + involuntary) of this process so far (or of the
+    calling thread only, with RUSAGE_THREAD)."""
+    usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime, usage.ru_nvcsw + usage.ru_nivcsw
 
 

@@ -38,9 +38,12 @@ _PALETTE = (
 # hash into a separate palette so they never steal a registered mechanism's colour.
 _FALLBACK = ("#6a3d9a", "#b15928", "#a6761d", "#666666", "#1b9e77", "#e7298a")
 _LINESTYLES = ("-", "--", ":", "-.")
+# Variants of one mechanism: a fifth for the executor's (dash-dot-dot); the split styles
+# keep the four above, so a series split by start method keeps the style it had.
+_VARIANT_STYLES = (*_LINESTYLES, (0, (3, 1, 1, 1, 1, 1)))
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 # One colour per channel (mechanism/variant, registry order): tab10, then hues picked
-# to stay apart from those, so bars (which have no marker) of every channel (36 at
+# to stay apart from those, so bars (which have no marker) of every channel (40 at
 # most) are told apart too.
 _CHANNEL_PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -50,7 +53,11 @@ _CHANNEL_PALETTE = (
     "#911eb4", "#42d4f4", "#9a6324", "#3cb44b", "#aa6e28",
     "#5b2c6f", "#f58231", "#2f4f4f", "#ff69b4", "#006400",
     "#008080", "#b8860b", "#7b68ee", "#dcbeff", "#aaffc3", "#ffd8b1",
+    "#7f00ff", "#00bfa5", "#ffd700", "#b22222",
 )
+# Variants added to a mechanism after later mechanisms had their colours: they take the
+# next colours after every other channel, so that no existing channel's colour shifts.
+_LATE_VARIANTS = (("executor", "tpe"),)
 # Distinct colours for runs on overlay charts (compare), deliberately unlike _PALETTE's
 # order so a reader does not mistake a run colour for a mechanism colour.
 RUN_COLORS = ("#000000", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
@@ -71,14 +78,16 @@ def mechanism_color(name: str) -> str:
 def variant_linestyle(mechanism: str, variant: str) -> str:
     info = REGISTRY.get(mechanism)
     if info is not None and variant in info.variant_names:
-        return _LINESTYLES[info.variant_names.index(variant) % len(_LINESTYLES)]
+        return _VARIANT_STYLES[info.variant_names.index(variant) % len(_VARIANT_STYLES)]
     return _LINESTYLES[_stable_index(f"{mechanism}/{variant}", len(_LINESTYLES))]
 
 
 def _channels() -> list[tuple[str, str]]:
     """Every public (mechanism, variant) in registry order: new ones are appended, so
     the colours of existing channels never shift."""
-    return [(m, v) for m in public_names() for v in REGISTRY[m].variant_names]
+    channels = [(m, v) for m in public_names() for v in REGISTRY[m].variant_names]
+    return ([c for c in channels if c not in _LATE_VARIANTS]
+            + [c for c in channels if c in _LATE_VARIANTS])
 
 
 def channel_color(mechanism: str, variant: str) -> str:

@@ -10,6 +10,7 @@ import os
 import platform
 import shutil
 import sys
+import sysconfig
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -60,7 +61,17 @@ def collect_system(meta: dict) -> None:
     meta["arch"] = platform.machine()
 
 
+def gil_state() -> tuple[bool, bool]:
+    """(GIL in force, free-threaded build) of this interpreter: a free-threaded build
+    (3.13t+) can still run with the GIL (PYTHON_GIL=1, or an extension that needs it);
+    sys._is_gil_enabled says which, and before 3.13 every build has it."""
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    is_enabled = getattr(sys, "_is_gil_enabled", None)
+    return (bool(is_enabled()) if is_enabled is not None else True), free_threaded
+
+
 def collect_python(meta: dict) -> None:
+    meta["gil_enabled"], meta["free_threaded"] = gil_state()
     meta["python_implementation"] = platform.python_implementation()
     meta["python_version"] = platform.python_version()
     meta["numpy_version"] = np.__version__
