@@ -325,29 +325,37 @@ def _measure_block(block: list[_Pending], items: list[_Pending], run: RunContext
     edge_ns = _probe(run, block[0].case)
     again: list[tuple[_Pending, SessionResult, float]] = []
     for item in block:
-        measured = _measure(item, run, edge_ns)
+        measured, edge_ns = _measure_or_drop(item, items, run, edge_ns)
         if measured is None:
-            items.remove(item)
-            edge_ns = _probe(run, block[0].case)
             continue
-        result, probe_ns, edge_ns = measured
+        result, probe_ns = measured
         if heavy_interference(item.sessions, result) and may_remeasure(item, run.settings):
             item.remeasured += 1
             again.append((item, result, probe_ns))
             continue
         _keep(item, run, result, probe_ns)
     for item, first, first_probe_ns in again:  # one retry a session, at most
-        measured = _measure(item, run, edge_ns)
+        measured, edge_ns = _measure_or_drop(item, items, run, edge_ns)
         if measured is None:
-            items.remove(item)
-            edge_ns = _probe(run, block[0].case)
             continue
-        result, probe_ns, edge_ns = measured
-        if heavy_interference(item.sessions, result):
-            kept = less_disturbed(first, result)
-            if kept is first:
-                result, probe_ns = first, first_probe_ns
+        result, probe_ns = measured
+        if (heavy_interference(item.sessions, result)
+                and less_disturbed(first, result) is first):
+            result, probe_ns = first, first_probe_ns
         _keep(item, run, result, probe_ns)
+
+
+def _measure_or_drop(item: _Pending, items: list[_Pending], run: RunContext, edge_ns: float
+                     ) -> tuple[tuple[SessionResult, float] | None, float]:
+    """One session of `item` after the probe `edge_ns`: ((its result, its probe), the
+    probe after it), or (None, a fresh probe) once a failed case is taken out of
+    `items` (its row written)."""
+    measured = _measure(item, run, edge_ns)
+    if measured is None:
+        items.remove(item)
+        return None, _probe(run, item.case)
+    result, probe_ns, after_ns = measured
+    return (result, probe_ns), after_ns
 
 
 def _still_wanted(items: list[_Pending], run: RunContext,

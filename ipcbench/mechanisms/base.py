@@ -221,34 +221,6 @@ class QueueMechanism(Mechanism):
         senders = [self.endpoint_class(q, None) for _ in range(producers)]
         return senders, self.endpoint_class(None, q)
 
-    def broadcast(self, subscribers: int) -> tuple[Endpoint, list[Endpoint]]:
-        """One publisher feeding `subscribers` receivers, every message to each of them:
-        one stream channel per subscriber, each message sent on every one in turn."""
-        senders, receivers = [], []
-        for _ in range(subscribers):
-            sender, receiver = self.stream(1)
-            senders += sender
-            receivers.append(receiver)
-        return Broadcast(senders), receivers
-
-    def pipeline(self, relays: int) -> list[Endpoint]:
-        """A source's send end, each of `relays` stages' Relay (receives from the hop
-        before it, sends on the next), and the sink's receive end: relays + 1 hops, one
-        stream channel each."""
-        hops = [self.stream(1) for _ in range(relays + 1)]
-        stages = [Relay(hops[i][1], hops[i + 1][0][0]) for i in range(relays)]
-        return [hops[0][0][0], *stages, hops[-1][1]]
-
-    def request_reply(self, clients: int) -> tuple[list[Endpoint], Endpoint]:
-        """`clients` client ends and the server's: the requests share one N -> 1 stream,
-        each client has a reply channel of its own, which the server picks by index
-        (Router.send_to)."""
-        requesters, requests = self.stream(clients)
-        replies = [self.stream(1) for _ in range(clients)]
-        client_ends = [Relay(reply[1], requester)
-                       for requester, reply in zip(requesters, replies, strict=True)]
-        return client_ends, Router(requests, [reply[0][0] for reply in replies])
-
     def work_queue(self, producers: int, consumers: int) -> tuple[list[Endpoint], list[Endpoint]]:
         """One queue every producer puts to and every consumer gets from: its get() takes
         one whole message under the queue's own lock, whoever calls it."""
