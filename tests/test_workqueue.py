@@ -38,7 +38,8 @@ WORKQUEUE = patterns.WORKQUEUE.name
 FANOUT, PINGPONG, STREAM = patterns.FANOUT.name, patterns.PINGPONG.name, patterns.STREAM.name
 # The channels several processes can read from, message by message.
 SHARED = {("queue", "default"), ("simplequeue", "default"), ("manager-queue", "default"),
-          ("zmq", "ipc"), ("zmq", "tcp"), ("faster-fifo", "default"), ("posix-mq", "default")}
+          ("zmq", "ipc"), ("zmq", "tcp"), ("faster-fifo", "default"), ("posix-mq", "default"),
+          ("thread-queue", "queue"), ("thread-queue", "simplequeue")}
 
 
 def _needs(mechanism: str) -> list:

@@ -32,7 +32,7 @@ _PALETTE = (
     "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
     "#393b79", "#e7ba52", "#98df8a", "#ff9896", "#7b4173",
     "#6b6ecf", "#b5cf6b", "#9a6324", "#d6616b", "#ce6dbd",
-    "#42d4f4", "#911eb4",
+    "#42d4f4", "#911eb4", "#006400", "#b8860b", "#008080",
 )
 # Unknown names (a future mechanism not in this checkout's registry, the test fake)
 # hash into a separate palette so they never steal a registered mechanism's colour.
