@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synthetic_runs import MACHINE, ok_row, write_run
 
 from ipcbench.analysis.history import find_runs, history, load_history
 from ipcbench.analysis.steps import detect_steps
@@ -17,7 +18,6 @@ from ipcbench.core.results import ResultsError
 from ipcbench.core.schema import Case
 from ipcbench.core.session_stats import SessionResult
 from ipcbench.harness.sessionlog import SessionLog
-from tests.synthetic_runs import MACHINE, ok_row, write_run
 
 
 def _history(levels, seed, sessions=3, noise=0.03):

@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from synthetic_runs import SMALL, write_model_run
 
 from ipcbench.analysis.compare import run_tags
 from ipcbench.analysis.machines import machines_view, spans_machines
 from ipcbench.analysis.runs import load_runs
 from ipcbench.cli import main
 from ipcbench.render.html import write_report
-from tests.synthetic_runs import SMALL, write_model_run
 
 # A the model machine; B slower but closer to its (slower still) hardware; C faster.
 MACHINES = {"a": {}, "b": {"scale": 1.3, "seed": 1, "baseline_scale": 1.6,
