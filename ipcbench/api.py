@@ -186,7 +186,7 @@ def advise(path: PathLike, *, pattern: str, procs: int, size: str | int | None =
     kind = patterns.get(pattern)
     if size is None and kind.sized:
         raise ValueError(f"size is required for pattern {pattern!r}")
-    size_bytes = parse_size(size) if size is not None else patterns.COUNTER_SIZE_BYTES
+    size_bytes = parse_size(size) if size is not None else kind.fixed_size_bytes
     count = procs_count(str(_whole("procs", procs)))
     narrowing = {"placement": placement, "payload": payload, "start_method": start_method}
     if rate is not None:

@@ -129,7 +129,7 @@ def test_list_shows_mechanisms_variants_and_patterns(capsys):
     patterns = [line for line in out.splitlines() if line.startswith("pattern ")]
     assert [line.split()[1] for line in patterns] == [
         "pingpong:", "stream:", "fanout:", "workqueue:", "counter:", "broadcast:",
-        "pipeline:", "reqrep:", "bidir:"]
+        "pipeline:", "reqrep:", "bidir:", "startup:", "churn:"]
     assert "(--procs N: N producers (and as many consumers))" in patterns[3]
 
 

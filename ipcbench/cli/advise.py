@@ -21,7 +21,7 @@ def _advise(args: argparse.Namespace, sink: JsonSink) -> int:
     if args.size is None and kind.sized:
         raise ValueError(f"--size is required for pattern {args.pattern!r}")
     # An unsized pattern's message (the counter's increment) has one size.
-    size_bytes = parse_size(args.size) if args.size else patterns.COUNTER_SIZE_BYTES
+    size_bytes = parse_size(args.size) if args.size else kind.fixed_size_bytes
     count = procs(args.procs)
     if args.rate is not None:
         return _advise_at_rate(args, size_bytes, count, sink)

@@ -25,6 +25,9 @@ class BaselineRef:
     # True: measured at each message size a run uses (a row of that size_bytes), and a
     # case is judged against the figure at its own size; False: one fixed-size row.
     per_size: bool = False
+    # True: measured only when a case of its pattern needs it (start-up's fork floor),
+    # so runs without such cases keep the baseline set they always had.
+    lazy: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,11 @@ class Pattern:
     extra_channels: int = 0
     # Measured when a run names no patterns (-p); the newer shapes only when asked for.
     in_default_matrix: bool = True
+    # Not 0: the pattern has no size axis, every case of it uses this one size (the
+    # counter's int64, start-up's first message); 0: sized by the matrix (-s).
+    fixed_size_bytes: int = 0
+    # Its repeats start their own workers, one start (of `procs` workers) a repeat.
+    starts_workers: bool = False
 
     def channels(self, procs: int) -> int:
         return self.channels_per_proc * procs + self.extra_channels
@@ -125,8 +133,8 @@ class Pattern:
 
     @property
     def sized(self) -> bool:
-        """Charted and matched against message size (the counter has none)."""
-        return self.moves_payload
+        """Charted and matched against message size (the counter and start-up have none)."""
+        return not self.fixed_size_bytes
 
     def format(self, value: float) -> str:
         return units.format_value(value, self.unit)
@@ -138,6 +146,10 @@ _COPY = BaselineRef("memcpy", "stream", "bytes_per_s", "memcpy bandwidth at the 
                     per_size=True)
 _PIPE_RTT = BaselineRef("os-pipe", "pingpong", "p50_ns", "raw os.pipe round trip")
 _LOCK = BaselineRef("lock", "counter", "msgs_per_s", "uncontended lock increments")
+# The counter's "message" is one increment of an int64: its size axis is this one value.
+COUNTER_SIZE_BYTES = 8
+# Start-up's first message: small, so the figure is the start, not a transfer.
+STARTUP_SIZE_BYTES = 64
 
 PINGPONG = Pattern(
     name="pingpong",
@@ -194,6 +206,7 @@ COUNTER = Pattern(
     metric="msgs_per_s", higher_is_better=True, unit=units.MSGS_PER_S,
     metric_label="increments/s", title="Locked counter increments/s (higher is better)",
     procs_label="incrementing processes", baseline=_LOCK, in_payload_matrix=False,
+    fixed_size_bytes=COUNTER_SIZE_BYTES,
 )
 
 # Broadcast: one publisher, N subscribers, each on a channel of its own, every message
@@ -263,15 +276,56 @@ BIDIR = Pattern(
                           "read by its receiving one at once",
 )
 
+# Start-up: what starting workers costs, which every other pattern keeps out of its
+# clock (their peers are up before any timing). A repeat starts `procs` workers of the
+# case's kind (a Process, a Pool, a ProcessPoolExecutor, a Manager, a thread, a
+# subinterpreter: mechanisms/startup.py) with the case's start method, sends each its
+# first 64 B message and times until the last reply is back: one sample a repeat, torn
+# down outside the clock. The churn variants instead time tasks through a pool that
+# replaces its worker after every task. Its floor is a raw os.fork to a first byte back.
+STARTUP = Pattern(
+    name="startup",
+    summary="start N workers, time until every one's first reply is back; a fresh "
+            "worker every time (per start method)",
+    sender="starter", receiver="worker", timing_role="starter", peers_per_proc=1,
+    extra_peers=0, round_trip=True, moves_payload=True,
+    metric="p50_ns", higher_is_better=False, unit=units.TIME_NS,
+    metric_label="start to first reply", title="Start-up: start to first reply, p50 "
+    "(lower is better)", procs_label="workers started at once",
+    baseline=BaselineRef("os-fork", "startup", "p50_ns", "raw os.fork to first byte back",
+                         lazy=True),
+    in_payload_matrix=False, in_default_matrix=False, fixed_size_bytes=STARTUP_SIZE_BYTES,
+    starts_workers=True,
+)
+
+# Worker churn: a pool whose every worker runs one task and is replaced (Pool's
+# maxtasksperchild=1, ProcessPoolExecutor's max_tasks_per_child=1). Its pool's first
+# workers start untimed; a repeat times CHURN_TASKS_PER_WORKER (starters.py) tasks a
+# worker through replacements. Its own pattern, not a start-up variant: a rate of tasks
+# through restarts is another workload than one start to a first reply.
+CHURN = Pattern(
+    name="churn",
+    summary="tasks through a pool that replaces each worker after one task; tasks/s "
+            "(per start method)",
+    sender="starter", receiver="worker", timing_role="starter", peers_per_proc=1,
+    extra_peers=0, round_trip=True, moves_payload=True,
+    metric="msgs_per_s", higher_is_better=True, unit=units.MSGS_PER_S,
+    metric_label="tasks/s, a new worker each", title="Worker churn: tasks/s through "
+    "pools that replace each worker after one task (higher is better)",
+    procs_label="workers in the pool",
+    baseline=BaselineRef("os-fork", "churn", "msgs_per_s",
+                         "raw os.fork to first byte back, per second", lazy=True),
+    in_payload_matrix=False, in_default_matrix=False, fixed_size_bytes=STARTUP_SIZE_BYTES,
+    starts_workers=True,
+)
+
 PATTERNS: dict[str, Pattern] = {
     p.name: p for p in (PINGPONG, STREAM, FANOUT, WORKQUEUE, COUNTER,
-                        BROADCAST, PIPELINE, REQREP, BIDIR)
+                        BROADCAST, PIPELINE, REQREP, BIDIR, STARTUP, CHURN)
 }
 PATTERN_NAMES: tuple[str, ...] = tuple(PATTERNS)
 DEFAULT_PATTERN_NAMES: tuple[str, ...] = tuple(
     name for name, p in PATTERNS.items() if p.in_default_matrix)
-# The counter's "message" is one increment of an int64: its size axis is this one value.
-COUNTER_SIZE_BYTES = 8
 
 
 def get(name: str) -> Pattern:

@@ -65,6 +65,8 @@ class Settings:
     def messages_for(self, case: Case) -> int:
         """Messages per timing peer and repeat (round trips, per producer, increments)."""
         pattern = case.kind
+        if pattern.starts_workers:
+            return 1
         if not pattern.moves_payload:
             return self.increments
         wanted = self.target_bytes // pattern.bytes_per_step(case.size_bytes, case.procs)

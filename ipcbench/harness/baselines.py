@@ -13,7 +13,9 @@ of their own (mechanism `baseline`):
   floor for any pipe-based channel's latency;
 - `os-pipe` / stream: raw os.pipe throughput in 1 MiB writes;
 - `lock` / counter: uncontended increments of a multiprocessing.Value under its lock in
-  one process, the ceiling for the shared counter.
+  one process, the ceiling for the shared counter;
+- `os-fork` / startup: a raw os.fork whose child echoes 64 B back over os.pipe, the floor
+  for starting a process worker; measured only in runs with start-up cases.
 Every case row then gets `efficiency` = its figure relative to the baseline its pattern
 names (Pattern.baseline), so two machines can be compared on how close each gets to its
 own hardware. BaselineCache measures them once per placement (and size, for memcpy), the
@@ -36,6 +38,8 @@ from ipcbench.core.results import ResultRow
 from ipcbench.core.schema import BASELINE_MECHANISM, Case
 from ipcbench.harness.rows import RunMeta, base_row, baseline_row
 from ipcbench.system.affinity import allowed_cpus, cpus_for_peer, pinned, with_child
+from ipcbench.system.launcher import Launcher
+from ipcbench.system.starters import Order
 
 COPY_BYTES = 64 << 20
 # Each memcpy sample times enough copies to move about this much (at most MAX_COPIES),
@@ -67,6 +71,8 @@ class Baselines:
         figures, sized = {}, {}
         for pattern in patterns.PATTERNS.values():
             ref = pattern.baseline
+            if ref.lazy and (ref.variant, ref.pattern) not in by_kind:
+                continue  # measured when a case of its pattern first needs it
             figures[(ref.variant, ref.pattern)] = getattr(by_kind[(ref.variant, ref.pattern)],
                                                           ref.column)
             if ref.per_size:
@@ -85,7 +91,9 @@ class Baselines:
 
     def has(self, pattern: patterns.Pattern, size_bytes: int) -> bool:
         ref = pattern.baseline
-        return not ref.per_size or (ref.variant, ref.pattern, size_bytes) in self.sized
+        if ref.per_size:
+            return (ref.variant, ref.pattern, size_bytes) in self.sized
+        return (ref.variant, ref.pattern) in self.figures
 
 
 def efficiency(row: ResultRow, base: Baselines) -> float:
@@ -216,6 +224,25 @@ def pipe_stream_samples_ns(placement: str) -> np.ndarray:
         _close_all((rfd, wfd))
 
 
+FORKS = 20
+FORK_DEADLINE_S = 10.0  # per fork: a raw fork answers in milliseconds
+
+
+def fork_reply_samples_ns(placement: str, forks: int = FORKS) -> np.ndarray:
+    """The start-up floor: per sample, a raw os.fork() whose child (pinned where the
+    placement puts a worker) echoes 64 B over os.pipe, timed from the fork to the echo
+    back. Forked by the start-up launcher, as the start-up cases' workers are, so floor
+    and cases pay for the same small parent (the harness's heap would slow the fork).
+    The first fork is warm-up."""
+    cpus = allowed_cpus()
+    order = Order("os-fork", "fork", 1, (tuple(cpus_for_peer(placement, 1, cpus)),),
+                  FORK_DEADLINE_S, bytes(range(RTT_SIZE_BYTES)))
+    with Launcher(tuple(cpus_for_peer(placement, 0, cpus)), FORK_DEADLINE_S) as launcher:
+        samples = [launcher.measure(order, order.wait_bound_s).sample_ns
+                   for _ in range(forks + 1)]
+    return np.array(samples[1:], dtype=np.int64)
+
+
 def copies_per_sample(size_bytes: int) -> int:
     return max(1, min(MAX_COPIES, COPY_SAMPLE_BYTES // size_bytes))
 
@@ -318,28 +345,40 @@ class BaselineCache:
         if base is None:
             return row
         if not base.has(row.case.kind, row.size_bytes):
-            base = self._measure_copy(row.case.kind.baseline, row, base)
+            base = self._measure_missing(row.case.kind.baseline, row, base)
         return replace(row, efficiency=efficiency(row, base))
 
-    def _measure_copy(self, ref: patterns.BaselineRef, row: ResultRow,
-                      base: Baselines) -> Baselines:
-        """memcpy at the row's size under its placement: the baseline row goes out (just
-        before the case row it anchors), the figure into this placement's Baselines (NaN
-        when it could not be measured, so a failure is reported once, not per row)."""
-        if ref.variant != "memcpy":
-            raise ValueError(f"no per-size measurement for baseline {ref.variant!r}")
-        case = Case(BASELINE_MECHANISM, ref.variant, ref.pattern, row.size_bytes, 1,
-                    row.start_method, row.placement)
-        here = cpus_for_peer(row.placement, 0, allowed_cpus())
+    def _measure_missing(self, ref: patterns.BaselineRef, row: ResultRow,
+                         base: Baselines) -> Baselines:
+        """A baseline measured on first need, under the row's placement: memcpy at the
+        row's size, or the fork floor. Its row goes out (just before the case row it
+        anchors), the figure into this placement's Baselines (NaN when it could not be
+        measured, so a failure is reported once, not per row)."""
+        if ref.variant == "memcpy":
+            size_bytes, per_sample = row.size_bytes, copies_per_sample(row.size_bytes)
+            start_method = row.start_method  # none applies: the row's, as every baseline
+            here = cpus_for_peer(row.placement, 0, allowed_cpus())
+            work = lambda: pinned(here, lambda: copy_samples_ns(row.size_bytes))  # noqa: E731
+        elif ref.variant == "os-fork":
+            size_bytes, per_sample, start_method = RTT_SIZE_BYTES, 1, "fork"  # a raw fork
+            work = lambda: fork_reply_samples_ns(row.placement)  # noqa: E731
+        else:
+            raise ValueError(f"no measurement on first need for baseline {ref.variant!r}")
+        case = Case(BASELINE_MECHANISM, ref.variant, ref.pattern, size_bytes, 1,
+                    start_method, row.placement)
         try:
-            samples = pinned(here, lambda: copy_samples_ns(row.size_bytes))
+            samples = work()
         except (OSError, RuntimeError, ValueError, MemoryError) as exc:
             self.on_row(base_row(case, self.meta, "failed", f"baseline: {exc}"))
             figure = math.nan
         else:
-            measured = baseline_row(case, self.meta, samples, copies_per_sample(row.size_bytes))
+            measured = baseline_row(case, self.meta, samples, per_sample)
             self.on_row(measured)
             figure = getattr(measured, ref.column)
-        sized = {**base.sized, (ref.variant, ref.pattern, row.size_bytes): figure}
-        self._by_placement[row.placement] = base = replace(base, sized=sized)
+        if ref.per_size:
+            base = replace(base, sized={**base.sized,
+                                        (ref.variant, ref.pattern, row.size_bytes): figure})
+        else:
+            base = replace(base, figures={**base.figures, (ref.variant, ref.pattern): figure})
+        self._by_placement[row.placement] = base
         return base

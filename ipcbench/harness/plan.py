@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 
 from ipcbench.core import patterns as pattern_kinds
-from ipcbench.core.patterns import COUNTER_SIZE_BYTES
 from ipcbench.core.payload_kinds import get as payload_kind
 from ipcbench.core.payload_kinds import payload_unavailable_reason
 from ipcbench.core.schema import DEFAULT_PAYLOAD, Case
@@ -24,6 +23,7 @@ from ipcbench.mechanisms import (
     depth_reason,
     limit_reason,
     pattern_reason,
+    patterns_of,
     payload_reason,
     public_names,
     unavailable_reason,
@@ -61,8 +61,8 @@ def expand(
     so is a placement this machine cannot provide, a mechanism whose optional module is
     missing (or a payload kind's: msgpack, pyarrow), a payload kind that cannot be built
     that small, a busy-polling variant without a CPU for every peer, and a case beyond a
-    mechanism's system limits. The counter pattern moves no payload: it ignores the size
-    and payload axes (COUNTER_SIZE_BYTES, bytes)."""
+    mechanism's system limits. The counter and start-up have one size of their own
+    (Pattern.fixed_size_bytes): they ignore the size and payload axes (bytes)."""
     cpus = allowed_cpus() if cpus is None else list(cpus)
     planned: list[PlannedCase] = []
     for placement, payload in itertools.product(placements, payloads):
@@ -112,12 +112,12 @@ def _expand_one(
     seen: set[Case] = set()
     for start_method, mechanism, pattern in itertools.product(start_methods, mechanisms, patterns):
         kind = pattern_kinds.get(pattern)
-        if not kind.moves_payload and payload != DEFAULT_PAYLOAD:
-            continue  # counter rows exist once, under the bytes payload
+        if kind.fixed_size_bytes and payload != DEFAULT_PAYLOAD:
+            continue  # counter and start-up rows exist once, under the bytes payload
         info = REGISTRY[mechanism]
         chosen = [v for v in info.variant_names if variants is None or v in variants]
         runnable = [v for v in chosen if pattern in info.variant(v).patterns]
-        sizes = list(sizes_bytes) if kind.moves_payload else [COUNTER_SIZE_BYTES]
+        sizes = [kind.fixed_size_bytes] if kind.fixed_size_bytes else list(sizes_bytes)
         for size_bytes, n in itertools.product(sizes, procs):
             keys = (pattern, size_bytes, n, start_method, placement, payload)
             if runnable:
@@ -172,10 +172,15 @@ class Axes:
     def filled(self, matrix: Matrix) -> Axes:
         """The raw-bytes grid these axes ask of `matrix`: every axis expand() crosses set,
         the given ones kept, the others the matrix's own (variants stay None: every one)."""
+        chosen = self.patterns or pattern_kinds.DEFAULT_PATTERN_NAMES
+        # A mechanism that runs none of the run's patterns has nothing to do in it: with
+        # no mechanisms named it is left out, not listed as a skipped row per case (the
+        # start-up's workers in a run of channels, the channels in a start-up run).
+        everyone = [name for name in public_names() if set(patterns_of(name)) & set(chosen)]
         return replace(
             self,
-            mechanisms=self.mechanisms or public_names(),
-            patterns=self.patterns or pattern_kinds.DEFAULT_PATTERN_NAMES,
+            mechanisms=self.mechanisms or everyone,
+            patterns=chosen,
             sizes_bytes=self.sizes_bytes or matrix.sizes_bytes,
             procs=self.procs or matrix.procs,
             placements=self.placements or matrix.placements,

@@ -32,7 +32,7 @@ _EXTRAS = {"zmq": "zmq", "faster_fifo": "fifo", "posix_ipc": "posix-mq", "ray": 
 _MODULES = ("pipe", "queue", "value", "shm", "simplequeue", "manager_queue", "os_pipe",
             "socketpair", "tcp", "fifo", "mmap_slot", "array", "value_raw", "executor",
             "zeromq", "fasterfifo", "posix_mq", "shareable_list", "ray_store", "nng", "mpi",
-            "iox2", "thread_queue", "interp_queue")
+            "iox2", "thread_queue", "interp_queue", "startup")
 
 # name -> record, in registration order; add to it with register().
 REGISTRY: dict[str, MechanismInfo] = {}

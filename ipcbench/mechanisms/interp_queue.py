@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from ipcbench.core.patterns import FANOUT, WORKQUEUE
 from ipcbench.mechanisms.base import Endpoint, Mechanism
 from ipcbench.mechanisms.info import STREAMS, MechanismInfo, Variant
+from ipcbench.system.interpreters import interpreters_module, queues_module
 
 NEEDS_PYTHON = (3, 13)
 # The host's interpreter queues by name: the Queue objects are kept, as a queue is
@@ -67,21 +68,6 @@ def produce(n, sent):
 """
 
 
-def _queues_module() -> str:
-    """The module that holds Queue/QueueEmpty/create for this Python."""
-    if sys.version_info >= (3, 14):
-        return "concurrent.interpreters._queues"
-    return "test.support.interpreters.queues"
-
-
-def _interpreters():
-    if sys.version_info >= (3, 14):
-        from concurrent import interpreters
-    else:
-        from test.support import interpreters
-    return interpreters
-
-
 @dataclass(frozen=True)
 class QueueName:
     """An interpreter queue of the host process, made there on first use."""
@@ -90,7 +76,7 @@ class QueueName:
 
     def resolve(self) -> int:
         import importlib
-        queues = importlib.import_module(_queues_module())
+        queues = importlib.import_module(queues_module())
         with _LOCK:
             if self.name not in _QUEUES:
                 _QUEUES[self.name] = queues.create()
@@ -106,7 +92,7 @@ class InterpEndpoint(Endpoint):
     def attach(self) -> None:
         import importlib
         import os
-        queues = importlib.import_module(_queues_module())
+        queues = importlib.import_module(queues_module())
         self._empty, self._yield = queues.QueueEmpty, os.sched_yield
         self._put = queues.Queue(self.outbox.resolve()).put_nowait if self.outbox else None
         self._get = queues.Queue(self.inbox.resolve()).get_nowait if self.inbox else None
@@ -133,8 +119,8 @@ class PartnerEndpoint(Endpoint):
         self._framing_given = False  # a producer's header layout and body, given once
 
     def attach(self) -> None:
-        self.interp = _interpreters().create()
-        self.interp.exec(_PARTNER_CODE.format(queues=_queues_module()))
+        self.interp = interpreters_module().create()
+        self.interp.exec(_PARTNER_CODE.format(queues=queues_module()))
         ids = {"outbox_id": self.outbox.resolve() if self.outbox else -1,
                "inbox_id": self.inbox.resolve() if self.inbox else -1}
         self.interp.prepare_main(**ids)
@@ -195,7 +181,7 @@ def unavailable() -> str:
         return (f"interpreters needs Python {'.'.join(map(str, NEEDS_PYTHON))} or newer "
                 f"(PEP 734 interpreter queues); this is {sys.version.split()[0]}")
     try:
-        _interpreters()
+        interpreters_module()
     except ImportError as exc:
         return f"interpreters: this Python lacks its interpreter modules ({exc})"
     return ""

@@ -28,6 +28,7 @@ from ipcbench.plotting.cost import cpu_figure, efficiency_figure
 from ipcbench.plotting.depth import depth_figures
 from ipcbench.plotting.open_loop import distribution_figure, load_figures
 from ipcbench.plotting.ranking import ranking_figures
+from ipcbench.plotting.startup import startup_figures
 from ipcbench.plotting.style import mechanism_color
 from ipcbench.system.safefile import LinkRefused, safe_dir, write_via_temp
 
@@ -51,6 +52,7 @@ __all__ = [
     "run_figures",
     "save_figure",
     "scaling_figure",
+    "startup_figures",
     "throughput_figures",
 ]
 
@@ -60,6 +62,7 @@ __all__ = [
 CHARTS: dict[str, Callable[[Run], Figure | dict[str, Figure] | None]] = {
     "best": best_map_figure,
     "ranking": ranking_figures,
+    "startup": startup_figures,
     "latency": latency_figure,
     "throughput": throughput_figures,
     "scaling": scaling_figure,

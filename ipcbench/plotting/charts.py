@@ -56,8 +56,10 @@ def _names_in(unit: str) -> list[str]:
 
 
 def _unsized_names() -> list[str]:
-    """Patterns without a message size (the counter): charted against procs only."""
-    return [n for n in patterns.PATTERN_NAMES if not patterns.get(n).sized]
+    """Patterns without a message size (the counter): charted against procs only. Not
+    start-up and churn: their charts have a panel per worker count (plotting/startup.py)."""
+    return [n for n in patterns.PATTERN_NAMES
+            if not patterns.get(n).sized and not patterns.get(n).starts_workers]
 
 
 def _own_baseline(run: Run, pattern: str, placement: str | None) -> list[Reference]:

@@ -117,9 +117,12 @@ def ranking_figure(run: Run, pattern: str) -> Figure | None:
 
 
 def ranking_figures(run: Run) -> dict[str, Figure]:
-    """File stem -> ranking figure, one per pattern with ok rows."""
+    """File stem -> ranking figure, one per pattern with ok rows (start-up and churn
+    have charts of their own, plotting/startup.py: their rows differ by start method)."""
     figures = {}
     for name in patterns.PATTERN_NAMES:
+        if patterns.get(name).starts_workers:
+            continue
         figure = ranking_figure(run, name)
         if figure is not None:
             figures[f"ranking-{name}"] = figure

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ipcbench.analysis.compare import Comparison, compare_runs, one_sided, run_tags
 from ipcbench.analysis.frames import unique_cases
+from ipcbench.analysis.peer_kinds import kinds_table
 from ipcbench.analysis.runs import Run, load_runs, metadata_table, require_ok_rows
 from ipcbench.core import patterns
 from ipcbench.core.sizes import format_size
@@ -36,6 +37,7 @@ from ipcbench.core.units import (
 from ipcbench.plotting.best import best_map_figure, best_table
 from ipcbench.plotting.open_loop import load_figures
 from ipcbench.plotting.overlay import overlay_figures
+from ipcbench.plotting.startup import startup_figures
 from ipcbench.render.interactive import explorer_html, script_html
 from ipcbench.render.machines import machines_html, view_of
 from ipcbench.render.tables import (
@@ -135,6 +137,32 @@ def best_summary(run: Run) -> pd.DataFrame:
     return frame.drop(columns=[c for c in ("placement", "payload") if frame[c].nunique() < 2])
 
 
+def peer_kinds_summary(run: Run) -> pd.DataFrame:
+    """analysis.peer_kinds.kinds_table for people: per kind 'channel figure (x cost)'."""
+    table = kinds_table(run.frame)
+    if table.empty:
+        return table
+    out = pd.DataFrame({"pattern": table["pattern"], "placement": table["placement"],
+                        "start method": table["start_method"],
+                        "size": table["size_bytes"].map(format_size),
+                        "procs": table["procs"]})
+    for peer_kind in [c for c in table.columns if f"{c}_value" in table.columns]:
+        cells = []
+        for _, row in table.iterrows():
+            if not row[peer_kind]:
+                cells.append(MISSING)
+                continue
+            figure = patterns.get(row["pattern"]).format(row[f"{peer_kind}_value"])
+            text = f"{row[peer_kind]} {figure}"
+            ratio = row[f"{peer_kind}_vs_processes"]
+            cells.append(text if pd.isna(ratio) or peer_kind == "processes"
+                         else f"{text} ({ratio:.3g}×)")
+        if any(cell != MISSING for cell in cells):  # a kind no workload ran: no column
+            out[peer_kind] = cells
+    return out.drop(columns=[c for c in ("placement", "start method")
+                             if out[c].nunique() < 2])
+
+
 def _rate(pattern: str, msgs_per_s: float, bytes_per_s: float) -> str:
     """Bytes/s for patterns that move a payload, increments/s for the counter."""
     if patterns.get(pattern).sized:
@@ -194,6 +222,17 @@ def _run_section(run: Run, tag: str) -> list[str]:
     if figure is not None:
         parts += [f"<h3 id='{anchor}-best'>Best channel per message size and process count</h3>",
                   f"<div class='chart'>{figure_img(figure, 'best channel map')}</div>"]
+    started = startup_figures(run)
+    if started:
+        parts += [f"<h3 id='{anchor}-startup'>What starting a worker costs</h3>"]
+        parts += [f"<div class='chart'>{figure_img(f, stem)}</div>" for stem, f in started.items()]
+    kinds = peer_kinds_summary(run)
+    if not kinds.empty:
+        parts += [f"<h3 id='{anchor}-kinds'>Processes, interpreters, threads</h3>",
+                  "<p class='note'>Per workload the best channel between each kind of peer; "
+                  "&times; = its cost against the best between processes (time over "
+                  "time, or rate under rate: below 1 is cheaper).</p>",
+                  html_table(kinds)]
     loaded = load_figures(run)
     if loaded:
         parts += [f"<h3 id='{anchor}-load'>One-way latency under load (run --rate)</h3>"]
@@ -234,8 +273,14 @@ def _toc(runs: Sequence[Run], tags: list[str], comparison: Comparison | None) ->
         items.append("<li><a href='#comparison'>Comparison (baseline A)</a></li>")
     for tag, run in zip(tags, runs, strict=True):
         anchor = f"run-{html.escape(tag)}"
+        extra = ""
+        if run.ok["pattern"].map(lambda p: patterns.get(p).starts_workers).any():
+            extra += f"<li><a href='#{anchor}-startup'>start-up cost</a></li>"
+        if not kinds_table(run.frame).empty:
+            extra += (f"<li><a href='#{anchor}-kinds'>processes, interpreters, "
+                      "threads</a></li>")
         items.append(f"<li><a href='#{anchor}'>{html.escape(tag)}: {html.escape(run.name)}</a>"
-                     f"<ul><li><a href='#{anchor}-best'>best channel map</a></li>"
+                     f"<ul><li><a href='#{anchor}-best'>best channel map</a></li>{extra}"
                      f"<li><a href='#{anchor}-explore'>explore (interactive)</a></li></ul></li>")
     items.append("<li><a href='#machines'>Machines</a></li>")
     return f"<nav class='toc'><strong>Contents</strong><ul>{''.join(items)}</ul></nav>"

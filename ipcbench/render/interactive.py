@@ -89,20 +89,24 @@ def _ticks() -> dict[str, list[tuple[float, str, bool]]]:
 def run_data(run: Run) -> dict:
     """Everything the explorer of one run needs, as JSON-ready values."""
     rows = unique_cases(run.ok)
-    channels = sorted({(m, v) for m, v in zip(rows["mechanism"], rows["variant"],
-                                              strict=True)})
+    # A run of several start methods (start-up's fork, forkserver, spawn) makes each a
+    # channel of its own: one line per channel must never join two start methods' figures.
+    methods = (rows["start_method"] if rows["start_method"].nunique() > 1
+               else pd.Series("", index=rows.index))
+    channels = sorted(set(zip(rows["mechanism"], rows["variant"], methods, strict=True)))
     index = {c: i for i, c in enumerate(channels)}
     data_rows = []
-    for _, record in rows.iterrows():
+    for (_, record), method in zip(rows.iterrows(), methods, strict=True):
         kind = patterns.get(record["pattern"])
         value = pd.to_numeric(record[kind.metric], errors="coerce")
         if value > 0:
-            data_rows.append(_row(record, index[(record["mechanism"], record["variant"])],
-                                  kind))
+            channel = index[(record["mechanism"], record["variant"], method)]
+            data_rows.append(_row(record, channel, kind))
     present = {r[1] for r in data_rows}
     return {
         "fields": FIELDS,
-        "channels": [{"name": f"{m}/{v}", "color": channel_color(m, v)} for m, v in channels],
+        "channels": [{"name": f"{m}/{v}" + (f" · {method}" if method else ""),
+                      "color": channel_color(m, v)} for m, v, method in channels],
         "patterns": {p.name: {"unit": p.unit, "label": p.metric_label, "title": p.title,
                               "higher": p.higher_is_better, "sized": p.sized,
                               "procs": p.procs_label, "p99": p99_label(p),
