@@ -38,12 +38,13 @@ _PALETTE = (
 # hash into a separate palette so they never steal a registered mechanism's colour.
 _FALLBACK = ("#6a3d9a", "#b15928", "#a6761d", "#666666", "#1b9e77", "#e7298a")
 _LINESTYLES = ("-", "--", ":", "-.")
-# Variants of one mechanism: a fifth for the executor's (dash-dot-dot); the split styles
-# keep the four above, so a series split by start method keeps the style it had.
-_VARIANT_STYLES = (*_LINESTYLES, (0, (3, 1, 1, 1, 1, 1)))
+# Variants of one mechanism: a fifth for the executor's (dash-dot-dot), a sixth and
+# seventh for the start-up's workers (long dashes, sparse dots); the split styles keep
+# the four above, so a series split by start method keeps the style it had.
+_VARIANT_STYLES = (*_LINESTYLES, (0, (3, 1, 1, 1, 1, 1)), (0, (8, 2)), (0, (1, 3)))
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 # One colour per channel (mechanism/variant, registry order): tab10, then hues picked
-# to stay apart from those, so bars (which have no marker) of every channel (40 at
+# to stay apart from those, so bars (which have no marker) of every channel (47 at
 # most) are told apart too.
 _CHANNEL_PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -54,6 +55,7 @@ _CHANNEL_PALETTE = (
     "#5b2c6f", "#f58231", "#2f4f4f", "#ff69b4", "#006400",
     "#008080", "#b8860b", "#7b68ee", "#dcbeff", "#aaffc3", "#ffd8b1",
     "#7f00ff", "#00bfa5", "#ffd700", "#b22222",
+    "#fabed4", "#bfef45", "#ff4500", "#4b0082", "#20b2aa", "#cd853f", "#708090",
 )
 # Variants added to a mechanism after later mechanisms had their colours: they take the
 # next colours after every other channel, so that no existing channel's colour shifts.
