@@ -281,8 +281,8 @@ BIDIR = Pattern(
 # case's kind (a Process, a Pool, a ProcessPoolExecutor, a Manager, a thread, a
 # subinterpreter: mechanisms/startup.py) with the case's start method, sends each its
 # first 64 B message and times until the last reply is back: one sample a repeat, torn
-# down outside the clock. The churn variants instead time tasks through a pool that
-# replaces its worker after every task. Its floor is a raw os.fork to a first byte back.
+# down outside the clock (CHURN, below, times tasks through pools that replace their
+# workers). Its floor is a raw os.fork to a first byte back.
 STARTUP = Pattern(
     name="startup",
     summary="start N workers, time until every one's first reply is back; a fresh "

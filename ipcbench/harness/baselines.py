@@ -14,7 +14,7 @@ of their own (mechanism `baseline`):
 - `os-pipe` / stream: raw os.pipe throughput in 1 MiB writes;
 - `lock` / counter: uncontended increments of a multiprocessing.Value under its lock in
   one process, the ceiling for the shared counter;
-- `os-fork` / startup: a raw os.fork whose child echoes 64 B back over os.pipe, the floor
+- `os-fork` / startup and churn: a raw os.fork whose child echoes 64 B back over os.pipe, the floor
   for starting a process worker; measured only in runs with start-up cases.
 Every case row then gets `efficiency` = its figure relative to the baseline its pattern
 names (Pattern.baseline), so two machines can be compared on how close each gets to its
