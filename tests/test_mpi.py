@@ -98,6 +98,8 @@ def test_mpi_corrupted_payload_is_detected(meta):
 def test_mpi_skipped_rows_say_why(monkeypatch):
     assert REGISTRY["mpi"].requires == "mpi4py"
     monkeypatch.setattr(mpi_module, "mpiexec_path", lambda: "/usr/bin/mpiexec")
+    # As if mpi4py were installed (without it, its absence is the first reason given).
+    monkeypatch.setattr(mechanisms, "_installed", lambda module: True)
     planned = expand(["mpi"], ["pingpong", "fanout"], [64], [1], ["fork"],
                      variants=["buffer"], placements=["same-core", "cross-core"], cpus=[0, 1])
     reasons = {(p.case.pattern, p.case.placement): p.skip_reason for p in planned}
