@@ -50,7 +50,13 @@ from ipcbench.mechanisms.base import PeerFailed, RepeatOutcome, Workload
 from ipcbench.mechanisms.info import MechanismInfo, Variant
 from ipcbench.system import hygiene
 from ipcbench.system.affinity import allowed_cpus, cpus_for_peer
-from ipcbench.system.deadlines import CaseTimeout, call_within, kill_processes, seconds_text
+from ipcbench.system.deadlines import (
+    CaseTimeout,
+    call_within,
+    kill_group,
+    kill_processes,
+    seconds_text,
+)
 
 STOP_S = 5.0  # bound on a polite stop before the process group is killed
 KEY_ENV = "IPCBENCH_MPI_KEY"  # as peer/mpi_rank.py reads them
@@ -259,10 +265,7 @@ class MpiSession:
                 self._tree += psutil.Process(self.process.pid).children(recursive=True)
             except psutil.Error:
                 pass
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)  # leftovers of the group
-            except (ProcessLookupError, PermissionError):
-                pass
+            kill_group(self.process.pid)  # leftovers of the group
             self.process.wait()
             self.process = None
         kill_processes(self._tree, STOP_S)  # a gone one is skipped

@@ -85,6 +85,15 @@ def kill_pid(pid: int | None) -> None:
             pass
 
 
+def kill_group(pgid: int) -> None:
+    """SIGKILL every process of group `pgid` (a helper started in a session of its own,
+    and whatever it started); a group already gone is no error."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def forkserver_pid() -> int | None:
     """The fork server this process started, if any (multiprocessing restarts a dead one
     on the next start, so killing a wedged one costs one case, not the run)."""

@@ -18,7 +18,6 @@ It exits on a None order, or when the harness's end of the socket closes.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import tempfile
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from ipcbench.system.deadlines import CaseTimeout, seconds_text
+from ipcbench.system.deadlines import CaseTimeout, kill_group, seconds_text
 
 STOP_S = 5.0  # how long a launcher gets to exit after a None order
 # The package's root, put first on the launcher's path: the harness may run from a
@@ -163,10 +162,7 @@ class Launcher:
     def _kill(self) -> None:
         """SIGKILL the launcher's whole process group (workers, fork server, helpers)."""
         self.dead = True
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass  # already gone
+        kill_group(self.process.pid)
         self.process.wait()
 
     def close(self) -> None:
