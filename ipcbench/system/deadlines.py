@@ -18,6 +18,7 @@ import queue
 import select
 import signal
 import threading
+import time
 from collections.abc import Callable
 
 import psutil
@@ -85,13 +86,31 @@ def kill_pid(pid: int | None) -> None:
             pass
 
 
-def kill_group(pgid: int) -> None:
+def kill_group(pgid: int, timeout_s: float = GIVE_UP_GRACE_S) -> None:
     """SIGKILL every process of group `pgid` (a helper started in a session of its own,
-    and whatever it started); a group already gone is no error."""
+    and whatever it started) and wait up to `timeout_s` until none of them still runs;
+    a group already gone is no error. SIGKILL is delivered asynchronously: a fork
+    server with workers was seen alive just after killpg returned (CI, once in a
+    run), so "killed" would otherwise not mean "gone"."""
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        pass
+        return
+    deadline = time.monotonic() + timeout_s
+    while _running_in_group(pgid) and time.monotonic() < deadline:
+        time.sleep(0.002)  # polling a condition, bounded: no event says "group empty"
+
+
+def _running_in_group(pgid: int) -> bool:
+    """Whether a process of group `pgid` has yet to exit. Zombies count as gone: they
+    hold nothing, and their reaper (init in a container, perhaps never) is not ours."""
+    for process in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(process.pid) == pgid and process.info["status"] != "zombie":
+                return True
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return False
 
 
 def forkserver_pid() -> int | None:
