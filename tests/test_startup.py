@@ -152,6 +152,8 @@ def test_past_its_bound_the_launcher_and_its_workers_are_killed():
         assert _group(pgid) == []
         with pytest.raises(LauncherFailed, match="stopped by an earlier failure"):
             launcher.measure(_order(), 30)
+        assert os.listdir(launcher._tmp)  # the killed fork server's socket folder
+    assert not os.path.exists(launcher._tmp)  # removed with it at close
 
 
 @pytest.mark.integration

@@ -18,6 +18,7 @@ It exits on a None order, or when the harness's end of the socket closes.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -90,8 +91,12 @@ class Launcher:
     def __init__(self, cpus: tuple[int, ...], ready_s: float) -> None:
         here, there = socket.socketpair()
         self._stderr = tempfile.TemporaryFile()
+        # multiprocessing's temporary folder (a fork server's socket) goes in one of the
+        # harness's, removed at close: a launcher killed past its bound cannot remove it.
+        self._tmp = tempfile.mkdtemp(prefix="ipcbench-launcher-")
         path = os.environ.get("PYTHONPATH")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (_ROOT, path)))}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (_ROOT, path))),
+               "TMPDIR": self._tmp}
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _MAIN, str(there.fileno()), ",".join(map(str, cpus))],
@@ -100,6 +105,7 @@ class Launcher:
         except BaseException:
             here.close()
             self._stderr.close()
+            shutil.rmtree(self._tmp, ignore_errors=True)
             raise
         finally:
             there.close()
@@ -178,3 +184,4 @@ class Launcher:
                 self._kill()
         self.conn.close()
         self._stderr.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
