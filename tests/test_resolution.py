@@ -35,3 +35,16 @@ def test_the_printed_resolution_fits_80_columns():
     rows = [_row("a", 0.333, 0.444, False)]
     text = run_resolution(rows * 1000, drift=0.555).line()
     assert all(len(line) <= 80 for line in text.splitlines()) and len(text.splitlines()) == 2
+
+
+def test_cases_the_budget_cut_short_are_counted_and_said():
+    rows = [replace(_row(m, 0.02, 0.01, True), sessions=n)
+            for m, n in (("a", 5), ("b", 4), ("c", 3), ("d", 7))]
+    res = run_resolution(rows, minimum_sessions=5)
+    assert (res.short, res.fewest, res.minimum) == (2, 3, 5)
+    last = res.line().splitlines()[-1]
+    assert "2 cases have 3-4 of 5 sessions" in last and len(last) <= 80
+    one_short = run_resolution(rows[:2], minimum_sessions=5).line()
+    assert "1 case has 4 of 5 sessions" in one_short
+    assert run_resolution(rows, minimum_sessions=3).short == 0
+    assert len(run_resolution(rows, minimum_sessions=3).line().splitlines()) == 2

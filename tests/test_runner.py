@@ -255,10 +255,10 @@ def test_a_session_keeps_the_probe_that_worked_when_the_other_failed(before, aft
     assert _bracket_ns(before, after) == pytest.approx(kept)
 
 
-def test_past_the_run_budget_workloads_stop_at_their_minimum(meta):
-    """A clock already past the budget: every case gets exactly `sessions`, even though
-    their CIs (steady fakes: zero width) would stop them there anyway, and noisy ones
-    would want more."""
+def test_past_the_run_budget_workloads_stop_at_the_floor(meta):
+    """A clock already past the budget: the budget bounds the minimum too, so every case
+    gets the floor (3 sessions, or `sessions` when fewer were asked), although noisy
+    ones would want more; without a budget, up to max_sessions."""
     ticks = iter(range(0, 10**6, 100))
     settings = SETTINGS.with_changes(sessions=2, max_sessions=9, run_budget_s=1.0,
                                      target_ci=0.01)
@@ -274,9 +274,37 @@ def test_past_the_run_budget_workloads_stop_at_their_minimum(meta):
                 clock=lambda: float(next(ticks)))
     assert [r.sessions for r in rows] == [2, 2] and all(r.noisy for r in rows)
     rows = []
+    ticks = iter(range(0, 10**6, 100))
+    run_planned(_two_channels(), settings.with_changes(sessions=6), meta, rows.append,
+                make_session=noisy, clock=lambda: float(next(ticks)))
+    assert [r.sessions for r in rows] == [3, 3]  # cut below its 6, to the floor
+    rows = []
     run_planned(_two_channels(), settings.with_changes(run_budget_s=0.0), meta,
                 rows.append, make_session=noisy)
     assert [r.sessions for r in rows] == [9, 9]  # no budget: up to max_sessions
+
+
+def test_a_budget_ending_mid_matrix_leaves_every_case_within_one_block(meta):
+    """Rounds give each workload one block in turn: a budget that ends while the minimum
+    is still being measured leaves cases with k or k+1 sessions, none unmeasured, none
+    below the floor."""
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 1.0  # every question to the clock: a second later
+        return now[0]
+
+    from ipcbench.harness.plan import PlannedCase
+
+    planned = [PlannedCase(Case("fake", "ideal", "stream", size, 1, "fork"), "")
+               for size in (64, 128, 256, 512, 1024, 2048)]
+    settings = SETTINGS.with_changes(sessions=8, max_sessions=8, run_budget_s=30.0)
+    rows = []
+    run_planned(planned, settings, meta, rows.append, make_session=_by_variant(),
+                clock=clock)
+    counts = sorted(r.sessions for r in rows)
+    assert len(rows) == 6 and counts[-1] - counts[0] <= 1
+    assert 3 <= counts[0] < 8
 
 
 def test_a_session_under_heavy_interference_is_measured_again_once(meta, monkeypatch):

@@ -105,6 +105,23 @@ def test_session_counter_counts_interleaved_sessions_extras_and_failures():
     assert (failed.done, failed.total) == (1, 4)
 
 
+def test_a_case_the_budget_cut_short_drops_the_rest_of_its_minimum():
+    a, b = _case(64), _case(128)
+    counter = SessionCounter(planned_sessions=10, sessions_per_case=5, max_per_case=8,
+                             floor_per_case=3)
+    assert counter.floor_left() == 6
+    for index in range(3):
+        for case in (a, b):
+            counter.start(case, index)
+    assert counter.floor_left() == 0
+    counter.finish(ok_row("pipe", "bytes", "pingpong", 64, 1, 1e4, placement="same-core"))
+    assert (counter.done, counter.total, counter.most) == (6, 8, 11)  # a: 3 of 5, done
+    skipped = SessionCounter(planned_sessions=10, sessions_per_case=5)
+    skipped.finish(bad_row("pipe", "bytes", "pingpong", 256, 1, "skipped", "n/a",
+                           placement="same-core"))
+    assert (skipped.total, skipped.most, skipped.floor_left()) == (10, 10, 10)
+
+
 def test_resumed_sessions_count_as_done():
     counter = SessionCounter(6, 3, already={_case(64): 2})
     assert counter.done == 2
@@ -141,8 +158,11 @@ def test_eta_range_counts_down_and_holds_at_the_sessions_still_to_come():
     assert eta_range_s(10, 20.0, 0.0, 5, 15) == (10.0, 30.0)
     assert eta_range_s(10, 20.0, 1.5, 5, 15) == (8.5, 28.5)
     assert eta_range_s(10, 20.0, 5.0, 5, 15) == (8.0, 28.0)  # a long session: held
-    assert eta_range_s(10, 20.0, 0.0, 5, 15, budget_left_s=4.0) == (10.0, 14.0)
-    assert eta_range_s(10, 20.0, 0.0, 5, 15, budget_left_s=-3.0) == (10.0, 10.0)
+    # The budget bounds both ends, unless the sessions owed whatever it is need longer.
+    assert eta_range_s(10, 20.0, 0.0, 5, 15, budget_left_s=40.0) == (10.0, 30.0)
+    assert eta_range_s(10, 20.0, 0.0, 5, 15, budget_left_s=4.0) == (4.0, 4.0)
+    assert eta_range_s(10, 20.0, 0.0, 5, 15, budget_left_s=4.0, left_floor=4) == (8.0, 8.0)
+    assert eta_range_s(10, 20.0, 0.0, 5, 15, budget_left_s=-3.0) == (0.0, 0.0)
     assert eta_range_s(0, 0.0, 1.0, 5, 15) is None
     assert eta_text((9.0, 17.0)) == "ETA 0:00:09-0:00:17"
     assert eta_text((61.2, 61.9)) == "ETA 0:01:02"
@@ -181,12 +201,16 @@ def test_progress_follows_the_adaptive_sessions_with_an_injected_clock():
 
 def test_progress_range_is_capped_by_the_run_budget():
     clock = _Clock()
-    progress = RunProgress(6, 3, enabled=False, max_per_case=5, run_budget_s=10.0, clock=clock)
-    progress.starting(_case(64), 0)
-    clock.now += 2.0
-    progress.starting(_case(128), 0)
-    # At most 8 s of the budget's extras left, after which the 5 still owed: 8 + 10 s.
-    assert progress.estimate() == (10.0, 18.0)
+    for floor, expected in ((3, (8.0, 8.0)), (1, (2.0, 2.0))):
+        clock = _Clock()
+        progress = RunProgress(6, 3, enabled=False, max_per_case=5, run_budget_s=4.0,
+                               floor_per_case=floor, clock=clock)
+        progress.starting(_case(64), 0)
+        clock.now += 2.0
+        progress.starting(_case(128), 0)
+        # 2 s of the budget left; floor 3: the 4 sessions owed whatever it is take 8 s;
+        # floor 1: none owed, the budget ends the run.
+        assert progress.estimate() == expected
 
 
 def test_progress_line_with_a_range_fits_80_columns():

@@ -162,7 +162,8 @@ def _measure(args, job: Job, rows: list) -> None:
     total, already = planned_sessions(job.planned, job.settings, job.done_sessions)
     progress = RunProgress(total, job.settings.sessions, enabled=not args.no_progress,
                            already=already, max_per_case=job.settings.max_sessions,
-                           run_budget_s=job.settings.run_budget_s)
+                           run_budget_s=job.settings.run_budget_s,
+                           floor_per_case=job.settings.floor_sessions())
 
     keep_samples = bool(job.samples)
 
@@ -277,7 +278,8 @@ def _record_resolution(job: Job, rows: list) -> None:
     keys, values = values_in_run_order(job.out)
     logs = [math.log(v) for v in values if v > 0]
     keys = [k for k, v in zip(keys, values, strict=True) if v > 0]
-    resolution = run_resolution(job.previous + rows, drift_of(keys, logs))
+    resolution = run_resolution(job.previous + rows, drift_of(keys, logs),
+                                job.settings.sessions)
     print(resolution.line())
     clean = {k: (None if isinstance(v, float) and math.isnan(v) else v)
              for k, v in resolution.as_dict().items()}

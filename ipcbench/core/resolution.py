@@ -30,6 +30,9 @@ class Resolution:
     rows: int  # ok rows of channels the figures come from
     drift: float = math.nan  # how far the host moved during the run (core/drift.py)
     probe: float = math.nan  # between runs, on figures over the blocks' probes
+    short: int = 0  # ok rows the run's budget left below the minimum sessions asked
+    fewest: int = 0  # the fewest sessions among them
+    minimum: int = 0  # the minimum sessions asked (settings.sessions)
 
     def line(self) -> str:
         """What `run` prints at its end (two lines)."""
@@ -38,9 +41,16 @@ class Resolution:
         runs = pct(self.absolute) + (f" ({pct(self.probe)} over the probe)"
                                      if math.isfinite(self.probe) else "")
         # Two lines, each within 80 columns.
-        return (f"resolution: channels {pct(self.paired)} apart, runs {runs}\n"
+        text = (f"resolution: channels {pct(self.paired)} apart, runs {runs}\n"
                 f"  host drift ±{pct(self.drift)}; {pct(self.target_met)} of {self.rows} "
                 "cases met the precision target")
+        if self.short:
+            have = (f"{self.fewest}" if self.fewest == self.minimum - 1
+                    else f"{self.fewest}-{self.minimum - 1}")
+            cases = "1 case has" if self.short == 1 else f"{self.short} cases have"
+            text += (f"\n  the budget ended the run early: {cases} "
+                     f"{have} of {self.minimum} sessions (--budget MIN)")
+        return text
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -50,9 +60,12 @@ def _half_width(low: float, mid: float, high: float) -> float:
     return (high - low) / 2.0 / mid if mid > 0 and math.isfinite(high - low) else math.nan
 
 
-def run_resolution(rows: Iterable[ResultRow], drift: float = math.nan) -> Resolution:
-    """What the run's rows resolve; runs apart by no less than twice the host's drift."""
+def run_resolution(rows: Iterable[ResultRow], drift: float = math.nan,
+                   minimum_sessions: int = 0) -> Resolution:
+    """What the run's rows resolve; runs apart by no less than twice the host's drift.
+    `minimum_sessions`: the run's --sessions, to count the cases its budget cut short."""
     ok = [r for r in rows if r.status == "ok" and r.mechanism != BASELINE_MECHANISM]
+    short = [r.sessions for r in ok if r.sessions < minimum_sessions]
     absolute = [_half_width(r.ci_low_ns, r.median_ns, r.ci_high_ns) for r in ok]
     paired = [_half_width(r.ratio_ci_low, r.ratio, r.ratio_ci_high) for r in ok]
     probed = [_half_width(r.probe_ratio_ci_low, r.probe_ratio, r.probe_ratio_ci_high)
@@ -70,4 +83,7 @@ def run_resolution(rows: Iterable[ResultRow], drift: float = math.nan) -> Resolu
         rows=len(ok),
         drift=drift,
         probe=2 * median(probed) if probed else math.nan,
+        short=len(short),
+        fewest=min(short, default=0),
+        minimum=minimum_sessions,
     )

@@ -20,6 +20,11 @@ from ipcbench.core.schema import DEFAULT_PAYLOAD, Case
 KiB, MiB = 1 << 10, 1 << 20
 
 
+# However short the budget, every case gets this many sessions: the median of 3 has a
+# CI between sessions ([min, max], 75%), and no case is left without a row.
+FLOOR_SESSIONS = 3
+
+
 @dataclass(frozen=True)
 class Settings:
     """Message counts scale with size so every session moves about `target_bytes` per
@@ -31,8 +36,10 @@ class Settings:
     warmup: int = 1  # untimed repeats per session, before them
     target_ci: float = 0.05  # a figure reproduces when its session-level CI is within +/-5%
     budget_s: float = 2.0  # a workload gets no more blocks once it used this much a case
-    # The run's time from its first session (--budget); 0 = no limit. Past it, no
-    # workload gets blocks beyond its `sessions`: those it still lacks are measured.
+    # The run's time from its first session (--budget); 0 = no limit. Past it no
+    # workload gets another block once each case has `floor_sessions()`: a budget bounds
+    # the whole run, not only its extras (a matrix bigger than its budget ends with
+    # fewer sessions a case, and says so, instead of running for hours).
     run_budget_s: float = 0.0
     target_bytes: int = 32 << 20
     min_messages: int = 4
@@ -61,6 +68,11 @@ class Settings:
             raise ValueError(
                 f"invalid deadline {self.deadline_s!r}: must be seconds in (0, 3600]"
             )
+
+    def floor_sessions(self) -> int:
+        """The fewest sessions a budget leaves a case: FLOOR_SESSIONS, or `sessions`
+        when fewer were asked for."""
+        return min(self.sessions, FLOOR_SESSIONS)
 
     def messages_for(self, case: Case) -> int:
         """Messages per timing peer and repeat (round trips, per producer, increments)."""
@@ -107,9 +119,9 @@ class Matrix:
 # sessions buy more precision per second. Each repeat moves 16 MiB (at least 16
 # messages, at most 250): a 1 MiB case timed over 4 messages landed 1.5x apart between
 # two runs in 40% of cases. Blocks are added until every CI is within +/-5% or the run's
-# budget (beyond the minimum sessions) is spent.
+# budget is spent; a slow host's run ends at the budget with 3-4 sessions in some cases.
 QUICK = Settings(sessions=5, max_sessions=12, repeats=1, warmup=1, budget_s=2.0,
-                 run_budget_s=40.0, target_bytes=16 << 20, min_messages=16,
+                 run_budget_s=70.0, target_bytes=16 << 20, min_messages=16,
                  max_messages=250, increments=2000)
 
 # Every kind but raw bytes (which every case measures); the codec kinds (msgpack, arrow)
@@ -132,18 +144,22 @@ MATRICES = {
                     pattern_mechanisms=MappingProxyType({WORKQUEUE.name: ("queue",),
                                                         FANOUT.name: ("pipe", "queue", "shm")}),
                     pattern_procs=MappingProxyType({PINGPONG.name: (1,)})),
-    # 64 B .. 16 MiB in steps of 16x, 1/2/4 processes, both pinned placements, the
-    # object, numpy and shm-view payloads at 4 KiB and 1 MiB; 6 sessions a case (the 95%
-    # CI of a median of 6 is its [min, max]), up to 16 while a CI is wider than +/-5%,
-    # within 20 minutes of extra blocks.
+    # 64 B .. 16 MiB in steps of 16x, 1/2/4 processes (ping-pong pairs and fan-out
+    # consumers 1/2), both pinned placements, the object, numpy and shm-view payloads
+    # at 4 KiB and 1 MiB; 5 sessions a case (the 95% CI of a median of 5 is its
+    # [min, max]), up to 16 while a CI is wider than +/-5%, all within 40 minutes.
+    # Four concurrent ping-pong pairs and four fan-out consumers took 46% of the time
+    # (a 16 MiB round trip of four pairs: 0.9 s a session) and 70 minutes of minimum
+    # sessions in all; they are in the full matrix and one flag away (-n 4).
     "default": Matrix(
         (64, 4 * KiB, 64 * KiB, 1 * MiB, 16 * MiB),
         (1, 2, 4),
-        Settings(sessions=6, max_sessions=16, repeats=1, budget_s=3.0, run_budget_s=1200.0,
+        Settings(sessions=5, max_sessions=16, repeats=1, budget_s=3.0, run_budget_s=2400.0,
                  target_bytes=16 << 20, max_messages=1000),
         extra_payloads=DEFAULT_EXTRA_PAYLOADS,
         payload_sizes_bytes=(4 * KiB, 1 * MiB),
         extra_shapes=(("queue", "stream", 3),),
+        pattern_procs=MappingProxyType({PINGPONG.name: (1, 2), FANOUT.name: (1, 2)}),
     ),
     # 64 B .. 16 MiB in steps of 4x, 1/2/4/8 processes, every placement and payload kind
     # (dataframe and arrow are skipped rows at 256 B: a DataFrame needs ~1.5 KiB).

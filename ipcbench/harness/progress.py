@@ -9,8 +9,8 @@ workload_wants_block), so the number to come is a range: from the minimum (plann
 cases x sessions, plus the extras already started, less what failed cases drop) to the
 most (cases x max_sessions, less what finished cases did not take). The line shows both
 ("412/651-1008 sessions") and an ETA range from them at the run's mean time per
-session, the high end never beyond the run's budget for extras (--budget) plus the
-minimum still to come.
+session, neither end beyond the run's budget (--budget), which bounds the minimum too,
+unless the sessions every case gets whatever the budget (3) need longer.
 
 The ETA counts down between sessions: from the last session's end it subtracts the time
 since, never below what the sessions after the current one need (a session that runs
@@ -39,17 +39,29 @@ class SessionCounter:
     """Pure bookkeeping of sessions started, done and to come (what the ETA needs)."""
 
     def __init__(self, planned_sessions: int, sessions_per_case: int,
-                 already: dict[Case, int] | None = None, max_per_case: int = 0) -> None:
+                 already: dict[Case, int] | None = None, max_per_case: int = 0,
+                 floor_per_case: int = 0) -> None:
         """`planned_sessions`: cases x `sessions_per_case` (the minimum); `max_per_case`:
         the most a case may get (settings.max_sessions; below the minimum: the minimum);
-        `already`: sessions a resumed run measured before (counted in both totals)."""
+        `floor_per_case`: what a case gets however short the budget (at most the
+        minimum); `already`: sessions a resumed run measured before (counted in both
+        totals)."""
         self.total = planned_sessions
         self.per_case = sessions_per_case
         self.max_per_case = max(max_per_case, sessions_per_case)
-        cases = planned_sessions // sessions_per_case if sessions_per_case else 0
-        self.most = cases * self.max_per_case
+        self.floor_per_case = min(floor_per_case or sessions_per_case, sessions_per_case)
+        self.cases = planned_sessions // sessions_per_case if sessions_per_case else 0
+        self.most = self.cases * self.max_per_case
         self.started: dict[Case, int] = dict(already or {})
+        self.finished: set[Case] = set()
         self.done = sum(self.started.values())
+
+    def floor_left(self) -> int:
+        """Sessions still owed before every unfinished case has its floor."""
+        floor = self.floor_per_case
+        owed = sum(min(count, floor) for case, count in self.started.items()
+                   if case not in self.finished)
+        return max(0, (self.cases - len(self.finished)) * floor - owed)
 
     def start(self, case: Case, index: int) -> None:
         """A session is starting: the one before it (if any) has ended. The same index
@@ -65,25 +77,29 @@ class SessionCounter:
         self.most = max(self.most, self.total)
 
     def finish(self, row: ResultRow) -> None:
-        """A case's row: its last session has ended; it takes no more, and a failed case
-        drops the rest of its minimum."""
+        """A case's row: its last session has ended; it takes no more, and a case that
+        failed, or that the run's budget ended early, drops the rest of its minimum."""
+        if row.status == "skipped":  # never planned a session
+            return
         started = self.started.get(row.case, 0)
+        self.finished.add(row.case)
         self.done = sum(self.started.values())
-        if row.status in ("failed", "timeout"):
-            self.total -= max(0, self.per_case - started)
+        self.total -= max(0, self.per_case - started)
         self.most -= max(0, self.max_per_case - started)
         self.total = max(self.total, self.done)
         self.most = max(self.most, self.total)
 
 
 def eta_range_s(done_here: int, busy_s: float, since_s: float, left_min: int, left_max: int,
-                budget_left_s: float = math.inf) -> tuple[float, float] | None:
+                budget_left_s: float = math.inf,
+                left_floor: int = 0) -> tuple[float, float] | None:
     """Pure: (soonest, latest) seconds to the end, None before a first session ended.
 
     `done_here`: sessions this process finished, in `busy_s` seconds (from its first
     session to the last one's end); `since_s`: seconds since that end; `left_min`,
     `left_max`: sessions still to come (the running one among them) at the fewest and
-    the most; `budget_left_s`: of the run's budget for extra sessions (inf: none)."""
+    the most; `budget_left_s`: of the run's budget (inf: none), which ends the run
+    early unless `left_floor`, the sessions owed whatever the budget, need longer."""
     if done_here <= 0 or busy_s <= 0:
         return None
     per_s = busy_s / done_here
@@ -96,7 +112,8 @@ def eta_range_s(done_here: int, busy_s: float, since_s: float, left_min: int, le
     soonest = countdown(left_min)
     latest = countdown(max(left_max, left_min))
     if math.isfinite(budget_left_s):
-        latest = min(latest, max(budget_left_s, 0.0) + soonest)
+        cap = max(budget_left_s, countdown(min(left_floor, left_min)), 0.0)
+        soonest, latest = min(soonest, cap), min(latest, cap)
     return soonest, max(latest, soonest)
 
 
@@ -131,12 +148,14 @@ class RunProgress:
     def __init__(self, total_sessions: int, sessions_per_case: int = 1,
                  enabled: bool = True, console: Console | None = None,
                  already: dict[Case, int] | None = None, max_per_case: int = 0,
-                 run_budget_s: float = 0.0,
+                 run_budget_s: float = 0.0, floor_per_case: int = 0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         """`max_per_case`: settings.max_sessions; `run_budget_s`: settings.run_budget_s
-        (0: no limit on extra sessions); `clock`: seconds, injectable for tests."""
+        (0: no limit); `floor_per_case`: settings.floor_sessions(); `clock`: seconds,
+        injectable for tests."""
         self.enabled = enabled and total_sessions > 0
-        self.counter = SessionCounter(total_sessions, sessions_per_case, already, max_per_case)
+        self.counter = SessionCounter(total_sessions, sessions_per_case, already, max_per_case,
+                                      floor_per_case)
         self._clock = clock
         self._budget_s = run_budget_s
         self._already = self.counter.done
@@ -184,7 +203,7 @@ class RunProgress:
                        else math.inf)
         return eta_range_s(counter.done - self._already, self._done_at - self._first_at,
                            now - self._done_at, counter.total - counter.done,
-                           counter.most - counter.done, budget_left)
+                           counter.most - counter.done, budget_left, counter.floor_left())
 
     def eta_text(self) -> str:
         return eta_text(self.estimate())

@@ -9,7 +9,8 @@ shuffled order, so a slow drift of the machine touches every case alike, every f
 built from sessions spread over the whole run, and within a block the drift cancels in
 the channels' paired ratios. A workload gets more blocks while any of its channels' CIs
 (absolute or paired) is wider than the target, until `max_sessions`, the case budget or
-the run's budget is spent. A session whose peers waited unusually long for a CPU (their
+the run's budget is spent; the run's budget also cuts the minimum, down to 3 sessions a
+case (Settings.floor_sessions), so a matrix too big for it ends on time. A session whose peers waited unusually long for a CPU (their
 run delay, system/schedstat.py: another tenant took it) is measured again once instead
 of averaged in, within a bound, and counted in the row (`remeasured`); so is one during
 which other work took a quarter of the machine or more.
@@ -221,10 +222,16 @@ def workload_ratios(items: list[_Pending]) -> dict[Case, PairedRatio]:
 def workload_wants_block(items: list[_Pending], settings: Settings, over_budget: bool) -> bool:
     """Pure: the stopping rule of a workload. Every case gets `sessions`; then more blocks
     while a case's CI, absolute or paired with its rivals, is wider than the target, until
-    `max_sessions`, the workload's time (`budget_s` a case) or the run's budget is spent."""
-    if any(len(item.sessions) < settings.sessions for item in items):
+    `max_sessions`, the workload's time (`budget_s` a case) or the run's budget is spent.
+    The run's budget bounds the minimum too, down to `floor_sessions()`: rounds give
+    every workload one block in turn, so a budget that ends mid-matrix leaves each case
+    one block short at most, never a case unmeasured."""
+    fewest = min(len(item.sessions) for item in items)
+    if over_budget:
+        return fewest < settings.floor_sessions()
+    if fewest < settings.sessions:
         return True
-    if over_budget or any(len(item.sessions) >= settings.max_sessions for item in items):
+    if any(len(item.sessions) >= settings.max_sessions for item in items):
         return False
     wall_s = sum(s.wall_s for item in items for s in item.sessions)
     if wall_s >= settings.budget_s * len(items):
