@@ -211,8 +211,8 @@ MAX_BUDGET_MIN = 7 * 24 * 60
 
 
 def budget_minutes(value: str) -> float:
-    """--budget: minutes from the start after which no workload gets more than its
-    minimum sessions."""
+    """--budget: the run's time in minutes from its first session; past it no block
+    starts once every case has its floor (Settings.floor_sessions)."""
     try:
         minutes = float(value)
     except ValueError:

@@ -121,7 +121,7 @@ class Matrix:
 # two runs in 40% of cases. Blocks are added until every CI is within +/-5% or the run's
 # budget is spent; a slow host's run ends at the budget with 3-4 sessions in some cases.
 QUICK = Settings(sessions=5, max_sessions=12, repeats=1, warmup=1, budget_s=2.0,
-                 run_budget_s=70.0, target_bytes=16 << 20, min_messages=16,
+                 run_budget_s=55.0, target_bytes=16 << 20, min_messages=16,
                  max_messages=250, increments=2000)
 
 # Every kind but raw bytes (which every case measures); the codec kinds (msgpack, arrow)
