@@ -307,6 +307,36 @@ def test_a_budget_ending_mid_matrix_leaves_every_case_within_one_block(meta):
     assert 3 <= counts[0] < 8
 
 
+def test_no_block_starts_once_the_budget_is_spent(meta):
+    """The clock moves one second a session started; the budget ends at 20 s, after
+    every case has its floor. No session may start past it (one block a workload of one
+    channel = one session), although each noisy case would want up to 8."""
+    from ipcbench.harness.plan import PlannedCase
+
+    now, late = [0.0], []
+
+    def started(case: Case, index: int) -> None:
+        now[0] += 1.0
+        if now[0] > 20.0:
+            late.append((case.size_bytes, index))
+
+    def noisy(case: Case, s: Settings) -> FakeSession:
+        noisy.count = getattr(noisy, "count", 0) + 1
+        step = STEP_NS * (1 + noisy.count % 4)  # 6 cases a round: each varies
+        return FakeSession(case, Workload(s.messages_for(case), 5.0, 5.0),
+                           clock=FakeClock(step))
+
+    planned = [PlannedCase(Case("fake", "ideal", "stream", size, 1, "fork"), "")
+               for size in (64, 128, 256, 512, 1024, 2048)]
+    settings = SETTINGS.with_changes(sessions=3, max_sessions=8, run_budget_s=20.0,
+                                     target_ci=0.01, budget_s=1e9)
+    rows = []
+    run_planned(planned, settings, meta, rows.append, make_session=noisy,
+                before_session=started, clock=lambda: now[0])
+    assert late == [] and len(rows) == 6
+    assert sum(r.sessions for r in rows) == 20 and min(r.sessions for r in rows) >= 3
+
+
 def test_a_session_under_heavy_interference_is_measured_again_once(meta, monkeypatch):
     from ipcbench.harness import runner
 

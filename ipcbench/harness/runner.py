@@ -314,6 +314,12 @@ def _interleave(pending: list[_Pending], run: RunContext,
                    if run.meta.order_seed >= 0 else (lambda items: None))
         shuffle(workloads)
         for items in list(workloads):
+            # Asked again before the block: the budget may have run out since this
+            # workload's last one, a round ago. Asked only after, every workload took one
+            # more block once it was spent (the default matrix overran by 10 minutes).
+            if over_budget() and not _still_wanted(items, run, over_budget):
+                workloads.remove(items)
+                continue
             # The channels behind the others (a resumed run's) catch up first, so block
             # indices stay aligned across the workload.
             behind = min(len(item.sessions) for item in items)
