@@ -10,8 +10,8 @@ built from sessions spread over the whole run, and within a block the drift canc
 the channels' paired ratios. A workload gets more blocks while any of its channels' CIs
 (absolute or paired) is wider than the target, until `max_sessions`, the case budget or
 the run's budget is spent; the run's budget also cuts the minimum, down to 3 sessions a
-case (Settings.floor_sessions), so a matrix too big for it ends on time. A session whose peers waited unusually long for a CPU (their
-run delay, system/schedstat.py: another tenant took it) is measured again once instead
+case (Settings.floor_sessions), so a matrix too big for it ends on time. A session
+whose peers waited unusually long for a CPU (their run delay, system/schedstat.py: another tenant took it) is measured again once instead
 of averaged in, within a bound, and counted in the row (`remeasured`); so is one during
 which other work took a quarter of the machine or more.
 
