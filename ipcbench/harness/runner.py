@@ -11,9 +11,10 @@ the channels' paired ratios. A workload gets more blocks while any of its channe
 (absolute or paired) is wider than the target, until `max_sessions`, the case budget or
 the run's budget is spent; the run's budget also cuts the minimum, down to 3 sessions a
 case (Settings.floor_sessions), so a matrix too big for it ends on time. A session
-whose peers waited unusually long for a CPU (their run delay, system/schedstat.py: another tenant took it) is measured again once instead
-of averaged in, within a bound, and counted in the row (`remeasured`); so is one during
-which other work took a quarter of the machine or more.
+whose peers waited unusually long for a CPU (their run delay, system/schedstat.py:
+another tenant took it) is measured again once instead of averaged in, within a bound,
+and counted in the row (`remeasured`); so is one during which other work took a
+quarter of the machine or more.
 
 A workload's rows are written as soon as its last block ends; every finished session is
 handed to `on_session` first (the CLI logs it, so --resume loses nothing).
