@@ -262,6 +262,16 @@ def test_a_baseline_child_that_dies_ends_the_baseline_instead_of_hanging(monkeyp
 
 
 @pytest.mark.integration
+def test_an_echo_returns_exactly_its_timed_round_trips_after_its_warm_up():
+    # The probe's warm-up is shorter than its timed part: the samples are the timed ones.
+    from ipcbench.harness import baselines
+
+    assert baselines.pipe_rtt_samples_ns("same-core", 10, repeats=2, warmup=5).size == 20
+    assert baselines.pipe_rtt_samples_ns("same-core", 10, repeats=2).size == 20
+    assert baselines.pipe_rtt_samples_ns("same-core", 10, repeats=1, warmup=0).size == 10
+
+
+@pytest.mark.integration
 def test_the_probe_is_a_positive_round_trip_and_blocks_keep_it(meta):
     from ipcbench.harness.baselines import probe_ns
     from ipcbench.harness.plan import expand

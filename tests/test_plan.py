@@ -107,3 +107,20 @@ def test_the_default_matrix_keeps_the_seeds_three_producers_on_one_queue():
     # Explicit process counts or another mechanism: exactly what was asked.
     assert not [p for p in plan(default, Axes(["fork"], procs=[1])) if p.case.procs == 3]
     assert not [p for p in plan(default, Axes(["fork"], mechanisms=["pipe"])) if p.case.procs == 3]
+
+
+def test_the_quick_matrix_streams_two_producers_on_the_seed_channels_only():
+    from ipcbench.core.settings import MATRICES
+
+    quick = MATRICES["quick"]
+    runnable = list(runnable_cases(plan(quick, Axes(["fork"]))))
+    two = {(c.mechanism, c.size_bytes) for c in runnable
+           if c.pattern == "stream" and c.procs == 2}
+    # Its pattern_procs leave streams at one producer; the extra shapes add two back
+    # for pipe, Queue and shared memory (the seed's producers -> consumer), every size.
+    assert two == {(m, s) for m in ("pipe", "queue", "shm") for s in quick.sizes_bytes}
+    one = {c.mechanism for c in runnable if c.pattern == "stream" and c.procs == 1}
+    assert {"pipe", "queue", "shm", "os-pipe", "tcp"} <= one
+    # Asked for two producers: every channel streams with two.
+    asked = plan(quick, Axes(["fork"], patterns=["stream"], procs=[2]))
+    assert {"os-pipe", "tcp"} <= {c.mechanism for c in runnable_cases(asked)}

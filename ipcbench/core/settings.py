@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from ipcbench.core.faults import Fault
-from ipcbench.core.patterns import FANOUT, PINGPONG, WORKQUEUE
+from ipcbench.core.patterns import FANOUT, PINGPONG, STREAM, WORKQUEUE
 from ipcbench.core.payload_kinds import PAYLOAD_KINDS, PAYLOADS
 from ipcbench.core.schema import DEFAULT_PAYLOAD, Case
 
@@ -146,7 +146,8 @@ MATRICES = {
     "quick": Matrix((64, 64 * KiB, 1 * MiB), (1, 2), QUICK, ("same-core",),
                     pattern_mechanisms=MappingProxyType({WORKQUEUE.name: ("queue",),
                                                         FANOUT.name: ("pipe", "queue", "shm")}),
-                    pattern_procs=MappingProxyType({PINGPONG.name: (1,)})),
+                    pattern_procs=MappingProxyType({PINGPONG.name: (1,), STREAM.name: (1,)}),
+                    extra_shapes=tuple((m, STREAM.name, 2) for m in ("pipe", "queue", "shm"))),
     # 64 B .. 16 MiB in steps of 16x, 1/2/4 processes (ping-pong pairs and fan-out
     # consumers 1/2), both pinned placements, the object, numpy and shm-view payloads
     # at 4 KiB and 1 MiB; 5 sessions a case (the 95% CI of a median of 5 is its

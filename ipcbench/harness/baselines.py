@@ -152,22 +152,26 @@ def _close_all(fds: Iterable[int]) -> None:
 
 
 def pipe_rtt_samples_ns(placement: str, round_trips: int = RTT_COUNT,
-                        repeats: int = REPEATS) -> np.ndarray:
-    """Per round trip ns of a raw os.pipe echo (64 B), after `round_trips` of warm-up."""
+                        repeats: int = REPEATS, warmup: int | None = None) -> np.ndarray:
+    """Per round trip ns of a raw os.pipe echo (64 B): `round_trips * repeats` samples,
+    after `warmup` round trips of warm-up (None: `round_trips`)."""
     cpus = allowed_cpus()
     return pinned_pipe_rtt_samples_ns(cpus_for_peer(placement, 0, cpus),
-                                      cpus_for_peer(placement, 1, cpus), round_trips, repeats)
+                                      cpus_for_peer(placement, 1, cpus), round_trips, repeats,
+                                      warmup)
 
 
 def pinned_pipe_rtt_samples_ns(here: tuple[int, ...], there_cpus: tuple[int, ...],
                                round_trips: int = RTT_COUNT,
-                               repeats: int = REPEATS) -> np.ndarray:
+                               repeats: int = REPEATS,
+                               warmup: int | None = None) -> np.ndarray:
     """pipe_rtt_samples_ns between this process on `here` and an echo child on
     `there_cpus` (() = unpinned): also a cell of the core-to-core matrix."""
     there, back = os.pipe(), os.pipe()
     payload = memoryview(bytes(range(RTT_SIZE_BYTES)))
     reply = memoryview(bytearray(RTT_SIZE_BYTES))
-    count = round_trips * (repeats + 1)
+    skip = round_trips if warmup is None else warmup
+    count = skip + round_trips * repeats
 
     def work() -> np.ndarray:
         # The child holds its own copies now: with ours closed, a child that dies gives
@@ -181,7 +185,7 @@ def pinned_pipe_rtt_samples_ns(here: tuple[int, ...], there_cpus: tuple[int, ...
             samples[i] = time.perf_counter_ns() - start
         if bytes(reply) != bytes(payload):
             raise RuntimeError("os.pipe baseline: echo differs from what was sent")
-        return samples[round_trips:]  # the first round_trips are warm-up
+        return samples[skip:]  # the first `skip` are warm-up
 
     try:
         child_args = (there[0], back[1], RTT_SIZE_BYTES, count, there_cpus)
@@ -192,12 +196,18 @@ def pinned_pipe_rtt_samples_ns(here: tuple[int, ...], there_cpus: tuple[int, ...
 
 # The host's state, sampled either side of every session (harness/runner.py): a short raw os.pipe
 # echo. Against it a drift of the host cancels between runs, not only within a block.
-PROBE_ROUND_TRIPS = 300
+# 50 round trips warm a freshly forked echo child up: 300 of them (the warm-up before)
+# cost a third of every probe, and 40 probes of each kind, interleaved on the 2-vCPU VM,
+# gave medians within 1% of each other (p10-p90 of the ratio 0.94-1.04) at 12 ms a probe
+# instead of 19 ms.
+PROBE_ROUND_TRIPS = 200
+PROBE_WARMUP = 50
 
 
 def probe_ns(placement: str) -> float:
     """The median round trip of a short raw os.pipe echo under `placement` (~10 ms)."""
-    return float(np.median(pipe_rtt_samples_ns(placement, PROBE_ROUND_TRIPS, repeats=1)))
+    return float(np.median(pipe_rtt_samples_ns(placement, PROBE_ROUND_TRIPS, repeats=1,
+                                               warmup=PROBE_WARMUP)))
 
 
 def pipe_stream_samples_ns(placement: str) -> np.ndarray:

@@ -292,11 +292,13 @@ def _plan(matrix: Matrix, axes: Axes) -> list[PlannedCase]:
     grid = axes.filled(matrix)
     planned = _expand_grid(grid)
     planned += _extra_payloads(matrix, axes, grid)
-    planned += _extra_shapes(matrix, axes, grid, planned)
     if axes.procs is None:
         counts_of = matrix.pattern_procs
         planned = [p for p in planned
                    if p.case.procs in counts_of.get(p.case.pattern, (p.case.procs,))]
+    # After the process counts are narrowed: an extra shape adds a count the grid leaves
+    # out (the quick matrix's streams of 2 producers, for the seed channels only).
+    planned += _extra_shapes(matrix, axes, grid, planned)
     if axes.mechanisms:
         return planned
     scope = matrix.pattern_mechanisms
