@@ -122,7 +122,10 @@ class Matrix:
 # +/-5% or the run's 55 s are spent: at 5 sessions (262 cases) the minimum alone took
 # about 60 s on a quiet 2-vCPU host and the run ~97 s with its charts; cut to 3-4 by a
 # 55 s budget it took 68 s, and two runs still agreed within 10% on 89% of cases.
-# A slow host's run ends at the budget with 3 sessions in some cases.
+# A slow host's run ends at the budget with 3 sessions in some cases. Streams of two
+# producers are measured for the seed channels only (pipe, Queue, shared memory: 207
+# cases, was 262): every channel's took 30% of the session time, and on a slow AMD EPYC
+# VM the run took 127-133 s with them, 81-93 s without.
 QUICK = Settings(sessions=4, max_sessions=12, repeats=1, warmup=1, budget_s=2.0,
                  run_budget_s=55.0, target_bytes=16 << 20, min_messages=16,
                  max_messages=250, increments=2000)
