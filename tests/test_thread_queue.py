@@ -25,7 +25,9 @@ def _assert_ok(row, case: Case) -> None:
     assert row.status == "ok", f"{case.label}: {row.status}: {row.reason}"
     assert row.verified is True
     assert row.messages == SMALL.messages_for(case) * case.procs * row.repeats
-    assert row.cpu_s_per_msg > 0
+    # A thread's CPU time (getrusage RUSAGE_THREAD) is sampled at the kernel's tick: a
+    # short repeat can read 0 (it did in CI on 3.13), never less, never NaN.
+    assert row.cpu_s_per_msg >= 0
 
 
 @pytest.mark.parametrize(("variant", "pattern", "procs", "start_method", "payload"), [
