@@ -56,6 +56,7 @@ class FakeSession:
         self.payload = PayloadSpec(case.size_bytes, seed)
         self.corrupt = corrupt or (fault is not None and fault.kind == "corrupt")
         self.started = self.closed = False
+        self.repeat_messages: list[int] = []  # each repeat's messages per peer, in order
 
     def __enter__(self) -> FakeSession:
         self.started = True
@@ -66,10 +67,12 @@ class FakeSession:
     def __exit__(self, *exc) -> None:
         self.closed = True
 
-    def run_repeat(self, index: int) -> RepeatOutcome:
+    def run_repeat(self, index: int, messages: int | None = None) -> RepeatOutcome:
         # As the real session: pingpong = procs pairs, stream = procs producers, counter =
-        # procs incrementers, each doing workload.messages per repeat.
-        count = self.workload.messages * self.case.procs
+        # procs incrementers, each doing workload.messages (or `messages`) per repeat.
+        each = self.workload.messages if messages is None else messages
+        self.repeat_messages.append(each)
+        count = each * self.case.procs
         samples = np.empty(count, dtype=np.int64)
         received = b""
         for i in range(count):

@@ -201,8 +201,8 @@ def test_a_peer_killed_after_its_last_message_leaves_the_row_ok(meta, case):
     killed = []
 
     class KilledAtTheEnd(CaseSession):
-        def run_repeat(self, index):
-            outcome = super().run_repeat(index)
+        def run_repeat(self, index, messages=None):
+            outcome = super().run_repeat(index, messages)
             if index == last:  # every message of the session is in and verified
                 victim = self.processes[0]
                 os.kill(victim.pid, signal.SIGKILL)

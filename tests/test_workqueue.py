@@ -60,11 +60,11 @@ class CountingSession(CaseSession):
     def work_queue_consumers(self) -> int:
         return self.consumers or super().work_queue_consumers()
 
-    def _outcome(self, replies, go_ns):
+    def _outcome(self, replies, go_ns, each):
         # A dequeuer replies (messages taken, their header words, their latencies).
         self.log.append([r[0] for s, r in zip(self.specs, replies, strict=True)
                          if s.role == "dequeuer"])
-        return super()._outcome(replies, go_ns)
+        return super()._outcome(replies, go_ns, each)
 
 
 def counting(consumers: int | None = None):

@@ -8,6 +8,7 @@ session-level values (see session_stats.py).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -24,6 +25,11 @@ KiB, MiB = 1 << 10, 1 << 20
 # CI between sessions ([min, max], 75%), and no case is left without a row.
 FLOOR_SESSIONS = 3
 
+# A short warm-up repeat (Settings.warmup_share) still moves this many messages, or the
+# case's --depth if deeper: every slot of a ring (mechanisms.base.RING_SLOTS = 8) or of
+# a channel's buffer should have been written once before the clock starts.
+WARMUP_FLOOR_MESSAGES = 8
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -34,6 +40,11 @@ class Settings:
     max_sessions: int = 0  # <= sessions: exactly `sessions`; else more while too noisy
     repeats: int = 3  # timed repeats per session
     warmup: int = 1  # untimed repeats per session, before them
+    # A warm-up repeat moves this share of a timed repeat's messages (at least
+    # WARMUP_FLOOR_MESSAGES): it has to fault the buffers in and run every code path
+    # once, not to last as long as the timed repeat, and a full-length one spent a
+    # quarter of a quick run's session time.
+    warmup_share: float = 1.0
     target_ci: float = 0.05  # a figure reproduces when its session-level CI is within +/-5%
     budget_s: float = 2.0  # a workload gets no more blocks once it used this much a case
     # The run's time from its first session (--budget); 0 = no limit. Past it no
@@ -64,6 +75,9 @@ class Settings:
                              "[0, 604800]")
         if self.warmup < 0:
             raise ValueError(f"invalid warmup {self.warmup!r}: must be 0 or more")
+        if not 0 < self.warmup_share <= 1:
+            raise ValueError(f"invalid warm-up share {self.warmup_share!r}: must be a "
+                             "fraction in (0, 1]")
         if self.deadline_s is not None and not 0 < self.deadline_s <= 3600:
             raise ValueError(
                 f"invalid deadline {self.deadline_s!r}: must be seconds in (0, 3600]"
@@ -83,6 +97,15 @@ class Settings:
             return self.increments
         wanted = self.target_bytes // pattern.bytes_per_step(case.size_bytes, case.procs)
         return int(min(max(wanted, self.min_messages), self.max_messages))
+
+    def warmup_messages(self, messages: int, depth: int = 0) -> int:
+        """Messages per timing peer in a warm-up repeat before timed ones of `messages`:
+        `warmup_share` of them, rounded up, at least WARMUP_FLOOR_MESSAGES or the case's
+        `depth` (never more than `messages`)."""
+        if self.warmup_share >= 1:
+            return messages
+        share = math.ceil(messages * self.warmup_share)
+        return min(messages, max(share, WARMUP_FLOOR_MESSAGES, depth))
 
     def with_changes(self, **changes) -> Settings:
         return replace(self, **changes)
@@ -126,7 +149,8 @@ class Matrix:
 # producers are measured for the seed channels only (pipe, Queue, shared memory: 207
 # cases, was 262): every channel's took 30% of the session time, and on a slow AMD EPYC
 # VM the run took 127-133 s with them, 81-93 s without.
-QUICK = Settings(sessions=4, max_sessions=12, repeats=1, warmup=1, budget_s=2.0,
+QUICK = Settings(sessions=4, max_sessions=12, repeats=1, warmup=1, warmup_share=0.25,
+                 budget_s=2.0,
                  run_budget_s=55.0, target_bytes=16 << 20, min_messages=16,
                  max_messages=250, increments=2000)
 

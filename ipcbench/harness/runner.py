@@ -97,8 +97,9 @@ def measure_session(
     # Around the whole session: the machine's busy time against ours (disturbance.py).
     before, ours_before_s = read_cpu_times(), our_cpu_s()
     with make_session(case, settings) as session:
+        warm_messages = settings.warmup_messages(session.workload.messages, case.depth)
         for warm in range(settings.warmup):
-            session.run_repeat(warm)
+            session.run_repeat(warm, warm_messages)
 
         def repeat() -> None:
             outcomes.append(session.run_repeat(settings.warmup + len(outcomes)))

@@ -239,24 +239,31 @@ class CaseSession:
                 mechanism.close()
 
     # -- one repeat ---------------------------------------------------------------
-    def run_repeat(self, index: int) -> RepeatOutcome:
+    def run_repeat(self, index: int, messages: int | None = None) -> RepeatOutcome:
+        """One repeat of `messages` per timing peer (None: the workload's; fewer for a
+        short warm-up, peer/main.py's scaled "go")."""
+        whole = self.workload.messages
+        messages = whole if messages is None else messages
+        if not 1 <= messages <= whole:
+            raise ValueError(f"a repeat of {messages} messages: must be 1 to {whole}")
+        go = ("go", index) if messages == whole else ("go", index, messages, whole)
         if self.counter is not None:
             with self.counter.get_lock():
                 self.counter.value = 0
         for i, conn in enumerate(self.conns):
             try:
-                conn.send(("go", index))
+                conn.send(go)
             except OSError:  # its end is gone: the reason is the peer, not the pipe
                 self._raise_dead(i)
         replies = self._collect("result", self.workload.repeat_deadline_s)
-        outcome = self._outcome([r[0] for r in replies], [r[3] for r in replies])
+        outcome = self._outcome([r[0] for r in replies], [r[3] for r in replies], messages)
         return replace(
             outcome,
             cpu_s=float(sum(r[1] for r in replies)),
             ctx_switches=int(sum(r[2] for r in replies)),
         )
 
-    def _outcome(self, replies: list[object], go_ns: list[int]) -> RepeatOutcome:
+    def _outcome(self, replies: list[object], go_ns: list[int], each: int) -> RepeatOutcome:
         case, kind = self.case, self.case.kind
         if kind.round_trip:
             timing = [r for s, r in zip(self.specs, replies, strict=True)
@@ -269,7 +276,7 @@ class CaseSession:
         # whole repeat on its own clock; receivers return their messages' latencies.
         timing_index = next(i for i, s in enumerate(self.specs) if s.role == kind.timing_role
                             and s.index == 0)
-        messages = self.workload.messages * kind.delivered(case.procs)
+        messages = each * kind.delivered(case.procs)
         latencies = []
         if kind.open_loop and kind.timing_role == kind.receiver:  # stream, pipeline's sink
             duration_ns, consumer_latencies = replies[timing_index]
@@ -282,7 +289,7 @@ class CaseSession:
             received = [r for s, r in zip(self.specs, replies, strict=True)
                         if s.role == kind.receiver]
             if kind is patterns.WORKQUEUE:
-                latencies += self._work_queue_shares(received, messages)
+                latencies += self._work_queue_shares(received, messages, each)
             elif kind.open_loop:  # fanout, broadcast: every worker or subscriber
                 latencies += received
         # The repeat began when the first peer left the start barrier, not when the timing
@@ -299,7 +306,8 @@ class CaseSession:
         return RepeatOutcome(np.array([duration_ns / messages]), messages, duration_ns,
                              latencies_ns=all_latencies)
 
-    def _work_queue_shares(self, received: list, messages: int) -> list[np.ndarray]:
+    def _work_queue_shares(self, received: list, messages: int,
+                           each: int) -> list[np.ndarray]:
         """Exact accounting of a work queue: every message taken once, by whichever
         consumer got it (the counts add up, and together the consumers hold each
         producer's sequence numbers of this repeat exactly once); their latencies."""
@@ -309,7 +317,7 @@ class CaseSession:
                              f"({' + '.join(map(str, taken))}), expected exactly {messages}")
         if self.payload.framed:
             try:
-                self._shares.check([words for _, words, _ in received], "consumers")
+                self._shares.check([words for _, words, _ in received], "consumers", each)
             except SequenceError as exc:
                 raise PeerFailed(str(exc)) from None
         return [latencies for _, _, latencies in received]

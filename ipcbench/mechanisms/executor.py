@@ -238,8 +238,9 @@ class ExecutorSession:
                 self._check_workers()  # names the worker when it can
                 raise PeerFailed(f"a pool worker died: {exc}") from None
 
-    def run_repeat(self, index: int) -> RepeatOutcome:
-        messages = self.workload.messages * (1 if self.case.kind.round_trip else self.case.procs)
+    def run_repeat(self, index: int, messages: int | None = None) -> RepeatOutcome:
+        each = self.workload.messages if messages is None else messages  # short: a warm-up
+        messages = each * (1 if self.case.kind.round_trip else self.case.procs)
         deadline_s = self.workload.repeat_deadline_s
         workers = self._workers()
         before = _cpu_s(workers) + time.process_time()

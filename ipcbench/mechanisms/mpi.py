@@ -290,8 +290,8 @@ class MpiSession:
             self._tempdir = ""
 
     # -- one repeat ------------------------------------------------------------------------
-    def run_repeat(self, index: int) -> RepeatOutcome:
-        messages = self.workload.messages
+    def run_repeat(self, index: int, messages: int | None = None) -> RepeatOutcome:
+        messages = self.workload.messages if messages is None else messages  # short: warm-up
         try:
             self.conn.send(("go", index, messages))
         except OSError:

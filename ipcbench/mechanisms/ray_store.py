@@ -231,19 +231,19 @@ class RaySession:
             raise PeerFailed(f"{what}: {type(exc).__name__}: "
                              f"{reason[-1] if reason else ''}") from None
 
-    def run_repeat(self, index: int) -> RepeatOutcome:
+    def run_repeat(self, index: int, messages: int | None = None) -> RepeatOutcome:
+        each = self.workload.messages if messages is None else messages  # short: a warm-up
         processes = ray_processes()
         cpu_before = cpu_of(processes)
         if self.case.kind.round_trip:
-            outcome = self._pingpong()
+            outcome = self._pingpong(each)
         else:
-            outcome = self._flow()
+            outcome = self._flow(each)
         cpu_after = cpu_of(processes)
         return replace(outcome, cpu_s=cpu_after[0] - cpu_before[0],
                        ctx_switches=cpu_after[1] - cpu_before[1])
 
-    def _pingpong(self) -> RepeatOutcome:
-        messages = self.workload.messages
+    def _pingpong(self, messages: int) -> RepeatOutcome:
         pairs = list(zip(self.senders, self.receivers, strict=True))
         timing = self._call(lambda: [ping.ping.remote(pong, messages) for ping, pong in pairs],
                             self.workload.repeat_deadline_s, "the round trips")
@@ -251,9 +251,9 @@ class RaySession:
         # Pairs run side by side: the repeat lasts as long as the slowest pair.
         return RepeatOutcome(samples, int(samples.size), int(max(s.sum() for s in timing)))
 
-    def _flow(self) -> RepeatOutcome:
+    def _flow(self, each: int) -> RepeatOutcome:
         case, deadline_s = self.case, self.workload.repeat_deadline_s
-        total = self.workload.messages * case.procs
+        total = each * case.procs
         per_sender = total // len(self.senders)
         per_receiver = total // len(self.receivers)
         # Counters reset before any sender starts (calls from different callers are

@@ -63,7 +63,8 @@ class StartupSession:
         if launcher is not None:
             launcher.close()
 
-    def run_repeat(self, index: int) -> RepeatOutcome:
+    def run_repeat(self, index: int, messages: int | None = None) -> RepeatOutcome:
+        # A start-up repeat is one start (messages_for = 1): nothing to shorten.
         if self.launcher is None:
             raise RuntimeError("run_repeat outside the session's with-block")
         order = order_for(self.case, self.message, self.workload.start_deadline_s)

@@ -88,7 +88,11 @@ class Shares:
         self.next = dict.fromkeys(range(senders), 0)
         self.each = each
 
-    def check(self, words_by_receiver: list[np.ndarray], where: str) -> None:
+    def check(self, words_by_receiver: list[np.ndarray], where: str,
+              each: int | None = None) -> None:
+        """`each`: every producer's messages in this repeat (a short warm-up moves
+        fewer); None = the count the Shares were made with."""
+        each = self.each if each is None else each
         union: dict[int, list[np.ndarray]] = {sender: [] for sender in self.next}
         for words in words_by_receiver:
             words = np.asarray(words, dtype=np.int64)
@@ -105,8 +109,8 @@ class Shares:
                 union[sender].append(offsets)
         for sender, parts in union.items():
             got = np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
-            if got.size != self.each or np.any(got != np.arange(self.each)):
+            if got.size != each or np.any(got != np.arange(each)):
                 raise SequenceError(f"{where}: sender {sender}'s messages were not each taken "
-                                    f"exactly once ({got.size} of {self.each}: lost or "
+                                    f"exactly once ({got.size} of {each}: lost or "
                                     "duplicated)")
-            self.next[sender] = (self.next[sender] + self.each) & SEQUENCE_MASK
+            self.next[sender] = (self.next[sender] + each) & SEQUENCE_MASK

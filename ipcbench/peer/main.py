@@ -3,6 +3,10 @@
 Protocol on each peer's control pipe (harness <-> peer):
   peer -> ("ready", cpus)                 after attach(), once; cpus = affinity read back
   harness -> ("go", repeat_index)         start one repeat
+  harness -> ("go", repeat_index, part, whole)
+                                          start a shorter one (a warm-up): every peer
+                                          moves part/whole of its messages (its count
+                                          is a multiple of `whole`, so exactly)
   peer -> ("result", value, cpu_s, csw, go_ns)
                                           after the repeat (every peer answers), with
                                           the CPU seconds and context switches it cost
@@ -28,7 +32,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ipcbench.core.faults import BURN_CPU_S, SLOW_NS
 from ipcbench.mechanisms.base import Endpoint
@@ -205,11 +209,12 @@ def serve(spec: PeerSpec, endpoint, control, barrier, usage=None, role=None) -> 
             command = control.recv()
             if command[0] == "stop":
                 break
+            repeat_spec = spec if len(command) < 4 else _scaled(spec, *command[2:4])
             barrier.wait(BARRIER_TIMEOUT_S)
             go_ns = time.perf_counter_ns()
             before = usage()
             _inject(spec.fault)
-            value = role(spec, channel, wire, barrier)
+            value = role(repeat_spec, channel, wire, barrier)
             cpu_s, switches = (a - b for a, b in zip(usage(), before, strict=True))
             control.send(("result", value, cpu_s, switches, go_ns))
         wire.close()
@@ -220,6 +225,17 @@ def serve(spec: PeerSpec, endpoint, control, barrier, usage=None, role=None) -> 
             control.send(("error", f"{type(exc).__name__}: {exc}"))
         finally:
             os._exit(1)
+
+
+def _scaled(spec: PeerSpec, part: int, whole: int) -> PeerSpec:
+    """This peer's spec for a repeat of `part` messages where a timed repeat has
+    `whole` (per timing peer): every peer's count is a multiple of the workload's (a
+    stream consumer takes every producer's, a fan-out distributor sends every
+    worker's; 0 = until the END markers), so each scales exactly and the peers agree."""
+    if spec.messages % whole:
+        raise ValueError(f"{spec.name}: {spec.messages} messages a repeat is not a "
+                         f"multiple of {whole}")
+    return replace(spec, messages=spec.messages // whole * part)
 
 
 def _affinity() -> tuple[int, ...]:
