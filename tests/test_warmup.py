@@ -40,8 +40,9 @@ def test_a_share_outside_0_to_1_is_refused_by_name(share):
         Settings(warmup_share=share)
 
 
-def test_the_quick_matrix_warms_up_short_and_the_full_one_over_whole_repeats():
+def test_quick_and_default_warm_up_short_and_the_full_matrix_over_whole_repeats():
     assert MATRICES["quick"].settings.warmup_share < 1
+    assert MATRICES["default"].settings.warmup_share < 1
     assert MATRICES["full"].settings.warmup_share == 1
 
 
