@@ -57,7 +57,9 @@ class Matching:
 def match_cases(base: pd.DataFrame, other: pd.DataFrame) -> Matching:
     """Pair rows of two result frames on the case identity (CASE_KEYS)."""
     keys = case_keys(base, other)
-    a, b = unique_cases(base), unique_cases(other)
+    # Copies: frames built column by column (migrations, derived columns) are fragmented,
+    # and merging them made pandas print a PerformanceWarning to the user.
+    a, b = unique_cases(base).copy(), unique_cases(other).copy()
     merged = a.merge(b, on=keys, how="outer", suffixes=("_a", "_b"), indicator=True)
     side = merged["_merge"]
     return Matching(

@@ -151,7 +151,8 @@ def _measure(args, job: Job, rows: list) -> None:
     from ipcbench.core import samples
     from ipcbench.core.results import CsvAppender
     from ipcbench.core.schema import BASELINE_MECHANISM as BASELINE
-    from ipcbench.harness.baselines import BaselineCache, probe_ns
+    from ipcbench.harness.baselines import BaselineCache
+    from ipcbench.harness.probe import EchoProbe
     from ipcbench.harness.progress import RunProgress
     from ipcbench.harness.rows import RunMeta
     from ipcbench.harness.runner import run_planned
@@ -181,7 +182,8 @@ def _measure(args, job: Job, rows: list) -> None:
         if row.mechanism != BASELINE:  # baselines are extra rows, not planned cases
             progress.advance(row)
 
-    with progress:
+    # The probe's echo children live as long as the run, and go with it however it ends.
+    with progress, EchoProbe() as probe:
         run_meta = RunMeta(job.meta["machine_id"], order_seed=job.seed)
         cache = None
         if job.baselines:
@@ -194,7 +196,7 @@ def _measure(args, job: Job, rows: list) -> None:
             baseline_cache=cache,
             on_session=on_session,
             done_sessions=job.done_sessions,
-            probe=probe_ns if job.baselines else None,
+            probe=probe if job.baselines else None,
         )
 
 

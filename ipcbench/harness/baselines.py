@@ -106,7 +106,7 @@ def efficiency(row: ResultRow, base: Baselines) -> float:
 
 
 # -- raw loops ------------------------------------------------------------------------
-def _read_exact(fd: int, view: memoryview) -> None:
+def read_exact(fd: int, view: memoryview) -> None:
     got = 0
     while got < len(view):
         n = os.readv(fd, [view[got:]])
@@ -115,7 +115,7 @@ def _read_exact(fd: int, view: memoryview) -> None:
         got += n
 
 
-def _write_all(fd: int, view: memoryview) -> None:
+def write_all(fd: int, view: memoryview) -> None:
     sent = 0
     while sent < len(view):
         sent += os.write(fd, view[sent:])
@@ -126,8 +126,8 @@ def _echo(rfd: int, wfd: int, size: int, count: int, cpus: tuple[int, ...]) -> N
         os.sched_setaffinity(0, cpus)
     view = memoryview(bytearray(size))
     for _ in range(count):
-        _read_exact(rfd, view)
-        _write_all(wfd, view)
+        read_exact(rfd, view)
+        write_all(wfd, view)
 
 
 def _sink(rfd: int, size: int, count: int, cpus: tuple[int, ...]) -> None:
@@ -135,15 +135,15 @@ def _sink(rfd: int, size: int, count: int, cpus: tuple[int, ...]) -> None:
         os.sched_setaffinity(0, cpus)
     view = memoryview(bytearray(size))
     for _ in range(count):
-        _read_exact(rfd, view)
+        read_exact(rfd, view)
 
 
-def _fork():
+def fork_context():
     # The raw pipe fds reach the child only by inheritance: fork, whatever the run uses.
     return multiprocessing.get_context("fork")
 
 
-def _close_all(fds: Iterable[int]) -> None:
+def close_all(fds: Iterable[int]) -> None:
     for fd in fds:
         try:
             os.close(fd)
@@ -176,12 +176,12 @@ def pinned_pipe_rtt_samples_ns(here: tuple[int, ...], there_cpus: tuple[int, ...
     def work() -> np.ndarray:
         # The child holds its own copies now: with ours closed, a child that dies gives
         # EOF (or EPIPE) here instead of a read that waits forever.
-        _close_all((there[0], back[1]))
+        close_all((there[0], back[1]))
         samples = np.empty(count, dtype=np.int64)
         for i in range(count):
             start = time.perf_counter_ns()
-            _write_all(there[1], payload)
-            _read_exact(back[0], reply)
+            write_all(there[1], payload)
+            read_exact(back[0], reply)
             samples[i] = time.perf_counter_ns() - start
         if bytes(reply) != bytes(payload):
             raise RuntimeError("os.pipe baseline: echo differs from what was sent")
@@ -189,9 +189,9 @@ def pinned_pipe_rtt_samples_ns(here: tuple[int, ...], there_cpus: tuple[int, ...
 
     try:
         child_args = (there[0], back[1], RTT_SIZE_BYTES, count, there_cpus)
-        return with_child(_fork(), _echo, child_args, here, work)
+        return with_child(fork_context(), _echo, child_args, here, work)
     finally:
-        _close_all((*there, *back))
+        close_all((*there, *back))
 
 
 # The host's state, sampled either side of every session (harness/runner.py): a short raw os.pipe
@@ -218,20 +218,21 @@ def pipe_stream_samples_ns(placement: str) -> np.ndarray:
     total = STREAM_CHUNKS * (REPEATS + 1)
 
     def work() -> np.ndarray:
-        _close_all((rfd,))  # a sink that dies gives EPIPE here, never a full pipe forever
+        close_all((rfd,))  # a sink that dies gives EPIPE here, never a full pipe forever
         samples = []
         for _ in range(REPEATS + 1):
             start = time.perf_counter_ns()
             for _ in range(STREAM_CHUNKS):
-                _write_all(wfd, chunk)
+                write_all(wfd, chunk)
             samples.append((time.perf_counter_ns() - start) / STREAM_CHUNKS)
         return np.array(samples[1:])
 
     try:
         child_args = (rfd, STREAM_CHUNK_BYTES, total, cpus_for_peer(placement, 1, cpus))
-        return with_child(_fork(), _sink, child_args, cpus_for_peer(placement, 0, cpus), work)
+        return with_child(fork_context(), _sink, child_args, cpus_for_peer(placement, 0, cpus),
+                          work)
     finally:
-        _close_all((rfd, wfd))
+        close_all((rfd, wfd))
 
 
 FORKS = 20

@@ -1,0 +1,165 @@
+"""The host probe of a run: a short raw os.pipe echo either side of every session
+(runner.py), against which a drift of the host cancels between runs.
+
+baselines.probe_ns forks a fresh echo child for every probe; on a slow host that fork
+and the child's exit were most of a probe's 12 ms, and a quick run takes ~600 probes.
+EchoProbe keeps one echo child per placement for the whole run instead: each probe is
+then its round trips only. A long-lived echo sees the host as a fresh one does (sampled
+ms apart, the two correlated at 0.7 and spread alike on the 2-vCPU VM); the child sleeps
+in read() between probes, so it costs the sessions nothing.
+
+Every wait is bounded: a probe whose child stalls (stopped, starved) past
+PROBE_DEADLINE_S has the child killed, sees EOF or EPIPE and raises ChildStalled (an
+OSError: the runner's session then goes without a probe), and the next probe of that
+placement starts a fresh child. close() kills and reaps every child; the harness dying
+kills them too (PR_SET_PDEATHSIG), and where that is missing the child ends at EOF.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+
+from ipcbench.harness.baselines import (
+    PROBE_ROUND_TRIPS,
+    PROBE_WARMUP,
+    RTT_SIZE_BYTES,
+    close_all,
+    fork_context,
+    read_exact,
+    write_all,
+)
+from ipcbench.system.affinity import ChildStalled, allowed_cpus, cpus_for_peer, pinned
+
+# A probe takes milliseconds; one that outlasts this is stalled.
+PROBE_DEADLINE_S = 10.0
+REAP_S = 5.0
+
+
+def _echo_until_eof(rfd: int, wfd: int, harness_fds: tuple[int, ...],
+                    cpus: tuple[int, ...]) -> None:
+    """The child: echo RTT_SIZE_BYTES messages until the harness closes its end (the
+    child's copies of the harness's ends closed first, or that EOF would never come)."""
+    close_all(harness_fds)
+    if sys.platform.startswith("linux"):
+        try:
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    view = memoryview(bytearray(RTT_SIZE_BYTES))
+    while True:
+        try:
+            read_exact(rfd, view)
+        except RuntimeError:  # EOF: the run is over
+            return
+        write_all(wfd, view)
+
+
+class _Echo:
+    """One echo child on `there_cpus` and the harness's ends of its two pipes."""
+
+    def __init__(self, there_cpus: tuple[int, ...]) -> None:
+        there, back = os.pipe(), os.pipe()
+        self.send_fd, self.reply_fd = there[1], back[0]
+        self.child = fork_context().Process(target=_echo_until_eof,
+                                     args=(there[0], back[1], (there[1], back[0]),
+                                           there_cpus), daemon=True,
+                                     name="ipcbench-probe-echo")
+        try:
+            self.child.start()
+        except BaseException:
+            close_all((*there, *back))
+            raise
+        # The child holds its own copies: with ours closed, either side dying gives the
+        # other EOF or EPIPE instead of a wait forever.
+        close_all((there[0], back[1]))
+
+    def round_trips_ns(self, count: int) -> np.ndarray:
+        payload = memoryview(bytes(range(RTT_SIZE_BYTES)))
+        reply = memoryview(bytearray(RTT_SIZE_BYTES))
+        samples = np.empty(count, dtype=np.int64)
+        for i in range(count):
+            start = time.perf_counter_ns()
+            write_all(self.send_fd, payload)
+            read_exact(self.reply_fd, reply)
+            samples[i] = time.perf_counter_ns() - start
+        if bytes(reply) != bytes(payload):
+            raise RuntimeError("probe: the echo differs from what was sent")
+        return samples
+
+    def close(self) -> None:
+        # Killed, not asked: an echo holds nothing, and a run's end must not wait on it.
+        self.child.kill()
+        self.child.join(REAP_S)
+        self.close_ends()
+
+    def close_ends(self) -> None:
+        """Close the harness's ends once (a number closed twice may be another file's by
+        then); the child sees EOF."""
+        close_all(fd for fd in (self.send_fd, self.reply_fd) if fd >= 0)
+        self.send_fd = self.reply_fd = -1
+
+
+class EchoProbe:
+    """probe(placement) -> the median ns of PROBE_ROUND_TRIPS round trips after
+    PROBE_WARMUP, as baselines.probe_ns, with echo children kept for the run. A context
+    manager: leaving it ends every child."""
+
+    def __init__(self, round_trips: int = PROBE_ROUND_TRIPS, warmup: int = PROBE_WARMUP,
+                 deadline_s: float = PROBE_DEADLINE_S) -> None:
+        self.round_trips, self.warmup, self.deadline_s = round_trips, warmup, deadline_s
+        self._echoes: dict[str, _Echo] = {}
+
+    def __enter__(self) -> EchoProbe:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __call__(self, placement: str) -> float:
+        cpus = allowed_cpus()
+        echo = self._echoes.get(placement)
+        if echo is None:
+            echo = self._echoes[placement] = _Echo(cpus_for_peer(placement, 1, cpus))
+        stalled = threading.Event()
+
+        def kill_stalled() -> None:
+            stalled.set()
+            echo.child.kill()  # SIGKILL also ends a stopped child
+
+        timer = threading.Timer(self.deadline_s, kill_stalled)
+        timer.daemon = True
+        timer.start()
+        try:
+            samples = pinned(cpus_for_peer(placement, 0, cpus),
+                             lambda: echo.round_trips_ns(self.warmup + self.round_trips))
+        except BaseException as exc:
+            # Whatever went wrong, this child is not trusted again: the next probe of
+            # this placement starts a fresh one.
+            self._drop(placement)
+            if stalled.is_set() and isinstance(exc, Exception):
+                raise ChildStalled(f"probe echo made no progress within "
+                                   f"{self.deadline_s:g} s; killed it") from exc
+            raise
+        finally:
+            timer.cancel()
+        return float(np.median(samples[self.warmup:]))
+
+    def _drop(self, placement: str) -> None:
+        echo = self._echoes.pop(placement, None)
+        if echo is not None:
+            echo.close()
+
+    def close(self) -> None:
+        for placement in list(self._echoes):
+            echo = self._echoes.pop(placement)
+            echo.close()
