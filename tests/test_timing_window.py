@@ -47,9 +47,13 @@ def test_peers_on_one_cpu_never_use_more_cpu_than_the_timed_window(case):
     workload = derive_workload(case, SETTINGS.messages_for(case), None)
     with CaseSession(case, workload) as session:
         outcomes = [session.run_repeat(i) for i in range(12)]
-    for outcome in outcomes[1:]:  # the first is the warm-up: first-touch work in the checks
-        assert outcome.messages == workload.messages * case.procs
-        window_s = outcome.duration_ns / 1e9
-        assert outcome.cpu_s <= window_s * (1 + _SLACK_SHARE) + _SLACK_S, (
-            f"peers used {outcome.cpu_s * 1e3:.3f} ms of CPU on one core in a window of "
-            f"{window_s * 1e3:.3f} ms: work was done outside the timed window")
+    timed = outcomes[1:]  # the first is the warm-up: first-touch work in the checks
+    assert [o.messages for o in timed] == [workload.messages * case.procs] * len(timed)
+    # Summed over the repeats: a head start leaves work out of every repeat, while one
+    # repeat's checks slowed by a busy machine (0.27 ms over a 1.4 ms window, once in a
+    # full test run beside another) must not fail the test.
+    cpu_s = sum(o.cpu_s for o in timed)
+    window_s = sum(o.duration_ns for o in timed) / 1e9
+    assert cpu_s <= window_s * (1 + _SLACK_SHARE) + _SLACK_S * len(timed), (
+        f"peers used {cpu_s * 1e3:.3f} ms of CPU on one core in windows of "
+        f"{window_s * 1e3:.3f} ms: work was done outside the timed window")
