@@ -13,6 +13,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _without_xdist(env: dict[str, str]) -> dict[str, str]:
+    """A test run under `pytest -n 2` is an xdist worker (PYTEST_XDIST_WORKER), and a
+    pytest started from it with that environment disables every benchmark."""
+    return {k: v for k, v in env.items() if not k.startswith("PYTEST_XDIST")}
+
+
 def test_benchmarks_group_by_param_and_report_per_message(tmp_path):
     report = tmp_path / "bench.json"
     result = subprocess.run(
@@ -21,7 +27,7 @@ def test_benchmarks_group_by_param_and_report_per_message(tmp_path):
          "--benchmark-group-by=param:mechanism", f"--benchmark-json={report}",
          "--ipcbench-out", str(tmp_path / "run"), "--ipcbench-no-charts"],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+        env=_without_xdist({**os.environ, "PYTHONPATH": str(ROOT)}))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (bench,) = json.loads(report.read_text())["benchmarks"]
     assert bench["params"] == {"mechanism": "pipe", "variant": "bytes", "pattern": "pingpong",

@@ -152,7 +152,9 @@ class Matrix:
 # A slow host's run ends at the budget with 3 sessions in some cases. Streams of two
 # producers are measured for the seed channels only (pipe, Queue, shared memory: 207
 # cases, was 262): every channel's took 30% of the session time, and on a slow AMD EPYC
-# VM the run took 127-133 s with them, 81-93 s without.
+# VM the run took 127-133 s with them, 81-93 s without. A quarter-length warm-up
+# (warmup_share) and the probe's kept echo (harness/probe.py) then took that host's run
+# from 626 sessions to 785 (most cases 4 instead of 3) in 77-80 s.
 QUICK = Settings(sessions=4, max_sessions=12, repeats=1, warmup=1, warmup_share=0.25,
                  budget_s=2.0,
                  run_budget_s=55.0, target_bytes=16 << 20, min_messages=16,
