@@ -17,10 +17,7 @@ kills them too (PR_SET_PDEATHSIG), and where that is missing the child ends at E
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
-import sys
 import threading
 import time
 
@@ -36,6 +33,7 @@ from ipcbench.harness.baselines import (
     write_all,
 )
 from ipcbench.system.affinity import ChildStalled, allowed_cpus, cpus_for_peer, pinned
+from ipcbench.system.parent_death import die_with_parent
 
 # A probe takes milliseconds; one that outlasts this is stalled.
 PROBE_DEADLINE_S = 10.0
@@ -46,13 +44,8 @@ def _echo_until_eof(rfd: int, wfd: int, harness_fds: tuple[int, ...],
                     cpus: tuple[int, ...]) -> None:
     """The child: echo RTT_SIZE_BYTES messages until the harness closes its end (the
     child's copies of the harness's ends closed first, or that EOF would never come)."""
+    die_with_parent()
     close_all(harness_fds)
-    if sys.platform.startswith("linux"):
-        try:
-            pr_set_pdeathsig = 1
-            ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
     if cpus:
         os.sched_setaffinity(0, cpus)
     view = memoryview(bytearray(RTT_SIZE_BYTES))

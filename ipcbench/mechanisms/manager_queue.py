@@ -13,13 +13,13 @@ import multiprocessing
 import os
 import shutil
 import signal
-import sys
 from multiprocessing.managers import SyncManager
 
 from ipcbench.mechanisms.base import PutGetEndpoint, QueueMechanism
 from ipcbench.mechanisms.info import SHARED, MechanismInfo, Variant
 from ipcbench.system.deadlines import call_within, kill_pid
 from ipcbench.system.heap import steady_heap
+from ipcbench.system.parent_death import die_with_parent
 
 # Generous for a loaded 2-core machine (a spawn start imports the interpreter), short
 # enough that a wedged manager costs seconds, not the run.
@@ -33,14 +33,7 @@ def _server_setup() -> None:
     dies with its parent instead of outliving a SIGKILLed harness."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     steady_heap()  # as every peer (heap.py)
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            pr_set_pdeathsig = 1
-            ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
+    die_with_parent()
 
 
 def _remove_socket_folder(address) -> None:
