@@ -9,6 +9,8 @@ here, before any test plans a case with it.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import tempfile
 import time
@@ -104,3 +106,30 @@ def no_temp_dirs_left():
     prefix = f"ipcb_{os.getpid()}_"
     left = [n for n in os.listdir(tempfile.gettempdir()) if n.startswith(prefix)]
     assert not left, f"temp directories left behind: {left}"
+
+
+@contextlib.contextmanager
+def _machine_lock(name: str):
+    """One test at a time on this machine holding `name`, across the test workers of
+    `pytest -n 2` (an flock: released however the holder ends)."""
+    path = os.path.join(tempfile.gettempdir(), f"ipcbench-tests-{name}.lock")
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture
+def one_ray_at_a_time():
+    """Tests that start Ray (test_ray.py, test_fleet.py): never two local clusters at once."""
+    with _machine_lock("ray"):
+        yield
+
+
+@pytest.fixture
+def one_mpi_job_at_a_time():
+    """Tests that start MPI jobs: their MPICH segment check sees the whole machine."""
+    with _machine_lock("mpi"):
+        yield

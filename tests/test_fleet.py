@@ -14,8 +14,8 @@ from ipcbench.cli import build_parser, main
 from ipcbench.cli.fleet import node_argv
 from ipcbench.cli.fleet_nodes import Node, alive_nodes, measure_fleet
 
-# Some of these start a local Ray cluster: on the same xdist worker as test_ray.py's.
-pytestmark = pytest.mark.xdist_group("ray")
+# Some of these start a local Ray cluster: never beside test_ray.py's (pytest -n 2).
+pytestmark = pytest.mark.usefixtures("one_ray_at_a_time")
 
 RESULTS = {"results.csv": b"x", "machine.json": b"{}"}
 

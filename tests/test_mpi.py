@@ -51,7 +51,7 @@ def _mpich_segments() -> set[str]:
 
 
 @pytest.fixture(autouse=True)
-def no_segments_left():
+def no_segments_left(one_mpi_job_at_a_time):
     """MPICH's shared-memory files: a killed or aborted job leaves them unless the
     session removes them."""
     before = _mpich_segments()

@@ -20,9 +20,8 @@ from ipcbench.harness.plan import expand
 from ipcbench.harness.runner import run_planned
 from ipcbench.mechanisms import REGISTRY, unavailable_reason
 
-# xdist_group: under `pytest -n 2 --dist loadgroup` every test that starts Ray runs on
-# one worker, never two local Ray clusters at once.
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(240), pytest.mark.xdist_group("ray")]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240),
+              pytest.mark.usefixtures("one_ray_at_a_time")]
 needs_ray = pytest.mark.skipif(bool(unavailable_reason("ray")),
                                reason="optional module ray is not installed")
 

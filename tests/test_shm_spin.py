@@ -5,6 +5,7 @@ cleans up, even after a failure) peers and /dev/shm segments."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 from multiprocessing import get_context
@@ -65,10 +66,16 @@ def _short_lived_child(seconds: float):
     return child
 
 
+def _prefix() -> str:
+    """This process's segment names: unique beside another test worker's (pytest -n 2),
+    and checked by the leftovers fixture (hygiene.own_segments)."""
+    return f"ipcb_{os.getpid()}_spintest_"
+
+
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("side", ["receiver", "sender"])
 def test_spinner_gives_up_when_its_partner_ends(side):
-    mechanism = ShmMechanism(get_context("fork"), "ring8-spin", 64, "ipcb_spintest_")
+    mechanism = ShmMechanism(get_context("fork"), "ring8-spin", 64, _prefix())
     sender, receiver = _endpoints(mechanism)
     child = _short_lived_child(0.3)
     try:
@@ -93,7 +100,7 @@ def test_spinner_gives_up_when_its_partner_ends(side):
 
 @pytest.mark.timeout(30)
 def test_spinner_rejects_a_word_no_protocol_step_writes():
-    mechanism = ShmMechanism(get_context("fork"), "ring8-spin", 64, "ipcb_spintest_")
+    mechanism = ShmMechanism(get_context("fork"), "ring8-spin", 64, _prefix())
     sender, receiver = _endpoints(mechanism)
     try:
         sender.send(b"\x01" * 64)
