@@ -156,8 +156,7 @@ class Matrix:
 # (warmup_share) and the probe's kept echo (harness/probe.py) then took that host's run
 # from 626 sessions to 785 (most cases 4 instead of 3) in 77-80 s.
 QUICK = Settings(sessions=4, max_sessions=12, repeats=1, warmup=1, warmup_share=0.25,
-                 budget_s=2.0,
-                 run_budget_s=55.0, target_bytes=16 << 20, min_messages=16,
+                 budget_s=2.0, run_budget_s=55.0, target_bytes=16 << 20, min_messages=16,
                  max_messages=250, increments=2000)
 
 # Every kind but raw bytes (which every case measures); the codec kinds (msgpack, arrow)

@@ -138,6 +138,22 @@ def _sink(rfd: int, size: int, count: int, cpus: tuple[int, ...]) -> None:
         read_exact(rfd, view)
 
 
+def round_trips_ns(send_fd: int, reply_fd: int, count: int) -> np.ndarray:
+    """`count` round trips of RTT_SIZE_BYTES to an echo (_echo, the probe's), each
+    timed; the last reply checked against what was sent."""
+    payload = memoryview(bytes(range(RTT_SIZE_BYTES)))
+    reply = memoryview(bytearray(RTT_SIZE_BYTES))
+    samples = np.empty(count, dtype=np.int64)
+    for i in range(count):
+        start = time.perf_counter_ns()
+        write_all(send_fd, payload)
+        read_exact(reply_fd, reply)
+        samples[i] = time.perf_counter_ns() - start
+    if bytes(reply) != bytes(payload):
+        raise RuntimeError("os.pipe echo: the reply differs from what was sent")
+    return samples
+
+
 def fork_context():
     # The raw pipe fds reach the child only by inheritance: fork, whatever the run uses.
     return multiprocessing.get_context("fork")
@@ -168,8 +184,6 @@ def pinned_pipe_rtt_samples_ns(here: tuple[int, ...], there_cpus: tuple[int, ...
     """pipe_rtt_samples_ns between this process on `here` and an echo child on
     `there_cpus` (() = unpinned): also a cell of the core-to-core matrix."""
     there, back = os.pipe(), os.pipe()
-    payload = memoryview(bytes(range(RTT_SIZE_BYTES)))
-    reply = memoryview(bytearray(RTT_SIZE_BYTES))
     skip = round_trips if warmup is None else warmup
     count = skip + round_trips * repeats
 
@@ -177,15 +191,7 @@ def pinned_pipe_rtt_samples_ns(here: tuple[int, ...], there_cpus: tuple[int, ...
         # The child holds its own copies now: with ours closed, a child that dies gives
         # EOF (or EPIPE) here instead of a read that waits forever.
         close_all((there[0], back[1]))
-        samples = np.empty(count, dtype=np.int64)
-        for i in range(count):
-            start = time.perf_counter_ns()
-            write_all(there[1], payload)
-            read_exact(back[0], reply)
-            samples[i] = time.perf_counter_ns() - start
-        if bytes(reply) != bytes(payload):
-            raise RuntimeError("os.pipe baseline: echo differs from what was sent")
-        return samples[skip:]  # the first `skip` are warm-up
+        return round_trips_ns(there[1], back[0], count)[skip:]  # the first `skip`: warm-up
 
     try:
         child_args = (there[0], back[1], RTT_SIZE_BYTES, count, there_cpus)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 import numpy as np
 
@@ -30,6 +29,7 @@ from ipcbench.harness.baselines import (
     close_all,
     fork_context,
     read_exact,
+    round_trips_ns,
     write_all,
 )
 from ipcbench.system.affinity import ChildStalled, allowed_cpus, cpus_for_peer, pinned
@@ -76,19 +76,6 @@ class _Echo:
         # other EOF or EPIPE instead of a wait forever.
         close_all((there[0], back[1]))
 
-    def round_trips_ns(self, count: int) -> np.ndarray:
-        payload = memoryview(bytes(range(RTT_SIZE_BYTES)))
-        reply = memoryview(bytearray(RTT_SIZE_BYTES))
-        samples = np.empty(count, dtype=np.int64)
-        for i in range(count):
-            start = time.perf_counter_ns()
-            write_all(self.send_fd, payload)
-            read_exact(self.reply_fd, reply)
-            samples[i] = time.perf_counter_ns() - start
-        if bytes(reply) != bytes(payload):
-            raise RuntimeError("probe: the echo differs from what was sent")
-        return samples
-
     def close(self) -> None:
         # Killed, not asked: an echo holds nothing, and a run's end must not wait on it.
         self.child.kill()
@@ -134,7 +121,8 @@ class EchoProbe:
         timer.start()
         try:
             samples = pinned(cpus_for_peer(placement, 0, cpus),
-                             lambda: echo.round_trips_ns(self.warmup + self.round_trips))
+                             lambda: round_trips_ns(echo.send_fd, echo.reply_fd,
+                                                    self.warmup + self.round_trips))
         except BaseException as exc:
             # Whatever went wrong, this child is not trusted again: the next probe of
             # this placement starts a fresh one.
@@ -154,5 +142,4 @@ class EchoProbe:
 
     def close(self) -> None:
         for placement in list(self._echoes):
-            echo = self._echoes.pop(placement)
-            echo.close()
+            self._drop(placement)
