@@ -31,6 +31,12 @@ What each version changed (results.SCHEMA_VERSION is the newest; readers refuse 
      The run's Python and the peers' kind: gil_enabled, free_threaded, peer_kind
      (processes, threads, interpreters). v6 loads as gil_enabled=True,
      free_threaded=False, peer_kind=processes (every v6 mechanism ran peer processes).
+  8  the floor: median_ns = p50_ns is the median message of the case's fastest session
+     (was: the median over sessions), msgs_per_s and bytes_per_s that session's rate,
+     ci_low_ns the floor; typical_ns (the median over sessions) and floor_spread (the
+     next-fastest session over the floor, minus 1). `noisy` and `target_met` judge the
+     floor's spread instead of the CI of the median. v7 loads as typical_ns = median_ns
+     and floor_spread = NaN; its figures keep their meaning.
 """
 
 from __future__ import annotations
@@ -111,6 +117,18 @@ def _v6_to_v7(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _v7_to_v8(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    at = frame.columns.get_loc("ci_high_ns") + 1
+    # A file that names an old version but already has the columns (written by hand,
+    # or trimmed from a newer one) keeps its own.
+    for offset, (column, value) in enumerate((("typical_ns", frame["median_ns"]),
+                                              ("floor_spread", math.nan))):
+        if column not in frame:
+            frame.insert(at + offset, column, value)
+    return frame
+
+
 # version -> the step from that version to the next (asv's way: each step knows only
 # two adjacent versions, so an old file is upgraded through every step in turn).
 _MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {
@@ -120,6 +138,7 @@ _MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {
     4: _v4_to_v5,
     5: _v5_to_v6,
     6: _v6_to_v7,
+    7: _v7_to_v8,
 }
 
 

@@ -33,7 +33,7 @@ from ipcbench.core.schema import (
 from ipcbench.system.safefile import open_fd, refuse_link, safe_dir
 
 # Bump on any change to COLUMNS or their meaning, with a step in migrations.py.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 class ResultsError(ValueError):
@@ -45,7 +45,9 @@ class ResultRow:
     """One finished case. Validated at construction so a bad row never reaches a file.
 
     The `_ns` figures are per message (pingpong: per round trip, counter: per increment),
-    built from session-level values (summary.case_figures). For pingpong a session's
+    built from session-level values (session_stats.case_figures): median_ns = p50_ns is
+    the floor, the median message of the case's fastest session; typical_ns the median
+    over sessions. For pingpong a session's
     samples are its round trips; for the other patterns each sample is one
     repeat's mean time per message, so their percentiles describe repeat-to-repeat spread.
     """
@@ -84,8 +86,13 @@ class ResultRow:
     bytes_per_s: float = math.nan
     msgs_per_s: float = math.nan
     verified: bool = False
+    # From the floor (median_ns) to the upper end of the 95% CI of typical_ns.
     ci_low_ns: float = math.nan
     ci_high_ns: float = math.nan
+    # The median over sessions, and how far the next-fastest session lies above the
+    # floor (a fraction; NaN with one session): see core/session_stats.py.
+    typical_ns: float = math.nan
+    floor_spread: float = math.nan
     noisy: bool = False
     cpu_s_per_msg: float = math.nan
     ctx_switches_per_msg: float = math.nan
@@ -101,7 +108,7 @@ class ResultRow:
     # sessions; sessions with far more than usual were measured again (`remeasured`).
     run_delay_frac: float = math.nan
     remeasured: int = 0
-    # Both the CI of the median and of the paired ratio within the run's precision.
+    # The floor's spread and the CI of the paired ratio within the run's precision.
     target_met: bool = False
     # Time per message over its block's reference (the geometric mean of the workload's
     # channels in the same block), median over blocks, and its 95% CI (core/paired.py).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from statistics import fmean
@@ -124,14 +125,16 @@ def should_stop(
     target: float,
     elapsed_s: float,
     budget_s: float,
+    spread: Callable[[list[float]], float] | None = None,
 ) -> tuple[bool, bool]:
     """The adaptive stopping rule over independent values (the runner's: one per
-    session). Returns (stop, noisy): stop once the median's CI is within +/-target, or
-    when the count or time budget is spent (then noisy=True)."""
+    session). Returns (stop, noisy): stop once `spread(values)` (default: the half-width
+    of the median's CI) is within the target, or when the count or time budget is spent
+    (then noisy=True). A NaN spread (too few values to judge) stops too."""
     n = len(values)
     if n < min_count:
         return False, False
-    if ci_half_width(values) <= target:
+    if not (spread or ci_half_width)(values) > target:
         return True, False
     if n >= max_count or elapsed_s >= budget_s:
         return True, True
