@@ -26,11 +26,12 @@ from ipcbench.plotting.best import best_map_figure, best_table
 from ipcbench.plotting.charts import latency_figure, scaling_figure, throughput_figures
 from ipcbench.plotting.cost import cpu_figure, efficiency_figure
 from ipcbench.plotting.depth import depth_figures
+from ipcbench.plotting.drawing import draw_charts
 from ipcbench.plotting.open_loop import distribution_figure, load_figures
 from ipcbench.plotting.ranking import ranking_figures
 from ipcbench.plotting.startup import startup_figures
 from ipcbench.plotting.style import mechanism_color
-from ipcbench.system.safefile import LinkRefused, safe_dir, write_via_temp
+from ipcbench.system.safefile import safe_dir, write_via_temp
 
 __all__ = [
     "CHARTS",
@@ -139,15 +140,9 @@ def plot_run(
     Raises ResultsError (one line) if the input is unusable or has no ok rows, and
     ChartsIncomplete once every other chart is drawn when some could not be written."""
     run = run_dir_or_csv if isinstance(run_dir_or_csv, Run) else load_run(run_dir_or_csv)
-    written: list[Path] = []
-    refused: list[str] = []
-    for stem, figure in run_figures(run).items():
-        try:
-            written += save_figure(figure, Path(out_dir), stem, formats)
-        except ChartsIncomplete:
-            raise
-        except (OSError, LinkRefused) as exc:  # this chart only: the others still count
-            refused.append(str(exc))
+    require_ok_rows(run)
+    # The builders are looked up here, so a test that swaps one in CHARTS is drawn too.
+    written, refused = draw_charts(run, dict(CHARTS), Path(out_dir), formats, save_figure)
     if refused:
         raise ChartsIncomplete(written, refused)
     return written
