@@ -106,3 +106,24 @@ def test_real_charts_are_the_same_bytes_on_two_workers_as_alone(tmp_path):
         print("ok")
     """, tmp_path / "out", run_dir)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_the_harness_idle_bounded_call_worker_does_not_stop_the_workers(tmp_path):
+    """A run keeps one bounded-call thread (system/deadlines.py) waiting for work: it
+    holds no lock, so the charts after a run are still drawn on two CPUs."""
+    result = _run("""
+        import threading
+        from ipcbench.system import deadlines
+        assert deadlines.call_within(lambda: 7, 5.0, "a call") == 7
+        assert threading.active_count() == 2
+        busy, release = threading.Event(), threading.Event()
+        assert drawing.can_fork_workers()
+        waiter = threading.Thread(target=lambda: (busy.set(), release.wait()))
+        waiter.start()
+        busy.wait()
+        assert not drawing.can_fork_workers()  # another thread at work: never forked
+        release.set()
+        waiter.join()
+        print("ok")
+    """, tmp_path)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr

@@ -374,7 +374,7 @@ def add_matrix_flags(run: argparse.ArgumentParser) -> None:
                           "(default 5%%): workloads get more blocks until it is met")
     run.add_argument("--budget", metavar="MIN",
                      help="the run's time in minutes: no block starts after it once "
-                          "every case has 3 sessions (default: 40, quick 55 s)")
+                          "every case has 3 sessions (default: 40, quick 62 s)")
     run.add_argument("--sessions", type=int,
                      help="minimum independent sessions per case (fresh peers)")
     run.add_argument("--repeats", type=int, help="timed repeats per session")

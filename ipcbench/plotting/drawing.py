@@ -5,16 +5,16 @@ run on a 2-vCPU VM for 13 figures, each laid out (constrained layout measures ev
 label) and rendered by Agg, on one core. The chart builders are independent of each
 other, so each is drawn by one of two forked workers, taken in turn as they come free.
 The workers inherit the loaded run (nothing is pickled but names and the paths
-written) and end with the pool. A process with other threads running is never forked
-(a lock one of them held would stay locked in the child): it draws on its own, as do
-machines with one CPU or no fork.
+written) and end with the pool. A process with other threads at work is never forked
+(a lock one of them held would stay locked in the child; the harness's idle
+bounded-call worker holds none): it draws on its own, as do machines with one CPU or
+no fork.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -23,6 +23,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from ipcbench.analysis.runs import Run
+from ipcbench.system.deadlines import only_idle_helpers
 from ipcbench.system.safefile import LinkRefused
 
 Builder = Callable[[Run], "Figure | dict[str, Figure] | None"]
@@ -59,10 +60,11 @@ def _draw_in_worker(stem: str) -> Drawn:
 
 
 def can_fork_workers() -> bool:
-    """Two CPUs to draw on, fork available, and no other thread in this process."""
+    """Two CPUs to draw on, fork available, and no other thread of this process at work
+    (system/deadlines.only_idle_helpers)."""
     return (len(os.sched_getaffinity(0)) >= WORKERS
             and "fork" in multiprocessing.get_all_start_methods()
-            and threading.active_count() == 1)
+            and only_idle_helpers())
 
 
 def draw_charts(run: Run, builders: Mapping[str, Builder], out_dir: Path,

@@ -48,12 +48,22 @@ class _Worker(threading.Thread):
                 outcome["value"] = fn()
             except BaseException as exc:  # handed to the caller's thread
                 outcome["error"] = exc
-            done.set()
+            # Idle before the caller wakes: once a call returns, its worker is free
+            # (only_idle_helpers); a next call queued meanwhile is simply run next.
             _idle.append(self)
+            done.set()
 
 
 _idle: list[_Worker] = []  # workers not running a call (a stuck one is never reused)
 os.register_at_fork(after_in_child=_idle.clear)  # threads do not survive a fork
+
+
+def only_idle_helpers() -> bool:
+    """Every thread but the calling one is a bounded-call worker waiting for its next
+    call: a fork now copies no lock another thread holds (what makes forking a threaded
+    process unsafe). The harness keeps one such worker for the rest of a run."""
+    others = [t for t in threading.enumerate() if t is not threading.current_thread()]
+    return all(isinstance(t, _Worker) and t in _idle for t in others)
 
 
 def seconds_text(value: float) -> str:
