@@ -147,7 +147,10 @@ def test_resume_measures_only_the_missing_sessions(tmp_path):
     run_planned(planned, settings, meta, rows.append, make_session=_fake,
                 before_session=lambda case, index: started.append((case.pattern, index)),
                 done_sessions=done)
-    assert sorted(started) == [("pingpong", 2), ("stream", 2)]  # one new session each
+    # One new session each. A retry of a session the machine's load disturbed (real
+    # /proc/stat, even around a fake session: seen once with the suite on two workers)
+    # starts the same index again, so the indexes are what is checked.
+    assert sorted(set(started)) == [("pingpong", 2), ("stream", 2)]
     assert [r.sessions for r in rows] == [3, 3] and all(r.status == "ok" for r in rows)
 
 
