@@ -57,7 +57,7 @@ REPRODUCE = 0.10
 # ... or when the next-fastest session lies more than this above the floor. Calibrated
 # on four pairs of back-to-back quick runs (3-5 sessions a case; two quiet, two beside a
 # noisy neighbour at 30% duty, AMD EPYC 2-vCPU VM): the cases within it in both runs
-# agreed within 10% in 92-95% of cases; within 10% of the floor, in 84-93%.
+# agreed within 10% in 92-95% of cases; within 10% of the floor, in 86-93%.
 FLOOR_SPREAD_LIMIT = 0.05
 
 
