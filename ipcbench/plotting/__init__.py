@@ -26,7 +26,7 @@ from ipcbench.plotting.best import best_map_figure, best_table
 from ipcbench.plotting.charts import latency_figure, scaling_figure, throughput_figures
 from ipcbench.plotting.cost import cpu_figure, efficiency_figure
 from ipcbench.plotting.depth import depth_figures
-from ipcbench.plotting.drawing import draw_charts
+from ipcbench.plotting.drawing import draw_charts, figures_by_stem
 from ipcbench.plotting.open_loop import distribution_figure, load_figures
 from ipcbench.plotting.ranking import ranking_figures
 from ipcbench.plotting.startup import startup_figures
@@ -80,11 +80,7 @@ def run_figures(run: Run) -> dict[str, Figure]:
     require_ok_rows(run)
     figures = {}
     for stem, build in CHARTS.items():
-        built = build(run)
-        if isinstance(built, dict):
-            figures.update(built)
-        elif built is not None:
-            figures[stem] = built
+        figures.update(figures_by_stem(stem, build(run)))
     return figures
 
 

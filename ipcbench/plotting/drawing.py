@@ -37,12 +37,19 @@ WORKERS = 2
 _JOB: tuple[Run, Mapping[str, Builder], Path, tuple[str, ...], Saver] | None = None
 
 
+def figures_by_stem(stem: str, built: Figure | dict[str, Figure] | None) -> dict[str, Figure]:
+    """What a builder returned, by file stem: several figures by their own stems, one by
+    the builder's, none when the run has no data for it."""
+    if isinstance(built, dict):
+        return built
+    return {stem: built} if built is not None else {}
+
+
 def draw_one(run: Run, build: Builder, stem: str, out_dir: Path, formats: Sequence[str],
              save: Saver) -> Drawn:
     """One builder's figures, built and saved; a chart that cannot be written (a planted
     link, a full disk) is reported and the others still drawn."""
-    built = build(run)
-    figures = built if isinstance(built, dict) else {stem: built} if built is not None else {}
+    figures = figures_by_stem(stem, build(run))
     written: list[Path] = []
     refused: list[str] = []
     for name, figure in figures.items():
