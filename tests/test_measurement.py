@@ -12,7 +12,8 @@ import pytest
 from fake_mechanism import FakeClock, FakeSession
 
 from ipcbench.core.faults import BURN_CPU_S, Fault
-from ipcbench.core.schema import Case
+from ipcbench.core import patterns
+from ipcbench.core.schema import BASELINE_MECHANISM, Case
 from ipcbench.core.settings import Settings
 from ipcbench.core.stats import ci_half_width, median_ci, should_stop
 from ipcbench.harness.baselines import BaselineCache, Baselines, efficiency
@@ -137,8 +138,11 @@ def test_time_budget_ends_a_case_with_an_injected_clock(meta):
 
 # -- efficiency and baselines --------------------------------------------------------------
 def test_efficiency_per_pattern(meta):
-    base = Baselines({("memcpy", "stream"): 10e9, ("os-pipe", "pingpong"): 10_000,
-                      ("lock", "counter"): 2e6}, {("memcpy", "stream", 64): 10e9})
+    base = Baselines({("memcpy", "stream", "bytes_per_s"): 10e9,
+                      ("os-pipe", "pingpong", "p50_ns"): 10_000,
+                      ("os-pipe", "pingpong", "msgs_per_s"): 100_000,
+                      ("lock", "counter", "msgs_per_s"): 2e6},
+                     {("memcpy", "stream", "bytes_per_s", 64): 10e9})
 
     def ok(pattern, **values):
         case = Case("fake", "ideal", pattern, 64, 1, "fork")
@@ -148,6 +152,7 @@ def test_efficiency_per_pattern(meta):
     assert efficiency(ok("fanout", bytes_per_s=5e9), base) == pytest.approx(0.5)
     assert efficiency(ok("pingpong", p50_ns=40_000.0), base) == pytest.approx(0.25)
     assert efficiency(ok("counter", msgs_per_s=1e6), base) == pytest.approx(0.5)
+    assert efficiency(ok("reqrep", msgs_per_s=50_000.0), base) == pytest.approx(0.5)
     failed = base_row(Case("fake", "ideal", "stream", 64, 1, "fork"), meta, "failed", "x")
     assert math.isnan(efficiency(failed, base))
 
@@ -161,7 +166,9 @@ def test_baselines_are_rows_and_annotate_cases(meta):
         ("memcpy", "stream"), ("os-pipe", "pingpong"), ("os-pipe", "stream"), ("lock", "counter")
     }
     assert all(r.status == "ok" and r.efficiency == 1.0 and r.verified for r in rows)
-    assert all(figure > 0 for figure in base.figures.values()) and len(base.figures) == 3
+    # Four figures from three rows: the os.pipe round trip anchors ping-pong by its p50
+    # and request-reply by its round trips per second.
+    assert all(figure > 0 for figure in base.figures.values()) and len(base.figures) == 4
     assert cache.get("same-core", "fork") is base and len(rows) == 4  # measured once
 
     again = BaselineCache(meta, rows.append)
@@ -177,12 +184,39 @@ def test_baselines_are_rows_and_annotate_cases(meta):
     assert cache.annotate(row).efficiency == row.efficiency and len(rows) == 5
     again = BaselineCache(meta, rows.append)
     again.preload(rows)
-    assert again.get("same-core", "fork").sized[("memcpy", "stream", 64)] == copy_64.bytes_per_s
+    assert (again.get("same-core", "fork").sized[("memcpy", "stream", "bytes_per_s", 64)]
+            == copy_64.bytes_per_s)
+
+
+def test_one_baseline_row_anchors_each_pattern_by_its_own_column(meta):
+    # The os.pipe round trip is ping-pong's floor by its p50 and request-reply's by its
+    # round trips per second: one figure per (row, column), or the pattern read last
+    # decides both (a 64 B ping-pong once read 2253% of the raw round trip).
+    def baseline(variant, pattern, size, **values):
+        case = Case(BASELINE_MECHANISM, variant, pattern, size, 1, "fork", "same-core")
+        return base_row(case, meta, "ok", verified=True, messages=1, median_ns=1.0, **values)
+
+    rows = [baseline("memcpy", "stream", 64 << 20, bytes_per_s=10e9),
+            baseline("memcpy", "stream", 64, bytes_per_s=40e9),
+            baseline("os-pipe", "pingpong", 64, p50_ns=8_000.0, msgs_per_s=125_000.0),
+            baseline("lock", "counter", 8, msgs_per_s=2e6)]
+    base = Baselines.from_rows(rows)
+    assert base.for_case(patterns.PINGPONG, 64) == 8_000.0
+    assert base.for_case(patterns.REQREP, 64) == 125_000.0
+    assert base.for_case(patterns.STREAM, 64) == 40e9
+    assert base.figures[("memcpy", "stream", "bytes_per_s")] == 10e9  # the 64 MiB row
+    case = Case("fake", "ideal", "pingpong", 64, 1, "fork", "same-core")
+    row = base_row(case, meta, "ok", verified=True, messages=1, median_ns=1.0, p50_ns=16_000.0)
+    assert efficiency(row, base) == pytest.approx(0.5)
+    with pytest.raises(KeyError):
+        Baselines.from_rows(rows[:2])  # no round trip: a pattern's anchor is missing
 
 
 def test_efficiency_needs_the_copy_at_the_case_size(meta):
-    base = Baselines({("memcpy", "stream"): 10e9, ("os-pipe", "pingpong"): 10_000,
-                      ("lock", "counter"): 2e6}, {("memcpy", "stream", 4096): 40e9})
+    base = Baselines({("memcpy", "stream", "bytes_per_s"): 10e9,
+                      ("os-pipe", "pingpong", "p50_ns"): 10_000,
+                      ("lock", "counter", "msgs_per_s"): 2e6},
+                     {("memcpy", "stream", "bytes_per_s", 4096): 40e9})
     row = base_row(Case("fake", "ideal", "stream", 4096, 1, "fork"), meta, "ok", verified=True,
                    messages=1, median_ns=1.0, bytes_per_s=20e9)
     # Against the 64 MiB copy this row would read 2.0: a cache-resident copy is faster.

@@ -254,3 +254,29 @@ def test_a_schema_6_run_reads_as_processes_under_the_gil():
     frame = read_results(sample)
     assert set(frame["peer_kind"]) == {"processes"}
     assert frame["gil_enabled"].all() and not frame["free_threaded"].any()
+
+
+def test_a_schema_8_run_reads_with_ping_pong_efficiency_against_the_round_trip(tmp_path):
+    # Schemas 7 and 8 divided ping-pong by the baseline row's round trips per second
+    # (request-reply's anchor in the same row): a 64 B round trip of twice the raw one
+    # read 7.8 instead of 0.5. The upgrade recomputes it from the file's own baseline.
+    from ipcbench.core.results import write_rows
+
+    old = {"schema_version": 8}
+    rows = [
+        make_row(**old, mechanism="baseline", variant="os-pipe", p50_ns=8_000.0,
+                 median_ns=8_000.0, msgs_per_s=125_000.0, efficiency=1.0,
+                 placement="same-core"),
+        make_row(**old, p50_ns=16_000.0, median_ns=16_000.0, efficiency=7.8125,
+                 placement="same-core"),
+        make_row(**old, pattern="stream", efficiency=0.3, placement="same-core"),
+        make_row(**old, p50_ns=16_000.0, median_ns=16_000.0, efficiency=0.9,
+                 placement="cross-core"),  # no baseline for its placement: kept
+        make_row(**old, status="failed", reason="x", verified=False, messages=0,
+                 median_ns=math.nan, p50_ns=math.nan, size_bytes=128, placement="same-core"),
+    ]
+    write_rows(tmp_path / "results.csv", rows)
+    frame = read_results(tmp_path)
+    assert set(frame["schema_version"]) == {SCHEMA_VERSION}
+    assert frame["efficiency"].iloc[:4].tolist() == pytest.approx([1.0, 0.5, 0.3, 0.9])
+    assert math.isnan(frame["efficiency"].iloc[4])

@@ -37,6 +37,11 @@ What each version changed (results.SCHEMA_VERSION is the newest; readers refuse 
      next-fastest session over the floor, minus 1). `noisy` and `target_met` judge the
      floor's spread instead of the CI of the median. v7 loads as typical_ns = median_ns
      and floor_spread = NaN; its figures keep their meaning.
+  9  same columns; ping-pong `efficiency` is the raw os.pipe round trip's p50 over the
+     row's p50 again. Versions 7 and 8 divided by that baseline row's round trips per
+     second (request-reply's anchor, read from the same row), so a 64 B ping-pong read
+     2000% and more. v8 and older load with ping-pong efficiency recomputed from the
+     file's own baseline rows (same placement); rows without one keep theirs.
 """
 
 from __future__ import annotations
@@ -129,6 +134,22 @@ def _v7_to_v8(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _v8_to_v9(frame: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
+    frame = frame.copy()
+    p50 = pd.to_numeric(frame["p50_ns"], errors="coerce")
+    anchors = frame[(frame["mechanism"] == "baseline") & (frame["variant"] == "os-pipe")
+                    & (frame["pattern"] == "pingpong") & (frame["status"] == "ok")]
+    floor_by_placement = p50[anchors.index].groupby(anchors["placement"]).first()
+    cases = ((frame["pattern"] == "pingpong") & (frame["mechanism"] != "baseline")
+             & (frame["status"] == "ok") & frame["placement"].isin(floor_by_placement.index))
+    if cases.any():
+        floor = frame.loc[cases, "placement"].map(floor_by_placement).astype(float)
+        frame.loc[cases, "efficiency"] = floor / p50[cases]
+    return frame
+
+
 # version -> the step from that version to the next (asv's way: each step knows only
 # two adjacent versions, so an old file is upgraded through every step in turn).
 _MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {
@@ -139,6 +160,7 @@ _MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {
     5: _v5_to_v6,
     6: _v6_to_v7,
     7: _v7_to_v8,
+    8: _v8_to_v9,
 }
 
 

@@ -29,6 +29,11 @@ class BaselineRef:
     # so runs without such cases keep the baseline set they always had.
     lazy: bool = False
 
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Which figure of which baseline row: (variant, pattern, column)."""
+        return (self.variant, self.pattern, self.column)
+
 
 @dataclass(frozen=True)
 class Pattern:

@@ -33,7 +33,7 @@ from ipcbench.core.schema import (
 from ipcbench.system.safefile import open_fd, refuse_link, safe_dir
 
 # Bump on any change to COLUMNS or their meaning, with a step in migrations.py.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 class ResultsError(ValueError):

@@ -56,12 +56,14 @@ REPEATS = 5
 
 @dataclass(frozen=True)
 class Baselines:
-    """The baseline figures of one placement: `figures` keyed (variant, pattern) as in
-    their rows (for memcpy, the 64 MiB row); `sized` keyed (variant, pattern, size_bytes)
-    for the baselines measured per message size (memcpy)."""
+    """The baseline figures of one placement: `figures` keyed (variant, pattern, column)
+    of their rows (for memcpy, the 64 MiB row); `sized` keyed (variant, pattern, column,
+    size_bytes) for the baselines measured per message size (memcpy). The column is in
+    the key because one row anchors two patterns by different figures: the os.pipe
+    round trip is ping-pong's p50_ns and request-reply's msgs_per_s."""
 
-    figures: dict[tuple[str, str], float]
-    sized: dict[tuple[str, str, int], float] = field(default_factory=dict)
+    figures: dict[tuple[str, str, str], float]
+    sized: dict[tuple[str, str, str, int], float] = field(default_factory=dict)
 
     @classmethod
     def from_rows(cls, rows: Iterable[ResultRow]) -> Baselines:
@@ -73,10 +75,9 @@ class Baselines:
             ref = pattern.baseline
             if ref.lazy and (ref.variant, ref.pattern) not in by_kind:
                 continue  # measured when a case of its pattern first needs it
-            figures[(ref.variant, ref.pattern)] = getattr(by_kind[(ref.variant, ref.pattern)],
-                                                          ref.column)
+            figures[ref.key] = getattr(by_kind[(ref.variant, ref.pattern)], ref.column)
             if ref.per_size:
-                sized.update({(r.variant, r.pattern, r.size_bytes): getattr(r, ref.column)
+                sized.update({(*ref.key, r.size_bytes): getattr(r, ref.column)
                               for r in rows if (r.variant, r.pattern) == (ref.variant,
                                                                           ref.pattern)})
         return cls(figures, sized)
@@ -86,14 +87,14 @@ class Baselines:
         per-size baseline was not measured at that size)."""
         ref = pattern.baseline
         if ref.per_size:
-            return self.sized[(ref.variant, ref.pattern, size_bytes)]
-        return self.figures[(ref.variant, ref.pattern)]
+            return self.sized[(*ref.key, size_bytes)]
+        return self.figures[ref.key]
 
     def has(self, pattern: patterns.Pattern, size_bytes: int) -> bool:
         ref = pattern.baseline
         if ref.per_size:
-            return (ref.variant, ref.pattern, size_bytes) in self.sized
-        return (ref.variant, ref.pattern) in self.figures
+            return (*ref.key, size_bytes) in self.sized
+        return ref.key in self.figures
 
 
 def efficiency(row: ResultRow, base: Baselines) -> float:
@@ -393,9 +394,8 @@ class BaselineCache:
             self.on_row(measured)
             figure = getattr(measured, ref.column)
         if ref.per_size:
-            base = replace(base, sized={**base.sized,
-                                        (ref.variant, ref.pattern, row.size_bytes): figure})
+            base = replace(base, sized={**base.sized, (*ref.key, row.size_bytes): figure})
         else:
-            base = replace(base, figures={**base.figures, (ref.variant, ref.pattern): figure})
+            base = replace(base, figures={**base.figures, ref.key: figure})
         self._by_placement[row.placement] = base
         return base
