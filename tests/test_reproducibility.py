@@ -15,7 +15,7 @@ from ipcbench.core.schema import Case
 from ipcbench.core.session_stats import (
     BETWEEN,
     DRIFT,
-    FLOOR_SPREAD_LIMIT,
+    MIDDLE_SPREAD_LIMIT,
     PAIRED,
     REPRODUCE,
     WITHIN,
@@ -42,25 +42,27 @@ def _session(index, samples_per_repeat, disturbance=None):
 
 
 # -- one case from its sessions ---------------------------------------------------------------
-def test_case_figure_is_the_floor_of_session_medians_with_a_session_ci():
-    sessions = [_session(i, [[v, v], [v, v]]) for i, v in enumerate((100.0, 130.0, 110.0))]
+def test_case_figure_is_the_median_of_session_medians_with_a_session_ci():
+    sessions = [_session(i, [[v, v], [v, v]]) for i, v in enumerate((100.0, 140.0, 110.0))]
     figures = case_figures(sessions, target=0.05)
-    assert figures["median_ns"] == figures["p50_ns"] == 100.0  # the fastest session's
-    assert figures["typical_ns"] == 110.0  # the median over sessions
-    assert figures["floor_spread"] == pytest.approx(0.10)  # 110 / 100 - 1
-    assert (figures["ci_low_ns"], figures["ci_high_ns"]) == (100.0, 130.0)  # n=3: min, max
-    assert figures["msgs_per_s"] == pytest.approx(1e9 / 100.0)  # the fastest session's rate
+    assert figures["median_ns"] == figures["p50_ns"] == 110.0
+    assert figures["floor_ns"] == 100.0  # the fastest session's
+    assert figures["middle_spread"] == pytest.approx((125.0 - 105.0) / 2 / 110.0)  # IQR / 2
+    assert (figures["ci_low_ns"], figures["ci_high_ns"]) == (100.0, 140.0)  # n=3: min, max
+    assert figures["msgs_per_s"] == pytest.approx(1e9 / 110.0)  # the median session's rate
     assert figures["sessions"] == 3 and figures["repeats"] == 6 and figures["messages"] == 12
     assert figures["noise"] == BETWEEN and figures["noisy"]  # steady inside, apart across
 
 
-def test_the_floor_bounds_the_session_ci_from_below():
-    """Twelve sessions put the median's CI between the 3rd and 10th value; the interval
-    the row keeps starts at the floor, so it always holds the figure."""
-    values = (100.0, 101.0, 99.0, 100.5, 160.0, 100.2, 99.5, 100.8, 99.8, 100.1, 101.5, 98.0)
+def test_a_session_in_a_fast_state_moves_neither_figure_nor_flag():
+    """A host that runs a minority of sessions 40% faster (seen on an Intel Xeon VM)
+    leaves the median and the middle half where the others are: one lucky session must
+    not become the figure, as the fastest session would."""
+    values = (100.0, 101.0, 99.0, 60.0, 100.5, 100.2)
     figures = case_figures([_session(i, [[v], [v]]) for i, v in enumerate(values)], 0.05)
-    assert figures["median_ns"] == 98.0
-    assert (figures["ci_low_ns"], figures["ci_high_ns"]) == (98.0, 101.0)  # floor, 10th
+    assert figures["median_ns"] == pytest.approx(100.1) and figures["floor_ns"] == 60.0
+    assert figures["middle_spread"] < MIDDLE_SPREAD_LIMIT
+    assert figures["noise"] == "" and figures["target_met"]
 
 
 def test_jitter_inside_sessions_is_named_within_session():
@@ -80,18 +82,15 @@ def test_agreeing_sessions_are_not_noisy_and_machine_load_flags_nothing():
     assert figures["foreign_cpu_frac"] == pytest.approx(0.5)
 
 
-def test_the_flag_is_the_floors_spread():
-    """One session far below the rest is a floor nothing else met: flagged, target
-    missed; a second session near it corroborates it, however slow the others ran."""
-    lonely = [_session(i, [[v], [v]]) for i, v in enumerate((100.0, 101.0, 99.0, 70.0))]
-    figures = case_figures(lonely, target=0.05)
-    assert figures["median_ns"] == 70.0 and figures["floor_spread"] == pytest.approx(99 / 70 - 1)
-    assert figures["noise"] == BETWEEN and not figures["target_met"]
-    values = (100.0, 101.0, 99.0, 70.0, 160.0, 71.0)
-    met = case_figures([_session(i, [[v], [v]]) for i, v in enumerate(values)], 0.05)
-    assert met["median_ns"] == 70.0 and met["noise"] == "" and met["target_met"]
+def test_the_flag_is_the_middle_spread_of_the_sessions():
+    """Sessions split in two camps put the middle half wide apart: flagged, target
+    missed; one session alone, there is nothing to judge by."""
+    split = [_session(i, [[v], [v]]) for i, v in enumerate((100.0, 101.0, 130.0, 131.0))]
+    figures = case_figures(split, target=0.05)
+    assert figures["middle_spread"] > MIDDLE_SPREAD_LIMIT
+    assert figures["noise"] == BETWEEN and figures["noisy"] and not figures["target_met"]
     one = case_figures([_session(0, [[100.0], [100.0]])], target=0.05)
-    assert math.isnan(one["floor_spread"]) and one["noise"] == ""  # nothing to judge by
+    assert math.isnan(one["middle_spread"]) and one["noise"] == ""
 
 
 def test_a_wide_paired_ratio_flags_the_case_too():
@@ -102,15 +101,16 @@ def test_a_wide_paired_ratio_flags_the_case_too():
 
 
 def test_the_noisy_flag_is_the_calibrated_limit_not_the_precision_target():
-    """A floor met again within 3% misses a 2% target but is within the 5% the flag was
-    calibrated at: target_met False, not flagged; beyond 5% it is, and drift beyond the
+    """A middle half within +/-3% misses a 2% target but is within the 7% the flag was
+    calibrated at: target_met False, not flagged; beyond 7% it is, and drift beyond the
     10% a rerun is judged by flags it too."""
-    assert (REPRODUCE, FLOOR_SPREAD_LIMIT) == (0.10, 0.05)
-    sessions = [_session(i, [[v], [v]]) for i, v in enumerate((100.0, 103.0, 104.0, 120.0))]
+    assert (REPRODUCE, MIDDLE_SPREAD_LIMIT) == (0.10, 0.07)
+    sessions = [_session(i, [[v], [v]]) for i, v in enumerate((94.0, 98.0, 102.0, 106.0))]
+    assert case_figures(sessions, target=0.05)["middle_spread"] == pytest.approx(0.03)
     figures = case_figures(sessions, target=0.02)
     assert not figures["target_met"] and not figures["noisy"] and figures["noise"] == ""
     assert case_figures(sessions, target=0.05)["target_met"]
-    wide = [_session(i, [[v], [v]]) for i, v in enumerate((100.0, 106.0, 107.0, 120.0))]
+    wide = [_session(i, [[v], [v]]) for i, v in enumerate((80.0, 92.0, 108.0, 120.0))]
     assert case_figures(wide, target=0.05)["noise"] == BETWEEN
     assert case_figures(wide, target=0.05, flag_limit=math.inf)["noise"] == ""
     drifted = case_figures(sessions, target=0.05, drift=0.12)

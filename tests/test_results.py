@@ -256,27 +256,44 @@ def test_a_schema_6_run_reads_as_processes_under_the_gil():
     assert frame["gil_enabled"].all() and not frame["free_threaded"].any()
 
 
-def test_a_schema_8_run_reads_with_ping_pong_efficiency_against_the_round_trip(tmp_path):
-    # Schemas 7 and 8 divided ping-pong by the baseline row's round trips per second
-    # (request-reply's anchor in the same row): a 64 B round trip of twice the raw one
-    # read 7.8 instead of 0.5. The upgrade recomputes it from the file's own baseline.
+def test_a_schema_8_run_reads_as_medians_with_efficiency_from_its_baselines(tmp_path):
+    # Schema 8's figure was the fastest session's (median_ns), with the median over
+    # sessions in typical_ns; it and schema 7 also divided ping-pong by the baseline
+    # row's round trips per second (request-reply's anchor in the same row), so a round
+    # trip of twice the raw one read 7.8 instead of 0.5.
+    import pandas as pd
+
     from ipcbench.core.results import write_rows
 
-    old = {"schema_version": 8}
     rows = [
-        make_row(**old, mechanism="baseline", variant="os-pipe", p50_ns=8_000.0,
-                 median_ns=8_000.0, msgs_per_s=125_000.0, efficiency=1.0,
-                 placement="same-core"),
-        make_row(**old, p50_ns=16_000.0, median_ns=16_000.0, efficiency=7.8125,
-                 placement="same-core"),
-        make_row(**old, pattern="stream", efficiency=0.3, placement="same-core"),
-        make_row(**old, p50_ns=16_000.0, median_ns=16_000.0, efficiency=0.9,
-                 placement="cross-core"),  # no baseline for its placement: kept
-        make_row(**old, status="failed", reason="x", verified=False, messages=0,
-                 median_ns=math.nan, p50_ns=math.nan, size_bytes=128, placement="same-core"),
+        make_row(mechanism="baseline", variant="os-pipe", p50_ns=8_000.0, median_ns=8_000.0,
+                 msgs_per_s=125_000.0, efficiency=1.0, placement="same-core", sessions=5,
+                 floor_ns=8_000.0, middle_spread=0.0),
+        make_row(p50_ns=12_000.0, median_ns=12_000.0, msgs_per_s=80_000.0,
+                 efficiency=10.4, placement="same-core", sessions=4, floor_ns=16_000.0,
+                 middle_spread=0.02),
+        make_row(pattern="stream", median_ns=9_000.0, p50_ns=9_000.0, efficiency=0.3,
+                 placement="same-core", sessions=4, floor_ns=10_000.0, middle_spread=0.1),
+        make_row(p50_ns=16_000.0, median_ns=16_000.0, efficiency=0.9, sessions=3,
+                 placement="cross-core", floor_ns=16_000.0),  # upgraded from v7: no floor
+        make_row(status="failed", reason="x", verified=False, messages=0, median_ns=math.nan,
+                 p50_ns=math.nan, size_bytes=128, placement="same-core"),
     ]
-    write_rows(tmp_path / "results.csv", rows)
+    path = tmp_path / "results.csv"
+    write_rows(path, rows)
+    old = pd.read_csv(path).rename(columns={"floor_ns": "typical_ns",
+                                            "middle_spread": "floor_spread"})
+    old.assign(schema_version=8).to_csv(path, index=False)
+
     frame = read_results(tmp_path)
     assert set(frame["schema_version"]) == {SCHEMA_VERSION}
-    assert frame["efficiency"].iloc[:4].tolist() == pytest.approx([1.0, 0.5, 0.3, 0.9])
+    assert list(frame.columns) == list(COLUMNS)
+    assert frame["median_ns"].iloc[:4].tolist() == [8_000.0, 16_000.0, 10_000.0, 16_000.0]
+    assert frame["p50_ns"].iloc[1] == 16_000.0
+    assert frame["msgs_per_s"].iloc[1] == pytest.approx(60_000.0)  # the median session's
+    assert frame["floor_ns"].iloc[:3].tolist() == [8_000.0, 12_000.0, 9_000.0]
+    assert math.isnan(frame["floor_ns"].iloc[3]) and frame["middle_spread"].isna().all()
+    # Ping-pong from the baseline's p50; the stream row has no memcpy baseline in the
+    # file: scaled by floor / typical; the cross-core row has no baseline: kept.
+    assert frame["efficiency"].iloc[:4].tolist() == pytest.approx([1.0, 0.5, 0.27, 0.9])
     assert math.isnan(frame["efficiency"].iloc[4])

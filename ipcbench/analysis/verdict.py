@@ -1,6 +1,6 @@
 """Pure per-case verdicts: is B faster, slower or within noise of A on one case?
 
-Verdict, per case, on the time per message (median_ns, the floor; ratio > 1 means
+Verdict, per case, on the time per message (median_ns; ratio > 1 means
 slower), or with metric="efficiency" on each row's time in units of its own run's
 baseline (ratio = efficiency B / A, "more efficient" / "less efficient"); the summary
 gives both as geometric means per run (compare.py):
@@ -10,9 +10,8 @@ gives both as geometric means per run (compare.py):
      matter on this machine class, where identical runs differ by several percent)
   3. the session-level CIs overlap        -> "no significant difference"
   4. rows measured in >= 2 sessions (schema 4): a Welch test on the log session values,
-     centred on their median (typical_ns) with their spread recovered from each row's
-     session-level CI (stats.session_p_value): a change must move the floor by the
-     minimum effect and the sessions as a whole beyond chance;
+     centred on their median with their spread recovered from each row's session-level
+     CI (stats.session_p_value);
      p >= alpha (0.05)                    -> "no significant difference"
   5. older rows (one session, CI over its repeats): disjoint CIs decide, else a Welch
      test over the repeats at LEGACY_ALPHA; "unclear" when there is nothing to test with.
@@ -81,16 +80,9 @@ def _count(row: Mapping, column: str) -> int:
         return 0
 
 
-def _centre(row: Mapping) -> float:
-    """Where the row's sessions are centred: the median over them (typical_ns, schema
-    8), which was the figure itself before the figure became the floor."""
-    typical = row_value(row, "typical_ns")
-    return typical if math.isfinite(typical) else row_value(row, "median_ns")
-
-
 def _session_p(base: Mapping, other: Mapping) -> float:
     """p-value over session values, NaN unless both rows have >= 2 sessions."""
-    spreads = [(_centre(r), row_value(r, "ci_low_ns"),
+    spreads = [(row_value(r, "median_ns"), row_value(r, "ci_low_ns"),
                 row_value(r, "ci_high_ns"), _count(r, "sessions")) for r in (base, other)]
     if min(spread[3] for spread in spreads) < 2:
         return math.nan
@@ -191,7 +183,7 @@ def _normalized(row: Mapping) -> dict | None:
         return None
     factor = 1.0 / (efficiency * median)
     scaled = {c: row_value(row, c) * factor for c in ("median_ns", "mean_ns", "stdev_ns",
-                                                 "ci_low_ns", "ci_high_ns", "typical_ns")}
+                                                 "ci_low_ns", "ci_high_ns", "floor_ns")}
     return {**row, **scaled}
 
 

@@ -37,11 +37,18 @@ What each version changed (results.SCHEMA_VERSION is the newest; readers refuse 
      next-fastest session over the floor, minus 1). `noisy` and `target_met` judge the
      floor's spread instead of the CI of the median. v7 loads as typical_ns = median_ns
      and floor_spread = NaN; its figures keep their meaning.
-  9  same columns; ping-pong `efficiency` is the raw os.pipe round trip's p50 over the
-     row's p50 again. Versions 7 and 8 divided by that baseline row's round trips per
-     second (request-reply's anchor, read from the same row), so a 64 B ping-pong read
-     2000% and more. v8 and older load with ping-pong efficiency recomputed from the
-     file's own baseline rows (same placement); rows without one keep theirs.
+  9  the median again: median_ns = p50_ns is the median over sessions, msgs_per_s the
+     median session's rate, ci_low_ns/ci_high_ns the median's 95% CI; typical_ns and
+     floor_spread become floor_ns (the fastest session's value) and middle_spread (half
+     the sessions' interquartile range over their median); `noisy` and `target_met`
+     judge that spread. Ping-pong `efficiency` is the raw os.pipe round trip's p50 over
+     the row's p50 again: versions 7 and 8 divided by the baseline row's round trips per
+     second (request-reply's anchor), so a 64 B ping-pong read 2000% and more. v8 loads
+     with median_ns = its typical_ns, its rates scaled by floor / typical, floor_ns = its
+     median_ns (NaN for rows upgraded from v7 with more than one session),
+     middle_spread = NaN, ci_low_ns its floor (below the median's CI: wider), and every
+     case's efficiency recomputed from the file's own baseline rows (same placement,
+     and size for memcpy; rows without one scaled by floor / typical).
 """
 
 from __future__ import annotations
@@ -134,19 +141,55 @@ def _v7_to_v8(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _efficiency(frame: pd.DataFrame, row: pd.Series) -> float:
+    """A case row's efficiency against the file's own baseline row of its placement
+    (and size, for per-size baselines): NaN when there is none."""
+    from ipcbench.core import patterns
+
+    kind = patterns.PATTERNS.get(row["pattern"])
+    if kind is None:
+        return math.nan
+    ref = kind.baseline
+    anchors = frame[(frame["mechanism"] == "baseline") & (frame["variant"] == ref.variant)
+                    & (frame["pattern"] == ref.pattern) & (frame["status"] == "ok")
+                    & (frame["placement"] == row["placement"])]
+    if ref.per_size:
+        anchors = anchors[anchors["size_bytes"] == row["size_bytes"]]
+    else:  # the fixed-size row: the largest (memcpy's 64 MiB), as Baselines.from_rows
+        anchors = anchors.sort_values("size_bytes").tail(1)
+    if anchors.empty:
+        return math.nan
+    return kind.efficiency(float(row[kind.metric]), float(anchors[ref.column].iloc[0]))
+
+
 def _v8_to_v9(frame: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     frame = frame.copy()
-    p50 = pd.to_numeric(frame["p50_ns"], errors="coerce")
-    anchors = frame[(frame["mechanism"] == "baseline") & (frame["variant"] == "os-pipe")
-                    & (frame["pattern"] == "pingpong") & (frame["status"] == "ok")]
-    floor_by_placement = p50[anchors.index].groupby(anchors["placement"]).first()
-    cases = ((frame["pattern"] == "pingpong") & (frame["mechanism"] != "baseline")
-             & (frame["status"] == "ok") & frame["placement"].isin(floor_by_placement.index))
+    old_figure = pd.to_numeric(frame["median_ns"], errors="coerce")
+    typical = pd.to_numeric(frame["typical_ns"], errors="coerce")
+    known = (old_figure > 0) & (typical > 0)
+    # The figure goes back to the median over sessions; the rates were the fastest
+    # session's, rescaled here to the median session's (a rate goes as 1 / time).
+    factor = (old_figure / typical).where(known, 1.0)
+    for column in ("median_ns", "p50_ns"):
+        frame[column] = typical.where(known, pd.to_numeric(frame[column], errors="coerce"))
+    for column in ("msgs_per_s", "bytes_per_s", "achieved_per_s"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce") * factor
+    # A floor only where v8 measured one: rows upgraded from v7 (no floor_spread, more
+    # than one session) never had it.
+    sessions = pd.to_numeric(frame["sessions"], errors="coerce")
+    measured = pd.to_numeric(frame["floor_spread"], errors="coerce").notna() | (sessions <= 1)
+    frame["typical_ns"] = old_figure.where(measured)
+    frame["floor_spread"] = math.nan
+    frame = frame.rename(columns={"typical_ns": "floor_ns", "floor_spread": "middle_spread"})
+    # Efficiency again from the file's own baselines: every figure moved, and ping-pong's
+    # was divided by the wrong column (round trips per second) in versions 7 and 8.
+    cases = (frame["mechanism"] != "baseline") & (frame["status"] == "ok")
     if cases.any():
-        floor = frame.loc[cases, "placement"].map(floor_by_placement).astype(float)
-        frame.loc[cases, "efficiency"] = floor / p50[cases]
+        old = pd.to_numeric(frame.loc[cases, "efficiency"], errors="coerce")
+        again = frame[cases].apply(lambda row: _efficiency(frame, row), axis=1).astype(float)
+        frame.loc[cases, "efficiency"] = again.where(again.notna(), old * factor[cases])
     return frame
 
 

@@ -46,8 +46,8 @@ class ResultRow:
 
     The `_ns` figures are per message (pingpong: per round trip, counter: per increment),
     built from session-level values (session_stats.case_figures): median_ns = p50_ns is
-    the floor, the median message of the case's fastest session; typical_ns the median
-    over sessions. For pingpong a session's
+    the median over sessions of each session's median message; floor_ns the fastest
+    session's. For pingpong a session's
     samples are its round trips; for the other patterns each sample is one
     repeat's mean time per message, so their percentiles describe repeat-to-repeat spread.
     """
@@ -86,13 +86,13 @@ class ResultRow:
     bytes_per_s: float = math.nan
     msgs_per_s: float = math.nan
     verified: bool = False
-    # From the floor (median_ns) to the upper end of the 95% CI of typical_ns.
+    # The 95% CI of median_ns over sessions.
     ci_low_ns: float = math.nan
     ci_high_ns: float = math.nan
-    # The median over sessions, and how far the next-fastest session lies above the
-    # floor (a fraction; NaN with one session): see core/session_stats.py.
-    typical_ns: float = math.nan
-    floor_spread: float = math.nan
+    # The fastest session's value, and half the interquartile range of the sessions'
+    # values over their median (a fraction; NaN with one session): core/session_stats.py.
+    floor_ns: float = math.nan
+    middle_spread: float = math.nan
     noisy: bool = False
     cpu_s_per_msg: float = math.nan
     ctx_switches_per_msg: float = math.nan
@@ -108,7 +108,7 @@ class ResultRow:
     # sessions; sessions with far more than usual were measured again (`remeasured`).
     run_delay_frac: float = math.nan
     remeasured: int = 0
-    # The floor's spread and the CI of the paired ratio within the run's precision.
+    # The sessions' middle spread and the CI of the paired ratio within the run's precision.
     target_met: bool = False
     # Time per message over its block's reference (the geometric mean of the workload's
     # channels in the same block), median over blocks, and its 95% CI (core/paired.py).

@@ -7,8 +7,8 @@ in blocks: one session of each, back to back, in a shuffled order. The run goes 
 rounds: every round gives one block to each workload that still needs one, workloads in a
 shuffled order, so a slow drift of the machine touches every case alike, every figure is
 built from sessions spread over the whole run, and within a block the drift cancels in
-the channels' paired ratios. A workload gets more blocks while any of its channels'
-floors is not met again within the target by a second session, or its paired CI is
+the channels' paired ratios. A workload gets more blocks while the middle half of any
+of its channels' sessions spreads wider than the target, or its paired CI is
 wider than the target (core/session_stats.py), until `max_sessions`, the case budget or
 the run's budget is spent; the run's budget also cuts the minimum, down to 3 sessions a
 case (Settings.floor_sessions), so a matrix too big for it ends on time. A session
@@ -39,7 +39,7 @@ from ipcbench.core.drift import DriftTracker
 from ipcbench.core.paired import UNPAIRED, PairedRatio, paired_ratios, workload_of
 from ipcbench.core.results import ResultRow
 from ipcbench.core.schema import Case
-from ipcbench.core.session_stats import SessionResult, floor_spread, summarize_session
+from ipcbench.core.session_stats import SessionResult, middle_spread, summarize_session
 from ipcbench.core.settings import Settings
 from ipcbench.core.stats import should_stop
 from ipcbench.harness.baselines import BaselineCache
@@ -142,11 +142,12 @@ CASE_ERRORS = (CaseTimeout, PeerFailed, OSError, ValueError, RuntimeError)
 
 def wants_session(sessions: list[SessionResult], settings: Settings) -> bool:
     """Pure: the stopping rule on session-level values. At least `sessions`; then more
-    while no other session met the floor within the target (floor_spread) and neither
+    while the middle half of the sessions spreads wider than the target (middle_spread)
+    and neither
     `max_sessions` nor the case's time budget is spent."""
     stop, _ = should_stop(
         [s.value_ns for s in sessions],
-        spread=floor_spread,
+        spread=middle_spread,
         min_count=settings.sessions,
         max_count=settings.max_sessions,
         target=settings.target_ci,
@@ -225,8 +226,8 @@ def workload_ratios(items: list[_Pending]) -> dict[Case, PairedRatio]:
 
 def workload_wants_block(items: list[_Pending], settings: Settings, over_budget: bool) -> bool:
     """Pure: the stopping rule of a workload. Every case gets `sessions`; then more blocks
-    while a case's floor is not met again within the target by another session
-    (session_stats.floor_spread), or its paired CI is wider than the target, until
+    while the middle half of a case's sessions spreads wider than the target
+    (session_stats.middle_spread), or its paired CI is wider than the target, until
     `max_sessions`, the workload's time (`budget_s` a case) or the run's budget is spent.
     The run's budget bounds the minimum too, down to `floor_sessions()`: rounds give
     every workload one block in turn, so a budget that ends mid-matrix leaves each case
@@ -241,7 +242,7 @@ def workload_wants_block(items: list[_Pending], settings: Settings, over_budget:
     wall_s = sum(s.wall_s for item in items for s in item.sessions)
     if wall_s >= settings.budget_s * len(items):
         return False
-    if any(floor_spread([s.value_ns for s in item.sessions]) > settings.target_ci
+    if any(middle_spread([s.value_ns for s in item.sessions]) > settings.target_ci
            for item in items):
         return True
     return len(items) > 1 and any(r.half_width > settings.target_ci

@@ -112,7 +112,7 @@ def ranking_figure(run: Run, pattern: str) -> Figure | None:
             where = f"{format_size(size)}, " if kind.sized else ""
             ax.set_title(f"{placement} · {where}{kind.procs_label}: {procs}", fontsize=9)
     dress(fig, f"{kind.title}: every channel, best first", run_line(run),
-          f"{kind.metric_label}; whiskers: the floor to the sessions' 95% CI{payload_note}")
+          f"{kind.metric_label}; whiskers: 95% CI of the median{payload_note}")
     return fig if drawn else None
 
 

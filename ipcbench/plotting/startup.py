@@ -106,7 +106,7 @@ def _figure(run: Run, kind: patterns.Pattern) -> Figure | None:
             _panel(ax, cell, variants, methods, floor, kind)
             ax.set_title(f"{placement} · {kind.procs_label}: {n}", fontsize=9)
     dress(fig, f"{kind.title}, by start method", run_line(run),
-          f"{kind.metric_label}, log scale; whiskers: the floor to the sessions' 95% CI; "
+          f"{kind.metric_label}, log scale; whiskers: 95% CI of the median; "
           f"{NOTES[kind.name]}")
     handles = {method: Patch(color=METHOD_COLORS.get(method, OTHER_COLOR))
                for method in methods}

@@ -146,9 +146,8 @@ def draw_series(ax: Axes, x, y, style: dict, label: str, noisy=None, **kwargs) -
 
 
 def wide_ci(rows: pd.DataFrame) -> pd.Series:
-    """Per row: the sessions' interval (the floor to their median's CI) is wider than
-    ±HOLLOW_CI (rows without a CI: their noisy flag), i.e. a session may land visibly
-    apart from the point on a log chart."""
+    """Per row: the median's CI is wider than ±HOLLOW_CI (rows without a CI: their
+    noisy flag), i.e. the point may move visibly on a log chart."""
     def column(name: str) -> pd.Series:
         values = rows[name] if name in rows else pd.Series(math.nan, index=rows.index)
         return pd.to_numeric(values, errors="coerce")

@@ -57,8 +57,7 @@ def _figure(row: ResultRow) -> str:
 
 
 def _ci(row: ResultRow) -> str:
-    """Half the sessions' interval (the floor to the upper end of their median's 95% CI)
-    as a share of the figure: how far a session of this case may land from it."""
+    """Half-width of the median's CI as a share of the median: how far it may move."""
     low, high, mid = row.ci_low_ns, row.ci_high_ns, row.median_ns
     if not all(map(math.isfinite, (low, high, mid))) or mid <= 0:
         return MISSING

@@ -47,7 +47,7 @@ def _advice_paragraph(advice: Advice, size_bytes: int, procs: int) -> str:
 
 def _advice_table(advice: Advice) -> list[str]:
     best, kind = advice.best, advice.kind
-    header = ("rank", "mechanism/variant", "figure", "vs best", "spread", "noisy")
+    header = ("rank", "mechanism/variant", "figure", "vs best", "median CI", "noisy")
     table = [header]
     for rank, c in enumerate(advice.ranking, 1):
         ratio = best.figure / c.figure if kind.higher_is_better else c.figure / best.figure
