@@ -11,8 +11,8 @@ from dataclasses import replace
 import pytest
 from fake_mechanism import FakeClock, FakeSession
 
-from ipcbench.core.faults import BURN_CPU_S, Fault
 from ipcbench.core import patterns
+from ipcbench.core.faults import BURN_CPU_S, Fault
 from ipcbench.core.schema import BASELINE_MECHANISM, Case
 from ipcbench.core.settings import Settings
 from ipcbench.core.stats import ci_half_width, median_ci, should_stop

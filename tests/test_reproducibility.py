@@ -14,12 +14,12 @@ from ipcbench.analysis.verdict import FASTER, SLOWER, case_verdict
 from ipcbench.core.schema import Case
 from ipcbench.core.session_stats import (
     BETWEEN,
-    DRIFT,
     MIDDLE_SPREAD_LIMIT,
     PAIRED,
     REPRODUCE,
     WITHIN,
     case_figures,
+    noise_kind,
     pooled_stdev,
     summarize_session,
 )
@@ -93,17 +93,20 @@ def test_the_flag_is_the_middle_spread_of_the_sessions():
     assert math.isnan(one["middle_spread"]) and one["noise"] == ""
 
 
-def test_a_wide_paired_ratio_flags_the_case_too():
+def test_a_wide_paired_ratio_misses_the_target_but_flags_nothing():
+    """The paired CI is part of the precision reached, not of the flag: in A/A pairs on
+    an Intel Xeon VM the rows it alone flagged agreed as often as the rest."""
     quiet = [_session(i, [[100.0], [100.0]]) for i in range(6)]
-    assert case_figures(quiet, 0.05, paired_half_width=0.04)["noise"] == ""
+    assert case_figures(quiet, 0.05, paired_half_width=0.04)["target_met"]
     figures = case_figures(quiet, 0.05, paired_half_width=0.12)
-    assert figures["noise"] == PAIRED and figures["noisy"] and not figures["target_met"]
+    assert not figures["target_met"] and not figures["noisy"] and figures["noise"] == ""
+    assert noise_kind(quiet, 0.05, paired_half_width=0.12) == PAIRED
 
 
 def test_the_noisy_flag_is_the_calibrated_limit_not_the_precision_target():
     """A middle half within +/-3% misses a 2% target but is within the 7% the flag was
-    calibrated at: target_met False, not flagged; beyond 7% it is, and drift beyond the
-    10% a rerun is judged by flags it too."""
+    calibrated at: target_met False, not flagged; beyond 7% it is (never for a
+    baseline, whose limit is infinite)."""
     assert (REPRODUCE, MIDDLE_SPREAD_LIMIT) == (0.10, 0.07)
     sessions = [_session(i, [[v], [v]]) for i, v in enumerate((94.0, 98.0, 102.0, 106.0))]
     assert case_figures(sessions, target=0.05)["middle_spread"] == pytest.approx(0.03)
@@ -112,11 +115,7 @@ def test_the_noisy_flag_is_the_calibrated_limit_not_the_precision_target():
     assert case_figures(sessions, target=0.05)["target_met"]
     wide = [_session(i, [[v], [v]]) for i, v in enumerate((80.0, 92.0, 108.0, 120.0))]
     assert case_figures(wide, target=0.05)["noise"] == BETWEEN
-    assert case_figures(wide, target=0.05, flag_limit=math.inf)["noise"] == ""
-    drifted = case_figures(sessions, target=0.05, drift=0.12)
-    assert drifted["noise"] == DRIFT and drifted["noisy"]
-    assert drifted["target_met"]  # the precision reached, whatever the host did
-    assert not case_figures(sessions, target=0.2, drift=0.08)["noisy"]
+    assert case_figures(wide, target=0.05, spread_limit=math.inf)["noise"] == ""
 
 
 def test_pooled_stdev_is_exact():

@@ -19,7 +19,7 @@ from ipcbench.core.paired import UNPAIRED, PairedRatio
 from ipcbench.core.results import SCHEMA_VERSION, ResultRow
 from ipcbench.core.schema import CASE_KEYS, Case
 from ipcbench.core.session_stats import (
-    REPRODUCE,
+    MIDDLE_SPREAD_LIMIT,
     SessionResult,
     case_figures,
     summarize_session,
@@ -67,15 +67,15 @@ def base_row(case: Case, meta: RunMeta, status: str, reason: str = "", **values)
 
 def ok_row(
     case: Case, meta: RunMeta, sessions: list[SessionResult], warmup: int, target_ci: float,
-    paired: PairedRatio = UNPAIRED, remeasured: int = 0, drift: float = math.nan,
-    flag_limit: float = REPRODUCE,
+    paired: PairedRatio = UNPAIRED, remeasured: int = 0,
+    spread_limit: float = MIDDLE_SPREAD_LIMIT,
 ) -> ResultRow:
-    """Pure: the finished sessions of one case (its paired ratio to the rivals of its
-    workload, core/paired.py; the run's drift so far, core/drift.py) -> its ok row,
-    flagged noisy beyond `flag_limit` (session_stats.REPRODUCE)."""
+    """Pure: the finished sessions of one case (and its paired ratio to the rivals of its
+    workload, core/paired.py) -> its ok row, flagged noisy where its sessions' middle
+    spread is wider than `spread_limit` (session_stats.MIDDLE_SPREAD_LIMIT)."""
     figures = case_figures(sessions, target_ci,
                            paired_half_width=paired.half_width if paired.blocks else 0.0,
-                           drift=drift, flag_limit=flag_limit)
+                           spread_limit=spread_limit)
     bytes_per_s = figures["msgs_per_s"] * case.kind.bytes_per_message(case.size_bytes)
     achieved_per_s = case.kind.sent_per_s(figures["msgs_per_s"], case.procs)
     return base_row(
@@ -123,5 +123,5 @@ def baseline_row(
         )
         for index, group in enumerate(np.array_split(samples, count))
     ]
-    row = ok_row(case, meta, sessions, warmup=1, target_ci=math.inf, flag_limit=math.inf)
+    row = ok_row(case, meta, sessions, warmup=1, target_ci=math.inf, spread_limit=math.inf)
     return replace(row, cpu_s_per_msg=math.nan, ctx_switches_per_msg=math.nan, efficiency=1.0)

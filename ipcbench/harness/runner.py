@@ -35,7 +35,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ipcbench.core.drift import DriftTracker
 from ipcbench.core.paired import UNPAIRED, PairedRatio, paired_ratios, workload_of
 from ipcbench.core.results import ResultRow
 from ipcbench.core.schema import Case
@@ -200,8 +199,6 @@ class RunContext:
     before_session: Callable[[Case, int], None] = _no_session_start
     on_session: Callable[[Case, SessionResult], None] = _no_session_log
     baseline_cache: BaselineCache | None = None
-    # Every session's value in run order: how far the host drifted (core/drift.py).
-    drift: DriftTracker = field(default_factory=DriftTracker)
     # Before and after every session: the host's state under its placement, in ns (the
     # CLI passes baselines.probe_ns; None = no probe, as in the tests' fake runs).
     probe: Callable[[str], float] | None = None
@@ -287,8 +284,6 @@ def _run_rounds(planned: Iterable[PlannedCase], run: RunContext,
             run.on_row(base_row(item.case, run.meta, "skipped", item.skip_reason))
             continue
         pending.append(_Pending(item.case, list(done_sessions.get(item.case, []))))
-        for session in pending[-1].sessions:
-            run.drift.add(item.case, session.value_ns)
     deadline_s = clock() + run.settings.run_budget_s if run.settings.run_budget_s else math.inf
     # A mechanism that keeps a runtime in the harness (Ray: ~400 MB) goes after every
     # other case, so theirs fork from a lean harness (heap.py); each group interleaved.
@@ -434,10 +429,9 @@ def _measure(item: _Pending, run: RunContext,
 
 
 def _keep(item: _Pending, run: RunContext, result: SessionResult, probe_ns: float) -> None:
-    """A measured session joins its case: logged, counted in the drift, kept."""
+    """A measured session joins its case: logged, kept."""
     result = replace(result, probe_ns=probe_ns)
     run.on_session(item.case, result)  # the raw latencies, if kept, are on disk now
-    run.drift.add(item.case, result.value_ns)
     # Cases wait for their next round with their sessions in memory: without the raw
     # latencies (the row needs their percentiles only), else a default run's harness
     # grew by ~300 MB and every fork copied its page tables (heap.py).
@@ -452,6 +446,5 @@ def _finish_workload(items: list[_Pending], run: RunContext) -> None:
 
 def _finish(item: _Pending, run: RunContext, paired: PairedRatio = UNPAIRED) -> None:
     row = ok_row(item.case, run.meta, item.sessions, run.settings.warmup,
-                 run.settings.target_ci, paired=paired, remeasured=item.remeasured,
-                 drift=run.drift.drift())
+                 run.settings.target_ci, paired=paired, remeasured=item.remeasured)
     run.on_row(run.baseline_cache.annotate(row) if run.baseline_cache is not None else row)

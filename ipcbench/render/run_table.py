@@ -91,8 +91,7 @@ def _rate(row: ResultRow) -> str:
 
 
 NOISE_LEGEND = ("noisy (may not reproduce within 10%): between = sessions disagree, "
-                "within = repeats already disagree, paired = the ratio to its rivals is not "
-                "pinned down, drift = the host moved during the run (ratios hold)")
+                "within = repeats already disagree")
 APART_MARK = "*"
 APART_LEGEND = (f"{APART_MARK} its procs mean something else than the pattern's (`ipcbench "
                 "list` says what): listed after its workload's ranked channels, not ranked")
