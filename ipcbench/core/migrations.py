@@ -137,6 +137,8 @@ def _v7_to_v8(frame: pd.DataFrame) -> pd.DataFrame:
     at = frame.columns.get_loc("ci_high_ns") + 1
     # A file that names an old version but already has the columns (written by hand,
     # or trimmed from a newer one) keeps its own.
+    if "floor_ns" in frame:  # the columns of schema 9 already
+        return frame
     for offset, (column, value) in enumerate((("typical_ns", frame["median_ns"]),
                                               ("floor_spread", math.nan))):
         if column not in frame:
@@ -144,31 +146,57 @@ def _v7_to_v8(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _efficiency(frame: pd.DataFrame, row: pd.Series) -> float:
-    """A case row's efficiency against the file's own baseline row of its placement
-    (and size, for per-size baselines): NaN when there is none."""
+def _efficiencies(frame: pd.DataFrame, cases: pd.Series) -> pd.Series:
+    """Each case row's efficiency against the file's own baseline row of its placement
+    (and size, for per-size baselines), NaN where there is none."""
+
     from ipcbench.core import patterns
 
-    kind = patterns.PATTERNS.get(row["pattern"])
-    if kind is None:
-        return math.nan
-    ref = kind.baseline
-    anchors = frame[(frame["mechanism"] == "baseline") & (frame["variant"] == ref.variant)
-                    & (frame["pattern"] == ref.pattern) & (frame["status"] == "ok")
-                    & (frame["placement"] == row["placement"])]
-    if ref.per_size:
-        anchors = anchors[anchors["size_bytes"] == row["size_bytes"]]
-    else:  # the fixed-size row: the largest (memcpy's 64 MiB), as Baselines.from_rows
-        anchors = anchors.sort_values("size_bytes").tail(1)
-    if anchors.empty:
-        return math.nan
-    return kind.efficiency(float(row[kind.metric]), float(anchors[ref.column].iloc[0]))
+    anchors = frame[(frame["mechanism"] == "baseline") & (frame["status"] == "ok")]
+    by_size = {}  # (variant, pattern, placement, size) -> the baseline row
+    largest = {}  # (variant, pattern, placement) -> the largest size's row (memcpy 64 MiB)
+    for _, row in anchors.sort_values("size_bytes").iterrows():
+        key = (row["variant"], row["pattern"], row["placement"])
+        by_size.setdefault((*key, row["size_bytes"]), row)
+        largest[key] = row
+
+    def one(row: pd.Series) -> float:
+        kind = patterns.PATTERNS.get(row["pattern"])
+        if kind is None:
+            return math.nan
+        ref = kind.baseline
+        key = (ref.variant, ref.pattern, row["placement"])
+        anchor = by_size.get((*key, row["size_bytes"])) if ref.per_size else largest.get(key)
+        if anchor is None:
+            return math.nan
+        return kind.efficiency(float(row[kind.metric]), float(anchor[ref.column]))
+
+    return frame[cases].apply(one, axis=1).astype(float)
 
 
 def _v8_to_v9(frame: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     frame = frame.copy()
+    if "typical_ns" in frame:  # else it has schema 9's columns already, and keeps them
+        frame, factor = _medians_again(frame)
+    else:
+        factor = pd.Series(1.0, index=frame.index)
+    # Efficiency again from the file's own baselines: every figure moved, and ping-pong's
+    # was divided by the wrong column (round trips per second) in versions 7 and 8.
+    cases = (frame["mechanism"] != "baseline") & (frame["status"] == "ok")
+    if cases.any():
+        old = pd.to_numeric(frame.loc[cases, "efficiency"], errors="coerce")
+        again = _efficiencies(frame, cases)
+        frame.loc[cases, "efficiency"] = again.where(again.notna(), old * factor[cases])
+    return frame
+
+
+def _medians_again(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Schema 8's figure columns back to the median over sessions; also the factor
+    (floor / median) its rates and efficiencies are scaled by."""
+    import pandas as pd
+
     old_figure = pd.to_numeric(frame["median_ns"], errors="coerce")
     typical = pd.to_numeric(frame["typical_ns"], errors="coerce")
     known = (old_figure > 0) & (typical > 0)
@@ -186,14 +214,7 @@ def _v8_to_v9(frame: pd.DataFrame) -> pd.DataFrame:
     frame["typical_ns"] = old_figure.where(measured)
     frame["floor_spread"] = math.nan
     frame = frame.rename(columns={"typical_ns": "floor_ns", "floor_spread": "middle_spread"})
-    # Efficiency again from the file's own baselines: every figure moved, and ping-pong's
-    # was divided by the wrong column (round trips per second) in versions 7 and 8.
-    cases = (frame["mechanism"] != "baseline") & (frame["status"] == "ok")
-    if cases.any():
-        old = pd.to_numeric(frame.loc[cases, "efficiency"], errors="coerce")
-        again = frame[cases].apply(lambda row: _efficiency(frame, row), axis=1).astype(float)
-        frame.loc[cases, "efficiency"] = again.where(again.notna(), old * factor[cases])
-    return frame
+    return frame, factor
 
 
 # version -> the step from that version to the next (asv's way: each step knows only
