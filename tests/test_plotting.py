@@ -246,7 +246,7 @@ def test_noisy_rows_get_hollow_markers_and_a_caption(figures):
     axes = [ax for ax in figures["latency"].axes if ax.get_visible()]
     hollow = [ln for ax in axes for ln in ax.get_lines() if ln.get_markerfacecolor() == "white"]
     assert hollow  # the model flags queue at the smallest size as noisy
-    assert "points hollow (wide CI)" in _caption(figures["latency"])
+    assert "points hollow (noisy)" in _caption(figures["latency"])
 
 
 def test_payload_kinds_and_fanout(tmp_path):

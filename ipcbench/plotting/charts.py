@@ -37,11 +37,11 @@ from ipcbench.plotting.style import (
     draw_series,
     dress,
     legend_below,
+    noisy_points,
     reference_line,
     run_line,
     series_style,
     setup_log_y,
-    wide_ci,
 )
 
 # The second reference line on throughput charts: what the kernel pipe itself moves with
@@ -199,7 +199,7 @@ def scaling_figure(run: Run) -> Figure | None:
     if rows.empty:
         return None
     rows = rows.assign(_y=[r[patterns.get(r["pattern"]).metric] for _, r in rows.iterrows()],
-                       _hollow=wide_ci(rows))
+                       _hollow=noisy_points(rows))
     placements = in_reading_order("placement", rows["placement"])
     names = list(sizes)
     fig = Figure(figsize=(4.3 * len(names) + 1.0, 3.0 * len(placements) + 2.6),

@@ -38,12 +38,12 @@ from ipcbench.plotting.style import (
     draw_series,
     dress,
     legend_below,
+    noisy_points,
     reference_line,
     run_line,
     series_style,
     setup_log_y,
     setup_size_axis,
-    wide_ci,
 )
 
 # Lines per panel: more than this and a reader cannot follow one channel across panels.
@@ -84,8 +84,8 @@ def limits(*columns) -> tuple[float, float]:
 
 
 def noisy_note(rows: pd.DataFrame) -> str:
-    count = int(wide_ci(rows).sum()) if not rows.empty else 0
-    return f"; {count} of {len(rows)} points hollow (wide CI)" if count else ""
+    count = int(noisy_points(rows).sum()) if not rows.empty else 0
+    return f"; {count} of {len(rows)} points hollow (noisy)" if count else ""
 
 
 def bytes_payload(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -165,7 +165,7 @@ def _rows_to_draw(run: Run, pattern_names: Sequence[str], value, band) -> pd.Dat
         return rows
     rows["_y"] = pd.to_numeric(value(rows), errors="coerce")
     rows["_band"] = pd.to_numeric(band(rows), errors="coerce") if band else math.nan
-    rows["_hollow"] = wide_ci(rows)
+    rows["_hollow"] = noisy_points(rows)
     return rows[rows["_y"] > 0]
 
 
