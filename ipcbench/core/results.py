@@ -47,9 +47,9 @@ class ResultRow:
     The `_ns` figures are per message (pingpong: per round trip, counter: per increment),
     built from session-level values (session_stats.case_figures): median_ns = p50_ns is
     the median over sessions of each session's median message; floor_ns the fastest
-    session's. For pingpong a session's
-    samples are its round trips; for the other patterns each sample is one
-    repeat's mean time per message, so their percentiles describe repeat-to-repeat spread.
+    session's. For pingpong a session's samples are its round trips; for the other
+    patterns each sample is one repeat's mean time per message, so their percentiles
+    describe repeat-to-repeat spread.
     """
 
     schema_version: int

@@ -9,11 +9,10 @@ sessions do. Hence:
   CI (ci_low_ns, ci_high_ns) the distribution-free 95% CI of that median over sessions
   (from order statistics). Not the fastest session (schema 8 tried that "floor"): on an
   Intel Xeon VM the host itself switches between two speeds (a raw pipe round trip 40%
-  apart, a case 10-35%) for 3-54% of
-  the sessions of a run, and the floor was whichever case happened to draw a session
-  in the fast state; two quiet runs agreed within 10% on 47-48% of cases by their
-  floors and on 85-94% by their medians (docs/noise.md). `floor_ns` keeps the fastest
-  session's value;
+  apart, a case 10-35%) for 3-54% of the sessions of a run, and the floor was whichever
+  session drew the fast state; two quiet runs agreed within 10% on 47-48% of cases by
+  their floors and on 85-94% by their medians (docs/noise.md). `floor_ns` keeps the
+  fastest session's value;
 - `middle_spread` is how wide the middle half of the sessions lies around the median:
   half their interquartile range over the median (0.04 = the middle half within about
   +/-4%). The runner adds sessions while it is wider than the precision target
@@ -50,10 +49,10 @@ PAIRED = "paired"  # the ratio to the workload's other channels is not pinned do
 
 # "Reproduces": a rerun's figure within 10%, the A/A test's own agreement.
 REPRODUCE = 0.10
-# A row is flagged `noisy` when the middle half of its sessions spreads wider than this around their
-# median. Calibrated on two quiet pairs of back-to-back quick runs (4-7 sessions a case,
-# Intel Xeon 2-vCPU VM): the cases within it in both runs agreed within 10% in 95-100%
-# of cases, and it flagged 17-36% of them (at 5%: 97-100% and 30-52%; at 10%: 90-97%
+# A row is flagged `noisy` when the middle half of its sessions spreads wider than this
+# around their median. Calibrated on two quiet pairs of back-to-back quick runs (4-7
+# sessions a case, Intel Xeon 2-vCPU VM): the cases within it in both runs agreed within
+# 10% in 95-100% of cases, and it flagged 17-36% of them (at 5%: 97-100% and 30-52%; at 10%: 90-97%
 # and 8-22%). Beside a noisy neighbour nothing in a run predicted the next run: there
 # the host's fast state took 10-54% of a run's sessions, moving whole runs.
 MIDDLE_SPREAD_LIMIT = 0.07
