@@ -52,9 +52,10 @@ REPRODUCE = 0.10
 # A row is flagged `noisy` when the middle half of its sessions spreads wider than this
 # around their median. Calibrated on two quiet pairs of back-to-back quick runs (4-7
 # sessions a case, Intel Xeon 2-vCPU VM): the cases within it in both runs agreed within
-# 10% in 95-100% of cases, and it flagged 17-36% of them (at 5%: 97-100% and 30-52%; at 10%: 90-97%
-# and 8-22%). Beside a noisy neighbour nothing in a run predicted the next run: there
-# the host's fast state took 10-54% of a run's sessions, moving whole runs.
+# 10% in 95-100% of cases, and it flagged 17-36% of them (at 5%: 97-100% and 30-52%;
+# at 10%: 90-97% and 8-22%). Beside a noisy neighbour nothing in a run predicted the
+# next run: there the host's fast state took 10-54% of a run's sessions, moving whole
+# runs.
 MIDDLE_SPREAD_LIMIT = 0.07
 
 
