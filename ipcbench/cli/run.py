@@ -151,7 +151,7 @@ def _measure(args, job: Job, rows: list) -> None:
     from ipcbench.core import samples
     from ipcbench.core.results import CsvAppender
     from ipcbench.core.schema import BASELINE_MECHANISM as BASELINE
-    from ipcbench.harness.baselines import BaselineCache
+    from ipcbench.harness.baselines import SPREAD_SETS, BaselineCache
     from ipcbench.harness.probe import EchoProbe
     from ipcbench.harness.progress import RunProgress
     from ipcbench.harness.rows import RunMeta
@@ -187,7 +187,8 @@ def _measure(args, job: Job, rows: list) -> None:
         run_meta = RunMeta(job.meta["machine_id"], order_seed=job.seed)
         cache = None
         if job.baselines:
-            cache = BaselineCache(run_meta, on_row)
+            cache = BaselineCache(run_meta, on_row, sets=SPREAD_SETS)
+            cache.expect(item.case for item in job.planned if not item.skip_reason)
             cache.preload(job.previous + rows)
         run_planned(
             job.planned, job.settings, run_meta, on_row,

@@ -305,34 +305,110 @@ def lock_samples_ns() -> np.ndarray:
 
 
 # -- rows -------------------------------------------------------------------------------
-def measure(placement: str, start_method: str, meta: RunMeta) -> tuple[Baselines, list[ResultRow]]:
-    """Measure every baseline for `placement`: its figures and its rows."""
+# A run measures each placement's baselines this many times: at the first case that needs
+# them and at the start of each next round of the run (runner.py), a set each time, and
+# the row pools the sets (their median). On an Intel Xeon VM the host switched between
+# two speeds for seconds at a time, and a one-shot set landed in whichever state that
+# moment had: one run's baselines ran 1.5-2x slower than the next run's, and compare
+# called every channel of the run less efficient. Replayed on the probe (the same raw
+# round trip, taken around every session of 19 quick runs), one moment sat more than 10%
+# from its run's median in 27% of draws, the median of three taken at the starts of the
+# first three rounds in 10%.
+SPREAD_SETS = 3
+
+# A set: the samples of each baseline it measured, keyed by the baseline's case, with
+# the messages each sample averages.
+BaselineSet = dict[Case, tuple[int, np.ndarray]]
+
+
+def _case(variant: str, pattern: patterns.Pattern, size: int, start_method: str,
+          placement: str) -> Case:
+    return Case(BASELINE_MECHANISM, variant, pattern.name, size, 1, start_method, placement)
+
+
+def measure_set(placement: str, start_method: str,
+                copy_sizes_bytes: Iterable[int] = ()) -> BaselineSet:
+    """Every fixed baseline of `placement` once, and memcpy at each of `copy_sizes_bytes`
+    (the per-size copies a run's cases asked for so far)."""
     here = cpus_for_peer(placement, 0, allowed_cpus())
 
     def case(variant: str, pattern: patterns.Pattern, size: int) -> Case:
-        return Case(BASELINE_MECHANISM, variant, pattern.name, size, 1, start_method, placement)
+        return _case(variant, pattern, size, start_method, placement)
 
-    rows = [
-        baseline_row(case("memcpy", patterns.STREAM, COPY_BYTES), meta,
-                     pinned(here, copy_samples_ns), copies_per_sample(COPY_BYTES)),
-        baseline_row(case("os-pipe", patterns.PINGPONG, RTT_SIZE_BYTES), meta,
-                     pipe_rtt_samples_ns(placement), 1),
-        baseline_row(case("os-pipe", patterns.STREAM, STREAM_CHUNK_BYTES), meta,
-                     pipe_stream_samples_ns(placement), STREAM_CHUNKS),
-        baseline_row(case("lock", patterns.COUNTER, patterns.COUNTER_SIZE_BYTES), meta,
-                     pinned(here, lock_samples_ns), LOCK_INCREMENTS),
-    ]
+    found: BaselineSet = {
+        case("memcpy", patterns.STREAM, COPY_BYTES):
+            (copies_per_sample(COPY_BYTES), pinned(here, copy_samples_ns)),
+        case("os-pipe", patterns.PINGPONG, RTT_SIZE_BYTES): (1, pipe_rtt_samples_ns(placement)),
+        case("os-pipe", patterns.STREAM, STREAM_CHUNK_BYTES):
+            (STREAM_CHUNKS, pipe_stream_samples_ns(placement)),
+        case("lock", patterns.COUNTER, patterns.COUNTER_SIZE_BYTES):
+            (LOCK_INCREMENTS, pinned(here, lock_samples_ns)),
+    }
+    for size in copy_sizes_bytes:
+        found[case("memcpy", patterns.STREAM, size)] = (
+            copies_per_sample(size), pinned(here, lambda size=size: copy_samples_ns(size)))
+    return found
+
+
+def measure(placement: str, start_method: str, meta: RunMeta) -> tuple[Baselines, list[ResultRow]]:
+    """Measure every baseline for `placement` once: its figures and its rows."""
+    rows = [baseline_row(case, meta, [samples], per_sample)
+            for case, (per_sample, samples) in measure_set(placement, start_method).items()]
     return Baselines.from_rows(rows), rows
 
 
-class BaselineCache:
-    """Measures the baselines of a placement the first time a case needs them, hands
-    their rows to `on_row` (so they precede the cases they anchor) and keeps the figures."""
+@dataclass
+class _Pool:
+    """A placement's sets so far, before its rows are written: per baseline case, the
+    messages a sample averages and one sample array per set that measured it."""
 
-    def __init__(self, meta: RunMeta, on_row: Callable[[ResultRow], None]) -> None:
+    start_method: str
+    samples: dict[Case, tuple[int, list[np.ndarray]]] = field(default_factory=dict)
+    sets: int = 0
+
+    def add(self, found: BaselineSet) -> None:
+        for case, (per_sample, samples) in found.items():
+            self.samples.setdefault(case, (per_sample, []))[1].append(samples)
+
+    def rows(self, meta: RunMeta) -> list[ResultRow]:
+        return [baseline_row(case, meta, arrays, per_sample)
+                for case, (per_sample, arrays) in self.samples.items()]
+
+    def copy_sizes_bytes(self) -> list[int]:
+        return [case.size_bytes for case in self.samples
+                if case.variant == "memcpy" and case.size_bytes != COPY_BYTES]
+
+
+_MEASURE_ERRORS = (OSError, RuntimeError, ValueError, MemoryError)
+
+
+class BaselineCache:
+    """Measures the baselines of a placement when a case first needs them and keeps the
+    figures. With `sets` > 1 (a run: SPREAD_SETS) they are measured again at each
+    next_round() until there are `sets` sets, and the rows, pooled over the sets, go to
+    `on_row` then, or at flush() (the end of the run, however it ends); until then a
+    case is judged against the sets so far. With `sets` = 1 (the pytest front end) the
+    rows go out at once, before the cases they anchor."""
+
+    def __init__(self, meta: RunMeta, on_row: Callable[[ResultRow], None],
+                 sets: int = 1) -> None:
         self.meta = meta
         self.on_row = on_row
+        self.sets = max(1, sets)
         self._by_placement: dict[str, Baselines | None] = {}
+        self._pools: dict[str, _Pool] = {}  # placements whose rows are not written yet
+        # Baselines that could not be measured on first need: NaN, asked for once.
+        self._failed: dict[str, dict[tuple, float]] = {}
+        # placement -> the message sizes its cases will want memcpy at (expect()).
+        self._copy_sizes: dict[str, set[int]] = {}
+
+    def expect(self, cases: Iterable[Case]) -> None:
+        """The cases the run will measure: every set then copies at each message size a
+        case judged against memcpy uses, so no copy waits for its first need, and one
+        set (at the end of the run, when a case first needs it) decides it alone."""
+        for case in cases:
+            if case.kind.baseline.per_size:
+                self._copy_sizes.setdefault(case.placement, set()).add(case.size_bytes)
 
     def preload(self, rows: Iterable[ResultRow]) -> None:
         """Reuse the baselines already in a run folder (--resume): the resumed cases are
@@ -350,15 +426,65 @@ class BaselineCache:
     def get(self, placement: str, start_method: str) -> Baselines | None:
         if placement not in self._by_placement:
             try:
-                base, rows = measure(placement, start_method, self.meta)
-            except (OSError, RuntimeError, ValueError) as exc:
+                found = measure_set(placement, start_method,
+                                    sorted(self._copy_sizes.get(placement, ())))
+            except _MEASURE_ERRORS as exc:
                 case = Case(BASELINE_MECHANISM, "all", patterns.STREAM.name, 1, 1, start_method,
                             placement)
-                base, rows = None, [base_row(case, self.meta, "failed", f"baseline: {exc}")]
-            for row in rows:
-                self.on_row(row)
-            self._by_placement[placement] = base
+                self.on_row(base_row(case, self.meta, "failed", f"baseline: {exc}"))
+                self._by_placement[placement] = None
+                return None
+            pool = self._pools[placement] = _Pool(start_method)
+            pool.add(found)
+            pool.sets = 1
+            self._settle(placement)
         return self._by_placement[placement]
+
+    def next_round(self) -> None:
+        """Another set for every placement that has fewer than `sets` (a set that fails
+        is left out: the ones measured still stand)."""
+        for placement, pool in list(self._pools.items()):
+            if pool.sets >= self.sets:
+                continue
+            try:
+                found = measure_set(placement, pool.start_method, pool.copy_sizes_bytes())
+                found.update(self._lazy_again(placement, pool))
+            except _MEASURE_ERRORS:
+                continue
+            pool.add(found)
+            pool.sets += 1
+            self._settle(placement)
+
+    def flush(self, quiet: bool = False) -> None:
+        """Write the rows of every placement still pooling (the run ends). `quiet`: while
+        another exception is on its way up, a failing `on_row` does not replace it."""
+        for placement in list(self._pools):
+            self._settle(placement, write=True, quiet=quiet)
+
+    def _settle(self, placement: str, write: bool = False, quiet: bool = False) -> None:
+        """The placement's figures from its pool; its rows written once it has every set
+        (or `write`)."""
+        pool = self._pools[placement]
+        rows = pool.rows(self.meta)
+        base = Baselines.from_rows(rows)
+        failed = self._failed.get(placement, {})
+        base = replace(base, figures={**base.figures, **{k: v for k, v in failed.items()
+                                                          if len(k) == 3}},
+                       sized={**base.sized, **{k: v for k, v in failed.items() if len(k) == 4}})
+        self._by_placement[placement] = base
+        if write or pool.sets >= self.sets:
+            del self._pools[placement]
+            for row in rows:
+                try:
+                    self.on_row(row)
+                except Exception:
+                    if not quiet:
+                        raise
+
+    def _lazy_again(self, placement: str, pool: _Pool) -> BaselineSet:
+        """The fork floor again in a later set, where a case measured it on first need."""
+        return {case: (1, fork_reply_samples_ns(placement)) for case in pool.samples
+                if case.variant == "os-fork"}
 
     def annotate(self, row: ResultRow) -> ResultRow:
         """The row with its efficiency against this run's baselines (ok rows only),
@@ -375,9 +501,10 @@ class BaselineCache:
     def _measure_missing(self, ref: patterns.BaselineRef, row: ResultRow,
                          base: Baselines) -> Baselines:
         """A baseline measured on first need, under the row's placement: memcpy at the
-        row's size, or the fork floor. Its row goes out (just before the case row it
-        anchors), the figure into this placement's Baselines (NaN when it could not be
-        measured, so a failure is reported once, not per row)."""
+        row's size, or the fork floor. While the placement pools its sets it joins the
+        pool (and the later sets); else its row goes out at once, just before the case
+        row it anchors. NaN when it could not be measured, so a failure is reported
+        once, not per row."""
         if ref.variant == "memcpy":
             size_bytes, per_sample = row.size_bytes, copies_per_sample(row.size_bytes)
             start_method = row.start_method  # none applies: the row's, as every baseline
@@ -390,18 +517,29 @@ class BaselineCache:
             raise ValueError(f"no measurement on first need for baseline {ref.variant!r}")
         case = Case(BASELINE_MECHANISM, ref.variant, ref.pattern, size_bytes, 1,
                     start_method, row.placement)
+        key = (*ref.key, row.size_bytes) if ref.per_size else ref.key
         try:
             samples = work()
-        except (OSError, RuntimeError, ValueError, MemoryError) as exc:
+        except _MEASURE_ERRORS as exc:
             self.on_row(base_row(case, self.meta, "failed", f"baseline: {exc}"))
-            figure = math.nan
+            self._failed.setdefault(row.placement, {})[key] = math.nan
         else:
-            measured = baseline_row(case, self.meta, samples, per_sample)
+            pool = self._pools.get(row.placement)
+            if pool is not None:
+                pool.add({case: (per_sample, samples)})
+                self._settle(row.placement)
+                return self._by_placement[row.placement]
+            measured = baseline_row(case, self.meta, [samples], per_sample)
             self.on_row(measured)
-            figure = getattr(measured, ref.column)
+            if ref.per_size:
+                base = replace(base, sized={**base.sized, key: getattr(measured, ref.column)})
+            else:
+                base = replace(base, figures={**base.figures, key: getattr(measured, ref.column)})
+            self._by_placement[row.placement] = base
+            return base
         if ref.per_size:
-            base = replace(base, sized={**base.sized, (*ref.key, row.size_bytes): figure})
+            base = replace(base, sized={**base.sized, key: math.nan})
         else:
-            base = replace(base, figures={**base.figures, ref.key: figure})
+            base = replace(base, figures={**base.figures, key: math.nan})
         self._by_placement[row.placement] = base
         return base

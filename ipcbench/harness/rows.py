@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import sys
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
@@ -104,24 +105,25 @@ def is_saturated(rate_per_s: float, achieved_per_s: float) -> bool:
     return bool(rate_per_s) and not achieved_per_s >= KEEPS_UP * rate_per_s
 
 
-# A baseline's samples are split into this many pseudo-sessions so its row carries a CI
-# built the same way as a case's.
+# A baseline's samples are split into this many pseudo-sessions (per set, when several
+# sets are pooled: baselines.SPREAD_SETS) so its row carries a CI built the same way as a
+# case's, and a set measured in another state of the host is outvoted by the others.
 BASELINE_GROUPS = 5
 
 
 def baseline_row(
-    case: Case, meta: RunMeta, samples_ns: np.ndarray, messages_per_sample: int
+    case: Case, meta: RunMeta, sets: Sequence[np.ndarray], messages_per_sample: int
 ) -> ResultRow:
-    """An ok row for a baseline from raw per-message samples, each the mean over
-    `messages_per_sample` messages, with efficiency 1.0 by definition."""
-    samples = np.asarray(samples_ns, dtype=np.float64)
-    count = min(BASELINE_GROUPS, samples.size)
-    sessions = [
-        summarize_session(
-            index, [group], messages_per_sample * group.size,
-            float(group.sum() * messages_per_sample), 0.0, 0, 0.0,
-        )
-        for index, group in enumerate(np.array_split(samples, count))
-    ]
+    """An ok row for a baseline from raw per-message samples, one array per set measured,
+    each sample the mean over `messages_per_sample` messages, with efficiency 1.0 by
+    definition."""
+    sessions = []
+    for samples_ns in sets:
+        samples = np.asarray(samples_ns, dtype=np.float64)
+        for group in np.array_split(samples, min(BASELINE_GROUPS, samples.size)):
+            sessions.append(summarize_session(
+                len(sessions), [group], messages_per_sample * group.size,
+                float(group.sum() * messages_per_sample), 0.0, 0, 0.0,
+            ))
     row = ok_row(case, meta, sessions, warmup=1, target_ci=math.inf, spread_limit=math.inf)
     return replace(row, cpu_s_per_msg=math.nan, ctx_switches_per_msg=math.nan, efficiency=1.0)

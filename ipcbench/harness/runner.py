@@ -265,12 +265,21 @@ def run_planned(
     `done_sessions` resumes cases whose first sessions a killed run already measured;
     `clock` tells when the run's budget (settings.run_budget_s) is spent; `probe`, when
     given, samples the host either side of every session (kept as its probe_ns).
+    `baseline_cache` measures its next set at the start of every round and writes the
+    rows still pooled at the end (baselines.BaselineCache).
     What a mechanism keeps for the whole run (Ray) is released at the end, however it ends."""
     run = RunContext(settings=settings, meta=meta, on_row=on_row, make_session=make_session,
                      before_session=before_session, on_session=on_session,
                      baseline_cache=baseline_cache, probe=probe)
     try:
         _run_rounds(planned, run, done_sessions or {}, clock)
+    except BaseException:
+        if baseline_cache is not None:
+            baseline_cache.flush(quiet=True)  # the sets measured so far, whatever happened
+        raise
+    else:
+        if baseline_cache is not None:
+            baseline_cache.flush()
     finally:
         end_run()
 
@@ -311,6 +320,9 @@ def _interleave(pending: list[_Pending], run: RunContext,
     for round_index in itertools.count():
         if not workloads:
             return
+        if round_index and run.baseline_cache is not None:
+            # The baselines' next set, at the start of a round (baselines.SPREAD_SETS).
+            run.baseline_cache.next_round()
         shuffle = (random.Random(run.meta.order_seed * 1009 + round_index).shuffle
                    if run.meta.order_seed >= 0 else (lambda items: None))
         shuffle(workloads)

@@ -1,0 +1,178 @@
+"""The in-run baselines measured in several sets spread over a run (SPREAD_SETS), their
+rows pooled: a set taken while the host ran in another state is outvoted. Fake sets, no
+processes: harness.baselines.measure_set is replaced."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ipcbench.core import patterns
+from ipcbench.core.schema import BASELINE_MECHANISM, Case
+from ipcbench.core.settings import Settings
+from ipcbench.harness import baselines
+from ipcbench.harness.baselines import COPY_BYTES, BaselineCache
+from ipcbench.harness.rows import BASELINE_GROUPS, base_row
+from ipcbench.harness.runner import run_planned
+
+
+class FakeSets:
+    """measure_set's stand-in: the k-th set's samples are all `levels[k]` ns (a round
+    trip of that many ns, a copy per sample of that many ns ...); records its calls."""
+
+    def __init__(self, *levels: float) -> None:
+        self.levels = list(levels)
+        self.calls: list[tuple[str, tuple[int, ...]]] = []
+
+    def __call__(self, placement, start_method, copy_sizes_bytes=()):
+        level = self.levels[len(self.calls)]
+        self.calls.append((placement, tuple(copy_sizes_bytes)))
+
+        def case(variant, pattern, size):
+            return Case(BASELINE_MECHANISM, variant, pattern.name, size, 1, start_method,
+                        placement)
+
+        samples = np.full(10, level)
+        found = {case("memcpy", patterns.STREAM, COPY_BYTES): (1, samples),
+                 case("os-pipe", patterns.PINGPONG, 64): (1, samples),
+                 case("os-pipe", patterns.STREAM, 1 << 20): (1, samples),
+                 case("lock", patterns.COUNTER, 8): (1, samples)}
+        for size in copy_sizes_bytes:
+            found[case("memcpy", patterns.STREAM, size)] = (1, samples)
+        return found
+
+
+@pytest.fixture
+def fake_sets(monkeypatch):
+    def install(*levels):
+        fake = FakeSets(*levels)
+        monkeypatch.setattr(baselines, "measure_set", fake)
+        monkeypatch.setattr(baselines, "copy_samples_ns", lambda size: np.full(10, 500.0))
+        return fake
+    return install
+
+
+def pingpong_row(meta, p50_ns):
+    case = Case("fake", "ideal", "pingpong", 64, 1, "fork", "same-core")
+    return base_row(case, meta, "ok", verified=True, messages=1, median_ns=p50_ns,
+                    p50_ns=p50_ns)
+
+
+def test_the_rows_pool_every_set_and_a_set_in_another_state_is_outvoted(meta, fake_sets):
+    fake = fake_sets(5_000.0, 8_000.0, 8_000.0)  # the first set met a fast moment
+    rows = []
+    cache = BaselineCache(meta, rows.append, sets=3)
+    first = cache.get("same-core", "fork")
+    assert rows == [] and first.for_case(patterns.PINGPONG, 64) == 5_000.0  # so far
+    # A case finished before the last set is judged against the sets so far.
+    assert cache.annotate(pingpong_row(meta, 10_000.0)).efficiency == pytest.approx(0.5)
+    cache.next_round()
+    assert rows == []
+    cache.next_round()
+    assert len(fake.calls) == 3 and len(rows) == 4  # every set measured, rows written once
+    [rtt] = [r for r in rows if (r.variant, r.pattern) == ("os-pipe", "pingpong")]
+    assert rtt.sessions == 3 * BASELINE_GROUPS and rtt.p50_ns == 8_000.0
+    assert cache.annotate(pingpong_row(meta, 16_000.0)).efficiency == pytest.approx(0.5)
+    cache.next_round()
+    cache.flush()
+    assert len(fake.calls) == 3 and len(rows) == 4  # nothing more once every set is in
+
+
+def test_one_set_writes_its_rows_at_once_and_flush_writes_a_partial_pool(meta, fake_sets):
+    fake_sets(7_000.0)
+    rows = []
+    BaselineCache(meta, rows.append).get("same-core", "fork")  # the pytest front end's
+    assert len(rows) == 4 and all(r.sessions == BASELINE_GROUPS for r in rows)
+
+    fake_sets(7_000.0, 9_000.0)
+    rows = []
+    cache = BaselineCache(meta, rows.append, sets=3)
+    cache.get("same-core", "fork")
+    cache.next_round()
+    cache.flush()  # the run ended after two sets
+    assert len(rows) == 4 and all(r.sessions == 2 * BASELINE_GROUPS for r in rows)
+
+
+def test_a_copy_measured_on_first_need_joins_the_later_sets(meta, fake_sets):
+    fake = fake_sets(1_000.0, 1_000.0, 1_000.0)
+    rows = []
+    cache = BaselineCache(meta, rows.append, sets=3)
+    case = Case("fake", "ideal", "stream", 4096, 1, "fork", "same-core")
+    row = base_row(case, meta, "ok", verified=True, messages=1, median_ns=1.0,
+                   bytes_per_s=1e9)
+    assert np.isfinite(cache.annotate(row).efficiency) and rows == []
+    cache.next_round()
+    cache.next_round()
+    assert [sizes for _, sizes in fake.calls] == [(), (4096,), (4096,)]
+    [copy] = [r for r in rows if (r.variant, r.size_bytes) == ("memcpy", 4096)]
+    assert copy.sessions == 3 * BASELINE_GROUPS  # first need, then two sets
+
+
+class StubCache:
+    """What the runner asks of a baseline cache, counted."""
+
+    def __init__(self) -> None:
+        self.rounds = 0
+        self.flushes: list[bool] = []
+
+    def get(self, placement, start_method):
+        return None
+
+    def annotate(self, row):
+        return row
+
+    def next_round(self) -> None:
+        self.rounds += 1
+
+    def flush(self, quiet: bool = False) -> None:
+        self.flushes.append(quiet)
+
+
+def _fake_session(case, settings):
+    from fake_mechanism import FakeSession
+
+    from ipcbench.mechanisms.base import Workload
+
+    return FakeSession(case, Workload(settings.messages_for(case), 5.0, 5.0))
+
+
+def test_the_runner_asks_for_a_set_each_round_and_flushes_at_the_end(meta):
+    case = Case("fake", "ideal", "stream", 64, 1, "fork")
+    settings = Settings(sessions=3, max_sessions=3, repeats=1, max_messages=3)
+    cache = StubCache()
+    rows = []
+    run_planned([_planned(case)], settings, meta, rows.append,
+                make_session=_fake_session, baseline_cache=cache)
+    assert len(rows) == 1 and cache.rounds == 2 and cache.flushes == [False]
+
+    def broken(row):
+        raise RuntimeError("disk full")
+
+    cache = StubCache()
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_planned([_planned(case)], settings, meta, broken,
+                    make_session=_fake_session, baseline_cache=cache)
+    assert cache.flushes == [True]  # quiet: the disk's error is the one that goes up
+
+
+def _planned(case):
+    from ipcbench.harness.plan import PlannedCase
+
+    return PlannedCase(case)
+
+
+def test_expected_sizes_are_copied_in_every_set(meta, fake_sets):
+    fake = fake_sets(1_000.0, 1_000.0, 1_000.0)
+    rows = []
+    cache = BaselineCache(meta, rows.append, sets=3)
+    cache.expect([Case("fake", "ideal", "stream", 4096, 1, "fork", "same-core"),
+                  Case("fake", "ideal", "fanout", 64, 2, "fork", "same-core"),
+                  Case("fake", "ideal", "pingpong", 1 << 20, 1, "fork", "same-core"),
+                  Case("fake", "ideal", "stream", 8192, 1, "fork", "cross-core")])
+    cache.get("same-core", "fork")
+    cache.next_round()
+    cache.next_round()
+    # Ping-pong is judged against the round trip, not a copy; cross-core is not measured.
+    assert [sizes for _, sizes in fake.calls] == [(64, 4096)] * 3
+    copies = {r.size_bytes: r.sessions for r in rows if r.variant == "memcpy"}
+    assert copies == {COPY_BYTES: 15, 64: 15, 4096: 15}
