@@ -5,8 +5,7 @@ of their own (mechanism `baseline`):
 - `memcpy` / stream: numpy copy bandwidth (np.copyto, one core, call overhead included),
   the ceiling for any throughput (an IPC transfer copies at least once): once at 64 MiB,
   larger than the caches (the memory figure charts draw), and once at every message
-  size a stream/fanout/workqueue case of the run uses, measured the first time one needs
-  it. Cache-resident sizes copy far faster than 64 MiB, so a case is judged against the
+  size a stream/fanout/workqueue case of the run uses. Cache-resident sizes copy far faster than 64 MiB, so a case is judged against the
   copy of its own size (Pattern.baseline.per_size), which keeps a correct channel's
   efficiency at or below about 1;
 - `os-pipe` / pingpong: a raw os.pipe round trip of 64 B between two processes, the
@@ -18,8 +17,9 @@ of their own (mechanism `baseline`):
   for starting a process worker; measured only in runs with start-up cases.
 Every case row then gets `efficiency` = its figure relative to the baseline its pattern
 names (Pattern.baseline), so two machines can be compared on how close each gets to its
-own hardware. BaselineCache measures them once per placement (and size, for memcpy), the
-first time a case needs them.
+own hardware. BaselineCache measures them per placement when a case first needs them,
+and in a run twice more, at the starts of the next rounds (SPREAD_SETS): the rows pool
+the sets.
 """
 
 from __future__ import annotations
