@@ -5,9 +5,10 @@ of their own (mechanism `baseline`):
 - `memcpy` / stream: numpy copy bandwidth (np.copyto, one core, call overhead included),
   the ceiling for any throughput (an IPC transfer copies at least once): once at 64 MiB,
   larger than the caches (the memory figure charts draw), and once at every message
-  size a stream/fanout/workqueue case of the run uses. Cache-resident sizes copy far faster than 64 MiB, so a case is judged against the
-  copy of its own size (Pattern.baseline.per_size), which keeps a correct channel's
-  efficiency at or below about 1;
+  size a stream/fanout/workqueue case of the run uses. Cache-resident sizes copy far
+  faster than 64 MiB, so a case is judged against the copy of its own size
+  (Pattern.baseline.per_size), which keeps a correct channel's efficiency at or below
+  about 1;
 - `os-pipe` / pingpong: a raw os.pipe round trip of 64 B between two processes, the
   floor for any pipe-based channel's latency;
 - `os-pipe` / stream: raw os.pipe throughput in 1 MiB writes;
@@ -321,11 +322,6 @@ SPREAD_SETS = 3
 BaselineSet = dict[Case, tuple[int, np.ndarray]]
 
 
-def _case(variant: str, pattern: patterns.Pattern, size: int, start_method: str,
-          placement: str) -> Case:
-    return Case(BASELINE_MECHANISM, variant, pattern.name, size, 1, start_method, placement)
-
-
 def measure_set(placement: str, start_method: str,
                 copy_sizes_bytes: Iterable[int] = ()) -> BaselineSet:
     """Every fixed baseline of `placement` once, and memcpy at each of `copy_sizes_bytes`
@@ -333,7 +329,7 @@ def measure_set(placement: str, start_method: str,
     here = cpus_for_peer(placement, 0, allowed_cpus())
 
     def case(variant: str, pattern: patterns.Pattern, size: int) -> Case:
-        return _case(variant, pattern, size, start_method, placement)
+        return Case(BASELINE_MECHANISM, variant, pattern.name, size, 1, start_method, placement)
 
     found: BaselineSet = {
         case("memcpy", patterns.STREAM, COPY_BYTES):
@@ -404,8 +400,9 @@ class BaselineCache:
 
     def expect(self, cases: Iterable[Case]) -> None:
         """The cases the run will measure: every set then copies at each message size a
-        case judged against memcpy uses, so no copy waits for its first need, and one
-        set (at the end of the run, when a case first needs it) decides it alone."""
+        case judged against memcpy uses. Else a copy waits for its first need, when the
+        first row that needs it is written (most at the end of a run), and rests on
+        that one set."""
         for case in cases:
             if case.kind.baseline.per_size:
                 self._copy_sizes.setdefault(case.placement, set()).add(case.size_bytes)
