@@ -166,3 +166,22 @@ def test_run_with_a_stopped_forkserver_writes_every_row(tmp_path):
     frame = read_results(out)
     assert len(frame) == 1 and frame["status"].iloc[0] in ("ok", "timeout", "failed"), err
     assert_group_gone(proc.pid)
+
+
+def test_the_fork_server_goes_with_the_run(meta):
+    """A run's fork server ends with it: stopped after the run's last case (the race in
+    the test above when the case is done first), it held the run's stdout forever."""
+    from ipcbench.core.schema import Case
+    from ipcbench.core.settings import Settings
+    from ipcbench.harness.plan import PlannedCase
+    from ipcbench.harness.runner import run_planned
+    from ipcbench.system.deadlines import forkserver_pid
+
+    rows = []
+    case = Case("pipe", "bytes", "pingpong", 64, 1, "forkserver")
+    run_planned([PlannedCase(case)], Settings(sessions=1, max_sessions=1, repeats=1,
+                                              max_messages=4), meta, rows.append)
+    assert [r.status for r in rows] == ["ok"], rows[0].reason
+    pid = forkserver_pid()
+    assert pid is not None  # the case started one
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE

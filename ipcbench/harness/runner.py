@@ -52,7 +52,7 @@ from ipcbench.harness.rows import RunMeta, base_row, ok_row
 from ipcbench.harness.session import CaseSession, derive_workload
 from ipcbench.mechanisms import end_run, runs_last, session_class
 from ipcbench.mechanisms.base import PeerFailed, RepeatOutcome
-from ipcbench.system.deadlines import CaseTimeout
+from ipcbench.system.deadlines import CaseTimeout, forkserver_pid, kill_forkserver
 from ipcbench.system.disturbance import between, our_cpu_s, read_cpu_times
 from ipcbench.system.fdlimit import TooFewDescriptors
 from ipcbench.system.schedstat import delay_between_ns, run_delays_ns
@@ -267,7 +267,8 @@ def run_planned(
     given, samples the host either side of every session (kept as its probe_ns).
     `baseline_cache` measures its next set at the start of every round and writes the
     rows still pooled at the end (baselines.BaselineCache).
-    What a mechanism keeps for the whole run (Ray) is released at the end, however it ends."""
+    What a mechanism keeps for the whole run (Ray), and the fork server, are released at
+    the end, however it ends."""
     run = RunContext(settings=settings, meta=meta, on_row=on_row, make_session=make_session,
                      before_session=before_session, on_session=on_session,
                      baseline_cache=baseline_cache, probe=probe)
@@ -282,6 +283,11 @@ def run_planned(
             baseline_cache.flush()
     finally:
         end_run()
+        # The fork server multiprocessing started for this run's cases goes with it: one
+        # stopped (SIGSTOP) after its last case outlived the run and held the run's
+        # stdout open, so a caller waiting for the output waited forever.
+        if forkserver_pid():
+            kill_forkserver()
 
 
 def _run_rounds(planned: Iterable[PlannedCase], run: RunContext,
