@@ -91,7 +91,7 @@ BASELINES = {"copy": 10.0, "rtt": 12_000.0, "lock": 500.0}
 
 
 def baseline_rows(scale: float = 1.0, placement: str = "unpinned") -> list[ResultRow]:
-    """The four in-run baseline rows (mechanism 'baseline'), like baselines.measure."""
+    """The four in-run baseline rows (mechanism 'baseline'), like baselines.measure_set."""
     size = 64 << 20
     return [
         ok_row("baseline", "memcpy", "stream", size, 1, size / BASELINES["copy"] * scale,

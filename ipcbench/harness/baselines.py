@@ -91,6 +91,13 @@ class Baselines:
             return self.sized[(*ref.key, size_bytes)]
         return self.figures[ref.key]
 
+    def with_figure(self, ref: patterns.BaselineRef, size_bytes: int,
+                    figure: float) -> Baselines:
+        """These figures with `ref`'s set to `figure` (at `size_bytes` when per size)."""
+        if ref.per_size:
+            return replace(self, sized={**self.sized, (*ref.key, size_bytes): figure})
+        return replace(self, figures={**self.figures, ref.key: figure})
+
     def has(self, pattern: patterns.Pattern, size_bytes: int) -> bool:
         ref = pattern.baseline
         if ref.per_size:
@@ -346,13 +353,6 @@ def measure_set(placement: str, start_method: str,
     return found
 
 
-def measure(placement: str, start_method: str, meta: RunMeta) -> tuple[Baselines, list[ResultRow]]:
-    """Measure every baseline for `placement` once: its figures and its rows."""
-    rows = [baseline_row(case, meta, [samples], per_sample)
-            for case, (per_sample, samples) in measure_set(placement, start_method).items()]
-    return Baselines.from_rows(rows), rows
-
-
 @dataclass
 class _Pool:
     """A placement's sets so far, before its rows are written: per baseline case, the
@@ -393,8 +393,9 @@ class BaselineCache:
         self.sets = max(1, sets)
         self._by_placement: dict[str, Baselines | None] = {}
         self._pools: dict[str, _Pool] = {}  # placements whose rows are not written yet
-        # Baselines that could not be measured on first need: NaN, asked for once.
-        self._failed: dict[str, dict[tuple, float]] = {}
+        # Baselines that could not be measured on first need (ref, size): NaN, asked
+        # for once.
+        self._failed: dict[str, list[tuple[patterns.BaselineRef, int]]] = {}
         # placement -> the message sizes its cases will want memcpy at (expect()).
         self._copy_sizes: dict[str, set[int]] = {}
 
@@ -464,10 +465,8 @@ class BaselineCache:
         pool = self._pools[placement]
         rows = pool.rows(self.meta)
         base = Baselines.from_rows(rows)
-        failed = self._failed.get(placement, {})
-        base = replace(base, figures={**base.figures, **{k: v for k, v in failed.items()
-                                                          if len(k) == 3}},
-                       sized={**base.sized, **{k: v for k, v in failed.items() if len(k) == 4}})
+        for ref, size_bytes in self._failed.get(placement, []):
+            base = base.with_figure(ref, size_bytes, math.nan)
         self._by_placement[placement] = base
         if write or pool.sets >= self.sets:
             del self._pools[placement]
@@ -514,12 +513,12 @@ class BaselineCache:
             raise ValueError(f"no measurement on first need for baseline {ref.variant!r}")
         case = Case(BASELINE_MECHANISM, ref.variant, ref.pattern, size_bytes, 1,
                     start_method, row.placement)
-        key = (*ref.key, row.size_bytes) if ref.per_size else ref.key
         try:
             samples = work()
         except _MEASURE_ERRORS as exc:
             self.on_row(base_row(case, self.meta, "failed", f"baseline: {exc}"))
-            self._failed.setdefault(row.placement, {})[key] = math.nan
+            self._failed.setdefault(row.placement, []).append((ref, row.size_bytes))
+            figure = math.nan
         else:
             pool = self._pools.get(row.placement)
             if pool is not None:
@@ -528,15 +527,7 @@ class BaselineCache:
                 return self._by_placement[row.placement]
             measured = baseline_row(case, self.meta, [samples], per_sample)
             self.on_row(measured)
-            if ref.per_size:
-                base = replace(base, sized={**base.sized, key: getattr(measured, ref.column)})
-            else:
-                base = replace(base, figures={**base.figures, key: getattr(measured, ref.column)})
-            self._by_placement[row.placement] = base
-            return base
-        if ref.per_size:
-            base = replace(base, sized={**base.sized, key: math.nan})
-        else:
-            base = replace(base, figures={**base.figures, key: math.nan})
+            figure = getattr(measured, ref.column)
+        base = base.with_figure(ref, row.size_bytes, figure)
         self._by_placement[row.placement] = base
         return base

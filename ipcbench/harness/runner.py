@@ -52,7 +52,7 @@ from ipcbench.harness.rows import RunMeta, base_row, ok_row
 from ipcbench.harness.session import CaseSession, derive_workload
 from ipcbench.mechanisms import end_run, runs_last, session_class
 from ipcbench.mechanisms.base import PeerFailed, RepeatOutcome
-from ipcbench.system.deadlines import CaseTimeout, forkserver_pid, kill_forkserver
+from ipcbench.system.deadlines import CaseTimeout, kill_forkserver
 from ipcbench.system.disturbance import between, our_cpu_s, read_cpu_times
 from ipcbench.system.fdlimit import TooFewDescriptors
 from ipcbench.system.schedstat import delay_between_ns, run_delays_ns
@@ -142,8 +142,7 @@ CASE_ERRORS = (CaseTimeout, PeerFailed, OSError, ValueError, RuntimeError)
 def wants_session(sessions: list[SessionResult], settings: Settings) -> bool:
     """Pure: the stopping rule on session-level values. At least `sessions`; then more
     while the middle half of the sessions spreads wider than the target (middle_spread)
-    and neither
-    `max_sessions` nor the case's time budget is spent."""
+    and neither `max_sessions` nor the case's time budget is spent."""
     stop, _ = should_stop(
         [s.value_ns for s in sessions],
         spread=middle_spread,
@@ -285,9 +284,9 @@ def run_planned(
         end_run()
         # The fork server multiprocessing started for this run's cases goes with it: one
         # stopped (SIGSTOP) after its last case outlived the run and held the run's
-        # stdout open, so a caller waiting for the output waited forever.
-        if forkserver_pid():
-            kill_forkserver()
+        # stdout open, so a caller waiting for the output waited forever. (None started:
+        # nothing to do.)
+        kill_forkserver()
 
 
 def _run_rounds(planned: Iterable[PlannedCase], run: RunContext,
