@@ -123,8 +123,23 @@ def test_checksums_are_deterministic_across_builds():
     for kind in PAYLOAD_KINDS:
         if payload_unavailable_reason(kind):
             continue  # msgpack, arrow without their module (tests/test_codecs.py)
-        assert PayloadSpec(4096, 7, kind).checksum() == PayloadSpec(4096, 7, kind).checksum()
+        first = PayloadSpec(4096, 7, kind).checksum()
+        # Built again from nothing: the per-process caches would hand back the first.
+        spec._checksum_of.cache_clear()
+        spec._kept_random_bytes.cache_clear()
+        assert PayloadSpec(4096, 7, kind).checksum() == first
     assert PayloadSpec(4096, 1).checksum() != PayloadSpec(4096, 2).checksum()
+
+
+def test_random_bytes_are_kept_up_to_the_limit_and_built_fresh_above_it():
+    limit = spec.CACHED_RAW_MAX_BYTES
+    kept = PayloadSpec(limit, 3).raw()
+    assert PayloadSpec(limit, 3).raw() is kept  # built once: forked peers find it made
+    assert kept == spec._random_bytes(limit, 3)  # and the same bytes a fresh build gives
+    assert PayloadSpec(limit, 4).raw() != kept
+    big = PayloadSpec(limit + 1, 3)
+    assert big.raw() is not big.raw()  # not kept: would grow every fork's page tables
+    assert big.raw() == spec._random_bytes(limit + 1, 3)
 
 
 def test_too_small_payload_is_skipped_with_a_reason():

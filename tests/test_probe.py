@@ -10,6 +10,7 @@ import signal
 
 import pytest
 
+from ipcbench.harness import probe as probe_module
 from ipcbench.harness.probe import EchoProbe
 from ipcbench.system.affinity import ChildStalled
 
@@ -30,6 +31,22 @@ def test_probes_of_a_placement_share_one_echo_child():
         assert len(probe._echoes) == 2
     assert all(0 < value < 1e9 and math.isfinite(value) for value in (first, second))
     assert probe._echoes == {}
+
+
+def test_a_fresh_echo_is_warmed_longer_than_a_kept_one(monkeypatch):
+    counts = []
+    real = probe_module.round_trips_ns
+
+    def counted(send_fd, reply_fd, count):
+        counts.append(count)
+        return real(send_fd, reply_fd, count)
+
+    monkeypatch.setattr(probe_module, "round_trips_ns", counted)
+    with EchoProbe(round_trips=20, warmup=5, kept_round_trips=8, kept_warmup=2) as probe:
+        probe("same-core")
+        probe("same-core")
+        probe("unpinned")  # a placement's first probe starts its own echo
+    assert counts == [25, 10, 25]
 
 
 def test_a_stopped_echo_is_killed_at_the_deadline_and_replaced():

@@ -41,7 +41,7 @@ from __future__ import annotations
 import pickle
 import zlib
 from dataclasses import dataclass
-from functools import cached_property
+from functools import lru_cache
 
 import numpy as np
 
@@ -52,6 +52,14 @@ from ipcbench.payload.framing import HEADER_BYTES
 
 _STAMP_BYTES = 8  # shm-view: the per-message sequence stamp (zerocopy.STAMP_BYTES)
 _PROTOCOL = 5
+
+# Random bytes up to this size are built once per process and kept (a few, by size and
+# seed): the harness builds them for the checksum before it forks a session's peers, so
+# forked peers find them made. Building them was a peer's start-up work in every session
+# (1 MiB: 3-12 ms a peer on a shared core) and the harness's on every session too (1.4 s
+# of a quick run). Bytes are immutable: sharing them changes nothing a peer does with
+# them. Larger payloads are built fresh (kept, they would grow every fork's page tables).
+CACHED_RAW_MAX_BYTES = 1 << 20
 
 
 class PayloadMismatch(RuntimeError):
@@ -204,8 +212,9 @@ class PayloadSpec:
     def raw(self) -> bytes:
         # Random, not zeros: a zero page can be shared or compressed away somewhere
         # along the path and make a copy look free.
-        rng = np.random.default_rng(self.seed)
-        return rng.integers(0, 256, self.size_bytes, dtype=np.uint8).tobytes()
+        if self.size_bytes <= CACHED_RAW_MAX_BYTES:
+            return _kept_random_bytes(self.size_bytes, self.seed)
+        return _random_bytes(self.size_bytes, self.seed)
 
     def value(self):
         """What the sending application holds (shm-view: the bytes it writes into shared
@@ -213,19 +222,12 @@ class PayloadSpec:
         info = self.info
         return _VALUES[info.value](self, _FITTED.get(info.encoding))
 
-    def __getstate__(self) -> dict:
-        # Peers rebuild the payload themselves: never ship a cached value to every peer.
-        return {k: v for k, v in self.__dict__.items() if k != "_checksum"}
-
-    @cached_property
-    def _checksum(self) -> int:
-        return _CHECKSUMS[self.info.encoding](self, self.value())
-
     def checksum(self) -> int:
         """CRC-32 of the body as it must arrive: bytes less the header, the pickle of
         an object's value, the msgpack packing of msgpack's, the column values of
-        arrow's DataFrame, shm-view's unstamped bytes."""
-        return self._checksum
+        arrow's DataFrame, shm-view's unstamped bytes (computed once per spec and
+        process: a session's harness asks for it every session)."""
+        return _checksum_of(self)
 
     def check_buildable(self) -> str:
         """'' when this kind can be built at this size, else the reason it cannot."""
@@ -241,6 +243,19 @@ class PayloadSpec:
         except PayloadTooSmall:
             return f"payload {self.kind} needs more than {self.size_bytes} bytes"
         return ""
+
+
+def _random_bytes(size_bytes: int, seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size_bytes, dtype=np.uint8).tobytes()
+
+
+_kept_random_bytes = lru_cache(maxsize=8)(_random_bytes)
+
+
+@lru_cache(maxsize=64)
+def _checksum_of(spec: PayloadSpec) -> int:
+    return _CHECKSUMS[spec.info.encoding](spec, spec.value())
 
 
 def verify(data, size_bytes: int, checksum: int, where: str) -> None:
