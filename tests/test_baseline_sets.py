@@ -78,6 +78,29 @@ def test_the_rows_pool_every_set_and_a_set_in_another_state_is_outvoted(meta, fa
     assert len(fake.calls) == 3 and len(rows) == 4  # nothing more once every set is in
 
 
+def test_a_row_at_the_host_s_typical_state_is_judged_against_the_probe(meta, fake_sets):
+    """Ping-pong and request-reply rows whose times are at the run's median probe take
+    that probe as their raw round trip (the same os.pipe echo), not the baseline row's
+    few moments; rows as measured (probe_ref_ns 0) and other patterns keep the row's."""
+    from dataclasses import replace
+
+    fake_sets(5_000.0)
+    cache = BaselineCache(meta, lambda row: None)
+    at_state = replace(pingpong_row(meta, 16_000.0), probe_ref_ns=8_000.0)
+    assert cache.annotate(at_state).efficiency == pytest.approx(0.5)
+    assert cache.annotate(pingpong_row(meta, 16_000.0)).efficiency == pytest.approx(5 / 16)
+    case = Case("fake", "ideal", "reqrep", 64, 1, "fork", "same-core")
+    reqrep = base_row(case, meta, "ok", verified=True, messages=1, median_ns=20_000.0,
+                      p50_ns=20_000.0, msgs_per_s=50_000.0, probe_ref_ns=8_000.0)
+    assert cache.annotate(reqrep).efficiency == pytest.approx(50_000.0 / 125_000.0)
+    stream = Case("fake", "ideal", "stream", 64, 1, "fork", "same-core")
+    copied = base_row(stream, meta, "ok", verified=True, messages=1, median_ns=1_000.0,
+                      p50_ns=1_000.0, msgs_per_s=1e6, bytes_per_s=64e6,
+                      probe_ref_ns=8_000.0)
+    assert cache.annotate(copied).efficiency == cache.annotate(
+        replace(copied, probe_ref_ns=0.0)).efficiency
+
+
 def test_one_set_writes_its_rows_at_once_and_flush_writes_a_partial_pool(meta, fake_sets):
     fake_sets(7_000.0)
     rows = []

@@ -5,6 +5,7 @@ session-level significance test on synthetic A/A and A/B runs."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from ipcbench.core.session_stats import (
     case_figures,
     noise_kind,
     pooled_stdev,
+    standardized,
     summarize_session,
 )
 from ipcbench.core.settings import Settings
@@ -101,6 +103,38 @@ def test_a_wide_paired_ratio_misses_the_target_but_flags_nothing():
     figures = case_figures(quiet, 0.05, paired_half_width=0.12)
     assert not figures["target_met"] and not figures["noisy"] and figures["noise"] == ""
     assert noise_kind(quiet, 0.05, paired_half_width=0.12) == PAIRED
+
+
+def _probed(index, value, probe_ns):
+    return replace(_session(index, [[value], [value]]), probe_ns=probe_ns)
+
+
+def test_sessions_are_scaled_to_the_reference_state_by_their_own_probe():
+    """A host in three states (probes 9, 11, 14 us, as on an AMD EPYC VM) with a case
+    whose sessions move with it: at the reference 11 us they read alike, so the figure
+    is the typical state's and its spread is the case's own, not the host's."""
+    sessions = [_probed(0, 18.0, 9.0), _probed(1, 22.0, 11.0), _probed(2, 28.0, 14.0)]
+    scaled, scales = standardized(sessions, 11.0)
+    assert scales == pytest.approx([11 / 9, 1.0, 11 / 14])
+    assert [s.p50_ns for s in scaled] == pytest.approx([22.0, 22.0, 22.0])
+    assert [s.probe_ns for s in scaled] == [11.0] * 3
+    assert [s.duration_ns for s in scaled] == [s.duration_ns for s in sessions]  # measured
+    figures = case_figures(sessions, target=0.05, reference_ns=11.0)
+    assert figures["median_ns"] == pytest.approx(22.0) and figures["probe_ref_ns"] == 11.0
+    assert figures["middle_spread"] == pytest.approx(0.0) and not figures["noisy"]
+    assert figures["msgs_per_s"] == pytest.approx(1e9 / 22.0)
+    assert figures["probe_ratio"] == pytest.approx(2.0)  # as without the reference
+    raw = case_figures(sessions, target=0.05)
+    assert raw["probe_ref_ns"] == 0.0 and raw["median_ns"] == 22.0 and raw["noisy"]
+
+
+@pytest.mark.parametrize("reference_ns", [0.0, 11.0])
+def test_a_case_is_scaled_whole_or_not_at_all(reference_ns):
+    """No reference, or one session without a probe: every time as measured."""
+    sessions = [_probed(0, 18.0, 9.0), _probed(1, 28.0, 0.0 if reference_ns else 14.0)]
+    scaled, scales = standardized(sessions, reference_ns)
+    assert scaled == sessions and scales == [1.0, 1.0]
+    assert case_figures(sessions, 0.05, reference_ns=reference_ns)["probe_ref_ns"] == 0.0
 
 
 def test_the_noisy_flag_is_the_calibrated_limit_not_the_precision_target():

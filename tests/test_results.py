@@ -297,3 +297,22 @@ def test_a_schema_8_run_reads_as_medians_with_efficiency_from_its_baselines(tmp_
     # file: scaled by floor / typical; the cross-core row has no baseline: kept.
     assert frame["efficiency"].iloc[:4].tolist() == pytest.approx([1.0, 0.5, 0.27, 0.9])
     assert math.isnan(frame["efficiency"].iloc[4])
+
+
+def test_a_schema_9_run_reads_with_its_times_as_measured(tmp_path):
+    # Schema 10 gives a row's times at the host's typical state (probe_ref_ns); a
+    # schema 9 row's were as measured: they load unchanged, with probe_ref_ns = 0.
+    import pandas as pd
+
+    from ipcbench.core.results import write_rows
+
+    path = tmp_path / "results.csv"
+    write_rows(path, [make_row(p50_ns=12_000.0, median_ns=12_000.0, msgs_per_s=80_000.0)])
+    old = pd.read_csv(path).drop(columns=["probe_ref_ns"])
+    old.assign(schema_version=9).to_csv(path, index=False)
+
+    frame = read_results(tmp_path)
+    assert list(frame.columns) == list(COLUMNS)
+    assert set(frame["schema_version"]) == {SCHEMA_VERSION}
+    assert frame["probe_ref_ns"].tolist() == [0.0]
+    assert (frame["median_ns"].iloc[0], frame["msgs_per_s"].iloc[0]) == (12_000.0, 80_000.0)

@@ -246,6 +246,62 @@ def test_probes_bracket_every_session_and_each_one_is_shared_by_two(meta):
         assert second.probe_ns == pytest.approx(math.sqrt(p1 * p2))
 
 
+def _two_state_host(pingpong_cases: int = 1):
+    """A host that runs every other session twice as slow, and a probe that sees it: the
+    probes either side of session k read 100 ns in the fast state, 200 in the slow (a
+    workload of one channel takes two probes a session)."""
+    made, probed = [], []
+
+    def make(case: Case, settings: Settings) -> FakeSession:
+        made.append(case)
+        step = STEP_NS * (1 + (len(made) - 1) % 2)
+        return FakeSession(case, Workload(settings.messages_for(case), 5.0, 5.0),
+                           clock=FakeClock(step))
+
+    def probe(placement):
+        probed.append(placement)
+        return 100.0 * (1 + ((len(probed) - 1) // 2) % 2)
+
+    return make, probe
+
+
+def test_rows_give_their_times_at_the_host_s_typical_state(meta):
+    """Sessions at 1 and 2 us in step with their probes (100 and 200 ns): scaled by the
+    run's median probe (150 ns) over each one's own, every session reads 1.5 us, so the
+    row does too, with no spread; its rate is that state's, the counts as measured."""
+    from ipcbench.harness.plan import PlannedCase
+
+    case = Case("fake", "ideal", "pingpong", 64, 1, "fork")
+    make, probe = _two_state_host()
+    settings = replace(SETTINGS, sessions=4, max_sessions=4)
+    rows, sessions = [], []
+    run_planned([PlannedCase(case, "")], settings, meta, rows.append, make_session=make,
+                probe=probe, on_session=lambda c, result: sessions.append(result))
+    (row,) = rows
+    assert [s.probe_ns for s in sessions] == [100.0, 200.0, 100.0, 200.0]
+    assert [s.p50_ns for s in sessions] == [STEP_NS, 2 * STEP_NS] * 2  # logged as measured
+    assert row.probe_ref_ns == 150.0
+    assert row.median_ns == row.p50_ns == row.min_ns == row.max_ns == 1.5 * STEP_NS
+    assert row.middle_spread == 0.0 and not row.noisy
+    assert row.msgs_per_s == pytest.approx(1e9 / (1.5 * STEP_NS))
+    assert row.probe_ratio == pytest.approx(STEP_NS / 100.0)
+    assert row.duration_ns == row.messages / 4 * (1 + 2 + 1 + 2) * STEP_NS  # as measured
+
+
+def test_without_a_probe_rows_keep_their_times_as_measured(meta):
+    from ipcbench.harness.plan import PlannedCase
+
+    case = Case("fake", "ideal", "pingpong", 64, 1, "fork")
+    make, _ = _two_state_host()
+    rows = []
+    run_planned([PlannedCase(case, "")], replace(SETTINGS, sessions=4, max_sessions=4),
+                meta, rows.append, make_session=make)
+    (row,) = rows
+    assert row.probe_ref_ns == 0.0
+    assert (row.min_ns, row.max_ns) == (STEP_NS, 2 * STEP_NS)
+    assert row.middle_spread > 0
+
+
 @pytest.mark.parametrize(("before", "after", "kept"),
                          [(100.0, 400.0, 200.0), (0.0, 400.0, 400.0), (100.0, 0.0, 100.0),
                           (0.0, 0.0, 0.0)])

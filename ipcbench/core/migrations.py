@@ -52,6 +52,11 @@ What each version changed (results.SCHEMA_VERSION is the newest; readers refuse 
      meaning: the `lock` baseline row times a shared int64 under one plain lock (it
      timed a synchronized Value, three lock operations an increment, which a channel
      with one lock beat by 1.3-1.5x); counter efficiencies of older files keep theirs.
+  10 times at the host's typical state: probe_ref_ns (the run's median probe under the
+     row's placement when the row was written). Where it is above 0, every time of the
+     row (and its rates) is at that state: each session's times scaled by it over the
+     session's own probe (session_stats.standardized); 0 = as measured. v9 loads with
+     probe_ref_ns = 0, its figures as they were.
 """
 
 from __future__ import annotations
@@ -217,6 +222,13 @@ def _medians_again(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     return frame, factor
 
 
+def _v9_to_v10(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    if "probe_ref_ns" not in frame:
+        frame.insert(frame.columns.get_loc("probe_ratio_ci_high") + 1, "probe_ref_ns", 0.0)
+    return frame
+
+
 # version -> the step from that version to the next (asv's way: each step knows only
 # two adjacent versions, so an old file is upgraded through every step in turn).
 _MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {
@@ -228,6 +240,7 @@ _MIGRATIONS: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {
     6: _v6_to_v7,
     7: _v7_to_v8,
     8: _v8_to_v9,
+    9: _v9_to_v10,
 }
 
 

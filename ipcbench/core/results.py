@@ -33,7 +33,7 @@ from ipcbench.core.schema import (
 from ipcbench.system.safefile import open_fd, refuse_link, safe_dir
 
 # Bump on any change to COLUMNS or their meaning, with a step in migrations.py.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 class ResultsError(ValueError):
@@ -121,6 +121,11 @@ class ResultRow:
     probe_ratio: float = math.nan
     probe_ratio_ci_low: float = math.nan
     probe_ratio_ci_high: float = math.nan
+    # The run's typical probe under this placement when the row was written (the median
+    # of its probes so far), in ns: every time of the row is at that state of the host,
+    # each session scaled by it over its own probe (session_stats.standardized). 0 = the
+    # times are as measured (no probe: the pytest front end, a session without one).
+    probe_ref_ns: float = 0.0
     # Per sender: messages per second reached (open loop: against rate_per_s).
     achieved_per_s: float = math.nan
     saturated: bool = False

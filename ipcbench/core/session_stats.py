@@ -13,6 +13,9 @@ sessions do. Hence:
   session drew the fast state; two quiet runs agreed within 10% on 47-48% of cases by
   their floors and on 85-94% by their medians (docs/noise.md). `floor_ns` keeps the
   fastest session's value;
+- where the run probed the host beside every session, each session's times are first
+  taken at the host's typical state: scaled by the run's median probe over the
+  session's own (standardized(); schema 10). Spread, CI and flag are of those values;
 - `middle_spread` is how wide the middle half of the sessions lies around the median:
   half their interquartile range over the median (0.04 = the middle half within about
   +/-4%). The runner adds sessions while it is wider than the precision target
@@ -34,7 +37,7 @@ in 10 ms jiffies, and on a cloud VM they did not predict which cases reproduce
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from statistics import median
 
 import numpy as np
@@ -221,13 +224,18 @@ def total_disturbance(sessions: list[SessionResult]) -> Disturbance:
 
 def case_figures(sessions: list[SessionResult], target: float,
                  paired_half_width: float = 0.0,
-                 spread_limit: float = MIDDLE_SPREAD_LIMIT) -> dict[str, object]:
+                 spread_limit: float = MIDDLE_SPREAD_LIMIT,
+                 reference_ns: float = 0.0) -> dict[str, object]:
     """Pure: the sessions of one case -> the figure columns of its row (see module doc).
     `target` is the precision aimed for (target_met, with the paired CI's half-width),
     `spread_limit` the middle spread above which the row is flagged noisy (inf: never,
-    as for the in-run baselines)."""
+    as for the in-run baselines), `reference_ns` the run's typical probe under the
+    case's placement: every figure is then at that state of the host (standardized();
+    0 = as measured)."""
     if not sessions:
         raise ValueError("a case needs at least one session")
+    measured = sessions
+    sessions, scales = standardized(sessions, reference_ns)
     values = [s.value_ns for s in sessions]
     figure_ns = median(values)
     ci_low_ns, ci_high_ns = median_ci(values)
@@ -251,7 +259,9 @@ def case_figures(sessions: list[SessionResult], target: float,
         "mean_ns": mean_ns,
         "stdev_ns": stdev_ns,
         "cv": stdev_ns / mean_ns if mean_ns else math.nan,
-        "msgs_per_s": median([s.msgs_per_s for s in sessions]),
+        # A session's rate at the reference state: its times were scaled by `scale`.
+        "msgs_per_s": median([s.msgs_per_s / scale
+                              for s, scale in zip(measured, scales, strict=True)]),
         "ci_low_ns": ci_low_ns,
         "ci_high_ns": ci_high_ns,
         "floor_ns": min(values),
@@ -262,12 +272,50 @@ def case_figures(sessions: list[SessionResult], target: float,
         "target_met": not noise_kind(sessions, target, paired_half_width),
         "run_delay_frac": median([s.run_delay_frac for s in sessions]),
         **probe_figures(sessions),
+        "probe_ref_ns": reference_ns if can_standardize(measured, reference_ns) else 0.0,
         "cpu_s_per_msg": sum(s.cpu_s for s in sessions) / messages,
         "ctx_switches_per_msg": sum(s.ctx_switches for s in sessions) / messages,
         "foreign_cpu_frac": disturbance.foreign_frac,
         "steal_frac": disturbance.steal_frac,
         **latency_figures(sessions),
     }
+
+
+# The times of a session that scale with the host's state (per message, and the one-way
+# latencies); its counts, its timed span and its CPU are what was measured.
+_SCALED_FIELDS = ("p50_ns", "p90_ns", "p99_ns", "p999_ns", "min_ns", "max_ns", "mean_ns",
+                  "stdev_ns", "lat_p50_ns", "lat_p90_ns", "lat_p99_ns", "lat_p999_ns",
+                  "lat_max_ns")
+
+
+def standardized(sessions: list[SessionResult], reference_ns: float
+                 ) -> tuple[list[SessionResult], list[float]]:
+    """Pure: the sessions with their times at the host's reference state, and the factor
+    each was scaled by. A session's times are scaled by `reference_ns` over its own
+    probe (taken either side of it), and its probe becomes the reference.
+
+    Why: on a cloud VM the host runs in a few speed states for 0.3 s to a few seconds
+    each (a raw pipe round trip at 9, 11 or 14 us on an AMD EPYC VM), and the share of
+    a run's sessions each state gets moves from run to run. A case's five or six
+    sessions land in whichever states came up, and the median over them moved with
+    that draw: between two back-to-back quick runs, 47-60% of the cases agreed within
+    10% quiet and 34% beside a noisy neighbour. Each session over its own probe, times
+    the run's typical probe, agreed for 72-74% and 49% (docs/noise.md).
+
+    Unchanged (factors 1) with no reference (0: the run had no probe, as the pytest
+    front end), or when any session went without a probe: a case is standardized
+    whole or not at all."""
+    if not can_standardize(sessions, reference_ns):
+        return list(sessions), [1.0] * len(sessions)
+    scales = [reference_ns / s.probe_ns for s in sessions]
+    return ([replace(s, probe_ns=reference_ns,
+                     **{name: getattr(s, name) * scale for name in _SCALED_FIELDS})
+             for s, scale in zip(sessions, scales, strict=True)], scales)
+
+
+def can_standardize(sessions: list[SessionResult], reference_ns: float) -> bool:
+    """Whether standardized() scales these sessions: a reference, and a probe for each."""
+    return reference_ns > 0 and all(s.probe_ns > 0 for s in sessions)
 
 
 def probe_figures(sessions: list[SessionResult]) -> dict[str, float]:

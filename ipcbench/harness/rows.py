@@ -69,14 +69,16 @@ def base_row(case: Case, meta: RunMeta, status: str, reason: str = "", **values)
 def ok_row(
     case: Case, meta: RunMeta, sessions: list[SessionResult], warmup: int, target_ci: float,
     paired: PairedRatio = UNPAIRED, remeasured: int = 0,
-    spread_limit: float = MIDDLE_SPREAD_LIMIT,
+    spread_limit: float = MIDDLE_SPREAD_LIMIT, reference_ns: float = 0.0,
 ) -> ResultRow:
     """Pure: the finished sessions of one case (and its paired ratio to the rivals of its
     workload, core/paired.py) -> its ok row, flagged noisy where its sessions' middle
-    spread is wider than `spread_limit` (session_stats.MIDDLE_SPREAD_LIMIT)."""
+    spread is wider than `spread_limit` (session_stats.MIDDLE_SPREAD_LIMIT), its times at
+    the host's reference state `reference_ns` (session_stats.standardized; 0 = as
+    measured)."""
     figures = case_figures(sessions, target_ci,
                            paired_half_width=paired.half_width if paired.blocks else 0.0,
-                           spread_limit=spread_limit)
+                           spread_limit=spread_limit, reference_ns=reference_ns)
     bytes_per_s = figures["msgs_per_s"] * case.kind.bytes_per_message(case.size_bytes)
     achieved_per_s = case.kind.sent_per_s(figures["msgs_per_s"], case.procs)
     return base_row(

@@ -17,6 +17,12 @@ another tenant took it) is measured again once instead of averaged in, within a 
 and counted in the row (`remeasured`); so is one during which other work took a
 quarter of the machine or more.
 
+A probe (a raw pipe echo, harness/probe.py) is taken between every two sessions; every
+session keeps the probes either side of it, and a row gives its times at the host's
+typical state: each session scaled by the median probe of the run's sessions under its
+placement so far over its own (session_stats.standardized), so the host's speed states,
+which move in and out within a second, leave the figure where the typical state has it.
+
 A workload's rows are written as soon as its last block ends; every finished session is
 handed to `on_session` first (the CLI logs it, so --resume loses nothing).
 
@@ -38,7 +44,12 @@ import numpy as np
 from ipcbench.core.paired import UNPAIRED, PairedRatio, paired_ratios, workload_of
 from ipcbench.core.results import ResultRow
 from ipcbench.core.schema import Case
-from ipcbench.core.session_stats import SessionResult, middle_spread, summarize_session
+from ipcbench.core.session_stats import (
+    SessionResult,
+    middle_spread,
+    standardized,
+    summarize_session,
+)
 from ipcbench.core.settings import Settings
 from ipcbench.core.stats import should_stop
 from ipcbench.harness.baselines import BaselineCache
@@ -201,6 +212,18 @@ class RunContext:
     # Before and after every session: the host's state under its placement, in ns (the
     # CLI passes baselines.probe_ns; None = no probe, as in the tests' fake runs).
     probe: Callable[[str], float] | None = None
+    # Every session's probe so far, by placement: their median is the host's typical
+    # state, at which rows give their times (reference_ns). Filled as sessions are kept.
+    probes_ns: dict[str, list[float]] = field(default_factory=dict)
+
+    def reference_ns(self, placement: str) -> float:
+        """The median probe of the run's sessions under `placement` so far (0: none)."""
+        probes = self.probes_ns.get(placement)
+        return float(np.median(probes)) if probes else 0.0
+
+    def kept_probe(self, placement: str, probe_ns: float) -> None:
+        if probe_ns > 0:
+            self.probes_ns.setdefault(placement, []).append(probe_ns)
 
 
 @dataclass
@@ -214,13 +237,22 @@ def may_remeasure(item: _Pending, settings: Settings) -> bool:
     return item.remeasured < max(1, int(settings.max_sessions * REMEASURE_SHARE))
 
 
-def workload_ratios(items: list[_Pending]) -> dict[Case, PairedRatio]:
-    """Each case's paired ratio over the blocks of its workload (core/paired.py)."""
-    return paired_ratios({item.case: {s.index: s.value_ns for s in item.sessions}
+def _values(item: _Pending, reference_ns: float) -> list[SessionResult]:
+    """The case's sessions at the host's reference state (session_stats.standardized)."""
+    return standardized(item.sessions, reference_ns)[0]
+
+
+def workload_ratios(items: list[_Pending], reference_ns: float = 0.0
+                    ) -> dict[Case, PairedRatio]:
+    """Each case's paired ratio over the blocks of its workload (core/paired.py), its
+    sessions at the reference state: a state that changed within a block cancels too."""
+    return paired_ratios({item.case: {s.index: s.value_ns
+                                      for s in _values(item, reference_ns)}
                           for item in items})
 
 
-def workload_wants_block(items: list[_Pending], settings: Settings, over_budget: bool) -> bool:
+def workload_wants_block(items: list[_Pending], settings: Settings, over_budget: bool,
+                         reference_ns: float = 0.0) -> bool:
     """Pure: the stopping rule of a workload. Every case gets `sessions`; then more blocks
     while the middle half of a case's sessions spreads wider than the target
     (session_stats.middle_spread), or its paired CI is wider than the target, until
@@ -238,11 +270,11 @@ def workload_wants_block(items: list[_Pending], settings: Settings, over_budget:
     wall_s = sum(s.wall_s for item in items for s in item.sessions)
     if wall_s >= settings.budget_s * len(items):
         return False
-    if any(middle_spread([s.value_ns for s in item.sessions]) > settings.target_ci
-           for item in items):
+    if any(middle_spread([s.value_ns for s in _values(item, reference_ns)])
+           > settings.target_ci for item in items):
         return True
     return len(items) > 1 and any(r.half_width > settings.target_ci
-                                  for r in workload_ratios(items).values())
+                                  for r in workload_ratios(items, reference_ns).values())
 
 
 def run_planned(
@@ -298,6 +330,8 @@ def _run_rounds(planned: Iterable[PlannedCase], run: RunContext,
             run.on_row(base_row(item.case, run.meta, "skipped", item.skip_reason))
             continue
         pending.append(_Pending(item.case, list(done_sessions.get(item.case, []))))
+        for session in pending[-1].sessions:  # a resumed run's probes count too
+            run.kept_probe(item.case.placement, session.probe_ns)
     deadline_s = clock() + run.settings.run_budget_s if run.settings.run_budget_s else math.inf
     # A mechanism that keeps a runtime in the harness (Ray: ~400 MB) goes after every
     # other case, so theirs fork from a lean harness (heap.py); each group interleaved.
@@ -392,7 +426,8 @@ def _measure_or_drop(item: _Pending, items: list[_Pending], run: RunContext, edg
 def _still_wanted(items: list[_Pending], run: RunContext,
                   over_budget: Callable[[], bool]) -> bool:
     """Whether the workload wants another block; when not, its rows are written."""
-    if items and workload_wants_block(items, run.settings, over_budget()):
+    if items and workload_wants_block(items, run.settings, over_budget(),
+                                      run.reference_ns(items[0].case.placement)):
         return True
     _finish_workload(items, run)
     return False
@@ -448,6 +483,7 @@ def _measure(item: _Pending, run: RunContext,
 def _keep(item: _Pending, run: RunContext, result: SessionResult, probe_ns: float) -> None:
     """A measured session joins its case: logged, kept."""
     result = replace(result, probe_ns=probe_ns)
+    run.kept_probe(item.case.placement, probe_ns)
     run.on_session(item.case, result)  # the raw latencies, if kept, are on disk now
     # Cases wait for their next round with their sessions in memory: without the raw
     # latencies (the row needs their percentiles only), else a default run's harness
@@ -456,12 +492,18 @@ def _keep(item: _Pending, run: RunContext, result: SessionResult, probe_ns: floa
 
 
 def _finish_workload(items: list[_Pending], run: RunContext) -> None:
-    ratios = workload_ratios(items) if len(items) > 1 else {}
+    if not items:
+        return
+    # One workload, one placement: its rows share the host's reference state.
+    reference_ns = run.reference_ns(items[0].case.placement)
+    ratios = workload_ratios(items, reference_ns) if len(items) > 1 else {}
     for item in items:
-        _finish(item, run, ratios.get(item.case, UNPAIRED))
+        _finish(item, run, ratios.get(item.case, UNPAIRED), reference_ns)
 
 
-def _finish(item: _Pending, run: RunContext, paired: PairedRatio = UNPAIRED) -> None:
+def _finish(item: _Pending, run: RunContext, paired: PairedRatio = UNPAIRED,
+            reference_ns: float = 0.0) -> None:
     row = ok_row(item.case, run.meta, item.sessions, run.settings.warmup,
-                 run.settings.target_ci, paired=paired, remeasured=item.remeasured)
+                 run.settings.target_ci, paired=paired, remeasured=item.remeasured,
+                 reference_ns=reference_ns)
     run.on_row(run.baseline_cache.annotate(row) if run.baseline_cache is not None else row)
