@@ -101,6 +101,38 @@ def test_a_row_at_the_host_s_typical_state_is_judged_against_the_probe(meta, fak
         replace(copied, probe_ref_ns=0.0)).efficiency
 
 
+def test_sets_are_brought_to_one_state_and_then_to_the_row_s(meta, fake_sets):
+    """Sets taken in a fast (probe 5 ns) and a slow state (8 ns) read alike once each is
+    scaled to the sets' median probe; a row at the run's typical state (probe_ref_ns 10)
+    is judged against them scaled on to that state. The rows written stay as measured."""
+    from dataclasses import replace
+
+    fake = fake_sets(5_000.0, 8_000.0, 8_000.0)
+    probes = []
+
+    def probe(placement):  # two a set, before and after, at that set's state
+        probes.append(placement)
+        return fake.levels[(len(probes) - 1) // 2] / 1000
+
+    rows = []
+    cache = BaselineCache(meta, rows.append, sets=3, probe=probe)
+    cache.get("same-core", "fork")
+    cache.next_round()
+    cache.next_round()
+    assert len(probes) == 6 and len(rows) == 4
+    base = cache.get("same-core", "fork")
+    assert base.probe_ns == 8.0
+    assert base.for_case(patterns.COUNTER, 8) == pytest.approx(1e9 / 8_000.0)  # every set
+    [lock] = [r for r in rows if r.variant == "lock"]
+    assert lock.sessions == 15 and lock.min_ns == 5_000.0  # the row: as measured
+    case = Case("fake", "ideal", "counter", 8, 1, "fork", "same-core")
+    counter = base_row(case, meta, "ok", verified=True, messages=1, median_ns=20_000.0,
+                       p50_ns=20_000.0, msgs_per_s=50_000.0, probe_ref_ns=10.0)
+    assert cache.annotate(counter).efficiency == pytest.approx(50_000.0 / 100_000.0)
+    assert cache.annotate(replace(counter, probe_ref_ns=0.0)).efficiency == pytest.approx(
+        50_000.0 / 125_000.0)  # times as measured: against the sets at their own state
+
+
 def test_one_set_writes_its_rows_at_once_and_flush_writes_a_partial_pool(meta, fake_sets):
     fake_sets(7_000.0)
     rows = []

@@ -187,7 +187,7 @@ def _measure(args, job: Job, rows: list) -> None:
         run_meta = RunMeta(job.meta["machine_id"], order_seed=job.seed)
         cache = None
         if job.baselines:
-            cache = BaselineCache(run_meta, on_row, sets=SPREAD_SETS)
+            cache = BaselineCache(run_meta, on_row, sets=SPREAD_SETS, probe=probe)
             cache.expect(item.case for item in job.planned if not item.skip_reason)
             cache.preload(job.previous + rows)
         run_planned(

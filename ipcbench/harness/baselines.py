@@ -32,6 +32,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 
@@ -66,9 +67,12 @@ class Baselines:
 
     figures: dict[tuple[str, str, str], float]
     sized: dict[tuple[str, str, str, int], float] = field(default_factory=dict)
+    # The host's state these figures are at: the probe (a raw os.pipe round trip, as
+    # around every session) their sets were brought to; 0 = as measured, state unknown.
+    probe_ns: float = 0.0
 
     @classmethod
-    def from_rows(cls, rows: Iterable[ResultRow]) -> Baselines:
+    def from_rows(cls, rows: Iterable[ResultRow], probe_ns: float = 0.0) -> Baselines:
         """KeyError when a baseline a pattern needs is missing from `rows`."""
         rows = sorted(rows, key=lambda r: r.size_bytes)
         by_kind = {(r.variant, r.pattern): r for r in rows}  # the largest size of each
@@ -82,7 +86,7 @@ class Baselines:
                 sized.update({(*ref.key, r.size_bytes): getattr(r, ref.column)
                               for r in rows if (r.variant, r.pattern) == (ref.variant,
                                                                           ref.pattern)})
-        return cls(figures, sized)
+        return cls(figures, sized, probe_ns)
 
     def for_case(self, pattern: patterns.Pattern, size_bytes: int) -> float:
         """The figure a case of this pattern and size is judged against (KeyError when a
@@ -116,22 +120,39 @@ def efficiency(row: ResultRow, base: Baselines) -> float:
 
 
 def at_reference(row: ResultRow, base: Baselines) -> Baselines:
-    """Pure: the baselines a row is judged against, its raw os.pipe round trip the run's
-    probe at the host's typical state where the row's times are at that state
-    (probe_ref_ns above 0: session_stats.standardized).
+    """Pure: the baselines a row is judged against, at the row's state of the host where
+    the row's times are at the run's typical state (probe_ref_ns above 0:
+    session_stats.standardized) and the baselines' state is known (base.probe_ns): every
+    figure scaled as the sessions were, by the row's probe over the baselines' (a time
+    up, a rate down), and the raw os.pipe round trip is the row's probe itself (the same
+    64 B os.pipe echo, pinned alike, taken beside every session).
 
-    The probe is that round trip (64 B over os.pipe, pinned as the baseline is), taken
-    beside every session; the baseline row's three sets are a few moments of the run.
-    Between two back-to-back quick runs on an AMD EPYC VM the baseline rows read 8.7 to
-    11.1 us while the runs' median probes read 10.8 to 11.6 us: a row at the typical
-    state over a baseline from other moments moved its efficiency by up to 1.27x."""
+    Why: a baseline set is a few moments of the run, and the host moves between speed
+    states. Between two back-to-back quick runs on an AMD EPYC VM the baseline rows read
+    8.7 to 11.1 us for the raw round trip while the runs' median probes read 10.8 to
+    11.6 us, and the lock baseline 531 and 806 ns: a row at the typical state over a
+    baseline from other moments moved its efficiency by up to 1.7x."""
+    ref_ns = row.probe_ref_ns
+    if not ref_ns > 0:
+        return base
+    if base.probe_ns > 0:
+        factor = ref_ns / base.probe_ns
+        base = replace(base, probe_ns=ref_ns,
+                       figures={key: _scaled(key, value, factor)
+                                for key, value in base.figures.items()},
+                       sized={key: _scaled(key, value, factor)
+                              for key, value in base.sized.items()})
     ref = patterns.get(row.pattern).baseline
-    if not row.probe_ref_ns > 0 or ref.key[:2] != _RAW_ROUND_TRIP:
-        return base
-    per_s = {"p50_ns": row.probe_ref_ns, "msgs_per_s": 1e9 / row.probe_ref_ns}
-    if ref.column not in per_s:
-        return base
-    return base.with_figure(ref, row.size_bytes, per_s[ref.column])
+    per_column = {"p50_ns": ref_ns, "msgs_per_s": 1e9 / ref_ns}
+    if ref.key[:2] == _RAW_ROUND_TRIP and ref.column in per_column:
+        base = base.with_figure(ref, row.size_bytes, per_column[ref.column])
+    return base
+
+
+def _scaled(key: tuple, value: float, factor: float) -> float:
+    """A baseline figure with its times scaled by `factor`: a time (`_ns`) goes with
+    it, a rate (`_per_s`) against it. key[2] is the figure's column."""
+    return value * factor if key[2].endswith("_ns") else value / factor
 
 
 # The baseline row the probe stands for: (variant, pattern).
@@ -398,19 +419,35 @@ def measure_set(placement: str, start_method: str,
 @dataclass
 class _Pool:
     """A placement's sets so far, before its rows are written: per baseline case, the
-    messages a sample averages and one sample array per set that measured it."""
+    messages a sample averages and, per set that measured it, its samples and the probe
+    taken around that set (0: none)."""
 
     start_method: str
-    samples: dict[Case, tuple[int, list[np.ndarray]]] = field(default_factory=dict)
+    samples: dict[Case, tuple[int, list[tuple[np.ndarray, float]]]] = field(
+        default_factory=dict)
     sets: int = 0
 
-    def add(self, found: BaselineSet) -> None:
+    def add(self, found: BaselineSet, probe_ns: float = 0.0) -> None:
         for case, (per_sample, samples) in found.items():
-            self.samples.setdefault(case, (per_sample, []))[1].append(samples)
+            self.samples.setdefault(case, (per_sample, []))[1].append((samples, probe_ns))
 
-    def rows(self, meta: RunMeta) -> list[ResultRow]:
-        return [baseline_row(case, meta, arrays, per_sample)
+    def rows(self, meta: RunMeta, at_probe_ns: float = 0.0) -> list[ResultRow]:
+        """The pooled rows, as measured; with `at_probe_ns`, each set's samples first
+        scaled to that state by it over the set's own probe (a set without a probe is
+        taken as it is)."""
+        def at_state(samples: np.ndarray, probe_ns: float) -> np.ndarray:
+            if at_probe_ns > 0 and probe_ns > 0:
+                return samples * (at_probe_ns / probe_ns)
+            return samples
+
+        return [baseline_row(case, meta, [at_state(a, p) for a, p in arrays], per_sample)
                 for case, (per_sample, arrays) in self.samples.items()]
+
+    def probe_ns(self) -> float:
+        """The state the pooled sets are brought to: the median of their probes (0 when
+        none had one)."""
+        probes = [p for _, arrays in self.samples.values() for _, p in arrays if p > 0]
+        return float(np.median(probes)) if probes else 0.0
 
     def copy_sizes_bytes(self) -> list[int]:
         return [case.size_bytes for case in self.samples
@@ -429,10 +466,13 @@ class BaselineCache:
     rows go out at once, before the cases they anchor."""
 
     def __init__(self, meta: RunMeta, on_row: Callable[[ResultRow], None],
-                 sets: int = 1) -> None:
+                 sets: int = 1, probe: Callable[[str], float] | None = None) -> None:
         self.meta = meta
         self.on_row = on_row
         self.sets = max(1, sets)
+        # The run's probe (harness/probe.py), taken either side of every set so the sets
+        # can be brought to one state of the host (at_reference); None = no probe.
+        self.probe = probe
         self._by_placement: dict[str, Baselines | None] = {}
         self._pools: dict[str, _Pool] = {}  # placements whose rows are not written yet
         # Baselines that could not be measured on first need (ref, size): NaN, asked
@@ -466,8 +506,8 @@ class BaselineCache:
     def get(self, placement: str, start_method: str) -> Baselines | None:
         if placement not in self._by_placement:
             try:
-                found = measure_set(placement, start_method,
-                                    sorted(self._copy_sizes.get(placement, ())))
+                found, probe_ns = self._probed(placement, lambda: measure_set(
+                    placement, start_method, sorted(self._copy_sizes.get(placement, ()))))
             except _MEASURE_ERRORS as exc:
                 case = Case(BASELINE_MECHANISM, "all", patterns.STREAM.name, 1, 1, start_method,
                             placement)
@@ -475,7 +515,7 @@ class BaselineCache:
                 self._by_placement[placement] = None
                 return None
             pool = self._pools[placement] = _Pool(start_method)
-            pool.add(found)
+            pool.add(found, probe_ns)
             pool.sets = 1
             self._settle(placement)
         return self._by_placement[placement]
@@ -487,13 +527,32 @@ class BaselineCache:
             if pool.sets >= self.sets:
                 continue
             try:
-                found = measure_set(placement, pool.start_method, pool.copy_sizes_bytes())
-                found.update(self._lazy_again(placement, pool))
+                found, probe_ns = self._probed(placement,
+                                               partial(self._next_set, placement, pool))
             except _MEASURE_ERRORS:
                 continue
-            pool.add(found)
+            pool.add(found, probe_ns)
             pool.sets += 1
             self._settle(placement)
+
+    def _probed(self, placement: str, measure: Callable[[], object]) -> tuple[object, float]:
+        """measure()'s result and the probe around it: the geometric mean of the probes
+        before and after, the one that worked if one failed, 0 without (as a session's)."""
+        before_ns = self._probe_ns(placement)
+        found = measure()
+        after_ns = self._probe_ns(placement)
+        if before_ns > 0 and after_ns > 0:
+            return found, math.sqrt(before_ns * after_ns)
+        return found, max(before_ns, after_ns)
+
+    def _probe_ns(self, placement: str) -> float:
+        if self.probe is None:
+            return 0.0
+        try:
+            value = self.probe(placement)
+        except _MEASURE_ERRORS:
+            return 0.0
+        return value if value > 0 and math.isfinite(value) else 0.0
 
     def flush(self, quiet: bool = False) -> None:
         """Write the rows of every placement still pooling (the run ends). `quiet`: while
@@ -505,8 +564,10 @@ class BaselineCache:
         """The placement's figures from its pool; its rows written once it has every set
         (or `write`)."""
         pool = self._pools[placement]
-        rows = pool.rows(self.meta)
-        base = Baselines.from_rows(rows)
+        rows = pool.rows(self.meta)  # as measured: what the run folder keeps
+        probe_ns = pool.probe_ns()
+        base = (Baselines.from_rows(pool.rows(self.meta, probe_ns), probe_ns) if probe_ns
+                else Baselines.from_rows(rows))
         for ref, size_bytes in self._failed.get(placement, []):
             base = base.with_figure(ref, size_bytes, math.nan)
         self._by_placement[placement] = base
@@ -518,6 +579,11 @@ class BaselineCache:
                 except Exception:
                     if not quiet:
                         raise
+
+    def _next_set(self, placement: str, pool: _Pool) -> BaselineSet:
+        """A later set: every fixed baseline, the copies so far, the fork floor if any."""
+        return {**measure_set(placement, pool.start_method, pool.copy_sizes_bytes()),
+                **self._lazy_again(placement, pool)}
 
     def _lazy_again(self, placement: str, pool: _Pool) -> BaselineSet:
         """The fork floor again in a later set, where a case measured it on first need."""
@@ -556,7 +622,7 @@ class BaselineCache:
         case = Case(BASELINE_MECHANISM, ref.variant, ref.pattern, size_bytes, 1,
                     start_method, row.placement)
         try:
-            samples = work()
+            samples, probe_ns = self._probed(row.placement, work)
         except _MEASURE_ERRORS as exc:
             self.on_row(base_row(case, self.meta, "failed", f"baseline: {exc}"))
             self._failed.setdefault(row.placement, []).append((ref, row.size_bytes))
@@ -564,7 +630,7 @@ class BaselineCache:
         else:
             pool = self._pools.get(row.placement)
             if pool is not None:
-                pool.add({case: (per_sample, samples)})
+                pool.add({case: (per_sample, samples)}, probe_ns)
                 self._settle(row.placement)
                 return self._by_placement[row.placement]
             measured = baseline_row(case, self.meta, [samples], per_sample)
