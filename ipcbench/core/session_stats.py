@@ -298,9 +298,10 @@ def standardized(sessions: list[SessionResult], reference_ns: float
     each (a raw pipe round trip at 9, 11 or 14 us on an AMD EPYC VM), and the share of
     a run's sessions each state gets moves from run to run. A case's five or six
     sessions land in whichever states came up, and the median over them moved with
-    that draw: between two back-to-back quick runs, 47-60% of the cases agreed within
-    10% quiet and 34% beside a noisy neighbour. Each session over its own probe, times
-    the run's typical probe, agreed for 72-74% and 49% (docs/noise.md).
+    that draw: between two back-to-back quick runs, 35-60% of the cases agreed within
+    10% quiet and 34-42% beside a noisy neighbour. Each session over its own probe,
+    times the run's typical probe, agreed for 53-74% and 49-59%: 12-27 points more in
+    each of nine pairs (docs/noise.md).
 
     Unchanged (factors 1) with no reference (0: the run had no probe, as the pytest
     front end), or when any session went without a probe: a case is standardized
