@@ -163,6 +163,21 @@ def test_a_copy_measured_on_first_need_joins_the_later_sets(meta, fake_sets):
     assert copy.sessions == 3 * BASELINE_GROUPS  # first need, then two sets
 
 
+def test_a_copy_measured_after_the_pool_is_brought_to_its_state(meta, fake_sets):
+    """One set (the pytest front end's way, rows out at once) at probe 8 ns; a copy
+    measured later on first need, in a state twice as fast (probe 4): its figure is
+    scaled to the set's state before it joins, so a row at that state reads 0.5."""
+    fake_sets(8_000.0)
+    readings = iter([8.0, 8.0, 4.0, 4.0])
+    cache = BaselineCache(meta, lambda row: None, probe=lambda placement: next(readings))
+    cache.get("same-core", "fork")
+    case = Case("fake", "ideal", "stream", 4096, 1, "fork", "same-core")
+    row = base_row(case, meta, "ok", verified=True, messages=1, median_ns=2_000.0,
+                   p50_ns=2_000.0, bytes_per_s=4096 / 2_000.0 * 1e9, probe_ref_ns=8.0)
+    # The copy: 500 ns measured at probe 4, so 1000 ns at 8; the row takes 2000 ns.
+    assert cache.annotate(row).efficiency == pytest.approx(0.5)
+
+
 class StubCache:
     """What the runner asks of a baseline cache, counted."""
 
