@@ -124,13 +124,34 @@ def test_sets_are_brought_to_one_state_and_then_to_the_row_s(meta, fake_sets):
     assert base.probe_ns == 8.0
     assert base.for_case(patterns.COUNTER, 8) == pytest.approx(1e9 / 8_000.0)  # every set
     [lock] = [r for r in rows if r.variant == "lock"]
-    assert lock.sessions == 15 and lock.min_ns == 5_000.0  # the row: as measured
+    # No run to take a typical state from: the rows are written as measured.
+    assert lock.sessions == 15 and lock.min_ns == 5_000.0 and lock.probe_ref_ns == 0.0
     case = Case("fake", "ideal", "counter", 8, 1, "fork", "same-core")
     counter = base_row(case, meta, "ok", verified=True, messages=1, median_ns=20_000.0,
                        p50_ns=20_000.0, msgs_per_s=50_000.0, probe_ref_ns=10.0)
     assert cache.annotate(counter).efficiency == pytest.approx(50_000.0 / 100_000.0)
     assert cache.annotate(replace(counter, probe_ref_ns=0.0)).efficiency == pytest.approx(
         50_000.0 / 125_000.0)  # times as measured: against the sets at their own state
+
+
+def test_the_rows_are_written_at_the_run_s_typical_state(meta, fake_sets):
+    """With the run's typical state known (probe 10 ns), each set is written at it: the
+    fast set (5000 ns at probe 5) and the slow ones (8000 at 8) all read 10000."""
+    fake = fake_sets(5_000.0, 8_000.0, 8_000.0)
+    probes = []
+
+    def probe(placement):
+        probes.append(placement)
+        return fake.levels[(len(probes) - 1) // 2] / 1000
+
+    rows = []
+    cache = BaselineCache(meta, rows.append, sets=3, probe=probe)
+    cache.reference = lambda placement: 10.0
+    cache.get("same-core", "fork")
+    cache.next_round()
+    cache.next_round()
+    [lock] = [r for r in rows if r.variant == "lock"]
+    assert (lock.min_ns, lock.max_ns, lock.probe_ref_ns) == (10_000.0, 10_000.0, 10.0)
 
 
 def test_one_set_writes_its_rows_at_once_and_flush_writes_a_partial_pool(meta, fake_sets):

@@ -473,6 +473,10 @@ class BaselineCache:
         # The run's probe (harness/probe.py), taken either side of every set so the sets
         # can be brought to one state of the host (at_reference); None = no probe.
         self.probe = probe
+        # The run's typical state under a placement so far (runner.RunContext.reference_ns,
+        # set by run_planned): the rows are written at it, as the cases' are. None or 0:
+        # the rows are written as measured.
+        self.reference: Callable[[str], float] | None = None
         self._by_placement: dict[str, Baselines | None] = {}
         self._pools: dict[str, _Pool] = {}  # placements whose rows are not written yet
         # Baselines that could not be measured on first need (ref, size): NaN, asked
@@ -554,6 +558,10 @@ class BaselineCache:
             return 0.0
         return value if value > 0 and math.isfinite(value) else 0.0
 
+    def _reference_ns(self, placement: str) -> float:
+        value = self.reference(placement) if self.reference is not None else 0.0
+        return value if value > 0 and math.isfinite(value) else 0.0
+
     def flush(self, quiet: bool = False) -> None:
         """Write the rows of every placement still pooling (the run ends). `quiet`: while
         another exception is on its way up, a failing `on_row` does not replace it."""
@@ -564,15 +572,17 @@ class BaselineCache:
         """The placement's figures from its pool; its rows written once it has every set
         (or `write`)."""
         pool = self._pools[placement]
-        rows = pool.rows(self.meta)  # as measured: what the run folder keeps
         probe_ns = pool.probe_ns()
         base = (Baselines.from_rows(pool.rows(self.meta, probe_ns), probe_ns) if probe_ns
-                else Baselines.from_rows(rows))
+                else Baselines.from_rows(pool.rows(self.meta)))
         for ref, size_bytes in self._failed.get(placement, []):
             base = base.with_figure(ref, size_bytes, math.nan)
         self._by_placement[placement] = base
         if write or pool.sets >= self.sets:
             del self._pools[placement]
+            reference_ns = self._reference_ns(placement) if probe_ns else 0.0
+            rows = [replace(row, probe_ref_ns=reference_ns)
+                    for row in pool.rows(self.meta, reference_ns)]
             for row in rows:
                 try:
                     self.on_row(row)
@@ -634,7 +644,13 @@ class BaselineCache:
                 self._settle(row.placement)
                 return self._by_placement[row.placement]
             measured = baseline_row(case, self.meta, [samples], per_sample)
-            self.on_row(measured)
+            reference_ns = self._reference_ns(row.placement) if probe_ns > 0 else 0.0
+            if reference_ns:  # written at the run's typical state, as the cases are
+                self.on_row(replace(baseline_row(case, self.meta,
+                                                 [samples * (reference_ns / probe_ns)],
+                                                 per_sample), probe_ref_ns=reference_ns))
+            else:
+                self.on_row(measured)
             figure = getattr(measured, ref.column)
             if base.probe_ns > 0 and probe_ns > 0:  # to the state the others are at
                 figure = _scaled(ref.key, figure, base.probe_ns / probe_ns)

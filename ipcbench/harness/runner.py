@@ -303,6 +303,8 @@ def run_planned(
     run = RunContext(settings=settings, meta=meta, on_row=on_row, make_session=make_session,
                      before_session=before_session, on_session=on_session,
                      baseline_cache=baseline_cache, probe=probe)
+    if baseline_cache is not None:  # its rows at the run's typical state, as the cases'
+        baseline_cache.reference = run.reference_ns
     try:
         _run_rounds(planned, run, done_sessions or {}, clock)
     except BaseException:
