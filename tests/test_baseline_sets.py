@@ -78,8 +78,8 @@ def test_the_rows_pool_every_set_and_a_set_in_another_state_is_outvoted(meta, fa
     assert len(fake.calls) == 3 and len(rows) == 4  # nothing more once every set is in
 
 
-def test_a_row_at_the_host_s_typical_state_is_judged_against_the_probe(meta, fake_sets):
-    """Ping-pong and request-reply rows whose times are at the run's median probe take
+def test_a_row_at_the_host_s_reference_state_is_judged_against_the_probe(meta, fake_sets):
+    """Ping-pong and request-reply rows whose times are at the run's reference probe take
     that probe as their raw round trip (the same os.pipe echo), not the baseline row's
     few moments; rows as measured (probe_ref_ns 0) and other patterns keep the row's."""
     from dataclasses import replace
@@ -103,7 +103,7 @@ def test_a_row_at_the_host_s_typical_state_is_judged_against_the_probe(meta, fak
 
 def test_sets_are_brought_to_one_state_and_then_to_the_row_s(meta, fake_sets):
     """Sets taken in a fast (probe 5 ns) and a slow state (8 ns) read alike once each is
-    scaled to the sets' median probe; a row at the run's typical state (probe_ref_ns 10)
+    scaled to the sets' median probe; a row at the run's reference state (probe_ref_ns 10)
     is judged against them scaled on to that state. The rows written stay as measured."""
     from dataclasses import replace
 
@@ -124,7 +124,7 @@ def test_sets_are_brought_to_one_state_and_then_to_the_row_s(meta, fake_sets):
     assert base.probe_ns == 8.0
     assert base.for_case(patterns.COUNTER, 8) == pytest.approx(1e9 / 8_000.0)  # every set
     [lock] = [r for r in rows if r.variant == "lock"]
-    # No run to take a typical state from: the rows are written as measured.
+    # No run to take a reference state from: the rows are written as measured.
     assert lock.sessions == 15 and lock.min_ns == 5_000.0 and lock.probe_ref_ns == 0.0
     case = Case("fake", "ideal", "counter", 8, 1, "fork", "same-core")
     counter = base_row(case, meta, "ok", verified=True, messages=1, median_ns=20_000.0,
@@ -134,8 +134,8 @@ def test_sets_are_brought_to_one_state_and_then_to_the_row_s(meta, fake_sets):
         50_000.0 / 125_000.0)  # times as measured: against the sets at their own state
 
 
-def test_the_rows_are_written_at_the_run_s_typical_state(meta, fake_sets):
-    """With the run's typical state known (probe 10 ns), each set is written at it: the
+def test_the_rows_are_written_at_the_run_s_reference_state(meta, fake_sets):
+    """With the run's reference state known (probe 10 ns), each set is written at it: the
     fast set (5000 ns at probe 5) and the slow ones (8000 at 8) all read 10000."""
     fake = fake_sets(5_000.0, 8_000.0, 8_000.0)
     probes = []

@@ -112,7 +112,7 @@ def _probed(index, value, probe_ns):
 def test_sessions_are_scaled_to_the_reference_state_by_their_own_probe():
     """A host in three states (probes 9, 11, 14 us, as on an AMD EPYC VM) with a case
     whose sessions move with it: at the reference 11 us they read alike, so the figure
-    is the typical state's and its spread is the case's own, not the host's."""
+    is that state's and its spread is the case's own, not the host's."""
     sessions = [_probed(0, 18.0, 9.0), _probed(1, 22.0, 11.0), _probed(2, 28.0, 14.0)]
     scaled, scales = standardized(sessions, 11.0)
     assert scales == pytest.approx([11 / 9, 1.0, 11 / 14])
@@ -126,6 +126,21 @@ def test_sessions_are_scaled_to_the_reference_state_by_their_own_probe():
     assert figures["probe_ratio"] == pytest.approx(2.0)  # as without the reference
     raw = case_figures(sessions, target=0.05)
     assert raw["probe_ref_ns"] == 0.0 and raw["median_ns"] == 22.0 and raw["noisy"]
+
+
+def test_the_reference_state_is_the_fast_end_of_the_run_s_probes():
+    """The 2nd percentile of the probes: a fast state is the reference whether it took
+    1 session in 10 or half of them (a median would move from the slow state's 14 to
+    the fast one's 9), one stray fast probe among 100 does not set it, and a run
+    without probes (or with failed ones, 0) has none."""
+    from ipcbench.core.session_stats import reference_probe_ns
+
+    assert reference_probe_ns([9.0] * 2 + [14.0] * 18) == 9.0
+    assert reference_probe_ns([14.0] * 90 + [9.0] * 10) == 9.0
+    assert reference_probe_ns([9.0] * 50 + [14.0] * 50) == 9.0
+    assert reference_probe_ns([5.0] + [9.0] * 99) == 9.0
+    assert reference_probe_ns([]) == reference_probe_ns([0.0, 0.0]) == 0.0
+    assert reference_probe_ns([0.0, 11.0]) == 11.0
 
 
 @pytest.mark.parametrize("reference_ns", [0.0, 11.0])

@@ -300,7 +300,7 @@ def test_a_schema_8_run_reads_as_medians_with_efficiency_from_its_baselines(tmp_
 
 
 def test_a_schema_9_run_reads_with_its_times_as_measured(tmp_path):
-    # Schema 10 gives a row's times at the host's typical state (probe_ref_ns); a
+    # Schema 10 gives a row's times at the host's reference state (probe_ref_ns); a
     # schema 9 row's were as measured: they load unchanged, with probe_ref_ns = 0.
     import pandas as pd
 

@@ -121,10 +121,11 @@ class ResultRow:
     probe_ratio: float = math.nan
     probe_ratio_ci_low: float = math.nan
     probe_ratio_ci_high: float = math.nan
-    # The run's typical probe under this placement when the row was written (the median
-    # of its probes so far), in ns: every time of the row is at that state of the host,
-    # each session scaled by it over its own probe (session_stats.standardized). 0 = the
-    # times are as measured (no probe: the pytest front end, a session without one).
+    # The run's reference probe under this placement when the row was written (the 2nd
+    # percentile of its probes so far, session_stats.reference_probe_ns), in ns: every
+    # time of the row is at that state of the host, each session scaled by it over its
+    # own probe (session_stats.standardized). 0 = the times are as measured (no probe:
+    # the pytest front end, a session without one).
     probe_ref_ns: float = 0.0
     # Per sender: messages per second reached (open loop: against rate_per_s).
     achieved_per_s: float = math.nan

@@ -14,8 +14,9 @@ sessions do. Hence:
   their floors and on 85-94% by their medians (docs/noise.md). `floor_ns` keeps the
   fastest session's value;
 - where the run probed the host beside every session, each session's times are first
-  taken at the host's typical state: scaled by the run's median probe over the
-  session's own (standardized(); schema 10). Spread, CI and flag are of those values;
+  taken at the host's reference state: scaled by the fast end of the run's probes
+  (reference_probe_ns) over the session's own (standardized(); schema 10). Spread, CI
+  and flag are of those values;
 - `middle_spread` is how wide the middle half of the sessions lies around the median:
   half their interquartile range over the median (0.04 = the middle half within about
   +/-4%). The runner adds sessions while it is wider than the precision target
@@ -229,7 +230,7 @@ def case_figures(sessions: list[SessionResult], target: float,
     """Pure: the sessions of one case -> the figure columns of its row (see module doc).
     `target` is the precision aimed for (target_met, with the paired CI's half-width),
     `spread_limit` the middle spread above which the row is flagged noisy (inf: never,
-    as for the in-run baselines), `reference_ns` the run's typical probe under the
+    as for the in-run baselines), `reference_ns` the run's reference probe under the
     case's placement: every figure is then at that state of the host (standardized();
     0 = as measured)."""
     if not sessions:
@@ -300,8 +301,8 @@ def standardized(sessions: list[SessionResult], reference_ns: float
     sessions land in whichever states came up, and the median over them moved with
     that draw: between two back-to-back quick runs, 35-60% of the cases agreed within
     10% quiet and 34-42% beside a noisy neighbour. Each session over its own probe,
-    times the run's typical probe, agreed for 53-74% and 49-59%: 12-27 points more in
-    each of nine pairs (docs/noise.md).
+    times the run's median probe, agreed for 53-74% and 49-59%: 12-27 points more in
+    each of nine pairs (docs/noise.md); which reference state: REFERENCE_QUANTILE.
 
     Unchanged (factors 1) with no reference (0: the run had no probe, as the pytest
     front end), or when any session went without a probe: a case is standardized
@@ -312,6 +313,26 @@ def standardized(sessions: list[SessionResult], reference_ns: float
     return ([replace(s, probe_ns=reference_ns,
                      **{name: getattr(s, name) * scale for name in _SCALED_FIELDS})
              for s, scale in zip(sessions, scales, strict=True)], scales)
+
+
+# The host's reference state is the fast end of the run's probes, not their median: other
+# tenants only ever add time, so the fastest state recurs from run to run, while the
+# share each slower state takes (and with it the median) moved by 4-9% between two
+# back-to-back quick runs. Replayed on eleven A/A pairs of quick runs (AMD EPYC, quiet
+# and beside a noisy neighbour), rows at the 2nd percentile probe agreed within 10% on
+# 65% of cases on average against 61% at the median: 14-18 points more in three pairs,
+# 2-3 fewer in two, within a point in the other six; the 1st-10th percentiles did
+# alike, and the minimum lost 14 points in one pair to a single fast probe. The 2nd
+# percentile still finds a fast state that took only 3% of a run's sessions (seen on an
+# Intel Xeon host, docs/noise.md).
+REFERENCE_QUANTILE = 0.02
+
+
+def reference_probe_ns(probes_ns: list[float]) -> float:
+    """Pure: the host's reference state from a run's probes (REFERENCE_QUANTILE of them;
+    0 when there are none)."""
+    probes = [p for p in probes_ns if p > 0]
+    return float(np.quantile(probes, REFERENCE_QUANTILE)) if probes else 0.0
 
 
 def can_standardize(sessions: list[SessionResult], reference_ns: float) -> bool:

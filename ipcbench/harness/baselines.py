@@ -121,7 +121,7 @@ def efficiency(row: ResultRow, base: Baselines) -> float:
 
 def at_reference(row: ResultRow, base: Baselines) -> Baselines:
     """Pure: the baselines a row is judged against, at the row's state of the host where
-    the row's times are at the run's typical state (probe_ref_ns above 0:
+    the row's times are at the run's reference state (probe_ref_ns above 0:
     session_stats.standardized) and the baselines' state is known (base.probe_ns): every
     figure scaled as the sessions were, by the row's probe over the baselines' (a time
     up, a rate down), and the raw os.pipe round trip is the row's probe itself (the same
@@ -130,7 +130,7 @@ def at_reference(row: ResultRow, base: Baselines) -> Baselines:
     Why: a baseline set is a few moments of the run, and the host moves between speed
     states. Between two back-to-back quick runs on an AMD EPYC VM the baseline rows read
     8.7 to 11.1 us for the raw round trip while the runs' median probes read 10.8 to
-    11.6 us, and the lock baseline 531 and 806 ns: a row at the typical state over a
+    11.6 us, and the lock baseline 531 and 806 ns: a row at the run's state over a
     baseline from other moments moved its efficiency by up to 1.5x."""
     ref_ns = row.probe_ref_ns
     if not ref_ns > 0:
@@ -473,7 +473,7 @@ class BaselineCache:
         # The run's probe (harness/probe.py), taken either side of every set so the sets
         # can be brought to one state of the host (at_reference); None = no probe.
         self.probe = probe
-        # The run's typical state under a placement so far (runner.RunContext.reference_ns,
+        # The run's reference state under a placement so far (runner.RunContext.reference_ns,
         # set by run_planned): the rows are written at it, as the cases' are. None or 0:
         # the rows are written as measured.
         self.reference: Callable[[str], float] | None = None
@@ -645,7 +645,7 @@ class BaselineCache:
                 return self._by_placement[row.placement]
             measured = baseline_row(case, self.meta, [samples], per_sample)
             reference_ns = self._reference_ns(row.placement) if probe_ns > 0 else 0.0
-            if reference_ns:  # written at the run's typical state, as the cases are
+            if reference_ns:  # written at the run's reference state, as the cases are
                 self.on_row(replace(baseline_row(case, self.meta,
                                                  [samples * (reference_ns / probe_ns)],
                                                  per_sample), probe_ref_ns=reference_ns))

@@ -19,9 +19,10 @@ quarter of the machine or more.
 
 A probe (a raw pipe echo, harness/probe.py) is taken between every two sessions; every
 session keeps the probes either side of it, and a row gives its times at the host's
-typical state: each session scaled by the median probe of the run's sessions under its
-placement so far over its own (session_stats.standardized), so the host's speed states,
-which move in and out within a second, leave the figure where the typical state has it.
+reference state: each session scaled by the fast end of the run's probes under its
+placement so far (session_stats.reference_probe_ns) over its own
+(session_stats.standardized), so the host's speed states, which move in and out within
+a second, and the share of the run each took, leave the figure where that state has it.
 
 A workload's rows are written as soon as its last block ends; every finished session is
 handed to `on_session` first (the CLI logs it, so --resume loses nothing).
@@ -47,6 +48,7 @@ from ipcbench.core.schema import Case
 from ipcbench.core.session_stats import (
     SessionResult,
     middle_spread,
+    reference_probe_ns,
     standardized,
     summarize_session,
 )
@@ -212,14 +214,14 @@ class RunContext:
     # Before and after every session: the host's state under its placement, in ns (the
     # CLI passes baselines.probe_ns; None = no probe, as in the tests' fake runs).
     probe: Callable[[str], float] | None = None
-    # Every session's probe so far, by placement: their median is the host's typical
+    # Every session's probe so far, by placement: their fast end is the host's reference
     # state, at which rows give their times (reference_ns). Filled as sessions are kept.
     probes_ns: dict[str, list[float]] = field(default_factory=dict)
 
     def reference_ns(self, placement: str) -> float:
-        """The median probe of the run's sessions under `placement` so far (0: none)."""
-        probes = self.probes_ns.get(placement)
-        return float(np.median(probes)) if probes else 0.0
+        """The reference probe of the run's sessions under `placement` so far
+        (session_stats.reference_probe_ns; 0: none)."""
+        return reference_probe_ns(self.probes_ns.get(placement, []))
 
     def kept_probe(self, placement: str, probe_ns: float) -> None:
         if probe_ns > 0:
@@ -303,7 +305,7 @@ def run_planned(
     run = RunContext(settings=settings, meta=meta, on_row=on_row, make_session=make_session,
                      before_session=before_session, on_session=on_session,
                      baseline_cache=baseline_cache, probe=probe)
-    if baseline_cache is not None:  # its rows at the run's typical state, as the cases'
+    if baseline_cache is not None:  # its rows at the run's reference state, as the cases'
         baseline_cache.reference = run.reference_ns
     try:
         _run_rounds(planned, run, done_sessions or {}, clock)
