@@ -9,6 +9,7 @@ import pytest
 
 from ipcbench.core import patterns
 from ipcbench.core.schema import BASELINE_MECHANISM, Case
+from ipcbench.core.session_stats import bracket_ns
 from ipcbench.core.settings import Settings
 from ipcbench.harness import baselines
 from ipcbench.harness.baselines import COPY_BYTES, BaselineCache
@@ -18,27 +19,30 @@ from ipcbench.harness.runner import run_planned
 
 class FakeSets:
     """measure_set's stand-in: the k-th set's samples are all `levels[k]` ns (a round
-    trip of that many ns, a copy per sample of that many ns ...); records its calls."""
+    trip of that many ns, a copy per sample of that many ns ...), in one state of the
+    host: every baseline of it gets the probes taken before and after the whole set;
+    records its calls."""
 
     def __init__(self, *levels: float) -> None:
         self.levels = list(levels)
         self.calls: list[tuple[str, tuple[int, ...]]] = []
 
-    def __call__(self, placement, start_method, copy_sizes_bytes=()):
+    def __call__(self, placement, start_method, copy_sizes_bytes=(), probe=lambda: 0.0):
         level = self.levels[len(self.calls)]
         self.calls.append((placement, tuple(copy_sizes_bytes)))
+        probe_ns = bracket_ns(probe(), probe())
 
         def case(variant, pattern, size):
             return Case(BASELINE_MECHANISM, variant, pattern.name, size, 1, start_method,
                         placement)
 
         samples = np.full(10, level)
-        found = {case("memcpy", patterns.STREAM, COPY_BYTES): (1, samples),
-                 case("os-pipe", patterns.PINGPONG, 64): (1, samples),
-                 case("os-pipe", patterns.STREAM, 1 << 20): (1, samples),
-                 case("lock", patterns.COUNTER, 8): (1, samples)}
+        found = {case("memcpy", patterns.STREAM, COPY_BYTES): (1, samples, probe_ns),
+                 case("os-pipe", patterns.PINGPONG, 64): (1, samples, probe_ns),
+                 case("os-pipe", patterns.STREAM, 1 << 20): (1, samples, probe_ns),
+                 case("lock", patterns.COUNTER, 8): (1, samples, probe_ns)}
         for size in copy_sizes_bytes:
-            found[case("memcpy", patterns.STREAM, size)] = (1, samples)
+            found[case("memcpy", patterns.STREAM, size)] = (1, samples, probe_ns)
         return found
 
 
@@ -267,3 +271,27 @@ def test_expected_sizes_are_copied_in_every_set(meta, fake_sets):
     assert [sizes for _, sizes in fake.calls] == [(64, 4096)] * 3
     copies = {r.size_bytes: r.sessions for r in rows if r.variant == "memcpy"}
     assert copies == {COPY_BYTES: 15, 64: 15, 4096: 15}
+
+
+def test_each_baseline_of_a_set_gets_the_probes_either_side_of_it(monkeypatch):
+    """A set's baselines run one after another while the host moves between states:
+    each gets the geometric mean of the probes around it, shared with its neighbours
+    (five baselines, six probes), or the one that worked where the other failed (0)."""
+    probes = iter([4.0, 9.0, 16.0, 0.0, 25.0, 36.0])
+    order = []
+
+    def samples(name):
+        return lambda *args: order.append(name) or np.full(3, 1.0)
+
+    for name in ("copy_samples_ns", "lock_samples_ns", "pipe_rtt_samples_ns",
+                 "pipe_stream_samples_ns"):
+        monkeypatch.setattr(baselines, name, samples(name))
+    found = baselines.measure_set("same-core", "fork", [4096], probe=lambda: next(probes))
+    assert order == ["copy_samples_ns", "pipe_rtt_samples_ns", "pipe_stream_samples_ns",
+                     "lock_samples_ns", "copy_samples_ns"]
+    assert [(case.variant, case.size_bytes) for case in found] == [
+        ("memcpy", COPY_BYTES), ("os-pipe", 64), ("os-pipe", 1 << 20), ("lock", 8),
+        ("memcpy", 4096)]
+    assert [probe_ns for _, _, probe_ns in found.values()] == pytest.approx(
+        [6.0, 12.0, 16.0, 25.0, 30.0])
+    assert next(probes, None) is None  # no probe more than n + 1

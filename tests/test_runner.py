@@ -307,9 +307,9 @@ def test_without_a_probe_rows_keep_their_times_as_measured(meta):
                          [(100.0, 400.0, 200.0), (0.0, 400.0, 400.0), (100.0, 0.0, 100.0),
                           (0.0, 0.0, 0.0)])
 def test_a_session_keeps_the_probe_that_worked_when_the_other_failed(before, after, kept):
-    from ipcbench.harness.runner import _bracket_ns
+    from ipcbench.core.session_stats import bracket_ns
 
-    assert _bracket_ns(before, after) == pytest.approx(kept)
+    assert bracket_ns(before, after) == pytest.approx(kept)
 
 
 def test_past_the_run_budget_workloads_stop_at_the_floor(meta):

@@ -335,6 +335,15 @@ def reference_probe_ns(probes_ns: list[float]) -> float:
     return float(np.quantile(probes, REFERENCE_QUANTILE)) if probes else 0.0
 
 
+def bracket_ns(before_ns: float, after_ns: float) -> float:
+    """Pure: the probe of what was measured between two probes (a session, a baseline):
+    their geometric mean, the one that worked when the other failed (0), 0 when neither
+    did."""
+    if before_ns > 0 and after_ns > 0:
+        return math.sqrt(before_ns * after_ns)
+    return max(before_ns, after_ns, 0.0)
+
+
 def can_standardize(sessions: list[SessionResult], reference_ns: float) -> bool:
     """Whether standardized() scales these sessions: a reference, and a probe for each."""
     return reference_ns > 0 and all(s.probe_ns > 0 for s in sessions)

@@ -39,6 +39,7 @@ import numpy as np
 from ipcbench.core import patterns
 from ipcbench.core.results import ResultRow
 from ipcbench.core.schema import BASELINE_MECHANISM, Case
+from ipcbench.core.session_stats import bracket_ns
 from ipcbench.harness.rows import RunMeta, base_row, baseline_row
 from ipcbench.system.affinity import allowed_cpus, cpus_for_peer, pinned, with_child
 from ipcbench.system.launcher import Launcher
@@ -387,32 +388,62 @@ def lock_samples_ns() -> np.ndarray:
 # first three rounds in 10%.
 SPREAD_SETS = 3
 
-# A set: the samples of each baseline it measured, keyed by the baseline's case, with
-# the messages each sample averages.
-BaselineSet = dict[Case, tuple[int, np.ndarray]]
+# A set: each baseline it measured, keyed by the baseline's case: the messages a sample
+# averages, its samples, and the probe around that baseline (0: none).
+BaselineSet = dict[Case, tuple[int, np.ndarray, float]]
 
 
-def measure_set(placement: str, start_method: str,
-                copy_sizes_bytes: Iterable[int] = ()) -> BaselineSet:
+def _no_probe() -> float:
+    return 0.0
+
+
+class ProbeChain:
+    """Probes between consecutive measurements: each measurement gets the probes either
+    side of it (session_stats.bracket_ns), one shared with its neighbour (n measurements,
+    n + 1 probes). `probe()` gives 0 when there is none or it failed.
+
+    Why each baseline and not the set: a set takes over a second (the 64 MiB copies
+    alone about half of it) while the host's speed states last 0.3 s to a few seconds,
+    so a probe either side of the whole set missed the state most of its baselines ran
+    in (docs/noise.md)."""
+
+    def __init__(self, probe: Callable[[], float] = _no_probe) -> None:
+        self.probe = probe
+        self.last_ns = probe()
+
+    def __call__(self, work: Callable[[], np.ndarray]) -> tuple[np.ndarray, float]:
+        samples = work()
+        after_ns = self.probe()
+        before_ns, self.last_ns = self.last_ns, after_ns
+        return samples, bracket_ns(before_ns, after_ns)
+
+
+def measure_set(placement: str, start_method: str, copy_sizes_bytes: Iterable[int] = (),
+                probe: Callable[[], float] = _no_probe) -> BaselineSet:
     """Every fixed baseline of `placement` once, and memcpy at each of `copy_sizes_bytes`
-    (the per-size copies a run's cases asked for so far)."""
+    (the per-size copies a run's cases asked for so far), each between two probes of
+    `probe` (ProbeChain)."""
     here = cpus_for_peer(placement, 0, allowed_cpus())
+    chain = ProbeChain(probe)
+    found: BaselineSet = {}
 
-    def case(variant: str, pattern: patterns.Pattern, size: int) -> Case:
-        return Case(BASELINE_MECHANISM, variant, pattern.name, size, 1, start_method, placement)
+    def take(variant: str, pattern: patterns.Pattern, size: int, per_sample: int,
+             work: Callable[[], np.ndarray]) -> None:
+        case = Case(BASELINE_MECHANISM, variant, pattern.name, size, 1, start_method,
+                    placement)
+        found[case] = (per_sample, *chain(work))
 
-    found: BaselineSet = {
-        case("memcpy", patterns.STREAM, COPY_BYTES):
-            (copies_per_sample(COPY_BYTES), pinned(here, copy_samples_ns)),
-        case("os-pipe", patterns.PINGPONG, RTT_SIZE_BYTES): (1, pipe_rtt_samples_ns(placement)),
-        case("os-pipe", patterns.STREAM, STREAM_CHUNK_BYTES):
-            (STREAM_CHUNKS, pipe_stream_samples_ns(placement)),
-        case("lock", patterns.COUNTER, patterns.COUNTER_SIZE_BYTES):
-            (LOCK_INCREMENTS, pinned(here, lock_samples_ns)),
-    }
+    take("memcpy", patterns.STREAM, COPY_BYTES, copies_per_sample(COPY_BYTES),
+         lambda: pinned(here, copy_samples_ns))
+    take("os-pipe", patterns.PINGPONG, RTT_SIZE_BYTES, 1,
+         lambda: pipe_rtt_samples_ns(placement))
+    take("os-pipe", patterns.STREAM, STREAM_CHUNK_BYTES, STREAM_CHUNKS,
+         lambda: pipe_stream_samples_ns(placement))
+    take("lock", patterns.COUNTER, patterns.COUNTER_SIZE_BYTES, LOCK_INCREMENTS,
+         lambda: pinned(here, lock_samples_ns))
     for size in copy_sizes_bytes:
-        found[case("memcpy", patterns.STREAM, size)] = (
-            copies_per_sample(size), pinned(here, lambda size=size: copy_samples_ns(size)))
+        take("memcpy", patterns.STREAM, size, copies_per_sample(size),
+             lambda size=size: pinned(here, lambda: copy_samples_ns(size)))
     return found
 
 
@@ -420,21 +451,21 @@ def measure_set(placement: str, start_method: str,
 class _Pool:
     """A placement's sets so far, before its rows are written: per baseline case, the
     messages a sample averages and, per set that measured it, its samples and the probe
-    taken around that set (0: none)."""
+    taken around them (0: none)."""
 
     start_method: str
     samples: dict[Case, tuple[int, list[tuple[np.ndarray, float]]]] = field(
         default_factory=dict)
     sets: int = 0
 
-    def add(self, found: BaselineSet, probe_ns: float = 0.0) -> None:
-        for case, (per_sample, samples) in found.items():
+    def add(self, found: BaselineSet) -> None:
+        for case, (per_sample, samples, probe_ns) in found.items():
             self.samples.setdefault(case, (per_sample, []))[1].append((samples, probe_ns))
 
     def rows(self, meta: RunMeta, at_probe_ns: float = 0.0) -> list[ResultRow]:
         """The pooled rows, as measured; with `at_probe_ns`, each set's samples first
-        scaled to that state by it over the set's own probe (a set without a probe is
-        taken as it is)."""
+        scaled to that state by it over their own probe (samples without a probe are
+        taken as they are)."""
         def at_state(samples: np.ndarray, probe_ns: float) -> np.ndarray:
             if at_probe_ns > 0 and probe_ns > 0:
                 return samples * (at_probe_ns / probe_ns)
@@ -470,8 +501,9 @@ class BaselineCache:
         self.meta = meta
         self.on_row = on_row
         self.sets = max(1, sets)
-        # The run's probe (harness/probe.py), taken either side of every set so the sets
-        # can be brought to one state of the host (at_reference); None = no probe.
+        # The run's probe (harness/probe.py), taken either side of every baseline of a
+        # set (ProbeChain) so the sets can be brought to one state of the host
+        # (at_reference); None = no probe.
         self.probe = probe
         # The run's reference state under a placement so far (runner.RunContext.reference_ns,
         # set by run_planned): the rows are written at it, as the cases' are. None or 0:
@@ -510,8 +542,9 @@ class BaselineCache:
     def get(self, placement: str, start_method: str) -> Baselines | None:
         if placement not in self._by_placement:
             try:
-                found, probe_ns = self._probed(placement, lambda: measure_set(
-                    placement, start_method, sorted(self._copy_sizes.get(placement, ()))))
+                found = measure_set(placement, start_method,
+                                    sorted(self._copy_sizes.get(placement, ())),
+                                    partial(self._probe_ns, placement))
             except _MEASURE_ERRORS as exc:
                 case = Case(BASELINE_MECHANISM, "all", patterns.STREAM.name, 1, 1, start_method,
                             placement)
@@ -519,7 +552,7 @@ class BaselineCache:
                 self._by_placement[placement] = None
                 return None
             pool = self._pools[placement] = _Pool(start_method)
-            pool.add(found, probe_ns)
+            pool.add(found)
             pool.sets = 1
             self._settle(placement)
         return self._by_placement[placement]
@@ -531,23 +564,17 @@ class BaselineCache:
             if pool.sets >= self.sets:
                 continue
             try:
-                found, probe_ns = self._probed(placement,
-                                               partial(self._next_set, placement, pool))
+                found = self._next_set(placement, pool)
             except _MEASURE_ERRORS:
                 continue
-            pool.add(found, probe_ns)
+            pool.add(found)
             pool.sets += 1
             self._settle(placement)
 
-    def _probed(self, placement: str, measure: Callable[[], object]) -> tuple[object, float]:
-        """measure()'s result and the probe around it: the geometric mean of the probes
-        before and after, the one that worked if one failed, 0 without (as a session's)."""
-        before_ns = self._probe_ns(placement)
-        found = measure()
-        after_ns = self._probe_ns(placement)
-        if before_ns > 0 and after_ns > 0:
-            return found, math.sqrt(before_ns * after_ns)
-        return found, max(before_ns, after_ns)
+    def _probed(self, placement: str, measure: Callable[[], np.ndarray]
+                ) -> tuple[np.ndarray, float]:
+        """measure()'s samples and the probe around them (ProbeChain, as a session's)."""
+        return ProbeChain(partial(self._probe_ns, placement))(measure)
 
     def _probe_ns(self, placement: str) -> float:
         if self.probe is None:
@@ -592,13 +619,15 @@ class BaselineCache:
 
     def _next_set(self, placement: str, pool: _Pool) -> BaselineSet:
         """A later set: every fixed baseline, the copies so far, the fork floor if any."""
-        return {**measure_set(placement, pool.start_method, pool.copy_sizes_bytes()),
+        return {**measure_set(placement, pool.start_method, pool.copy_sizes_bytes(),
+                              partial(self._probe_ns, placement)),
                 **self._lazy_again(placement, pool)}
 
     def _lazy_again(self, placement: str, pool: _Pool) -> BaselineSet:
         """The fork floor again in a later set, where a case measured it on first need."""
-        return {case: (1, fork_reply_samples_ns(placement)) for case in pool.samples
-                if case.variant == "os-fork"}
+        return {case: (1, *self._probed(placement,
+                                        partial(fork_reply_samples_ns, placement)))
+                for case in pool.samples if case.variant == "os-fork"}
 
     def annotate(self, row: ResultRow) -> ResultRow:
         """The row with its efficiency against this run's baselines (ok rows only),
@@ -640,7 +669,7 @@ class BaselineCache:
         else:
             pool = self._pools.get(row.placement)
             if pool is not None:
-                pool.add({case: (per_sample, samples)}, probe_ns)
+                pool.add({case: (per_sample, samples, probe_ns)})
                 self._settle(row.placement)
                 return self._by_placement[row.placement]
             measured = baseline_row(case, self.meta, [samples], per_sample)

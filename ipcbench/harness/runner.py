@@ -47,6 +47,7 @@ from ipcbench.core.results import ResultRow
 from ipcbench.core.schema import Case
 from ipcbench.core.session_stats import (
     SessionResult,
+    bracket_ns,
     middle_spread,
     reference_probe_ns,
     standardized,
@@ -452,14 +453,6 @@ def _probe(run: RunContext, case: Case) -> float:
     return value if value > 0 and math.isfinite(value) else 0.0
 
 
-def _bracket_ns(before_ns: float, after_ns: float) -> float:
-    """A session's probe: the geometric mean of the probes either side of it, the one
-    that worked when the other failed, 0 when neither did."""
-    if before_ns > 0 and after_ns > 0:
-        return math.sqrt(before_ns * after_ns)
-    return max(before_ns, after_ns, 0.0)
-
-
 def _measure(item: _Pending, run: RunContext,
              before_ns: float) -> tuple[SessionResult, float, float] | None:
     """One session of `item` between the probe taken before it (`before_ns`) and one
@@ -481,7 +474,7 @@ def _measure(item: _Pending, run: RunContext,
         run.on_row(failure_row(item.case, run.meta, exc))
         return None
     after_ns = _probe(run, item.case)
-    return result, _bracket_ns(before_ns, after_ns), after_ns
+    return result, bracket_ns(before_ns, after_ns), after_ns
 
 
 def _keep(item: _Pending, run: RunContext, result: SessionResult, probe_ns: float) -> None:
