@@ -53,10 +53,10 @@ What each version changed (results.SCHEMA_VERSION is the newest; readers refuse 
      timed a synchronized Value, three lock operations an increment, which a channel
      with one lock beat by 1.3-1.5x); counter efficiencies of older files keep theirs.
   10 times at the host's reference state: probe_ref_ns (the run's 2nd percentile probe
-     under the row's placement when the row was written). Where it is above 0, every time of the
-     row (and its rates) is at that state: each session's times scaled by it over the
-     session's own probe (session_stats.standardized); 0 = as measured. v9 loads with
-     probe_ref_ns = 0, its figures as they were.
+     under the row's placement when the row was written). Where it is above 0, every
+     time of the row (and its rates) is at that state: each session's times scaled by it
+     over the session's own probe (session_stats.standardized); 0 = as measured. v9
+     loads with probe_ref_ns = 0, its figures as they were.
 """
 
 from __future__ import annotations

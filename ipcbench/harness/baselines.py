@@ -505,9 +505,9 @@ class BaselineCache:
         # set (ProbeChain) so the sets can be brought to one state of the host
         # (at_reference); None = no probe.
         self.probe = probe
-        # The run's reference state under a placement so far (runner.RunContext.reference_ns,
-        # set by run_planned): the rows are written at it, as the cases' are. None or 0:
-        # the rows are written as measured.
+        # The run's reference state under a placement so far (set by run_planned to
+        # runner.RunContext.reference_ns): the rows are written at it, as the cases' are.
+        # None or 0: the rows are written as measured.
         self.reference: Callable[[str], float] | None = None
         self._by_placement: dict[str, Baselines | None] = {}
         self._pools: dict[str, _Pool] = {}  # placements whose rows are not written yet
