@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ipcbench.analysis.agreement import Agreement, agreement
+from ipcbench.analysis.detectable import Detectable, detectable
 from ipcbench.analysis.frames import case_keys, unique_cases
 from ipcbench.analysis.runs import Run
 from ipcbench.analysis.sameness import machine_drift, memory_drift, settings_difference
@@ -33,6 +34,7 @@ from ipcbench.analysis.verdict import (
     SIGNIFICANT,
     SLOWER,
     VERDICTS,
+    Verdict,
     case_verdict,
     efficiency_verdict,
     row_value,
@@ -89,6 +91,38 @@ def over_probe(row: Mapping) -> dict | None:
             "stdev_ns": row_value(row, "stdev_ns") * scale}
 
 
+def judge_rows(a: Mapping, b: Mapping, *, min_effect: float = MIN_EFFECT,
+               alpha: float = ALPHA, metric: str = "time") -> tuple[Verdict, str]:
+    """The verdict on one matched case (a row of each run) and its basis: "probe" when
+    both rows carry figures over their blocks' probes and the metric is time (a drift
+    of the host between the runs cancels there), else "absolute"."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r} (use {' or '.join(METRICS)})")
+    if metric == "efficiency":
+        return efficiency_verdict(a, b, min_effect=min_effect, alpha=alpha), "absolute"
+    probed_a, probed_b = over_probe(a), over_probe(b)
+    if probed_a is not None and probed_b is not None:
+        return case_verdict(probed_a, probed_b, min_effect=min_effect, alpha=alpha), "probe"
+    return case_verdict(a, b, min_effect=min_effect, alpha=alpha), "absolute"
+
+
+def pairing_detectable(matching: Matching, *, min_effect: float = MIN_EFFECT,
+                       alpha: float = ALPHA) -> Detectable:
+    """The change in time this pairing can call (detectable.py), over the cases ok in
+    both runs, baselines left out."""
+    pairs = []
+    for record in matching.matched.to_dict("records"):
+        a, b = _side(record, "_a"), _side(record, "_b")
+        if (a.get("status") == "ok" and b.get("status") == "ok"
+                and record.get("mechanism") != BASELINE_MECHANISM):
+            pairs.append((a, b))
+
+    def judge(base: Mapping, other: Mapping) -> Verdict:
+        return judge_rows(base, other, min_effect=min_effect, alpha=alpha)[0]
+
+    return detectable(judge, pairs)
+
+
 def compare_frames(base: pd.DataFrame, other: pd.DataFrame, *, min_effect: float = MIN_EFFECT,
                    alpha: float = ALPHA, metric: str = "time") -> tuple[pd.DataFrame, Matching]:
     """One row per matched case: keys, both statuses, medians, their CIs and efficiencies,
@@ -96,16 +130,11 @@ def compare_frames(base: pd.DataFrame, other: pd.DataFrame, *, min_effect: float
     "efficiency": efficiency B / A."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r} (use {' or '.join(METRICS)})")
-    judge = efficiency_verdict if metric == "efficiency" else case_verdict
     matching = match_cases(base, other)
     records = []
     for record in matching.matched.to_dict("records"):
         a, b = _side(record, "_a"), _side(record, "_b")
-        probed_a, probed_b = over_probe(a), over_probe(b)
-        judged_a, judged_b, basis = a, b, "absolute"
-        if metric == "time" and probed_a is not None and probed_b is not None:
-            judged_a, judged_b, basis = probed_a, probed_b, "probe"
-        verdict = judge(judged_a, judged_b, min_effect=min_effect, alpha=alpha)
+        verdict, basis = judge_rows(a, b, min_effect=min_effect, alpha=alpha, metric=metric)
         records.append({
             **{k: record[k] for k in matching.keys},
             "both_ok": a.get("status") == "ok" and b.get("status") == "ok",
@@ -147,6 +176,8 @@ class Comparison:
     settings_details: tuple[str, ...] = ()
     # Per pairing: how far B agrees with A (agreement.py: what an A/A test reads).
     agreements: tuple[Agreement, ...] = ()
+    # Per pairing: the change in time it could call (detectable.py; time metric only).
+    detectables: tuple[Detectable, ...] = ()
 
     @property
     def tags(self) -> list[str]:
@@ -171,7 +202,7 @@ def compare_runs(runs: Sequence[Run], *, min_effect: float = MIN_EFFECT,
         if unknown:
             raise ResultsError(f"no rows of mechanism {unknown[0]!r} in these runs")
         runs = [replace(r, frame=r.frame[r.frame["mechanism"].isin(mechanisms)]) for r in runs]
-    tables, matchings, raised = [], [], []
+    tables, matchings, raised, detectables = [], [], [], []
     for tag, run in zip(run_tags(len(runs))[1:], runs[1:], strict=True):
         # The CIs cover what each run's sessions saw; a host that drifted during a run
         # (core/drift.py) moves a rerun's absolute figures by as much, unseen by them.
@@ -188,6 +219,8 @@ def compare_runs(runs: Sequence[Run], *, min_effect: float = MIN_EFFECT,
             raise ResultsError(f"{run.csv_path} has no case in common with {runs[0].csv_path}")
         tables.append(table)
         matchings.append(matching)
+        if metric == "time":
+            detectables.append(pairing_detectable(matching, min_effect=effect, alpha=alpha))
     tags = run_tags(len(runs))
     notes = [settings_difference(runs[0], run, matching.matched, tag)
              for tag, run, matching in zip(tags[1:], runs[1:], matchings, strict=True)]
@@ -198,7 +231,7 @@ def compare_runs(runs: Sequence[Run], *, min_effect: float = MIN_EFFECT,
                        for run, matching in zip(runs[1:], matchings, strict=True))
     return Comparison(list(runs), tables, matchings, min_effect, alpha, metric,
                       tuple(mechanisms), tuple(n[0] for n in notes), tuple(n[1] for n in notes),
-                      agreements)
+                      agreements, tuple(detectables))
 
 
 def run_drift(run: Run) -> float:

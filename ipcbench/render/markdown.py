@@ -63,6 +63,13 @@ def _summary_lines(comparison: Comparison) -> list[str]:
     tags = comparison.tags
     lines = ["## Summary", ""]
     sentences = summary_sentences(tags, comparison.tables, comparison.min_effect)
+    # How far the runs agree (an A/A test reads this) and what change each pairing can
+    # call at all (what "no significant difference" could not have seen).
+    notes = [a.line(tag) for tag, a in zip(tags[1:], comparison.agreements, strict=False)]
+    notes += [d.line(tag) for tag, d in zip(tags[1:], comparison.detectables, strict=False)
+              if d.cases]
+    sentences = [*sentences, *("; ".join(part.strip() for part in note.splitlines())
+                               for note in notes)]
     lines += [f"- {md_text(line)}" for line in sentences] + [""]
     lines += [markdown_table(summary_table(tags, comparison.tables)), ""]
     order = ranking(tags, comparison.tables, comparison.metric)

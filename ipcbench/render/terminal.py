@@ -105,6 +105,9 @@ def compare_lines(comparison: Comparison) -> list[str]:
     # A Comparison built by hand may carry no agreements: then there is nothing to add.
     lines += [a.line(tag) for tag, a in zip(comparison.tags[1:], comparison.agreements,
                                             strict=False)]
+    # What "no significant difference" could not have seen (detectable.py).
+    lines += [d.line(tag) for tag, d in zip(comparison.tags[1:], comparison.detectables,
+                                            strict=False) if d.cases]
     return lines + summary_sentences(comparison.tags, comparison.tables, comparison.min_effect)
 
 
