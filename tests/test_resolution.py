@@ -32,9 +32,25 @@ def test_a_drifting_host_widens_what_runs_can_tell_apart():
 
 
 def test_the_printed_resolution_fits_80_columns():
-    rows = [_row("a", 0.333, 0.444, False)]
-    text = run_resolution(rows * 1000, drift=0.555).line()
-    assert all(len(line) <= 80 for line in text.splitlines()) and len(text.splitlines()) == 2
+    # The widest figures a run can print: --sessions is at most 1000.
+    rows = [replace(_row("a", 0.333, 0.444, False), sessions=998)]
+    text = run_resolution(rows * 1000, drift=0.555, minimum_sessions=1000).line()
+    assert all(len(line) <= 80 for line in text.splitlines()) and len(text.splitlines()) == 5
+
+
+def test_most_cases_off_their_target_are_told_what_tightens_them():
+    rows = [replace(_row(m, 0.10, 0.05, met), sessions=n)
+            for m, met, n in (("a", False, 5), ("b", False, 6), ("c", True, 9))]
+    res = run_resolution(rows)
+    assert res.sessions == 6  # the median case's
+    hint = res.line().splitlines()[2:]
+    assert hint == ["  tighter figures need more than 6 sessions a case: fewer cases (-m, -s)",
+                    "  or a longer --budget"]
+    # Half or more on target, or no rows: nothing to add.
+    met = [replace(r, target_met=True) for r in rows[:2]] + rows[2:]
+    assert len(run_resolution(met).line().splitlines()) == 2
+    assert run_resolution([]).sessions == 0
+    assert len(run_resolution([]).line().splitlines()) == 2
 
 
 def test_cases_the_budget_cut_short_are_counted_and_said():
@@ -48,3 +64,4 @@ def test_cases_the_budget_cut_short_are_counted_and_said():
     assert "1 case has 4 of 5 sessions" in one_short
     assert run_resolution(rows, minimum_sessions=3).short == 0
     assert len(run_resolution(rows, minimum_sessions=3).line().splitlines()) == 2
+    assert "the budget ran out: 2 cases" in last

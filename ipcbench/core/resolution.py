@@ -33,9 +33,11 @@ class Resolution:
     short: int = 0  # ok rows the run's budget left below the minimum sessions asked
     fewest: int = 0  # the fewest sessions among them
     minimum: int = 0  # the minimum sessions asked (settings.sessions)
+    sessions: int = 0  # a case's sessions: the median over the ok rows, rounded
 
     def line(self) -> str:
-        """What `run` prints at its end (two lines)."""
+        """What `run` prints at its end: two lines, then what the budget cut short and,
+        when most cases missed the precision target, what would tighten them."""
         def pct(value: float) -> str:
             return "n/a" if math.isnan(value) else f"{value:.0%}"
         runs = pct(self.absolute) + (f" ({pct(self.probe)} over the probe)"
@@ -48,8 +50,13 @@ class Resolution:
             have = (f"{self.fewest}" if self.fewest == self.minimum - 1
                     else f"{self.fewest}-{self.minimum - 1}")
             cases = "1 case has" if self.short == 1 else f"{self.short} cases have"
-            text += (f"\n  the budget ended the run early: {cases} "
+            text += (f"\n  the budget ran out: {cases} "
                      f"{have} of {self.minimum} sessions (--budget MIN)")
+        if self.sessions and self.target_met < 0.5:
+            # What to do about it: a CI narrows with more sessions a case, and a run's
+            # time is its cases times their sessions (docs/noise.md).
+            text += (f"\n  tighter figures need more than {self.sessions} sessions a case: "
+                     "fewer cases (-m, -s)\n  or a longer --budget")
         return text
 
     def as_dict(self) -> dict:
@@ -86,4 +93,5 @@ def run_resolution(rows: Iterable[ResultRow], drift: float = math.nan,
         short=len(short),
         fewest=min(short, default=0),
         minimum=minimum_sessions,
+        sessions=round(median([r.sessions for r in ok])) if ok else 0,
     )
