@@ -28,9 +28,18 @@ def assert_group_gone(pgid: int, timeout_s: float = 10.0) -> None:
     while group_members(pgid) and time.monotonic() < deadline:
         time.sleep(0.05)
     left = group_members(pgid)
+    seen = [_describe(process) for process in left]  # before they are killed
     for process in left:  # never leave them to the next test
         try:
             process.kill()
         except psutil.Error:
             pass
-    assert left == []
+    assert not left, f"left in process group {pgid} after {timeout_s:g} s: {seen}"
+
+
+def _describe(process: psutil.Process) -> str:
+    try:
+        return (f"pid {process.pid} {process.status()} "
+                f"{' '.join(process.cmdline())[:120] or process.name()}")
+    except psutil.Error:
+        return f"pid {process.pid} (gone)"

@@ -126,9 +126,20 @@ def _helper(proc: subprocess.Popen, wanted, timeout_s: float = 60.0) -> psutil.P
 
 
 def _is_manager(child: psutil.Process) -> bool:
-    # Peers name themselves ipcb-<role>; the resource tracker is a helper of its own.
-    return (not child.name().startswith("ipcb-")
-            and "resource_tracker" not in " ".join(child.cmdline()))
+    """The Manager's server: the child listening on a multiprocessing socket
+    ("listener-..."). Not judged by name or command line: a helper forked to exec
+    (the resource tracker) carries the harness's own until its exec, and one picked
+    in that window was stopped in the manager's place."""
+    connections = getattr(child, "net_connections", None) or child.connections
+    return any("listener-" in (c.laddr or "") for c in connections("unix"))
+
+
+def _is_forkserver(child: psutil.Process) -> bool:
+    """The fork server once it runs its own code. Its command line names the module;
+    the harness's (which a forked helper carries until its exec) only says
+    `--start-method forkserver`: matching "forkserver" alone once stopped the resource
+    tracker instead, left stopped in the run's process group."""
+    return "multiprocessing.forkserver" in " ".join(child.cmdline())
 
 
 def _finish(proc: subprocess.Popen, timeout_s: float) -> tuple[int, str]:
@@ -171,7 +182,7 @@ def test_run_with_a_stopped_forkserver_writes_every_row(tmp_path):
     out = tmp_path / "run"
     proc = _run(out, "-m", "pipe", "--variant", "bytes", "-p", "pingpong", "-s", "64", "-n",
                 "1", "--start-method", "forkserver")
-    server = _helper(proc, lambda child: "forkserver" in " ".join(child.cmdline()))
+    server = _helper(proc, _is_forkserver)
     _stop(server.pid)
     code, err = _finish(proc, 150)
     assert code == 0, err
