@@ -18,6 +18,7 @@ import time
 import fake_mechanism
 import psutil
 import pytest
+from process_groups import describe
 
 from ipcbench import mechanisms
 from ipcbench.harness.rows import RunMeta
@@ -64,13 +65,6 @@ def leftover_children() -> list[psutil.Process]:
         time.sleep(0.05)
 
 
-def _describe(process: psutil.Process) -> str:
-    try:
-        return f"pid {process.pid} {process.name()} {' '.join(process.cmdline())[:120]!r}"
-    except psutil.Error:
-        return f"pid {process.pid} (gone)"
-
-
 def _unlink(names: list[str]) -> None:
     for name in names:
         if hygiene.is_queue_marker(name):
@@ -85,7 +79,7 @@ def _unlink(names: list[str]) -> None:
 def no_leftovers():
     yield
     children = leftover_children()
-    described = [_describe(p) for p in children]
+    described = [describe(p) for p in children]
     kill_processes(children, _EXIT_GRACE_S)
     segments = hygiene.own_segments()
     _unlink(segments)

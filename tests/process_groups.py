@@ -28,7 +28,7 @@ def assert_group_gone(pgid: int, timeout_s: float = 10.0) -> None:
     while group_members(pgid) and time.monotonic() < deadline:
         time.sleep(0.05)
     left = group_members(pgid)
-    seen = [_describe(process) for process in left]  # before they are killed
+    seen = [describe(process) for process in left]  # before they are killed
     for process in left:  # never leave them to the next test
         try:
             process.kill()
@@ -37,9 +37,11 @@ def assert_group_gone(pgid: int, timeout_s: float = 10.0) -> None:
     assert not left, f"left in process group {pgid} after {timeout_s:g} s: {seen}"
 
 
-def _describe(process: psutil.Process) -> str:
+def describe(process: psutil.Process) -> str:
+    """A process left behind, for a failing check: pid, state (a stopped one shows it),
+    name and command line."""
     try:
-        return (f"pid {process.pid} {process.status()} "
-                f"{' '.join(process.cmdline())[:120] or process.name()}")
+        return (f"pid {process.pid} {process.status()} {process.name()} "
+                f"{' '.join(process.cmdline())[:120]!r}")
     except psutil.Error:
         return f"pid {process.pid} (gone)"

@@ -76,6 +76,15 @@ def _side(record: Mapping, suffix: str) -> dict:
     return {k[: -len(suffix)]: v for k, v in record.items() if k.endswith(suffix)}
 
 
+def _both_ok(a: Mapping, b: Mapping) -> bool:
+    return a.get("status") == "ok" and b.get("status") == "ok"
+
+
+def _check_metric(metric: str) -> None:
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r} (use {' or '.join(METRICS)})")
+
+
 def over_probe(row: Mapping) -> dict | None:
     """The row with its figures in units of its blocks' probes (probe_ratio and its CI as
     the median and CI), so the verdict's machinery judges the change a host's drift does
@@ -96,8 +105,7 @@ def judge_rows(a: Mapping, b: Mapping, *, min_effect: float = MIN_EFFECT,
     """The verdict on one matched case (a row of each run) and its basis: "probe" when
     both rows carry figures over their blocks' probes and the metric is time (a drift
     of the host between the runs cancels there), else "absolute"."""
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r} (use {' or '.join(METRICS)})")
+    _check_metric(metric)
     if metric == "efficiency":
         return efficiency_verdict(a, b, min_effect=min_effect, alpha=alpha), "absolute"
     probed_a, probed_b = over_probe(a), over_probe(b)
@@ -113,8 +121,7 @@ def pairing_detectable(matching: Matching, *, min_effect: float = MIN_EFFECT,
     pairs = []
     for record in matching.matched.to_dict("records"):
         a, b = _side(record, "_a"), _side(record, "_b")
-        if (a.get("status") == "ok" and b.get("status") == "ok"
-                and record.get("mechanism") != BASELINE_MECHANISM):
+        if _both_ok(a, b) and record.get("mechanism") != BASELINE_MECHANISM:
             pairs.append((a, b))
 
     def judge(base: Mapping, other: Mapping) -> Verdict:
@@ -128,8 +135,7 @@ def compare_frames(base: pd.DataFrame, other: pd.DataFrame, *, min_effect: float
     """One row per matched case: keys, both statuses, medians, their CIs and efficiencies,
     ratio, p_value, verdict, reason, basis. metric="time": ratio = time B / A;
     "efficiency": efficiency B / A."""
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r} (use {' or '.join(METRICS)})")
+    _check_metric(metric)  # before matching: refused even when no case matches
     matching = match_cases(base, other)
     records = []
     for record in matching.matched.to_dict("records"):
@@ -137,7 +143,7 @@ def compare_frames(base: pd.DataFrame, other: pd.DataFrame, *, min_effect: float
         verdict, basis = judge_rows(a, b, min_effect=min_effect, alpha=alpha, metric=metric)
         records.append({
             **{k: record[k] for k in matching.keys},
-            "both_ok": a.get("status") == "ok" and b.get("status") == "ok",
+            "both_ok": _both_ok(a, b),
             "status_a": a.get("status"),
             "status_b": b.get("status"),
             "median_ns_a": row_value(a, "median_ns"),
